@@ -1,0 +1,65 @@
+/**
+ * Boundary validation helpers: call them in public entry points, not in hot loops.
+ * @module
+ */
+import { NonFiniteError, OptionError, ShapeError } from './errors.js';
+import type { Matrix } from './matrix.js';
+
+/** Throws {@link NonFiniteError} naming the first NaN/±Inf element of `a`. */
+export function assertFinite(a: ArrayLike<number>, what: string, cols = 0): void {
+  for (let i = 0; i < a.length; i++) {
+    const v = a[i]!;
+    if (!Number.isFinite(v)) {
+      const where = cols > 0 ? `row ${Math.floor(i / cols)}, column ${i % cols}` : `index ${i}`;
+      throw new NonFiniteError(`${what} contains ${v} at ${where}; all values must be finite (check the learning rate or the input data)`, i);
+    }
+  }
+}
+
+/** Throws {@link ShapeError} unless `m` has `cols` columns (and `rows` rows when given). */
+export function assertMatrix(m: Matrix, what: string, cols: number, rows?: number): void {
+  if (m.data.length !== m.rows * m.cols) {
+    throw new ShapeError(`${what}: data length ${m.data.length} ≠ rows*cols = ${m.rows * m.cols}`);
+  }
+  if (m.cols !== cols) throw new ShapeError(`${what}: has ${m.cols} columns, expected ${cols} (the embedding dimension)`);
+  if (rows !== undefined && m.rows !== rows) throw new ShapeError(`${what}: has ${m.rows} rows, expected ${rows}`);
+}
+
+/** Throws {@link ShapeError} unless `a.length === n`. */
+export function assertLength(a: { length: number }, n: number, what: string): void {
+  if (a.length !== n) throw new ShapeError(`${what}: length ${a.length}, expected ${n}`);
+}
+
+/** Returns `v` if it is an integer in `[lo, hi]`, else throws {@link OptionError}. */
+export function intOption(v: unknown, name: string, lo: number, hi = Number.MAX_SAFE_INTEGER): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < lo || v > hi) {
+    const range = hi === Number.MAX_SAFE_INTEGER ? `an integer ≥ ${lo}` : `an integer in [${lo}, ${hi}]`;
+    throw new OptionError(`option ${name} must be ${range}, got ${String(v)}`);
+  }
+  return v;
+}
+
+/** Returns `v` if it is a finite number in `[lo, hi]` (open bounds when `open`), else throws. */
+export function numOption(v: unknown, name: string, lo = -Infinity, hi = Infinity, open = false): number {
+  const ok = typeof v === 'number' && Number.isFinite(v) && (open ? v > lo && v < hi : v >= lo && v <= hi);
+  if (!ok) {
+    const range = open ? `in (${lo}, ${hi})` : `in [${lo}, ${hi}]`;
+    throw new OptionError(`option ${name} must be a finite number ${range}, got ${String(v)}`);
+  }
+  return v as number;
+}
+
+/** Returns `v` if it is one of `choices`, else throws {@link OptionError} listing them. */
+export function choiceOption<T extends string>(v: unknown, name: string, choices: readonly T[]): T {
+  if (typeof v !== 'string' || !(choices as readonly string[]).includes(v)) {
+    throw new OptionError(`option ${name} must be one of ${choices.join(', ')}, got ${String(v)}`);
+  }
+  return v as T;
+}
+
+/** Throws {@link OptionError} for keys of `opts` not in `known` (catches typos). */
+export function rejectUnknown(opts: object, known: readonly string[], what: string): void {
+  for (const k of Object.keys(opts)) {
+    if (!known.includes(k)) throw new OptionError(`${what}: unknown option '${k}'; known options: ${known.join(', ')}`);
+  }
+}

@@ -1,0 +1,66 @@
+/**
+ * Types shared by the sampled and full softmax losses.
+ * @module
+ */
+import type { ClassTable } from '../core/classTable.js';
+import type { Labels, Matrix } from '../core/matrix.js';
+import type { Draws } from '../samplers/types.js';
+
+/**
+ * The two estimator conventions of ALGORITHMS.md §2.
+ * - `exclusive`: negatives drawn from the classes other than the row's positives (draws made
+ *   with `exclude: labels`); the positive keeps its raw logit; each negative uses `o − log(m·q)`.
+ * - `correctedAll`: draws from all classes; every candidate, the positive included, uses
+ *   `o − log Q`; sampled ids equal to any positive of the row are masked out.
+ */
+export type Convention = 'exclusive' | 'correctedAll';
+
+/** How the softmax terms of a multi-label row are weighted. */
+export type LabelWeighting = 'mean' | 'sum';
+
+/** Gradient for the touched class rows only. */
+export interface SparseRowGrad {
+  /** Distinct class ids touched by the step, ascending. */
+  readonly ids: Int32Array;
+  /** `[ids.length, d]` gradient rows, aligned with `ids`. */
+  readonly rows: Float32Array;
+  /** Gradient of the biases of `ids`, or `null` when the table has no bias. */
+  readonly bias: Float32Array | null;
+}
+
+/** Loss value and gradients of one batch. */
+export interface LossResult {
+  /** Mean loss over the (weighted) rows. */
+  readonly loss: number;
+  /** `[B, d]` gradient of the mean loss w.r.t. the queries. */
+  readonly gradQueries: Float32Array;
+  /** Sparse gradient of the mean loss w.r.t. the class table. */
+  readonly gradClasses: SparseRowGrad;
+}
+
+/** Inputs common to both losses. */
+export interface LossInputBase {
+  /** Query vectors `[B, d]`. */
+  queries: Matrix;
+  /** The class table (`n × d`, optional bias). */
+  table: ClassTable;
+  /** Positives of each row (CSR); rows with no positive must have weight 0. */
+  labels: Labels;
+  /** Per-row weights; 0 masks a padded row. Default all 1. */
+  rowWeights?: Float32Array | null;
+  /** Multi-label weighting, default `'mean'`: each of a row's `P` positives gets weight `1/P`. */
+  labelWeighting?: LabelWeighting;
+}
+
+/** Inputs of the sampled softmax loss. */
+export interface SampledLossInput extends LossInputBase {
+  /** Draws from the sampler (per-query rows = B, or shared). */
+  draws: Draws;
+  /** Estimator convention. */
+  convention: Convention;
+  /**
+   * `sampler.logQ(queries, labels)`: log-probability of each positive under the
+   * proposal (aligned with `labels.ids`). Required for `correctedAll`, ignored by `exclusive`.
+   */
+  posLogQ?: Float64Array | null;
+}

@@ -1,0 +1,103 @@
+/**
+ * The sampler contract shared by every proposal distribution.
+ * @module
+ */
+import type { ClassTable } from '../core/classTable.js';
+import { log1mExp } from '../core/math.js';
+import type { Labels, Matrix } from '../core/matrix.js';
+import type { Rng } from '../core/rng.js';
+
+/** Options of {@link Sampler.sample}. */
+export interface SampleOptions {
+  /** Draws per row (with replacement) or distinct ids per row (`unique`). */
+  m: number;
+  /** Source of randomness; the only one used. */
+  rng: Rng;
+  /** Query vectors `[B, d]`. Required by query-dependent samplers; may be omitted by static ones. */
+  queries?: Matrix | null;
+  /** Number of rows `B` when `queries` is omitted. */
+  rows?: number;
+  /** One set of `m` ids shared by the whole batch (query-independent samplers only). Default false. */
+  shared?: boolean;
+  /** Draw `m` distinct ids per row (without replacement). Default false. */
+  unique?: boolean;
+  /**
+   * Ids each row must not draw (usually its positives). The proposal is renormalized over
+   * the remaining classes and the reported `logQ` is that of the renormalized proposal.
+   * With `shared`, the union of all rows' ids is excluded.
+   */
+  exclude?: Labels | null;
+}
+
+/**
+ * A batch of draws. For row `r` (0 when `shared`) and slot `j < m`, the id is
+ * `ids[r*m + j]` and `logQ[r*m + j]` is:
+ * - with replacement: `log q(id | row)`, the probability of that single draw;
+ * - `unique`: `log π(id | row)`, its inclusion probability in the row's set, computed as
+ *   `1 − (1 − q)^T` from the row's number of tries `T` (the expected-count convention of
+ *   TensorFlow's candidate samplers).
+ * Use {@link logExpectedCount} to get the `log Q` a corrected loss subtracts.
+ */
+export interface Draws {
+  readonly ids: Int32Array;
+  readonly logQ: Float64Array;
+  /** Rows of draws: `B`, or 1 when shared. */
+  readonly rows: number;
+  readonly m: number;
+  readonly shared: boolean;
+  readonly unique: boolean;
+  /** `unique` only: with-replacement tries per row that produced the `m` distinct ids. */
+  readonly tries: Int32Array | null;
+}
+
+/** Diagnostic figures a sampler reports about its state. */
+export type SamplerStats = Record<string, number | string | boolean>;
+
+/**
+ * A proposal distribution over `n` classes, possibly conditioned on a query vector.
+ * Lifecycle after FAISS's `Index`: `build(table)` once, `update(ids)` after rows change,
+ * `sample` and `logQ` any number of times.
+ */
+export interface Sampler {
+  /** Registry name, e.g. `'uniform'`. */
+  readonly name: string;
+  /** True when the distribution depends on the query (then `queries` is required and `shared` is refused). */
+  readonly adaptive: boolean;
+  /** True once `build` succeeded. */
+  readonly isBuilt: boolean;
+  /** Number of classes (0 before `build` when it comes from the table). */
+  readonly numClasses: number;
+  /** (Re)builds all state from the class table. */
+  build(table: ClassTable): void;
+  /** Refreshes the state for the given class rows after they changed in the table used by `build`. */
+  update(ids: ArrayLike<number>): void;
+  /** Draws `m` ids per row with their exact log-probabilities. */
+  sample(opts: SampleOptions): Draws;
+  /**
+   * `log q(id | row)` of a single draw, for arbitrary ids given per row (CSR): element `k` of
+   * the result scores `ids.ids[k]` under the distribution of its row. Not renormalized for
+   * exclusions. Static samplers ignore `queries` (pass `null`).
+   */
+  logQ(queries: Matrix | null, ids: Labels): Float64Array;
+  /** Diagnostic figures (sizes, build time, memory). */
+  stats(): SamplerStats;
+}
+
+/**
+ * `log Q` of a draw record entry, the log expected count used by the corrected losses:
+ * `log(m·q)` for draws with replacement, `log π` (already an inclusion probability) for unique ones.
+ */
+export function logExpectedCount(d: Draws, index: number): number {
+  return d.unique ? d.logQ[index]! : d.logQ[index]! + Math.log(d.m);
+}
+
+/**
+ * `log Q` for an id that was scored separately (e.g. a positive, via {@link Sampler.logQ}) under
+ * the same draw record: `log(m·q)` with replacement, `log(1 − (1 − q)^T)` for unique draws.
+ */
+export function logExpectedCountOf(d: Draws, row: number, logq: number): number {
+  if (!d.unique) return logq + Math.log(d.m);
+  const t = d.tries![d.shared ? 0 : row]!;
+  if (logq === -Infinity) return -Infinity;
+  return log1mExp(t * log1mExp(Math.min(logq, 0)));
+}
