@@ -13,3 +13,17 @@ export * from './samplers/types.js';
 export { SamplerBase, type RowDistribution } from './samplers/base.js';
 export { createSampler, registerSampler, samplerNames, type SamplerFactory } from './samplers/factory.js';
 export * from './loss/types.js';
+import './samplers/adaptive.js';
+export { KernelTree, KernelTreeSampler, TreeQuery, type TreeKernel, type KernelTreeOptions } from './samplers/kernelTree.js';
+export { QuadraticSampler, type QuadraticOptions } from './samplers/quadratic.js';
+export { RffSampler, type RffOptions } from './samplers/rff.js';
+export {
+  MidxSampler,
+  RebuildPolicy,
+  type MidxOptions,
+  type MidxCodebook,
+  type MidxCodebooks,
+  type MidxStage,
+  type TopK,
+} from './samplers/midx.js';
+export { kmeans, assignNearest, nearestCentroid, type KMeansOptions, type KMeansResult } from './samplers/kmeans.js';

@@ -526,6 +526,11 @@ export abstract class KernelTreeSampler extends SamplerBase {
   protected buildMs = 0;
   protected updateMs = 0;
 
+  /** The sampling tree of the current build (null before `build`), for diagnostics and tests. */
+  get kernelTree(): KernelTree | null {
+    return this.tree;
+  }
+
   /** Creates the kernel for `table` (called by `build`). */
   protected abstract makeKernel(table: ClassTable): TreeKernel;
   /** Writes the stored form of class `i` of `table` into `out` (length `rowDim`). */

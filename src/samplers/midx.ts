@@ -1,0 +1,710 @@
+/**
+ * Inverted multi-index sampler (MIDX; Chen, Lian et al., WWW 2022 / arXiv 2501.08563).
+ *
+ * Every class row `c̃_i = [c_i, b_i]` (biases folded in as an extra coordinate; queries become
+ * `h̃ = [h, 1]`) is quantized by two codebooks of `K` codewords:
+ * - `'pq'` product quantization: `c̃` is split into two halves, one k-means per half;
+ * - `'rq'` residual quantization: k-means on `c̃`, then k-means on the residual; codewords are
+ *   full width and add.
+ * Class `i` gets codes `(k1, k2)` and sits in bucket `Ω(k1,k2)` of a CSR inverted index over `K²`
+ * buckets. With `s¹ = C¹h̃`, `s² = C²h̃` (halves of `h̃` for PQ) the draw is
+ * `P(k1) ∝ e^{s¹(k1)} Σ_k2 e^{s²(k2)} W(k1,k2)`, `P(k2|k1) ∝ e^{s²(k2)} W(k1,k2)`, then a class
+ * `∝ w_i` within the bucket (`W` the sum of `w` over the bucket), where the last stage sets
+ * - `'uniform'`: `w_i = 1` — `q = softmax(h̃·ĉ_i)` over the quantized embeddings (biases quantized too);
+ * - `'pop'`: `w_i = pop_i` — `q ∝ pop_i · exp(h̃·ĉ_i)`;
+ * - `'residual'`: `w_i = exp(h̃·r_i)` (`r_i = c̃_i − ĉ_i`), computed as `exp(o_i)` without the codeword
+ *   factors — reproduces the full softmax exactly at `O(n·d)` per query (a test oracle).
+ * Log-space throughout; empty buckets have weight 0 and are never drawn. Reported `log q` is the
+ * log of the stage probabilities actually used.
+ * @module
+ */
+import type { ClassTable } from '../core/classTable.js';
+import { ImpossibleError, OptionError, ShapeError, StateError } from '../core/errors.js';
+import type { Matrix } from '../core/matrix.js';
+import { Rng } from '../core/rng.js';
+import { assertFinite, assertMatrix, choiceOption, intOption, rejectUnknown } from '../core/validate.js';
+import { kernels } from '../kernels/index.js';
+import { SamplerBase, type RowDistribution } from './base.js';
+import { kmeans, nearestCentroid } from './kmeans.js';
+import type { SamplerStats } from './types.js';
+
+/** Codebook structure of {@link MidxSampler}. */
+export type MidxCodebook = 'pq' | 'rq';
+/** Last stage of {@link MidxSampler}. */
+export type MidxStage = 'uniform' | 'pop' | 'residual';
+
+/** Options of {@link MidxSampler}. */
+export interface MidxOptions {
+  /** `'pq'` (product) or `'rq'` (residual) quantization. Default `'rq'`. */
+  codebook?: MidxCodebook;
+  /** Codewords per codebook `K` (default 64; capped at the number of classes). */
+  codewords?: number;
+  /** Last stage: `'uniform'` (default), `'pop'` or `'residual'`. */
+  stage?: MidxStage;
+  /** Non-negative popularity per class (required by `'pop'`), e.g. training counts. */
+  popularity?: ArrayLike<number> | null;
+  /** Maximum k-means iterations per codebook (default 10). */
+  iters?: number;
+  /** Points used to fit each codebook (default `256·K`; all rows are assigned afterwards). */
+  trainSample?: number;
+  /** Seed of the k-means generator (default 0). */
+  seed?: number;
+}
+
+const KNOWN = ['codebook', 'codewords', 'stage', 'popularity', 'iters', 'trainSample', 'seed'] as const;
+
+/** The two codebooks of a built {@link MidxSampler}. */
+export interface MidxCodebooks {
+  readonly kind: MidxCodebook;
+  /** Codewords per codebook. */
+  readonly k: number;
+  /** Width of the first / second codewords (`d'` halves for PQ, `d'` for RQ; `d' = d + 1` with biases). */
+  readonly w1: number;
+  readonly w2: number;
+  /** `k × w1` and `k × w2` codewords, row-major. */
+  readonly c1: Float32Array;
+  readonly c2: Float32Array;
+}
+
+/** Result of {@link MidxSampler.topK}. */
+export interface TopK {
+  /** `B × k` class ids, best first per row. */
+  ids: Int32Array;
+  /** `B × k` exact logits `h·c + b` of those ids. */
+  scores: Float64Array;
+  /** Candidates rescored per row. */
+  candidates: Int32Array;
+}
+
+/**
+ * Adaptive sampler over an inverted multi-index. Registered as `'midx'`.
+ * `build` trains the codebooks (k-means, warm-started from the previous codebooks on rebuilds);
+ * `update(ids)` re-assigns changed rows to their nearest codewords and moves them between
+ * buckets; {@link MidxSampler.topK} retrieves approximate top-k classes through the index.
+ */
+export class MidxSampler extends SamplerBase {
+  readonly name = 'midx';
+  readonly adaptive = true;
+  readonly codebook: MidxCodebook;
+  readonly stage: MidxStage;
+  private readonly kOpt: number;
+  private readonly iters: number;
+  private readonly trainSample: number | undefined;
+  private readonly rng: Rng;
+  private popOpt: Float64Array | null = null;
+
+  private table: ClassTable | null = null;
+  private cb: MidxCodebooks | null = null;
+  private dp = 0; // d' = d (+1 with biases)
+  private code1: Int32Array = new Int32Array(0);
+  private code2: Int32Array = new Int32Array(0);
+  /** CSR: bucket b = k1*K + k2 holds bucketIds[bucketOff[b] .. bucketOff[b+1]). */
+  private bucketOff: Int32Array = new Int32Array(0);
+  private bucketIds: Int32Array = new Int32Array(0);
+  /** Static bucket weights W (counts or popularity sums) and, for 'pop', cumulative popularity in CSR order. */
+  private bucketW: Float64Array = new Float64Array(0);
+  private popCum: Float64Array = new Float64Array(0);
+  private buildMs = 0;
+  private updateMs = 0;
+  private kmeansIters = 0;
+  private dist: MidxRow | null = null;
+
+  /** @throws OptionError for unknown or invalid options */
+  constructor(opts: MidxOptions = {}) {
+    super();
+    rejectUnknown(opts, KNOWN, 'midx sampler');
+    this.codebook = choiceOption(opts.codebook ?? 'rq', 'codebook', ['pq', 'rq'] as const);
+    this.stage = choiceOption(opts.stage ?? 'uniform', 'stage', ['uniform', 'pop', 'residual'] as const);
+    this.kOpt = intOption(opts.codewords ?? 64, 'codewords', 1, 4096);
+    this.iters = intOption(opts.iters ?? 10, 'iters', 0, 10000);
+    this.trainSample = opts.trainSample === undefined ? undefined : intOption(opts.trainSample, 'trainSample', 1);
+    this.rng = Rng.fromSeed(opts.seed === undefined ? 0 : intOption(opts.seed, 'seed', 0));
+    if (opts.popularity != null) {
+      if (typeof (opts.popularity as { length?: unknown }).length !== 'number') {
+        throw new OptionError('midx option popularity must be an array of non-negative numbers, one per class');
+      }
+      const p = Float64Array.from(opts.popularity);
+      assertFinite(p, 'popularity');
+      for (let i = 0; i < p.length; i++) {
+        if (p[i]! < 0) throw new OptionError(`popularity[${i}] = ${p[i]} is negative; popularity must be ≥ 0 (e.g. class counts)`);
+      }
+      this.popOpt = p;
+    }
+    if (this.stage === 'pop' && this.popOpt === null) {
+      throw new OptionError("midx stage 'pop' needs the popularity option (one non-negative weight per class)");
+    }
+  }
+
+  /** The current codebooks (null before `build`). */
+  codebooks(): MidxCodebooks | null {
+    return this.cb;
+  }
+
+  /** Codes `(k1, k2)` of class `id`. */
+  codesOf(id: number): [number, number] {
+    this.requireBuilt();
+    return [this.code1[id]!, this.code2[id]!];
+  }
+
+  /**
+   * Trains the codebooks on `table` (warm-started from the previous codebooks when their shape
+   * still fits) and indexes every class.
+   * @throws ImpossibleError for PQ on one-dimensional rows; OptionError/ShapeError for a popularity of the wrong length
+   */
+  build(table: ClassTable): void {
+    const t0 = performance.now();
+    const dp = table.d + (table.bias ? 1 : 0);
+    if (this.codebook === 'pq' && dp < 2) {
+      throw new ImpossibleError("midx 'pq' splits each row in two halves and needs d' ≥ 2 (d ≥ 2, or a bias); use codebook 'rq'");
+    }
+    const n = table.n;
+    const K = Math.min(this.kOpt, n);
+    const w1 = this.codebook === 'pq' ? Math.ceil(dp / 2) : dp;
+    const w2 = this.codebook === 'pq' ? dp - w1 : dp;
+    const prev = this.cb && this.cb.k === K && this.cb.w1 === w1 && this.cb.w2 === w2 && this.cb.kind === this.codebook ? this.cb : null;
+    const x = augmented(table);
+    const sample = this.trainSample ?? 256 * K;
+    const part1 = this.codebook === 'pq' ? columns(x, n, dp, 0, w1) : x;
+    const r1 = kmeans(part1, n, w1, K, this.rng, { iters: this.iters, initial: prev?.c1 ?? null, sample });
+    let part2: Float32Array;
+    if (this.codebook === 'pq') {
+      part2 = columns(x, n, dp, w1, dp);
+    } else {
+      part2 = x; // residual in place
+      for (let i = 0; i < n; i++) {
+        const co = r1.assign[i]! * dp;
+        for (let t = 0; t < dp; t++) part2[i * dp + t] -= r1.centroids[co + t]!;
+      }
+    }
+    const r2 = kmeans(part2, n, w2, K, this.rng, { iters: this.iters, initial: prev?.c2 ?? null, sample });
+    this.kmeansIters = r1.iterations + r2.iterations;
+    this.install(table, { kind: this.codebook, k: K, w1, w2, c1: r1.centroids, c2: r2.centroids }, r1.assign, r2.assign);
+    this.buildMs = performance.now() - t0;
+  }
+
+  /**
+   * Indexes `table` with the given codebooks (no training): each class goes to its nearest
+   * codewords, exactly as `update` assigns moved classes.
+   * @throws ShapeError when the codebooks do not fit the table
+   */
+  buildWithCodebooks(table: ClassTable, cb: MidxCodebooks): void {
+    const t0 = performance.now();
+    const dp = table.d + (table.bias ? 1 : 0);
+    const w1 = cb.kind === 'pq' ? Math.ceil(dp / 2) : dp;
+    if (cb.kind !== this.codebook || cb.w1 !== w1 || cb.w1 + (cb.kind === 'pq' ? cb.w2 : 0) !== (cb.kind === 'pq' ? dp : w1)) {
+      throw new ShapeError(`midx codebooks (${cb.kind}, widths ${cb.w1}/${cb.w2}) do not fit a ${this.codebook} index of rows of width ${dp}`);
+    }
+    if (cb.c1.length !== cb.k * cb.w1 || cb.c2.length !== cb.k * cb.w2) throw new ShapeError('midx codebooks: codeword arrays have the wrong length');
+    const copy: MidxCodebooks = { ...cb, c1: cb.c1.slice(), c2: cb.c2.slice() };
+    const a1 = new Int32Array(table.n);
+    const a2 = new Int32Array(table.n);
+    this.table = table;
+    this.cb = copy;
+    this.dp = dp;
+    const row = new Float32Array(dp);
+    for (let i = 0; i < table.n; i++) {
+      const [k1, k2] = this.assignRow(i, row);
+      a1[i] = k1;
+      a2[i] = k2;
+    }
+    this.install(table, copy, a1, a2);
+    this.buildMs = performance.now() - t0;
+  }
+
+  private install(table: ClassTable, cb: MidxCodebooks, a1: Int32Array, a2: Int32Array): void {
+    const n = table.n;
+    if (this.popOpt !== null && this.popOpt.length !== n) {
+      throw new ShapeError(`midx popularity has length ${this.popOpt.length}, expected one weight per class (n = ${n})`);
+    }
+    if (this.stage === 'pop') {
+      let tot = 0;
+      for (let i = 0; i < n; i++) tot += this.popOpt![i]!;
+      if (!(tot > 0)) throw new ImpossibleError("midx stage 'pop': every popularity is 0, so no class can be drawn; give positive weights");
+    }
+    this.table = table;
+    this.cb = cb;
+    this.dp = table.d + (table.bias ? 1 : 0);
+    this.code1 = a1;
+    this.code2 = a2;
+    this.n = n;
+    this.dim = table.d;
+    this.built = true;
+    this.reindex();
+  }
+
+  /** Nearest codewords of row `i` of the table (`O(K·d)`); `row` is scratch of length `d'`. */
+  private assignRow(i: number, row: Float32Array): [number, number] {
+    const t = this.table!;
+    const cb = this.cb!;
+    const d = t.d;
+    row.set(t.weights.subarray(i * d, (i + 1) * d));
+    if (t.bias) row[d] = t.bias[i]!;
+    if (cb.kind === 'pq') {
+      return [nearestCentroid(row, 0, cb.w1, cb.c1, cb.k), nearestCentroid(row, cb.w1, cb.w2, cb.c2, cb.k)];
+    }
+    const k1 = nearestCentroid(row, 0, cb.w1, cb.c1, cb.k);
+    for (let s = 0; s < cb.w1; s++) row[s] -= cb.c1[k1 * cb.w1 + s]!;
+    return [k1, nearestCentroid(row, 0, cb.w2, cb.c2, cb.k)];
+  }
+
+  /** Rebuilds the CSR buckets and the static weights from the codes (`O(n + K²)`). */
+  private reindex(): void {
+    const K = this.cb!.k;
+    const n = this.n;
+    const off = new Int32Array(K * K + 1);
+    for (let i = 0; i < n; i++) off[this.code1[i]! * K + this.code2[i]! + 1]!++;
+    for (let b = 0; b < K * K; b++) off[b + 1] += off[b]!;
+    const fillPos = off.slice(0, K * K);
+    const ids = new Int32Array(n);
+    for (let i = 0; i < n; i++) ids[fillPos[this.code1[i]! * K + this.code2[i]!]!++] = i;
+    this.bucketOff = off;
+    this.bucketIds = ids;
+    const W = new Float64Array(K * K);
+    if (this.stage === 'pop') {
+      const cum = new Float64Array(n);
+      for (let b = 0; b < K * K; b++) {
+        let s = 0;
+        for (let p = off[b]!; p < off[b + 1]!; p++) {
+          s += this.popOpt![ids[p]!]!;
+          cum[p] = s;
+        }
+        W[b] = s;
+      }
+      this.popCum = cum;
+    } else {
+      for (let b = 0; b < K * K; b++) W[b] = off[b + 1]! - off[b]!;
+    }
+    this.bucketW = W;
+    this.dist = new MidxRow(this);
+  }
+
+  /** Re-assigns the given (changed) rows to their nearest codewords and moves them between buckets. */
+  override update(ids: ArrayLike<number>): void {
+    super.update(ids);
+    const t0 = performance.now();
+    const row = new Float32Array(this.dp);
+    let moved = false;
+    for (let k = 0; k < ids.length; k++) {
+      const i = ids[k]!;
+      const [k1, k2] = this.assignRow(i, row);
+      if (k1 !== this.code1[i] || k2 !== this.code2[i]) {
+        this.code1[i] = k1;
+        this.code2[i] = k2;
+        moved = true;
+      }
+    }
+    if (moved || this.stage === 'pop') this.reindex();
+    this.updateMs = performance.now() - t0;
+  }
+
+  protected rowDistribution(queries: Matrix | null, row: number): RowDistribution {
+    const d = this.dist!;
+    d.setQuery(queries!.data, row * this.dim);
+    return d;
+  }
+
+  /**
+   * Approximate top-`k` retrieval through the index: buckets ranked by `s¹(k1) + s²(k2)`,
+   * taken until at least `candidates` classes (default `max(32·k, 1024)`) are collected, rescored
+   * exactly with the table (`h·c + b`); returns the best `k` per query.
+   * @throws ImpossibleError when `k > n`
+   */
+  topK(queries: Matrix, k: number, opts: { candidates?: number } = {}): TopK {
+    this.requireBuilt();
+    rejectUnknown(opts, ['candidates'], 'midx topK');
+    intOption(k, 'k', 1);
+    if (k > this.n) throw new ImpossibleError(`topK: k = ${k} exceeds the number of classes (${this.n}); lower k`);
+    assertMatrix(queries, 'queries', this.dim);
+    assertFinite(queries.data, 'queries', queries.cols);
+    const budget = Math.max(k, opts.candidates === undefined ? Math.max(32 * k, 1024) : intOption(opts.candidates, 'candidates', 1));
+    const B = queries.rows;
+    const K = this.cb!.k;
+    const ids = new Int32Array(B * k);
+    const scores = new Float64Array(B * k);
+    const cands = new Int32Array(B);
+    const row = this.dist!;
+    const order = new Int32Array(K * K);
+    const bs = new Float64Array(K * K);
+    const candIds: number[] = [];
+    const candScores: number[] = [];
+    const t = this.table!;
+    for (let r = 0; r < B; r++) {
+      row.setQuery(queries.data, r * this.dim);
+      let nb = 0;
+      for (let b = 0; b < K * K; b++) {
+        if (this.bucketOff[b + 1]! > this.bucketOff[b]!) {
+          bs[b] = row.s1[(b / K) | 0]! + row.s2[b % K]!;
+          order[nb++] = b;
+        }
+      }
+      const ord = Array.from(order.subarray(0, nb)).sort((x, y) => bs[y]! - bs[x]!);
+      candIds.length = 0;
+      for (const b of ord) {
+        for (let p = this.bucketOff[b]!; p < this.bucketOff[b + 1]!; p++) candIds.push(this.bucketIds[p]!);
+        if (candIds.length >= budget) break;
+      }
+      candScores.length = candIds.length;
+      for (let c = 0; c < candIds.length; c++) candScores[c] = t.logit(queries.data, r * this.dim, candIds[c]!);
+      const idx = candIds.map((_, c) => c).sort((x, y) => candScores[y]! - candScores[x]! || candIds[x]! - candIds[y]!);
+      for (let j = 0; j < k; j++) {
+        ids[r * k + j] = candIds[idx[j]!]!;
+        scores[r * k + j] = candScores[idx[j]!]!;
+      }
+      cands[r] = candIds.length;
+    }
+    return { ids, scores, candidates: cands };
+  }
+
+  /** Bytes held by the index (codebooks, codes, CSR buckets, weights); the class table is not counted. */
+  get indexBytes(): number {
+    const cb = this.cb;
+    return (
+      (cb ? cb.c1.byteLength + cb.c2.byteLength : 0) +
+      this.code1.byteLength +
+      this.code2.byteLength +
+      this.bucketOff.byteLength +
+      this.bucketIds.byteLength +
+      this.bucketW.byteLength +
+      this.popCum.byteLength
+    );
+  }
+
+  stats(): SamplerStats {
+    const K = this.cb ? this.cb.k : 0;
+    let nonEmpty = 0;
+    let maxBucket = 0;
+    for (let b = 0; b < K * K; b++) {
+      const s = this.bucketOff[b + 1]! - this.bucketOff[b]!;
+      if (s > 0) nonEmpty++;
+      if (s > maxBucket) maxBucket = s;
+    }
+    return {
+      built: this.built,
+      classes: this.n,
+      codebook: this.codebook,
+      stage: this.stage,
+      codewords: K,
+      nonEmptyBuckets: nonEmpty,
+      maxBucketSize: maxBucket,
+      kmeansIterations: this.kmeansIters,
+      memoryBytes: this.indexBytes,
+      buildMs: this.buildMs,
+      lastUpdateMs: this.updateMs,
+    };
+  }
+
+  /** @internal state shared with the per-row distribution */
+  get internals(): MidxInternals {
+    if (!this.built) throw new StateError("sampler 'midx' is not built; call build(table) first");
+    return {
+      cb: this.cb!,
+      dp: this.dp,
+      d: this.dim,
+      n: this.n,
+      stage: this.stage,
+      table: this.table!,
+      code1: this.code1,
+      code2: this.code2,
+      bucketOff: this.bucketOff,
+      bucketIds: this.bucketIds,
+      bucketW: this.bucketW,
+      popCum: this.popCum,
+      pop: this.popOpt,
+    };
+  }
+}
+
+/** Read-only view of a built index used by {@link MidxRow}. */
+interface MidxInternals {
+  cb: MidxCodebooks;
+  dp: number;
+  d: number;
+  n: number;
+  stage: MidxStage;
+  table: ClassTable;
+  code1: Int32Array;
+  code2: Int32Array;
+  bucketOff: Int32Array;
+  bucketIds: Int32Array;
+  bucketW: Float64Array;
+  popCum: Float64Array;
+  pop: Float64Array | null;
+}
+
+/** The three-stage distribution of one query (scratch reused across rows). */
+class MidxRow implements RowDistribution {
+  lastLogQ = 0;
+  readonly s1: Float64Array;
+  readonly s2: Float64Array;
+  private readonly ix: MidxInternals;
+  private readonly K: number;
+  private readonly h1: Float32Array;
+  private readonly h2: Float32Array;
+  private readonly e2: Float64Array;
+  private readonly A: Float64Array;
+  private readonly cum1: Float64Array;
+  private readonly logP1: Float64Array;
+  private readonly cum2: Float64Array;
+  private readonly stamp2: Int32Array;
+  private gen = 0;
+  private total1 = 0;
+  /** residual stage: per-class weights and per-bucket cumulative (CSR order) for this query */
+  private readonly g: Float64Array;
+  private readonly gCum: Float64Array;
+  private readonly W: Float64Array;
+  private readonly logitBuf: Float32Array;
+
+  constructor(s: MidxSampler) {
+    const ix = s.internals;
+    this.ix = ix;
+    const K = ix.cb.k;
+    this.K = K;
+    this.h1 = new Float32Array(ix.cb.w1);
+    this.h2 = new Float32Array(ix.cb.w2);
+    this.s1 = new Float64Array(K);
+    this.s2 = new Float64Array(K);
+    this.e2 = new Float64Array(K);
+    this.A = new Float64Array(K);
+    this.cum1 = new Float64Array(K);
+    this.logP1 = new Float64Array(K);
+    this.cum2 = new Float64Array(K * K);
+    this.stamp2 = new Int32Array(K);
+    const res = ix.stage === 'residual';
+    this.g = new Float64Array(res ? ix.n : 0);
+    this.gCum = new Float64Array(res ? ix.n : 0);
+    this.W = res ? new Float64Array(K * K) : ix.bucketW;
+    this.logitBuf = new Float32Array(res ? 1024 : 0);
+  }
+
+  /** Computes the codeword scores and the stage-1 distribution for query `h[ho .. ho+d)`. */
+  setQuery(h: Float32Array, ho: number): void {
+    const ix = this.ix;
+    const cb = ix.cb;
+    const K = this.K;
+    const d = ix.d;
+    if (++this.gen >= 0x7fffffff) {
+      this.gen = 1;
+      this.stamp2.fill(0);
+    }
+    // augmented query [h, 1] split per codebook
+    const hp = (t: number): number => (t < d ? h[ho + t]! : 1);
+    if (cb.kind === 'pq') {
+      for (let t = 0; t < cb.w1; t++) this.h1[t] = hp(t);
+      for (let t = 0; t < cb.w2; t++) this.h2[t] = hp(cb.w1 + t);
+    } else {
+      for (let t = 0; t < cb.w1; t++) this.h1[t] = hp(t);
+      this.h2.set(this.h1);
+    }
+    // codeword scores in float64 (K·d' per query)
+    scores(this.h1, cb.c1, K, cb.w1, this.s1);
+    scores(this.h2, cb.c2, K, cb.w2, this.s2);
+    let s1 = this.s1;
+    let s2 = this.s2;
+    if (ix.stage === 'residual') {
+      this.residualWeights(h, ho);
+      // the class weights already carry the whole logit: codeword factors are 1
+      s1 = ZERO_CACHE.get(K);
+      s2 = s1;
+    }
+    const W = this.W;
+    let m2 = -Infinity;
+    for (let j = 0; j < K; j++) if (s2[j]! > m2) m2 = s2[j]!;
+    for (let j = 0; j < K; j++) this.e2[j] = Math.exp(s2[j]! - m2);
+    let m1 = -Infinity;
+    for (let k1 = 0; k1 < K; k1++) {
+      let a = 0;
+      const o = k1 * K;
+      for (let k2 = 0; k2 < K; k2++) a += this.e2[k2]! * W[o + k2]!;
+      this.A[k1] = a;
+      const lw = a > 0 ? s1[k1]! + Math.log(a) : -Infinity;
+      this.logP1[k1] = lw;
+      if (lw > m1) m1 = lw;
+    }
+    let tot = 0;
+    for (let k1 = 0; k1 < K; k1++) {
+      const e = this.logP1[k1] === -Infinity ? 0 : Math.exp(this.logP1[k1]! - m1);
+      tot += e;
+      this.cum1[k1] = tot;
+      this.logP1[k1] = e > 0 ? Math.log(e) : -Infinity;
+    }
+    this.total1 = tot;
+    const lt = Math.log(tot);
+    for (let k1 = 0; k1 < K; k1++) this.logP1[k1] -= lt;
+  }
+
+  /** Residual stage: `g_i = exp(o_i − max o)` and per-bucket cumulative sums, `O(n·d)`. */
+  private residualWeights(h: Float32Array, ho: number): void {
+    const ix = this.ix;
+    const t = ix.table;
+    const n = ix.n;
+    const d = ix.d;
+    const buf = this.logitBuf;
+    const hq = h.subarray(ho, ho + d);
+    const g = this.g;
+    let mx = -Infinity;
+    for (let c0 = 0; c0 < n; c0 += buf.length) {
+      const cnt = Math.min(buf.length, n - c0);
+      kernels.matmulNT(hq, 1, t.weights, c0, cnt, d, buf);
+      for (let c = 0; c < cnt; c++) {
+        const o = buf[c]! + (t.bias ? t.bias[c0 + c]! : 0);
+        g[c0 + c] = o;
+        if (o > mx) mx = o;
+      }
+    }
+    for (let i = 0; i < n; i++) g[i] = Math.exp(g[i]! - mx);
+    const off = ix.bucketOff;
+    const ids = ix.bucketIds;
+    const K2 = this.K * this.K;
+    for (let b = 0; b < K2; b++) {
+      let s = 0;
+      for (let p = off[b]!; p < off[b + 1]!; p++) {
+        s += g[ids[p]!]!;
+        this.gCum[p] = s;
+      }
+      this.W[b] = s;
+    }
+  }
+
+  /** Cumulative stage-2 weights of row `k1` (cached per query). */
+  private row2(k1: number): number {
+    const K = this.K;
+    const o = k1 * K;
+    if (this.stamp2[k1] !== this.gen) {
+      let s = 0;
+      for (let k2 = 0; k2 < K; k2++) {
+        s += this.e2[k2]! * this.W[o + k2]!;
+        this.cum2[o + k2] = s;
+      }
+      this.stamp2[k1] = this.gen;
+    }
+    return this.cum2[o + K - 1]!;
+  }
+
+  logProb(id: number): number {
+    const ix = this.ix;
+    const K = this.K;
+    const k1 = ix.code1[id]!;
+    const k2 = ix.code2[id]!;
+    const l1 = this.logP1[k1]!;
+    if (l1 === -Infinity) return -Infinity;
+    const tot2 = this.row2(k1);
+    const w2 = this.e2[k2]! * this.W[k1 * K + k2]!;
+    if (!(w2 > 0)) return -Infinity;
+    let l3: number;
+    const b = k1 * K + k2;
+    switch (ix.stage) {
+      case 'uniform':
+        l3 = -Math.log(ix.bucketOff[b + 1]! - ix.bucketOff[b]!);
+        break;
+      case 'pop':
+        l3 = Math.log(ix.pop![id]!) - Math.log(this.W[b]!);
+        break;
+      default:
+        l3 = Math.log(this.g[id]!) - Math.log(this.W[b]!);
+    }
+    return l1 + Math.log(w2) - Math.log(tot2) + l3;
+  }
+
+  draw(rng: Rng): number {
+    const ix = this.ix;
+    const K = this.K;
+    const k1 = searchCum(this.cum1, 0, K, rng.float() * this.total1);
+    const tot2 = this.row2(k1);
+    const k2 = searchCum(this.cum2, k1 * K, K, rng.float() * tot2) - k1 * K;
+    const b = k1 * K + k2;
+    const a = ix.bucketOff[b]!;
+    const size = ix.bucketOff[b + 1]! - a;
+    let p: number;
+    switch (ix.stage) {
+      case 'uniform':
+        p = a + rng.int(size);
+        break;
+      case 'pop':
+        p = searchCum(ix.popCum, a, size, rng.float() * this.W[b]!);
+        break;
+      default:
+        p = searchCum(this.gCum, a, size, rng.float() * this.W[b]!);
+    }
+    const id = ix.bucketIds[p]!;
+    this.lastLogQ = this.logProb(id);
+    return id;
+  }
+}
+
+/** `out[j] = h · c[j]` for the `k` rows of `c` (`k × w`), float64 accumulation. */
+function scores(h: Float32Array, c: Float32Array, k: number, w: number, out: Float64Array): void {
+  for (let j = 0; j < k; j++) {
+    let s = 0;
+    const o = j * w;
+    for (let t = 0; t < w; t++) s += h[t]! * c[o + t]!;
+    out[j] = s;
+  }
+}
+
+/** First index `p` in `[a, a+len)` with `cum[p] > u`, stepping back over zero-weight entries. */
+function searchCum(cum: Float64Array, a: number, len: number, u: number): number {
+  let lo = a;
+  let hi = a + len - 1;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (cum[mid]! > u) hi = mid;
+    else lo = mid + 1;
+  }
+  // u rounding up to the total could land on a trailing zero weight
+  while (lo > a && cum[lo] === cum[lo - 1]) lo--;
+  return lo;
+}
+
+/** Shared all-zero score vectors by length. */
+const ZERO_CACHE = {
+  cache: new Map<number, Float64Array>(),
+  get(k: number): Float64Array {
+    let z = this.cache.get(k);
+    if (!z) {
+      z = new Float64Array(k);
+      this.cache.set(k, z);
+    }
+    return z;
+  },
+};
+
+/** `[c, b]` rows (bias appended when the table has one), a fresh `n × d'` array. */
+function augmented(t: ClassTable): Float32Array {
+  if (!t.bias) return t.weights.slice();
+  const dp = t.d + 1;
+  const x = new Float32Array(t.n * dp);
+  for (let i = 0; i < t.n; i++) {
+    x.set(t.weights.subarray(i * t.d, (i + 1) * t.d), i * dp);
+    x[i * dp + t.d] = t.bias[i]!;
+  }
+  return x;
+}
+
+/** Columns `[a, b)` of an `n × d` matrix as a fresh `n × (b−a)` array. */
+function columns(x: Float32Array, n: number, d: number, a: number, b: number): Float32Array {
+  const w = b - a;
+  const out = new Float32Array(n * w);
+  for (let i = 0; i < n; i++) for (let t = 0; t < w; t++) out[i * w + t] = x[i * d + a + t]!;
+  return out;
+}
+
+/**
+ * When to rebuild an index during training: every `everySteps` steps (0: never by steps)
+ * and/or at the end of every epoch.
+ */
+export class RebuildPolicy {
+  readonly everySteps: number;
+  readonly perEpoch: boolean;
+  /** @throws OptionError for invalid options */
+  constructor(opts: { everySteps?: number; perEpoch?: boolean } = {}) {
+    rejectUnknown(opts, ['everySteps', 'perEpoch'], 'RebuildPolicy');
+    this.everySteps = intOption(opts.everySteps ?? 0, 'everySteps', 0);
+    this.perEpoch = opts.perEpoch ?? true;
+  }
+
+  /** True when the index should be rebuilt after training step `step` (1-based) or an epoch end. */
+  shouldRebuild(step: number, epochEnded: boolean): boolean {
+    if (epochEnded && this.perEpoch) return true;
+    return this.everySteps > 0 && step > 0 && step % this.everySteps === 0;
+  }
+}
