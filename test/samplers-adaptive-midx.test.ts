@@ -1,0 +1,258 @@
+/**
+ * MIDX sampler and k-means: exact stage distributions (PQ and RQ), draws, updates, degenerate
+ * inputs, top-k retrieval, rebuild policy. Chi-square checks use fixed seeds with a
+ * false-failure rate of 1e-3 each.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ClassTable } from '../src/core/classTable.js';
+import { ImpossibleError, OptionError, ShapeError } from '../src/core/errors.js';
+import { matrix, multiLabels, type Matrix } from '../src/core/matrix.js';
+import { Rng } from '../src/core/rng.js';
+import { chiSquareTest } from '../src/core/stats.js';
+import { createSampler } from '../src/index.js';
+import { kmeans } from '../src/samplers/kmeans.js';
+import { MidxSampler, RebuildPolicy, type MidxCodebook, type MidxStage } from '../src/samplers/midx.js';
+import { drawChiSquare, logNormalize, logQAll, maxAbsDiff, queryRow, randomQueries, randomTable } from './util/adaptive.js';
+
+const P_MIN = 1e-3;
+
+/** Brute-force log q for one query: softmax over quantized logits (+log pop) or the full softmax. */
+function brute(s: MidxSampler, t: ClassTable, q: Matrix, r: number, stage: MidxStage, pop?: number[]): Float64Array {
+  const cb = s.codebooks()!;
+  const d = t.d;
+  const h = [...q.data.subarray(r * d, (r + 1) * d)];
+  if (t.bias) h.push(1);
+  const lw = new Float64Array(t.n);
+  for (let i = 0; i < t.n; i++) {
+    if (stage === 'residual') {
+      lw[i] = t.logit(q.data, r * d, i);
+      continue;
+    }
+    const [k1, k2] = s.codesOf(i);
+    let o = 0;
+    if (cb.kind === 'pq') {
+      for (let k = 0; k < cb.w1; k++) o += h[k]! * cb.c1[k1 * cb.w1 + k]!;
+      for (let k = 0; k < cb.w2; k++) o += h[cb.w1 + k]! * cb.c2[k2 * cb.w2 + k]!;
+    } else {
+      for (let k = 0; k < cb.w1; k++) o += h[k]! * (cb.c1[k1 * cb.w1 + k]! + cb.c2[k2 * cb.w2 + k]!);
+    }
+    lw[i] = stage === 'pop' ? o + Math.log(pop![i]!) : o;
+  }
+  return logNormalize(lw);
+}
+
+const POP = Array.from({ length: 400 }, (_, i) => (i % 7 === 0 ? 0 : 1 + (i % 5)));
+
+for (const codebook of ['pq', 'rq'] as MidxCodebook[]) {
+  for (const stage of ['uniform', 'pop', 'residual'] as MidxStage[]) {
+    test(`midx ${codebook}/${stage}: log q of every id equals the brute-force distribution; draws match (chi-square)`, () => {
+      const t = randomTable(400, 8, 11, true, 0.8);
+      const q = randomQueries(2, 8, 12);
+      const s = new MidxSampler({ codebook, stage, codewords: 8, popularity: stage === 'pop' ? POP : null, seed: 3 });
+      s.build(t);
+      for (let r = 0; r < 2; r++) {
+        const qr = queryRow(q, r);
+        const want = brute(s, t, q, r, stage, POP);
+        const got = logQAll(s, qr);
+        // residual logits go through the float32 kernels
+        const tol = stage === 'residual' ? 1e-5 : 1e-9;
+        assert.ok(maxAbsDiff(got, want) < tol, `row ${r}: ${maxAbsDiff(got, want)}`);
+        if (stage === 'pop') for (let i = 0; i < 400; i += 7) assert.equal(got[i], -Infinity);
+        const p = drawChiSquare(s, qr, got, 20000, 300 + r, 1e-12);
+        assert.ok(p > P_MIN, `row ${r}: p = ${p}`);
+      }
+    });
+  }
+}
+
+test('midx: update(ids) equals indexing the changed table with the same codebooks', () => {
+  for (const codebook of ['pq', 'rq'] as MidxCodebook[]) {
+    for (const stage of ['uniform', 'pop'] as MidxStage[]) {
+      const t = randomTable(400, 8, 21, true, 0.8);
+      const q = randomQueries(2, 8, 22);
+      const s = new MidxSampler({ codebook, stage, codewords: 8, popularity: POP.map((x) => x + 1) });
+      s.build(t);
+      const rng = Rng.fromSeed(23);
+      const ids: number[] = [];
+      for (let i = 0; i < 400; i += 5) {
+        ids.push(i);
+        for (let k = 0; k < 8; k++) t.weights[i * 8 + k] = rng.normal() * 0.8;
+        t.bias![i] = rng.normal();
+      }
+      const before = Array.from({ length: 400 }, (_, i) => s.codesOf(i).join());
+      s.update(ids);
+      const fresh = new MidxSampler({ codebook, stage, codewords: 8, popularity: POP.map((x) => x + 1) });
+      fresh.buildWithCodebooks(t, s.codebooks()!);
+      let moved = 0;
+      for (let i = 0; i < 400; i++) {
+        assert.deepEqual(s.codesOf(i), fresh.codesOf(i));
+        if (s.codesOf(i).join() !== before[i]) moved++;
+      }
+      assert.ok(moved > 10, `only ${moved} classes changed bucket`);
+      for (let r = 0; r < 2; r++) {
+        const a = logQAll(s, queryRow(q, r));
+        assert.ok(maxAbsDiff(a, logQAll(fresh, queryRow(q, r))) < 1e-12);
+        assert.ok(maxAbsDiff(a, brute(s, t, q, r, stage, POP.map((x) => x + 1))) < 1e-9);
+      }
+    }
+  }
+});
+
+test('midx: the residual stage stays the exact softmax of the live table even with stale codes', () => {
+  const t = randomTable(300, 8, 31, true, 0.8);
+  const q = randomQueries(1, 8, 32);
+  const s = new MidxSampler({ codebook: 'rq', stage: 'residual', codewords: 8 });
+  s.build(t);
+  for (let i = 0; i < 300 * 8; i += 3) t.weights[i] = -t.weights[i]!;
+  assert.ok(maxAbsDiff(logQAll(s, q), brute(s, t, q, 0, 'residual')) < 1e-5);
+});
+
+test('midx: degenerate inputs (n < K², n < K, duplicates, zero query, huge logit) give finite distributions', () => {
+  const d = 8;
+  const tables = [
+    randomTable(10, d, 41, true), // n < K² with K = 8
+    randomTable(3, d, 42, false), // n < K: K capped at 3
+    new ClassTable(40, d, new Float32Array(40 * d).fill(0.25), null), // all duplicates
+    (() => {
+      const t = randomTable(60, d, 43, true);
+      for (let k = 0; k < d; k++) t.weights[9 * d + k] = 1000;
+      return t;
+    })(),
+  ];
+  const zero = matrix(1, d);
+  const q = randomQueries(1, d, 44);
+  q.data.fill(1);
+  for (const codebook of ['pq', 'rq'] as MidxCodebook[]) {
+    for (const stage of ['uniform', 'residual'] as MidxStage[]) {
+      for (const t of tables) {
+        const s = new MidxSampler({ codebook, stage, codewords: 8 });
+        s.build(t);
+        for (const qq of [zero, q]) {
+          const lq = logQAll(s, qq);
+          let tot = 0;
+          for (const l of lq) {
+            assert.ok(!Number.isNaN(l), `${codebook}/${stage} n=${t.n}: NaN`);
+            tot += Math.exp(l);
+          }
+          assert.ok(Math.abs(tot - 1) < 1e-9, `${codebook}/${stage} n=${t.n}: sums to ${tot}`);
+          const dr = s.sample({ m: 30, rng: Rng.fromSeed(5), queries: qq });
+          for (let j = 0; j < 30; j++) assert.ok(Number.isFinite(dr.logQ[j]!));
+        }
+        if (t.n === 60 && stage === 'residual') {
+          const dr = s.sample({ m: 30, rng: Rng.fromSeed(5), queries: q });
+          assert.ok(dr.ids.every((id) => id === 9));
+        }
+      }
+    }
+  }
+  // impossible requests
+  assert.throws(() => new MidxSampler({ codebook: 'pq' }).build(randomTable(10, 1, 1)), ImpossibleError);
+  assert.throws(() => new MidxSampler({ stage: 'pop', popularity: new Array(10).fill(0) }).build(randomTable(10, 4, 1)), ImpossibleError);
+  assert.throws(() => new MidxSampler({ stage: 'pop', popularity: [1, 2] }).build(randomTable(10, 4, 1)), ShapeError);
+  assert.throws(() => new MidxSampler({ stage: 'pop' }), OptionError);
+  assert.throws(() => new MidxSampler({ stage: 'pop', popularity: [1, -1] }), OptionError);
+  assert.throws(() => new MidxSampler({ codewords: 0 }), OptionError);
+  assert.throws(() => createSampler('midx', { codebook: 'opq' }), OptionError);
+});
+
+test('midx: exclusion renormalizes exactly and unique draws are distinct', () => {
+  const t = randomTable(200, 8, 51, true, 0.8);
+  const q = randomQueries(1, 8, 52);
+  const s = new MidxSampler({ codebook: 'pq', codewords: 6 });
+  s.build(t);
+  const full = logQAll(s, q);
+  const top = Array.from(full.keys()).sort((a, b) => full[b]! - full[a]!).slice(0, 4);
+  let ex = 0;
+  for (const i of top) ex += Math.exp(full[i]!);
+  const expected = Float64Array.from(full, (l, i) => (top.includes(i) ? -Infinity : l - Math.log(1 - ex)));
+  const counts = new Float64Array(200);
+  const rng = Rng.fromSeed(53);
+  for (let rep = 0; rep < 40; rep++) {
+    const dr = s.sample({ m: 500, rng, queries: q, exclude: multiLabels([top]) });
+    for (let j = 0; j < 500; j++) {
+      assert.ok(!top.includes(dr.ids[j]!));
+      assert.ok(Math.abs(dr.logQ[j]! - expected[dr.ids[j]!]!) < 1e-9);
+      counts[dr.ids[j]!]!++;
+    }
+  }
+  assert.ok(chiSquareTest(counts, Float64Array.from(expected, Math.exp)).pValue > P_MIN);
+  const u = s.sample({ m: 50, rng, queries: q, unique: true });
+  assert.equal(new Set(u.ids).size, 50);
+});
+
+test('midx: topK with every candidate equals the exact top-k; default budget returns sorted exact scores', () => {
+  const t = randomTable(500, 8, 61, true, 0.8);
+  const q = randomQueries(3, 8, 62);
+  const s = new MidxSampler({ codebook: 'rq', codewords: 8 });
+  s.build(t);
+  const all = s.topK(q, 10, { candidates: 500 });
+  for (let r = 0; r < 3; r++) {
+    const exact = Array.from({ length: 500 }, (_, i) => i).sort((a, b) => t.logit(q.data, r * 8, b) - t.logit(q.data, r * 8, a));
+    assert.deepEqual(Array.from(all.ids.subarray(r * 10, r * 10 + 10)), exact.slice(0, 10));
+  }
+  const approx = s.topK(q, 5, { candidates: 60 });
+  for (let r = 0; r < 3; r++) {
+    assert.ok(approx.candidates[r]! >= 60);
+    for (let j = 0; j < 5; j++) {
+      const id = approx.ids[r * 5 + j]!;
+      assert.ok(Math.abs(approx.scores[r * 5 + j]! - t.logit(q.data, r * 8, id)) < 1e-9);
+      if (j > 0) assert.ok(approx.scores[r * 5 + j]! <= approx.scores[r * 5 + j - 1]!);
+    }
+  }
+  assert.throws(() => s.topK(q, 501), ImpossibleError);
+});
+
+test('midx: same seed gives the same codebooks and draws; rebuild warm-starts', () => {
+  const t = randomTable(300, 8, 71, false);
+  const q = randomQueries(3, 8, 72);
+  const a = new MidxSampler({ seed: 9, codewords: 8 });
+  const b = new MidxSampler({ seed: 9, codewords: 8 });
+  a.build(t);
+  b.build(t);
+  assert.deepEqual(a.codebooks()!.c1, b.codebooks()!.c1);
+  const da = a.sample({ m: 40, rng: Rng.fromSeed(1), queries: q });
+  const db = b.sample({ m: 40, rng: Rng.fromSeed(1), queries: q });
+  assert.deepEqual(da.ids, db.ids);
+  assert.deepEqual(da.logQ, db.logQ);
+  // a rebuild on the same table starts from converged codebooks: few iterations
+  const itersFirst = a.stats().kmeansIterations as number;
+  a.build(t);
+  assert.ok((a.stats().kmeansIterations as number) <= itersFirst);
+});
+
+test('kmeans: lowers inertia, respects warm starts and reseeds empty clusters', () => {
+  const rng = Rng.fromSeed(81);
+  const n = 600;
+  const d = 4;
+  const x = new Float32Array(n * d);
+  for (let i = 0; i < n; i++) for (let k = 0; k < d; k++) x[i * d + k] = (i % 3) * 5 + rng.normal() * 0.1;
+  const init = kmeans(x, n, d, 3, Rng.fromSeed(1), { iters: 0 });
+  const fit = kmeans(x, n, d, 3, Rng.fromSeed(1), { iters: 20 });
+  assert.ok(fit.inertia <= init.inertia);
+  assert.ok(fit.inertia / n < 0.1, `inertia per point ${fit.inertia / n}`);
+  const warm = kmeans(x, n, d, 3, Rng.fromSeed(2), { iters: 0, initial: fit.centroids });
+  assert.deepEqual(warm.centroids, fit.centroids);
+  // all centroids start at one point: empty clusters must be reseeded
+  const bad = new Float32Array(3 * d).fill(5);
+  const re = kmeans(x, n, d, 3, Rng.fromSeed(3), { iters: 20, initial: bad });
+  const sizes = [0, 0, 0];
+  for (const a of re.assign) sizes[a]!++;
+  assert.ok(sizes.every((c) => c > 0), `cluster sizes ${sizes}`);
+  // duplicates and k = n
+  const dup = new Float32Array(5 * d).fill(1);
+  const kd = kmeans(dup, 5, d, 5, Rng.fromSeed(4), { iters: 5 });
+  assert.ok(kd.centroids.every(Number.isFinite));
+  assert.throws(() => kmeans(dup, 5, d, 6, Rng.fromSeed(4)), OptionError);
+});
+
+test('RebuildPolicy: every N steps and/or per epoch', () => {
+  const p = new RebuildPolicy({ everySteps: 100, perEpoch: false });
+  assert.equal(p.shouldRebuild(99, false), false);
+  assert.equal(p.shouldRebuild(100, false), true);
+  assert.equal(p.shouldRebuild(101, true), false);
+  const e = new RebuildPolicy();
+  assert.equal(e.shouldRebuild(5, true), true);
+  assert.equal(e.shouldRebuild(100, false), false);
+  assert.throws(() => new RebuildPolicy({ everySteps: -1 }), OptionError);
+});

@@ -1,0 +1,360 @@
+/**
+ * Tree samplers (quadratic, RFF): exact distributions, reported log q, updates, degenerate
+ * inputs, exclusion, unique draws, determinism. Statistical checks use fixed seeds; each
+ * chi-square test has a false-failure rate of 1e-3 (p-value threshold).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ClassTable } from '../src/core/classTable.js';
+import { ImpossibleError, OptionError, ShapeError, StateError } from '../src/core/errors.js';
+import { matrix, multiLabels, type Matrix } from '../src/core/matrix.js';
+import { Rng } from '../src/core/rng.js';
+import { chiSquareTest } from '../src/core/stats.js';
+import { createSampler } from '../src/index.js';
+import { QuadraticSampler } from '../src/samplers/quadratic.js';
+import { RffSampler } from '../src/samplers/rff.js';
+import {
+  drawChiSquare,
+  logNormalize,
+  logQAll,
+  maxAbsDiff,
+  queryRow,
+  randomQueries,
+  randomTable,
+} from './util/adaptive.js';
+
+const P_MIN = 1e-3;
+
+/** Brute-force quadratic kernel distribution `K/ΣK` with the bias folded in. */
+function quadraticBrute(t: ClassTable, q: Matrix, r: number, alpha: number): Float64Array {
+  const lw = new Float64Array(t.n);
+  for (let i = 0; i < t.n; i++) {
+    const o = t.logit(q.data, r * q.cols, i);
+    lw[i] = Math.log(alpha * o * o + 1);
+  }
+  return logNormalize(lw);
+}
+
+test('quadratic: log q of every id equals log K/ΣK for several leaf sizes (with biases)', () => {
+  const t = randomTable(300, 8, 11, true);
+  const q = randomQueries(3, 8, 12);
+  for (const leafSize of [1, 7, 16, 64, 1000]) {
+    const s = new QuadraticSampler({ leafSize, alpha: 100 });
+    s.build(t);
+    for (let r = 0; r < q.rows; r++) {
+      const got = logQAll(s, queryRow(q, r));
+      const want = quadraticBrute(t, q, r, 100);
+      assert.ok(maxAbsDiff(got, want) < 1e-9, `leafSize ${leafSize} row ${r}: ${maxAbsDiff(got, want)}`);
+    }
+  }
+});
+
+test('quadratic: draw frequencies match K/ΣK (chi-square) and reported log q is exact', () => {
+  const t = randomTable(300, 8, 21, true);
+  const q = randomQueries(2, 8, 22);
+  const s = new QuadraticSampler({ leafSize: 16 });
+  s.build(t);
+  for (let r = 0; r < q.rows; r++) {
+    const want = quadraticBrute(t, q, r, 100);
+    const p = drawChiSquare(s, queryRow(q, r), want, 30000, 100 + r, 1e-9);
+    assert.ok(p > P_MIN, `row ${r}: p = ${p}`);
+  }
+});
+
+test('quadratic: update(ids) gives the same distribution as a fresh build on the changed table', () => {
+  const t = randomTable(400, 8, 31, true);
+  const q = randomQueries(2, 8, 32);
+  const s = new QuadraticSampler({ leafSize: 16 });
+  s.build(t);
+  const rng = Rng.fromSeed(33);
+  const changed: number[] = [];
+  for (let i = 0; i < 400; i += 7) {
+    changed.push(i);
+    for (let k = 0; k < 8; k++) t.weights[i * 8 + k] = rng.normal();
+    t.bias![i] = rng.normal();
+  }
+  s.update(changed);
+  const fresh = new QuadraticSampler({ leafSize: 16 });
+  fresh.build(t);
+  for (let r = 0; r < 2; r++) {
+    const a = logQAll(s, queryRow(q, r));
+    const b = logQAll(fresh, queryRow(q, r));
+    assert.ok(maxAbsDiff(a, b) < 1e-9, `row ${r}: ${maxAbsDiff(a, b)}`);
+    assert.ok(maxAbsDiff(a, quadraticBrute(t, q, r, 100)) < 1e-9);
+  }
+});
+
+/** φ(u) = D^{-1/2}[cos(Wu); sin(Wu)] in float64, recomputed independently of the sampler. */
+function rffFeatures(w: Float32Array, D: number, u: Float64Array): Float64Array {
+  const d = u.length;
+  const f = new Float64Array(2 * D);
+  for (let j = 0; j < D; j++) {
+    let x = 0;
+    for (let k = 0; k < d; k++) x += w[j * d + k]! * u[k]!;
+    f[j] = Math.cos(x) / Math.sqrt(D);
+    f[D + j] = Math.sin(x) / Math.sqrt(D);
+  }
+  return f;
+}
+
+function unit(x: ArrayLike<number>): Float64Array {
+  let s = 0;
+  for (let k = 0; k < x.length; k++) s += x[k]! * x[k]!;
+  const inv = s > 0 ? 1 / Math.sqrt(s) : 0;
+  return Float64Array.from(x, (v) => v * inv);
+}
+
+/** Branch decisions where a child score was raised to the clamp floor (counted by rffBranchProduct). */
+let clampCount = 0;
+
+/** Independent log q of every id for RFF: product of clamped branch probabilities × exact leaf softmax. */
+function rffBranchProduct(s: RffSampler, t: ClassTable, hq: Float32Array): Float64Array {
+  const tree = s.kernelTree!;
+  const D = s.features;
+  const phi = rffFeatures(s.frequencies()!, D, unit(hq));
+  const S = 2 * D;
+  const score = (v: number): number => {
+    let x = 0;
+    for (let k = 0; k < S; k++) x += phi[k]! * tree.z[(v - 1) * S + k]!;
+    return x;
+  };
+  const h = unit(hq);
+  const out = new Float64Array(t.n);
+  for (let id = 0; id < t.n; id++) {
+    const j = tree.leafOf[id]!;
+    let lp = 0;
+    let v = 1;
+    for (let lvl = tree.depth - 1; lvl >= 0; lvl--) {
+      const a = score(2 * v);
+      const b = score(2 * v + 1);
+      const pa = Math.max(a, 0);
+      const pb = Math.max(b, 0);
+      const tot = pa + pb;
+      let ca: number;
+      let cb: number;
+      if (!(tot > 0)) {
+        ca = tree.nodeSize(2 * v);
+        cb = tree.nodeSize(2 * v + 1);
+      } else {
+        ca = Math.max(pa, s.eps * tot);
+        cb = Math.max(pb, s.eps * tot);
+        if (a < s.eps * tot || b < s.eps * tot) clampCount++;
+      }
+      const right = (j >> lvl) & 1;
+      lp += Math.log(right ? cb : ca) - Math.log(ca + cb);
+      v = 2 * v + right;
+    }
+    // exact leaf step exp(τ ĥ·ĉ)
+    let z = 0;
+    let wi = 0;
+    for (let p = tree.leafStart[j]!; p < tree.leafStart[j + 1]!; p++) {
+      const c = tree.perm[p]!;
+      // the sampler's stored unit rows (float32)
+      let x = 0;
+      for (let k = 0; k < t.d; k++) x += h[k]! * tree.rows[c * t.d + k]!;
+      const w = Math.exp(s.tau * (x - 1));
+      z += w;
+      if (c === id) wi = w;
+    }
+    out[id] = lp + Math.log(wi) - Math.log(z);
+  }
+  return out;
+}
+
+test('rff: reported log q equals the product of clamped branch probabilities recomputed independently', () => {
+  const t = randomTable(300, 8, 41, false);
+  const q = randomQueries(3, 8, 42);
+  const s = new RffSampler({ features: 64, leafSize: 16, seed: 5 });
+  s.build(t);
+  clampCount = 0;
+  for (let r = 0; r < q.rows; r++) {
+    const qr = queryRow(q, r);
+    const got = logQAll(s, qr);
+    const want = rffBranchProduct(s, t, qr.data);
+    assert.ok(maxAbsDiff(got, want) < 1e-8, `row ${r}: ${maxAbsDiff(got, want)}`);
+    let total = 0;
+    for (const l of got) total += Math.exp(l);
+    assert.ok(Math.abs(total - 1) < 1e-9, `row ${r}: probabilities sum to ${total}`);
+  }
+  assert.ok(clampCount > 0, 'the case must exercise clamped branches');
+});
+
+test('rff: draws follow the reported distribution (chi-square) with exact log q', () => {
+  const t = randomTable(300, 8, 51, false);
+  const q = randomQueries(2, 8, 52);
+  const s = new RffSampler({ features: 32, leafSize: 8, seed: 1 });
+  s.build(t);
+  for (let r = 0; r < q.rows; r++) {
+    const qr = queryRow(q, r);
+    const want = rffBranchProduct(s, t, qr.data);
+    const p = drawChiSquare(s, qr, want, 30000, 200 + r, 1e-8);
+    assert.ok(p > P_MIN, `row ${r}: p = ${p}`);
+  }
+});
+
+test('rff: with many features and ν = τ the distribution approaches softmax(τ ĥ·ĉ)', () => {
+  const t = randomTable(200, 8, 61, false);
+  const q = randomQueries(2, 8, 62);
+  const tau = 2;
+  const s = new RffSampler({ features: 16384, nu: tau, tau, leafSize: 8, seed: 3 });
+  s.build(t);
+  for (let r = 0; r < q.rows; r++) {
+    const qr = queryRow(q, r);
+    const h = unit(qr.data);
+    const lw = new Float64Array(t.n);
+    for (let i = 0; i < t.n; i++) {
+      const c = unit(t.row(i));
+      let x = 0;
+      for (let k = 0; k < 8; k++) x += h[k]! * c[k]!;
+      lw[i] = tau * x;
+    }
+    const want = logNormalize(lw);
+    const got = logQAll(s, qr);
+    let tv = 0;
+    for (let i = 0; i < t.n; i++) tv += Math.abs(Math.exp(got[i]!) - Math.exp(want[i]!));
+    tv /= 2;
+    assert.ok(tv < 0.02, `row ${r}: total variation ${tv}`);
+  }
+  // few features: clearly further from the softmax (the test above can fail)
+  const coarse = new RffSampler({ features: 4, nu: tau, tau, leafSize: 8, seed: 3 });
+  coarse.build(t);
+  const qr = queryRow(q, 0);
+  const got = logQAll(coarse, qr);
+  const h = unit(qr.data);
+  const want = logNormalize(Array.from({ length: t.n }, (_, i) => tau * unit(t.row(i)).reduce((a, c, k) => a + c * h[k]!, 0)));
+  let tv = 0;
+  for (let i = 0; i < t.n; i++) tv += Math.abs(Math.exp(got[i]!) - Math.exp(want[i]!));
+  assert.ok(tv / 2 > 0.02, `coarse total variation ${tv / 2}`);
+});
+
+test('rff: update(ids) equals recomputing every summary from scratch; W is kept', () => {
+  const t = randomTable(300, 8, 71, false);
+  const q = randomQueries(2, 8, 72);
+  const s = new RffSampler({ features: 64, leafSize: 16, seed: 9 });
+  s.build(t);
+  const w = s.frequencies()!.slice();
+  const rng = Rng.fromSeed(73);
+  const ids = [3, 50, 51, 52, 199, 299, 3];
+  for (const i of ids) for (let k = 0; k < 8; k++) t.weights[i * 8 + k] = rng.normal();
+  s.update(ids);
+  assert.deepEqual(s.frequencies(), w);
+  const before = [0, 1].map((r) => logQAll(s, queryRow(q, r)));
+  s.kernelTree!.computeSummaries();
+  for (let r = 0; r < 2; r++) {
+    const after = logQAll(s, queryRow(q, r));
+    assert.ok(maxAbsDiff(before[r]!, after) < 1e-9);
+    assert.ok(maxAbsDiff(after, rffBranchProduct(s, t, queryRow(q, r).data)) < 1e-8);
+  }
+});
+
+test('tree samplers: degenerate inputs give finite probabilities that sum to 1', () => {
+  const d = 8;
+  const tiny = randomTable(5, d, 81, true);
+  const dup = new ClassTable(50, d, new Float32Array(50 * d).fill(0.3), null);
+  const huge = randomTable(100, d, 82, true);
+  for (let k = 0; k < d; k++) huge.weights[17 * d + k] *= 1000;
+  const zeroQ = matrix(1, d);
+  const q = randomQueries(1, d, 83);
+  for (const make of [() => new QuadraticSampler({ leafSize: 4 }), () => new RffSampler({ features: 16, leafSize: 4 })]) {
+    for (const t of [tiny, dup, huge]) {
+      const s = make();
+      s.build(t);
+      for (const qq of [zeroQ, q]) {
+        const lq = logQAll(s, qq);
+        let tot = 0;
+        for (const l of lq) {
+          assert.ok(!Number.isNaN(l));
+          tot += Math.exp(l);
+        }
+        assert.ok(Math.abs(tot - 1) < 1e-9, `${s.name} n=${t.n}: sums to ${tot}`);
+        const dr = s.sample({ m: 20, rng: Rng.fromSeed(1), queries: qq });
+        for (let j = 0; j < 20; j++) assert.ok(Number.isFinite(dr.logQ[j]!));
+      }
+    }
+  }
+  // quadratic with one huge logit concentrates on it
+  const s = new QuadraticSampler({ leafSize: 4 });
+  s.build(huge);
+  const lq = logQAll(s, q);
+  assert.ok(lq[17]! > Math.log(0.99));
+  // all-zero query: only the biases remain, K = α b² + 1
+  assert.ok(maxAbsDiff(logQAll(s, zeroQ), quadraticBrute(huge, zeroQ, 0, 100)) < 1e-9);
+  // no biases and a zero query: K = 1 everywhere → uniform
+  const nb = new QuadraticSampler({ leafSize: 4 });
+  nb.build(dup);
+  assert.ok(maxAbsDiff(logQAll(nb, zeroQ), new Float64Array(50).fill(-Math.log(50))) < 1e-12);
+});
+
+test('tree samplers: exclusion renormalizes exactly; unique draws report inclusion probabilities', () => {
+  const t = randomTable(120, 8, 91, true);
+  const q = randomQueries(1, 8, 92);
+  for (const s of [new QuadraticSampler({ leafSize: 8 }), new RffSampler({ features: 32, leafSize: 8 })]) {
+    s.build(t);
+    const full = logQAll(s, q);
+    // exclude the 5 most likely ids
+    const top = Array.from(full.keys()).sort((a, b) => full[b]! - full[a]!).slice(0, 5);
+    let ex = 0;
+    for (const i of top) ex += Math.exp(full[i]!);
+    const expected = Float64Array.from(full, (l, i) => (top.includes(i) ? -Infinity : l - Math.log(1 - ex)));
+    const rng = Rng.fromSeed(93);
+    const counts = new Float64Array(120);
+    for (let rep = 0; rep < 40; rep++) {
+      const dr = s.sample({ m: 500, rng, queries: q, exclude: multiLabels([top]) });
+      for (let j = 0; j < 500; j++) {
+        const id = dr.ids[j]!;
+        assert.ok(!top.includes(id), 'excluded id drawn');
+        assert.ok(Math.abs(dr.logQ[j]! - expected[id]!) < 1e-9);
+        counts[id]!++;
+      }
+    }
+    const p = chiSquareTest(counts, Float64Array.from(expected, Math.exp)).pValue;
+    assert.ok(p > P_MIN, `${s.name}: p = ${p}`);
+    // unique
+    const u = s.sample({ m: 30, rng, queries: q, unique: true });
+    assert.equal(new Set(u.ids).size, 30);
+    const T = u.tries![0]!;
+    assert.ok(T >= 30);
+    for (let j = 0; j < 30; j++) {
+      const qi = Math.exp(full[u.ids[j]!]!);
+      assert.ok(Math.abs(Math.exp(u.logQ[j]!) - (1 - Math.pow(1 - qi, T))) < 1e-9);
+    }
+    assert.throws(() => s.sample({ m: 121, rng, queries: q, unique: true }), ImpossibleError);
+  }
+});
+
+test('tree samplers: same seed gives the same draws; rff frequencies depend on the seed', () => {
+  const t = randomTable(200, 8, 101, false);
+  const q = randomQueries(4, 8, 102);
+  for (const make of [() => new QuadraticSampler(), () => new RffSampler({ seed: 4, features: 32 })]) {
+    const a = make();
+    const b = make();
+    a.build(t);
+    b.build(t);
+    const da = a.sample({ m: 50, rng: Rng.fromSeed(7), queries: q });
+    const db = b.sample({ m: 50, rng: Rng.fromSeed(7), queries: q });
+    assert.deepEqual(da.ids, db.ids);
+    assert.deepEqual(da.logQ, db.logQ);
+  }
+  const r1 = new RffSampler({ seed: 1, features: 8 });
+  const r2 = new RffSampler({ seed: 2, features: 8 });
+  r1.build(t);
+  r2.build(t);
+  assert.notDeepEqual(r1.frequencies(), r2.frequencies());
+});
+
+test('tree samplers: typed errors for bad options and misuse', () => {
+  assert.throws(() => new QuadraticSampler({ alpha: -1 }), OptionError);
+  assert.throws(() => new QuadraticSampler({ leafsize: 3 } as never), OptionError);
+  assert.throws(() => new RffSampler({ features: 0 }), OptionError);
+  assert.throws(() => new RffSampler({ eps: 0 }), OptionError);
+  assert.throws(() => createSampler('rff', { bogus: 1 }), OptionError);
+  const s = createSampler('quadratic', { alpha: 10 });
+  assert.equal(s.name, 'quadratic');
+  const q = randomQueries(1, 8, 1);
+  assert.throws(() => s.sample({ m: 3, rng: Rng.fromSeed(1), queries: q }), StateError);
+  s.build(randomTable(20, 8, 2));
+  assert.throws(() => s.sample({ m: 3, rng: Rng.fromSeed(1) }), OptionError);
+  assert.throws(() => s.sample({ m: 3, rng: Rng.fromSeed(1), queries: randomQueries(1, 4, 1) }), ShapeError);
+  assert.throws(() => s.sample({ m: 3, rng: Rng.fromSeed(1), queries: q, shared: true }), OptionError);
+  assert.throws(() => s.update([20]), Error);
+});
