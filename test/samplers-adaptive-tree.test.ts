@@ -151,7 +151,7 @@ function rffBranchProduct(s: RffSampler, t: ClassTable, hq: Float32Array): Float
       const c = tree.perm[p]!;
       // the sampler's stored unit rows (float32)
       let x = 0;
-      for (let k = 0; k < t.d; k++) x += h[k]! * tree.rows[c * t.d + k]!;
+      for (let k = 0; k < t.d; k++) x += h[k]! * tree.rows[p * t.d + k]!;
       const w = Math.exp(s.tau * (x - 1));
       z += w;
       if (c === id) wi = w;

@@ -52,6 +52,43 @@ export interface TreeKernel {
   readonly eps: number;
 }
 
+/**
+ * `Σ_k q[k] · rows[ro + k]` over `k < len` in float64 (four partial sums): the leaf-weight dot
+ * product of the tree kernels.
+ */
+export function rowDot(q: Float64Array, rows: Float32Array, ro: number, len: number): number {
+  let s0 = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let s3 = 0;
+  let k = 0;
+  for (; k + 3 < len; k += 4) {
+    s0 += q[k]! * rows[ro + k]!;
+    s1 += q[k + 1]! * rows[ro + k + 1]!;
+    s2 += q[k + 2]! * rows[ro + k + 2]!;
+    s3 += q[k + 3]! * rows[ro + k + 3]!;
+  }
+  for (; k < len; k++) s0 += q[k]! * rows[ro + k]!;
+  return s0 + s1 + s2 + s3;
+}
+
+/** `Σ_k qf[k] · z[zo + k]` over `k < len` in float64 (four partial sums): a node score. */
+export function summaryDot(qf: Float64Array, z: Float64Array, zo: number, len: number): number {
+  let s0 = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let s3 = 0;
+  let k = 0;
+  for (; k + 3 < len; k += 4) {
+    s0 += qf[k]! * z[zo + k]!;
+    s1 += qf[k + 1]! * z[zo + k + 1]!;
+    s2 += qf[k + 2]! * z[zo + k + 2]!;
+    s3 += qf[k + 3]! * z[zo + k + 3]!;
+  }
+  for (; k < len; k++) s0 += qf[k]! * z[zo + k]!;
+  return s0 + s1 + s2 + s3;
+}
+
 /** Options of {@link KernelTree}. */
 export interface KernelTreeOptions {
   /** Maximum classes per leaf; leaves hold between `leafSize/2` and `leafSize` classes. */
@@ -71,10 +108,15 @@ export class KernelTree {
   readonly numLeaves: number;
   /** Depth of the leaves (`log2(numLeaves)`). */
   readonly depth: number;
-  /** Snapshot of the transformed rows, `n × rowDim`, in class-id order. */
+  /**
+   * Snapshot of the transformed rows, `n × rowDim`, in leaf order: the row of class `perm[p]`
+   * is at `p · rowDim`, so every leaf's rows are contiguous.
+   */
   readonly rows: Float32Array;
   /** Class ids in leaf order. */
   readonly perm: Int32Array;
+  /** Position of each class id in {@link KernelTree.perm} (the inverse permutation). */
+  readonly pos: Int32Array;
   /** Leaf index of each class id. */
   readonly leafOf: Int32Array;
   /** Start of leaf `j` in `perm` is `leafStart[j]`; `leafStart[numLeaves] = n`. */
@@ -85,12 +127,12 @@ export class KernelTree {
 
   /**
    * Builds the tree: orders the classes by recursive median splits of `rows` and computes
-   * every node summary in float64. `rows` (length `n · kernel.rowDim`) is taken over, not copied.
+   * every node summary in float64. `rows` (length `n · kernel.rowDim`, class-id order) is read
+   * during the build and then stored in leaf order.
    */
   constructor(kernel: TreeKernel, n: number, rows: Float32Array, opts: KernelTreeOptions) {
     this.kernel = kernel;
     this.n = n;
-    this.rows = rows;
     const target = Math.max(1, Math.ceil(n / Math.max(1, opts.leafSize)));
     let depth = 0;
     while (1 << depth < target) depth++;
@@ -102,9 +144,17 @@ export class KernelTree {
     this.perm = new Int32Array(n);
     for (let i = 0; i < n; i++) this.perm[i] = i;
     this.leafOf = new Int32Array(n);
-    this.order();
+    this.order(rows);
     for (let j = 0; j < nl; j++) {
       for (let p = this.leafStart[j]!; p < this.leafStart[j + 1]!; p++) this.leafOf[this.perm[p]!] = j;
+    }
+    const D = kernel.rowDim;
+    this.pos = new Int32Array(n);
+    this.rows = new Float32Array(n * D);
+    for (let p = 0; p < n; p++) {
+      const id = this.perm[p]!;
+      this.pos[id] = p;
+      this.rows.set(rows.subarray(id * D, (id + 1) * D), p * D);
     }
     const S = kernel.summaryDim;
     this.z = new Float64Array(2 * nl * S);
@@ -114,7 +164,14 @@ export class KernelTree {
 
   /** Bytes held by the tree (rows snapshot, summaries, index arrays). */
   get byteLength(): number {
-    return this.rows.byteLength + this.z.byteLength + this.perm.byteLength + this.leafOf.byteLength + this.leafStart.byteLength;
+    return (
+      this.rows.byteLength +
+      this.z.byteLength +
+      this.perm.byteLength +
+      this.pos.byteLength +
+      this.leafOf.byteLength +
+      this.leafStart.byteLength
+    );
   }
 
   /** Number of classes under heap node `v`. */
@@ -129,9 +186,8 @@ export class KernelTree {
   }
 
   /** Recursive median splits on the coordinate of largest spread (estimated on a sample). */
-  private order(): void {
+  private order(rows: Float32Array): void {
     const D = this.kernel.rowDim;
-    const rows = this.rows;
     const perm = this.perm;
     const keys = new Float64Array(this.n);
     const stack: number[] = [1];
@@ -183,20 +239,9 @@ export class KernelTree {
     const nl = this.numLeaves;
     const D = this.kernel.rowDim;
     this.z.fill(0);
-    const buf = new Float32Array(this.kernel.rowDim * 64);
     for (let j = 0; j < nl; j++) {
-      const zo = (nl + j - 1) * S;
       const a = this.leafStart[j]!;
-      const b = this.leafStart[j + 1]!;
-      // gather leaf rows into a contiguous block so kernels can batch them
-      for (let p = a; p < b; p += 64) {
-        const cnt = Math.min(64, b - p);
-        for (let r = 0; r < cnt; r++) {
-          const src = this.perm[p + r]! * D;
-          for (let k = 0; k < D; k++) buf[r * D + k] = this.rows[src + k]!;
-        }
-        this.kernel.accumulate(buf, 0, cnt, 1, this.z, zo);
-      }
+      this.kernel.accumulate(this.rows, a * D, this.leafStart[j + 1]! - a, 1, this.z, (nl + j - 1) * S);
     }
     for (let v = nl - 1; v >= 1; v--) this.sumChildren(v);
     this.dirty.fill(0);
@@ -220,9 +265,10 @@ export class KernelTree {
     const S = this.kernel.summaryDim;
     const leaf = this.numLeaves + this.leafOf[id]!;
     const zo = (leaf - 1) * S;
-    this.kernel.accumulate(this.rows, id * D, 1, -1, this.z, zo);
-    this.rows.set(row, id * D);
-    this.kernel.accumulate(this.rows, id * D, 1, 1, this.z, zo);
+    const ro = this.pos[id]! * D;
+    this.kernel.accumulate(this.rows, ro, 1, -1, this.z, zo);
+    this.rows.set(row, ro);
+    this.kernel.accumulate(this.rows, ro, 1, 1, this.z, zo);
     this.dirty[leaf] = 1;
   }
 
@@ -362,7 +408,7 @@ export class TreeQuery {
     const b = t.leafStart[j + 1]!;
     let s = 0;
     for (let p = a; p < b; p++) {
-      const w = k.leafWeight(this.q, t.rows, t.perm[p]! * D);
+      const w = k.leafWeight(this.q, t.rows, p * D);
       this.wts[p - a] = w;
       s += w;
       this.cum[p - a] = s;
@@ -393,7 +439,7 @@ export class TreeQuery {
     }
     const tot = this.leafTotal(j);
     if (!(tot > 0)) return lp - Math.log(t.leafStart[j + 1]! - t.leafStart[j]!);
-    return lp + Math.log(t.kernel.leafWeight(this.q, t.rows, id * t.kernel.rowDim)) - Math.log(tot);
+    return lp + Math.log(t.kernel.leafWeight(this.q, t.rows, t.pos[id]! * t.kernel.rowDim)) - Math.log(tot);
   }
 
   private outIds: Int32Array = new Int32Array(0);

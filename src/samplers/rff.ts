@@ -24,7 +24,7 @@ import type { ClassTable } from '../core/classTable.js';
 import { Rng } from '../core/rng.js';
 import { intOption, numOption, rejectUnknown } from '../core/validate.js';
 import { kernels } from '../kernels/index.js';
-import { KernelTreeSampler, type TreeKernel } from './kernelTree.js';
+import { KernelTreeSampler, rowDot, summaryDot, type TreeKernel } from './kernelTree.js';
 import type { SamplerStats } from './types.js';
 
 /** Options of {@link RffSampler}. */
@@ -99,26 +99,11 @@ class RffKernel implements TreeKernel {
   }
 
   nodeScore(qf: Float64Array, z: Float64Array, zo: number): number {
-    const T = this.summaryDim;
-    let s0 = 0;
-    let s1 = 0;
-    let s2 = 0;
-    let s3 = 0;
-    let k = 0;
-    for (; k + 3 < T; k += 4) {
-      s0 += qf[k]! * z[zo + k]!;
-      s1 += qf[k + 1]! * z[zo + k + 1]!;
-      s2 += qf[k + 2]! * z[zo + k + 2]!;
-      s3 += qf[k + 3]! * z[zo + k + 3]!;
-    }
-    for (; k < T; k++) s0 += qf[k]! * z[zo + k]!;
-    return s0 + s1 + s2 + s3;
+    return summaryDot(qf, z, zo, this.summaryDim);
   }
 
   leafWeight(q: Float64Array, rows: Float32Array, ro: number): number {
-    const d = this.rowDim;
-    let s = 0;
-    for (let k = 0; k < d; k++) s += q[k]! * rows[ro + k]!;
+    const s = rowDot(q, rows, ro, this.rowDim);
     // |ĥ·ĉ| ≤ 1, so the shift by τ keeps the weight in [e^{-2τ}, 1]
     return Math.exp(this.tau * (s - 1));
   }
