@@ -12,4 +12,5 @@ export { kernels, tsKernels, useKernels, type KernelSet } from './kernels/index.
 export * from './samplers/types.js';
 export { SamplerBase, type RowDistribution } from './samplers/base.js';
 export { createSampler, registerSampler, samplerNames, type SamplerFactory } from './samplers/factory.js';
+export * from './samplers/index.js';
 export * from './loss/types.js';
