@@ -13,3 +13,5 @@ export * from './samplers/types.js';
 export { SamplerBase, type RowDistribution } from './samplers/base.js';
 export { createSampler, registerSampler, samplerNames, type SamplerFactory } from './samplers/factory.js';
 export * from './loss/types.js';
+export { sampledSoftmaxLoss } from './loss/sampled.js';
+export { fullSoftmaxLoss, type FullLossOptions } from './loss/full.js';
