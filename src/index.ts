@@ -14,3 +14,19 @@ export { SamplerBase, type RowDistribution } from './samplers/base.js';
 export { createSampler, registerSampler, samplerNames, type SamplerFactory } from './samplers/factory.js';
 export * from './samplers/index.js';
 export * from './loss/types.js';
+export { sampledSoftmaxLoss } from './loss/sampled.js';
+export { fullSoftmaxLoss, type FullLossOptions } from './loss/full.js';
+export {
+  createOptimizer,
+  Sgd,
+  Adagrad,
+  Adam,
+  OPTIMIZER_NAMES,
+  type SparseOptimizer,
+  type OptimizerName,
+  type OptimizerState,
+  type OptimizerOptionsMap,
+  type SgdOptions,
+  type AdagradOptions,
+  type AdamOptions,
+} from './layer/optimizers.js';
