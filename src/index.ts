@@ -13,3 +13,22 @@ export * from './samplers/types.js';
 export { SamplerBase, type RowDistribution } from './samplers/base.js';
 export { createSampler, registerSampler, samplerNames, type SamplerFactory } from './samplers/factory.js';
 export * from './loss/types.js';
+export * from './loss/metrics.js';
+export * from './layer/safetensorsCodec.js';
+export {
+  writeFileAtomic,
+  writeSafetensors,
+  readSafetensors,
+  saveClassTable,
+  loadClassTable,
+  type AtomicWriteOps,
+} from './layer/safetensors.js';
+export {
+  evaluate,
+  evaluateMetrics,
+  DEFAULT_BLOCK_SIZE,
+  type EvaluateOptions,
+  type EvaluateResult,
+  type EvaluateMetricsOptions,
+  type EvaluationMetrics,
+} from './layer/evaluator.js';
