@@ -13,8 +13,40 @@ export * from './samplers/types.js';
 export { SamplerBase, type RowDistribution } from './samplers/base.js';
 export { createSampler, registerSampler, samplerNames, type SamplerFactory } from './samplers/factory.js';
 export * from './loss/types.js';
-export * from './loss/metrics.js';
-export * from './layer/safetensorsCodec.js';
+export {
+  precisionAtK,
+  recallAtK,
+  ndcgAtK,
+  meanNll,
+  perplexity,
+  nllPerRow,
+  type MetricResult,
+} from './loss/metrics.js';
+export {
+  encodeSafetensors,
+  decodeSafetensors,
+  planSafetensors,
+  parseSafetensorsHeader,
+  safetensorsHeaderLength,
+  allocSafetensorsArray,
+  littleEndianToNative,
+  dtypeBytes,
+  classTableTensors,
+  classTableToSafetensors,
+  classTableFromSafetensors,
+  classTableFromContent,
+  SAFETENSORS_MAX_HEADER,
+  SAFETENSORS_KIND_KEY,
+  type SafetensorsDtype,
+  type SafetensorsArray,
+  type SafetensorsInput,
+  type SafetensorsTensor,
+  type SafetensorsContent,
+  type SafetensorsDecodeOptions,
+  type SafetensorsPlan,
+  type SafetensorsEntry,
+  type SafetensorsHeader,
+} from './layer/safetensorsCodec.js';
 export {
   writeFileAtomic,
   writeSafetensors,

@@ -107,37 +107,79 @@ test('reads files from other writers (unpadded header, any order)', () => {
   assert.deepEqual({ ...got.metadata }, {});
 });
 
-test('corrupt buffers raise DataFormatError saying what is wrong', () => {
+/** Corrupt buffers and the message each must produce. */
+function corruptCases(): Array<[what: string, bytes: Uint8Array, re: RegExp]> {
   const ok = { w: { dtype: 'F32', shape: [2], data_offsets: [0, 8] } };
   const d8 = f32bytes([1, 2]);
   const good = rawFile(ok, d8);
-  assert.doesNotThrow(() => decodeSafetensors(good));
-  assert.throws(() => decodeSafetensors(good.subarray(0, 5)), isFormatError(/fewer than the 8-byte header/));
-  assert.throws(() => decodeSafetensors(good.subarray(0, 20)), isFormatError(/runs past the end/));
-  assert.throws(() => decodeSafetensors(good.subarray(0, good.length - 1)), isFormatError(/exceed the data section/));
-  assert.throws(() => decodeSafetensors(rawFile(null, d8, '{"w": {"dtype": "F32",')), isFormatError(/not valid UTF-8 JSON/));
-  assert.throws(() => decodeSafetensors(rawFile([1, 2], d8)), isFormatError(/must be a JSON object/));
   const huge = good.slice();
   new DataView(huge.buffer).setBigUint64(0, 2n ** 40n, true);
-  assert.throws(() => decodeSafetensors(huge), isFormatError(/exceeds the limit/));
-  assert.throws(
-    () => decodeSafetensors(rawFile({ w: { dtype: 'F32', shape: [2], data_offsets: [0, 8] }, v: { dtype: 'F32', shape: [1], data_offsets: [4, 8] } }, d8)),
-    isFormatError(/overlaps/),
-  );
-  assert.throws(
-    () => decodeSafetensors(rawFile({ w: { dtype: 'F32', shape: [1], data_offsets: [4, 8] } }, d8)),
-    isFormatError(/gap in the data section/),
-  );
-  assert.throws(
-    () => decodeSafetensors(rawFile({ w: { dtype: 'F32', shape: [1], data_offsets: [0, 4] } }, d8)),
-    isFormatError(/4 trailing bytes/),
-  );
-  assert.throws(() => decodeSafetensors(rawFile({ w: { dtype: 'BF16', shape: [4], data_offsets: [0, 8] } }, d8)), isFormatError(/dtype BF16/));
-  assert.throws(() => decodeSafetensors(rawFile({ w: { dtype: 'F32', shape: [3], data_offsets: [0, 8] } }, d8)), isFormatError(/needs 12 bytes/));
-  assert.throws(() => decodeSafetensors(rawFile({ w: { dtype: 'F32', shape: [-2], data_offsets: [0, 8] } }, d8)), isFormatError(/non-negative integers/));
-  assert.throws(() => decodeSafetensors(rawFile({ w: { dtype: 'F32', shape: [2], data_offsets: [8, 0] } }, d8)), isFormatError(/begin ≤ end/));
-  assert.throws(() => decodeSafetensors(rawFile({ ...ok, __metadata__: { a: 1 } }, d8)), isFormatError(/must be a string/));
-  assert.throws(() => decodeSafetensors(rawFile({ w: 5 }, d8)), isFormatError(/must be described by an object/));
+  return [
+    ['shorter than 8 bytes', good.slice(0, 5), /fewer than the 8-byte header/],
+    ['truncated header', good.slice(0, 20), /runs past the end/],
+    ['truncated data', good.slice(0, good.length - 1), /exceed the data section/],
+    ['bad JSON', rawFile(null, d8, '{"w": {"dtype": "F32",'), /not valid UTF-8 JSON/],
+    ['header not an object', rawFile([1, 2], d8), /must be a JSON object/],
+    ['insane header length', huge, /exceeds the limit/],
+    [
+      'overlapping offsets',
+      rawFile({ w: { dtype: 'F32', shape: [2], data_offsets: [0, 8] }, v: { dtype: 'F32', shape: [1], data_offsets: [4, 8] } }, d8),
+      /overlaps/,
+    ],
+    ['gap', rawFile({ w: { dtype: 'F32', shape: [1], data_offsets: [4, 8] } }, d8), /gap in the data section/],
+    ['trailing bytes', rawFile({ w: { dtype: 'F32', shape: [1], data_offsets: [0, 4] } }, d8), /4 trailing bytes/],
+    ['unsupported dtype', rawFile({ w: { dtype: 'BF16', shape: [4], data_offsets: [0, 8] } }, d8), /dtype BF16/],
+    ['shape mismatch', rawFile({ w: { dtype: 'F32', shape: [3], data_offsets: [0, 8] } }, d8), /needs 12 bytes/],
+    ['negative dim', rawFile({ w: { dtype: 'F32', shape: [-2], data_offsets: [0, 8] } }, d8), /non-negative integers/],
+    ['reversed offsets', rawFile({ w: { dtype: 'F32', shape: [2], data_offsets: [8, 0] } }, d8), /begin ≤ end/],
+    ['non-string metadata', rawFile({ ...ok, __metadata__: { a: 1 } }, d8), /must be a string/],
+    ['entry not an object', rawFile({ w: 5 }, d8), /must be described by an object/],
+  ];
+}
+
+test('corrupt buffers raise DataFormatError saying what is wrong', () => {
+  assert.doesNotThrow(() => decodeSafetensors(rawFile({ w: { dtype: 'F32', shape: [2], data_offsets: [0, 8] } }, f32bytes([1, 2]))));
+  for (const [what, bytes, re] of corruptCases()) {
+    assert.throws(() => decodeSafetensors(bytes), isFormatError(re), what);
+  }
+});
+
+test('corrupt files raise DataFormatError naming the file', async () => {
+  const dir = tmpDir();
+  try {
+    for (const [what, bytes, re] of corruptCases()) {
+      const p = path.join(dir, `${what.replace(/ /g, '_')}.safetensors`);
+      fs.writeFileSync(p, bytes);
+      await assert.rejects(readSafetensors(p), isFormatError(re, p), what);
+      await assert.rejects(loadClassTable(p), isFormatError(re, p), what);
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('writeSafetensors / readSafetensors round trip on disk (all dtypes, metadata)', async () => {
+  const dir = tmpDir();
+  try {
+    const p = path.join(dir, 'state.safetensors');
+    const tensors = {
+      f: { data: Float32Array.from([1, 2, 3]), shape: [3] },
+      g: { data: Float64Array.from([0.1, 0.2]), shape: [1, 2] },
+      i: { data: Int32Array.from([-5]), shape: [] },
+      l: { data: BigInt64Array.from([123456789012345n]), shape: [1] },
+    };
+    await writeSafetensors(p, tensors, { sampler: 'midx', seed: '7' });
+    const got = await readSafetensors(p);
+    assert.deepEqual({ ...got.metadata }, { sampler: 'midx', seed: '7' });
+    for (const [name, t] of Object.entries(tensors)) {
+      assert.deepEqual(got.tensors[name]!.data, t.data, name);
+      assert.deepEqual(got.tensors[name]!.shape, t.shape, name);
+    }
+    // Same bytes as the in-memory encoder.
+    assert.deepEqual(new Uint8Array(fs.readFileSync(p)), encodeSafetensors(tensors, { sampler: 'midx', seed: '7' }));
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('encoding validates tensors and metadata', () => {

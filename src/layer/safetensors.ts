@@ -8,13 +8,18 @@
 import type { ClassTable } from '../core/classTable.js';
 import { IoError } from '../core/errors.js';
 import {
-  classTableFromSafetensors,
+  allocSafetensorsArray,
+  classTableFromContent,
   classTableTensors,
-  decodeSafetensors,
-  KIND_KEY,
+  dtypeBytes,
+  littleEndianToNative,
+  parseSafetensorsHeader,
   planSafetensors,
+  SAFETENSORS_KIND_KEY,
+  safetensorsHeaderLength,
   type SafetensorsContent,
-  type TensorInput,
+  type SafetensorsInput,
+  type SafetensorsTensor,
 } from './safetensorsCodec.js';
 
 /**
@@ -140,7 +145,7 @@ export async function writeFileAtomic(path: string, parts: readonly Uint8Array[]
  */
 export async function writeSafetensors(
   path: string,
-  tensors: Readonly<Record<string, TensorInput>>,
+  tensors: Readonly<Record<string, SafetensorsInput>>,
   metadata: Readonly<Record<string, string>> = {},
   ops?: AtomicWriteOps,
 ): Promise<void> {
@@ -148,21 +153,64 @@ export async function writeSafetensors(
   await writeFileAtomic(path, plan.parts, ops);
 }
 
-async function readBytes(path: string): Promise<Uint8Array> {
+const READ_SLICE = 1 << 30;
+
+/**
+ * Reads and validates a `.safetensors` file (see {@link parseSafetensorsHeader} for the checks).
+ * The header is read and checked first; each tensor is then read straight into its own array, so
+ * memory use is the size of the tensors (no second copy of the file) and files over 2 GiB work.
+ * @throws IoError (file system), DataFormatError (malformed file, naming the path)
+ */
+export async function readSafetensors(path: string): Promise<SafetensorsContent> {
   const fsp = await import('node:fs/promises');
+  let fh: Awaited<ReturnType<typeof fsp.open>>;
   try {
-    return await fsp.readFile(path);
+    fh = await fsp.open(path, 'r');
+  } catch (e) {
+    throw new IoError(`cannot read '${path}': ${describe(e)}`);
+  }
+  try {
+    const size = await io(path, () => fh.stat()).then((st) => st.size);
+    const first = new Uint8Array(Math.min(8, size));
+    await readFully(fh, path, first, 0);
+    const n = safetensorsHeaderLength(first, size, path);
+    const headerBytes = new Uint8Array(n);
+    await readFully(fh, path, headerBytes, 8);
+    const header = parseSafetensorsHeader(headerBytes, size - 8 - n, path);
+    const tensors: Record<string, SafetensorsTensor> = Object.create(null) as Record<string, SafetensorsTensor>;
+    for (const e of header.entries) {
+      const data = allocSafetensorsArray(e.dtype, (e.end - e.begin) / dtypeBytes(e.dtype));
+      await readFully(fh, path, new Uint8Array(data.buffer, data.byteOffset, data.byteLength), header.dataStart + e.begin);
+      littleEndianToNative(data);
+      tensors[e.name] = { dtype: e.dtype, shape: e.shape, data };
+    }
+    return { tensors, metadata: header.metadata };
+  } finally {
+    await fh.close().catch(() => undefined);
+  }
+}
+
+async function io<T>(path: string, f: () => Promise<T>): Promise<T> {
+  try {
+    return await f();
   } catch (e) {
     throw new IoError(`cannot read '${path}': ${describe(e)}`);
   }
 }
 
-/**
- * Reads and validates a `.safetensors` file (see {@link decodeSafetensors} for the checks).
- * @throws IoError (file system), DataFormatError (malformed file, naming the path)
- */
-export async function readSafetensors(path: string): Promise<SafetensorsContent> {
-  return decodeSafetensors(await readBytes(path), path);
+/** Fills `dst` from file position `pos`; a short file is a format error (it changed while reading). */
+async function readFully(
+  fh: { read(b: Uint8Array, o: number, l: number, p: number): Promise<{ bytesRead: number }> },
+  path: string,
+  dst: Uint8Array,
+  pos: number,
+): Promise<void> {
+  for (let o = 0; o < dst.byteLength; ) {
+    const len = Math.min(READ_SLICE, dst.byteLength - o);
+    const { bytesRead } = await io(path, () => fh.read(dst, o, len, pos + o));
+    if (bytesRead === 0) throw new IoError(`cannot read '${path}': the file ended early (was it modified while being read?)`);
+    o += bytesRead;
+  }
 }
 
 /**
@@ -176,7 +224,7 @@ export async function saveClassTable(
   metadata: Readonly<Record<string, string>> = {},
   ops?: AtomicWriteOps,
 ): Promise<void> {
-  await writeSafetensors(path, classTableTensors(table), { ...metadata, [KIND_KEY]: 'classTable' }, ops);
+  await writeSafetensors(path, classTableTensors(table), { ...metadata, [SAFETENSORS_KIND_KEY]: 'classTable' }, ops);
 }
 
 /**
@@ -186,5 +234,5 @@ export async function saveClassTable(
  *   NonFiniteError (NaN/±Inf in the weights or bias)
  */
 export async function loadClassTable(path: string): Promise<ClassTable> {
-  return classTableFromSafetensors(await readBytes(path), path);
+  return classTableFromContent(await readSafetensors(path), path);
 }

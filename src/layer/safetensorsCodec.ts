@@ -20,36 +20,36 @@ import { DataFormatError, NonFiniteError, OptionError, ShapeError } from '../cor
 export type SafetensorsDtype = 'F32' | 'F64' | 'I32' | 'I64';
 
 /** A typed array holding tensor elements (one per {@link SafetensorsDtype}). */
-export type TensorArray = Float32Array | Float64Array | Int32Array | BigInt64Array;
+export type SafetensorsArray = Float32Array | Float64Array | Int32Array | BigInt64Array;
 
 /** A tensor to write: its data (the dtype follows from the array type) and its shape. */
-export interface TensorInput {
+export interface SafetensorsInput {
   /** Row-major elements; `data.length` must equal the product of `shape`. */
-  readonly data: TensorArray;
+  readonly data: SafetensorsArray;
   /** Dimensions; `[]` is a scalar (one element). */
   readonly shape: readonly number[];
 }
 
 /** A decoded tensor. */
-export interface Tensor {
+export interface SafetensorsTensor {
   /** Element type as written in the header. */
   readonly dtype: SafetensorsDtype;
   /** Dimensions. */
   readonly shape: readonly number[];
   /** Row-major elements. May share memory with the decoded buffer unless `copy` was requested. */
-  readonly data: TensorArray;
+  readonly data: SafetensorsArray;
 }
 
 /** The content of a `.safetensors` buffer. */
 export interface SafetensorsContent {
   /** Tensors by name (an object without prototype). */
-  readonly tensors: Record<string, Tensor>;
+  readonly tensors: Record<string, SafetensorsTensor>;
   /** The `__metadata__` string map (empty when absent). */
   readonly metadata: Record<string, string>;
 }
 
 /** Options of {@link decodeSafetensors}. */
-export interface DecodeOptions {
+export interface SafetensorsDecodeOptions {
   /**
    * Always copy tensor data into fresh arrays. Default false: when the data of a tensor is
    * suitably aligned in `bytes` (and the platform is little-endian) the returned array is a view
@@ -59,14 +59,14 @@ export interface DecodeOptions {
 }
 
 /** Largest header accepted when decoding (the reference implementation uses the same bound). */
-export const MAX_HEADER_BYTES = 100_000_000;
+export const SAFETENSORS_MAX_HEADER = 100_000_000;
 
 const ELEM_BYTES: Record<SafetensorsDtype, number> = { F32: 4, F64: 8, I32: 4, I64: 8 };
 const DTYPES = Object.keys(ELEM_BYTES) as SafetensorsDtype[];
 const METADATA_KEY = '__metadata__';
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
-function dtypeOf(a: TensorArray): SafetensorsDtype {
+function dtypeOf(a: SafetensorsArray): SafetensorsDtype {
   if (a instanceof Float32Array) return 'F32';
   if (a instanceof Float64Array) return 'F64';
   if (a instanceof Int32Array) return 'I32';
@@ -81,7 +81,7 @@ function shapeSize(shape: readonly number[]): number {
 }
 
 /** Little-endian bytes of `a`: a view when the platform is little-endian, else a swapped copy. */
-function leBytes(a: TensorArray): Uint8Array {
+function leBytes(a: SafetensorsArray): Uint8Array {
   if (LITTLE_ENDIAN) return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
   const out = new Uint8Array(a.byteLength);
   const dv = new DataView(out.buffer);
@@ -113,7 +113,7 @@ export interface SafetensorsPlan {
  *   match the data length
  */
 export function planSafetensors(
-  tensors: Readonly<Record<string, TensorInput>>,
+  tensors: Readonly<Record<string, SafetensorsInput>>,
   metadata: Readonly<Record<string, string>> = {},
 ): SafetensorsPlan {
   const names = Object.keys(tensors);
@@ -171,7 +171,7 @@ export function planSafetensors(
  * @throws OptionError, ShapeError (see {@link planSafetensors})
  */
 export function encodeSafetensors(
-  tensors: Readonly<Record<string, TensorInput>>,
+  tensors: Readonly<Record<string, SafetensorsInput>>,
   metadata: Readonly<Record<string, string>> = {},
 ): Uint8Array {
   const plan = planSafetensors(tensors, metadata);
@@ -188,74 +188,102 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-function makeArray(dtype: SafetensorsDtype, bytes: Uint8Array, start: number, end: number, copy: boolean): TensorArray {
-  const size = ELEM_BYTES[dtype];
-  const count = (end - start) / size;
-  const abs = bytes.byteOffset + start;
-  if (LITTLE_ENDIAN && !copy && abs % size === 0) {
-    switch (dtype) {
-      case 'F32':
-        return new Float32Array(bytes.buffer, abs, count);
-      case 'F64':
-        return new Float64Array(bytes.buffer, abs, count);
-      case 'I32':
-        return new Int32Array(bytes.buffer, abs, count);
-      case 'I64':
-        return new BigInt64Array(bytes.buffer, abs, count);
-    }
+/** Bytes per element of a dtype. */
+export function dtypeBytes(dtype: SafetensorsDtype): number {
+  return ELEM_BYTES[dtype];
+}
+
+/** Allocates a zeroed array of `count` elements of `dtype`. */
+export function allocSafetensorsArray(dtype: SafetensorsDtype, count: number): SafetensorsArray {
+  switch (dtype) {
+    case 'F32':
+      return new Float32Array(count);
+    case 'F64':
+      return new Float64Array(count);
+    case 'I32':
+      return new Int32Array(count);
+    case 'I64':
+      return new BigInt64Array(count);
   }
-  const out =
-    dtype === 'F32'
-      ? new Float32Array(count)
-      : dtype === 'F64'
-        ? new Float64Array(count)
-        : dtype === 'I32'
-          ? new Int32Array(count)
-          : new BigInt64Array(count);
-  if (LITTLE_ENDIAN) {
-    new Uint8Array(out.buffer).set(bytes.subarray(start, end));
-    return out;
-  }
-  const dv = new DataView(bytes.buffer, abs, end - start);
-  for (let i = 0; i < count; i++) {
-    if (out instanceof Float32Array) out[i] = dv.getFloat32(4 * i, true);
-    else if (out instanceof Float64Array) out[i] = dv.getFloat64(8 * i, true);
-    else if (out instanceof Int32Array) out[i] = dv.getInt32(4 * i, true);
-    else out[i] = dv.getBigInt64(8 * i, true);
-  }
-  return out;
 }
 
 /**
- * Decodes a `.safetensors` buffer, validating the header: length within the buffer (and at most
- * {@link MAX_HEADER_BYTES}), well-formed JSON object, supported dtypes, integer shapes whose size
- * matches the byte range, offsets inside the data section, and tensors tiling the data section
- * exactly (no overlap, no gap, no trailing bytes).
- * @param source name of the input used in error messages (for example the file path)
+ * Converts an array whose bytes were filled with little-endian data to native order, in place
+ * (a no-op on little-endian platforms, which is every mainstream one).
+ */
+export function littleEndianToNative(a: SafetensorsArray): void {
+  if (LITTLE_ENDIAN) return;
+  const dv = new DataView(a.buffer, a.byteOffset, a.byteLength);
+  for (let i = 0; i < a.length; i++) {
+    if (a instanceof Float32Array) a[i] = dv.getFloat32(4 * i, true);
+    else if (a instanceof Float64Array) a[i] = dv.getFloat64(8 * i, true);
+    else if (a instanceof Int32Array) a[i] = dv.getInt32(4 * i, true);
+    else a[i] = dv.getBigInt64(8 * i, true);
+  }
+}
+
+/** One tensor as described by a validated header; offsets are relative to the data section. */
+export interface SafetensorsEntry {
+  /** Tensor name. */
+  readonly name: string;
+  /** Element type. */
+  readonly dtype: SafetensorsDtype;
+  /** Dimensions. */
+  readonly shape: readonly number[];
+  /** First byte in the data section. */
+  readonly begin: number;
+  /** One past the last byte in the data section. */
+  readonly end: number;
+}
+
+/** A validated `.safetensors` header. */
+export interface SafetensorsHeader {
+  /** Byte position where the data section starts (`8 + header length`). */
+  readonly dataStart: number;
+  /** Tensors sorted by their position in the data section. */
+  readonly entries: readonly SafetensorsEntry[];
+  /** The `__metadata__` string map (empty when absent). */
+  readonly metadata: Record<string, string>;
+}
+
+/**
+ * Reads the header length from the first 8 bytes of a file of `fileLength` bytes and checks that
+ * it is sane (at most {@link SAFETENSORS_MAX_HEADER}, inside the file).
+ * @throws DataFormatError naming `source`
+ */
+export function safetensorsHeaderLength(first: Uint8Array, fileLength: number, source = '<buffer>'): number {
+  if (first.byteLength < 8 || fileLength < 8) {
+    formatError(source, `it has ${Math.min(first.byteLength, fileLength)} bytes, fewer than the 8-byte header length (truncated?)`);
+  }
+  const n64 = new DataView(first.buffer, first.byteOffset, 8).getBigUint64(0, true);
+  if (n64 > BigInt(SAFETENSORS_MAX_HEADER)) formatError(source, `header length ${n64} exceeds the limit of ${SAFETENSORS_MAX_HEADER} bytes`);
+  const n = Number(n64);
+  if (n < 2) formatError(source, `header length ${n} is too small for a JSON object`);
+  if (8 + n > fileLength) formatError(source, `header length ${n} runs past the end of the file (${fileLength} bytes; truncated?)`);
+  return n;
+}
+
+function formatError(source: string, msg: string): never {
+  throw new DataFormatError(source, 0, `not a valid .safetensors file: ${msg}`);
+}
+
+/**
+ * Parses and validates the JSON header (`headerBytes`, without the 8-byte length) of a file whose
+ * data section has `dataLength` bytes: well-formed JSON object, string metadata, supported dtypes,
+ * integer shapes whose size matches the byte range, offsets inside the data section, and tensors
+ * tiling the data section exactly (no overlap, no gap, no trailing bytes).
  * @throws DataFormatError naming `source` and what is wrong
  */
-export function decodeSafetensors(bytes: Uint8Array, source = '<buffer>', opts: DecodeOptions = {}): SafetensorsContent {
-  const fail = (msg: string): never => {
-    throw new DataFormatError(source, 0, `not a valid .safetensors file: ${msg}`);
-  };
-  if (bytes.byteLength < 8) fail(`it has ${bytes.byteLength} bytes, fewer than the 8-byte header length (truncated?)`);
-  const n64 = new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true);
-  if (n64 > BigInt(MAX_HEADER_BYTES)) fail(`header length ${n64} exceeds the limit of ${MAX_HEADER_BYTES} bytes`);
-  const n = Number(n64);
-  if (n < 2) fail(`header length ${n} is too small for a JSON object`);
-  if (8 + n > bytes.byteLength) {
-    fail(`header length ${n} runs past the end of the file (${bytes.byteLength} bytes; truncated?)`);
-  }
+export function parseSafetensorsHeader(headerBytes: Uint8Array, dataLength: number, source = '<buffer>'): SafetensorsHeader {
+  const fail = (msg: string): never => formatError(source, msg);
   let header: unknown;
   try {
-    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + n)));
+    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(headerBytes));
   } catch (e) {
     fail(`the header is not valid UTF-8 JSON (${e instanceof Error ? e.message : String(e)})`);
   }
   if (!isPlainObject(header)) fail('the header must be a JSON object');
   const h = header as Record<string, unknown>;
-  const dataStart = 8 + n;
-  const dataLen = bytes.byteLength - dataStart;
 
   const metadata: Record<string, string> = Object.create(null) as Record<string, string>;
   if (Object.prototype.hasOwnProperty.call(h, METADATA_KEY)) {
@@ -267,14 +295,7 @@ export function decodeSafetensors(bytes: Uint8Array, source = '<buffer>', opts: 
     }
   }
 
-  interface Entry {
-    name: string;
-    dtype: SafetensorsDtype;
-    shape: number[];
-    begin: number;
-    end: number;
-  }
-  const entries: Entry[] = [];
+  const entries: SafetensorsEntry[] = [];
   for (const [name, v] of Object.entries(h)) {
     if (name === METADATA_KEY) continue;
     if (!isPlainObject(v)) fail(`tensor '${name}' must be described by an object {dtype, shape, data_offsets}`);
@@ -298,8 +319,8 @@ export function decodeSafetensors(bytes: Uint8Array, source = '<buffer>', opts: 
       fail(`tensor '${name}' has data_offsets ${JSON.stringify(offs)}; expected [begin, end] with 0 ≤ begin ≤ end`);
     }
     const [begin, end] = offs as [number, number];
-    if (end > dataLen) {
-      fail(`tensor '${name}' data_offsets [${begin}, ${end}] exceed the data section of ${dataLen} bytes (truncated?)`);
+    if (end > dataLength) {
+      fail(`tensor '${name}' data_offsets [${begin}, ${end}] exceed the data section of ${dataLength} bytes (truncated?)`);
     }
     const dt = dtype as SafetensorsDtype;
     const expected = shapeSize(shape as number[]) * ELEM_BYTES[dt];
@@ -319,35 +340,65 @@ export function decodeSafetensors(bytes: Uint8Array, source = '<buffer>', opts: 
     pos = e.end;
     prev = e.name;
   }
-  if (pos !== dataLen) fail(`the data section has ${dataLen - pos} trailing bytes after the last tensor`);
+  if (pos !== dataLength) fail(`the data section has ${dataLength - pos} trailing bytes after the last tensor`);
+  return { dataStart: 8 + headerBytes.byteLength, entries, metadata };
+}
 
-  const tensors: Record<string, Tensor> = Object.create(null) as Record<string, Tensor>;
-  for (const e of entries) {
-    tensors[e.name] = {
-      dtype: e.dtype,
-      shape: e.shape,
-      data: makeArray(e.dtype, bytes, dataStart + e.begin, dataStart + e.end, opts.copy ?? false),
-    };
+function makeArray(dtype: SafetensorsDtype, bytes: Uint8Array, start: number, end: number, copy: boolean): SafetensorsArray {
+  const size = ELEM_BYTES[dtype];
+  const count = (end - start) / size;
+  const abs = bytes.byteOffset + start;
+  if (LITTLE_ENDIAN && !copy && abs % size === 0) {
+    switch (dtype) {
+      case 'F32':
+        return new Float32Array(bytes.buffer, abs, count);
+      case 'F64':
+        return new Float64Array(bytes.buffer, abs, count);
+      case 'I32':
+        return new Int32Array(bytes.buffer, abs, count);
+      case 'I64':
+        return new BigInt64Array(bytes.buffer, abs, count);
+    }
   }
-  return { tensors, metadata };
+  const out = allocSafetensorsArray(dtype, count);
+  new Uint8Array(out.buffer).set(bytes.subarray(start, end));
+  littleEndianToNative(out);
+  return out;
+}
+
+/**
+ * Decodes a `.safetensors` buffer after validating it (see {@link safetensorsHeaderLength} and
+ * {@link parseSafetensorsHeader}).
+ * @param source name of the input used in error messages (for example the file path)
+ * @throws DataFormatError naming `source` and what is wrong
+ */
+export function decodeSafetensors(bytes: Uint8Array, source = '<buffer>', opts: SafetensorsDecodeOptions = {}): SafetensorsContent {
+  const n = safetensorsHeaderLength(bytes, bytes.byteLength, source);
+  const header = parseSafetensorsHeader(bytes.subarray(8, 8 + n), bytes.byteLength - 8 - n, source);
+  const tensors: Record<string, SafetensorsTensor> = Object.create(null) as Record<string, SafetensorsTensor>;
+  for (const e of header.entries) {
+    const a = header.dataStart + e.begin;
+    tensors[e.name] = { dtype: e.dtype, shape: e.shape, data: makeArray(e.dtype, bytes, a, a + (e.end - e.begin), opts.copy ?? false) };
+  }
+  return { tensors, metadata: header.metadata };
 }
 
 /** Metadata key recording what a file holds; {@link classTableToSafetensors} sets it. */
-export const KIND_KEY = 'samplex.kind';
+export const SAFETENSORS_KIND_KEY = 'samplex.kind';
 
 /**
  * The tensors of a class table: `weights` `[n, d]` F32 and, when present, `bias` `[n]` F32
  * (views, no copy).
  */
-export function classTableTensors(table: ClassTable): Record<string, TensorInput> {
-  const t: Record<string, TensorInput> = { weights: { data: table.weights, shape: [table.n, table.d] } };
+export function classTableTensors(table: ClassTable): Record<string, SafetensorsInput> {
+  const t: Record<string, SafetensorsInput> = { weights: { data: table.weights, shape: [table.n, table.d] } };
   if (table.bias) t.bias = { data: table.bias, shape: [table.n] };
   return t;
 }
 
 /** Encodes a class table (see {@link classTableTensors}); adds `samplex.kind = "classTable"` to the metadata. */
 export function classTableToSafetensors(table: ClassTable, metadata: Readonly<Record<string, string>> = {}): Uint8Array {
-  return encodeSafetensors(classTableTensors(table), { ...metadata, [KIND_KEY]: 'classTable' });
+  return encodeSafetensors(classTableTensors(table), { ...metadata, [SAFETENSORS_KIND_KEY]: 'classTable' });
 }
 
 function finiteOrThrow(a: Float32Array, source: string, what: string, cols: number): void {
