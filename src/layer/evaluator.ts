@@ -8,6 +8,7 @@ import type { ClassTable } from '../core/classTable.js';
 import { NonFiniteError, OptionError } from '../core/errors.js';
 import { checkLabels, type Labels, type Matrix } from '../core/matrix.js';
 import { assertFinite, assertMatrix, intOption, rejectUnknown } from '../core/validate.js';
+import { expNonPos } from '../core/fastExp.js';
 import { kernels } from '../kernels/index.js';
 import {
   meanNll,
@@ -44,7 +45,7 @@ export interface EvaluateResult {
    * row has fewer than `k` classes left after exclusion, the tail is padded with id `-1`.
    */
   readonly topIds: Int32Array;
-  /** `[B·k]` the logits of `topIds` (float32-rounded), descending per row; `-Infinity` for padding. */
+  /** `[B·k]` the logits of `topIds` (float32), descending per row; `-Infinity` for padding. */
   readonly topScores: Float32Array;
   /**
    * Aligned with `labels.ids`: `log p(y | h) = o_y − lse` (≤ 0). Present only when labels were given.
@@ -71,8 +72,10 @@ const MAX_BUFFER = 1 << 22;
  * O(log k)). Memory is `O(min(B, 2^22/block)·block + B·k)` beyond the outputs, independent of `n`;
  * time is `O(B·n·d)`.
  *
- * Logits are computed in float32 by the kernel and the bias is added in float64; the ranking uses
- * the float32-rounded logit so that ties are well defined (smaller id first).
+ * Logits are float32 (the kernel's dot product, plus the bias rounded to float32); the log-sum-exp
+ * accumulates them in float64 (with a fast `exp` accurate to 1e-14 relative). The top-k ranks these
+ * float32 logits, ties going to the smaller id, and `labelLogProb` uses the same values, so all
+ * outputs describe one set of logits.
  *
  * @throws ShapeError (queries not `[B, d]`, labels/exclude not `B` rows), NonFiniteError (NaN/±Inf
  *   in the queries, or logits that overflow), LabelRangeError (ids outside `[0, n)`),
@@ -139,26 +142,36 @@ export function evaluate(queries: Matrix, table: ClassTable, opts: EvaluateOptio
       for (let i = 0; i < rows; i++) {
         const r = r0 + i;
         const o = i * cnt;
+        // Pass 1: add the bias (float32, like the kernel's logits) and find the block max.
+        let bm = -Infinity;
+        if (bias === null) {
+          for (let j = 0; j < cnt; j++) if (buf[o + j]! > bm) bm = buf[o + j]!;
+        } else {
+          for (let j = 0; j < cnt; j++) {
+            const v = (buf[o + j] = buf[o + j]! + bias[s + j]!);
+            if (v > bm) bm = v;
+          }
+        }
         let m = mx[r]!;
         let acc = sm[r]!;
-        let t = thr[r]!;
+        if (bm > m) {
+          acc = m === -Infinity ? 0 : acc * Math.exp(m - bm);
+          m = bm;
+        }
+        // Pass 2: accumulate exp(o − m) and offer logits above the k-th best to the heap.
+        let t = k > 0 ? thr[r]! : Infinity;
         for (let j = 0; j < cnt; j++) {
-          const v = bias === null ? buf[o + j]! : buf[o + j]! + bias[s + j]!;
-          if (v > m) {
-            acc = acc * Math.exp(m - v) + 1;
-            m = v;
-          } else {
-            acc += Math.exp(v - m);
-          }
-          if (v > t && k > 0) {
+          const v = buf[o + j]!;
+          acc += expNonPos(v - m);
+          if (v > t) {
             const id = s + j;
             if (exIds !== null && isExcluded(exIds, exOff!, r, id)) continue;
-            t = heapPush(heapS, heapI, heapN, r, k, Math.fround(v), id);
+            t = heapPush(heapS, heapI, heapN, r, k, v, id);
           }
         }
         mx[r] = m;
         sm[r] = acc;
-        thr[r] = t;
+        if (k > 0) thr[r] = t;
       }
       if (labOrder !== null) {
         const end = s + cnt;
@@ -168,8 +181,7 @@ export function evaluate(queries: Matrix, table: ClassTable, opts: EvaluateOptio
           const r = labRow![e]!;
           if (r >= r0 && r < r0 + rows) {
             const y = ids[e]!;
-            const v = buf[(r - r0) * cnt + (y - s)]!;
-            labLogit![e] = bias === null ? v : v + bias[y]!;
+            labLogit![e] = buf[(r - r0) * cnt + (y - s)]!;
           }
         }
       }
