@@ -47,14 +47,8 @@ export {
   type SafetensorsEntry,
   type SafetensorsHeader,
 } from './layer/safetensorsCodec.js';
-export {
-  writeFileAtomic,
-  writeSafetensors,
-  readSafetensors,
-  saveClassTable,
-  loadClassTable,
-  type AtomicWriteOps,
-} from './layer/safetensors.js';
+export { writeFileAtomic, type AtomicFileOps } from './io/atomic.js';
+export { writeSafetensors, readSafetensors, saveClassTable, loadClassTable } from './layer/safetensors.js';
 export {
   evaluate,
   evaluateMetrics,

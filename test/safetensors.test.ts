@@ -1,7 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as fsp from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Rng } from '../src/core/rng.js';
@@ -18,8 +17,8 @@ import {
   readSafetensors,
   saveClassTable,
   writeSafetensors,
-  type AtomicWriteOps,
 } from '../src/layer/safetensors.js';
+import type { AtomicFileOps } from '../src/io/atomic.js';
 
 function tmpDir(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'samplex-st-'));
@@ -144,21 +143,21 @@ test('corrupt buffers raise DataFormatError saying what is wrong', () => {
   }
 });
 
-test('corrupt files raise DataFormatError naming the file', async () => {
+test('corrupt files raise DataFormatError naming the file', () => {
   const dir = tmpDir();
   try {
     for (const [what, bytes, re] of corruptCases()) {
       const p = path.join(dir, `${what.replace(/ /g, '_')}.safetensors`);
       fs.writeFileSync(p, bytes);
-      await assert.rejects(readSafetensors(p), isFormatError(re, p), what);
-      await assert.rejects(loadClassTable(p), isFormatError(re, p), what);
+      assert.throws(() => readSafetensors(p), isFormatError(re, p), what);
+      assert.throws(() => loadClassTable(p), isFormatError(re, p), what);
     }
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
 
-test('writeSafetensors / readSafetensors round trip on disk (all dtypes, metadata)', async () => {
+test('writeSafetensors / readSafetensors round trip on disk (all dtypes, metadata)', () => {
   const dir = tmpDir();
   try {
     const p = path.join(dir, 'state.safetensors');
@@ -168,8 +167,8 @@ test('writeSafetensors / readSafetensors round trip on disk (all dtypes, metadat
       i: { data: Int32Array.from([-5]), shape: [] },
       l: { data: BigInt64Array.from([123456789012345n]), shape: [1] },
     };
-    await writeSafetensors(p, tensors, { sampler: 'midx', seed: '7' });
-    const got = await readSafetensors(p);
+    writeSafetensors(p, tensors, { sampler: 'midx', seed: '7' });
+    const got = readSafetensors(p);
     assert.deepEqual({ ...got.metadata }, { sampler: 'midx', seed: '7' });
     for (const [name, t] of Object.entries(tensors)) {
       assert.deepEqual(got.tensors[name]!.data, t.data, name);
@@ -224,7 +223,7 @@ test('class table in memory: round trip, shape, dtype and finiteness checks', ()
   );
 });
 
-test('saveClassTable / loadClassTable round trip on disk, with and without bias', async () => {
+test('saveClassTable / loadClassTable round trip on disk, with and without bias', () => {
   const dir = tmpDir();
   try {
     const rng = Rng.fromSeed(6);
@@ -232,64 +231,59 @@ test('saveClassTable / loadClassTable round trip on disk, with and without bias'
       const t = ClassTable.init(1000, 16, rng, { bias });
       if (t.bias) rng.fillNormal(t.bias);
       const p = path.join(dir, `t${bias}.safetensors`);
-      await saveClassTable(p, t, { note: 'x' });
-      const back = await loadClassTable(p);
+      saveClassTable(p, t, { note: 'x' });
+      const back = loadClassTable(p);
       assert.deepEqual(back.weights, t.weights);
       assert.deepEqual(back.bias, t.bias);
-      const raw = await readSafetensors(p);
+      const raw = readSafetensors(p);
       assert.equal(raw.metadata.note, 'x');
       // Overwriting an existing file works.
-      await saveClassTable(p, back);
+      saveClassTable(p, back);
     }
     assert.deepEqual(fs.readdirSync(dir).sort(), ['tfalse.safetensors', 'ttrue.safetensors']);
     // A corrupt file on disk names its path.
     const bad = path.join(dir, 'bad.safetensors');
     fs.writeFileSync(bad, fs.readFileSync(path.join(dir, 'ttrue.safetensors')).subarray(0, 100));
-    await assert.rejects(loadClassTable(bad), isFormatError(/truncated/, bad));
-    await assert.rejects(loadClassTable(path.join(dir, 'missing.safetensors')), (e: unknown) => e instanceof IoError && /missing\.safetensors/.test(e.message));
+    assert.throws(() => loadClassTable(bad), isFormatError(/truncated/, bad));
+    assert.throws(() => loadClassTable(path.join(dir, 'missing.safetensors')), (e: unknown) => e instanceof IoError && /missing\.safetensors/.test(e.message));
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
 
 /** Real node:fs operations with a fault injected at one step. */
-function faultyOps(fail: 'write' | 'sync' | 'rename', afterWrites = 1): AtomicWriteOps {
+function faultyOps(fail: 'write' | 'sync' | 'rename', afterWrites = 1): AtomicFileOps {
   let writes = 0;
   return {
-    async open(p) {
-      const fh = await fsp.open(p, 'wx');
-      return {
-        async write(data) {
-          if (fail === 'write' && ++writes > afterWrites) throw Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' });
-          return fh.write(data, 0, data.byteLength);
-        },
-        async sync() {
-          if (fail === 'sync') throw new Error('EIO: i/o error');
-          await fh.sync();
-        },
-        close: () => fh.close(),
-      };
+    openSync: (p, f) => fs.openSync(p, f),
+    writeSync(fd, buf, off, len) {
+      if (fail === 'write' && ++writes > afterWrites) throw Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' });
+      return fs.writeSync(fd, buf, off, len);
     },
-    async rename(from, to) {
+    fsyncSync(fd) {
+      if (fail === 'sync') throw new Error('EIO: i/o error');
+      fs.fsyncSync(fd);
+    },
+    closeSync: (fd) => fs.closeSync(fd),
+    renameSync(from, to) {
       if (fail === 'rename') throw new Error('EXDEV: cross-device link');
-      await fsp.rename(from, to);
+      fs.renameSync(from, to);
     },
-    remove: (p) => fsp.rm(p, { force: true }),
-    syncDir: async () => undefined,
+    rmSync: (p, o) => fs.rmSync(p, o),
   };
 }
 
-test('a failed save leaves the previous file intact and no temporary file behind', async () => {
+test('a failed save leaves the previous file intact and no temporary file behind', () => {
   const dir = tmpDir();
   try {
     const rng = Rng.fromSeed(7);
     const p = path.join(dir, 'model.safetensors');
     const v1 = ClassTable.init(50, 4, rng, { bias: true });
-    await saveClassTable(p, v1);
+    saveClassTable(p, v1);
     const before = fs.readFileSync(p);
     const v2 = ClassTable.init(50, 4, rng, { bias: true });
     for (const fail of ['write', 'sync', 'rename'] as const) {
-      await assert.rejects(
+      assert.throws(() => 
         saveClassTable(p, v2, {}, faultyOps(fail)),
         (e: unknown) => e instanceof IoError && /previous file, if any, is unchanged/.test(e.message),
         fail,
@@ -297,17 +291,17 @@ test('a failed save leaves the previous file intact and no temporary file behind
       assert.deepEqual(fs.readFileSync(p), before, `after a ${fail} failure`);
       assert.deepEqual(fs.readdirSync(dir), ['model.safetensors'], `no temp file after a ${fail} failure`);
     }
-    assert.deepEqual((await loadClassTable(p)).weights, v1.weights);
+    assert.deepEqual((loadClassTable(p)).weights, v1.weights);
     // Invalid tensors fail before any file is touched.
-    await assert.rejects(writeSafetensors(p, { w: { data: new Float32Array(3), shape: [2] } }), ShapeError);
+    assert.throws(() => writeSafetensors(p, { w: { data: new Float32Array(3), shape: [2] } }), ShapeError);
     assert.deepEqual(fs.readFileSync(p), before);
     // Target directory missing.
     const gone = path.join(dir, 'nope', 'model.safetensors');
-    await assert.rejects(saveClassTable(gone, v2), (e: unknown) => e instanceof IoError && /does the directory exist/.test(e.message));
+    assert.throws(() => saveClassTable(gone, v2), (e: unknown) => e instanceof IoError && /does the directory exist/.test(e.message));
     assert.deepEqual(fs.readdirSync(dir), ['model.safetensors']);
     // The fault-free path with injected ops writes the new table.
-    await saveClassTable(p, v2, {}, faultyOps('write', 1e9));
-    assert.deepEqual((await loadClassTable(p)).weights, v2.weights);
+    saveClassTable(p, v2, {}, faultyOps('write', 1e9));
+    assert.deepEqual((loadClassTable(p)).weights, v2.weights);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
