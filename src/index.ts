@@ -30,3 +30,48 @@ export {
   type AdagradOptions,
   type AdamOptions,
 } from './layer/optimizers.js';
+export {
+  precisionAtK,
+  recallAtK,
+  ndcgAtK,
+  meanNll,
+  perplexity,
+  nllPerRow,
+  type MetricResult,
+} from './loss/metrics.js';
+export {
+  encodeSafetensors,
+  decodeSafetensors,
+  planSafetensors,
+  parseSafetensorsHeader,
+  safetensorsHeaderLength,
+  allocSafetensorsArray,
+  littleEndianToNative,
+  dtypeBytes,
+  classTableTensors,
+  classTableToSafetensors,
+  classTableFromSafetensors,
+  classTableFromContent,
+  SAFETENSORS_MAX_HEADER,
+  SAFETENSORS_KIND_KEY,
+  type SafetensorsDtype,
+  type SafetensorsArray,
+  type SafetensorsInput,
+  type SafetensorsTensor,
+  type SafetensorsContent,
+  type SafetensorsDecodeOptions,
+  type SafetensorsPlan,
+  type SafetensorsEntry,
+  type SafetensorsHeader,
+} from './layer/safetensorsCodec.js';
+export { writeFileAtomic, type AtomicFileOps } from './io/atomic.js';
+export { writeSafetensors, readSafetensors, saveClassTable, loadClassTable } from './layer/safetensors.js';
+export {
+  evaluate,
+  evaluateMetrics,
+  DEFAULT_BLOCK_SIZE,
+  type EvaluateOptions,
+  type EvaluateResult,
+  type EvaluateMetricsOptions,
+  type EvaluationMetrics,
+} from './layer/evaluator.js';
