@@ -75,3 +75,4 @@ export {
   type EvaluateMetricsOptions,
   type EvaluationMetrics,
 } from './layer/evaluator.js';
+export { OutputLayer, type OutputLayerOptions, type StepInput, type StepResult } from './layer/outputLayer.js';
