@@ -146,7 +146,13 @@ test('midx: degenerate inputs (n < K², n < K, duplicates, zero query, huge logi
       }
     }
   }
-  // impossible requests
+  // impossible requests; 'pop' can only draw the classes with positive popularity (343 of 400)
+  const sp = new MidxSampler({ stage: 'pop', popularity: POP, codewords: 8 });
+  sp.build(randomTable(400, d, 45));
+  assert.throws(() => sp.sample({ m: 344, rng: Rng.fromSeed(6), queries: q, unique: true }), ImpossibleError);
+  const u = sp.sample({ m: 200, rng: Rng.fromSeed(6), queries: q, unique: true });
+  assert.equal(new Set(u.ids).size, 200);
+  assert.ok(u.ids.every((id) => POP[id]! > 0));
   assert.throws(() => new MidxSampler({ codebook: 'pq' }).build(randomTable(10, 1, 1)), ImpossibleError);
   assert.throws(() => new MidxSampler({ stage: 'pop', popularity: new Array(10).fill(0) }).build(randomTable(10, 4, 1)), ImpossibleError);
   assert.throws(() => new MidxSampler({ stage: 'pop', popularity: [1, 2] }).build(randomTable(10, 4, 1)), ShapeError);

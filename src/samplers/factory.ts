@@ -8,11 +8,29 @@ import type { Sampler } from './types.js';
 /** A constructor of a sampler from a plain options object. */
 export type SamplerFactory = (opts: Record<string, unknown>) => Sampler;
 
-const registry = new Map<string, SamplerFactory>();
+/** What a registered sampler accepts (optional registration metadata). */
+export interface SamplerInfo {
+  /** Names of the options the factory accepts; others are rejected by the sampler. */
+  readonly options: readonly string[];
+}
 
-/** Registers `factory` under `name` (replacing any previous one). */
-export function registerSampler(name: string, factory: SamplerFactory): void {
+const registry = new Map<string, SamplerFactory>();
+const infos = new Map<string, SamplerInfo>();
+
+/**
+ * Registers `factory` under `name` (replacing any previous one). `info` lists the accepted
+ * option names, so tools such as the CLI can route a shared option only to the samplers that
+ * take it.
+ */
+export function registerSampler(name: string, factory: SamplerFactory, info?: SamplerInfo): void {
   registry.set(name, factory);
+  if (info) infos.set(name, { options: [...info.options] });
+  else infos.delete(name);
+}
+
+/** Option names accepted by the sampler registered as `name`, or `undefined` when not declared. */
+export function samplerOptionNames(name: string): readonly string[] | undefined {
+  return infos.get(name)?.options;
 }
 
 /** Names of the registered samplers. */

@@ -51,7 +51,8 @@ export interface MidxOptions {
   seed?: number;
 }
 
-const KNOWN = ['codebook', 'codewords', 'stage', 'popularity', 'iters', 'trainSample', 'seed'] as const;
+/** Option names accepted by the constructor. */
+export const MIDX_OPTIONS = ['codebook', 'codewords', 'stage', 'popularity', 'iters', 'trainSample', 'seed'] as const;
 
 /** The two codebooks of a built {@link MidxSampler}. */
 export interface MidxCodebooks {
@@ -108,11 +109,13 @@ export class MidxSampler extends SamplerBase {
   private updateMs = 0;
   private kmeansIters = 0;
   private dist: MidxRow | null = null;
+  /** Classes that can be drawn (positive popularity for `'pop'`, else all). */
+  private support = 0;
 
   /** @throws OptionError for unknown or invalid options */
   constructor(opts: MidxOptions = {}) {
     super();
-    rejectUnknown(opts, KNOWN, 'midx sampler');
+    rejectUnknown(opts, MIDX_OPTIONS, 'midx sampler');
     this.codebook = choiceOption(opts.codebook ?? 'rq', 'codebook', ['pq', 'rq'] as const);
     this.stage = choiceOption(opts.stage ?? 'uniform', 'stage', ['uniform', 'pop', 'residual'] as const);
     this.kOpt = intOption(opts.codewords ?? 64, 'codewords', 1, 4096);
@@ -216,10 +219,16 @@ export class MidxSampler extends SamplerBase {
     if (this.popOpt !== null && this.popOpt.length !== n) {
       throw new ShapeError(`midx popularity has length ${this.popOpt.length}, expected one weight per class (n = ${n})`);
     }
+    this.support = n;
     if (this.stage === 'pop') {
       let tot = 0;
-      for (let i = 0; i < n; i++) tot += this.popOpt![i]!;
+      let support = 0;
+      for (let i = 0; i < n; i++) {
+        tot += this.popOpt![i]!;
+        if (this.popOpt![i]! > 0) support++;
+      }
       if (!(tot > 0)) throw new ImpossibleError("midx stage 'pop': every popularity is 0, so no class can be drawn; give positive weights");
+      this.support = support;
     }
     this.table = table;
     this.cb = cb;
@@ -367,6 +376,10 @@ export class MidxSampler extends SamplerBase {
       this.bucketW.byteLength +
       this.popCum.byteLength
     );
+  }
+
+  protected override supportSize(): number {
+    return this.support;
   }
 
   stats(): SamplerStats {

@@ -26,7 +26,8 @@ export interface QuadraticOptions {
   leafSize?: number;
 }
 
-const KNOWN = ['alpha', 'leafSize'] as const;
+/** Option names accepted by the constructor. */
+export const QUADRATIC_OPTIONS = ['alpha', 'leafSize'] as const;
 
 /** The quadratic kernel on stored rows `[c, b]` (or `c` without biases). */
 class QuadraticKernel implements TreeKernel {
@@ -109,7 +110,7 @@ export class QuadraticSampler extends KernelTreeSampler {
   /** @throws OptionError for unknown or invalid options */
   constructor(opts: QuadraticOptions = {}) {
     super();
-    rejectUnknown(opts, KNOWN, 'quadratic sampler');
+    rejectUnknown(opts, QUADRATIC_OPTIONS, 'quadratic sampler');
     this.alpha = opts.alpha === undefined ? 100 : numOption(opts.alpha, 'alpha', 0, 1e12, true);
     this.leafOpt = opts.leafSize === undefined ? undefined : intOption(opts.leafSize, 'leafSize', 1);
   }

@@ -43,7 +43,8 @@ export interface RffOptions {
   seed?: number;
 }
 
-const KNOWN = ['features', 'nu', 'tau', 'eps', 'leafSize', 'seed'] as const;
+/** Option names accepted by the constructor. */
+export const RFF_OPTIONS = ['features', 'nu', 'tau', 'eps', 'leafSize', 'seed'] as const;
 
 class RffKernel implements TreeKernel {
   readonly rowDim: number;
@@ -137,7 +138,7 @@ export class RffSampler extends KernelTreeSampler {
   /** @throws OptionError for unknown or invalid options */
   constructor(opts: RffOptions = {}) {
     super();
-    rejectUnknown(opts, KNOWN, 'rff sampler');
+    rejectUnknown(opts, RFF_OPTIONS, 'rff sampler');
     this.features = opts.features === undefined ? 256 : intOption(opts.features, 'features', 1, 1 << 16);
     this.nu = opts.nu === undefined ? 4 : numOption(opts.nu, 'nu', 0, 1e4, true);
     this.tau = opts.tau === undefined ? 8 : numOption(opts.tau, 'tau', 0, 300);

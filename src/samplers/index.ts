@@ -1,0 +1,42 @@
+/**
+ * The built-in samplers, registered with the factory when this module is imported (importing
+ * the package does so): static `'uniform'`, `'unigram'`, `'logUniform'`; the exact softmax
+ * `'exact'`; adaptive `'quadratic'`, `'rff'` and `'midx'`. Options are validated by each
+ * sampler's constructor.
+ * @module
+ */
+import { ExactSampler, type ExactOptions } from './exact.js';
+import { registerSampler } from './factory.js';
+import { LogUniformSampler, type LogUniformOptions } from './logUniform.js';
+import { MIDX_OPTIONS, MidxSampler, type MidxOptions } from './midx.js';
+import { QUADRATIC_OPTIONS, QuadraticSampler, type QuadraticOptions } from './quadratic.js';
+import { RFF_OPTIONS, RffSampler, type RffOptions } from './rff.js';
+import { UniformSampler, type UniformOptions } from './uniform.js';
+import { UnigramSampler, type UnigramOptions } from './unigram.js';
+
+export { AliasTable } from './alias.js';
+export { ExactSampler, type ExactOptions, type ExactPrecision } from './exact.js';
+export { LogUniformSampler, type LogUniformOptions } from './logUniform.js';
+export {
+  MIDX_OPTIONS,
+  MidxSampler,
+  RebuildPolicy,
+  type MidxOptions,
+  type MidxCodebook,
+  type MidxCodebooks,
+  type MidxStage,
+  type TopK,
+} from './midx.js';
+export { QUADRATIC_OPTIONS, QuadraticSampler, type QuadraticOptions } from './quadratic.js';
+export { RFF_OPTIONS, RffSampler, type RffOptions } from './rff.js';
+export { SumTree } from './sumTree.js';
+export { UniformSampler, type UniformOptions } from './uniform.js';
+export { UnigramSampler, type UnigramOptions } from './unigram.js';
+
+registerSampler('uniform', (o) => new UniformSampler(o as UniformOptions));
+registerSampler('unigram', (o) => new UnigramSampler(o as unknown as UnigramOptions));
+registerSampler('logUniform', (o) => new LogUniformSampler(o as LogUniformOptions));
+registerSampler('exact', (o) => new ExactSampler(o as ExactOptions));
+registerSampler('quadratic', (o) => new QuadraticSampler(o as QuadraticOptions), { options: QUADRATIC_OPTIONS });
+registerSampler('rff', (o) => new RffSampler(o as RffOptions), { options: RFF_OPTIONS });
+registerSampler('midx', (o) => new MidxSampler(o as MidxOptions), { options: MIDX_OPTIONS });
