@@ -70,3 +70,56 @@ test('samplex bias rejects bad options with a typed error and exit code 2', asyn
   assert.ok(errs.some((e) => /E_OPTION: unknown sampler 'nope'/.test(e)));
   assert.ok(errs.some((e) => /convention must be one of exclusive, correctedAll/.test(e)));
 });
+
+test('samplex bias runs the adaptive samplers with routed options and the midx shorthands', async () => {
+  const { code, lines } = await run([
+    ...small,
+    '--sampler',
+    'exact,uniform,midx,quadratic,rff',
+    '--codebooks',
+    'pq',
+    '--codewords',
+    '6',
+    '--opt',
+    'leafSize=16',
+    '--opt',
+    'rff.features=64',
+    '--json',
+  ]);
+  assert.equal(code, 0);
+  const rows = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+  assert.equal(rows.length, 10);
+  const opts = (s: string) => rows.find((r) => r['sampler'] === s)!['samplerOptions'] as Record<string, unknown>;
+  // shorthands reach midx only; the unprefixed leafSize reaches the two tree samplers only
+  assert.deepEqual(opts('midx'), { codebook: 'pq', codewords: 6, seed: 3 });
+  assert.deepEqual(opts('quadratic'), { leafSize: 16 });
+  assert.deepEqual(opts('rff'), { leafSize: 16, features: 64, seed: 3, tau: 4, nu: 2 });
+  for (const r of rows) {
+    assert.ok(Number.isFinite(r['kl'] as number) && (r['kl'] as number) >= -1e-9, `${r['sampler']}: kl ${r['kl']}`);
+    assert.ok(Number.isFinite(r['gradBias'] as number));
+  }
+  // midx's quantized softmax is far closer to the softmax than uniform on clustered embeddings
+  const kl = (s: string) => rows.find((r) => r['sampler'] === s)!['kl'] as number;
+  assert.ok(kl('midx') < 0.5 * kl('uniform'), `midx ${kl('midx')} uniform ${kl('uniform')}`);
+});
+
+test('samplex bias refuses sampler options that no chosen sampler takes', async () => {
+  const errs: string[] = [];
+  const orig = process.stderr.write.bind(process.stderr);
+  process.stderr.write = ((s: string) => {
+    errs.push(String(s));
+    return true;
+  }) as typeof process.stderr.write;
+  try {
+    assert.equal((await run([...small, '--sampler', 'quadratic', '--codewords', '8'])).code, 2);
+    assert.equal((await run([...small, '--sampler', 'quadratic', '--opt', 'codewords=8'])).code, 2);
+    assert.equal((await run([...small, '--sampler', 'quadratic', '--opt', 'midx.codewords=8'])).code, 2);
+    assert.equal((await run([...small, '--sampler', 'midx', '--codebooks', 'opq'])).code, 2);
+  } finally {
+    process.stderr.write = orig;
+  }
+  assert.ok(errs.some((e) => /--codewords sets an option of the midx sampler; add midx to --sampler/.test(e)));
+  assert.ok(errs.some((e) => /none of the samplers quadratic takes option 'codewords'/.test(e)));
+  assert.ok(errs.some((e) => /sampler 'midx' is not in --sampler/.test(e)));
+  assert.ok(errs.some((e) => /codebook/.test(e) && /opq/.test(e)));
+});

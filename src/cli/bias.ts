@@ -10,7 +10,7 @@ import { exactReference, marginalProbs, runBiasStudy, type BiasRow, type StudySa
 import { syntheticQueries, syntheticTable, type SyntheticKind } from '../diagnostics/synthetic.js';
 import { loadClassTable } from '../layer/safetensors.js';
 import type { Convention } from '../loss/types.js';
-import { createSampler } from '../samplers/factory.js';
+import { createSampler, samplerOptionNames } from '../samplers/factory.js';
 
 /** Parsed options of `samplex bias`. */
 export interface BiasCommandOptions {
@@ -27,6 +27,10 @@ export interface BiasCommandOptions {
   unique?: boolean;
   json?: boolean;
   opt?: string[];
+  /** Shorthand for `--opt midx.codebook=…` (`pq` or `rq`). */
+  codebooks?: string;
+  /** Shorthand for `--opt midx.codewords=…`. */
+  codewords?: string;
 }
 
 /** Parses `key=value` sampler options: numbers and booleans are converted, the rest kept as strings. */
@@ -42,6 +46,46 @@ export function parseKeyValues(pairs: readonly string[]): Record<string, number 
     else out[k] = v;
   }
   return out;
+}
+
+const STATIC_SAMPLERS = ['exact', 'uniform', 'unigram', 'logUniform'];
+
+/**
+ * Whether an unprefixed `--opt key=value` goes to sampler `name`: to the samplers that declare
+ * `key` at registration; samplers without a declared list take every unprefixed option, except the
+ * static and exact ones, which take none.
+ */
+function takesOption(name: string, key: string): boolean {
+  const known = samplerOptionNames(name);
+  return known !== undefined ? known.includes(key) : !STATIC_SAMPLERS.includes(name);
+}
+
+/**
+ * The `--opt` options plus the MIDX shorthands `--codebooks` and `--codewords`, checked against
+ * the chosen samplers: a prefixed option must name one of them, an unprefixed one must be taken
+ * by at least one.
+ */
+function samplerOptions(o: BiasCommandOptions, names: readonly string[]): Record<string, number | string | boolean> {
+  const extra = parseKeyValues(o.opt ?? []);
+  const shorthands: Array<[string, string | undefined, string]> = [
+    ['codebooks', o.codebooks, 'codebook'],
+    ['codewords', o.codewords, 'codewords'],
+  ];
+  for (const [flag, value, key] of shorthands) {
+    if (value === undefined) continue;
+    if (!names.includes('midx')) throw new OptionError(`--${flag} sets an option of the midx sampler; add midx to --sampler`);
+    extra[`midx.${key}`] = key === 'codewords' ? num(value, flag) : value;
+  }
+  for (const k of Object.keys(extra)) {
+    const dot = k.indexOf('.');
+    if (dot > 0) {
+      const target = k.slice(0, dot);
+      if (!names.includes(target)) throw new OptionError(`--opt ${k}: sampler '${target}' is not in --sampler (${names.join(',')})`);
+    } else if (!names.some((n) => takesOption(n, k))) {
+      throw new OptionError(`--opt ${k}: none of the samplers ${names.join(',')} takes option '${k}'; prefix it with a sampler name (name.${k})`);
+    }
+  }
+  return extra;
 }
 
 /** Splits a comma-separated list of positive integers. */
@@ -83,28 +127,36 @@ export function biasCommand(o: BiasCommandOptions, print: (line: string) => void
   // class frequencies for the static samplers: the marginal softmax over a separate query set
   const calib = syntheticQueries(table, Math.max(256, nQueries), scale, rng.fork(3), near);
   const counts = marginalProbs(exactReference(table, calib, rng.fork(4)), calib.rows, table.n);
-  const extra = parseKeyValues(o.opt ?? []);
-  const samplers: StudySampler[] = o.sampler
+  const names = o.sampler
     .split(',')
     .map((s) => s.trim())
-    .filter((s) => s !== '')
-    .map((name) => {
-      const opts: Record<string, number | string | boolean> = {};
-      const full: Record<string, unknown> = {};
-      if (name === 'unigram' || name === 'logUniform') full['counts'] = counts;
-      if (name === 'unigram') opts['alpha'] = 1;
-      for (const [k, v] of Object.entries(extra)) {
-        const dot = k.indexOf('.');
-        if (dot > 0) {
-          if (k.slice(0, dot) === name) opts[k.slice(dot + 1)] = v;
-        } else if (!['exact', 'uniform', 'unigram', 'logUniform'].includes(name)) {
-          opts[k] = v;
-        }
+    .filter((s) => s !== '');
+  if (names.length === 0) throw new OptionError('--sampler: name at least one sampler');
+  const extra = samplerOptions(o, names);
+  const samplers: StudySampler[] = names.map((name) => {
+    const opts: Record<string, number | string | boolean> = {};
+    const full: Record<string, unknown> = {};
+    if (name === 'unigram' || name === 'logUniform') full['counts'] = counts;
+    if (name === 'unigram') opts['alpha'] = 1;
+    for (const [k, v] of Object.entries(extra)) {
+      const dot = k.indexOf('.');
+      if (dot > 0) {
+        if (k.slice(0, dot) === name) opts[k.slice(dot + 1)] = v;
+      } else if (takesOption(name, k)) {
+        opts[k] = v;
       }
-      if (!['exact', 'uniform', 'unigram', 'logUniform'].includes(name) && opts['seed'] === undefined) opts['seed'] = seed;
-      return { label: name, options: opts, sampler: createSampler(name, { ...full, ...opts }) };
-    });
-  if (samplers.length === 0) throw new OptionError('--sampler: name at least one sampler');
+    }
+    if (takesOption(name, 'seed') && opts['seed'] === undefined) opts['seed'] = seed;
+    // RF-softmax assumes logits τ·ĥ·ĉ; the study's logits are scale × cosine, so τ = scale, ν = τ/2
+    if (name === 'rff') {
+      opts['tau'] ??= scale;
+      const tau = opts['tau'];
+      if (opts['nu'] === undefined && typeof tau === 'number' && tau > 0) opts['nu'] = tau / 2;
+    }
+    // midx's popularity stage uses the same class frequencies as the static samplers
+    if (name === 'midx' && opts['stage'] === 'pop') full['popularity'] = counts;
+    return { label: name, options: opts, sampler: createSampler(name, { ...full, ...opts }) };
+  });
   const rows = runBiasStudy({
     table,
     queries,

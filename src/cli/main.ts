@@ -42,6 +42,8 @@ export function buildProgram(print: (line: string) => void = (l) => process.stdo
     .option('--convention <c>', 'exclusive | correctedAll', 'exclusive')
     .option('--unique', 'draw negatives without replacement')
     .option('--opt <key=value>', 'sampler option (repeatable; prefix with "name." to target one sampler)', collect, [])
+    .option('--codebooks <kind>', 'midx codebooks: pq | rq (same as --opt midx.codebook=KIND)')
+    .option('--codewords <K>', 'midx codewords per codebook (same as --opt midx.codewords=K)')
     .option('--json', 'print one JSON object per line per (sampler, m)')
     .option('--report <file.html>', 'write a self-contained HTML report (charts of gradient bias and KL against m)')
     .action((o: BiasCommandOptions & { report?: string }) => {
