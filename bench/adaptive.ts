@@ -13,36 +13,30 @@
  *
  * Timing: every figure is the process CPU time (user + system) of the timed section, so other
  * load on the machine does not inflate it (the code is single-threaded); `wallMs` is also given.
- * The exact sampler is measured on fewer queries at large n (its cost per query is fixed, so
- * draws/s does not depend on B). Prints one JSON object per line.
+ * The exact sampler (`ExactSampler`, all n logits per query) is measured on fewer queries at
+ * large n (its cost per query is fixed, so draws/s does not depend on B). Prints one JSON object
+ * per line (`bench` names `adaptive.<sampler>` and `adaptive.target.<target>.<sampler>`).
  *
  * Usage: `npm run bench -- --filter TEXT` or `node dist/bench/adaptive.js [--filter] TEXT`;
- * a case runs when `adaptive <sampler> n=<n> d=<d>` contains TEXT (e.g. `midx`, `n=10000 `, `d=64`).
+ * a case runs when `adaptive.<sampler> n=<n> d=<d>` contains TEXT (e.g. `midx`, `n=10000 `, `d=64`).
  * @module
  */
+import { performance } from 'node:perf_hooks';
 import { ClassTable } from '../src/core/classTable.js';
 import { matrix, type Matrix } from '../src/core/matrix.js';
 import { Rng } from '../src/core/rng.js';
 import { kernels } from '../src/kernels/index.js';
+import { ExactSampler } from '../src/samplers/exact.js';
 import { MidxSampler } from '../src/samplers/midx.js';
 import { QuadraticSampler } from '../src/samplers/quadratic.js';
 import { RffSampler } from '../src/samplers/rff.js';
 import type { Sampler } from '../src/samplers/types.js';
+import { emit, peakRssMB } from './util.js';
 
 const M = 100;
 const B = 256;
 const NS = [1e4, 1e5, 1e6];
 const DS = [64, 128];
-let peakRss = 0;
-
-function rssMB(): number {
-  peakRss = Math.max(peakRss, process.memoryUsage().rss / 2 ** 20);
-  return Math.round(peakRss);
-}
-
-function emit(o: Record<string, unknown>): void {
-  console.log(JSON.stringify({ bench: 'adaptive', ...o, peakRssMB: rssMB() }));
-}
 
 /** CPU milliseconds (user + system) used by this process so far. */
 function cpuMs(): number {
@@ -66,52 +60,6 @@ function queries(rows: number, d: number, seed: number): Matrix {
   return q;
 }
 
-/**
- * Exact softmax sampling: per block of 8 queries, every logit through `kernels.matmulNT`
- * (class blocks of 8192), then per query a float64 cumulative sum of `exp(o − max)` and `m`
- * binary searches.
- */
-function exactSample(t: ClassTable, q: Matrix, m: number, rng: Rng): void {
-  const n = t.n;
-  const d = t.d;
-  const QB = 8;
-  const CB = 8192;
-  const logits = new Float32Array(QB * n);
-  const blk = new Float32Array(QB * CB);
-  const cum = new Float64Array(n);
-  const ids = new Int32Array(m);
-  for (let r0 = 0; r0 < q.rows; r0 += QB) {
-    const qb = Math.min(QB, q.rows - r0);
-    const a = q.data.subarray(r0 * d, (r0 + qb) * d);
-    for (let c0 = 0; c0 < n; c0 += CB) {
-      const cnt = Math.min(CB, n - c0);
-      kernels.matmulNT(a, qb, t.weights, c0, cnt, d, blk);
-      for (let i = 0; i < qb; i++) logits.set(blk.subarray(i * cnt, (i + 1) * cnt), i * n + c0);
-    }
-    for (let i = 0; i < qb; i++) {
-      const o = i * n;
-      let mx = -Infinity;
-      for (let c = 0; c < n; c++) if (logits[o + c]! > mx) mx = logits[o + c]!;
-      let s = 0;
-      for (let c = 0; c < n; c++) {
-        s += Math.exp(logits[o + c]! - mx);
-        cum[c] = s;
-      }
-      for (let j = 0; j < m; j++) {
-        const u = rng.float() * s;
-        let lo = 0;
-        let hi = n - 1;
-        while (lo < hi) {
-          const mid = (lo + hi) >>> 1;
-          if (cum[mid]! > u) hi = mid;
-          else lo = mid + 1;
-        }
-        ids[j] = lo;
-      }
-    }
-  }
-}
-
 interface Case {
   label: string;
   make: () => Sampler;
@@ -125,9 +73,13 @@ const CASES: Case[] = [
   { label: 'midx-rq', make: () => new MidxSampler({ codebook: 'rq' }), tree: false },
 ];
 
-/** Runs the benchmark; `filter` keeps the cases whose label `adaptive <sampler> n=<n> d=<d>` contains it. */
+/**
+ * Runs the benchmark; `filter` keeps the cases whose label `adaptive.<sampler> n=<n> d=<d>`
+ * contains it (e.g. `adaptive`, `midx`, `quadratic n=10000 `, `d=64`).
+ */
 export async function run(filter?: string): Promise<void> {
-  const keep = (label: string, n: number, d: number): boolean => !filter || `adaptive ${label} n=${n} d=${d}`.includes(filter);
+  const keep = (label: string, n: number, d: number): boolean => !filter || `adaptive.${label} n=${n} d=${d}`.includes(filter);
+  const common = { B, m: M, threads: 1, kernels: kernels.name, timing: 'cpu' };
   const usPerDraw = new Map<string, number>();
   const exactRate = new Map<string, number>();
   const rate = new Map<string, number>();
@@ -135,22 +87,28 @@ export async function run(filter?: string): Promise<void> {
   for (const d of DS) {
     for (const n of NS) {
       const cases = CASES.filter((c) => keep(c.label, n, d));
-      const wantExact = keep('exact', n, d);
-      if (cases.length === 0 && !wantExact) continue;
+      if (cases.length === 0 && !keep('exact', n, d)) continue;
       const table = ClassTable.init(n, d, Rng.fromSeed(n + d), { init: 'normal' });
       const q = queries(B, d, 1);
-      // the exact sampler: needed for every ratio at this (n, d)
+      // the exact sampler, needed for every ratio at this (n, d); fewer queries at large n
+      const exact = new ExactSampler();
+      exact.build(table);
       const qe = n >= 1e6 ? queries(16, d, 2) : n >= 1e5 ? queries(64, d, 2) : q;
-      exactSample(table, queries(2, d, 3), M, Rng.fromSeed(1)); // warm-up
-      const te = timed(() => exactSample(table, qe, M, Rng.fromSeed(1)));
+      exact.sample({ m: M, rng: Rng.fromSeed(1), queries: queries(2, d, 3) }); // warm-up
+      const te = timed(() => exact.sample({ m: M, rng: Rng.fromSeed(1), queries: qe }));
       const er = (qe.rows * M) / (te.ms / 1000);
       exactRate.set(`${n}/${d}`, er);
       emit({
-        parameters: { sampler: 'exact', n, d, B: qe.rows, m: M },
-        drawsPerSec: Math.round(er),
-        usPerDraw: round((te.ms * 1000) / (qe.rows * M), 3),
+        bench: 'adaptive.exact',
+        n,
+        d,
+        ...common,
+        B: qe.rows,
         ms: round(te.ms),
         wallMs: round(te.wallMs),
+        usPerDraw: round((te.ms * 1000) / (qe.rows * M), 3),
+        drawsPerSec: Math.round(er),
+        peakRssMB: peakRssMB(),
       });
       for (const c of cases) {
         const sampler = c.make();
@@ -167,24 +125,28 @@ export async function run(filter?: string): Promise<void> {
         const ids = new Int32Array(k);
         for (let j = 0; j < k; j++) {
           ids[j] = rng.int(n);
-          for (let x = 0; x < d; x++) table.weights[ids[j]! * d + x] += 0.05 * rng.normal() / Math.sqrt(d);
+          for (let x = 0; x < d; x++) table.weights[ids[j]! * d + x] += (0.05 * rng.normal()) / Math.sqrt(d);
         }
         const tu = timed(() => sampler.update(ids));
         const mem = sampler.stats().memoryBytes as number;
         memRatio.set(key, mem / table.byteLength);
         emit({
-          parameters: { sampler: c.label, n, d, B, m: M },
-          drawsPerSec: Math.round(dps),
-          usPerDraw: round((ts.ms * 1000) / (B * M), 3),
+          bench: `adaptive.${c.label}`,
+          n,
+          d,
+          ...common,
+          ms: round(ts.ms),
           wallMs: round(ts.wallMs),
+          usPerDraw: round((ts.ms * 1000) / (B * M), 3),
+          drawsPerSec: Math.round(dps),
+          ratioToExact: round(dps / er),
           buildMs: Math.round(tb.ms),
           updateMs: round(tu.ms),
           updatedRows: k,
           memoryBytes: mem,
           tableBytes: table.byteLength,
           memoryRatio: round(mem / table.byteLength, 4),
-          ratioVsExact: round(dps / er),
-          stats: sampler.stats(),
+          peakRssMB: peakRssMB(),
         });
       }
     }
@@ -195,18 +157,18 @@ export async function run(filter?: string): Promise<void> {
       const ex = exactRate.get(`1000000/${d}`);
       if (big !== undefined && ex !== undefined) {
         const ratio = big / ex;
-        emit({ parameters: { target: 'draws/s ≥ 100× exact at n = 1e6', sampler: c.label, d }, ratio: round(ratio), met: ratio >= 100 });
+        emit({ bench: `adaptive.target.drawsVsExact.${c.label}`, n: 1e6, d, m: M, goal: '>= 100', ratio: round(ratio), met: ratio >= 100 });
       }
       const a = usPerDraw.get(`${c.label}/10000/${d}`);
       const b = usPerDraw.get(`${c.label}/1000000/${d}`);
       if (c.tree && a !== undefined && b !== undefined) {
-        emit({ parameters: { target: 'time per draw growth n = 1e4 → 1e6 ≤ 2×', sampler: c.label, d }, ratio: round(b / a, 2), met: b / a <= 2 });
+        emit({ bench: `adaptive.target.perDrawGrowth.${c.label}`, n: '1e4 -> 1e6', d, m: M, goal: '<= 2', ratio: round(b / a, 2), met: b / a <= 2 });
       }
       if (!c.tree) {
         for (const n of NS) {
           const r = memRatio.get(`${c.label}/${n}/${d}`);
           if (r !== undefined) {
-            emit({ parameters: { target: 'index memory ≤ 0.25× table bytes', sampler: c.label, n, d }, ratio: round(r, 4), met: r <= 0.25 });
+            emit({ bench: `adaptive.target.memory.${c.label}`, n, d, goal: '<= 0.25', ratio: round(r, 4), met: r <= 0.25 });
           }
         }
       }
