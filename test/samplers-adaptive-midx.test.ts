@@ -12,7 +12,8 @@ import { Rng } from '../src/core/rng.js';
 import { chiSquareTest } from '../src/core/stats.js';
 import { createSampler } from '../src/index.js';
 import { kmeans } from '../src/samplers/kmeans.js';
-import { MidxSampler, RebuildPolicy, type MidxCodebook, type MidxStage } from '../src/samplers/midx.js';
+import { MidxSampler, type MidxCodebook, type MidxStage } from '../src/samplers/midx.js';
+import { RebuildPolicy } from '../src/samplers/rebuild.js';
 import { drawChiSquare, logNormalize, logQAll, maxAbsDiff, queryRow, randomQueries, randomTable } from './util/adaptive.js';
 
 const P_MIN = 1e-3;

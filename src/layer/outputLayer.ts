@@ -11,6 +11,7 @@ import { choiceOption, intOption, rejectUnknown } from '../core/validate.js';
 import { fullSoftmaxLoss } from '../loss/full.js';
 import { sampledSoftmaxLoss } from '../loss/sampled.js';
 import type { Convention, LabelWeighting } from '../loss/types.js';
+import { RebuildPolicy } from '../samplers/rebuild.js';
 import type { Sampler } from '../samplers/types.js';
 import { evaluateMetrics, type EvaluateMetricsOptions, type EvaluationMetrics } from './evaluator.js';
 import type { SparseOptimizer } from './optimizers.js';
@@ -40,6 +41,8 @@ export interface OutputLayerOptions {
    * the per-step `update(ids)` keeps it current).
    */
   rebuildEvery?: number;
+  /** Rebuild an adaptive sampler from scratch at {@link OutputLayer.endEpoch} (default true). */
+  rebuildPerEpoch?: boolean;
 }
 
 /** Inputs of one training step. */
@@ -88,13 +91,15 @@ export class OutputLayer {
   readonly labelWeighting: LabelWeighting;
   /** Full rebuild period of an adaptive sampler (0 = never). */
   readonly rebuildEvery: number;
+  /** When an adaptive sampler is rebuilt from scratch (every `rebuildEvery` steps and/or per epoch). */
+  readonly rebuild: RebuildPolicy;
   private stepCount = 0;
 
   /** @throws OptionError (bad or unknown options, `shared` with an adaptive sampler), ShapeError (sampler and table disagree on n) */
   constructor(opts: OutputLayerOptions) {
     rejectUnknown(
       opts,
-      ['table', 'sampler', 'optimizer', 'negatives', 'convention', 'unique', 'shared', 'labelWeighting', 'rebuildEvery'],
+      ['table', 'sampler', 'optimizer', 'negatives', 'convention', 'unique', 'shared', 'labelWeighting', 'rebuildEvery', 'rebuildPerEpoch'],
       'OutputLayer',
     );
     if (!opts.table || !opts.sampler || !opts.optimizer) throw new OptionError('OutputLayer needs table, sampler and optimizer');
@@ -110,6 +115,7 @@ export class OutputLayer {
     }
     this.labelWeighting = opts.labelWeighting === undefined ? 'mean' : choiceOption(opts.labelWeighting, 'labelWeighting', ['mean', 'sum']);
     this.rebuildEvery = opts.rebuildEvery === undefined ? 0 : intOption(opts.rebuildEvery, 'rebuildEvery', 0, 2 ** 31 - 1);
+    this.rebuild = new RebuildPolicy({ everySteps: this.rebuildEvery, perEpoch: opts.rebuildPerEpoch ?? true });
     // Builds the sampler's state (static samplers only check that their class count matches).
     this.sampler.build(this.table);
   }
@@ -151,10 +157,21 @@ export class OutputLayer {
     this.optimizer.step(this.table, res.gradClasses);
     this.stepCount++;
     if (this.sampler.adaptive) {
-      if (this.rebuildEvery > 0 && this.stepCount % this.rebuildEvery === 0) this.sampler.build(this.table);
+      if (this.rebuild.shouldRebuild(this.stepCount, false)) this.sampler.build(this.table);
       else this.sampler.update(res.gradClasses.ids);
     }
     return { loss: res.loss, gradQueries: res.gradQueries, touchedRows: res.gradClasses.ids.length };
+  }
+
+  /**
+   * Marks the end of an epoch: rebuilds an adaptive sampler from scratch (re-trained codebooks,
+   * a fresh tree) when the rebuild policy says so (`rebuildPerEpoch`, default true). Returns
+   * whether it rebuilt.
+   */
+  endEpoch(): boolean {
+    if (!this.sampler.adaptive || !this.rebuild.shouldRebuild(this.stepCount, true)) return false;
+    this.sampler.build(this.table);
+    return true;
   }
 
   /**

@@ -20,13 +20,13 @@ export { LogUniformSampler, type LogUniformOptions } from './logUniform.js';
 export {
   MIDX_OPTIONS,
   MidxSampler,
-  RebuildPolicy,
   type MidxOptions,
   type MidxCodebook,
   type MidxCodebooks,
   type MidxStage,
   type TopK,
 } from './midx.js';
+export { RebuildPolicy, type RebuildPolicyOptions } from './rebuild.js';
 export { QUADRATIC_OPTIONS, QuadraticSampler, type QuadraticOptions } from './quadratic.js';
 export { RFF_OPTIONS, RffSampler, type RffOptions } from './rff.js';
 export { SumTree } from './sumTree.js';

@@ -700,24 +700,3 @@ function columns(x: Float32Array, n: number, d: number, a: number, b: number): F
   for (let i = 0; i < n; i++) for (let t = 0; t < w; t++) out[i * w + t] = x[i * d + a + t]!;
   return out;
 }
-
-/**
- * When to rebuild an index during training: every `everySteps` steps (0: never by steps)
- * and/or at the end of every epoch.
- */
-export class RebuildPolicy {
-  readonly everySteps: number;
-  readonly perEpoch: boolean;
-  /** @throws OptionError for invalid options */
-  constructor(opts: { everySteps?: number; perEpoch?: boolean } = {}) {
-    rejectUnknown(opts, ['everySteps', 'perEpoch'], 'RebuildPolicy');
-    this.everySteps = intOption(opts.everySteps ?? 0, 'everySteps', 0);
-    this.perEpoch = opts.perEpoch ?? true;
-  }
-
-  /** True when the index should be rebuilt after training step `step` (1-based) or an epoch end. */
-  shouldRebuild(step: number, epochEnded: boolean): boolean {
-    if (epochEnded && this.perEpoch) return true;
-    return this.everySteps > 0 && step > 0 && step % this.everySteps === 0;
-  }
-}
