@@ -21,6 +21,7 @@
  * @module
  */
 import type { ClassTable } from '../core/classTable.js';
+import { expNonPos } from '../core/fastExp.js';
 import { Rng } from '../core/rng.js';
 import { intOption, numOption, rejectUnknown } from '../core/validate.js';
 import { kernels } from '../kernels/index.js';
@@ -105,8 +106,8 @@ class RffKernel implements TreeKernel {
 
   leafWeight(q: Float64Array, rows: Float32Array, ro: number): number {
     const s = rowDot(q, rows, ro, this.rowDim);
-    // |ĥ·ĉ| ≤ 1, so the shift by τ keeps the weight in [e^{-2τ}, 1]
-    return Math.exp(this.tau * (s - 1));
+    // |ĥ·ĉ| ≤ 1, so the shift by τ keeps the weight in [e^{-2τ}, 1] (min: rounding can give s > 1)
+    return expNonPos(Math.min(0, this.tau * (s - 1)));
   }
 }
 
