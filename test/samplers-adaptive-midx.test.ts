@@ -143,6 +143,8 @@ test('midx: degenerate inputs (n < K², n < K, duplicates, zero query, huge logi
         if (t.n === 60 && stage === 'residual') {
           const dr = s.sample({ m: 30, rng: Rng.fromSeed(5), queries: q });
           assert.ok(dr.ids.every((id) => id === 9));
+          // excluding the class that holds all the mass leaves nothing to draw
+          assert.throws(() => s.sample({ m: 5, rng: Rng.fromSeed(5), queries: q, exclude: multiLabels([[9]]) }), ImpossibleError);
         }
       }
     }
