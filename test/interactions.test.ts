@@ -1,0 +1,186 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { DataFormatError, OptionError } from '../src/core/errors.js';
+import { checkLabels } from '../src/core/matrix.js';
+import { Rng } from '../src/core/rng.js';
+import {
+  buildSequences,
+  collectInteractions,
+  compareIds,
+  interactionStats,
+  InteractionLogBuilder,
+  leaveOneOut,
+  parseInteractionLines,
+  type InteractionFormat,
+  type InteractionRecord,
+} from '../src/data/interactions.js';
+
+async function parse(text: string, format?: InteractionFormat): Promise<InteractionRecord[]> {
+  const out: InteractionRecord[] = [];
+  for await (const r of parseInteractionLines(text.split('\n'), 'in.csv', format)) out.push(r);
+  return out;
+}
+
+async function rejects(text: string, line: number, pattern: RegExp, format?: InteractionFormat): Promise<void> {
+  await assert.rejects(parse(text, format), (e: unknown) => {
+    assert.ok(e instanceof DataFormatError, `expected DataFormatError, got ${String(e)}`);
+    assert.equal(e.file, 'in.csv');
+    assert.equal(e.line, line);
+    assert.match(e.message, pattern);
+    return true;
+  });
+}
+
+test('MovieLens ratings.csv lines: header, CRLF, BOM and blank lines; records carry their line numbers', async () => {
+  const text = '\ufeffuserId,movieId,rating,timestamp\r\n1,31,2.5,1260759144\r\n\r\n1,1029,3.0,1260759179\n2,10,4.0,835355493\n';
+  const rows = await parse(text);
+  assert.deepEqual(rows, [
+    { user: '1', item: '31', time: 1260759144, line: 2 },
+    { user: '1', item: '1029', time: 1260759179, line: 4 },
+    { user: '2', item: '10', time: 835355493, line: 5 },
+  ]);
+  // columns found by name whatever their order
+  const moved = await parse('timestamp,rating,movieId,userId\n7,5.0,3,9');
+  assert.deepEqual(moved, [{ user: '9', item: '3', time: 7, line: 2 }]);
+});
+
+test('malformed lines raise DataFormatError with file and 1-based line', async () => {
+  const h = 'userId,movieId,rating,timestamp\n';
+  await rejects(h + '1,2,3.0,100\n1,2,3.0\n', 3, /expected 4 fields separated by ",", found 3/);
+  await rejects(h + '1,2,3.0,100\n\n1,2,3.0,100,9\n', 4, /found 5/);
+  await rejects(h + '1,2,3.0,yesterday\n', 2, /time "yesterday" in column 'timestamp' is not a number/);
+  await rejects(h + '1,2,3.0,\n', 2, /time "" .* not a number/);
+  await rejects(h + ',2,3.0,100\n', 2, /empty user id/);
+  await rejects('userId,itemId,rating,timestamp\n1,2,3,4\n', 1, /missing header column 'movieId' \(the header has: userId, itemId, rating, timestamp\)/);
+  await rejects('userId,movieId,timestamp\n1,2,4\n', 1, /missing header column 'rating'/);
+  await rejects('userId;movieId;rating;timestamp\n', 1, /missing header column 'userId'.*delimiter ","/);
+  await rejects(h + '1,"2,3.0,100\n', 2, /unterminated quoted field/);
+  await assert.rejects(parse(''), (e: unknown) => e instanceof DataFormatError && /empty/.test(e.message));
+});
+
+test('generic interactions: TSV by index without header, quoted CSV by name, option errors', async () => {
+  const tsv = 'a\tx\t3\tjunk\nb\ty\t1.5\tjunk\n';
+  const fmt: InteractionFormat = { delimiter: '\t', header: false, user: 0, item: 1, time: 2 };
+  assert.deepEqual(await parse(tsv, fmt), [
+    { user: 'a', item: 'x', time: 3, line: 1 },
+    { user: 'b', item: 'y', time: 1.5, line: 2 },
+  ]);
+  await rejects('a\tx\t3\nb\ty\n', 2, /expected 3 fields separated by "\\t", found 2/, fmt);
+  await rejects('a\tx\n', 1, /column 2 does not exist: the first line has 2 field\(s\)/, fmt);
+  const csv = 'session,user,item,ts\n1,"Doe, J.","The ""Movie""",12\n';
+  assert.deepEqual(await parse(csv, { user: 'user', item: 'item', time: 'ts' }), [{ user: 'Doe, J.', item: 'The "Movie"', time: 12, line: 2 }]);
+  await assert.rejects(parse(tsv, { header: false, user: 'userId', item: 1, time: 2 }), OptionError);
+  await assert.rejects(parse(tsv, { delimiter: '::' }), OptionError);
+  await assert.rejects(parse(tsv, { user: -1 }), OptionError);
+  await assert.rejects(parse(tsv, { colums: 1 } as unknown as InteractionFormat), /unknown option 'colums'/);
+});
+
+test('raw ids sort integers numerically before other strings, independent of file order', async () => {
+  assert.ok(compareIds('9', '10') < 0);
+  assert.ok(compareIds('-3', '2') < 0);
+  assert.ok(compareIds('10', 'a') < 0);
+  assert.ok(compareIds('B', 'a') < 0);
+  assert.equal(compareIds('x', 'x'), 0);
+  assert.ok(compareIds('90071992547409930', '90071992547409931') < 0); // beyond 2^53
+  const log = await collectInteractions([
+    { user: 'u', item: '10', time: 1, line: 1 },
+    { user: '7', item: 'b', time: 2, line: 2 },
+    { user: 'u', item: '9', time: 3, line: 3 },
+  ], 'x');
+  assert.deepEqual(log.userIds, ['7', 'u']);
+  assert.deepEqual(log.itemIds, ['9', '10', 'b']);
+  assert.deepEqual(Array.from(log.user), [1, 0, 1]);
+  assert.deepEqual(Array.from(log.item), [1, 2, 0]);
+  assert.deepEqual(Array.from(log.time), [1, 2, 3]);
+});
+
+// user, item, time: user 1 has a tie at t=100 (items 20 and 50), user 2 repeats item 20 and has a
+// tie at t=5, user 3 has only two interactions (dropped with the default minimum of 3)
+const EXAMPLE: Array<[number, number, number]> = [
+  [1, 50, 100], [3, 99, 1], [1, 20, 100], [2, 20, 5], [1, 30, 90], [2, 10, 5], [3, 10, 2], [2, 20, 7], [1, 40, 200],
+];
+
+function exampleLog(rows = EXAMPLE) {
+  const b = new InteractionLogBuilder('example');
+  for (const [u, i, t] of rows) b.add(u, i, t);
+  return b.build();
+}
+
+test('leave-one-out on a hand-written example: order, ties, dense ids, exclusions, counts', () => {
+  const seq = buildSequences(exampleLog());
+  assert.equal(seq.numUsers, 2);
+  assert.deepEqual(seq.userIds, ['1', '2']);
+  assert.equal(seq.droppedUsers, 1);
+  assert.equal(seq.droppedInteractions, 2);
+  // item 99 was seen only by the dropped user: dense ids cover 10, 20, 30, 40, 50
+  assert.deepEqual(seq.itemIds, ['10', '20', '30', '40', '50']);
+  assert.deepEqual(Array.from(seq.offsets), [0, 4, 7]);
+  // user 1: 30@90, then the tie at 100 broken by item id (20 before 50), then 40@200
+  // user 2: the tie at 5 gives 10 before 20, then 20 again at 7
+  assert.deepEqual(Array.from(seq.items), [2, 1, 4, 3, 0, 1, 1]);
+  assert.deepEqual(Array.from(seq.times), [90, 100, 100, 200, 5, 5, 7]);
+  assert.deepEqual(Array.from(seq.itemCounts), [1, 3, 1, 1, 1]);
+
+  const s = leaveOneOut(seq);
+  assert.deepEqual(Array.from(s.trainEnd), [2, 5]); // train: user 1 [30, 20], user 2 [10]
+  assert.deepEqual(Array.from(s.trainItemCounts), [1, 1, 1, 0, 0]);
+  assert.deepEqual(Array.from(s.valid.targets), [4, 1]); // 50, 20
+  assert.deepEqual(Array.from(s.valid.inputEnd), [2, 5]);
+  assert.deepEqual(Array.from(s.valid.exclude.offsets), [0, 2, 3]);
+  assert.deepEqual(Array.from(s.valid.exclude.ids), [1, 2, 0]);
+  assert.deepEqual(Array.from(s.test.targets), [3, 1]); // 40, 20
+  assert.deepEqual(Array.from(s.test.inputEnd), [3, 6]);
+  // user 2's test target 20 was seen before: it stays rankable, only 10 is excluded
+  assert.deepEqual(Array.from(s.test.exclude.offsets), [0, 3, 4]);
+  assert.deepEqual(Array.from(s.test.exclude.ids), [1, 2, 4, 0]);
+
+  // a larger minimum drops user 2 as well; item 10 disappears
+  const seq4 = buildSequences(exampleLog(), { minInteractions: 4 });
+  assert.deepEqual(seq4.userIds, ['1']);
+  assert.deepEqual(seq4.itemIds, ['20', '30', '40', '50']);
+  assert.deepEqual(Array.from(seq4.items), [1, 0, 3, 2]);
+  assert.throws(() => buildSequences(exampleLog(), { minInteractions: 2 }), OptionError);
+
+  const st = interactionStats(exampleLog());
+  assert.equal(st.interactions, 9);
+  assert.equal(st.users, 3);
+  assert.equal(st.items, 6);
+  assert.deepEqual(st.perUser, { min: 2, median: 3, mean: 3, max: 4 });
+  assert.equal(st.splitUsers, 2);
+  assert.equal(st.trainInteractions, 3);
+  assert.equal(st.coldItems, 2);
+});
+
+test('sequences and split do not depend on file order and satisfy their invariants (random logs)', () => {
+  const rng = Rng.fromSeed(7, 0);
+  for (let trial = 0; trial < 20; trial++) {
+    const rows: Array<[number, number, number]> = [];
+    const n = 50 + rng.int(200);
+    for (let k = 0; k < n; k++) rows.push([rng.int(15), 100 + rng.int(40), rng.int(20)]);
+    const shuffled = rows.slice();
+    rng.shuffle(shuffled);
+    const a = buildSequences(exampleLog(rows), { minInteractions: 3 });
+    const b = buildSequences(exampleLog(shuffled), { minInteractions: 3 });
+    assert.deepEqual(b, a);
+    const split = leaveOneOut(a);
+    checkLabels(split.valid.exclude, a.numItems, a.numUsers);
+    checkLabels(split.test.exclude, a.numItems, a.numUsers);
+    for (let u = 0; u < a.numUsers; u++) {
+      const s = a.offsets[u]!;
+      const e = a.offsets[u + 1]!;
+      assert.ok(e - s >= 3);
+      for (let k = s + 1; k < e; k++) {
+        const ord = a.times[k - 1]! - a.times[k]! || a.items[k - 1]! - a.items[k]!;
+        assert.ok(ord <= 0, 'sorted by (time, item)');
+      }
+      assert.equal(split.test.targets[u], a.items[e - 1]);
+      assert.equal(split.valid.targets[u], a.items[e - 2]);
+      const ex = Array.from(split.test.exclude.ids.subarray(split.test.exclude.offsets[u]!, split.test.exclude.offsets[u + 1]!));
+      const expected = [...new Set(a.items.subarray(s, e - 1))].filter((i) => i !== a.items[e - 1]).sort((x, y) => x - y);
+      assert.deepEqual(ex, expected);
+    }
+    let total = 0;
+    for (const c of split.trainItemCounts) total += c;
+    assert.equal(total, a.items.length - 2 * a.numUsers);
+  }
+});
