@@ -94,3 +94,22 @@ export {
 } from './diagnostics/bias.js';
 export { syntheticTable, syntheticQueries, type SyntheticKind, type SyntheticOptions } from './diagnostics/synthetic.js';
 export { biasReportHtml } from './report/bias.js';
+export {
+  parseInteractionLines,
+  collectInteractions,
+  InteractionLogBuilder,
+  compareIds,
+  buildSequences,
+  leaveOneOut,
+  interactionStats,
+  MOVIELENS_RATINGS_FORMAT,
+  type ColumnRef,
+  type InteractionFormat,
+  type InteractionRecord,
+  type InteractionLog,
+  type SequenceOptions,
+  type UserSequences,
+  type EvalSplit,
+  type LeaveOneOutSplit,
+  type InteractionStats,
+} from './data/interactions.js';

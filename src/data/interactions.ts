@@ -485,16 +485,19 @@ export interface InteractionStats {
   readonly items: number;
   /** interactions / (users × items). */
   readonly density: number;
-  /** Smallest and largest time. */
+  /** Earliest time. */
   readonly timeMin: number;
+  /** Latest time. */
   readonly timeMax: number;
   /** Interactions per user: min, median, mean, max. */
   readonly perUser: { readonly min: number; readonly median: number; readonly mean: number; readonly max: number };
   /** The `minInteractions` used for the split. */
   readonly minInteractions: number;
-  /** Users, items and training interactions after dropping short histories. */
+  /** Users kept for the split (at least `minInteractions` interactions). */
   readonly splitUsers: number;
+  /** Distinct items among the kept users. */
   readonly splitItems: number;
+  /** Interactions in the training sequences (all but each kept user's last two). */
   readonly trainInteractions: number;
   /** Items never seen in training (cold for a model trained on the split). */
   readonly coldItems: number;
