@@ -11,6 +11,7 @@ import '../samplers/index.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { biasReportHtml } from '../report/bias.js';
 import { biasCommand, type BiasCommandOptions } from './bias.js';
+import { addDataRecCommands } from './dataRec.js';
 
 function version(): string {
   try {
@@ -51,6 +52,7 @@ export function buildProgram(print: (line: string) => void = (l) => process.stdo
         process.stderr.write(`report written to ${o.report}\n`);
       }
     });
+  addDataRecCommands(program, print);
   return program;
 }
 
