@@ -96,6 +96,7 @@ export { syntheticTable, syntheticQueries, type SyntheticKind, type SyntheticOpt
 export { biasReportHtml } from './report/bias.js';
 export {
   parseInteractionLines,
+  InteractionLineParser,
   collectInteractions,
   InteractionLogBuilder,
   compareIds,

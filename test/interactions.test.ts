@@ -92,6 +92,12 @@ test('raw ids sort integers numerically before other strings, independent of fil
   assert.deepEqual(Array.from(log.user), [1, 0, 1]);
   assert.deepEqual(Array.from(log.item), [1, 2, 0]);
   assert.deepEqual(Array.from(log.time), [1, 2, 3]);
+  // ids are strings: '031' and '31' are different items; long integers are kept exactly
+  const b = new InteractionLogBuilder('ids');
+  for (const id of ['31', '031', '31', '1234567890123456789', '0', '1234567890123456789']) b.add('u', id, 0);
+  const ids = b.build();
+  assert.deepEqual(ids.itemIds, ['0', '031', '31', '1234567890123456789']);
+  assert.deepEqual(Array.from(ids.item), [2, 1, 2, 3, 0, 3]);
 });
 
 // user, item, time: user 1 has a tie at t=100 (items 20 and 50), user 2 repeats item 20 and has a
@@ -149,6 +155,8 @@ test('leave-one-out on a hand-written example: order, ties, dense ids, exclusion
   assert.equal(st.splitUsers, 2);
   assert.equal(st.trainInteractions, 3);
   assert.equal(st.coldItems, 2);
+  // kept sequences: user 1 times 90,100,100,200 (one tie in 3 pairs), user 2 times 5,5,7 (one in 2)
+  assert.equal(st.tiedFraction, 2 / 5);
 });
 
 test('sequences and split do not depend on file order and satisfy their invariants (random logs)', () => {

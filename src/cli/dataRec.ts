@@ -103,6 +103,7 @@ export async function dataStatsCommand(target: string, o: DataStatsOptions, prin
     print(`  density        ${(100 * s.density).toFixed(3)}%`);
     print(`  time           ${date(s.timeMin)} .. ${date(s.timeMax)}`);
     print(`  per user       min ${s.perUser.min}, median ${s.perUser.median}, mean ${s.perUser.mean.toFixed(1)}, max ${s.perUser.max}`);
+    print(`  ties           ${(100 * s.tiedFraction).toFixed(1)}% of consecutive interactions share a time (ordered by item id)`);
     print(`  leave-one-out  (users with ≥ ${s.minInteractions} interactions) ${f(s.splitUsers)} users, ${f(s.splitItems)} items, ` +
       `${f(s.trainInteractions)} training interactions, ${f(s.splitUsers)} validation and ${f(s.splitUsers)} test targets, ${f(s.coldItems)} items unseen in training`);
   }

@@ -93,81 +93,153 @@ function describe(c: ColumnRef): string {
 }
 
 /**
+ * Parses delimited text one line at a time (synchronously): the first non-empty line fixes the
+ * columns (it is the header, or the first record without one), each later line yields a record.
+ * Lines may end in `\r`; a UTF-8 byte-order mark on the first line is ignored.
+ */
+export class InteractionLineParser {
+  private readonly delim: string;
+  private readonly header: boolean;
+  private readonly refs: readonly [ColumnRef, ColumnRef, ColumnRef];
+  private readonly required: readonly string[];
+  private width = -1;
+  private cu = -1;
+  private ci = -1;
+  private ct = -1;
+  /** Number of lines seen so far (the 1-based number of the last line). */
+  lineNo = 0;
+
+  /**
+   * @param source the file name used in error messages
+   * @throws OptionError for invalid format options
+   */
+  constructor(
+    readonly source: string,
+    format: InteractionFormat = MOVIELENS_RATINGS_FORMAT,
+  ) {
+    rejectUnknown(format, FORMAT_KEYS, 'interaction format');
+    const delim = format.delimiter ?? ',';
+    if (delim.length !== 1 || delim === '"' || delim === '\n' || delim === '\r') {
+      throw new OptionError(`interaction format: delimiter must be one character other than a quote or newline, got ${JSON.stringify(delim)}`);
+    }
+    this.delim = delim;
+    this.header = format.header ?? true;
+    this.refs = [format.user ?? 'userId', format.item ?? 'movieId', format.time ?? 'timestamp'];
+    this.required = format.requireColumns ?? [];
+    for (const r of this.refs) {
+      if (typeof r === 'number' ? !Number.isInteger(r) || r < 0 : r.length === 0) {
+        throw new OptionError(`interaction format: a column must be a header name or a 0-based index, got ${JSON.stringify(r)}`);
+      }
+      if (!this.header && typeof r === 'string') {
+        throw new OptionError(`interaction format: ${describe(r)} is named but header is false; give 0-based column indices instead`);
+      }
+    }
+  }
+
+  private resolve(r: ColumnRef, names: readonly string[] | null): number {
+    const where = this.lineNo;
+    if (typeof r === 'number') {
+      if (r >= this.width) {
+        throw new DataFormatError(this.source, where, `${describe(r)} does not exist: the ${this.header ? 'header' : 'first line'} has ${this.width} field(s) separated by ${JSON.stringify(this.delim)}; check the delimiter and column indices`);
+      }
+      return r;
+    }
+    const k = names!.indexOf(r);
+    if (k < 0) {
+      throw new DataFormatError(this.source, where, `missing header column '${r}' (the header has: ${names!.join(', ')}); check the column names and the delimiter ${JSON.stringify(this.delim)}`);
+    }
+    return k;
+  }
+
+  /**
+   * Parses the next line; returns its record, or null for the header and blank lines.
+   * @throws DataFormatError (with the 1-based line) for a missing header column, a line with a
+   *   different number of fields than the header (or than the first line without a header), an
+   *   empty user or item id, or a time that is not a finite number
+   */
+  line(raw: string): InteractionRecord | null {
+    const lineNo = ++this.lineNo;
+    let line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
+    if (lineNo === 1 && line.charCodeAt(0) === 0xfeff) line = line.slice(1);
+    if (line.trim() === '') return null;
+    if (this.width >= 0 && !line.includes('"')) return this.plainLine(line, lineNo);
+    const f = splitFields(line, this.delim, this.source, lineNo);
+    if (this.width < 0) {
+      this.width = f.length;
+      const names = this.header ? f.map((x) => x.trim()) : null;
+      [this.cu, this.ci, this.ct] = this.refs.map((r) => this.resolve(r, names)) as [number, number, number];
+      for (const r of this.required) this.resolve(r, names);
+      if (this.header) return null;
+    }
+    if (f.length !== this.width) {
+      throw new DataFormatError(this.source, lineNo, `expected ${this.width} fields separated by ${JSON.stringify(this.delim)}, found ${f.length}`);
+    }
+    return this.record(f[this.cu]!, f[this.ci]!, f[this.ct]!, lineNo);
+  }
+
+  /** A data line without quotes: slices out only the three fields used. */
+  private plainLine(line: string, lineNo: number): InteractionRecord {
+    let user = '';
+    let item = '';
+    let ts = '';
+    let k = 0;
+    let start = 0;
+    for (;;) {
+      const d = line.indexOf(this.delim, start);
+      const end = d < 0 ? line.length : d;
+      if (k === this.cu) user = line.slice(start, end);
+      if (k === this.ci) item = line.slice(start, end);
+      if (k === this.ct) ts = line.slice(start, end);
+      k++;
+      if (d < 0) break;
+      start = d + 1;
+    }
+    if (k !== this.width) {
+      throw new DataFormatError(this.source, lineNo, `expected ${this.width} fields separated by ${JSON.stringify(this.delim)}, found ${k}`);
+    }
+    return this.record(user, item, ts, lineNo);
+  }
+
+  private record(userField: string, itemField: string, timeField: string, lineNo: number): InteractionRecord {
+    const user = userField.trim();
+    const item = itemField.trim();
+    const ts = timeField.trim();
+    if (user === '') throw new DataFormatError(this.source, lineNo, `empty user id in ${describe(this.refs[0])}`);
+    if (item === '') throw new DataFormatError(this.source, lineNo, `empty item id in ${describe(this.refs[1])}`);
+    const time = ts === '' ? NaN : Number(ts);
+    if (!Number.isFinite(time)) {
+      throw new DataFormatError(this.source, lineNo, `time ${JSON.stringify(ts)} in ${describe(this.refs[2])} is not a number (times must be numeric, e.g. Unix seconds)`);
+    }
+    return { user, item, time, line: lineNo };
+  }
+
+  /**
+   * Call after the last line.
+   * @throws DataFormatError when a header was expected and the input had no non-empty line
+   */
+  end(): void {
+    if (this.header && this.width < 0) throw new DataFormatError(this.source, 0, 'the file is empty (no header line)');
+  }
+}
+
+/**
  * Parses interactions from lines of delimited text, streaming: yields one record per non-empty
- * data line. Lines may end in `\r`; a UTF-8 byte-order mark on the first line is ignored.
+ * data line (see {@link InteractionLineParser}).
  * @param lines the lines of the input (without line terminators), sync or async
  * @param source the file name used in error messages
- * @throws DataFormatError (with the 1-based line) for a missing header column, a line with a
- *   different number of fields than the header (or than the first line without a header), an
- *   empty user or item id, or a time that is not a finite number
- * @throws OptionError for invalid format options
+ * @throws DataFormatError (with the 1-based line) for malformed lines; OptionError for invalid format options
  */
 export async function* parseInteractionLines(
   lines: AsyncIterable<string> | Iterable<string>,
   source: string,
   format: InteractionFormat = MOVIELENS_RATINGS_FORMAT,
 ): AsyncGenerator<InteractionRecord> {
-  rejectUnknown(format, FORMAT_KEYS, 'interaction format');
-  const delim = format.delimiter ?? ',';
-  if (delim.length !== 1 || delim === '"' || delim === '\n' || delim === '\r') {
-    throw new OptionError(`interaction format: delimiter must be one character other than a quote or newline, got ${JSON.stringify(delim)}`);
-  }
-  const header = format.header ?? true;
-  const refs: ColumnRef[] = [format.user ?? 'userId', format.item ?? 'movieId', format.time ?? 'timestamp'];
-  for (const r of refs) {
-    if (typeof r === 'number' ? !Number.isInteger(r) || r < 0 : r.length === 0) {
-      throw new OptionError(`interaction format: a column must be a header name or a 0-based index, got ${JSON.stringify(r)}`);
-    }
-    if (!header && typeof r === 'string') {
-      throw new OptionError(`interaction format: ${describe(r)} is named but header is false; give 0-based column indices instead`);
-    }
-  }
-  let width = -1;
-  let cu = -1;
-  let ci = -1;
-  let ct = -1;
-  let lineNo = 0;
+  const p = new InteractionLineParser(source, format);
   for await (const raw of lines) {
-    lineNo++;
-    let line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
-    if (lineNo === 1 && line.charCodeAt(0) === 0xfeff) line = line.slice(1);
-    if (line.trim() === '') continue;
-    const f = splitFields(line, delim, source, lineNo);
-    if (width < 0) {
-      width = f.length;
-      const names = header ? f.map((s) => s.trim()) : null;
-      const resolve = (r: ColumnRef): number => {
-        if (typeof r === 'number') {
-          if (r >= width) {
-            throw new DataFormatError(source, lineNo, `${describe(r)} does not exist: the ${header ? 'header' : 'first line'} has ${width} field(s) separated by ${JSON.stringify(delim)}; check the delimiter and column indices`);
-          }
-          return r;
-        }
-        const k = names!.indexOf(r);
-        if (k < 0) {
-          throw new DataFormatError(source, lineNo, `missing header column '${r}' (the header has: ${names!.join(', ')}); check the column names and the delimiter ${JSON.stringify(delim)}`);
-        }
-        return k;
-      };
-      [cu, ci, ct] = refs.map(resolve) as [number, number, number];
-      for (const r of format.requireColumns ?? []) resolve(r);
-      if (header) continue;
-    }
-    if (f.length !== width) {
-      throw new DataFormatError(source, lineNo, `expected ${width} fields separated by ${JSON.stringify(delim)}, found ${f.length}`);
-    }
-    const user = f[cu]!.trim();
-    const item = f[ci]!.trim();
-    const ts = f[ct]!.trim();
-    if (user === '') throw new DataFormatError(source, lineNo, `empty user id in ${describe(refs[0]!)}`);
-    if (item === '') throw new DataFormatError(source, lineNo, `empty item id in ${describe(refs[1]!)}`);
-    const time = ts === '' ? NaN : Number(ts);
-    if (!Number.isFinite(time)) {
-      throw new DataFormatError(source, lineNo, `time ${JSON.stringify(ts)} in ${describe(refs[2]!)} is not a number (times must be numeric, e.g. Unix seconds)`);
-    }
-    yield { user, item, time, line: lineNo };
+    const r = p.line(raw);
+    if (r !== null) yield r;
   }
-  if (header && width < 0) throw new DataFormatError(source, 0, 'the file is empty (no header line)');
+  p.end();
 }
 
 /**
@@ -210,14 +282,31 @@ export function compareIds(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
+/** `k` as a number when it is a canonical non-negative integer below 10^15, else -1. */
+function smallInt(k: string): number {
+  const n = k.length;
+  if (n === 0 || n > 15 || (n > 1 && k.charCodeAt(0) === 48)) return -1;
+  let v = 0;
+  for (let i = 0; i < n; i++) {
+    const c = k.charCodeAt(i) - 48;
+    if (c < 0 || c > 9) return -1;
+    v = v * 10 + c;
+  }
+  return v;
+}
+
 class IdTable {
-  readonly index = new Map<string, number>();
+  // canonical integer ids are looked up by value (much faster than hashing a fresh string)
+  private readonly byNumber = new Map<number, number>();
+  private readonly byString = new Map<string, number>();
   readonly keys: string[] = [];
   id(k: string): number {
-    let v = this.index.get(k);
+    const num = smallInt(k);
+    let v = num >= 0 ? this.byNumber.get(num) : this.byString.get(k);
     if (v === undefined) {
       v = this.keys.length;
-      this.index.set(k, v);
+      if (num >= 0) this.byNumber.set(num, v);
+      else this.byString.set(k, v);
       this.keys.push(k);
     }
     return v;
@@ -501,6 +590,11 @@ export interface InteractionStats {
   readonly trainInteractions: number;
   /** Items never seen in training (cold for a model trained on the split). */
   readonly coldItems: number;
+  /**
+   * Fraction of consecutive pairs in the kept users' sequences with equal times: how much of the
+   * order comes from the item-id tie-break rather than from time.
+   */
+  readonly tiedFraction: number;
 }
 
 /** Computes {@link InteractionStats} for a log (splitting it with `minInteractions`). */
@@ -524,6 +618,11 @@ export function interactionStats(log: InteractionLog, opts: SequenceOptions = {}
     train += c;
     if (c === 0) cold++;
   }
+  let ties = 0;
+  for (let u = 0; u < seq.numUsers; u++) {
+    for (let k = seq.offsets[u]! + 1; k < seq.offsets[u + 1]!; k++) if (seq.times[k] === seq.times[k - 1]) ties++;
+  }
+  const pairs = seq.items.length - seq.numUsers;
   const N = log.user.length;
   return {
     interactions: N,
@@ -538,5 +637,6 @@ export function interactionStats(log: InteractionLog, opts: SequenceOptions = {}
     splitItems: seq.numItems,
     trainInteractions: train,
     coldItems: cold,
+    tiedFraction: pairs > 0 ? ties / pairs : 0,
   };
 }

@@ -18,7 +18,8 @@ import { fileURLToPath } from 'node:url';
 import { DataFormatError, IoError, SamplexError } from '../core/errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import {
-  collectInteractions,
+  InteractionLineParser,
+  InteractionLogBuilder,
   MOVIELENS_RATINGS_FORMAT,
   parseInteractionLines,
   type InteractionFormat,
@@ -38,26 +39,36 @@ export const REC_DATASETS = ['movielens-small'] as const;
 /** A dataset name of {@link REC_DATASETS}. */
 export type RecDatasetName = (typeof REC_DATASETS)[number];
 
-/**
- * Streams the records of an interaction file (see {@link parseInteractionLines}). When
- * `format.delimiter` is not given it is a tab for `.tsv`/`.tab` files and a comma otherwise.
- * @throws IoError when the file cannot be read; DataFormatError for malformed lines
- */
-export async function* readInteractionRecords(path: string, format: InteractionFormat = MOVIELENS_RATINGS_FORMAT): AsyncGenerator<InteractionRecord> {
-  const fmt: InteractionFormat =
-    format.delimiter === undefined ? { ...format, delimiter: /\.(tsv|tab)$/i.test(path) ? '\t' : ',' } : format;
+function withDelimiter(path: string, format: InteractionFormat): InteractionFormat {
+  return format.delimiter === undefined ? { ...format, delimiter: /\.(tsv|tab)$/i.test(path) ? '\t' : ',' } : format;
+}
+
+function checkReadable(path: string): void {
   try {
     if (!statSync(path).isFile()) throw new Error('not a regular file');
   } catch (e) {
     throw new IoError(`could not read ${path}: ${(e as Error).message}; check the path`);
   }
+}
+
+function readError(path: string, e: unknown): Error {
+  if (e instanceof SamplexError) return e;
+  return new IoError(`could not read ${path}: ${(e as Error).message}; check the path and permissions`);
+}
+
+/**
+ * Streams the records of an interaction file one at a time (see {@link parseInteractionLines}).
+ * When `format.delimiter` is not given it is a tab for `.tsv`/`.tab` files and a comma otherwise.
+ * @throws IoError when the file cannot be read; DataFormatError for malformed lines
+ */
+export async function* readInteractionRecords(path: string, format: InteractionFormat = MOVIELENS_RATINGS_FORMAT): AsyncGenerator<InteractionRecord> {
+  checkReadable(path);
   const stream = createReadStream(path, { encoding: 'utf8' });
   const lines = createInterface({ input: stream, crlfDelay: Infinity });
   try {
-    yield* parseInteractionLines(lines, path, fmt);
+    yield* parseInteractionLines(lines, path, withDelimiter(path, format));
   } catch (e) {
-    if (e instanceof SamplexError) throw e;
-    throw new IoError(`could not read ${path}: ${(e as Error).message}; check the path and permissions`);
+    throw readError(path, e);
   } finally {
     lines.close();
     stream.destroy();
@@ -65,11 +76,34 @@ export async function* readInteractionRecords(path: string, format: InteractionF
 }
 
 /**
- * Reads a whole interaction file into an {@link InteractionLog}.
- * @throws IoError, DataFormatError
+ * Reads a whole interaction file into an {@link InteractionLog}, streaming it in 1 MiB chunks
+ * (memory holds the log, not the text). Delimiter default as {@link readInteractionRecords}.
+ * @throws IoError when the file cannot be read; DataFormatError for malformed lines
  */
 export async function readInteractionsFile(path: string, format: InteractionFormat = MOVIELENS_RATINGS_FORMAT): Promise<InteractionLog> {
-  return collectInteractions(readInteractionRecords(path, format), path);
+  checkReadable(path);
+  const parser = new InteractionLineParser(path, withDelimiter(path, format));
+  const log = new InteractionLogBuilder(path);
+  const take = (line: string): void => {
+    const r = parser.line(line);
+    if (r !== null) log.add(r.user, r.item, r.time);
+  };
+  const stream = createReadStream(path, { encoding: 'utf8', highWaterMark: 1 << 20 });
+  let rest = '';
+  try {
+    for await (const chunk of stream as AsyncIterable<string>) {
+      const lines = (rest + chunk).split('\n');
+      rest = lines.pop()!;
+      for (const l of lines) take(l);
+    }
+    if (rest !== '') take(rest);
+    parser.end();
+  } catch (e) {
+    throw readError(path, e);
+  } finally {
+    stream.destroy();
+  }
+  return log.build();
 }
 
 /**
