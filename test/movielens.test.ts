@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DataFormatError, IoError } from '../src/core/errors.js';
-import { buildSequences, leaveOneOut, parseInteractionLines } from '../src/data/interactions.js';
+import { buildSequences, collectInteractions, leaveOneOut, parseInteractionLines } from '../src/data/interactions.js';
 import {
   DatasetUnavailableError,
   datasetPath,
@@ -51,6 +51,22 @@ test('ratings.csv and TSV files are streamed from disk; errors name the file and
     for await (const r of readInteractionRecords(bad)) seen.push(r.line);
   }, DataFormatError);
   assert.deepEqual(seen, [2, 3]);
+}));
+
+test('the chunked file reader equals the line-by-line stream across 1 MiB chunk boundaries', withDir(async (dir) => {
+  const path = join(dir, 'big.csv');
+  const lines = ['userId,movieId,rating,timestamp'];
+  for (let i = 0; i < 60000; i++) lines.push(`${1 + ((i * 7919) % 997)},${(i * 104729) % 5003},4.5,${1000000000 + ((i * 31) % 100000)}`);
+  writeFileSync(path, '\ufeff' + lines.join('\r\n')); // BOM, CRLF, no final newline; about 1.7 MB
+  const fast = await readMovielensRatings(path);
+  const records = [];
+  for await (const r of readInteractionRecords(path)) records.push(r);
+  assert.equal(records.length, 60000);
+  assert.equal(records[59999]!.line, 60001);
+  const slow = await collectInteractions(records, path);
+  assert.deepEqual(fast, slow);
+  writeFileSync(path, lines.slice(0, 40000).join('\n') + '\n1,2,3.0\n' + lines.slice(40000).join('\n'));
+  await assert.rejects(readMovielensRatings(path), (e: unknown) => e instanceof DataFormatError && e.line === 40001);
 }));
 
 /** A small `movielens`-like data frame inside a lazy-load database. */
