@@ -89,6 +89,23 @@ test('R serialization: format 2 header and compact_intseq (ALTREP) row names', (
   assert.deepEqual(Array.from(rn.data), [1, 2, 3]);
 });
 
+test('R serialization: an ALTREP wrapper (wrap_integer) reads as the wrapped vector with the wrapper attributes', () => {
+  const w = new XdrWriter().header(3);
+  w.int(238).flags(LIST).sym('wrap_integer').flags(LIST).sym('base').flags(LIST).flags(INT).int(1).int(13).nil();
+  // state: the dotted pair (wrapped vector . metadata)
+  w.flags(LIST).flags(INT).int(3).int(4).int(5).int(6).flags(INT).int(2).int(0).int(0);
+  // attributes of the wrapper: names
+  w.flags(LIST, { tag: true }).sym('names').flags(STR).int(3).charsxp('a').charsxp('b').charsxp('c').nil();
+  const obj = unserializeR(w.done());
+  assert.ok(obj.type === 'integer');
+  assert.deepEqual(Array.from(obj.data), [4, 5, 6]);
+  assert.deepEqual(rNames(obj), ['a', 'b', 'c']);
+  const other = new XdrWriter().header(3);
+  other.int(238).flags(LIST).sym('deferred_string').flags(LIST).sym('base').flags(LIST).flags(INT).int(1).int(16).nil();
+  other.flags(LIST).flags(INT).int(1).int(1).flags(INT).int(1).int(0).nil();
+  assert.throws(() => unserializeR(other.done()), /ALTREP class 'deferred_string' is not supported/);
+});
+
 test('R serialization: gzip-compressed .rds and a tagged pairlist', () => {
   const w = new XdrWriter().header(3);
   w.flags(LIST, { tag: true }).sym('a').flags(INT).int(1).int(5);

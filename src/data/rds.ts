@@ -5,7 +5,7 @@
  *
  * Supported: `NULL`, symbols, pairlists (attributes and tags), integer, logical, double,
  * character and generic vectors, strings (CHARSXP, including `NA`), reference back-pointers, and
- * the compact integer/real sequences R may write for row names. Anything else (environments,
+ * the compact integer/real sequences and wrapper objects R may write instead of plain vectors. Anything else (environments,
  * closures, bytecode, ASCII or native-binary formats) raises a {@link DataFormatError} naming the
  * type. The format is described in R's `src/main/serialize.c`.
  * @module
@@ -26,7 +26,13 @@ export interface RPairItem {
 export type RObject =
   | { readonly type: 'null' }
   | { readonly type: 'symbol'; readonly name: string }
-  | { readonly type: 'pairlist'; readonly items: readonly RPairItem[]; readonly attributes: RAttributes }
+  | {
+      readonly type: 'pairlist';
+      readonly items: readonly RPairItem[];
+      readonly attributes: RAttributes;
+      /** The CDR of the last cell when it is not `NULL` (a dotted pair, as in ALTREP wrapper states). */
+      readonly tail?: RObject;
+    }
   | { readonly type: 'integer' | 'logical'; readonly data: Int32Array; readonly attributes: RAttributes }
   | { readonly type: 'double'; readonly data: Float64Array; readonly attributes: RAttributes }
   | { readonly type: 'character'; readonly data: ReadonlyArray<string | null>; readonly attributes: RAttributes }
@@ -93,13 +99,6 @@ class XdrReader {
     return v;
   }
 
-  private double(): number {
-    this.need(8);
-    const v = this.view.getFloat64(this.pos, false);
-    this.pos += 8;
-    return v;
-  }
-
   private length(): number {
     const n = this.int();
     if (n >= 0) return n;
@@ -152,7 +151,10 @@ class XdrReader {
   }
 
   item(): RObject {
-    const flags = this.int();
+    return this.itemWithFlags(this.int());
+  }
+
+  private itemWithFlags(flags: number): RObject {
     const type = flags & 0xff;
     const hasAttr = (flags & (1 << 9)) !== 0;
     switch (type) {
@@ -178,6 +180,7 @@ class XdrReader {
         const items: RPairItem[] = [];
         let attributes: RAttributes = NO_ATTRIBUTES;
         let cellFlags = flags;
+        let tail: RObject | undefined;
         for (;;) {
           const a = this.attributes((cellFlags & (1 << 9)) !== 0);
           if (items.length === 0) attributes = a;
@@ -192,11 +195,12 @@ class XdrReader {
           const nextType = next & 0xff;
           if (nextType === NILVALUE_SXP) break;
           if (nextType !== LISTSXP) {
-            this.fail(`a pairlist must end in NULL, found type ${nextType}`);
+            tail = this.itemWithFlags(next);
+            break;
           }
           cellFlags = next;
         }
-        return { type: 'pairlist', items, attributes };
+        return tail === undefined ? { type: 'pairlist', items, attributes } : { type: 'pairlist', items, attributes, tail };
       }
       case CHARSXP:
         return this.fail('a bare string (CHARSXP) outside a character vector or symbol');
@@ -260,10 +264,10 @@ class XdrReader {
       for (let i = 0; i < n; i++) data[i] = start + i * step;
       return { type: 'double', data, attributes };
     }
-    if (cls.startsWith('wrap_') && state.type === 'list' && state.data[0] !== undefined) {
-      const inner = state.data[0];
-      if (inner.type === 'null' || inner.type === 'symbol' || inner.type === 'pairlist') return inner;
-      return { ...inner, attributes } as RObject;
+    // wrappers (wrap_integer, wrap_real, wrap_string, …): the state is the pair (wrapped, metadata)
+    const inner = cls.startsWith('wrap_') && state.type === 'pairlist' ? state.items[0]?.value : undefined;
+    if (inner !== undefined && 'data' in inner) {
+      return { ...inner, attributes: attributes.size > 0 ? attributes : inner.attributes } as RObject;
     }
     return this.fail(`ALTREP class '${cls}' is not supported by this reader`);
   }
