@@ -76,3 +76,22 @@ export {
   type EvaluationMetrics,
 } from './layer/evaluator.js';
 export { OutputLayer, type OutputLayerOptions, type StepInput, type StepResult } from './layer/outputLayer.js';
+export {
+  Vocab,
+  SparseBuilder,
+  checkDataset,
+  datasetStats,
+  numRows,
+  tokenize,
+  formatFloat32,
+  type SparseRows,
+  type Sequences,
+  type SparseDataset,
+  type DatasetSplit,
+  type DatasetStats,
+  type BuildInfo,
+} from './data/sparse.js';
+export { linesOf } from './data/lines.js';
+export { readLines } from './io/lines.js';
+export { parseXmc, formatXmc, FORMAT_CHUNK_LINES, type XmcReadOptions } from './data/xmc.js';
+export { parseFastText, formatFastText, FASTTEXT_LABEL_PREFIX, type FastTextReadOptions } from './data/fasttext.js';
