@@ -95,3 +95,25 @@ export { linesOf } from './data/lines.js';
 export { readLines } from './io/lines.js';
 export { parseXmc, formatXmc, FORMAT_CHUNK_LINES, type XmcReadOptions } from './data/xmc.js';
 export { parseFastText, formatFastText, FASTTEXT_LABEL_PREFIX, type FastTextReadOptions } from './data/fasttext.js';
+export {
+  parseWordNetNouns,
+  buildWordNetDataset,
+  isWordNetTest,
+  type WordNetSynset,
+  type WordNetOptions,
+  type WordNetStats,
+  type WordNetDataset,
+} from './data/wordnet.js';
+export {
+  readXmcFile,
+  readFastTextFile,
+  readXmcSplit,
+  readFastTextSplit,
+  exportSplit,
+  loadWordNet,
+  wordnetDictDir,
+  EXPORT_FORMATS,
+  SPLIT_FILES,
+  type ExportFormat,
+  type LoadWordNetOptions,
+} from './data/files.js';

@@ -166,7 +166,7 @@ export class SparseBuilder {
   private readonly sIds = new IntBuf();
   private readonly sOff = new IntBuf();
   private kind: 'none' | 'pairs' | 'tokens' = 'none';
-  private readonly counts = new Map<number, number>();
+  private scratch = new Int32Array(64);
 
   constructor() {
     this.fOff.push(0);
@@ -214,18 +214,22 @@ export class SparseBuilder {
    */
   addTokens(tokens: ArrayLike<number>, labels: ArrayLike<number>): void {
     this.setKind('tokens');
-    const c = this.counts;
-    c.clear();
-    for (let i = 0; i < tokens.length; i++) {
+    const n = tokens.length;
+    if (this.scratch.length < n) this.scratch = new Int32Array(Math.max(n, 2 * this.scratch.length));
+    const sorted = this.scratch.subarray(0, n);
+    for (let i = 0; i < n; i++) {
       const t = tokens[i]!;
       this.sIds.push(t);
-      c.set(t, (c.get(t) ?? 0) + 1);
+      sorted[i] = t;
     }
     this.sOff.push(this.sIds.n);
-    const keys = Int32Array.from(c.keys()).sort();
-    for (const k of keys) {
-      this.fIdx.push(k);
-      this.fVal.push(c.get(k)!);
+    sorted.sort();
+    for (let i = 0; i < n; ) {
+      let j = i + 1;
+      while (j < n && sorted[j] === sorted[i]) j++;
+      this.fIdx.push(sorted[i]!);
+      this.fVal.push(j - i);
+      i = j;
     }
     this.fOff.push(this.fIdx.n);
     this.pushLabels(labels);
