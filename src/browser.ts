@@ -94,3 +94,30 @@ export {
 } from './diagnostics/bias.js';
 export { syntheticTable, syntheticQueries, type SyntheticKind, type SyntheticOptions } from './diagnostics/synthetic.js';
 export { biasReportHtml } from './report/bias.js';
+export {
+  Vocab,
+  SparseBuilder,
+  checkDataset,
+  datasetStats,
+  numRows,
+  tokenize,
+  formatFloat32,
+  type SparseRows,
+  type Sequences,
+  type SparseDataset,
+  type DatasetSplit,
+  type DatasetStats,
+  type BuildInfo,
+} from './data/sparse.js';
+export { linesOf } from './data/lines.js';
+export { parseXmc, formatXmc, FORMAT_CHUNK_LINES, type XmcReadOptions } from './data/xmc.js';
+export { parseFastText, formatFastText, FASTTEXT_LABEL_PREFIX, type FastTextReadOptions } from './data/fasttext.js';
+export {
+  parseWordNetNouns,
+  buildWordNetDataset,
+  isWordNetTest,
+  type WordNetSynset,
+  type WordNetOptions,
+  type WordNetStats,
+  type WordNetDataset,
+} from './data/wordnet.js';
