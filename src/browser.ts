@@ -94,3 +94,4 @@ export {
 } from './diagnostics/bias.js';
 export { syntheticTable, syntheticQueries, type SyntheticKind, type SyntheticOptions } from './diagnostics/synthetic.js';
 export { biasReportHtml } from './report/bias.js';
+export { Vocabulary, countTokens, UNK, EOS, type VocabularyOptions } from './data/vocab.js';
