@@ -95,3 +95,17 @@ export {
 export { syntheticTable, syntheticQueries, type SyntheticKind, type SyntheticOptions } from './diagnostics/synthetic.js';
 export { biasReportHtml } from './report/bias.js';
 export { Vocabulary, countTokens, UNK, EOS, type VocabularyOptions } from './data/vocab.js';
+export {
+  buildLmCorpus,
+  lmCorpusStats,
+  parseTextCorpus,
+  textTokens,
+  decodeText,
+  SPLIT_NAMES,
+  type SplitName,
+  type TokenSource,
+  type LmCorpus,
+  type LmCorpusStats,
+  type LmTexts,
+} from './data/lmCorpus.js';
+export { BROWN_GENRES, brownGenre, brownHeldOut, parseBrownText, sentenceTokens, splitBrownFiles } from './data/brownFormat.js';

@@ -6,3 +6,4 @@
 export * from './browser.js';
 export { writeFileAtomic, type AtomicFileOps } from './io/atomic.js';
 export { writeSafetensors, readSafetensors, saveClassTable, loadClassTable } from './layer/safetensors.js';
+export { loadBrown, brownDir, readTextCorpus, TEXT_CORPUS_FILES, type BrownOptions } from './data/lmFiles.js';
