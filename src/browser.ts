@@ -109,3 +109,4 @@ export {
   type LmTexts,
 } from './data/lmCorpus.js';
 export { BROWN_GENRES, brownGenre, brownHeldOut, parseBrownText, sentenceTokens, splitBrownFiles } from './data/brownFormat.js';
+export { BpttBatcher, type BpttBatch, type BpttOptions } from './data/bptt.js';
