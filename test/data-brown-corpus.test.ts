@@ -5,6 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { main } from '../src/cli/main.js';
 import { lmCorpusStats } from '../src/data/lmCorpus.js';
 import { loadBrown } from '../src/data/lmFiles.js';
 import { EOS, UNK } from '../src/data/vocab.js';
@@ -32,4 +33,16 @@ test('Brown corpus: split sizes, token and vocabulary counts, id order', () => {
   assert.deepEqual(c.vocab.words.slice(0, 2), ['the', ',']);
   for (let i = 1; i < c.vocab.size; i++) assert.ok(c.vocab.counts[i]! <= c.vocab.counts[i - 1]!);
   assert.ok(c.vocab.has(EOS) && c.vocab.has(UNK) && !c.vocab.has('The'));
+});
+
+test('samplex data stats brown --json with minCount 1 keeps every training type', async () => {
+  const lines: string[] = [];
+  const code = await main(['data', 'stats', 'brown', '--json'], (l) => lines.push(l));
+  assert.equal(code, 0);
+  assert.equal(lines.length, 1);
+  const s = JSON.parse(lines[0]!) as { minCount: number; vocabSize: number; trainTypes: number; unk: { train: number } };
+  assert.equal(s.minCount, 1);
+  assert.equal(s.vocabSize, s.trainTypes + 1);
+  assert.equal(s.unk.train, 0);
+  within(s.vocabSize, 43401, 0.02, 'vocabulary size with minCount 1');
 });
