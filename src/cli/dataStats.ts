@@ -10,8 +10,11 @@ import { loadBrown, readTextCorpus } from '../data/lmFiles.js';
 
 /** Parsed options of `samplex data stats`. */
 export interface DataStatsOptions {
+  /** `--min-count`: an integer ≥ 1, as typed. */
   minCount: string;
+  /** `--data`: the directory of a `text` corpus. */
   data?: string;
+  /** `--json`: print one JSON object instead of a table. */
   json?: boolean;
 }
 
