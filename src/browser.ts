@@ -95,6 +95,49 @@ export {
 export { syntheticTable, syntheticQueries, type SyntheticKind, type SyntheticOptions } from './diagnostics/synthetic.js';
 export { biasReportHtml } from './report/bias.js';
 export {
+  Vocab,
+  SparseBuilder,
+  checkDataset,
+  datasetStats,
+  numRows,
+  tokenize,
+  formatFloat32,
+  type SparseRows,
+  type Sequences,
+  type SparseDataset,
+  type DatasetSplit,
+  type DatasetStats,
+  type BuildInfo,
+} from './data/sparse.js';
+export { linesOf } from './data/lines.js';
+export { parseXmc, formatXmc, FORMAT_CHUNK_LINES, type XmcReadOptions } from './data/xmc.js';
+export { parseFastText, formatFastText, FASTTEXT_LABEL_PREFIX, type FastTextReadOptions } from './data/fasttext.js';
+export {
+  parseWordNetNouns,
+  buildWordNetDataset,
+  isWordNetTest,
+  type WordNetSynset,
+  type WordNetOptions,
+  type WordNetStats,
+  type WordNetDataset,
+} from './data/wordnet.js';
+export { Vocabulary, countTokens, UNK, EOS, type VocabularyOptions } from './data/vocab.js';
+export {
+  buildLmCorpus,
+  lmCorpusStats,
+  parseTextCorpus,
+  textTokens,
+  decodeText,
+  SPLIT_NAMES,
+  type SplitName,
+  type TokenSource,
+  type LmCorpus,
+  type LmCorpusStats,
+  type LmTexts,
+} from './data/lmCorpus.js';
+export { BROWN_GENRES, brownGenre, brownHeldOut, parseBrownText, sentenceTokens, splitBrownFiles } from './data/brownFormat.js';
+export { BpttBatcher, type BpttBatch, type BpttOptions } from './data/bptt.js';
+export {
   parseInteractionLines,
   InteractionLineParser,
   collectInteractions,

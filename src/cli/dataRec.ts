@@ -1,7 +1,9 @@
 /**
- * `samplex data fetch movielens-small` and `samplex data stats <dataset|file> [--json]`.
+ * `samplex data fetch movielens-small`, and `samplex data stats` for interaction datasets
+ * (`movielens-small` or a CSV/TSV file; `dataStats.ts` hands these over).
  * @module
  */
+import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { OptionError } from '../core/errors.js';
 import { interactionStats, type InteractionFormat, type InteractionLog, type InteractionStats } from '../data/interactions.js';
@@ -24,8 +26,8 @@ export interface DataFetchOptions {
   cache?: string;
 }
 
-/** Options of `samplex data stats`. */
-export interface DataStatsOptions {
+/** Options of `samplex data stats` for interaction data. */
+export interface DataRecStatsOptions {
   /** Print one JSON object instead of a table. */
   json?: boolean;
   /** Cache directory. */
@@ -69,8 +71,13 @@ const column = (v: string | undefined, fallback: string, header: boolean): strin
   return s;
 };
 
-/** Runs `samplex data stats <dataset|file>`; returns the figures. */
-export async function dataStatsCommand(target: string, o: DataStatsOptions, print: (line: string) => void): Promise<InteractionStats> {
+/** Whether `samplex data stats <target>` means interaction data: a known dataset or an existing file. */
+export function isRecStatsTarget(target: string): boolean {
+  return (REC_DATASETS as readonly string[]).includes(target) || existsSync(target);
+}
+
+/** Runs `samplex data stats <dataset|file>` for interaction data; returns the figures. */
+export async function dataRecStatsCommand(target: string, o: DataRecStatsOptions, print: (line: string) => void): Promise<InteractionStats> {
   const minInteractions = o.minInteractions === undefined ? 3 : Number(o.minInteractions);
   let log: InteractionLog;
   let source: string;
@@ -110,30 +117,25 @@ export async function dataStatsCommand(target: string, o: DataStatsOptions, prin
   return s;
 }
 
-/** Adds `data fetch` and `data stats` to `program` (creating the `data` command if needed). */
-export function addDataRecCommands(program: Command, print: (line: string) => void): void {
-  const data =
-    program.commands.find((c) => c.name() === 'data') ?? program.command('data').description('fetch datasets into the local cache and summarize them');
-  data
+/** Adds `fetch <dataset>` to the `samplex data` command. */
+export function addDataRecCommands(data: Command, print: (line: string) => void): Command {
+  return data
     .command('fetch')
     .description(`fetch a dataset into the cache (${REC_DATASETS.join(', ')}); movielens-small comes from Debian's r-cran-dslabs`)
     .argument('<dataset>', REC_DATASETS.join(' | '))
     .option('--force', 'fetch again even when cached')
     .option('--cache <dir>', 'cache directory (default $SAMPLEX_CACHE or .cache/samplex in the package)')
     .action((name: string, o: DataFetchOptions) => dataFetchCommand(name, o, print));
-  data
-    .command('stats')
-    .description('summarize an interaction dataset (a cached dataset name or a CSV/TSV file) and its leave-one-out split')
-    .argument('<dataset>', `${REC_DATASETS.join(' | ')} | path of an interactions file`)
-    .option('--json', 'print one JSON object')
-    .option('--cache <dir>', 'cache directory')
-    .option('--min-interactions <n>', 'drop users with fewer interactions before splitting (≥ 3)', '3')
-    .option('--delimiter <c>', 'field separator of a file (default: tab for .tsv, else comma; "tab" for a tab)')
-    .option('--no-header', 'the file has no header line (then columns are 0-based indices)')
-    .option('--user <col>', 'user column of a file (name, or index without header)')
-    .option('--item <col>', 'item column of a file')
-    .option('--time <col>', 'time column of a file')
-    .action(async (target: string, o: DataStatsOptions) => {
-      await dataStatsCommand(target, o, print);
-    });
+}
+
+/** Adds the options of interaction-data statistics to the `samplex data stats` command. */
+export function addDataRecStatsOptions(stats: Command): Command {
+  return stats
+    .option('--cache <dir>', 'interactions: cache directory of movielens-small')
+    .option('--min-interactions <n>', 'interactions: drop users with fewer interactions before the leave-one-out split (≥ 3)', '3')
+    .option('--delimiter <c>', 'interactions file: field separator (default: tab for .tsv, else comma; "tab" for a tab)')
+    .option('--no-header', 'interactions file: no header line (columns are then 0-based indices)')
+    .option('--user <col>', 'interactions file: user column (name, or index without header)')
+    .option('--item <col>', 'interactions file: item column')
+    .option('--time <col>', 'interactions file: time column');
 }
