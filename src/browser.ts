@@ -139,6 +139,7 @@ export { BROWN_GENRES, brownGenre, brownHeldOut, parseBrownText, sentenceTokens,
 export { BpttBatcher, type BpttBatch, type BpttOptions } from './data/bptt.js';
 export {
   parseInteractionLines,
+  parseInteractionLog,
   InteractionLineParser,
   collectInteractions,
   InteractionLogBuilder,

@@ -15,14 +15,12 @@ import {
   type InteractionRecord,
 } from '../src/data/interactions.js';
 
-async function parse(text: string, format?: InteractionFormat): Promise<InteractionRecord[]> {
-  const out: InteractionRecord[] = [];
-  for await (const r of parseInteractionLines(text.split('\n'), 'in.csv', format)) out.push(r);
-  return out;
+function parse(text: string, format?: InteractionFormat): InteractionRecord[] {
+  return [...parseInteractionLines(text.split('\n'), 'in.csv', format)];
 }
 
-async function rejects(text: string, line: number, pattern: RegExp, format?: InteractionFormat): Promise<void> {
-  await assert.rejects(parse(text, format), (e: unknown) => {
+function rejects(text: string, line: number, pattern: RegExp, format?: InteractionFormat): void {
+  assert.throws(() => parse(text, format), (e: unknown) => {
     assert.ok(e instanceof DataFormatError, `expected DataFormatError, got ${String(e)}`);
     assert.equal(e.file, 'in.csv');
     assert.equal(e.line, line);
@@ -31,58 +29,58 @@ async function rejects(text: string, line: number, pattern: RegExp, format?: Int
   });
 }
 
-test('MovieLens ratings.csv lines: header, CRLF, BOM and blank lines; records carry their line numbers', async () => {
+test('MovieLens ratings.csv lines: header, CRLF, BOM and blank lines; records carry their line numbers', () => {
   const text = '\ufeffuserId,movieId,rating,timestamp\r\n1,31,2.5,1260759144\r\n\r\n1,1029,3.0,1260759179\n2,10,4.0,835355493\n';
-  const rows = await parse(text);
+  const rows = parse(text);
   assert.deepEqual(rows, [
     { user: '1', item: '31', time: 1260759144, line: 2 },
     { user: '1', item: '1029', time: 1260759179, line: 4 },
     { user: '2', item: '10', time: 835355493, line: 5 },
   ]);
   // columns found by name whatever their order
-  const moved = await parse('timestamp,rating,movieId,userId\n7,5.0,3,9');
+  const moved = parse('timestamp,rating,movieId,userId\n7,5.0,3,9');
   assert.deepEqual(moved, [{ user: '9', item: '3', time: 7, line: 2 }]);
 });
 
-test('malformed lines raise DataFormatError with file and 1-based line', async () => {
+test('malformed lines raise DataFormatError with file and 1-based line', () => {
   const h = 'userId,movieId,rating,timestamp\n';
-  await rejects(h + '1,2,3.0,100\n1,2,3.0\n', 3, /expected 4 fields separated by ",", found 3/);
-  await rejects(h + '1,2,3.0,100\n\n1,2,3.0,100,9\n', 4, /found 5/);
-  await rejects(h + '1,2,3.0,yesterday\n', 2, /time "yesterday" in column 'timestamp' is not a number/);
-  await rejects(h + '1,2,3.0,\n', 2, /time "" .* not a number/);
-  await rejects(h + ',2,3.0,100\n', 2, /empty user id/);
-  await rejects('userId,itemId,rating,timestamp\n1,2,3,4\n', 1, /missing header column 'movieId' \(the header has: userId, itemId, rating, timestamp\)/);
-  await rejects('userId,movieId,timestamp\n1,2,4\n', 1, /missing header column 'rating'/);
-  await rejects('userId;movieId;rating;timestamp\n', 1, /missing header column 'userId'.*delimiter ","/);
-  await rejects(h + '1,"2,3.0,100\n', 2, /unterminated quoted field/);
-  await assert.rejects(parse(''), (e: unknown) => e instanceof DataFormatError && /empty/.test(e.message));
+  rejects(h + '1,2,3.0,100\n1,2,3.0\n', 3, /expected 4 fields separated by ",", found 3/);
+  rejects(h + '1,2,3.0,100\n\n1,2,3.0,100,9\n', 4, /found 5/);
+  rejects(h + '1,2,3.0,yesterday\n', 2, /time "yesterday" in column 'timestamp' is not a number/);
+  rejects(h + '1,2,3.0,\n', 2, /time "" .* not a number/);
+  rejects(h + ',2,3.0,100\n', 2, /empty user id/);
+  rejects('userId,itemId,rating,timestamp\n1,2,3,4\n', 1, /missing header column 'movieId' \(the header has: userId, itemId, rating, timestamp\)/);
+  rejects('userId,movieId,timestamp\n1,2,4\n', 1, /missing header column 'rating'/);
+  rejects('userId;movieId;rating;timestamp\n', 1, /missing header column 'userId'.*delimiter ","/);
+  rejects(h + '1,"2,3.0,100\n', 2, /unterminated quoted field/);
+  assert.throws(() => parse(''), (e: unknown) => e instanceof DataFormatError && /empty/.test(e.message));
 });
 
-test('generic interactions: TSV by index without header, quoted CSV by name, option errors', async () => {
+test('generic interactions: TSV by index without header, quoted CSV by name, option errors', () => {
   const tsv = 'a\tx\t3\tjunk\nb\ty\t1.5\tjunk\n';
   const fmt: InteractionFormat = { delimiter: '\t', header: false, user: 0, item: 1, time: 2 };
-  assert.deepEqual(await parse(tsv, fmt), [
+  assert.deepEqual(parse(tsv, fmt), [
     { user: 'a', item: 'x', time: 3, line: 1 },
     { user: 'b', item: 'y', time: 1.5, line: 2 },
   ]);
-  await rejects('a\tx\t3\nb\ty\n', 2, /expected 3 fields separated by "\\t", found 2/, fmt);
-  await rejects('a\tx\n', 1, /column 2 does not exist: the first line has 2 field\(s\)/, fmt);
+  rejects('a\tx\t3\nb\ty\n', 2, /expected 3 fields separated by "\\t", found 2/, fmt);
+  rejects('a\tx\n', 1, /column 2 does not exist: the first line has 2 field\(s\)/, fmt);
   const csv = 'session,user,item,ts\n1,"Doe, J.","The ""Movie""",12\n';
-  assert.deepEqual(await parse(csv, { user: 'user', item: 'item', time: 'ts' }), [{ user: 'Doe, J.', item: 'The "Movie"', time: 12, line: 2 }]);
-  await assert.rejects(parse(tsv, { header: false, user: 'userId', item: 1, time: 2 }), OptionError);
-  await assert.rejects(parse(tsv, { delimiter: '::' }), OptionError);
-  await assert.rejects(parse(tsv, { user: -1 }), OptionError);
-  await assert.rejects(parse(tsv, { colums: 1 } as unknown as InteractionFormat), /unknown option 'colums'/);
+  assert.deepEqual(parse(csv, { user: 'user', item: 'item', time: 'ts' }), [{ user: 'Doe, J.', item: 'The "Movie"', time: 12, line: 2 }]);
+  assert.throws(() => parse(tsv, { header: false, user: 'userId', item: 1, time: 2 }), OptionError);
+  assert.throws(() => parse(tsv, { delimiter: '::' }), OptionError);
+  assert.throws(() => parse(tsv, { user: -1 }), OptionError);
+  assert.throws(() => parse(tsv, { colums: 1 } as unknown as InteractionFormat), /unknown option 'colums'/);
 });
 
-test('raw ids sort integers numerically before other strings, independent of file order', async () => {
+test('raw ids sort integers numerically before other strings, independent of file order', () => {
   assert.ok(compareIds('9', '10') < 0);
   assert.ok(compareIds('-3', '2') < 0);
   assert.ok(compareIds('10', 'a') < 0);
   assert.ok(compareIds('B', 'a') < 0);
   assert.equal(compareIds('x', 'x'), 0);
   assert.ok(compareIds('90071992547409930', '90071992547409931') < 0); // beyond 2^53
-  const log = await collectInteractions([
+  const log = collectInteractions([
     { user: 'u', item: '10', time: 1, line: 1 },
     { user: '7', item: 'b', time: 2, line: 2 },
     { user: 'u', item: '9', time: 3, line: 3 },

@@ -16,6 +16,7 @@ import {
   readInteractionsFile,
   readMovielensRatings,
 } from '../src/data/movielens.js';
+import { linesOf } from '../src/data/lines.js';
 import { R_NA_INTEGER } from '../src/data/rds.js';
 import { gzip, rdbRecord, XdrWriter } from './util/xdr.js';
 
@@ -30,43 +31,43 @@ function withDir(f: (dir: string) => Promise<void> | void): () => Promise<void> 
   };
 }
 
-test('ratings.csv and TSV files are streamed from disk; errors name the file and line', withDir(async (dir) => {
+test('ratings.csv and TSV files are streamed from disk; errors name the file and line', withDir((dir) => {
   const csv = join(dir, 'ratings.csv');
   writeFileSync(csv, 'userId,movieId,rating,timestamp\n2,5,4.0,20\n1,5,3.5,10\n1,7,5.0,10\n');
-  const log = await readMovielensRatings(csv);
+  const log = readMovielensRatings(csv);
   assert.deepEqual(log.userIds, ['1', '2']);
   assert.deepEqual(log.itemIds, ['5', '7']);
   assert.equal(log.user.length, 3);
   const tsv = join(dir, 'plays.tsv');
   writeFileSync(tsv, 'u\ti\tt\nx\ta\t1\ny\tb\t2\n');
-  const t = await readInteractionsFile(tsv, { user: 'u', item: 'i', time: 't' });
+  const t = readInteractionsFile(tsv, { user: 'u', item: 'i', time: 't' });
   assert.deepEqual(t.userIds, ['x', 'y']);
   const bad = join(dir, 'bad.csv');
   writeFileSync(bad, 'userId,movieId,rating,timestamp\n1,2,3.0,4\n1,2,3.0,4\n1;2;3.0;4\n');
-  await assert.rejects(readMovielensRatings(bad), (e: unknown) => e instanceof DataFormatError && e.file === bad && e.line === 4);
-  await assert.rejects(readMovielensRatings(join(dir, 'missing.csv')), (e: unknown) => e instanceof IoError && /missing\.csv/.test(e.message));
+  assert.throws(() => readMovielensRatings(bad), (e: unknown) => e instanceof DataFormatError && e.file === bad && e.line === 4);
+  assert.throws(() => readMovielensRatings(join(dir, 'missing.csv')), (e: unknown) => e instanceof IoError && /missing\.csv/.test(e.message));
   // streaming: the first records arrive before the malformed line is reached
   const seen: number[] = [];
-  await assert.rejects(async () => {
-    for await (const r of readInteractionRecords(bad)) seen.push(r.line);
+  assert.throws(() => {
+    for (const r of readInteractionRecords(bad)) seen.push(r.line);
   }, DataFormatError);
   assert.deepEqual(seen, [2, 3]);
 }));
 
-test('the chunked file reader equals the line-by-line stream across 1 MiB chunk boundaries', withDir(async (dir) => {
+test('reading a file in 1 MiB chunks equals parsing its whole text', withDir((dir) => {
   const path = join(dir, 'big.csv');
   const lines = ['userId,movieId,rating,timestamp'];
   for (let i = 0; i < 60000; i++) lines.push(`${1 + ((i * 7919) % 997)},${(i * 104729) % 5003},4.5,${1000000000 + ((i * 31) % 100000)}`);
   writeFileSync(path, '\ufeff' + lines.join('\r\n')); // BOM, CRLF, no final newline; about 1.7 MB
-  const fast = await readMovielensRatings(path);
-  const records = [];
-  for await (const r of readInteractionRecords(path)) records.push(r);
+  const streamed = readMovielensRatings(path);
+  const records = [...readInteractionRecords(path)];
   assert.equal(records.length, 60000);
   assert.equal(records[59999]!.line, 60001);
-  const slow = await collectInteractions(records, path);
-  assert.deepEqual(fast, slow);
+  const whole = collectInteractions(parseInteractionLines(linesOf(readFileSync(path, 'utf8')), path), path);
+  assert.deepEqual(streamed, whole);
+  assert.deepEqual(collectInteractions(records, path), whole);
   writeFileSync(path, lines.slice(0, 40000).join('\n') + '\n1,2,3.0\n' + lines.slice(40000).join('\n'));
-  await assert.rejects(readMovielensRatings(path), (e: unknown) => e instanceof DataFormatError && e.line === 40001);
+  assert.throws(() => readMovielensRatings(path), (e: unknown) => e instanceof DataFormatError && e.line === 40001);
 }));
 
 /** A small `movielens`-like data frame inside a lazy-load database. */
@@ -91,15 +92,14 @@ function dslabsFixture(rating2: number): { rdx: Uint8Array; rdb: Uint8Array } {
   return { rdx: gzip(x.done()), rdb };
 }
 
-test('the dslabs movielens data frame becomes a ratings.csv that the reader reads back', async () => {
+test('the dslabs movielens data frame becomes a ratings.csv that the reader reads back', () => {
   const { rdx, rdb } = dslabsFixture(3);
   const r = movielensFromDslabs(rdx, rdb);
   assert.deepEqual(Array.from(r.userId), [1, 1, 2]);
   assert.deepEqual(Array.from(r.movieId), [31, 1029, 31]);
   const text = movielensRatingsCsv(r).join('');
   assert.equal(text, 'userId,movieId,rating,timestamp\n1,31,2.5,1260759144\n1,1029,3.0,1260759179\n2,31,4.0,835355493\n');
-  const back = [];
-  for await (const rec of parseInteractionLines(text.split('\n'), 'x')) back.push([rec.user, rec.item, rec.time]);
+  const back = [...parseInteractionLines(linesOf(text), 'x')].map((rec) => [rec.user, rec.item, rec.time]);
   assert.deepEqual(back, [['1', '31', 1260759144], ['1', '1029', 1260759179], ['2', '31', 835355493]]);
   const na = dslabsFixture(NaN);
   assert.throws(() => movielensFromDslabs(na.rdx, na.rdb), (e: unknown) => e instanceof DataFormatError && /row 2 of column 'rating' is NA/.test(e.message));
@@ -164,7 +164,7 @@ test('real MovieLens latest-small from Debian r-cran-dslabs: 100,004 ratings, 67
       }
       throw e;
     }
-    const log = await readMovielensRatings(path);
+    const log = readMovielensRatings(path);
     assert.equal(log.user.length, 100004);
     assert.equal(log.userIds.length, 671);
     assert.equal(log.itemIds.length, 9066);

@@ -77,13 +77,13 @@ export function isRecStatsTarget(target: string): boolean {
 }
 
 /** Runs `samplex data stats <dataset|file>` for interaction data; returns the figures. */
-export async function dataRecStatsCommand(target: string, o: DataRecStatsOptions, print: (line: string) => void): Promise<InteractionStats> {
+export function dataRecStatsCommand(target: string, o: DataRecStatsOptions, print: (line: string) => void): InteractionStats {
   const minInteractions = o.minInteractions === undefined ? 3 : Number(o.minInteractions);
   let log: InteractionLog;
   let source: string;
   if ((REC_DATASETS as readonly string[]).includes(target)) {
     const cache = o.cache ?? defaultCacheDir();
-    log = await loadRecDataset(target as RecDatasetName, cache);
+    log = loadRecDataset(target as RecDatasetName, cache);
     source = datasetPath(target as RecDatasetName, cache);
   } else {
     const header = o.header !== false;
@@ -94,7 +94,7 @@ export async function dataRecStatsCommand(target: string, o: DataRecStatsOptions
       time: column(o.time, header ? 'timestamp' : '2', header),
       ...(o.delimiter !== undefined ? { delimiter: o.delimiter === '\\t' || o.delimiter === 'tab' ? '\t' : o.delimiter } : {}),
     };
-    log = await readInteractionsFile(target, format);
+    log = readInteractionsFile(target, format);
     source = target;
   }
   const s = interactionStats(log, { minInteractions });

@@ -73,8 +73,8 @@ export function addDataStatsCommand(data: Command, print: (line: string) => void
     .option('--min-count <n>', 'keep training words seen at least n times; the rest become <unk>', '1')
     .option('--data <dir>', 'directory with train.txt, valid.txt and test.txt (corpus text)')
     .option('--json', 'print one JSON object');
-  return addDataRecStatsOptions(stats).action(async (corpus: string, o: DataStatsOptions & DataRecStatsOptions) => {
-    if (!(DATA_CORPORA as readonly string[]).includes(corpus) && isRecStatsTarget(corpus)) await dataRecStatsCommand(corpus, o, print);
+  return addDataRecStatsOptions(stats).action((corpus: string, o: DataStatsOptions & DataRecStatsOptions) => {
+    if (!(DATA_CORPORA as readonly string[]).includes(corpus) && isRecStatsTarget(corpus)) dataRecStatsCommand(corpus, o, print);
     else dataStatsCommand(corpus, o, print);
   });
 }

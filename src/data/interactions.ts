@@ -225,21 +225,41 @@ export class InteractionLineParser {
 /**
  * Parses interactions from lines of delimited text, streaming: yields one record per non-empty
  * data line (see {@link InteractionLineParser}).
- * @param lines the lines of the input (without line terminators), sync or async
+ * @param lines the lines of the input without terminators (`linesOf(text)`, or `readLines(path)` in Node)
  * @param source the file name used in error messages
  * @throws DataFormatError (with the 1-based line) for malformed lines; OptionError for invalid format options
  */
-export async function* parseInteractionLines(
-  lines: AsyncIterable<string> | Iterable<string>,
+export function* parseInteractionLines(
+  lines: Iterable<string>,
   source: string,
   format: InteractionFormat = MOVIELENS_RATINGS_FORMAT,
-): AsyncGenerator<InteractionRecord> {
+): Generator<InteractionRecord, void, undefined> {
   const p = new InteractionLineParser(source, format);
-  for await (const raw of lines) {
+  for (const raw of lines) {
     const r = p.line(raw);
     if (r !== null) yield r;
   }
   p.end();
+}
+
+/**
+ * Parses lines of delimited text straight into an {@link InteractionLog}: the same rules as
+ * {@link parseInteractionLines}, without a record stream in between (about twice as fast).
+ * @throws DataFormatError (with the 1-based line) for malformed lines; OptionError for invalid format options
+ */
+export function parseInteractionLog(
+  lines: Iterable<string>,
+  source: string,
+  format: InteractionFormat = MOVIELENS_RATINGS_FORMAT,
+): InteractionLog {
+  const p = new InteractionLineParser(source, format);
+  const b = new InteractionLogBuilder(source);
+  for (const raw of lines) {
+    const r = p.line(raw);
+    if (r !== null) b.add(r.user, r.item, r.time);
+  }
+  p.end();
+  return b.build();
 }
 
 /**
@@ -369,12 +389,9 @@ export class InteractionLogBuilder {
 }
 
 /** Collects parsed records (for example from {@link parseInteractionLines}) into a log. */
-export async function collectInteractions(
-  records: AsyncIterable<InteractionRecord> | Iterable<InteractionRecord>,
-  source: string,
-): Promise<InteractionLog> {
+export function collectInteractions(records: Iterable<InteractionRecord>, source: string): InteractionLog {
   const b = new InteractionLogBuilder(source);
-  for await (const r of records) b.add(r.user, r.item, r.time);
+  for (const r of records) b.add(r.user, r.item, r.time);
   return b.build();
 }
 

@@ -10,18 +10,17 @@
  * @module
  */
 import { spawnSync } from 'node:child_process';
-import { createReadStream, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { DataFormatError, IoError, SamplexError } from '../core/errors.js';
+import { DataFormatError, IoError } from '../core/errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
+import { readLines } from '../io/lines.js';
 import {
-  InteractionLineParser,
-  InteractionLogBuilder,
   MOVIELENS_RATINGS_FORMAT,
   parseInteractionLines,
+  parseInteractionLog,
   type InteractionFormat,
   type InteractionLog,
   type InteractionRecord,
@@ -43,67 +42,23 @@ function withDelimiter(path: string, format: InteractionFormat): InteractionForm
   return format.delimiter === undefined ? { ...format, delimiter: /\.(tsv|tab)$/i.test(path) ? '\t' : ',' } : format;
 }
 
-function checkReadable(path: string): void {
-  try {
-    if (!statSync(path).isFile()) throw new Error('not a regular file');
-  } catch (e) {
-    throw new IoError(`could not read ${path}: ${(e as Error).message}; check the path`);
-  }
-}
-
-function readError(path: string, e: unknown): Error {
-  if (e instanceof SamplexError) return e;
-  return new IoError(`could not read ${path}: ${(e as Error).message}; check the path and permissions`);
+/**
+ * Streams the records of an interaction file one line at a time (see {@link parseInteractionLines});
+ * memory holds one chunk of the file. When `format.delimiter` is not given it is a tab for
+ * `.tsv`/`.tab` files and a comma otherwise.
+ * @throws IoError when the file cannot be read; DataFormatError for malformed lines
+ */
+export function readInteractionRecords(path: string, format: InteractionFormat = MOVIELENS_RATINGS_FORMAT): Generator<InteractionRecord, void, undefined> {
+  return parseInteractionLines(readLines(path), path, withDelimiter(path, format));
 }
 
 /**
- * Streams the records of an interaction file one at a time (see {@link parseInteractionLines}).
- * When `format.delimiter` is not given it is a tab for `.tsv`/`.tab` files and a comma otherwise.
+ * Reads a whole interaction file into an {@link InteractionLog}, streaming it (memory holds the
+ * log, not the text).
  * @throws IoError when the file cannot be read; DataFormatError for malformed lines
  */
-export async function* readInteractionRecords(path: string, format: InteractionFormat = MOVIELENS_RATINGS_FORMAT): AsyncGenerator<InteractionRecord> {
-  checkReadable(path);
-  const stream = createReadStream(path, { encoding: 'utf8' });
-  const lines = createInterface({ input: stream, crlfDelay: Infinity });
-  try {
-    yield* parseInteractionLines(lines, path, withDelimiter(path, format));
-  } catch (e) {
-    throw readError(path, e);
-  } finally {
-    lines.close();
-    stream.destroy();
-  }
-}
-
-/**
- * Reads a whole interaction file into an {@link InteractionLog}, streaming it in 1 MiB chunks
- * (memory holds the log, not the text). Delimiter default as {@link readInteractionRecords}.
- * @throws IoError when the file cannot be read; DataFormatError for malformed lines
- */
-export async function readInteractionsFile(path: string, format: InteractionFormat = MOVIELENS_RATINGS_FORMAT): Promise<InteractionLog> {
-  checkReadable(path);
-  const parser = new InteractionLineParser(path, withDelimiter(path, format));
-  const log = new InteractionLogBuilder(path);
-  const take = (line: string): void => {
-    const r = parser.line(line);
-    if (r !== null) log.add(r.user, r.item, r.time);
-  };
-  const stream = createReadStream(path, { encoding: 'utf8', highWaterMark: 1 << 20 });
-  let rest = '';
-  try {
-    for await (const chunk of stream as AsyncIterable<string>) {
-      const lines = (rest + chunk).split('\n');
-      rest = lines.pop()!;
-      for (const l of lines) take(l);
-    }
-    if (rest !== '') take(rest);
-    parser.end();
-  } catch (e) {
-    throw readError(path, e);
-  } finally {
-    stream.destroy();
-  }
-  return log.build();
+export function readInteractionsFile(path: string, format: InteractionFormat = MOVIELENS_RATINGS_FORMAT): InteractionLog {
+  return parseInteractionLog(readLines(path), path, withDelimiter(path, format));
 }
 
 /**
@@ -111,7 +66,7 @@ export async function readInteractionsFile(path: string, format: InteractionForm
  * interactions (user, movie, timestamp); the rating is checked to be present but not kept.
  * @throws IoError, DataFormatError
  */
-export async function readMovielensRatings(path: string): Promise<InteractionLog> {
+export function readMovielensRatings(path: string): InteractionLog {
   return readInteractionsFile(path, MOVIELENS_RATINGS_FORMAT);
 }
 
@@ -303,7 +258,7 @@ export function fetchMovielensSmall(opts: FetchOptions = {}): FetchResult {
  * Reads a cached dataset.
  * @throws IoError telling to run `samplex data fetch <name>` when it is not cached
  */
-export async function loadRecDataset(name: RecDatasetName, cacheDir: string = defaultCacheDir()): Promise<InteractionLog> {
+export function loadRecDataset(name: RecDatasetName, cacheDir: string = defaultCacheDir()): InteractionLog {
   const path = datasetPath(name, cacheDir);
   if (!existsSync(path)) {
     throw new IoError(`${name} is not in the cache (${path}); run \`samplex data fetch ${name}\` first`);
