@@ -1,7 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DataFormatError, OptionError } from '../src/core/errors.js';
-import { checkLabels } from '../src/core/matrix.js';
+import { ClassTable } from '../src/core/classTable.js';
+import { checkLabels, matrix, singleLabels } from '../src/core/matrix.js';
+import { evaluate } from '../src/layer/evaluator.js';
 import { Rng } from '../src/core/rng.js';
 import {
   buildSequences,
@@ -188,5 +190,24 @@ test('sequences and split do not depend on file order and satisfy their invarian
     let total = 0;
     for (const c of split.trainItemCounts) total += c;
     assert.equal(total, a.items.length - 2 * a.numUsers);
+  }
+});
+
+test('the split exclusions plug into the full-ranking evaluator: earlier items leave the ranking, the target stays', () => {
+  const split = leaveOneOut(buildSequences(exampleLog()));
+  const n = split.sequences.numItems;
+  const rng = Rng.fromSeed(3, 0);
+  const table = ClassTable.init(n, 4, rng, { bias: false });
+  const queries = matrix(split.sequences.numUsers, 4);
+  rng.fillNormal(queries.data);
+  for (const part of [split.valid, split.test]) {
+    const r = evaluate(queries, table, { k: n, exclude: part.exclude, labels: singleLabels(part.targets) });
+    for (let u = 0; u < split.sequences.numUsers; u++) {
+      const ranked = Array.from(r.topIds.subarray(u * n, (u + 1) * n)).filter((i) => i >= 0);
+      const excluded = Array.from(part.exclude.ids.subarray(part.exclude.offsets[u]!, part.exclude.offsets[u + 1]!));
+      assert.equal(ranked.length, n - excluded.length);
+      for (const e of excluded) assert.ok(!ranked.includes(e), `user ${u}: excluded item ${e} was ranked`);
+      assert.ok(ranked.includes(part.targets[u]!), `user ${u}: the target must stay rankable`);
+    }
   }
 });
