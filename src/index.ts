@@ -1,87 +1,58 @@
 /**
- * samplex: adaptive sampled softmax for huge output spaces.
+ * samplex: adaptive sampled softmax for huge output spaces. This is the Node entry: everything
+ * in the browser entry plus atomic file writes, `.safetensors` files on disk, the R data reader
+ * (node:zlib) and the MovieLens files and cache.
  * @packageDocumentation
  */
-export * from './core/errors.js';
-export { Rng } from './core/rng.js';
-export * from './core/matrix.js';
-export { ClassTable, type TableInit, type TableInitOptions } from './core/classTable.js';
-export { logSumExp, log1mExp, logAddExp } from './core/math.js';
-export { chiSquareTest, gammaQ, type ChiSquareResult } from './core/stats.js';
-export { kernels, tsKernels, useKernels, type KernelSet } from './kernels/index.js';
-export * from './samplers/types.js';
-export { SamplerBase, type RowDistribution } from './samplers/base.js';
-export {
-  createSampler,
-  registerSampler,
-  samplerNames,
-  samplerOptionNames,
-  type SamplerFactory,
-  type SamplerInfo,
-} from './samplers/factory.js';
-export * from './samplers/index.js';
-export * from './loss/types.js';
-export { KernelTree, KernelTreeSampler, TreeQuery, type TreeKernel, type KernelTreeOptions } from './samplers/kernelTree.js';
-export { kmeans, assignNearest, nearestCentroid, type KMeansOptions, type KMeansResult } from './samplers/kmeans.js';
-export { sampledSoftmaxLoss } from './loss/sampled.js';
-export { fullSoftmaxLoss, type FullLossOptions } from './loss/full.js';
-export {
-  createOptimizer,
-  Sgd,
-  Adagrad,
-  Adam,
-  OPTIMIZER_NAMES,
-  type SparseOptimizer,
-  type OptimizerName,
-  type OptimizerState,
-  type OptimizerOptionsMap,
-  type SgdOptions,
-  type AdagradOptions,
-  type AdamOptions,
-} from './layer/optimizers.js';
-export {
-  precisionAtK,
-  recallAtK,
-  ndcgAtK,
-  meanNll,
-  perplexity,
-  nllPerRow,
-  type MetricResult,
-} from './loss/metrics.js';
-export {
-  encodeSafetensors,
-  decodeSafetensors,
-  planSafetensors,
-  parseSafetensorsHeader,
-  safetensorsHeaderLength,
-  allocSafetensorsArray,
-  littleEndianToNative,
-  dtypeBytes,
-  classTableTensors,
-  classTableToSafetensors,
-  classTableFromSafetensors,
-  classTableFromContent,
-  SAFETENSORS_MAX_HEADER,
-  SAFETENSORS_KIND_KEY,
-  type SafetensorsDtype,
-  type SafetensorsArray,
-  type SafetensorsInput,
-  type SafetensorsTensor,
-  type SafetensorsContent,
-  type SafetensorsDecodeOptions,
-  type SafetensorsPlan,
-  type SafetensorsEntry,
-  type SafetensorsHeader,
-} from './layer/safetensorsCodec.js';
+export * from './browser.js';
 export { writeFileAtomic, type AtomicFileOps } from './io/atomic.js';
 export { writeSafetensors, readSafetensors, saveClassTable, loadClassTable } from './layer/safetensors.js';
+export { readLines } from './io/lines.js';
 export {
-  evaluate,
-  evaluateMetrics,
-  DEFAULT_BLOCK_SIZE,
-  type EvaluateOptions,
-  type EvaluateResult,
-  type EvaluateMetricsOptions,
-  type EvaluationMetrics,
-} from './layer/evaluator.js';
-export { OutputLayer, type OutputLayerOptions, type StepInput, type StepResult } from './layer/outputLayer.js';
+  readXmcFile,
+  readFastTextFile,
+  readXmcSplit,
+  readFastTextSplit,
+  exportSplit,
+  loadWordNet,
+  wordnetDictDir,
+  EXPORT_FORMATS,
+  SPLIT_FILES,
+  type ExportFormat,
+  type LoadWordNetOptions,
+} from './data/files.js';
+export { loadBrown, brownDir, readTextCorpus, TEXT_CORPUS_FILES, type BrownOptions } from './data/lmFiles.js';
+export {
+  unserializeR,
+  readRds,
+  readLazyLoadIndex,
+  readLazyLoadObject,
+  rDataFrameColumns,
+  rAttribute,
+  rNames,
+  R_NA_INTEGER,
+  type RObject,
+  type RAttributes,
+  type RPairItem,
+  type RColumn,
+  type LazyLoadEntry,
+  type LazyLoadIndex,
+} from './data/rds.js';
+export {
+  readInteractionRecords,
+  readInteractionsFile,
+  readMovielensRatings,
+  movielensFromDslabs,
+  movielensRatingsCsv,
+  fetchMovielensSmall,
+  loadRecDataset,
+  datasetPath,
+  defaultCacheDir,
+  DatasetUnavailableError,
+  MOVIELENS_CITATION,
+  REC_DATASETS,
+  type RecDatasetName,
+  type MovielensRatings,
+  type FetchOptions,
+  type FetchResult,
+} from './data/movielens.js';
