@@ -53,6 +53,8 @@ export interface FastKernels {
   readonly kernels: KernelSet;
   /** Pooled asynchronous kernels (inline on the TS path or with `threads: 0`). */
   readonly pool: AsyncKernels;
+  /** Why `auto` fell back to the TS kernels although the runtime has WebAssembly SIMD (absent otherwise). */
+  readonly fallbackReason?: string;
   /** The wasm arena, or null on the TS path. */
   readonly arena: WasmArena | null;
   /** Float32Array inside wasm memory (zero-copy for the kernels); a plain array on the TS path. */
@@ -157,35 +159,59 @@ export async function initFastKernels(opts: FastKernelOptions = {}): Promise<Fas
   const fmaAllowed = opts.fma ?? true;
   if (want === 'fma' && !fmaAllowed) throw new OptionError("path 'fma' contradicts fma: false; drop one of them");
   const features = await detectFeatures(fmaAllowed);
-  const wasmOk = features.simd && features.sharedMemory;
-  let path: KernelPath;
-  if (want === 'auto') path = wasmOk ? (features.relaxedSimd ? 'fma' : 'simd') : 'ts';
-  else path = want;
-  if (path !== 'ts' && !wasmOk) {
-    throw new StateError(`path '${path}' needs WebAssembly SIMD and shared memory (SharedArrayBuffer; cross-origin isolation in browsers); this runtime lacks them, use path 'ts' or 'auto'`);
-  }
-  if (path === 'fma' && !features.relaxedSimd) {
-    throw new StateError("path 'fma' needs relaxed SIMD, which this runtime lacks; use 'simd' or 'auto'");
-  }
+  const path = choosePath(want, features);
   let threads = opts.threads;
   if (threads === undefined) threads = await defaultThreads();
   if (!Number.isInteger(threads) || threads < 0) throw new OptionError(`threads must be an integer >= 0, got ${threads}`);
   const install = opts.install ?? true;
 
-  if (path === 'ts') {
-    const prev = install ? useKernels(tsKernels) : null;
-    return {
-      path, features, kernels: tsKernels, pool: new InlineKernels(tsKernels), arena: null,
-      allocF32: (len) => new Float32Array(len),
-      allocF64: (len) => new Float64Array(len),
-      allocI32: (len) => new Int32Array(len),
-      free: () => {},
-      close: async () => {
-        if (prev) useKernels(prev);
-      },
-    };
+  if (path !== 'ts' && want === 'auto') {
+    // auto: a build that cannot be loaded (missing file, blocked fetch) falls back to TS
+    try {
+      return await startWasm(path, features, threads, install, opts);
+    } catch (e) {
+      return startTs(features, install, `cannot load the ${path} build: ${e instanceof Error ? e.message : String(e)}`);
+    }
   }
+  if (path !== 'ts') return startWasm(path, features, threads, install, opts);
+  return startTs(features, install, undefined);
+}
 
+/**
+ * The path {@link initFastKernels} takes for a requested path and the detected features.
+ * `auto` picks FMA, then SIMD, then TS.
+ * @throws StateError when a forced path is not supported by `features`
+ */
+export function choosePath(want: KernelPath | 'auto', features: WasmFeatures): KernelPath {
+  const wasmOk = features.simd && features.sharedMemory;
+  if (want === 'auto') return wasmOk ? (features.relaxedSimd ? 'fma' : 'simd') : 'ts';
+  if (want !== 'ts' && !wasmOk) {
+    throw new StateError(`path '${want}' needs WebAssembly SIMD and shared memory (SharedArrayBuffer; cross-origin isolation in browsers); this runtime lacks them, use path 'ts' or 'auto'`);
+  }
+  if (want === 'fma' && !features.relaxedSimd) {
+    throw new StateError("path 'fma' needs relaxed SIMD, which this runtime lacks; use 'simd' or 'auto'");
+  }
+  return want;
+}
+
+function startTs(features: WasmFeatures, install: boolean, fallbackReason: string | undefined): FastKernels {
+  const prev = install ? useKernels(tsKernels) : null;
+  return {
+    path: 'ts', features, kernels: tsKernels, pool: new InlineKernels(tsKernels), arena: null,
+    ...(fallbackReason !== undefined ? { fallbackReason } : {}),
+    allocF32: (len) => new Float32Array(len),
+    allocF64: (len) => new Float64Array(len),
+    allocI32: (len) => new Int32Array(len),
+    free: () => {},
+    close: async () => {
+      if (prev) useKernels(prev);
+    },
+  };
+}
+
+async function startWasm(
+  path: 'fma' | 'simd', features: WasmFeatures, threads: number, install: boolean, opts: FastKernelOptions,
+): Promise<FastKernels> {
   const base = opts.wasmBaseUrl !== undefined ? new URL(String(opts.wasmBaseUrl)) : new URL('./wasm/', import.meta.url);
   if (!base.href.endsWith('/')) base.href += '/';
   const module = await loadModule(base, path);

@@ -57,7 +57,9 @@ const isNode = typeof process !== 'undefined' && typeof process.versions === 'ob
 async function spawn(url: URL, onMessage: (m: FromWorker) => void, onError: (e: Error) => void): Promise<WorkerHandle> {
   if (isNode) {
     const { Worker } = await import('node:worker_threads');
-    const w = new Worker(url);
+    // workers inherit the parent's flags; `--input-type` (used with `node -e`) is rejected there
+    const execArgv = process.execArgv.filter((a) => !a.startsWith('--input-type'));
+    const w = new Worker(url, { execArgv });
     w.on('message', onMessage);
     w.on('error', onError);
     w.on('exit', (code) => {
