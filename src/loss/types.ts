@@ -50,6 +50,11 @@ export interface LossInputBase {
   rowWeights?: Float32Array | null;
   /** Multi-label weighting, default `'mean'`: each of a row's `P` positives gets weight `1/P`. */
   labelWeighting?: LabelWeighting;
+  /**
+   * Compute gradients (default true). When false only the loss is computed:
+   * `gradQueries` has length 0 and `gradClasses` has no ids.
+   */
+  grad?: boolean;
 }
 
 /** Inputs of the sampled softmax loss. */

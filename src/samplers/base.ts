@@ -10,7 +10,7 @@ import { log1mExp, logSumExp } from '../core/math.js';
 import { checkLabels, type Labels, type Matrix } from '../core/matrix.js';
 import type { Rng } from '../core/rng.js';
 import { assertFinite, assertMatrix, intOption } from '../core/validate.js';
-import type { Draws, SampleOptions, Sampler, SamplerStats } from './types.js';
+import { logInclusionProb, type Draws, type SampleOptions, type Sampler, type SamplerStats } from './types.js';
 
 /** The distribution of one row: draw one id, or score any id. */
 export interface RowDistribution {
@@ -60,6 +60,14 @@ export abstract class SamplerBase implements Sampler {
    */
   protected abstract rowDistribution(queries: Matrix | null, row: number): RowDistribution;
 
+  /**
+   * Number of ids with positive probability (the most distinct ids a row can draw).
+   * Defaults to `n`; samplers whose distribution has zeros override it.
+   */
+  protected supportSize(): number {
+    return this.n;
+  }
+
   /** Throws {@link StateError} unless built. */
   protected requireBuilt(): void {
     if (!this.built) throw new StateError(`sampler '${this.name}' is not built; call build(table) first`);
@@ -91,8 +99,10 @@ export abstract class SamplerBase implements Sampler {
       throw new OptionError(`rows (${opts.rows}) disagrees with queries.rows (${q.rows})`);
     }
     if (opts.exclude) checkLabels(opts.exclude, this.n, batch, 'exclude');
-    if (unique && m > this.n) {
-      throw new ImpossibleError(`cannot draw m = ${m} distinct ids from ${this.n} classes; lower m or use unique: false`);
+    if (unique && m > this.supportSize()) {
+      const k = this.supportSize();
+      const what = k === this.n ? `${k} classes` : `the ${k} classes with positive probability (of ${this.n})`;
+      throw new ImpossibleError(`cannot draw m = ${m} distinct ids from ${what}; lower m or use unique: false`);
     }
     return { rows: shared ? 1 : batch, batch };
   }
@@ -111,7 +121,7 @@ export abstract class SamplerBase implements Sampler {
     for (let r = 0; r < rows; r++) {
       const dist = this.adaptive ? this.rowDistribution(queries, r) : (staticDist ??= this.rowDistribution(null, 0));
       const excluded = ex ? excludedSet(ex, shared ? -1 : r) : null;
-      drawRow(this.name, this.n, dist, opts.rng, m, unique, excluded, ids, logQ, r * m, tries, r);
+      drawRow(this.name, this.supportSize(), dist, opts.rng, m, unique, excluded, ids, logQ, r * m, tries, r);
     }
     return { ids, logQ, rows, m, shared, unique, tries };
   }
@@ -123,6 +133,7 @@ export abstract class SamplerBase implements Sampler {
       if (queries === null) throw new OptionError(`sampler '${this.name}' depends on the queries: pass queries to logQ`);
       if (this.dim > 0) assertMatrix(queries, 'queries', this.dim);
       if (queries.rows !== rows) throw new OptionError(`logQ: ids have ${rows} rows but queries have ${queries.rows}`);
+      assertFinite(queries.data, 'queries', queries.cols);
     }
     checkLabels(ids, this.n, undefined, 'logQ ids');
     const out = new Float64Array(ids.ids.length);
@@ -151,6 +162,7 @@ function excludedSet(ex: Labels, r: number): Set<number> {
  * Fills `m` draws of one row at `ids[o..o+m)`, `logQ[o..o+m)`. Exclusion is by rejection
  * with the proposal renormalized by the excluded mass; unique draws keep drawing with
  * replacement until `m` distinct ids are seen and report `1 − (1 − q)^T`.
+ * `n` is the number of ids with positive probability (used to refuse impossible unique requests).
  */
 export function drawRow(
   name: string,
@@ -169,7 +181,12 @@ export function drawRow(
   let logKeep = 0; // log(1 - excluded mass)
   if (excluded && excluded.size > 0) {
     const lp: number[] = [];
-    for (const e of excluded) lp.push(dist.logProb(e));
+    let excludedPositive = 0;
+    for (const e of excluded) {
+      const l = dist.logProb(e);
+      lp.push(l);
+      if (l > -Infinity) excludedPositive++;
+    }
     const lEx = logSumExp(lp);
     logKeep = lEx >= 0 ? -Infinity : log1mExp(lEx);
     if (logKeep === -Infinity || logKeep < -30) {
@@ -178,8 +195,10 @@ export function drawRow(
           'nothing else can be drawn — use a sampler with exact exclusion or do not exclude positives',
       );
     }
-    if (unique && n - excluded.size < m) {
-      throw new ImpossibleError(`cannot draw m = ${m} distinct ids from the ${n - excluded.size} classes left after excluding ${excluded.size}`);
+    if (unique && n - excludedPositive < m) {
+      throw new ImpossibleError(
+        `cannot draw m = ${m} distinct ids from the ${n - excludedPositive} classes with positive probability left after excluding ${excluded.size}; lower m`,
+      );
     }
   }
   const maxTries = TRIES_PER_DRAW * m + 100000;
@@ -209,7 +228,7 @@ export function drawRow(
   let j = 0;
   for (const [id, lq] of seen) {
     ids[o + j] = id;
-    logQ[o + j] = lq === -Infinity ? -Infinity : log1mExp(t * log1mExp(Math.min(lq, 0)));
+    logQ[o + j] = logInclusionProb(lq, t);
     j++;
   }
   tries![row] = t;

@@ -97,7 +97,20 @@ export function logExpectedCount(d: Draws, index: number): number {
  */
 export function logExpectedCountOf(d: Draws, row: number, logq: number): number {
   if (!d.unique) return logq + Math.log(d.m);
-  const t = d.tries![d.shared ? 0 : row]!;
-  if (logq === -Infinity) return -Infinity;
-  return log1mExp(t * log1mExp(Math.min(logq, 0)));
+  return logInclusionProb(logq, d.tries![d.shared ? 0 : row]!);
+}
+
+/**
+ * `log(1 − (1 − q)^T)` from `log q` and `T` tries, accurate for every `q` in `[0, 1]`,
+ * including probabilities too small for `1 − q` to differ from 1 in float64
+ * (then `log π ≈ log T + log q`).
+ */
+export function logInclusionProb(logq: number, tries: number): number {
+  if (logq === -Infinity || tries <= 0) return -Infinity;
+  if (logq >= 0) return 0;
+  // a = log(−T·log(1 − q)) = log T + log(−log1p(−q))
+  const negLog1m = logq < -30 ? logq + Math.log1p(Math.exp(logq) / 2) : Math.log(-log1mExp(logq));
+  const a = Math.log(tries) + negLog1m;
+  // log π = log(1 − e^{−e^a}); for tiny e^a it is a − e^a/2 + …
+  return a < -30 ? a + Math.log1p(-Math.exp(a) / 2) : log1mExp(-Math.exp(a));
 }

@@ -1,0 +1,100 @@
+/**
+ * Benchmarks of the streaming full-softmax evaluator:
+ * - `evaluator.throughput`: B = 1024, d = 128, n = 50 000 (ms, GFLOP/s = 2·B·n·d / time);
+ * - `evaluator.blockSize`: the same work at a smaller n for several block sizes (to pick the default);
+ * - `evaluator.peakRss`: peak resident memory at n = 10^6, B = 256, measured in a child process so
+ *   that other benchmarks do not affect it.
+ * Prints one JSON object per line.
+ * @module
+ */
+import { fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { ClassTable } from '../src/core/classTable.js';
+import { matrix } from '../src/core/matrix.js';
+import { Rng } from '../src/core/rng.js';
+import { kernels } from '../src/kernels/index.js';
+import { DEFAULT_BLOCK_SIZE, evaluate } from '../src/layer/evaluator.js';
+
+function setup(B: number, n: number, d: number, seed: number): { q: ReturnType<typeof matrix>; t: ClassTable } {
+  const rng = Rng.fromSeed(seed);
+  const t = ClassTable.init(n, d, rng, { bias: true });
+  const q = matrix(B, d);
+  rng.fillNormal(q.data);
+  return { q, t };
+}
+
+function timeEval(B: number, n: number, d: number, block: number, k: number, reps: number): { ms: number; gflops: number } {
+  const { q, t } = setup(B, n, d, 1);
+  evaluate(matrix(Math.min(B, 8), d, q.data.subarray(0, Math.min(B, 8) * d)), t, { k, blockSize: block }); // warm-up
+  let best = Infinity;
+  for (let r = 0; r < reps; r++) {
+    const t0 = performance.now();
+    evaluate(q, t, { k, blockSize: block });
+    best = Math.min(best, performance.now() - t0);
+  }
+  return { ms: +best.toFixed(1), gflops: +((2 * B * n * d) / (best * 1e6)).toFixed(3) };
+}
+
+const RSS_FLAG = '--samplex-evaluator-rss-child';
+
+/** Child process: builds the table, records RSS before and after one evaluation, reports peak. */
+function rssChild(B: number, n: number, d: number, k: number): void {
+  const { q, t } = setup(B, n, d, 2);
+  const before = process.memoryUsage().rss;
+  const t0 = performance.now();
+  evaluate(q, t, { k });
+  const ms = performance.now() - t0;
+  const peak = process.resourceUsage().maxRSS * 1024; // maxRSS is in KiB
+  process.send!({ before, peak, ms }, () => process.disconnect());
+}
+
+function runChild(B: number, n: number, d: number, k: number): Promise<{ before: number; peak: number; ms: number }> {
+  return new Promise((resolve, reject) => {
+    const child = fork(fileURLToPath(import.meta.url), [RSS_FLAG, String(B), String(n), String(d), String(k)], { stdio: 'inherit' });
+    child.once('message', (m) => resolve(m as { before: number; peak: number; ms: number }));
+    child.once('error', reject);
+    child.once('exit', (code) => {
+      if (code !== 0) reject(new Error(`RSS child exited with ${code}`));
+    });
+  });
+}
+
+const MB = 1024 * 1024;
+
+/** Runs the evaluator benchmarks whose name contains `filter` (all when omitted). */
+export async function run(filter?: string): Promise<void> {
+  const want = (name: string): boolean => !filter || name.includes(filter);
+  if (want('evaluator.throughput')) {
+    const [B, n, d, k] = [1024, 50_000, 128, 10];
+    const r = timeEval(B, n, d, DEFAULT_BLOCK_SIZE, k, 2);
+    console.log(JSON.stringify({ bench: 'evaluator.throughput', parameters: { B, n, d, k, blockSize: DEFAULT_BLOCK_SIZE, kernels: kernels.name }, ...r }));
+  }
+  if (want('evaluator.blockSize')) {
+    const [B, n, d, k] = [256, 20_000, 128, 10];
+    for (const block of [128, 256, 512, 1024, 2048, 4096, 8192]) {
+      const r = timeEval(B, n, d, block, k, 2);
+      console.log(JSON.stringify({ bench: 'evaluator.blockSize', parameters: { B, n, d, k, blockSize: block, kernels: kernels.name }, ...r }));
+    }
+  }
+  if (want('evaluator.peakRss')) {
+    const [B, n, d, k] = [256, 1_000_000, 64, 10];
+    const r = await runChild(B, n, d, k);
+    console.log(
+      JSON.stringify({
+        bench: 'evaluator.peakRss',
+        parameters: { B, n, d, k, blockSize: DEFAULT_BLOCK_SIZE, kernels: kernels.name },
+        peakRssMB: +(r.peak / MB).toFixed(1),
+        rssBeforeEvalMB: +(r.before / MB).toFixed(1),
+        tableMB: +((n * (d + 1) * 4) / MB).toFixed(1),
+        logitsBxnMB: +((B * n * 4) / MB).toFixed(1),
+        ms: +r.ms.toFixed(0),
+        gflops: +((2 * B * n * d) / (r.ms * 1e6)).toFixed(3),
+      }),
+    );
+  }
+}
+
+if (process.argv[2] === RSS_FLAG) {
+  const [B, n, d, k] = process.argv.slice(3, 7).map(Number) as [number, number, number, number];
+  rssChild(B, n, d, k);
+}

@@ -1,0 +1,109 @@
+/**
+ * Loss benchmark: sampled softmax forward+backward (B=256, m=100, d=128, per-query uniform
+ * ids) against the exact full softmax forward+backward at n=10^5, measured in the same run.
+ *
+ * FLOP counts (multiply-add = 2): sampled `6·B·(m+1)·d` (logits, query gradient, class
+ * gradient); full `8·B·n·d` (the log-sum-exp pass, the recomputed scores, two gradient products);
+ * full loss only (`grad: false`) `2·B·n·d`.
+ */
+import { performance } from 'node:perf_hooks';
+import { pathToFileURL } from 'node:url';
+import { ClassTable } from '../src/core/classTable.js';
+import { matrix, singleLabels } from '../src/core/matrix.js';
+import { Rng } from '../src/core/rng.js';
+import { kernels } from '../src/kernels/index.js';
+import { fullSoftmaxLoss } from '../src/loss/full.js';
+import { sampledSoftmaxLoss } from '../src/loss/sampled.js';
+import type { Convention, SampledLossInput } from '../src/loss/types.js';
+import type { Draws } from '../src/samplers/types.js';
+
+const B = 256;
+const M = 100;
+const D = 128;
+const N = 100_000;
+
+function peakRssMB(): number {
+  return Math.round(process.resourceUsage().maxRSS / 1024);
+}
+
+/** Median wall time in ms of `reps` calls after `warmup` calls. */
+function time(fn: () => void, reps: number, warmup: number): number {
+  for (let i = 0; i < warmup; i++) fn();
+  const t: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    const t0 = performance.now();
+    fn();
+    t.push(performance.now() - t0);
+  }
+  t.sort((a, b) => a - b);
+  return t[Math.floor(t.length / 2)]!;
+}
+
+function emit(o: Record<string, unknown>): void {
+  console.log(JSON.stringify(o));
+}
+
+/** Runs the loss benchmarks whose name contains `filter` (all when omitted). */
+export async function run(filter?: string): Promise<void> {
+  const want = (name: string): boolean => !filter || name.includes(filter);
+  const rng = Rng.fromSeed(12345);
+  const table = ClassTable.init(N, D, rng, { bias: true });
+  const queries = matrix(B, D);
+  rng.fillNormal(queries.data, 1 / Math.sqrt(D));
+  const labels = singleLabels(Array.from({ length: B }, () => rng.int(N)));
+  // Per-query uniform ids (with replacement), q = 1/n.
+  const ids = new Int32Array(B * M);
+  for (let r = 0; r < B; r++) {
+    for (let j = 0; j < M; j++) {
+      let id = rng.int(N);
+      while (id === labels.ids[r]) id = rng.int(N); // valid for the exclusive convention too
+      ids[r * M + j] = id;
+    }
+  }
+  const draws: Draws = {
+    ids,
+    logQ: new Float64Array(B * M).fill(-Math.log(N - 1)),
+    rows: B,
+    m: M,
+    shared: false,
+    unique: false,
+    tries: null,
+  };
+  const posLogQ = new Float64Array(B).fill(-Math.log(N));
+  const sampledFlops = 6 * B * (M + 1) * D;
+  const fullFlops = 8 * B * N * D;
+  const common = { B, m: M, d: D, n: N, kernels: kernels.name };
+
+  let sampledMs = NaN;
+  for (const convention of ['correctedAll', 'exclusive'] as Convention[]) {
+    const name = `loss.sampled.${convention}`;
+    if (!want(name)) continue;
+    const input: SampledLossInput = { queries, table, labels, draws, convention, posLogQ };
+    const ms = time(() => sampledSoftmaxLoss(input), 20, 3);
+    if (convention === 'correctedAll') sampledMs = ms;
+    emit({ bench: name, parameters: { ...common, ids: 'per-query uniform' }, ms, gflops: sampledFlops / ms / 1e6, peakRssMB: peakRssMB() });
+  }
+
+  let fullMs = NaN;
+  if (want('loss.full')) {
+    const blockSize = 1024;
+    fullMs = time(() => fullSoftmaxLoss({ queries, table, labels }, { blockSize }), 2, 0);
+    emit({ bench: 'loss.full', parameters: { ...common, blockSize }, ms: fullMs, gflops: fullFlops / fullMs / 1e6, peakRssMB: peakRssMB() });
+    const evalMs = time(() => fullSoftmaxLoss({ queries, table, labels, grad: false }, { blockSize }), 2, 0);
+    emit({ bench: 'loss.full.lossOnly', parameters: { ...common, blockSize }, ms: evalMs, gflops: (2 * B * N * D) / evalMs / 1e6, peakRssMB: peakRssMB() });
+  }
+  if (Number.isFinite(sampledMs) && Number.isFinite(fullMs)) {
+    emit({
+      bench: 'loss.full_vs_sampled',
+      parameters: { ...common, sampled: 'correctedAll' },
+      sampledMs,
+      fullMs,
+      ratio: fullMs / sampledMs,
+      flopRatio: fullFlops / sampledFlops,
+    });
+  }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  await run(process.argv[2]);
+}

@@ -1,0 +1,157 @@
+/**
+ * `samplex bias`: the sampler bias study as a command.
+ * @module
+ */
+import { OptionError } from '../core/errors.js';
+import type { ClassTable } from '../core/classTable.js';
+import { Rng } from '../core/rng.js';
+import { choiceOption, intOption, numOption } from '../core/validate.js';
+import { exactReference, marginalProbs, runBiasStudy, type BiasRow, type StudySampler } from '../diagnostics/bias.js';
+import { syntheticQueries, syntheticTable, type SyntheticKind } from '../diagnostics/synthetic.js';
+import { loadClassTable } from '../layer/safetensors.js';
+import type { Convention } from '../loss/types.js';
+import { createSampler } from '../samplers/factory.js';
+
+/** Parsed options of `samplex bias`. */
+export interface BiasCommandOptions {
+  sampler: string;
+  classes: string;
+  dim: string;
+  queries: string;
+  negatives: string;
+  trials: string;
+  seed: string;
+  embeddings: string;
+  scale: string;
+  convention: string;
+  unique?: boolean;
+  json?: boolean;
+  opt?: string[];
+}
+
+/** Parses `key=value` sampler options: numbers and booleans are converted, the rest kept as strings. */
+export function parseKeyValues(pairs: readonly string[]): Record<string, number | string | boolean> {
+  const out: Record<string, number | string | boolean> = {};
+  for (const p of pairs) {
+    const eq = p.indexOf('=');
+    if (eq <= 0) throw new OptionError(`--opt expects key=value, got '${p}'`);
+    const k = p.slice(0, eq);
+    const v = p.slice(eq + 1);
+    if (v === 'true' || v === 'false') out[k] = v === 'true';
+    else if (v.trim() !== '' && Number.isFinite(Number(v))) out[k] = Number(v);
+    else out[k] = v;
+  }
+  return out;
+}
+
+/** Splits a comma-separated list of positive integers. */
+export function parseIntList(s: string, what: string): number[] {
+  const parts = s.split(',').map((x) => x.trim()).filter((x) => x !== '');
+  if (parts.length === 0) throw new OptionError(`${what}: give a comma-separated list of positive integers, got '${s}'`);
+  return parts.map((x) => intOption(Number(x), what, 1));
+}
+
+function num(v: string, what: string): number {
+  const x = Number(v);
+  if (v.trim() === '' || !Number.isFinite(x)) throw new OptionError(`--${what} must be a number, got '${v}'`);
+  return x;
+}
+
+/** Runs the bias command; returns the rows (also printed). */
+export function biasCommand(o: BiasCommandOptions, print: (line: string) => void): BiasRow[] {
+  const seed = intOption(num(o.seed, 'seed'), 'seed', 0);
+  const rng = Rng.fromSeed(seed);
+  const dim = intOption(num(o.dim, 'dim'), 'dim', 1);
+  const nQueries = intOption(num(o.queries, 'queries'), 'queries', 1);
+  const trials = intOption(num(o.trials, 'trials'), 'trials', 2);
+  const scale = numOption(num(o.scale, 'scale'), 'scale', 0);
+  const convention = choiceOption<Convention>(o.convention, 'convention', ['exclusive', 'correctedAll']);
+  const negatives = parseIntList(o.negatives, 'negatives');
+  let table: ClassTable;
+  let embeddings = o.embeddings;
+  if (o.embeddings === 'gaussian' || o.embeddings === 'clustered') {
+    const classes = intOption(num(o.classes, 'classes'), 'classes', 2);
+    table = syntheticTable(o.embeddings as SyntheticKind, classes, dim, rng.fork(0));
+  } else if (o.embeddings.endsWith('.safetensors')) {
+    table = loadClassTable(o.embeddings);
+    embeddings = `file:${o.embeddings}`;
+  } else {
+    throw new OptionError(`--embeddings must be gaussian, clustered or a .safetensors file, got '${o.embeddings}'`);
+  }
+  const near = o.embeddings !== 'gaussian';
+  const queries = syntheticQueries(table, nQueries, scale, rng.fork(2), near);
+  // class frequencies for the static samplers: the marginal softmax over a separate query set
+  const calib = syntheticQueries(table, Math.max(256, nQueries), scale, rng.fork(3), near);
+  const counts = marginalProbs(exactReference(table, calib, rng.fork(4)), calib.rows, table.n);
+  const extra = parseKeyValues(o.opt ?? []);
+  const samplers: StudySampler[] = o.sampler
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '')
+    .map((name) => {
+      const opts: Record<string, number | string | boolean> = {};
+      const full: Record<string, unknown> = {};
+      if (name === 'unigram' || name === 'logUniform') full['counts'] = counts;
+      if (name === 'unigram') opts['alpha'] = 1;
+      for (const [k, v] of Object.entries(extra)) {
+        const dot = k.indexOf('.');
+        if (dot > 0) {
+          if (k.slice(0, dot) === name) opts[k.slice(dot + 1)] = v;
+        } else if (!['exact', 'uniform', 'unigram', 'logUniform'].includes(name)) {
+          opts[k] = v;
+        }
+      }
+      if (!['exact', 'uniform', 'unigram', 'logUniform'].includes(name) && opts['seed'] === undefined) opts['seed'] = seed;
+      return { label: name, options: opts, sampler: createSampler(name, { ...full, ...opts }) };
+    });
+  if (samplers.length === 0) throw new OptionError('--sampler: name at least one sampler');
+  const rows = runBiasStudy({
+    table,
+    queries,
+    samplers,
+    negatives,
+    trials,
+    convention,
+    seed,
+    rng: rng.fork(5),
+    unique: o.unique ?? false,
+    embeddings,
+    scale,
+    onRow: o.json ? (r) => print(JSON.stringify(r)) : undefined,
+  });
+  if (!o.json) printTable(rows, print);
+  return rows;
+}
+
+function fmt(x: number, digits = 4): string {
+  if (!Number.isFinite(x)) return String(x);
+  if (x === 0) return '0';
+  const a = Math.abs(x);
+  return a >= 1e4 || a < 1e-3 ? x.toExponential(2) : x.toPrecision(digits);
+}
+
+/** Prints rows as an aligned text table. */
+export function printTable(rows: readonly BiasRow[], print: (line: string) => void): void {
+  if (rows.length === 0) return;
+  const r0 = rows[0]!;
+  print(
+    `classes=${r0.classes} dim=${r0.dim} queries=${r0.queries} trials=${r0.trials} convention=${r0.convention}` +
+      ` embeddings=${r0.embeddings} scale=${r0.scale} seed=${r0.seed}${r0.unique ? ' unique' : ''}`,
+  );
+  const head = ['sampler', 'm', 'KL', 'gradBias', '±stderr', 'noise', 'lossBias', '±stderr', 'draws/s'];
+  const body = rows.map((r) => [
+    r.sampler,
+    String(r.negatives),
+    fmt(r.kl),
+    fmt(r.gradBias),
+    fmt(r.gradBiasStderr, 2),
+    fmt(r.gradNoise, 2),
+    fmt(r.lossBias),
+    fmt(r.lossBiasStderr, 2),
+    fmt(r.drawsPerSec, 3),
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  print(line(head));
+  for (const b of body) print(line(b));
+}

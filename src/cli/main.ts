@@ -1,0 +1,94 @@
+#!/usr/bin/env node
+/**
+ * The `samplex` command-line tool.
+ * @module
+ */
+import { readFileSync, realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Command, CommanderError } from 'commander';
+import { SamplexError } from '../core/errors.js';
+import '../samplers/index.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import { biasReportHtml } from '../report/bias.js';
+import { biasCommand, type BiasCommandOptions } from './bias.js';
+
+function version(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version?: string };
+    return pkg.version ?? '0.0.0';
+  } catch {
+    return '0.0.0';
+  }
+}
+
+const collect = (v: string, prev: string[]): string[] => [...prev, v];
+
+/** Builds the command tree (exported for tests). */
+export function buildProgram(print: (line: string) => void = (l) => process.stdout.write(l + '\n')): Command {
+  const program = new Command();
+  program.name('samplex').description('Adaptive sampled softmax for huge output spaces').version(version());
+  program
+    .command('bias')
+    .description('measure the bias of sampled softmax estimators against the exact softmax (KL, gradient bias, loss bias)')
+    .option('--sampler <list>', 'comma-separated samplers', 'exact,uniform,unigram')
+    .option('--classes <n>', 'number of classes (synthetic embeddings)', '5000')
+    .option('--dim <d>', 'embedding dimension (synthetic embeddings)', '32')
+    .option('--queries <B>', 'number of query vectors', '32')
+    .option('--negatives <list>', 'comma-separated sample sizes m', '10,100')
+    .option('--trials <T>', 'independent draws per (sampler, m) to estimate expectations', '200')
+    .option('--seed <s>', 'random seed', '1')
+    .option('--embeddings <kind>', 'gaussian | clustered | FILE.safetensors', 'clustered')
+    .option('--scale <s>', 'query norm: logits are scale × cosine for unit-norm classes', '4')
+    .option('--convention <c>', 'exclusive | correctedAll', 'exclusive')
+    .option('--unique', 'draw negatives without replacement')
+    .option('--opt <key=value>', 'sampler option (repeatable; prefix with "name." to target one sampler)', collect, [])
+    .option('--json', 'print one JSON object per line per (sampler, m)')
+    .option('--report <file.html>', 'write a self-contained HTML report (charts of gradient bias and KL against m)')
+    .action((o: BiasCommandOptions & { report?: string }) => {
+      const rows = biasCommand(o, print);
+      if (o.report) {
+        writeFileAtomic(o.report, biasReportHtml(rows, `samplex ${process.argv.slice(2).join(' ')}`));
+        process.stderr.write(`report written to ${o.report}\n`);
+      }
+    });
+  return program;
+}
+
+/** Runs the CLI with `argv` (without the node and script entries); returns the exit code. */
+export async function main(argv: string[], print?: (line: string) => void): Promise<number> {
+  const program = buildProgram(print);
+  program.exitOverride();
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (e) {
+    if (e instanceof CommanderError) return e.exitCode;
+    if (e instanceof SamplexError) {
+      process.stderr.write(`samplex: ${e.code}: ${e.message}\n`);
+      return 2;
+    }
+    throw e;
+  }
+}
+
+function invokedDirectly(): boolean {
+  const script = process.argv[1];
+  if (script === undefined) return false;
+  try {
+    return realpathSync(script) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (invokedDirectly()) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (e: unknown) => {
+      process.stderr.write(`samplex: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}

@@ -1,0 +1,462 @@
+/**
+ * Sparse optimizers for the class table: a step reads and writes only the rows listed in the
+ * gradient (`B·(m+1)` rows for a sampled loss), never all `n`.
+ * @module
+ */
+import type { ClassTable } from '../core/classTable.js';
+import { OptionError, ShapeError, StateError } from '../core/errors.js';
+import { assertFinite, choiceOption, numOption, rejectUnknown } from '../core/validate.js';
+import type { SparseRowGrad } from '../loss/types.js';
+
+/** Names accepted by {@link createOptimizer}. */
+export type OptimizerName = 'sgd' | 'adagrad' | 'adam';
+
+/** Names of the optimizers, in the order of the docs. */
+export const OPTIMIZER_NAMES: readonly OptimizerName[] = ['sgd', 'adagrad', 'adam'];
+
+/** Arrays that make up an optimizer's state (for checkpoints). */
+export type OptimizerState = Record<string, Float32Array | Int32Array>;
+
+/**
+ * An optimizer that updates only the class rows (and biases) of a {@link SparseRowGrad}.
+ * Rows not listed in the gradient are never read or written, and their optimizer state is
+ * left unchanged.
+ */
+export interface SparseOptimizer {
+  /** Registry name. */
+  readonly name: OptimizerName;
+  /** Resolved hyper-parameters (defaults filled in). */
+  readonly options: Readonly<Record<string, number>>;
+  /** Number of `step` calls so far. */
+  readonly steps: number;
+  /**
+   * Applies one update to the rows `grad.ids` of `table` (weights and, when the table has
+   * them, biases), in place. The first call sizes the state for the table; later calls must
+   * use a table of the same shape.
+   * @throws ShapeError (gradient shape, ids not ascending or out of range), NonFiniteError, StateError (table shape changed)
+   */
+  step(table: ClassTable, grad: SparseRowGrad): void;
+  /**
+   * The state as named typed arrays: `shape` (`Int32Array [n, d, hasBias]`), `steps`
+   * (`Int32Array [count]`) and the optimizer's accumulators. Returns the live arrays (no copy);
+   * copy them before further steps if a snapshot is needed.
+   */
+  stateTensors(): OptimizerState;
+  /**
+   * Restores a state produced by {@link SparseOptimizer.stateTensors} of an optimizer of the
+   * same kind (the arrays are copied).
+   * @throws StateError when names, kinds or sizes do not fit
+   */
+  loadState(state: OptimizerState): void;
+}
+
+/** Options of {@link Sgd}. */
+export interface SgdOptions {
+  /** Learning rate (default 0.1). */
+  lr?: number;
+  /** L2 weight decay on the embeddings (default 0), applied lazily: see {@link Sgd}. */
+  weightDecay?: number;
+}
+
+/** Options of {@link Adagrad}. */
+export interface AdagradOptions {
+  /** Learning rate (default 0.1). */
+  lr?: number;
+  /** Added to the root of the accumulator (default 1e-7). */
+  eps?: number;
+  /** Initial value of every accumulator entry (default 0.1, as TensorFlow). */
+  initialAccumulator?: number;
+}
+
+/** Options of {@link Adam}. */
+export interface AdamOptions {
+  /** Learning rate (default 0.001). */
+  lr?: number;
+  /** First-moment decay (default 0.9). */
+  beta1?: number;
+  /** Second-moment decay (default 0.999). */
+  beta2?: number;
+  /** Added to the root of the bias-corrected second moment (default 1e-8). */
+  eps?: number;
+}
+
+/** Shared bookkeeping: shape checks, gradient validation, state (de)serialization. */
+abstract class SparseOptimizerBase implements SparseOptimizer {
+  abstract readonly name: OptimizerName;
+  abstract readonly options: Readonly<Record<string, number>>;
+  protected n = 0;
+  protected d = 0;
+  protected hasBias = false;
+  protected sized = false;
+  private count = 0;
+
+  get steps(): number {
+    return this.count;
+  }
+
+  /** Allocates the accumulators for an `n × d` table. */
+  protected abstract allocate(): void;
+  /** The accumulators, by name. */
+  protected abstract accumulators(): OptimizerState;
+  /** Installs restored accumulators (already checked for size). */
+  protected abstract install(state: OptimizerState): void;
+  /** Expected length of accumulator `name`, or undefined if unknown to this optimizer. */
+  protected abstract expectedLength(name: string): number | undefined;
+  /** Element type of accumulator `name`. */
+  protected abstract isInt(name: string): boolean;
+  /** Updates the listed rows; `grad` has been validated. */
+  protected abstract apply(table: ClassTable, grad: SparseRowGrad): void;
+
+  step(table: ClassTable, grad: SparseRowGrad): void {
+    if (!this.sized) {
+      this.n = table.n;
+      this.d = table.d;
+      this.hasBias = table.bias !== null;
+      this.allocate();
+      this.sized = true;
+    } else if (table.n !== this.n || table.d !== this.d || (table.bias !== null) !== this.hasBias) {
+      throw new StateError(
+        `${this.name}: the optimizer state is for a ${this.n}×${this.d} table${this.hasBias ? ' with bias' : ''}, got ${table.n}×${table.d}${table.bias ? ' with bias' : ''}; use one optimizer per table`,
+      );
+    }
+    checkGrad(table, grad, this.name);
+    this.apply(table, grad);
+    this.count++;
+  }
+
+  stateTensors(): OptimizerState {
+    return {
+      shape: Int32Array.from([this.n, this.d, this.hasBias ? 1 : 0]),
+      steps: Int32Array.from([this.count]),
+      ...(this.sized ? this.accumulators() : {}),
+    };
+  }
+
+  loadState(state: OptimizerState): void {
+    const shape = state['shape'];
+    const steps = state['steps'];
+    if (!(shape instanceof Int32Array) || shape.length !== 3 || !(steps instanceof Int32Array) || steps.length !== 1) {
+      throw new StateError(`${this.name}.loadState: expected Int32Array tensors 'shape' [n, d, hasBias] and 'steps' [count]`);
+    }
+    const [n, d, b] = [shape[0]!, shape[1]!, shape[2]!];
+    const prev = { n: this.n, d: this.d, hasBias: this.hasBias };
+    this.n = n;
+    this.d = d;
+    this.hasBias = b === 1;
+    const sized = n > 0;
+    try {
+      const acc: OptimizerState = {};
+      for (const [name, arr] of Object.entries(state)) {
+        if (name === 'shape' || name === 'steps') continue;
+        const len = this.expectedLength(name);
+        if (len === undefined) throw new StateError(`${this.name}.loadState: unknown tensor '${name}' (is this the state of another optimizer?)`);
+        const typeOk = this.isInt(name) ? arr instanceof Int32Array : arr instanceof Float32Array;
+        if (!typeOk || arr.length !== len) {
+          throw new StateError(`${this.name}.loadState: tensor '${name}' must be ${this.isInt(name) ? 'Int32Array' : 'Float32Array'} of length ${len} for a ${n}×${d} table`);
+        }
+        acc[name] = arr.slice();
+      }
+      if (sized) {
+        for (const name of this.accumulatorNames()) {
+          if (this.expectedLength(name) !== undefined && !(name in acc)) {
+            throw new StateError(`${this.name}.loadState: missing tensor '${name}'`);
+          }
+        }
+        this.install(acc);
+      }
+    } catch (e) {
+      Object.assign(this, prev);
+      throw e;
+    }
+    this.sized = sized;
+    this.count = steps[0]!;
+  }
+
+  /** All accumulator names for the current shape (biases only when the table has them). */
+  protected abstract accumulatorNames(): string[];
+}
+
+/** Validates a sparse gradient against the table. */
+function checkGrad(table: ClassTable, g: SparseRowGrad, who: string): void {
+  if (!g || !(g.ids instanceof Int32Array) || !(g.rows instanceof Float32Array)) {
+    throw new OptionError(`${who}.step: grad must be a SparseRowGrad {ids: Int32Array, rows: Float32Array, bias}`);
+  }
+  const k = g.ids.length;
+  if (g.rows.length !== k * table.d) {
+    throw new ShapeError(`${who}.step: grad.rows has length ${g.rows.length}, expected ids.length*d = ${k}*${table.d}`);
+  }
+  for (let i = 0; i < k; i++) {
+    const id = g.ids[i]!;
+    if (id < 0 || id >= table.n) throw new ShapeError(`${who}.step: grad.ids[${i}] = ${id} is outside [0, ${table.n})`);
+    if (i > 0 && id <= g.ids[i - 1]!) throw new ShapeError(`${who}.step: grad.ids must be strictly ascending (distinct); ids[${i - 1}] = ${g.ids[i - 1]}, ids[${i}] = ${id}`);
+  }
+  if (table.bias) {
+    if (!(g.bias instanceof Float32Array) || g.bias.length !== k) {
+      throw new ShapeError(`${who}.step: the table has biases, so grad.bias must be a Float32Array of length ${k}`);
+    }
+    assertFinite(g.bias, `${who}.step: grad.bias`);
+  } else if (g.bias !== null && g.bias.length > 0) {
+    throw new ShapeError(`${who}.step: the table has no bias but grad.bias is given; compute the gradient with the same table`);
+  }
+  assertFinite(g.rows, `${who}.step: grad.rows`, table.d);
+}
+
+/**
+ * Plain SGD on the touched rows: `c ← c − lr·(g + λ·c)`, `b ← b − lr·g_b`.
+ *
+ * Weight decay `λ` is lazy: it is applied only to the rows a step touches, as part of their
+ * gradient, and never to biases. Untouched rows are not decayed, so a class is shrunk once per
+ * step it appears in (frequent classes more than rare ones). This is the decay of an L2 penalty
+ * on the rows used by the batch, not dense decay of the whole table.
+ */
+export class Sgd extends SparseOptimizerBase {
+  readonly name = 'sgd' as const;
+  readonly options: Readonly<{ lr: number; weightDecay: number }>;
+
+  constructor(opts: SgdOptions = {}) {
+    super();
+    rejectUnknown(opts, ['lr', 'weightDecay'], 'sgd options');
+    this.options = Object.freeze({
+      lr: numOption(opts.lr ?? 0.1, 'lr', 0),
+      weightDecay: numOption(opts.weightDecay ?? 0, 'weightDecay', 0),
+    });
+  }
+
+  protected allocate(): void {}
+  protected accumulators(): OptimizerState {
+    return {};
+  }
+  protected install(): void {}
+  protected expectedLength(): number | undefined {
+    return undefined;
+  }
+  protected isInt(): boolean {
+    return false;
+  }
+  protected accumulatorNames(): string[] {
+    return [];
+  }
+
+  protected apply(table: ClassTable, grad: SparseRowGrad): void {
+    const { lr, weightDecay } = this.options;
+    const d = table.d;
+    const w = table.weights;
+    for (let i = 0; i < grad.ids.length; i++) {
+      const wo = grad.ids[i]! * d;
+      const go = i * d;
+      for (let t = 0; t < d; t++) w[wo + t] = w[wo + t]! - lr * (grad.rows[go + t]! + weightDecay * w[wo + t]!);
+      if (table.bias) table.bias[grad.ids[i]!] = table.bias[grad.ids[i]!]! - lr * grad.bias![i]!;
+    }
+  }
+}
+
+/**
+ * Adagrad on the touched rows: `A ← A + g²`, `c ← c − lr·g / (√A + eps)` elementwise, with one
+ * accumulator per weight and per bias (initialized to `initialAccumulator`). Rows not in a step
+ * keep their accumulator; since Adagrad has no decay this equals dense Adagrad with zero
+ * gradients for those rows.
+ */
+export class Adagrad extends SparseOptimizerBase {
+  readonly name = 'adagrad' as const;
+  readonly options: Readonly<{ lr: number; eps: number; initialAccumulator: number }>;
+  private acc: Float32Array = new Float32Array(0);
+  private accBias: Float32Array | null = null;
+
+  constructor(opts: AdagradOptions = {}) {
+    super();
+    rejectUnknown(opts, ['lr', 'eps', 'initialAccumulator'], 'adagrad options');
+    this.options = Object.freeze({
+      lr: numOption(opts.lr ?? 0.1, 'lr', 0),
+      eps: numOption(opts.eps ?? 1e-7, 'eps', 0),
+      initialAccumulator: numOption(opts.initialAccumulator ?? 0.1, 'initialAccumulator', 0),
+    });
+  }
+
+  protected allocate(): void {
+    this.acc = new Float32Array(this.n * this.d).fill(this.options.initialAccumulator);
+    this.accBias = this.hasBias ? new Float32Array(this.n).fill(this.options.initialAccumulator) : null;
+  }
+  protected accumulators(): OptimizerState {
+    return this.accBias ? { accum: this.acc, accumBias: this.accBias } : { accum: this.acc };
+  }
+  protected install(s: OptimizerState): void {
+    this.acc = s['accum'] as Float32Array;
+    this.accBias = this.hasBias ? (s['accumBias'] as Float32Array) : null;
+  }
+  protected expectedLength(name: string): number | undefined {
+    if (name === 'accum') return this.n * this.d;
+    if (name === 'accumBias' && this.hasBias) return this.n;
+    return undefined;
+  }
+  protected isInt(): boolean {
+    return false;
+  }
+  protected accumulatorNames(): string[] {
+    return ['accum', 'accumBias'];
+  }
+
+  protected apply(table: ClassTable, grad: SparseRowGrad): void {
+    const { lr, eps } = this.options;
+    const d = table.d;
+    const w = table.weights;
+    const acc = this.acc;
+    for (let i = 0; i < grad.ids.length; i++) {
+      const id = grad.ids[i]!;
+      const wo = id * d;
+      const go = i * d;
+      for (let t = 0; t < d; t++) {
+        const g = grad.rows[go + t]!;
+        const a = acc[wo + t]! + g * g;
+        acc[wo + t] = a;
+        w[wo + t] = w[wo + t]! - (lr * g) / (Math.sqrt(a) + eps);
+      }
+      if (table.bias) {
+        const g = grad.bias![i]!;
+        const a = this.accBias![id]! + g * g;
+        this.accBias![id] = a;
+        table.bias[id] = table.bias[id]! - (lr * g) / (Math.sqrt(a) + eps);
+      }
+    }
+  }
+}
+
+/**
+ * Lazy Adam (after TensorFlow's LazyAdam): the moments `m`, `v` of a row are updated only on
+ * steps whose gradient lists that row, and the bias correction uses a per-row step count.
+ *
+ * On a step touching row `i` (listed in `grad.ids`, even with a zero gradient):
+ * `t_i ← t_i + 1`, `m ← β1·m + (1−β1)·g`, `v ← β2·v + (1−β2)·g²`,
+ * `c ← c − lr · (m / (1−β1^t_i)) / (√(v / (1−β2^t_i)) + eps)`; the row's bias uses the same
+ * `t_i`. On a step that does not touch the row nothing happens to it: its moments are not
+ * decayed and `t_i` does not advance.
+ *
+ * Why a per-row count: a row's `m` and `v` are exponential averages of the `t_i` gradients that
+ * row actually received, whose weights sum to `1 − β^t_i`; dividing by exactly that makes each
+ * row's update the one dense Adam would make on the sub-sequence of steps where it appears, so
+ * the first update of any row is about `lr` in size. Correcting with the global step instead
+ * (TensorFlow LazyAdam) under-corrects rows first seen late in training: their first update is
+ * `(1−β1)/√(1−β2) ≈ 3.2×` larger with the default betas.
+ */
+export class Adam extends SparseOptimizerBase {
+  readonly name = 'adam' as const;
+  readonly options: Readonly<{ lr: number; beta1: number; beta2: number; eps: number }>;
+  private m: Float32Array = new Float32Array(0);
+  private v: Float32Array = new Float32Array(0);
+  private mBias: Float32Array | null = null;
+  private vBias: Float32Array | null = null;
+  private rowSteps: Int32Array = new Int32Array(0);
+
+  constructor(opts: AdamOptions = {}) {
+    super();
+    rejectUnknown(opts, ['lr', 'beta1', 'beta2', 'eps'], 'adam options');
+    this.options = Object.freeze({
+      lr: numOption(opts.lr ?? 0.001, 'lr', 0),
+      beta1: betaOption(opts.beta1 ?? 0.9, 'beta1'),
+      beta2: betaOption(opts.beta2 ?? 0.999, 'beta2'),
+      eps: numOption(opts.eps ?? 1e-8, 'eps', 0),
+    });
+  }
+
+  /** Number of updates applied to row `id` so far (its bias-correction step count). */
+  rowStepCount(id: number): number {
+    return this.sized ? this.rowSteps[id]! : 0;
+  }
+
+  protected allocate(): void {
+    this.m = new Float32Array(this.n * this.d);
+    this.v = new Float32Array(this.n * this.d);
+    this.rowSteps = new Int32Array(this.n);
+    this.mBias = this.hasBias ? new Float32Array(this.n) : null;
+    this.vBias = this.hasBias ? new Float32Array(this.n) : null;
+  }
+  protected accumulators(): OptimizerState {
+    const s: OptimizerState = { m: this.m, v: this.v, rowSteps: this.rowSteps };
+    if (this.mBias && this.vBias) {
+      s['mBias'] = this.mBias;
+      s['vBias'] = this.vBias;
+    }
+    return s;
+  }
+  protected install(s: OptimizerState): void {
+    this.m = s['m'] as Float32Array;
+    this.v = s['v'] as Float32Array;
+    this.rowSteps = s['rowSteps'] as Int32Array;
+    this.mBias = this.hasBias ? (s['mBias'] as Float32Array) : null;
+    this.vBias = this.hasBias ? (s['vBias'] as Float32Array) : null;
+  }
+  protected expectedLength(name: string): number | undefined {
+    if (name === 'm' || name === 'v') return this.n * this.d;
+    if (name === 'rowSteps') return this.n;
+    if ((name === 'mBias' || name === 'vBias') && this.hasBias) return this.n;
+    return undefined;
+  }
+  protected isInt(name: string): boolean {
+    return name === 'rowSteps';
+  }
+  protected accumulatorNames(): string[] {
+    return ['m', 'v', 'rowSteps', 'mBias', 'vBias'];
+  }
+
+  protected apply(table: ClassTable, grad: SparseRowGrad): void {
+    const { lr, beta1, beta2, eps } = this.options;
+    const d = table.d;
+    const w = table.weights;
+    const { m, v } = this;
+    for (let i = 0; i < grad.ids.length; i++) {
+      const id = grad.ids[i]!;
+      const t = this.rowSteps[id]! + 1;
+      this.rowSteps[id] = t;
+      const c1 = 1 - Math.pow(beta1, t);
+      const c2 = 1 - Math.pow(beta2, t);
+      const wo = id * d;
+      const go = i * d;
+      for (let k = 0; k < d; k++) {
+        const g = grad.rows[go + k]!;
+        const mk = beta1 * m[wo + k]! + (1 - beta1) * g;
+        const vk = beta2 * v[wo + k]! + (1 - beta2) * g * g;
+        m[wo + k] = mk;
+        v[wo + k] = vk;
+        w[wo + k] = w[wo + k]! - (lr * (mk / c1)) / (Math.sqrt(vk / c2) + eps);
+      }
+      if (table.bias) {
+        const g = grad.bias![i]!;
+        const mb = beta1 * this.mBias![id]! + (1 - beta1) * g;
+        const vb = beta2 * this.vBias![id]! + (1 - beta2) * g * g;
+        this.mBias![id] = mb;
+        this.vBias![id] = vb;
+        table.bias[id] = table.bias[id]! - (lr * (mb / c1)) / (Math.sqrt(vb / c2) + eps);
+      }
+    }
+  }
+}
+
+/** A moment decay in [0, 1). */
+function betaOption(v: unknown, name: string): number {
+  const b = numOption(v, name, 0, 1);
+  if (b === 1) throw new OptionError(`option ${name} must be in [0, 1); 1 would never update the moments`);
+  return b;
+}
+
+/** Options of {@link createOptimizer}, by optimizer name. */
+export interface OptimizerOptionsMap {
+  sgd: SgdOptions;
+  adagrad: AdagradOptions;
+  adam: AdamOptions;
+}
+
+/**
+ * Creates a sparse optimizer by name (`'sgd'`, `'adagrad'`, `'adam'`); unknown option names
+ * and out-of-range values raise {@link OptionError}.
+ */
+export function createOptimizer<K extends OptimizerName>(name: K, opts?: OptimizerOptionsMap[K]): SparseOptimizer;
+export function createOptimizer(name: string, opts?: Record<string, number>): SparseOptimizer;
+export function createOptimizer(name: string, opts: Record<string, number> = {}): SparseOptimizer {
+  switch (choiceOption(name, 'optimizer', OPTIMIZER_NAMES)) {
+    case 'sgd':
+      return new Sgd(opts);
+    case 'adagrad':
+      return new Adagrad(opts);
+    case 'adam':
+      return new Adam(opts);
+  }
+}

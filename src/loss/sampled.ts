@@ -1,0 +1,259 @@
+/**
+ * Sampled softmax loss with both estimator conventions of ALGORITHMS.md §2.
+ * @module
+ */
+import { OptionError, ShapeError } from '../core/errors.js';
+import { logAddExp } from '../core/math.js';
+import { checkLabels } from '../core/matrix.js';
+import { assertFinite, assertLength, choiceOption, intOption, rejectUnknown } from '../core/validate.js';
+import { dot, kernels } from '../kernels/index.js';
+import { logExpectedCount, logExpectedCountOf, type Draws } from '../samplers/types.js';
+import {
+  BASE_KEYS,
+  containsSorted,
+  indexOfSorted,
+  setupBase,
+  sortedPositives,
+  sortedUnique,
+  zeroResult,
+} from './common.js';
+import type { Convention, LossResult, SampledLossInput } from './types.js';
+
+const WHAT = 'sampledSoftmaxLoss';
+const KEYS = [...BASE_KEYS, 'draws', 'convention', 'posLogQ'];
+
+/**
+ * Sampled softmax loss and its gradients for one batch.
+ *
+ * Logits are `o_i = h·c_i + b_i`. For a row with positives `P` and sampled slots `j < m`
+ * (ids `s_j`, proposal log-probabilities from `draws.logQ`), each positive `p ∈ P` gives one
+ * softmax term over the candidates `{p} ∪ {unmasked s_j}` with adjusted logits:
+ *
+ * - `exclusive` (Bengio & Senécal; Jean et al.): the positive keeps its raw logit `o_p`; a
+ *   negative uses `o_j − log Q_j`, `Q_j = m·q_j` (with replacement) or `π_j` (unique draws),
+ *   see {@link logExpectedCount}. The draws must have been made with `exclude: labels`, so no
+ *   sampled id equals a positive of its row; an {@link OptionError} is thrown otherwise.
+ * - `correctedAll` (TensorFlow `sampled_softmax_loss`): every candidate uses `o − log Q`,
+ *   the positive with `log Q_p = logExpectedCountOf(draws, row, posLogQ[k])`. A sampled slot
+ *   whose id equals ANY positive of its row (an accidental hit) is masked: it is removed from
+ *   the softmax entirely, which is the limit of TensorFlow's large negative logit.
+ *
+ * Each sampled slot is its own candidate (an id drawn twice with replacement appears twice).
+ * The term of positive `p` is `L_rp = −a_p + log(exp(a_p) + Σ_j exp(a_j))`; the other positives
+ * of the row never enter it. A row's terms are weighted `1/P` (`labelWeighting: 'mean'`, the
+ * default, as TensorFlow's `1/num_true`) or 1 (`'sum'`). With shared draws (`draws.shared`,
+ * one row of ids) every query uses the same negatives and masks its own positives among them.
+ *
+ * The loss is `Σ_r w_r Σ_p weight_p L_rp / Σ_r w_r`; rows of weight 0 (padding) contribute
+ * nothing and touch no class row. If all weights are 0 the loss is 0 and all gradients are zero.
+ * Sample ids and `log q` are constants: no gradient flows through them.
+ *
+ * Logits come from `kernels.gatherDot` (float32 storage, float64 dot products); the log-sum-exp,
+ * the loss and the softmax weights are computed in float64.
+ *
+ * @returns the loss, `gradQueries` `[B, d]` and a {@link SparseRowGrad} over the distinct
+ *   touched class ids (positives and sampled ids of rows with weight > 0), ascending.
+ * @throws ShapeError for shapes that do not match (queries vs `table.d`, draws rows vs batch,
+ *   a row with weight > 0 and no positive); NonFiniteError for NaN/±Inf queries, weights or
+ *   log-probabilities; LabelRangeError for ids outside `[0, n)`; OptionError for a missing
+ *   `posLogQ` under `correctedAll`, or a positive drawn under `exclusive`.
+ */
+export function sampledSoftmaxLoss(input: SampledLossInput): LossResult {
+  if (input === null || typeof input !== 'object') throw new OptionError(`${WHAT}: expected an input object`);
+  rejectUnknown(input, KEYS, WHAT);
+  const base = setupBase(input, WHAT);
+  const { B, d, n, rowScale, termWeight } = base;
+  const { queries, table, labels, draws } = input;
+  const convention: Convention = choiceOption(input.convention, 'convention', ['exclusive', 'correctedAll']);
+  checkDraws(draws, B, n, convention === 'correctedAll');
+  const m = draws.m;
+  const shared = draws.shared;
+  const posIds = labels.ids;
+  const offs = labels.offsets;
+  let posLogQ: Float64Array | null = null;
+  if (convention === 'correctedAll') {
+    posLogQ = input.posLogQ ?? null;
+    if (posLogQ === null) {
+      throw new OptionError(
+        `${WHAT}: convention 'correctedAll' needs posLogQ = sampler.logQ(queries, labels), the log-probability of every positive under the proposal`,
+      );
+    }
+    assertLength(posLogQ, posIds.length, `${WHAT}: posLogQ (one entry per positive in labels.ids)`);
+    assertFinite(posLogQ, `${WHAT}: posLogQ`);
+  }
+
+  // Accidental hits: exclusive forbids them, correctedAll masks them.
+  const sortedPos = sortedPositives(posIds, offs);
+  const masked = new Uint8Array(B * m);
+  for (let r = 0; r < B; r++) {
+    if (rowScale[r] === 0) continue;
+    const a = offs[r]!;
+    const b = offs[r + 1]!;
+    const io = shared ? 0 : r * m;
+    for (let j = 0; j < m; j++) {
+      const id = draws.ids[io + j]!;
+      if (!containsSorted(sortedPos, a, b, id)) continue;
+      if (convention === 'exclusive') {
+        throw new OptionError(
+          `${WHAT}: row ${r} drew class ${id}, which is one of its positives; convention 'exclusive' needs draws made with exclude: labels (or use convention 'correctedAll', which masks accidental hits)`,
+        );
+      }
+      masked[r * m + j] = 1;
+    }
+  }
+
+  const hasBias = table.bias !== null;
+  if (base.totalWeight === 0) return zeroResult(0, B, d, hasBias, base.grad);
+
+  const h = queries.data;
+  const W = table.weights;
+  const bias = table.bias;
+
+  // Adjusted negative logits a = o − log Q, in float64.
+  const negLogit = new Float32Array(B * m);
+  kernels.gatherDot(h, B, W, d, draws.ids, m, shared, negLogit);
+  const logEC = new Float64Array(draws.rows * m);
+  for (let i = 0; i < logEC.length; i++) logEC[i] = logExpectedCount(draws, i);
+  const adj = new Float64Array(B * m);
+  for (let r = 0; r < B; r++) {
+    const io = shared ? 0 : r * m;
+    for (let j = 0; j < m; j++) {
+      const id = draws.ids[io + j]!;
+      adj[r * m + j] = negLogit[r * m + j]! + (bias ? bias[id]! : 0) - logEC[io + j]!;
+    }
+  }
+
+  // Per row: log-sum-exp over the unmasked negatives, then one term per positive.
+  const posAdj = new Float64Array(posIds.length);
+  const gPos = new Float64Array(posIds.length);
+  const gNeg = new Float32Array(B * m);
+  let loss = 0;
+  for (let r = 0; r < B; r++) {
+    const scale = rowScale[r]!;
+    if (scale === 0) continue;
+    const ro = r * m;
+    let mx = -Infinity;
+    for (let j = 0; j < m; j++) if (masked[ro + j] === 0 && adj[ro + j]! > mx) mx = adj[ro + j]!;
+    let lseNeg = -Infinity;
+    if (mx > -Infinity) {
+      let s = 0;
+      for (let j = 0; j < m; j++) if (masked[ro + j] === 0) s += Math.exp(adj[ro + j]! - mx);
+      lseNeg = mx + Math.log(s);
+    }
+    // negFactor = Σ_p weight_p·exp(lseNeg − lse_p): softmax_p(j) summed over terms is exp(a_j − lseNeg)·negFactor.
+    let negFactor = 0;
+    for (let k = offs[r]!; k < offs[r + 1]!; k++) {
+      const p = posIds[k]!;
+      let a = dot(h, r * d, W, p * d, d) + (bias ? bias[p]! : 0);
+      if (posLogQ !== null) a -= logExpectedCountOf(draws, r, posLogQ[k]!);
+      posAdj[k] = a;
+      const lse = logAddExp(lseNeg, a);
+      const tw = termWeight[k]!;
+      loss += scale * tw * (lse - a);
+      gPos[k] = scale * tw * Math.expm1(a - lse); // softmax_p(p) − 1
+      if (lseNeg > -Infinity) negFactor += tw * Math.exp(lseNeg - lse);
+    }
+    if (!base.grad || lseNeg === -Infinity) continue;
+    const f = scale * negFactor;
+    for (let j = 0; j < m; j++) if (masked[ro + j] === 0) gNeg[ro + j] = f * Math.exp(adj[ro + j]! - lseNeg);
+  }
+  if (!base.grad) return zeroResult(loss, B, d, hasBias, false);
+
+  // Distinct touched ids: positives and sampled ids of rows with weight > 0.
+  const touchedList: number[] = [];
+  for (let r = 0; r < B; r++) {
+    if (rowScale[r] === 0) continue;
+    for (let k = offs[r]!; k < offs[r + 1]!; k++) touchedList.push(posIds[k]!);
+    if (!shared) for (let j = 0; j < m; j++) touchedList.push(draws.ids[r * m + j]!);
+  }
+  if (shared) for (let j = 0; j < m; j++) touchedList.push(draws.ids[j]!);
+  const ids = sortedUnique(Int32Array.from(touchedList));
+  const k = ids.length;
+  const gradRows = new Float32Array(k * d);
+  const gradBias = bias ? new Float32Array(k) : null;
+  const gradQ = new Float32Array(B * d);
+
+  // Positives: o_p = h·c_p + b_p with coefficient gPos.
+  for (let r = 0; r < B; r++) {
+    if (rowScale[r] === 0) continue;
+    for (let q = offs[r]!; q < offs[r + 1]!; q++) {
+      const g = gPos[q]!;
+      const p = posIds[q]!;
+      const c = indexOfSorted(ids, p);
+      axpy(g, W, p * d, gradQ, r * d, d);
+      axpy(g, h, r * d, gradRows, c * d, d);
+      if (gradBias) gradBias[c] = gradBias[c]! + g;
+    }
+  }
+
+  if (shared) {
+    // One [B, m] logit block against the gathered sampled rows: use the dense kernels.
+    const cs = new Float32Array(m * d);
+    for (let j = 0; j < m; j++) cs.set(W.subarray(draws.ids[j]! * d, (draws.ids[j]! + 1) * d), j * d);
+    kernels.accumGradQueries(gNeg, B, cs, 0, m, d, gradQ);
+    const slotGrad = new Float32Array(m * d);
+    kernels.accumGradClasses(gNeg, B, m, h, d, slotGrad);
+    for (let j = 0; j < m; j++) {
+      const c = indexOfSorted(ids, draws.ids[j]!);
+      axpy(1, slotGrad, j * d, gradRows, c * d, d);
+      if (gradBias) {
+        let s = 0;
+        for (let r = 0; r < B; r++) s += gNeg[r * m + j]!;
+        gradBias[c] = gradBias[c]! + s;
+      }
+    }
+  } else {
+    for (let r = 0; r < B; r++) {
+      if (rowScale[r] === 0) continue;
+      for (let j = 0; j < m; j++) {
+        const g = gNeg[r * m + j]!;
+        if (g === 0) continue;
+        const id = draws.ids[r * m + j]!;
+        const c = indexOfSorted(ids, id);
+        axpy(g, W, id * d, gradQ, r * d, d);
+        axpy(g, h, r * d, gradRows, c * d, d);
+        if (gradBias) gradBias[c] = gradBias[c]! + g;
+      }
+    }
+  }
+  return { loss, gradQueries: gradQ, gradClasses: { ids, rows: gradRows, bias: gradBias } };
+}
+
+/** `y[yo..yo+d) += a · x[xo..xo+d)`. */
+function axpy(a: number, x: Float32Array, xo: number, y: Float32Array, yo: number, d: number): void {
+  for (let t = 0; t < d; t++) y[yo + t] += a * x[xo + t]!;
+}
+
+/**
+ * Checks a draw record against the batch: rows, lengths, id range, finite log-probabilities
+ * and, when the positives need `log Q` of unique draws, the per-row tries.
+ */
+function checkDraws(draws: Draws, B: number, n: number, needTries: boolean): void {
+  if (!draws || !(draws.ids instanceof Int32Array) || !(draws.logQ instanceof Float64Array)) {
+    throw new OptionError(`${WHAT}: 'draws' must be a Draws record from sampler.sample (ids: Int32Array, logQ: Float64Array)`);
+  }
+  const m = intOption(draws.m, 'draws.m', 0);
+  const rows = draws.shared ? 1 : B;
+  if (draws.rows !== rows) {
+    throw new ShapeError(
+      draws.shared
+        ? `${WHAT}: shared draws must have rows = 1, got ${draws.rows}`
+        : `${WHAT}: draws have ${draws.rows} rows but the batch has ${B} queries; sample with one row per query (or shared: true)`,
+    );
+  }
+  assertLength(draws.ids, rows * m, `${WHAT}: draws.ids (rows*m)`);
+  assertLength(draws.logQ, rows * m, `${WHAT}: draws.logQ (rows*m)`);
+  const offsets = new Int32Array(rows + 1);
+  for (let r = 0; r <= rows; r++) offsets[r] = r * m;
+  checkLabels({ ids: draws.ids, offsets }, n, rows, `${WHAT}: draws.ids`);
+  assertFinite(draws.logQ, `${WHAT}: draws.logQ (a sampled id must have probability > 0)`, m);
+  if (draws.unique && needTries) {
+    const t = draws.tries;
+    if (!(t instanceof Int32Array) || t.length !== rows) {
+      throw new ShapeError(`${WHAT}: unique draws need tries (Int32Array, one per draw row = ${rows}) to compute log Q of the positives`);
+    }
+    for (let r = 0; r < rows; r++) {
+      if (t[r]! < 1) throw new ShapeError(`${WHAT}: draws.tries[${r}] = ${t[r]}; tries must be ≥ 1`);
+    }
+  }
+}

@@ -1,0 +1,72 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { main } from '../src/cli/main.js';
+
+const small = ['bias', '--classes', '400', '--dim', '8', '--queries', '8', '--negatives', '5,40', '--trials', '60', '--seed', '3'];
+
+async function run(args: string[]): Promise<{ code: number; lines: string[] }> {
+  const lines: string[] = [];
+  const code = await main(args, (l) => lines.push(l));
+  return { code, lines };
+}
+
+test('samplex bias --json prints one object per (sampler, m) with the documented fields', async () => {
+  const { code, lines } = await run([...small, '--sampler', 'exact,uniform,unigram', '--json']);
+  assert.equal(code, 0);
+  assert.equal(lines.length, 6);
+  const rows = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+  for (const r of rows) {
+    for (const k of ['sampler', 'classes', 'dim', 'queries', 'negatives', 'trials', 'convention', 'kl', 'gradBias', 'gradBiasStderr', 'lossBias', 'drawsPerSec']) {
+      assert.ok(k in r, `missing ${k}`);
+    }
+    assert.equal(r['classes'], 400);
+    assert.equal(r['convention'], 'exclusive');
+    assert.ok(Number.isFinite(r['gradBias'] as number));
+  }
+  const get = (s: string, m: number) => rows.find((r) => r['sampler'] === s && r['negatives'] === m)!;
+  // exact: KL is 0 and the (noise-corrected) bias is within a few standard errors of 0
+  assert.ok(Math.abs(get('exact', 5)['kl'] as number) < 1e-6);
+  assert.ok((get('exact', 5)['gradBias'] as number) <= 4 * (get('exact', 5)['gradBiasStderr'] as number) + 1e-3);
+  // uniform on clustered embeddings is clearly biased and worse than exact at equal m
+  assert.ok((get('uniform', 5)['gradBias'] as number) > (get('exact', 5)['gradBias'] as number) + 0.05);
+  assert.ok((get('uniform', 5)['kl'] as number) > 0.1);
+});
+
+test('samplex bias prints a readable table and writes an HTML report atomically', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'samplex-'));
+  try {
+    const report = join(dir, 'bias.html');
+    const { code, lines } = await run([...small, '--sampler', 'exact,uniform', '--report', report]);
+    assert.equal(code, 0);
+    assert.match(lines[0]!, /classes=400/);
+    assert.match(lines[1]!, /sampler\s+m\s+KL\s+gradBias/);
+    assert.equal(lines.length, 2 + 4);
+    const html = readFileSync(report, 'utf8');
+    assert.match(html, /<svg/);
+    assert.equal((html.match(/class="pt"/g) ?? []).length, 3 * 4);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('samplex bias rejects bad options with a typed error and exit code 2', async () => {
+  const errs: string[] = [];
+  const orig = process.stderr.write.bind(process.stderr);
+  process.stderr.write = ((s: string) => {
+    errs.push(String(s));
+    return true;
+  }) as typeof process.stderr.write;
+  try {
+    assert.equal((await run([...small, '--sampler', 'nope'])).code, 2);
+    assert.equal((await run([...small, '--negatives', '0'])).code, 2);
+    assert.equal((await run([...small, '--convention', 'both'])).code, 2);
+    assert.equal((await run([...small, '--embeddings', 'weird'])).code, 2);
+  } finally {
+    process.stderr.write = orig;
+  }
+  assert.ok(errs.some((e) => /E_OPTION: unknown sampler 'nope'/.test(e)));
+  assert.ok(errs.some((e) => /convention must be one of exclusive, correctedAll/.test(e)));
+});

@@ -1,0 +1,191 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Rng } from '../src/core/rng.js';
+import { ClassTable } from '../src/core/classTable.js';
+import { matrix, singleLabels } from '../src/core/matrix.js';
+import { NonFiniteError, OptionError, ShapeError, StateError } from '../src/core/errors.js';
+import { Adam, createOptimizer, type SparseOptimizer } from '../src/layer/optimizers.js';
+import { fullSoftmaxLoss } from '../src/loss/full.js';
+import type { SparseRowGrad } from '../src/loss/types.js';
+
+const N = 6;
+const D = 3;
+
+function table(): ClassTable {
+  const w = Float32Array.from({ length: N * D }, (_, i) => Math.sin(i + 1) * 0.8);
+  const b = Float32Array.from({ length: N }, (_, i) => Math.cos(i) * 0.3);
+  return new ClassTable(N, D, w, b);
+}
+
+function grad(ids: number[], seed: number): SparseRowGrad {
+  const rng = Rng.fromSeed(seed);
+  return {
+    ids: Int32Array.from(ids),
+    rows: Float32Array.from({ length: ids.length * D }, () => rng.normal()),
+    bias: Float32Array.from({ length: ids.length }, () => rng.normal()),
+  };
+}
+
+/** The steps used by the hand-computed tests: row 1 is touched at steps 0 and 2 only. */
+const STEPS = [grad([1, 3], 1), grad([0, 3, 5], 2), grad([1, 3, 4], 3)];
+const UNTOUCHED = [2];
+
+/** Runs an optimizer and a float64 hand model side by side; checks every touched element. */
+function runAgainstHand(
+  opt: SparseOptimizer,
+  hand: (state: Map<string, number>, key: string, w: number, g: number, rowStep: number) => number,
+): void {
+  const t = table();
+  const before = t.clone();
+  const wRef = Float64Array.from(t.weights);
+  const bRef = Float64Array.from(t.bias!);
+  const state = new Map<string, number>();
+  const rowSteps = new Map<number, number>();
+  for (const g of STEPS) {
+    opt.step(t, g);
+    for (let k = 0; k < g.ids.length; k++) {
+      const id = g.ids[k]!;
+      const rs = (rowSteps.get(id) ?? 0) + 1;
+      rowSteps.set(id, rs);
+      for (let c = 0; c < D; c++) {
+        wRef[id * D + c] = hand(state, `w${id}:${c}`, wRef[id * D + c]!, g.rows[k * D + c]!, rs);
+      }
+      bRef[id] = hand(state, `b${id}`, bRef[id]!, g.bias![k]!, rs);
+    }
+    for (let i = 0; i < N * D; i++) assert.ok(Math.abs(t.weights[i]! - wRef[i]!) < 1e-5, `${opt.name} weight ${i}: ${t.weights[i]} vs ${wRef[i]}`);
+    for (let i = 0; i < N; i++) assert.ok(Math.abs(t.bias![i]! - bRef[i]!) < 1e-5, `${opt.name} bias ${i}: ${t.bias![i]} vs ${bRef[i]}`);
+  }
+  for (const u of UNTOUCHED) {
+    assert.deepEqual(Array.from(t.row(u)), Array.from(before.row(u)), 'untouched row is bit-identical');
+    assert.equal(t.bias![u], before.bias![u]);
+  }
+  assert.equal(opt.steps, 3);
+}
+
+test('SGD with lazy weight decay matches hand-computed updates; untouched rows are bit-identical', () => {
+  const lr = 0.05;
+  const wd = 0.1;
+  runAgainstHand(createOptimizer('sgd', { lr, weightDecay: wd }), (_s, key, w, g) => (key.startsWith('w') ? w - lr * (g + wd * w) : w - lr * g));
+});
+
+test('Adagrad matches hand-computed updates', () => {
+  const lr = 0.2;
+  const eps = 1e-7;
+  const a0 = 0.1;
+  runAgainstHand(createOptimizer('adagrad', { lr, eps, initialAccumulator: a0 }), (s, key, w, g) => {
+    const a = (s.get(key) ?? a0) + g * g;
+    s.set(key, a);
+    return w - (lr * g) / (Math.sqrt(a) + eps);
+  });
+});
+
+test('lazy Adam matches hand-computed updates with per-row step counts', () => {
+  const lr = 0.01;
+  const b1 = 0.8;
+  const b2 = 0.95;
+  const eps = 1e-8;
+  const opt = createOptimizer('adam', { lr, beta1: b1, beta2: b2, eps }) as Adam;
+  runAgainstHand(opt, (s, key, w, g, t) => {
+    // Skipped steps leave m, v untouched; t is the row's own update count.
+    const m = b1 * (s.get(`m${key}`) ?? 0) + (1 - b1) * g;
+    const v = b2 * (s.get(`v${key}`) ?? 0) + (1 - b2) * g * g;
+    s.set(`m${key}`, m);
+    s.set(`v${key}`, v);
+    return w - (lr * (m / (1 - b1 ** t))) / (Math.sqrt(v / (1 - b2 ** t)) + eps);
+  });
+  assert.deepEqual([0, 1, 2, 3, 4, 5].map((i) => opt.rowStepCount(i)), [1, 2, 0, 3, 1, 1]);
+});
+
+test('lazy Adam: the first update of a row first seen late is about lr in size', () => {
+  const lr = 0.01;
+  const opt = createOptimizer('adam', { lr });
+  const t = table();
+  for (let s = 0; s < 50; s++) opt.step(t, grad([0], 100 + s));
+  const before = t.clone();
+  const g = grad([5], 7);
+  opt.step(t, g);
+  for (let c = 0; c < D; c++) {
+    const delta = t.weights[5 * D + c]! - before.weights[5 * D + c]!;
+    assert.ok(Math.abs(Math.abs(delta) - lr) < 1e-4, `first update ${delta}, expected ±${lr}`);
+    assert.equal(Math.sign(delta), -Math.sign(g.rows[c]!));
+  }
+});
+
+test('state tensors round-trip: a restored optimizer continues identically', () => {
+  for (const name of ['sgd', 'adagrad', 'adam'] as const) {
+    const a = createOptimizer(name, { lr: 0.03 });
+    const ta = table();
+    a.step(ta, STEPS[0]!);
+    a.step(ta, STEPS[1]!);
+    const snapshot = Object.fromEntries(Object.entries(a.stateTensors()).map(([k, v]) => [k, v.slice()]));
+    const b = createOptimizer(name, { lr: 0.03 });
+    b.loadState(snapshot);
+    assert.equal(b.steps, 2);
+    const tb = ta.clone();
+    a.step(ta, STEPS[2]!);
+    b.step(tb, STEPS[2]!);
+    assert.deepEqual(Array.from(tb.weights), Array.from(ta.weights), name);
+    assert.deepEqual(Array.from(tb.bias!), Array.from(ta.bias!), name);
+    assert.deepEqual(Object.keys(b.stateTensors()).sort(), Object.keys(a.stateTensors()).sort());
+  }
+  const adam = createOptimizer('adam');
+  adam.step(table(), STEPS[0]!);
+  const st = adam.stateTensors();
+  assert.deepEqual(Object.keys(st).sort(), ['m', 'mBias', 'rowSteps', 'shape', 'steps', 'v', 'vBias']);
+  assert.deepEqual(Array.from(st['shape']!), [N, D, 1]);
+  // A state of another kind or size is refused.
+  assert.throws(() => createOptimizer('adagrad').loadState(st), StateError);
+  assert.throws(() => createOptimizer('adam').loadState({ ...st, m: new Float32Array(3) }), StateError);
+  const noV = { ...st };
+  delete noV['v'];
+  assert.throws(() => createOptimizer('adam').loadState(noV), (e: unknown) => e instanceof StateError && /missing tensor 'v'/.test(e.message));
+});
+
+test('optimizers refuse bad gradients, tables and options with typed errors', () => {
+  const opt = createOptimizer('adam');
+  const t = table();
+  assert.throws(() => opt.step(t, { ids: Int32Array.from([3, 1]), rows: new Float32Array(6), bias: new Float32Array(2) }), (e: unknown) => e instanceof ShapeError && /ascending/.test(e.message));
+  assert.throws(() => opt.step(t, { ids: Int32Array.from([6]), rows: new Float32Array(3), bias: new Float32Array(1) }), ShapeError);
+  assert.throws(() => opt.step(t, { ids: Int32Array.from([1]), rows: new Float32Array(4), bias: new Float32Array(1) }), ShapeError);
+  assert.throws(() => opt.step(t, { ids: Int32Array.from([1]), rows: new Float32Array(3), bias: null }), (e: unknown) => e instanceof ShapeError && /bias/.test(e.message));
+  assert.throws(() => opt.step(t, { ids: Int32Array.from([1]), rows: Float32Array.from([0, NaN, 0]), bias: new Float32Array(1) }), NonFiniteError);
+  // nothing was applied by the refused steps
+  assert.equal(opt.steps, 0);
+  opt.step(t, STEPS[0]!);
+  assert.throws(() => opt.step(new ClassTable(7, D, new Float32Array(7 * D)), STEPS[0]!), StateError);
+  assert.throws(() => createOptimizer('rmsprop'), (e: unknown) => e instanceof OptionError && /sgd, adagrad, adam/.test(e.message));
+  assert.throws(() => createOptimizer('sgd', { learningRate: 0.1 }), (e: unknown) => e instanceof OptionError && /learningRate/.test(e.message));
+  assert.throws(() => createOptimizer('adam', { beta1: 1 }), OptionError);
+  assert.throws(() => createOptimizer('adagrad', { lr: -1 }), OptionError);
+});
+
+test('training a 20-class softmax on separable data with the full loss decreases the loss (every optimizer)', () => {
+  const n = 20;
+  const d = 8;
+  const rng = Rng.fromSeed(2024);
+  const centers = Float32Array.from({ length: n * d }, () => rng.normal() * 2);
+  const S = 200;
+  const x = new Float32Array(S * d);
+  const y: number[] = [];
+  for (let s = 0; s < S; s++) {
+    const c = s % n;
+    y.push(c);
+    for (let k = 0; k < d; k++) x[s * d + k] = centers[c * d + k]! + rng.normal() * 0.3;
+  }
+  const queries = matrix(S, d, x);
+  const labels = singleLabels(y);
+  for (const [name, lr] of [['sgd', 0.5], ['adagrad', 0.3], ['adam', 0.05]] as const) {
+    const tbl = ClassTable.init(n, d, Rng.fromSeed(5), { bias: true, scale: 0.01 });
+    const opt = createOptimizer(name, { lr });
+    const initial = fullSoftmaxLoss({ queries, table: tbl, labels, grad: false }).loss;
+    for (let epoch = 0; epoch < 40; epoch++) {
+      for (let s0 = 0; s0 < S; s0 += 50) {
+        const batch = matrix(50, d, x.slice(s0 * d, (s0 + 50) * d));
+        const res = fullSoftmaxLoss({ queries: batch, table: tbl, labels: singleLabels(y.slice(s0, s0 + 50)) }, { blockSize: 7 });
+        opt.step(tbl, res.gradClasses);
+      }
+    }
+    const final = fullSoftmaxLoss({ queries, table: tbl, labels, grad: false }).loss;
+    assert.ok(initial > 2.9 && final < 0.3 * initial, `${name}: loss ${initial} -> ${final}`);
+  }
+});
