@@ -146,19 +146,22 @@ function tileNT(a: usize, aRows: i32, c: usize, cRows: i32, d: i32, out: usize, 
   const mask = tailMask(rem);
   const hasTail = rem != 0;
   const ldoB = <usize>ldo << 2;
+  // A block of CBLOCK class rows stays in L1/L2 while every pair of query rows passes over it;
+  // each pair writes whole cache lines of its output rows.
   for (let j0 = 0; j0 < cRows; j0 += CBLOCK) {
     const j1 = min(j0 + CBLOCK, cRows);
-    for (let j = j0; j < j1; j += 4) {
-      const nc = min(4, j1 - j);
-      const c0 = c + <usize>j * rowB;
-      const c1 = nc > 1 ? c0 + rowB : c0;
-      const c2 = nc > 2 ? c0 + 2 * rowB : c0;
-      const c3 = nc > 3 ? c0 + 3 * rowB : c0;
-      for (let i = 0; i < aRows; i += 2) {
-        const nr = min(2, aRows - i);
-        const a0 = a + <usize>i * rowB;
-        const a1 = nr > 1 ? a0 + rowB : a0;
-        mk2x4(a0, a1, c0, c1, c2, c3, d4, mask, hasTail, out + <usize>i * ldoB + (<usize>j << 2), ldoB, nr, nc);
+    for (let i = 0; i < aRows; i += 2) {
+      const nr = min(2, aRows - i);
+      const a0 = a + <usize>i * rowB;
+      const a1 = nr > 1 ? a0 + rowB : a0;
+      const o = out + <usize>i * ldoB;
+      for (let j = j0; j < j1; j += 4) {
+        const nc = min(4, j1 - j);
+        const c0 = c + <usize>j * rowB;
+        const c1 = nc > 1 ? c0 + rowB : c0;
+        const c2 = nc > 2 ? c0 + 2 * rowB : c0;
+        const c3 = nc > 3 ? c0 + 3 * rowB : c0;
+        mk2x4(a0, a1, c0, c1, c2, c3, d4, mask, hasTail, o + (<usize>j << 2), ldoB, nr, nc);
       }
     }
   }

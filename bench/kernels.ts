@@ -1,0 +1,167 @@
+/**
+ * Benchmarks of the dense kernels: plain TS vs WebAssembly (SIMD128 and relaxed-SIMD FMA builds)
+ * on 1 thread vs the worker pool (2 workers by default, `SAMPLEX_BENCH_THREADS` to change).
+ *
+ * - `kernels.gemm`: `[B,d]·[n,d]ᵀ` with B = 1024, d = 128, n = 50 000 (GFLOP/s = 2·B·n·d / time);
+ * - `kernels.fused`: fused full-softmax evaluation (log-sum-exp + top-10) at the same shape;
+ * - `kernels.sampled`: the dense part of a sampled-loss step at B = 256, m = 100, d = 128
+ *   (gathered logits, query gradient, scatter of class-row gradients: 3 × 2·B·m·d flops), with
+ *   per-query draws (B·m random rows of a 100 000-row table: memory-bound) and with shared draws.
+ *
+ * Every line carries `ratio` = GFLOP/s over the TS kernel's GFLOP/s of the same shape in the same
+ * run. The TS GEMM and fused evaluation are timed on the first `tsRows` queries only (the cost is
+ * linear in B; the row count is in `parameters`). Arrays live in wasm memory (zero-copy).
+ * Prints one JSON object per line.
+ * @module
+ */
+import { loadavg } from 'node:os';
+import { Rng } from '../src/core/rng.js';
+import * as ref from '../src/kernels/ref.js';
+import { detectFeatures, initFastKernels, type FastKernels, type KernelPath } from '../src/kernels/fast.js';
+
+/** Median wall time (ms) of `fn` over repetitions filling about `budgetMs` (at least 3). */
+async function timeMs(fn: () => unknown, budgetMs = 1500): Promise<number> {
+  await fn(); // warm-up (JIT, wasm tier-up, page faults)
+  const times: number[] = [];
+  const t0 = performance.now();
+  while (times.length < 3 || (performance.now() - t0 < budgetMs && times.length < 50)) {
+    const s = performance.now();
+    await fn();
+    times.push(performance.now() - s);
+  }
+  times.sort((a, b) => a - b);
+  return times[times.length >> 1]!;
+}
+
+function emit(bench: string, parameters: Record<string, unknown>, flops: number, ms: number, baseGflops?: number): number {
+  const gflops = flops / (ms * 1e6);
+  // load1: the machine's 1-minute load average, to spot runs disturbed by other processes
+  const line: Record<string, unknown> = { bench, parameters, ms: +ms.toFixed(2), gflops: +gflops.toFixed(2), load1: +loadavg()[0]!.toFixed(2) };
+  if (baseGflops !== undefined) line.ratio = +(gflops / baseGflops).toFixed(2);
+  console.log(JSON.stringify(line));
+  return gflops;
+}
+
+function fill(x: Float32Array, rng: Rng): Float32Array {
+  rng.fillNormal(x, 0.1);
+  return x;
+}
+
+async function gemm(paths: FastKernels[], threads: number): Promise<void> {
+  const B = 1024;
+  const n = 50_000;
+  const d = 128;
+  const tsRows = 32;
+  const rng = Rng.fromSeed(1);
+  const a = fill(new Float32Array(B * d), rng);
+  const c = fill(new Float32Array(n * d), rng);
+  const out = new Float32Array(tsRows * n);
+  const msTs = await timeMs(() => ref.matmulNT(a, tsRows, c, 0, n, d, out), 500);
+  const base = emit('kernels.gemm', { B, n, d, impl: 'ts', threads: 1, tsRows }, 2 * tsRows * n * d, msTs);
+  for (const fk of paths) {
+    const wa = fk.allocF32(B * d);
+    wa.set(a);
+    const wc = fk.allocF32(n * d);
+    wc.set(c);
+    const wo = fk.allocF32(B * n);
+    const ms1 = await timeMs(() => fk.kernels.matmulNT(wa, B, wc, 0, n, d, wo));
+    emit('kernels.gemm', { B, n, d, impl: fk.kernels.name, threads: 1 }, 2 * B * n * d, ms1, base);
+    const msP = await timeMs(() => fk.pool.matmulNT(wa, B, wc, 0, n, d, wo));
+    emit('kernels.gemm', { B, n, d, impl: fk.kernels.name, threads }, 2 * B * n * d, msP, base);
+    fk.free(wo);
+    fk.free(wc);
+    fk.free(wa);
+  }
+}
+
+async function fused(paths: FastKernels[], threads: number): Promise<void> {
+  const B = 1024;
+  const n = 50_000;
+  const d = 128;
+  const k = 10;
+  const tsRows = 16;
+  const rng = Rng.fromSeed(2);
+  const a = fill(new Float32Array(B * d), rng);
+  const c = fill(new Float32Array(n * d), rng);
+  const bias = fill(new Float32Array(n), rng);
+  const lse = new Float64Array(B);
+  const ids = new Int32Array(B * k);
+  const sc = new Float32Array(B * k);
+  const msTs = await timeMs(() => ref.fusedSoftmaxTopK(a, tsRows, c, bias, n, d, k, lse, ids, sc), 500);
+  const base = emit('kernels.fused', { B, n, d, k, impl: 'ts', threads: 1, tsRows }, 2 * tsRows * n * d, msTs);
+  for (const fk of paths) {
+    const wa = fk.allocF32(B * d);
+    wa.set(a);
+    const wc = fk.allocF32(n * d);
+    wc.set(c);
+    const wb = fk.allocF32(n);
+    wb.set(bias);
+    const ms1 = await timeMs(() => fk.kernels.fusedSoftmaxTopK(wa, B, wc, wb, n, d, k, lse, ids, sc));
+    emit('kernels.fused', { B, n, d, k, impl: fk.kernels.name, threads: 1 }, 2 * B * n * d, ms1, base);
+    const msP = await timeMs(() => fk.pool.fusedSoftmaxTopK(wa, B, wc, wb, n, d, k, lse, ids, sc));
+    emit('kernels.fused', { B, n, d, k, impl: fk.kernels.name, threads }, 2 * B * n * d, msP, base);
+    fk.free(wb);
+    fk.free(wc);
+    fk.free(wa);
+  }
+}
+
+async function sampled(paths: FastKernels[]): Promise<void> {
+  const B = 256;
+  const m = 100;
+  const d = 128;
+  const n = 100_000;
+  const rng = Rng.fromSeed(3);
+  const h = fill(new Float32Array(B * d), rng);
+  const c = fill(new Float32Array(n * d), rng);
+  const g = fill(new Float32Array(B * m), rng);
+  for (const shared of [false, true]) {
+    // per-query: B·m random rows, each its own gradient row; shared: m rows for the whole batch
+    const len = shared ? m : B * m;
+    const ids = new Int32Array(len);
+    for (let e = 0; e < len; e++) ids[e] = rng.int(n);
+    const slots = Int32Array.from({ length: len }, (_, e) => e);
+    const flops = 3 * 2 * B * m * d;
+    type K = Pick<FastKernels['kernels'], 'gatherDot' | 'gatherAccumGradQueries' | 'scatterAddRows'>;
+    const step = (k: K, x: { h: Float32Array; c: Float32Array; g: Float32Array; ids: Int32Array; slots: Int32Array },
+      logits: Float32Array, gq: Float32Array, gc: Float32Array) => () => {
+      k.gatherDot(x.h, B, x.c, d, x.ids, m, shared, logits);
+      k.gatherAccumGradQueries(x.g, B, x.c, d, x.ids, m, shared, gq);
+      k.scatterAddRows(x.g, B, x.h, d, x.slots, m, shared, gc);
+    };
+    const params = { B, m, d, n, shared };
+    const msTs = await timeMs(step(ref, { h, c, g, ids, slots }, new Float32Array(B * m), new Float32Array(B * d), new Float32Array(len * d)), 500);
+    const base = emit('kernels.sampled', { ...params, impl: 'ts', threads: 1 }, flops, msTs);
+    for (const fk of paths) {
+      const put = <T extends Float32Array | Int32Array>(x: T): T => {
+        const y = (x instanceof Float32Array ? fk.allocF32(x.length) : fk.allocI32(x.length)) as T;
+        y.set(x as never);
+        return y;
+      };
+      const x = { h: put(h), c: put(c), g: put(g), ids: put(ids), slots: put(slots) };
+      const out = [fk.allocF32(B * m), fk.allocF32(B * d), fk.allocF32(len * d)] as const;
+      const ms = await timeMs(step(fk.kernels, x, ...out));
+      emit('kernels.sampled', { ...params, impl: fk.kernels.name, threads: 1 }, flops, ms, base);
+      for (const a of [...out, x.slots, x.ids, x.g, x.c, x.h]) fk.free(a);
+    }
+  }
+}
+
+/** Runs the kernel benchmarks whose name contains `filter` (all when absent). */
+export async function run(filter?: string): Promise<void> {
+  const names = ['kernels.gemm', 'kernels.fused', 'kernels.sampled'].filter((b) => !filter || b.includes(filter));
+  if (names.length === 0) return;
+  const threads = Number(process.env.SAMPLEX_BENCH_THREADS ?? 2);
+  const f = await detectFeatures();
+  const want: KernelPath[] = f.simd && f.sharedMemory ? ['simd'] : [];
+  if (f.relaxedSimd) want.push('fma');
+  const paths: FastKernels[] = [];
+  for (const path of want) paths.push(await initFastKernels({ path, threads, install: false }));
+  try {
+    if (names.includes('kernels.gemm')) await gemm(paths, threads);
+    if (names.includes('kernels.fused')) await fused(paths, threads);
+    if (names.includes('kernels.sampled')) await sampled(paths);
+  } finally {
+    for (const fk of paths) await fk.close();
+  }
+}
