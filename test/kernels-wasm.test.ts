@@ -1,5 +1,9 @@
 import { describe, test, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Rng } from '../src/core/rng.js';
 import { LabelRangeError, OptionError, ShapeError, StateError } from '../src/core/errors.js';
 import { kernels, tsKernels, type KernelSet } from '../src/kernels/index.js';
@@ -311,6 +315,45 @@ for (const path of paths) {
       assert.deepEqual(Array.from(sc.subarray(5)), [6, 6, 6, 6, 6]);
     });
 
+    test('masked classes (bias -Infinity) have probability zero, also when a whole block is masked', () => {
+      const rng = Rng.fromSeed(505);
+      const rows = 3;
+      const d = 9;
+      const n = 300;
+      const a = randF32(rng, rows * d);
+      const c = randF32(rng, n * d);
+      const bias = randF32(rng, n);
+      for (let j = 0; j < 140; j++) bias[j] = -Infinity; // the first 128-class block and more
+      for (let j = 150; j < n; j += 3) bias[j] = -Infinity;
+      const k = 4;
+      const got = { l: new Float64Array(rows), i: new Int32Array(rows * k), s: new Float32Array(rows * k) };
+      fk.kernels.fusedSoftmaxTopK(a, rows, c, bias, n, d, k, got.l, got.i, got.s);
+      const want = { l: new Float64Array(rows), i: new Int32Array(rows * k), s: new Float32Array(rows * k) };
+      ref.fusedSoftmaxTopK(a, rows, c, bias, n, d, k, want.l, want.i, want.s);
+      for (let i = 0; i < rows; i++) {
+        // direct float64 log-sum-exp over the unmasked classes
+        let mx = -Infinity;
+        const o: number[] = [];
+        for (let j = 0; j < n; j++) {
+          if (bias[j] === -Infinity) continue;
+          o.push(dot64(a, i * d, c, j * d, d) + bias[j]!);
+          mx = Math.max(mx, o[o.length - 1]!);
+        }
+        const exact = mx + Math.log(o.reduce((s, v) => s + Math.exp(v - mx), 0));
+        assert.ok(Math.abs(want.l[i]! - exact) < 1e-5, `reference lse ${want.l[i]} vs ${exact}`);
+        assert.ok(Math.abs(got.l[i]! - exact) < 1e-5, `wasm lse ${got.l[i]} vs ${exact}`);
+        for (let r = 0; r < k; r++) assert.notEqual(bias[got.i[i * k + r]!], -Infinity);
+      }
+      // all classes masked: lse = -inf, top-k entries are masked classes with score -inf
+      bias.fill(-Infinity);
+      fk.kernels.fusedSoftmaxTopK(a, rows, c, bias, n, d, k, got.l, got.i, got.s);
+      ref.fusedSoftmaxTopK(a, rows, c, bias, n, d, k, want.l, want.i, want.s);
+      assert.deepEqual([...got.l], [-Infinity, -Infinity, -Infinity]);
+      assert.deepEqual([...want.l], [-Infinity, -Infinity, -Infinity]);
+      assert.deepEqual([...got.i], [...want.i]);
+      assert.deepEqual([...got.s], [...want.s]);
+    });
+
     test('bad input raises typed errors and leaves no staging memory behind', () => {
       const arena = fk.arena!;
       const before = arena.allocatedBytes;
@@ -367,6 +410,20 @@ describe('TS fallback', () => {
     assert.equal(fk.path, 'ts');
     assert.match(fk.fallbackReason ?? '', /cannot load/);
     await fk.close();
+  });
+
+  test('auto falls back from a missing FMA build to the SIMD build', { skip: !features.relaxedSimd && 'no relaxed SIMD' }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'samplex-wasm-'));
+    try {
+      const built = fileURLToPath(new URL('../src/kernels/wasm/kernels-simd.wasm', import.meta.url));
+      copyFileSync(built, join(dir, 'kernels-simd.wasm'));
+      const fk = await initFastKernels({ wasmBaseUrl: pathToFileURL(dir + '/'), threads: 0, install: false });
+      assert.equal(fk.path, 'simd');
+      assert.match(fk.fallbackReason ?? '', /cannot load the fma build/);
+      await fk.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test('installing wasm kernels swaps the dispatch table; close() restores it', async () => {

@@ -53,7 +53,7 @@ export interface FastKernels {
   readonly kernels: KernelSet;
   /** Pooled asynchronous kernels (inline on the TS path or with `threads: 0`). */
   readonly pool: AsyncKernels;
-  /** Why `auto` fell back to the TS kernels although the runtime has WebAssembly SIMD (absent otherwise). */
+  /** Why `auto` did not get the build the features allow (e.g. the FMA build failed to load; absent otherwise). */
   readonly fallbackReason?: string;
   /** The wasm arena, or null on the TS path. */
   readonly arena: WasmArena | null;
@@ -166,14 +166,19 @@ export async function initFastKernels(opts: FastKernelOptions = {}): Promise<Fas
   const install = opts.install ?? true;
 
   if (path !== 'ts' && want === 'auto') {
-    // auto: a build that cannot be loaded (missing file, blocked fetch) falls back to TS
-    try {
-      return await startWasm(path, features, threads, install, opts);
-    } catch (e) {
-      return startTs(features, install, `cannot load the ${path} build: ${e instanceof Error ? e.message : String(e)}`);
+    // auto: a build that cannot be loaded (missing file, blocked fetch, worker failure) falls
+    // back to the next one: fma -> simd -> ts
+    const reasons: string[] = [];
+    for (const p of path === 'fma' ? (['fma', 'simd'] as const) : (['simd'] as const)) {
+      try {
+        return await startWasm(p, features, threads, install, opts, reasons.length ? reasons.join('; ') : undefined);
+      } catch (e) {
+        reasons.push(`cannot load the ${p} build: ${e instanceof Error ? e.message : String(e)}`);
+      }
     }
+    return startTs(features, install, reasons.join('; '));
   }
-  if (path !== 'ts') return startWasm(path, features, threads, install, opts);
+  if (path !== 'ts') return startWasm(path, features, threads, install, opts, undefined);
   return startTs(features, install, undefined);
 }
 
@@ -211,6 +216,7 @@ function startTs(features: WasmFeatures, install: boolean, fallbackReason: strin
 
 async function startWasm(
   path: 'fma' | 'simd', features: WasmFeatures, threads: number, install: boolean, opts: FastKernelOptions,
+  fallbackReason: string | undefined,
 ): Promise<FastKernels> {
   const base = opts.wasmBaseUrl !== undefined ? new URL(String(opts.wasmBaseUrl)) : new URL('./wasm/', import.meta.url);
   if (!base.href.endsWith('/')) base.href += '/';
@@ -224,6 +230,7 @@ async function startWasm(
   let closed = false;
   return {
     path, features, kernels, pool, arena,
+    ...(fallbackReason !== undefined ? { fallbackReason } : {}),
     allocF32: (len) => arena.allocF32(len),
     allocF64: (len) => arena.allocF64(len),
     allocI32: (len) => arena.allocI32(len),

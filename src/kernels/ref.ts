@@ -200,7 +200,7 @@ export function fusedSoftmaxTopK(
       if (o > mx) {
         sum = sum * Math.exp(mx - o) + 1;
         mx = o;
-      } else sum += Math.exp(o - mx);
+      } else if (o !== -Infinity) sum += Math.exp(o - mx); // -inf logits (masked classes) add 0
       // insertion into the sorted top-k list
       if (k > 0 && ranksAbove(o, j, ts[k - 1]!, ti[k - 1]!)) {
         let p = k - 1;

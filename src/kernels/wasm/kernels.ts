@@ -429,10 +429,12 @@ function siftDown(ids: usize, sc: usize, k: i32, pos: i32): void {
 
 /** Class rows per block of the fused evaluator. */
 const FBLOCK: i32 = 128;
+/** Query rows per tile of the fused evaluator (each class row is reused by this many queries). */
+const FROWS: i32 = 16;
 
 /** Scratch bytes {@link fusedSoftmaxTopK} needs for `rows` rows. */
 export function fusedScratchBytes(rows: i32): i32 {
-  return 4 * FBLOCK * 4 + rows * 16 + 64;
+  return FROWS * FBLOCK * 4 + rows * 16 + 64;
 }
 
 /**
@@ -448,9 +450,9 @@ export function fusedSoftmaxTopK(
   if (rows <= 0) return;
   const rowB = <usize>d << 2;
   const kB = <usize>k << 2;
-  const tile = scratch; // 4 × FBLOCK scores
+  const tile = scratch; // FROWS × FBLOCK scores
   const tileLd: usize = <usize>FBLOCK << 2;
-  const runMax = (scratch + 4 * tileLd + 15) & ~<usize>15; // f64 per row
+  const runMax = (scratch + <usize>FROWS * tileLd + 15) & ~<usize>15; // f64 per row
   const runSum = runMax + (<usize>rows << 3); // f64 per row
   for (let i = 0; i < rows; i++) {
     store<f64>(runMax + (<usize>i << 3), -Infinity);
@@ -464,8 +466,8 @@ export function fusedSoftmaxTopK(
     const cn = min(FBLOCK, n - j0);
     const cb = c + <usize>j0 * rowB;
     const cn4 = cn & ~3;
-    for (let i0 = 0; i0 < rows; i0 += 4) {
-      const nr = min(4, rows - i0);
+    for (let i0 = 0; i0 < rows; i0 += FROWS) {
+      const nr = min(FROWS, rows - i0);
       tileNT(a + <usize>i0 * rowB, nr, cb, cn, d, tile, FBLOCK);
       for (let r = 0; r < nr; r++) {
         const i = i0 + r;
@@ -502,14 +504,17 @@ export function fusedSoftmaxTopK(
           M = <f64>bmax;
           store<f64>(mp, M);
         }
-        const mv = f32x4.splat(<f32>M);
-        let acc = f32x4.splat(0);
-        j = 0;
-        for (; j < cn4; j += 4) acc = f32x4.add(acc, expNeg(f32x4.sub(v128.load(t + (<usize>j << 2)), mv)));
-        let bs: f64 = <f64>(f32x4.extract_lane(acc, 0) + f32x4.extract_lane(acc, 1)) +
-          <f64>(f32x4.extract_lane(acc, 2) + f32x4.extract_lane(acc, 3));
-        for (; j < cn; j++) bs += Math.exp(<f64>load<f32>(t + (<usize>j << 2)) - M);
-        store<f64>(sp, S + bs);
+        // a block of -inf logits (masked classes) adds nothing; skipping it avoids -inf - -inf
+        if (bmax != -Infinity) {
+          const mv = f32x4.splat(<f32>M);
+          let acc = f32x4.splat(0);
+          j = 0;
+          for (; j < cn4; j += 4) acc = f32x4.add(acc, expNeg(f32x4.sub(v128.load(t + (<usize>j << 2)), mv)));
+          let bs: f64 = <f64>(f32x4.extract_lane(acc, 0) + f32x4.extract_lane(acc, 1)) +
+            <f64>(f32x4.extract_lane(acc, 2) + f32x4.extract_lane(acc, 3));
+          for (; j < cn; j++) bs += Math.exp(<f64>load<f32>(t + (<usize>j << 2)) - M);
+          store<f64>(sp, S + bs);
+        }
         // top-k
         if (k > 0) {
           const hi = outIds + <usize>i * kB;
