@@ -6,7 +6,8 @@
  * - `kernels.fused`: fused full-softmax evaluation (log-sum-exp + top-10) at the same shape;
  * - `kernels.sampled`: the dense part of a sampled-loss step at B = 256, m = 100, d = 128
  *   (gathered logits, query gradient, scatter of class-row gradients: 3 × 2·B·m·d flops), with
- *   per-query draws (B·m random rows of a 100 000-row table: memory-bound) and with shared draws.
+ *   per-query draws (B·m random rows of a 100 000-row table: memory-bound) and with shared draws;
+ * - `kernels.evaluator`: the library's `evaluate` (B = 128, n = 50 000) with TS vs wasm kernels installed.
  *
  * Every line carries `ms`/`gflops` (median) and `msBest`/`gflopsBest` (fastest repetition), and
  * `ratio` = median GFLOP/s over the TS kernel's median GFLOP/s of the same shape in the same run.
@@ -16,7 +17,11 @@
  * @module
  */
 import { loadavg } from 'node:os';
+import { ClassTable } from '../src/core/classTable.js';
+import { matrix } from '../src/core/matrix.js';
 import { Rng } from '../src/core/rng.js';
+import { evaluate } from '../src/layer/evaluator.js';
+import { useKernels } from '../src/kernels/index.js';
 import * as ref from '../src/kernels/ref.js';
 import { detectFeatures, initFastKernels, type FastKernels, type KernelPath } from '../src/kernels/fast.js';
 
@@ -159,9 +164,33 @@ async function sampled(paths: FastKernels[]): Promise<void> {
   }
 }
 
+/**
+ * The library's streaming evaluator (`evaluate`, which calls `kernels.matmulNT` per class block on
+ * plain arrays, so each block is staged into wasm memory) with the TS vs the wasm kernels installed.
+ */
+async function evaluator(paths: FastKernels[]): Promise<void> {
+  const B = 128;
+  const n = 50_000;
+  const d = 128;
+  const rng = Rng.fromSeed(4);
+  const table = ClassTable.init(n, d, rng, { bias: true });
+  const q = matrix(B, d);
+  rng.fillNormal(q.data);
+  const params = { B, n, d, k: 10 };
+  const base = emit('kernels.evaluator', { ...params, impl: 'ts', threads: 1 }, 2 * B * n * d, await timeMs(() => evaluate(q, table), 500));
+  for (const fk of paths) {
+    const prev = useKernels(fk.kernels);
+    try {
+      emit('kernels.evaluator', { ...params, impl: fk.kernels.name, threads: 1 }, 2 * B * n * d, await timeMs(() => evaluate(q, table), 500), base);
+    } finally {
+      useKernels(prev);
+    }
+  }
+}
+
 /** Runs the kernel benchmarks whose name contains `filter` (all when absent). */
 export async function run(filter?: string): Promise<void> {
-  const names = ['kernels.gemm', 'kernels.fused', 'kernels.sampled'].filter((b) => !filter || b.includes(filter));
+  const names = ['kernels.gemm', 'kernels.fused', 'kernels.sampled', 'kernels.evaluator'].filter((b) => !filter || b.includes(filter));
   if (names.length === 0) return;
   const threads = Number(process.env.SAMPLEX_BENCH_THREADS ?? 2);
   const f = await detectFeatures();
@@ -173,6 +202,7 @@ export async function run(filter?: string): Promise<void> {
     if (names.includes('kernels.gemm')) await gemm(paths, threads);
     if (names.includes('kernels.fused')) await fused(paths, threads);
     if (names.includes('kernels.sampled')) await sampled(paths);
+    if (names.includes('kernels.evaluator')) await evaluator(paths);
   } finally {
     for (const fk of paths) await fk.close();
   }
