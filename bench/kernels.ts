@@ -7,6 +7,8 @@
  * - `kernels.sampled`: the dense part of a sampled-loss step at B = 256, m = 100, d = 128
  *   (gathered logits, query gradient, scatter of class-row gradients: 3 × 2·B·m·d flops), with
  *   per-query draws (B·m random rows of a 100 000-row table: memory-bound) and with shared draws;
+ * - `kernels.others` (`kernels.accumGradQueries`, `kernels.accumGradClasses`, `kernels.kmeansAssign`,
+ *   `kernels.nodeScores`): the remaining kernels at moderate sizes;
  * - `kernels.evaluator`: the library's `evaluate` (B = 128, n = 50 000) with TS vs wasm kernels installed.
  *
  * Every line carries `ms`/`gflops` (median) and `msBest`/`gflopsBest` (fastest repetition), and
@@ -165,6 +167,57 @@ async function sampled(paths: FastKernels[]): Promise<void> {
 }
 
 /**
+ * The remaining kernels at moderate sizes, 1 thread (k-means also on the pool): dense gradient
+ * accumulation for a block of logits, k-means assignment, kernel-tree node scores (float64).
+ */
+async function others(paths: FastKernels[], threads: number): Promise<void> {
+  const rng = Rng.fromSeed(5);
+  const B = 256;
+  const nb = 1024;
+  const d = 128;
+  const g = fill(new Float32Array(B * nb), rng);
+  const c = fill(new Float32Array(nb * d), rng);
+  const h = fill(new Float32Array(B * d), rng);
+  const np = 20_000;
+  const kc = 256;
+  const dk = 64;
+  const x = fill(new Float32Array(np * dk), rng);
+  const cent = fill(new Float32Array(kc * dk), rng);
+  const count = 4096;
+  const D = 256;
+  const phi = Float64Array.from(fill(new Float32Array(D), rng));
+  const nodes = Float64Array.from(fill(new Float32Array(count * D), rng));
+  type Case = { bench: string; params: Record<string, number>; flops: number; run: (k: FastKernels['kernels'], put: <T extends Float32Array | Float64Array | Int32Array>(v: T) => T) => () => void };
+  const cases: Case[] = [
+    { bench: 'kernels.accumGradQueries', params: { B, cRows: nb, d }, flops: 2 * B * nb * d,
+      run: (k, put) => { const a = [put(g), put(c), put(new Float32Array(B * d))] as const; return () => k.accumGradQueries(a[0], B, a[1], 0, nb, d, a[2]); } },
+    { bench: 'kernels.accumGradClasses', params: { B, cRows: nb, d }, flops: 2 * B * nb * d,
+      run: (k, put) => { const a = [put(g), put(h), put(new Float32Array(nb * d))] as const; return () => k.accumGradClasses(a[0], B, nb, a[1], d, a[2]); } },
+    { bench: 'kernels.kmeansAssign', params: { n: np, kc, d: dk }, flops: 2 * np * kc * dk,
+      run: (k, put) => { const a = [put(x), put(cent), put(new Int32Array(np)), put(new Float32Array(np))] as const; return () => k.kmeansAssign(a[0], np, a[1], kc, dk, a[2], a[3]); } },
+    { bench: 'kernels.nodeScores', params: { count, D }, flops: 2 * count * D,
+      run: (k, put) => { const a = [put(phi), put(nodes), put(new Float64Array(count))] as const; return () => k.nodeScores(a[0], a[1], count, D, a[2]); } },
+  ];
+  const plain = <T extends Float32Array | Float64Array | Int32Array>(v: T): T => v;
+  for (const cs of cases) {
+    const base = emit(cs.bench, { ...cs.params, impl: 'ts', threads: 1 }, cs.flops, await timeMs(cs.run(ref as unknown as FastKernels['kernels'], plain), 500));
+    for (const fk of paths) {
+      const put = <T extends Float32Array | Float64Array | Int32Array>(v: T): T => {
+        const y = (v instanceof Float32Array ? fk.allocF32(v.length) : v instanceof Float64Array ? fk.allocF64(v.length) : fk.allocI32(v.length)) as T;
+        y.set(v as never);
+        return y;
+      };
+      emit(cs.bench, { ...cs.params, impl: fk.kernels.name, threads: 1 }, cs.flops, await timeMs(cs.run(fk.kernels, put), 500), base);
+      if (cs.bench === 'kernels.kmeansAssign') {
+        const a = [put(x), put(cent), put(new Int32Array(np)), put(new Float32Array(np))] as const;
+        emit(cs.bench, { ...cs.params, impl: fk.kernels.name, threads }, cs.flops,
+          await timeMs(() => fk.pool.kmeansAssign(a[0], np, a[1], kc, dk, a[2], a[3]), 500), base);
+      }
+    }
+  }
+}
+
+/**
  * The library's streaming evaluator (`evaluate`, which calls `kernels.matmulNT` per class block on
  * plain arrays, so each block is staged into wasm memory) with the TS vs the wasm kernels installed.
  */
@@ -190,7 +243,7 @@ async function evaluator(paths: FastKernels[]): Promise<void> {
 
 /** Runs the kernel benchmarks whose name contains `filter` (all when absent). */
 export async function run(filter?: string): Promise<void> {
-  const names = ['kernels.gemm', 'kernels.fused', 'kernels.sampled', 'kernels.evaluator'].filter((b) => !filter || b.includes(filter));
+  const names = ['kernels.gemm', 'kernels.fused', 'kernels.sampled', 'kernels.others', 'kernels.evaluator'].filter((b) => !filter || b.includes(filter));
   if (names.length === 0) return;
   const threads = Number(process.env.SAMPLEX_BENCH_THREADS ?? 2);
   const f = await detectFeatures();
@@ -202,6 +255,7 @@ export async function run(filter?: string): Promise<void> {
     if (names.includes('kernels.gemm')) await gemm(paths, threads);
     if (names.includes('kernels.fused')) await fused(paths, threads);
     if (names.includes('kernels.sampled')) await sampled(paths);
+    if (names.includes('kernels.others')) await others(paths, threads);
     if (names.includes('kernels.evaluator')) await evaluator(paths);
   } finally {
     for (const fk of paths) await fk.close();
