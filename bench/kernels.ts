@@ -9,6 +9,8 @@
  *   per-query draws (B·m random rows of a 100 000-row table: memory-bound) and with shared draws;
  * - `kernels.others` (`kernels.accumGradQueries`, `kernels.accumGradClasses`, `kernels.kmeansAssign`,
  *   `kernels.nodeScores`): the remaining kernels at moderate sizes;
+ * - `kernels.fusedPeakRss`: peak RSS of the pooled fused evaluator at B = 256, n = 10^6, d = 128
+ *   (separate process), next to the table size and the size `B·n` logits would take;
  * - `kernels.evaluator`: the library's `evaluate` (B = 128, n = 50 000) with TS vs wasm kernels installed.
  *
  * Every line carries `ms`/`gflops` (median) and `msBest`/`gflopsBest` (fastest repetition), and
@@ -18,7 +20,9 @@
  * Prints one JSON object per line.
  * @module
  */
+import { fork } from 'node:child_process';
 import { loadavg } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { ClassTable } from '../src/core/classTable.js';
 import { matrix } from '../src/core/matrix.js';
 import { Rng } from '../src/core/rng.js';
@@ -241,9 +245,57 @@ async function evaluator(paths: FastKernels[]): Promise<void> {
   }
 }
 
+const RSS_FLAG = '--samplex-kernels-rss-child';
+const MB = 1024 * 1024;
+
+/** Child process: the fused evaluator on the pool at n = 10^6; reports RSS before and the peak. */
+async function rssChild(B: number, n: number, d: number, k: number, threads: number): Promise<void> {
+  const fk = await initFastKernels({ threads, install: false });
+  const rng = Rng.fromSeed(6);
+  const c = fk.allocF32(n * d);
+  const chunk = fill(new Float32Array(1 << 20), rng);
+  for (let o = 0; o < c.length; o += chunk.length) c.set(chunk.subarray(0, Math.min(chunk.length, c.length - o)), o);
+  const a = fk.allocF32(B * d);
+  a.set(fill(new Float32Array(B * d), rng));
+  const lse = fk.allocF64(B);
+  const ids = fk.allocI32(B * k);
+  const sc = fk.allocF32(B * k);
+  const before = process.memoryUsage().rss;
+  const t0 = performance.now();
+  await fk.pool.fusedSoftmaxTopK(a, B, c, null, n, d, k, lse, ids, sc);
+  const ms = performance.now() - t0;
+  const peak = process.resourceUsage().maxRSS * 1024;
+  await fk.close();
+  process.send!({ before, peak, ms, impl: fk.kernels.name }, () => process.disconnect());
+}
+
+/** Peak RSS of the pooled fused evaluator at n = 10^6 (separate process). */
+async function fusedPeakRss(threads: number): Promise<void> {
+  const [B, n, d, k] = [256, 1_000_000, 128, 10];
+  const r = await new Promise<{ before: number; peak: number; ms: number; impl: string }>((resolve, reject) => {
+    const child = fork(fileURLToPath(import.meta.url), [RSS_FLAG, String(B), String(n), String(d), String(k), String(threads)], { stdio: 'inherit' });
+    child.once('message', (m) => resolve(m as { before: number; peak: number; ms: number; impl: string }));
+    child.once('error', reject);
+    child.once('exit', (code) => {
+      if (code !== 0) reject(new Error(`RSS child exited with ${code}`));
+    });
+  });
+  console.log(JSON.stringify({
+    bench: 'kernels.fusedPeakRss',
+    parameters: { B, n, d, k, impl: r.impl, threads },
+    peakRssMB: +(r.peak / MB).toFixed(1),
+    rssBeforeMB: +(r.before / MB).toFixed(1),
+    tableMB: +((n * d * 4) / MB).toFixed(1),
+    logitsBxnMB: +((B * n * 4) / MB).toFixed(1),
+    ms: +r.ms.toFixed(0),
+    gflops: +((2 * B * n * d) / (r.ms * 1e6)).toFixed(2),
+    load1: +loadavg()[0]!.toFixed(2),
+  }));
+}
+
 /** Runs the kernel benchmarks whose name contains `filter` (all when absent). */
 export async function run(filter?: string): Promise<void> {
-  const names = ['kernels.gemm', 'kernels.fused', 'kernels.sampled', 'kernels.others', 'kernels.evaluator'].filter((b) => !filter || b.includes(filter));
+  const names = ['kernels.gemm', 'kernels.fused', 'kernels.sampled', 'kernels.others', 'kernels.evaluator', 'kernels.fusedPeakRss'].filter((b) => !filter || b.includes(filter));
   if (names.length === 0) return;
   const threads = Number(process.env.SAMPLEX_BENCH_THREADS ?? 2);
   const f = await detectFeatures();
@@ -257,7 +309,13 @@ export async function run(filter?: string): Promise<void> {
     if (names.includes('kernels.sampled')) await sampled(paths);
     if (names.includes('kernels.others')) await others(paths, threads);
     if (names.includes('kernels.evaluator')) await evaluator(paths);
+    if (names.includes('kernels.fusedPeakRss') && paths.length > 0) await fusedPeakRss(threads);
   } finally {
     for (const fk of paths) await fk.close();
   }
+}
+
+if (process.argv[2] === RSS_FLAG) {
+  const [B, n, d, k, threads] = process.argv.slice(3, 8).map(Number) as [number, number, number, number, number];
+  await rssChild(B, n, d, k, threads);
 }
