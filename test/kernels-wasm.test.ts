@@ -26,7 +26,7 @@ test('this Node runtime has WebAssembly SIMD and shared memory', () => {
 /** Shapes `[rows, n, d]`: odd sizes, d not a multiple of 4, n below and above the 128-row block, empty batch. */
 const SHAPES: Array<[number, number, number]> = [
   [0, 5, 3], [1, 1, 1], [3, 5, 7], [2, 4, 4], [5, 13, 17], [4, 9, 2], [7, 33, 6], [9, 130, 33],
-  [17, 67, 128], [3, 257, 5], [6, 129, 64], [11, 40, 131],
+  [17, 67, 128], [3, 257, 5], [6, 129, 64], [11, 40, 131], [3, 5, 0],
 ];
 
 /** Copies `x` into wasm memory (zero-copy path) or returns it unchanged (staged path). */
@@ -366,6 +366,8 @@ for (const path of paths) {
       assert.throws(() => fk.kernels.matmulNT(big, 16, new Float32Array(10 * 32), 1, 10, 32, new Float32Array(160)), ShapeError);
       assert.throws(() => fk.kernels.scatterAddRows(a, 4, a, 8, Int32Array.of(0), 2, true, new Float32Array(8)), ShapeError);
       assert.throws(() => fk.free(new Float32Array(4)), OptionError);
+      assert.throws(() => fk.kernels.matmulNT(big, 16, new Float32Array(10 * 32), 0, 10, 30.3, new Float32Array(160)), ShapeError);
+      assert.throws(() => arena.alloc(NaN), ShapeError);
       assert.equal(arena.allocatedBytes, before);
     });
 

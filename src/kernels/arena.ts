@@ -83,6 +83,7 @@ export class WasmArena {
 
   /** Allocates `bytes` (64-byte aligned, not zeroed); returns the byte address. */
   alloc(bytes: number): number {
+    if (!Number.isSafeInteger(bytes) || bytes < 0) throw new ShapeError(`cannot allocate ${bytes} bytes; sizes must be non-negative integers`);
     const size = alignUp(Math.max(bytes, 1), ALIGN);
     for (let i = 0; i < this.freeList.length; i++) {
       const b = this.freeList[i]!;
@@ -202,6 +203,9 @@ export class StagingFrame {
    * @throws ShapeError when the array is shorter than `off + len`
    */
   ptr(arr: KernelArray, off: number, len: number, mode: 'in' | 'out' | 'inout', name: string): number {
+    if (!Number.isSafeInteger(off) || !Number.isSafeInteger(len) || off < 0 || len < 0) {
+      throw new ShapeError(`${name}: offset ${off} and length ${len} must be non-negative integers; check the sizes passed to the kernel`);
+    }
     if (off + len > arr.length) {
       throw new ShapeError(`${name} has length ${arr.length}, but the call needs ${off + len} elements; pass a larger array or fix the sizes`);
     }

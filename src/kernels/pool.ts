@@ -8,6 +8,7 @@
 import { OptionError, ShapeError, StateError } from '../core/errors.js';
 import type { WasmArena, StagingFrame } from './arena.js';
 import type { KernelSet } from './index.js';
+import * as ref from './ref.js';
 import type { KernelExports, KernelFn } from './wasmKernels.js';
 import type { FromWorker, ToWorker } from './wasm-worker.js';
 
@@ -198,6 +199,7 @@ export class KernelPool implements AsyncKernels {
 
   async matmulNT(...[a, aRows, c, cStart, cRows, d, out]: Parameters<KernelSet['matmulNT']>): Promise<void> {
     if (aRows <= 0 || cRows <= 0) return;
+    if (d === 0) return ref.matmulNT(a, aRows, c, cStart, cRows, d, out);
     await this.staged(async (f) => {
       const pa = f.ptr(a, 0, aRows * d, 'in', 'a');
       const pc = f.ptr(c, cStart * d, cRows * d, 'in', 'c');
@@ -214,6 +216,7 @@ export class KernelPool implements AsyncKernels {
     ...[a, rows, c, bias, n, d, k, outLse, outTopIds, outTopScores]: Parameters<KernelSet['fusedSoftmaxTopK']>
   ): Promise<void> {
     if (rows <= 0) return;
+    if (d === 0) return ref.fusedSoftmaxTopK(a, rows, c, bias, n, d, k, outLse, outTopIds, outTopScores);
     await this.staged(async (f) => {
       const pa = f.ptr(a, 0, rows * d, 'in', 'a');
       const pc = f.ptr(c, 0, n * d, 'in', 'c');
@@ -234,6 +237,7 @@ export class KernelPool implements AsyncKernels {
   async kmeansAssign(...[x, n, cent, kc, d, outIdx, outDist]: Parameters<KernelSet['kmeansAssign']>): Promise<void> {
     if (n <= 0) return;
     if (kc <= 0) throw new ShapeError('kmeansAssign needs at least one centroid (kc >= 1)');
+    if (d === 0) return ref.kmeansAssign(x, n, cent, kc, d, outIdx, outDist);
     await this.staged(async (f) => {
       const px = f.ptr(x, 0, n * d, 'in', 'x');
       const pc = f.ptr(cent, 0, kc * d, 'in', 'centroids');

@@ -90,6 +90,7 @@ export function makeWasmKernelSet(name: string, ex: KernelExports, arena: WasmAr
     name,
     matmulNT(a, aRows, c, cStart, cRows, d, out) {
       if (aRows <= 0 || cRows <= 0) return;
+      if (d === 0) return ref.matmulNT(a, aRows, c, cStart, cRows, d, out);
       if (aRows * cRows * d < SMALL_WORK && !(arena.owns(a) && arena.owns(c) && arena.owns(out))) {
         ref.matmulNT(a, aRows, c, cStart, cRows, d, out);
         return;
@@ -103,6 +104,7 @@ export function makeWasmKernelSet(name: string, ex: KernelExports, arena: WasmAr
     },
     gatherDot(a, rows, c, d, ids, m, shared, out) {
       if (rows <= 0 || m <= 0) return;
+      if (d === 0) return ref.gatherDot(a, rows, c, d, ids, m, shared, out);
       checkIds(ids, shared ? m : rows * m, Math.floor(c.length / d), 'ids');
       staged(arena, (f) => {
         const pa = f.ptr(a, 0, rows * d, 'in', 'a');
@@ -112,7 +114,7 @@ export function makeWasmKernelSet(name: string, ex: KernelExports, arena: WasmAr
       });
     },
     accumGradQueries(g, rows, c, cStart, cRows, d, outH) {
-      if (rows <= 0 || cRows <= 0) return;
+      if (rows <= 0 || cRows <= 0 || d === 0) return;
       staged(arena, (f) => {
         const pg = f.ptr(g, 0, rows * cRows, 'in', 'g');
         const pc = f.ptr(c, cStart * d, cRows * d, 'in', 'c');
@@ -121,7 +123,7 @@ export function makeWasmKernelSet(name: string, ex: KernelExports, arena: WasmAr
       });
     },
     accumGradClasses(g, rows, cRows, h, d, outC) {
-      if (rows <= 0 || cRows <= 0) return;
+      if (rows <= 0 || cRows <= 0 || d === 0) return;
       staged(arena, (f) => {
         const pg = f.ptr(g, 0, rows * cRows, 'in', 'g');
         const ph = f.ptr(h, 0, rows * d, 'in', 'h');
@@ -130,7 +132,7 @@ export function makeWasmKernelSet(name: string, ex: KernelExports, arena: WasmAr
       });
     },
     gatherAccumGradQueries(g, rows, c, d, ids, m, shared, outH) {
-      if (rows <= 0 || m <= 0) return;
+      if (rows <= 0 || m <= 0 || d === 0) return;
       checkIds(ids, shared ? m : rows * m, Math.floor(c.length / d), 'ids');
       staged(arena, (f) => {
         const pg = f.ptr(g, 0, rows * m, 'in', 'g');
@@ -140,7 +142,7 @@ export function makeWasmKernelSet(name: string, ex: KernelExports, arena: WasmAr
       });
     },
     scatterAddRows(g, rows, h, d, slots, m, shared, out) {
-      if (rows <= 0 || m <= 0) return;
+      if (rows <= 0 || m <= 0 || d === 0) return;
       checkIds(slots, shared ? m : rows * m, Math.floor(out.length / d), 'slots');
       staged(arena, (f) => {
         const pg = f.ptr(g, 0, rows * m, 'in', 'g');
@@ -152,6 +154,7 @@ export function makeWasmKernelSet(name: string, ex: KernelExports, arena: WasmAr
     },
     fusedSoftmaxTopK(a, rows, c, bias, n, d, k, outLse, outTopIds, outTopScores) {
       if (rows <= 0) return;
+      if (d === 0) return ref.fusedSoftmaxTopK(a, rows, c, bias, n, d, k, outLse, outTopIds, outTopScores);
       staged(arena, (f) => {
         const pa = f.ptr(a, 0, rows * d, 'in', 'a');
         const pc = f.ptr(c, 0, n * d, 'in', 'c');
@@ -166,6 +169,7 @@ export function makeWasmKernelSet(name: string, ex: KernelExports, arena: WasmAr
     kmeansAssign(x, n, cent, kc, d, outIdx, outDist) {
       if (n <= 0) return;
       if (kc <= 0) throw new ShapeError('kmeansAssign needs at least one centroid (kc >= 1)');
+      if (d === 0) return ref.kmeansAssign(x, n, cent, kc, d, outIdx, outDist);
       staged(arena, (f) => {
         const px = f.ptr(x, 0, n * d, 'in', 'x');
         const pc = f.ptr(cent, 0, kc * d, 'in', 'centroids');
@@ -177,6 +181,7 @@ export function makeWasmKernelSet(name: string, ex: KernelExports, arena: WasmAr
     },
     nodeScores(phi, nodes, count, D, out) {
       if (count <= 0) return;
+      if (D === 0) return ref.nodeScores(phi, nodes, count, D, out);
       if (count * D < SMALL_WORK && !(arena.owns(phi) && arena.owns(nodes) && arena.owns(out))) {
         ref.nodeScores(phi, nodes, count, D, out);
         return;
