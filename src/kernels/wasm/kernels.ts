@@ -52,11 +52,13 @@
 }
 
 /**
- * exp(x) for x <= 0 (lanes below -87 give ~1e-38): Cephes expf, about 1 ulp.
+ * exp(x) for x <= 0 (lanes below -87 give ~1e-38): Cephes expf polynomial, about 1 ulp.
  */
 @inline function expNeg(x0: v128): v128 {
   const x = f32x4.max(x0, f32x4.splat(-87.0));
-  const n = f32x4.nearest(f32x4.mul(x, f32x4.splat(1.44269504088896341)));
+  // n = round(x / ln 2) by the 1.5·2^23 trick: the integer lands in the low mantissa bits of t
+  const t = madd(x, f32x4.splat(1.44269504088896341), f32x4.splat(12582912.0));
+  const n = f32x4.sub(t, f32x4.splat(12582912.0));
   let r = madd(n, f32x4.splat(-0.693359375), x);
   r = madd(n, f32x4.splat(2.12194440e-4), r);
   let p = f32x4.splat(1.9875691500e-4);
@@ -66,7 +68,8 @@
   p = madd(p, r, f32x4.splat(1.6666665459e-1));
   p = madd(p, r, f32x4.splat(5.0000001201e-1));
   p = madd(f32x4.mul(p, r), r, f32x4.add(r, f32x4.splat(1.0)));
-  const e = i32x4.shl(i32x4.add(i32x4.trunc_sat_f32x4_s(n), i32x4.splat(127)), 23);
+  // 2^n: (bits(t) << 23) == n << 23 because bits(t) = 0x4B400000 + n and 0x4B400000 << 23 == 0 (mod 2^32)
+  const e = i32x4.add(i32x4.shl(t, 23), i32x4.splat(127 << 23));
   return f32x4.mul(p, e);
 }
 
