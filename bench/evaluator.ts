@@ -67,13 +67,13 @@ export async function run(filter?: string): Promise<void> {
   if (want('evaluator.throughput')) {
     const [B, n, d, k] = [1024, 50_000, 128, 10];
     const r = timeEval(B, n, d, DEFAULT_BLOCK_SIZE, k, 2);
-    console.log(JSON.stringify({ bench: 'evaluator.throughput', parameters: { B, n, d, k, blockSize: DEFAULT_BLOCK_SIZE, kernels: kernels.name }, ...r }));
+    console.log(JSON.stringify({ bench: 'evaluator.throughput', threads: 1, B, n, d, k, blockSize: DEFAULT_BLOCK_SIZE, kernels: kernels.name, ...r }));
   }
   if (want('evaluator.blockSize')) {
     const [B, n, d, k] = [256, 20_000, 128, 10];
     for (const block of [128, 256, 512, 1024, 2048, 4096, 8192]) {
       const r = timeEval(B, n, d, block, k, 2);
-      console.log(JSON.stringify({ bench: 'evaluator.blockSize', parameters: { B, n, d, k, blockSize: block, kernels: kernels.name }, ...r }));
+      console.log(JSON.stringify({ bench: 'evaluator.blockSize', threads: 1, B, n, d, k, blockSize: block, kernels: kernels.name, ...r }));
     }
   }
   if (want('evaluator.peakRss')) {
@@ -82,7 +82,7 @@ export async function run(filter?: string): Promise<void> {
     console.log(
       JSON.stringify({
         bench: 'evaluator.peakRss',
-        parameters: { B, n, d, k, blockSize: DEFAULT_BLOCK_SIZE, kernels: kernels.name },
+        threads: 1, B, n, d, k, blockSize: DEFAULT_BLOCK_SIZE, kernels: kernels.name,
         peakRssMB: +(r.peak / MB).toFixed(1),
         rssBeforeEvalMB: +(r.before / MB).toFixed(1),
         tableMB: +((n * (d + 1) * 4) / MB).toFixed(1),

@@ -6,8 +6,8 @@
  * gradient); full `8·B·n·d` (the log-sum-exp pass, the recomputed scores, two gradient products);
  * full loss only (`grad: false`) `2·B·n·d`.
  */
-import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
+import { emit, medianMs as time, peakRssMB } from './util.js';
 import { ClassTable } from '../src/core/classTable.js';
 import { matrix, singleLabels } from '../src/core/matrix.js';
 import { Rng } from '../src/core/rng.js';
@@ -21,27 +21,6 @@ const B = 256;
 const M = 100;
 const D = 128;
 const N = 100_000;
-
-function peakRssMB(): number {
-  return Math.round(process.resourceUsage().maxRSS / 1024);
-}
-
-/** Median wall time in ms of `reps` calls after `warmup` calls. */
-function time(fn: () => void, reps: number, warmup: number): number {
-  for (let i = 0; i < warmup; i++) fn();
-  const t: number[] = [];
-  for (let i = 0; i < reps; i++) {
-    const t0 = performance.now();
-    fn();
-    t.push(performance.now() - t0);
-  }
-  t.sort((a, b) => a - b);
-  return t[Math.floor(t.length / 2)]!;
-}
-
-function emit(o: Record<string, unknown>): void {
-  console.log(JSON.stringify(o));
-}
 
 /** Runs the loss benchmarks whose name contains `filter` (all when omitted). */
 export async function run(filter?: string): Promise<void> {
@@ -81,21 +60,21 @@ export async function run(filter?: string): Promise<void> {
     const input: SampledLossInput = { queries, table, labels, draws, convention, posLogQ };
     const ms = time(() => sampledSoftmaxLoss(input), 20, 3);
     if (convention === 'correctedAll') sampledMs = ms;
-    emit({ bench: name, parameters: { ...common, ids: 'per-query uniform' }, ms, gflops: sampledFlops / ms / 1e6, peakRssMB: peakRssMB() });
+    emit({ bench: name, threads: 1, ...common, ids: 'per-query uniform', ms, gflops: sampledFlops / ms / 1e6, peakRssMB: peakRssMB() });
   }
 
   let fullMs = NaN;
   if (want('loss.full')) {
     const blockSize = 1024;
     fullMs = time(() => fullSoftmaxLoss({ queries, table, labels }, { blockSize }), 2, 0);
-    emit({ bench: 'loss.full', parameters: { ...common, blockSize }, ms: fullMs, gflops: fullFlops / fullMs / 1e6, peakRssMB: peakRssMB() });
+    emit({ bench: 'loss.full', threads: 1, ...common, blockSize, ms: fullMs, gflops: fullFlops / fullMs / 1e6, peakRssMB: peakRssMB() });
     const evalMs = time(() => fullSoftmaxLoss({ queries, table, labels, grad: false }, { blockSize }), 2, 0);
-    emit({ bench: 'loss.full.lossOnly', parameters: { ...common, blockSize }, ms: evalMs, gflops: (2 * B * N * D) / evalMs / 1e6, peakRssMB: peakRssMB() });
+    emit({ bench: 'loss.full.lossOnly', threads: 1, ...common, blockSize, ms: evalMs, gflops: (2 * B * N * D) / evalMs / 1e6, peakRssMB: peakRssMB() });
   }
   if (Number.isFinite(sampledMs) && Number.isFinite(fullMs)) {
     emit({
       bench: 'loss.full_vs_sampled',
-      parameters: { ...common, sampled: 'correctedAll' },
+      threads: 1, ...common, sampled: 'correctedAll',
       sampledMs,
       fullMs,
       ratio: fullMs / sampledMs,

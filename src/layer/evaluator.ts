@@ -10,6 +10,7 @@ import { checkLabels, type Labels, type Matrix } from '../core/matrix.js';
 import { assertFinite, assertMatrix, intOption, rejectUnknown } from '../core/validate.js';
 import { expNonPos } from '../core/fastExp.js';
 import { kernels } from '../kernels/index.js';
+import { containsSorted } from '../loss/common.js';
 import {
   meanNll,
   ndcgAtK,
@@ -165,7 +166,7 @@ export function evaluate(queries: Matrix, table: ClassTable, opts: EvaluateOptio
           acc += expNonPos(v - m);
           if (v > t) {
             const id = s + j;
-            if (exIds !== null && isExcluded(exIds, exOff!, r, id)) continue;
+            if (exIds !== null && containsSorted(exIds, exOff![r]!, exOff![r + 1]!, id)) continue;
             t = heapPush(heapS, heapI, heapN, r, k, v, id);
           }
         }
@@ -221,19 +222,6 @@ export function evaluate(queries: Matrix, table: ClassTable, opts: EvaluateOptio
     }
   }
   return labelLogProb ? { k, lse, topIds, topScores, labelLogProb } : { k, lse, topIds, topScores };
-}
-
-function isExcluded(ids: Int32Array, off: Int32Array, r: number, id: number): boolean {
-  let lo = off[r]!;
-  let hi = off[r + 1]!;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    const v = ids[mid]!;
-    if (v === id) return true;
-    if (v < id) lo = mid + 1;
-    else hi = mid;
-  }
-  return false;
 }
 
 /** `a` ranks below `b` (worse): smaller score, or equal score and larger id. */

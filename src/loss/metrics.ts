@@ -17,6 +17,7 @@
 import { OptionError, ShapeError } from '../core/errors.js';
 import { checkLabels, type Labels } from '../core/matrix.js';
 import { intOption } from '../core/validate.js';
+import { containsSorted } from './common.js';
 
 /** Per-row values and their mean over the rows that have at least one positive. */
 export interface MetricResult {
@@ -70,7 +71,7 @@ function rankMetric(
     let nHits = 0;
     for (let i = 0; i < at; i++) {
       const id = topIds[r * k + i]!;
-      if (id >= 0 && contains(p, np, id)) {
+      if (id >= 0 && containsSorted(p, 0, np, id)) {
         if (ranks) ranks[nHits] = i;
         nHits++;
       }
@@ -81,19 +82,6 @@ function rankMetric(
     rows++;
   }
   return { perRow, mean: rows > 0 ? sum / rows : NaN, rows };
-}
-
-function contains(sorted: Int32Array, len: number, id: number): boolean {
-  let lo = 0;
-  let hi = len;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    const v = sorted[mid]!;
-    if (v === id) return true;
-    if (v < id) lo = mid + 1;
-    else hi = mid;
-  }
-  return false;
 }
 
 /**

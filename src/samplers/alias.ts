@@ -27,6 +27,13 @@ export class AliasTable {
   private readonly keep: Float64Array;
   /** Alias of column `k`, as a column index. */
   private readonly alias: Int32Array;
+  /**
+   * The draw path, one record of {@link STRIDE} float64 per column so a draw touches one cache
+   * line: `[keep, id, log q(id), alias id, log q(alias id)]`.
+   */
+  private readonly packed: Float64Array;
+  /** Log-probability of the id returned by the last {@link AliasTable.draw}. */
+  lastLogQ = 0;
 
   /**
    * Builds the table from `weights` (copied). O(n).
@@ -66,6 +73,17 @@ export class AliasTable {
     this.keep = new Float64Array(support);
     this.alias = new Int32Array(support);
     this.construct();
+    this.packed = new Float64Array(STRIDE * support);
+    for (let c = 0; c < support; c++) {
+      const id = ids[c]!;
+      const al = ids[this.alias[c]!]!;
+      const o = STRIDE * c;
+      this.packed[o] = this.keep[c]!;
+      this.packed[o + 1] = id;
+      this.packed[o + 2] = this.logProb(id);
+      this.packed[o + 3] = al;
+      this.packed[o + 4] = this.logProb(al);
+    }
   }
 
   /** Vose's two-worklist construction over the support columns. */
@@ -105,11 +123,22 @@ export class AliasTable {
     }
   }
 
-  /** Draws one id in O(1) (one integer and one float from `rng`). */
+  /**
+   * Draws one id in O(1) from one 53-bit uniform `u`: column `⌊u·K⌋`, and the fractional part of
+   * `u·K` (uniform on [0, 1), independent of the column, with ≥ 21 bits for K < 2^32) decides
+   * between the column and its alias. Sets {@link AliasTable.lastLogQ}.
+   */
   draw(rng: Rng): number {
-    const k = rng.int(this.support);
-    const col = rng.float() < this.keep[k]! ? k : this.alias[k]!;
-    return this.ids[col]!;
+    const x = rng.float() * this.support;
+    const k = Math.floor(x);
+    const o = STRIDE * k;
+    const p = this.packed;
+    if (x - k < p[o]!) {
+      this.lastLogQ = p[o + 2]!;
+      return p[o + 1]!;
+    }
+    this.lastLogQ = p[o + 4]!;
+    return p[o + 3]!;
   }
 
   /** Probability of id `i` (0 for zero-weight ids). `i` must be an integer in `[0, n)`. */
@@ -125,9 +154,12 @@ export class AliasTable {
 
   /** Bytes held by the table. */
   get byteLength(): number {
-    return this.scaled.byteLength + this.ids.byteLength + this.keep.byteLength + this.alias.byteLength;
+    return this.scaled.byteLength + this.ids.byteLength + this.keep.byteLength + this.alias.byteLength + this.packed.byteLength;
   }
 }
+
+/** Float64 entries per column of the packed draw records. */
+const STRIDE = 5;
 
 /** Compensated (Neumaier) sum of non-negative values. */
 function neumaierSum(a: Float64Array): number {

@@ -109,7 +109,7 @@ export class AliasRow implements RowDistribution {
   constructor(private readonly table: AliasTable) {}
   draw(rng: Rng): number {
     const id = this.table.draw(rng);
-    this.lastLogQ = this.table.logProb(id);
+    this.lastLogQ = this.table.lastLogQ;
     return id;
   }
   logProb(id: number): number {

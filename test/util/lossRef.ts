@@ -56,18 +56,25 @@ function termWeightOf(input: LossInputBase, P: number): number {
   return (input.labelWeighting ?? 'mean') === 'mean' ? 1 / P : 1;
 }
 
-/** Terms of the sampled loss, from the definitions of ALGORITHMS.md §2. */
-export function sampledTerms(input: SampledLossInput): RefTerm[] {
-  const { draws } = input;
+/** Calls `fn(row, weight of each of its terms, positives)` for every row of weight > 0. */
+function forEachRow(input: LossInputBase, fn: (r: number, weight: number, pos: number[]) => void): void {
   const B = input.queries.rows;
-  const m = draws.m;
-  const terms: RefTerm[] = [];
   let total = 0;
   for (let r = 0; r < B; r++) total += rowWeight(input, r);
   for (let r = 0; r < B; r++) {
     const wr = rowWeight(input, r);
     if (wr === 0) continue;
     const pos = positivesOf(input, r);
+    fn(r, (wr / total) * termWeightOf(input, pos.length), pos);
+  }
+}
+
+/** Terms of the sampled loss, from the definitions of ALGORITHMS.md §2. */
+export function sampledTerms(input: SampledLossInput): RefTerm[] {
+  const { draws } = input;
+  const m = draws.m;
+  const terms: RefTerm[] = [];
+  forEachRow(input, (r, weight, pos) => {
     const dr = draws.shared ? 0 : r;
     for (let k = 0; k < pos.length; k++) {
       const p = pos[k]!;
@@ -91,29 +98,23 @@ export function sampledTerms(input: SampledLossInput): RefTerm[] {
         const lq = draws.logQ[dr * m + j]!;
         cands.push({ id, corr: draws.unique ? lq : Math.log(m) + lq });
       }
-      terms.push({ row: r, weight: (wr / total) * termWeightOf(input, pos.length), cands });
+      terms.push({ row: r, weight, cands });
     }
-  }
+  });
   return terms;
 }
 
 /** Terms of the full softmax loss: every class, the row's other positives removed. */
 export function fullTerms(input: LossInputBase): RefTerm[] {
-  const B = input.queries.rows;
   const n = input.table.n;
   const terms: RefTerm[] = [];
-  let total = 0;
-  for (let r = 0; r < B; r++) total += rowWeight(input, r);
-  for (let r = 0; r < B; r++) {
-    const wr = rowWeight(input, r);
-    if (wr === 0) continue;
-    const pos = positivesOf(input, r);
+  forEachRow(input, (r, weight, pos) => {
     for (const p of pos) {
       const cands: RefCandidate[] = [{ id: p, corr: 0 }];
       for (let i = 0; i < n; i++) if (!pos.includes(i)) cands.push({ id: i, corr: 0 });
-      terms.push({ row: r, weight: (wr / total) * termWeightOf(input, pos.length), cands });
+      terms.push({ row: r, weight, cands });
     }
-  }
+  });
   return terms;
 }
 

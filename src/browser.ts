@@ -1,0 +1,134 @@
+/**
+ * samplex for browsers and any JavaScript runtime: everything except the Node-only file
+ * functions (atomic writes, `.safetensors` files on disk). `.safetensors` bytes can still be
+ * encoded and decoded in memory with `encodeSafetensors` / `decodeSafetensors`. Bundlers pick
+ * this entry through the `browser` export condition.
+ * @packageDocumentation
+ */
+export * from './core/errors.js';
+export { Rng } from './core/rng.js';
+export * from './core/matrix.js';
+export { ClassTable, type TableInit, type TableInitOptions } from './core/classTable.js';
+export { logSumExp, log1mExp, logAddExp } from './core/math.js';
+export { chiSquareTest, gammaQ, type ChiSquareResult } from './core/stats.js';
+export { kernels, tsKernels, useKernels, type KernelSet } from './kernels/index.js';
+export {
+  initFastKernels,
+  detectFeatures,
+  choosePath,
+  type FastKernels,
+  type FastKernelOptions,
+  type KernelPath,
+  type WasmFeatures,
+} from './kernels/fast.js';
+export type { AsyncKernels } from './kernels/pool.js';
+export type { WasmArena, StagingFrame, KernelArray } from './kernels/arena.js';
+export * from './samplers/types.js';
+export { SamplerBase, type RowDistribution } from './samplers/base.js';
+export { createSampler, registerSampler, samplerNames, type SamplerFactory } from './samplers/factory.js';
+export * from './samplers/index.js';
+export * from './loss/types.js';
+export { sampledSoftmaxLoss } from './loss/sampled.js';
+export { fullSoftmaxLoss, type FullLossOptions } from './loss/full.js';
+export {
+  createOptimizer,
+  Sgd,
+  Adagrad,
+  Adam,
+  OPTIMIZER_NAMES,
+  type SparseOptimizer,
+  type OptimizerName,
+  type OptimizerState,
+  type OptimizerOptionsMap,
+  type SgdOptions,
+  type AdagradOptions,
+  type AdamOptions,
+} from './layer/optimizers.js';
+export {
+  precisionAtK,
+  recallAtK,
+  ndcgAtK,
+  meanNll,
+  perplexity,
+  nllPerRow,
+  type MetricResult,
+} from './loss/metrics.js';
+export {
+  encodeSafetensors,
+  decodeSafetensors,
+  planSafetensors,
+  parseSafetensorsHeader,
+  safetensorsHeaderLength,
+  allocSafetensorsArray,
+  littleEndianToNative,
+  dtypeBytes,
+  classTableTensors,
+  classTableToSafetensors,
+  classTableFromSafetensors,
+  classTableFromContent,
+  SAFETENSORS_MAX_HEADER,
+  SAFETENSORS_KIND_KEY,
+  type SafetensorsDtype,
+  type SafetensorsArray,
+  type SafetensorsInput,
+  type SafetensorsTensor,
+  type SafetensorsContent,
+  type SafetensorsDecodeOptions,
+  type SafetensorsPlan,
+  type SafetensorsEntry,
+  type SafetensorsHeader,
+} from './layer/safetensorsCodec.js';
+export {
+  evaluate,
+  evaluateMetrics,
+  DEFAULT_BLOCK_SIZE,
+  type EvaluateOptions,
+  type EvaluateResult,
+  type EvaluateMetricsOptions,
+  type EvaluationMetrics,
+} from './layer/evaluator.js';
+export { OutputLayer, type OutputLayerOptions, type StepInput, type StepResult } from './layer/outputLayer.js';
+export {
+  runBiasStudy,
+  exactReference,
+  meanKL,
+  gradientTrials,
+  gradBias,
+  marginalProbs,
+  type BiasRow,
+  type BiasStudyOptions,
+  type StudySampler,
+  type ExactReference,
+  type GradientTrials,
+  type TrialOptions,
+  type GradBias,
+} from './diagnostics/bias.js';
+export { syntheticTable, syntheticQueries, type SyntheticKind, type SyntheticOptions } from './diagnostics/synthetic.js';
+export { biasReportHtml } from './report/bias.js';
+export {
+  Vocab,
+  SparseBuilder,
+  checkDataset,
+  datasetStats,
+  numRows,
+  tokenize,
+  formatFloat32,
+  type SparseRows,
+  type Sequences,
+  type SparseDataset,
+  type DatasetSplit,
+  type DatasetStats,
+  type BuildInfo,
+} from './data/sparse.js';
+export { linesOf } from './data/lines.js';
+export { parseXmc, formatXmc, FORMAT_CHUNK_LINES, type XmcReadOptions } from './data/xmc.js';
+export { parseFastText, formatFastText, FASTTEXT_LABEL_PREFIX, type FastTextReadOptions } from './data/fasttext.js';
+export {
+  parseWordNetNouns,
+  buildWordNetDataset,
+  isWordNetTest,
+  type WordNetSynset,
+  type WordNetOptions,
+  type WordNetStats,
+  type WordNetDataset,
+} from './data/wordnet.js';

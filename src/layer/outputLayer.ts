@@ -1,0 +1,175 @@
+/**
+ * The trainable output layer: a class table, a sampler, the sampled softmax loss, a sparse
+ * optimizer and the streaming evaluator, composed into `step` and `evaluate`.
+ * @module
+ */
+import type { ClassTable } from '../core/classTable.js';
+import { OptionError } from '../core/errors.js';
+import type { Labels, Matrix } from '../core/matrix.js';
+import type { Rng } from '../core/rng.js';
+import { choiceOption, intOption, rejectUnknown } from '../core/validate.js';
+import { fullSoftmaxLoss } from '../loss/full.js';
+import { sampledSoftmaxLoss } from '../loss/sampled.js';
+import type { Convention, LabelWeighting } from '../loss/types.js';
+import type { Sampler } from '../samplers/types.js';
+import { evaluateMetrics, type EvaluateMetricsOptions, type EvaluationMetrics } from './evaluator.js';
+import type { SparseOptimizer } from './optimizers.js';
+
+/** Options of {@link OutputLayer}. */
+export interface OutputLayerOptions {
+  /** The class embeddings (and biases) being trained; updated in place. */
+  table: ClassTable;
+  /**
+   * The proposal. It is built on the table when the layer is constructed and, when adaptive, told about the rows each step changed (`update(ids)`).
+   */
+  sampler: Sampler;
+  /** Sparse optimizer for the class rows. */
+  optimizer: SparseOptimizer;
+  /** Negatives per row, `m ≥ 1`. */
+  negatives: number;
+  /** Estimator convention (default `'exclusive'`). */
+  convention?: Convention;
+  /** Draw `m` distinct ids per row (default false). */
+  unique?: boolean;
+  /** One set of negatives for the whole batch (query-independent samplers only; default false). */
+  shared?: boolean;
+  /** Weighting of a multi-label row's terms (default `'mean'`). */
+  labelWeighting?: LabelWeighting;
+  /**
+   * Rebuild an adaptive sampler from scratch every this many steps (0, the default: never;
+   * the per-step `update(ids)` keeps it current).
+   */
+  rebuildEvery?: number;
+}
+
+/** Inputs of one training step. */
+export interface StepInput {
+  /** Query vectors `[B, d]` (the model's last hidden layer). */
+  queries: Matrix;
+  /** Positives of each row. */
+  labels: Labels;
+  /** Generator for the negatives. */
+  rng: Rng;
+  /** Per-row weights (0 = padding); default all 1. */
+  rowWeights?: Float32Array | null;
+}
+
+/** Result of one training step. */
+export interface StepResult {
+  /** The sampled loss of the batch before the update. */
+  loss: number;
+  /** `dL/dh` `[B, d]`, to back-propagate into the model that produced the queries. */
+  gradQueries: Float32Array;
+  /** Number of distinct class rows the optimizer touched. */
+  touchedRows: number;
+}
+
+/**
+ * A sampled-softmax output layer. `step` draws negatives, computes the loss and its gradients,
+ * applies the optimizer to the touched rows only, keeps an adaptive sampler in sync and returns
+ * `dL/dh`; `evaluate` scores against the full softmax without materializing `B × n` logits.
+ */
+export class OutputLayer {
+  /** The class table (updated in place by `step`). */
+  readonly table: ClassTable;
+  /** The proposal. */
+  readonly sampler: Sampler;
+  /** The optimizer of the class rows. */
+  readonly optimizer: SparseOptimizer;
+  /** Negatives per row. */
+  readonly negatives: number;
+  /** Estimator convention. */
+  readonly convention: Convention;
+  /** Distinct draws per row. */
+  readonly unique: boolean;
+  /** Shared negatives. */
+  readonly shared: boolean;
+  /** Multi-label weighting. */
+  readonly labelWeighting: LabelWeighting;
+  /** Full rebuild period of an adaptive sampler (0 = never). */
+  readonly rebuildEvery: number;
+  private stepCount = 0;
+
+  /** @throws OptionError (bad or unknown options, `shared` with an adaptive sampler), ShapeError (sampler and table disagree on n) */
+  constructor(opts: OutputLayerOptions) {
+    rejectUnknown(
+      opts,
+      ['table', 'sampler', 'optimizer', 'negatives', 'convention', 'unique', 'shared', 'labelWeighting', 'rebuildEvery'],
+      'OutputLayer',
+    );
+    if (!opts.table || !opts.sampler || !opts.optimizer) throw new OptionError('OutputLayer needs table, sampler and optimizer');
+    this.table = opts.table;
+    this.sampler = opts.sampler;
+    this.optimizer = opts.optimizer;
+    this.negatives = intOption(opts.negatives, 'negatives', 1, opts.table.n);
+    this.convention = opts.convention === undefined ? 'exclusive' : choiceOption(opts.convention, 'convention', ['exclusive', 'correctedAll']);
+    this.unique = opts.unique ?? false;
+    this.shared = opts.shared ?? false;
+    if (this.shared && this.sampler.adaptive) {
+      throw new OptionError(`OutputLayer: shared negatives need a query-independent sampler; '${this.sampler.name}' is adaptive (drop shared)`);
+    }
+    this.labelWeighting = opts.labelWeighting === undefined ? 'mean' : choiceOption(opts.labelWeighting, 'labelWeighting', ['mean', 'sum']);
+    this.rebuildEvery = opts.rebuildEvery === undefined ? 0 : intOption(opts.rebuildEvery, 'rebuildEvery', 0, 2 ** 31 - 1);
+    // Builds the sampler's state (static samplers only check that their class count matches).
+    this.sampler.build(this.table);
+  }
+
+  /** Number of `step` calls so far. */
+  get steps(): number {
+    return this.stepCount;
+  }
+
+  /**
+   * One training step on a batch: sample negatives (excluding each row's positives under the
+   * `exclusive` convention), compute the sampled loss, update the touched class rows, refresh an
+   * adaptive sampler for those rows (or rebuild it every `rebuildEvery` steps).
+   * @throws as {@link sampledSoftmaxLoss} and the sampler (shapes, ranges, non-finite values)
+   */
+  step(input: StepInput): StepResult {
+    rejectUnknown(input, ['queries', 'labels', 'rng', 'rowWeights'], 'OutputLayer.step');
+    const { queries, labels, rng } = input;
+    const exclusive = this.convention === 'exclusive';
+    const draws = this.sampler.sample({
+      m: this.negatives,
+      rng,
+      queries,
+      rows: queries.rows,
+      shared: this.shared,
+      unique: this.unique,
+      exclude: exclusive ? labels : null,
+    });
+    const res = sampledSoftmaxLoss({
+      queries,
+      table: this.table,
+      labels,
+      rowWeights: input.rowWeights ?? null,
+      labelWeighting: this.labelWeighting,
+      draws,
+      convention: this.convention,
+      posLogQ: exclusive ? null : this.sampler.logQ(queries, labels),
+    });
+    this.optimizer.step(this.table, res.gradClasses);
+    this.stepCount++;
+    if (this.sampler.adaptive) {
+      if (this.rebuildEvery > 0 && this.stepCount % this.rebuildEvery === 0) this.sampler.build(this.table);
+      else this.sampler.update(res.gradClasses.ids);
+    }
+    return { loss: res.loss, gradQueries: res.gradQueries, touchedRows: res.gradClasses.ids.length };
+  }
+
+  /**
+   * The exact full-softmax loss of a batch (no update), e.g. to monitor training.
+   * @throws as {@link fullSoftmaxLoss}
+   */
+  fullLoss(queries: Matrix, labels: Labels, rowWeights?: Float32Array | null): number {
+    return fullSoftmaxLoss({ queries, table: this.table, labels, rowWeights: rowWeights ?? null, labelWeighting: this.labelWeighting, grad: false }).loss;
+  }
+
+  /**
+   * Full-softmax evaluation (NLL, perplexity, P@k, Recall@k, nDCG@k), streamed over class blocks.
+   * @throws as {@link evaluateMetrics}
+   */
+  evaluate(queries: Matrix, labels: Labels, opts: EvaluateMetricsOptions = {}): EvaluationMetrics {
+    return evaluateMetrics(queries, this.table, labels, opts);
+  }
+}
