@@ -132,3 +132,19 @@ export {
   type WordNetStats,
   type WordNetDataset,
 } from './data/wordnet.js';
+export { Vocabulary, countTokens, UNK, EOS, type VocabularyOptions } from './data/vocab.js';
+export {
+  buildLmCorpus,
+  lmCorpusStats,
+  parseTextCorpus,
+  textTokens,
+  decodeText,
+  SPLIT_NAMES,
+  type SplitName,
+  type TokenSource,
+  type LmCorpus,
+  type LmCorpusStats,
+  type LmTexts,
+} from './data/lmCorpus.js';
+export { BROWN_GENRES, brownGenre, brownHeldOut, parseBrownText, sentenceTokens, splitBrownFiles } from './data/brownFormat.js';
+export { BpttBatcher, type BpttBatch, type BpttOptions } from './data/bptt.js';

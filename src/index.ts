@@ -20,3 +20,4 @@ export {
   type ExportFormat,
   type LoadWordNetOptions,
 } from './data/files.js';
+export { loadBrown, brownDir, readTextCorpus, TEXT_CORPUS_FILES, type BrownOptions } from './data/lmFiles.js';

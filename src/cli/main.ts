@@ -12,6 +12,7 @@ import { writeFileAtomic } from '../io/atomic.js';
 import { biasReportHtml } from '../report/bias.js';
 import { biasCommand, type BiasCommandOptions } from './bias.js';
 import { dataExportCommand, type DataExportOptions } from './data.js';
+import { addDataStatsCommand } from './dataStats.js';
 
 function version(): string {
   try {
@@ -52,7 +53,7 @@ export function buildProgram(print: (line: string) => void = (l) => process.stdo
         process.stderr.write(`report written to ${o.report}\n`);
       }
     });
-  const data = program.command('data').description('dataset utilities');
+  const data = program.command('data').description('dataset utilities: export and statistics');
   data
     .command('export')
     .description('build a dataset (wordnet: the default WordNet 3.1 extreme-classification split) and write it for other tools')
@@ -65,6 +66,7 @@ export function buildProgram(print: (line: string) => void = (l) => process.stdo
     .action((dataset: string, o: DataExportOptions) => {
       dataExportCommand(dataset, o, print);
     });
+  addDataStatsCommand(data, print);
   return program;
 }
 
