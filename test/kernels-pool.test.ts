@@ -1,6 +1,7 @@
 import { describe, test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Rng } from '../src/core/rng.js';
 import { StateError } from '../src/core/errors.js';
@@ -95,6 +96,15 @@ describe('worker pool', { skip: !hasWasm && 'no WebAssembly SIMD' }, async () =>
     await own.close();
     await assert.rejects(own.pool.matmulNT(new Float32Array(64), 8, new Float32Array(64), 0, 8, 8, new Float32Array(64)), StateError);
   });
+});
+
+test('the pool defaults to one worker per available core', { skip: !hasWasm && 'no WebAssembly SIMD' }, async () => {
+  const fk = await initFastKernels({ install: false });
+  try {
+    assert.equal(fk.pool.threads, availableParallelism());
+  } finally {
+    await fk.close();
+  }
 });
 
 test('a process that never closes its pool still exits (workers are unref\'d when idle)', { skip: !hasWasm && 'no WebAssembly SIMD' }, () => {
