@@ -96,6 +96,17 @@ describe('worker pool', { skip: !hasWasm && 'no WebAssembly SIMD' }, async () =>
     await own.close();
     await assert.rejects(own.pool.matmulNT(new Float32Array(64), 8, new Float32Array(64), 0, 8, 8, new Float32Array(64)), StateError);
   });
+
+  test('closing the pool during a call rejects it with StateError and frees its staging memory', async () => {
+    const own = await initFastKernels({ path: 'simd', threads: 2, install: false });
+    const before = own.arena!.allocatedBytes;
+    const [B, n, d] = [64, 20_000, 64];
+    const call = own.pool.fusedSoftmaxTopK(new Float32Array(B * d), B, new Float32Array(n * d), null, n, d, 3,
+      new Float64Array(B), new Int32Array(B * 3), new Float32Array(B * 3));
+    await own.close();
+    await assert.rejects(call, StateError);
+    assert.equal(own.arena!.allocatedBytes, before);
+  });
 });
 
 test('the pool defaults to one worker per available core', { skip: !hasWasm && 'no WebAssembly SIMD' }, async () => {

@@ -105,6 +105,7 @@ export class KernelPool implements AsyncKernels {
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
   private closed = false;
+  private broken: StateError | null = null;
 
   private constructor(arena: WasmArena, ex: KernelExports, threads: number) {
     this.arena = arena;
@@ -157,7 +158,7 @@ export class KernelPool implements AsyncKernels {
   }
 
   private settle(m: FromWorker): void {
-    if (m.type === 'ready') return;
+    if (m.type === 'ready' || this.closed) return; // once closed, every pending call rejects
     const p = this.pending.get(m.id);
     if (!p) return;
     this.pending.delete(m.id);
@@ -167,16 +168,20 @@ export class KernelPool implements AsyncKernels {
   }
 
   private fail(worker: number, e: Error): void {
+    // a dead worker would leave later calls waiting forever: refuse them instead
+    if (!this.closed) this.broken ??= new StateError(`a kernel worker failed (${e.message}); close this pool and create a new one`);
+    const err = this.closed ? new StateError('the kernel pool was closed while a call was running') : e;
     for (const [id, p] of this.pending) {
       if (p.worker === worker) {
         this.pending.delete(id);
-        p.reject(e);
+        p.reject(err);
       }
     }
   }
 
   private run(worker: number, fn: KernelFn, args: number[]): Promise<void> {
     if (this.closed) return Promise.reject(new StateError('the kernel pool is closed; create a new one'));
+    if (this.broken) return Promise.reject(this.broken);
     const id = this.nextId++;
     const w = this.workers[worker]!;
     if (this.busy[worker]!++ === 0) w.ref();
@@ -184,6 +189,15 @@ export class KernelPool implements AsyncKernels {
       this.pending.set(id, { resolve, reject, worker });
       w.post({ type: 'run', id, fn, args });
     });
+  }
+
+  /**
+   * Waits for every part, then rethrows the first failure: staged memory must not be released
+   * while another worker may still be writing into it.
+   */
+  private async all(parts: Promise<void>[]): Promise<void> {
+    const results = await Promise.allSettled(parts);
+    for (const r of results) if (r.status === 'rejected') throw r.reason;
   }
 
   private async staged(body: (f: StagingFrame) => Promise<void>): Promise<void> {
@@ -206,7 +220,7 @@ export class KernelPool implements AsyncKernels {
       const po = f.ptr(out, 0, aRows * cRows, 'out', 'out');
       const byRows = aRows >= 4 * this.threads || aRows >= cRows;
       const parts = split(byRows ? aRows : cRows, this.threads);
-      await Promise.all(parts.map(([s, e], w) => byRows
+      await this.all(parts.map(([s, e], w) => byRows
         ? this.run(w, 'matmulNT', [pa + s * d * 4, e - s, pc, cRows, d, po + s * cRows * 4, cRows])
         : this.run(w, 'matmulNT', [pa, aRows, pc + s * d * 4, e - s, d, po + s * 4, cRows])));
     });
@@ -225,7 +239,7 @@ export class KernelPool implements AsyncKernels {
       const pi = f.ptr(outTopIds, 0, rows * k, 'out', 'outTopIds');
       const ps = f.ptr(outTopScores, 0, rows * k, 'out', 'outTopScores');
       const parts = split(rows, this.threads);
-      await Promise.all(parts.map(([s, e], w) => {
+      await this.all(parts.map(([s, e], w) => {
         const scratch = f.scratch(this.ex.fusedScratchBytes(e - s));
         return this.run(w, 'fusedSoftmaxTopK', [
           pa + s * d * 4, e - s, pc, pb, n, d, k, pl + s * 8, pi + s * k * 4, ps + s * k * 4, scratch,
@@ -244,7 +258,7 @@ export class KernelPool implements AsyncKernels {
       const pi = f.ptr(outIdx, 0, n, 'out', 'outIdx');
       const pd = outDist ? f.ptr(outDist, 0, n, 'out', 'outDist') : 0;
       const parts = split(n, this.threads);
-      await Promise.all(parts.map(([s, e], w) => {
+      await this.all(parts.map(([s, e], w) => {
         const scratch = f.scratch(this.ex.kmeansScratchBytes(kc));
         return this.run(w, 'kmeansAssign', [px + s * d * 4, e - s, pc, kc, d, pi + s * 4, pd ? pd + s * 4 : 0, scratch]);
       }));
@@ -254,10 +268,11 @@ export class KernelPool implements AsyncKernels {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    // stop the workers first, so that no call's staged memory is released while one still runs
+    await Promise.all(this.workers.map((w) => w.terminate()));
+    this.workers = [];
     const err = new StateError('the kernel pool was closed while a call was running');
     for (const p of this.pending.values()) p.reject(err);
     this.pending.clear();
-    await Promise.all(this.workers.map((w) => w.terminate()));
-    this.workers = [];
   }
 }
