@@ -1,7 +1,8 @@
 /**
  * The built kernels in real headless Chromium: served over HTTP from the dist folder, loaded by
  * the same loader as in Node (fetch + Web Workers + shared memory under cross-origin isolation)
- * and checked against the TS reference inside the page. Without cross-origin isolation there is
+ * and checked against the TS reference inside the page, for the default build (FMA where
+ * Chromium has relaxed SIMD) and the SIMD128 build. Without cross-origin isolation there is
  * no SharedArrayBuffer, and the loader must fall back to the TS kernels.
  */
 import { test } from 'node:test';
@@ -18,7 +19,10 @@ const TYPES: Record<string, string> = { '.js': 'text/javascript', '.wasm': 'appl
 const PAGE = `<!doctype html><meta charset="utf-8"><title>kernels</title>
 <script type="module">
 import { runKernelSuite } from '/test/util/kernelSuite.js';
-window.suite = runKernelSuite({ threads: 2 }).catch((e) => ({ error: String(e && e.stack || e) }));
+const isolated = new URL(location.href).searchParams.get('isolated') === '1';
+const runs = [runKernelSuite({ threads: 2 })];
+if (isolated) runs.push(runKernelSuite({ threads: 2, path: 'simd' }));
+window.suite = Promise.all(runs).catch((e) => ({ error: String(e && e.stack || e) }));
 </script>`;
 
 /** Serves dist/ (and the test page); `?isolated=1` pages get COOP/COEP headers. */
@@ -63,8 +67,7 @@ function serve(): Promise<{ server: Server; origin: string }> {
   });
 }
 
-function assertPasses(r: KernelSuiteReport | { error: string }, where: string): KernelSuiteReport {
-  assert.ok(!('error' in r), `${where}: ${'error' in r ? r.error : ''}`);
+function assertPasses(r: KernelSuiteReport, where: string): KernelSuiteReport {
   const names = Object.keys(r.checks);
   assert.ok(names.length >= 20, `${where}: only ${names.length} checks ran`);
   for (const name of names) assert.ok(r.checks[name]! <= 1, `${where}: ${name} off by ${r.checks[name]} × its tolerance`);
@@ -82,7 +85,7 @@ test('Chromium: wasm kernels and their worker pool match the TS reference; TS fa
   const { server, origin } = await serve();
   const { browser, close } = await launchBrowser();
   try {
-    const run = async (isolated: boolean): Promise<KernelSuiteReport> => {
+    const run = async (isolated: boolean): Promise<KernelSuiteReport[]> => {
       const page = await browser.newPage();
       const errors: string[] = [];
       page.on('pageerror', (e) => errors.push(e.message));
@@ -93,19 +96,22 @@ test('Chromium: wasm kernels and their worker pool match the TS reference; TS fa
         if (m.type() === 'error') errors.push(m.text());
       });
       await page.goto(`${origin}/kernels.html?isolated=${isolated ? 1 : 0}`);
-      const r = await page.evaluate(() => (window as unknown as { suite: Promise<KernelSuiteReport | { error: string }> }).suite);
+      const r = await page.evaluate(() => (window as unknown as { suite: Promise<KernelSuiteReport[] | { error: string }> }).suite);
       assert.deepEqual(errors, []);
       await page.close();
-      return assertPasses(r, `chromium isolated=${isolated}`);
+      assert.ok(!('error' in r), `chromium isolated=${isolated}: ${'error' in r ? r.error : ''}`);
+      return r.map((x) => assertPasses(x, `chromium isolated=${isolated} ${x.kernelsName}`));
     };
-    const iso = await run(true);
-    assert.ok(iso.features.simd && iso.features.sharedMemory, JSON.stringify(iso.features));
-    assert.match(iso.kernelsName, /^wasm-(simd|fma)$/);
-    assert.equal(iso.threads, 2);
-    t.diagnostic(`chromium: ${iso.kernelsName}, features ${JSON.stringify(iso.features)}`);
-    const plain = await run(false);
-    assert.equal(plain.features.sharedMemory, false);
-    assert.equal(plain.path, 'ts');
+    const [iso, simd] = await run(true);
+    assert.equal(simd!.kernelsName, 'wasm-simd');
+    assert.equal(simd!.threads, 2);
+    assert.ok(iso!.features.simd && iso!.features.sharedMemory, JSON.stringify(iso!.features));
+    assert.match(iso!.kernelsName, /^wasm-(simd|fma)$/);
+    assert.equal(iso!.threads, 2);
+    t.diagnostic(`chromium: ${iso!.kernelsName}, features ${JSON.stringify(iso!.features)}`);
+    const [plain] = await run(false);
+    assert.equal(plain!.features.sharedMemory, false);
+    assert.equal(plain!.path, 'ts');
   } finally {
     await close();
     server.close();
