@@ -184,7 +184,7 @@ async function sampled(paths: FastKernels[]): Promise<void> {
  * The remaining kernels at moderate sizes, 1 thread (k-means also on the pool): dense gradient
  * accumulation for a block of logits, k-means assignment, kernel-tree node scores (float64).
  */
-async function others(paths: FastKernels[], threads: number): Promise<void> {
+async function others(paths: FastKernels[], threads: number, filter: string | undefined): Promise<void> {
   const rng = Rng.fromSeed(5);
   const B = 256;
   const nb = 1024;
@@ -214,6 +214,7 @@ async function others(paths: FastKernels[], threads: number): Promise<void> {
   ];
   const plain = <T extends Float32Array | Float64Array | Int32Array>(v: T): T => v;
   for (const cs of cases) {
+    if (filter && !cs.bench.includes(filter) && !'kernels.others'.includes(filter)) continue;
     const base = emit(cs.bench, { ...cs.params, impl: 'ts', threads: 1 }, cs.flops, await timeMs(cs.run(ref as unknown as FastKernels['kernels'], plain), 500));
     for (const fk of paths) {
       const put = <T extends Float32Array | Float64Array | Int32Array>(v: T): T => {
@@ -305,7 +306,9 @@ async function fusedPeakRss(threads: number): Promise<void> {
 
 /** Runs the kernel benchmarks whose name contains `filter` (all when absent). */
 export async function run(filter?: string): Promise<void> {
-  const names = ['kernels.gemm', 'kernels.fused', 'kernels.sampled', 'kernels.others', 'kernels.evaluator', 'kernels.fusedPeakRss'].filter((b) => !filter || b.includes(filter));
+  const otherNames = ['kernels.accumGradQueries', 'kernels.accumGradClasses', 'kernels.kmeansAssign', 'kernels.nodeScores', 'kernels.others'];
+  const names = ['kernels.gemm', 'kernels.fused', 'kernels.sampled', ...otherNames, 'kernels.evaluator', 'kernels.fusedPeakRss']
+    .filter((b) => !filter || b.includes(filter));
   if (names.length === 0) return;
   const threads = Number(process.env.SAMPLEX_BENCH_THREADS ?? 2);
   const f = await detectFeatures();
@@ -317,7 +320,7 @@ export async function run(filter?: string): Promise<void> {
     if (names.includes('kernels.gemm')) await gemm(paths, threads);
     if (names.includes('kernels.fused')) await fused(paths, threads);
     if (names.includes('kernels.sampled')) await sampled(paths);
-    if (names.includes('kernels.others')) await others(paths, threads);
+    if (otherNames.some((b) => names.includes(b))) await others(paths, threads, filter);
     if (names.includes('kernels.evaluator')) await evaluator(paths);
     if (names.includes('kernels.fusedPeakRss') && paths.length > 0) await fusedPeakRss(threads);
   } finally {
