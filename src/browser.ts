@@ -148,3 +148,24 @@ export {
 } from './data/lmCorpus.js';
 export { BROWN_GENRES, brownGenre, brownHeldOut, parseBrownText, sentenceTokens, splitBrownFiles } from './data/brownFormat.js';
 export { BpttBatcher, type BpttBatch, type BpttOptions } from './data/bptt.js';
+export {
+  parseInteractionLines,
+  parseInteractionLog,
+  InteractionLineParser,
+  collectInteractions,
+  InteractionLogBuilder,
+  compareIds,
+  buildSequences,
+  leaveOneOut,
+  interactionStats,
+  MOVIELENS_RATINGS_FORMAT,
+  type ColumnRef,
+  type InteractionFormat,
+  type InteractionRecord,
+  type InteractionLog,
+  type SequenceOptions,
+  type UserSequences,
+  type EvalSplit,
+  type LeaveOneOutSplit,
+  type InteractionStats,
+} from './data/interactions.js';

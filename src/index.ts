@@ -1,6 +1,7 @@
 /**
  * samplex: adaptive sampled softmax for huge output spaces. This is the Node entry: everything
- * in the browser entry plus atomic file writes and `.safetensors` files on disk.
+ * in the browser entry plus atomic file writes, `.safetensors` files on disk, the R data reader
+ * (node:zlib) and the MovieLens files and cache.
  * @packageDocumentation
  */
 export * from './browser.js';
@@ -21,3 +22,37 @@ export {
   type LoadWordNetOptions,
 } from './data/files.js';
 export { loadBrown, brownDir, readTextCorpus, TEXT_CORPUS_FILES, type BrownOptions } from './data/lmFiles.js';
+export {
+  unserializeR,
+  readRds,
+  readLazyLoadIndex,
+  readLazyLoadObject,
+  rDataFrameColumns,
+  rAttribute,
+  rNames,
+  R_NA_INTEGER,
+  type RObject,
+  type RAttributes,
+  type RPairItem,
+  type RColumn,
+  type LazyLoadEntry,
+  type LazyLoadIndex,
+} from './data/rds.js';
+export {
+  readInteractionRecords,
+  readInteractionsFile,
+  readMovielensRatings,
+  movielensFromDslabs,
+  movielensRatingsCsv,
+  fetchMovielensSmall,
+  loadRecDataset,
+  datasetPath,
+  defaultCacheDir,
+  DatasetUnavailableError,
+  MOVIELENS_CITATION,
+  REC_DATASETS,
+  type RecDatasetName,
+  type MovielensRatings,
+  type FetchOptions,
+  type FetchResult,
+} from './data/movielens.js';

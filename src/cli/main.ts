@@ -12,6 +12,7 @@ import { writeFileAtomic } from '../io/atomic.js';
 import { biasReportHtml } from '../report/bias.js';
 import { biasCommand, type BiasCommandOptions } from './bias.js';
 import { dataExportCommand, type DataExportOptions } from './data.js';
+import { addDataRecCommands } from './dataRec.js';
 import { addDataStatsCommand } from './dataStats.js';
 
 function version(): string {
@@ -67,6 +68,7 @@ export function buildProgram(print: (line: string) => void = (l) => process.stdo
       dataExportCommand(dataset, o, print);
     });
   addDataStatsCommand(data, print);
+  addDataRecCommands(data, print);
   return program;
 }
 
