@@ -4,6 +4,8 @@
  *
  * - `kernels.gemm`: `[B,d]·[n,d]ᵀ` with B = 1024, d = 128, n = 50 000 (GFLOP/s = 2·B·n·d / time);
  * - `kernels.fused`: fused full-softmax evaluation (log-sum-exp + top-10) at the same shape;
+ * - `kernels.fusedFew`: fused evaluation of B = 4 queries against n = 500 000 classes, where the
+ *   pool splits the classes (its `ratio` is over the 1-thread wasm figure, not over TS);
  * - `kernels.sampled`: the dense part of a sampled-loss step at B = 256, m = 100, d = 128
  *   (gathered logits, query gradient, scatter of class-row gradients: 3 × 2·B·m·d flops), with
  *   per-query draws (B·m random rows of a 100 000-row table: memory-bound) and with shared draws;
@@ -134,6 +136,30 @@ async function fused(paths: FastKernels[], threads: number): Promise<void> {
     const msP = await timeMs(() => fk.pool.fusedSoftmaxTopK(wa, B, wc, wb, n, d, k, lse, ids, sc));
     emit('kernels.fused', { B, n, d, k, impl: fk.kernels.name, threads }, 2 * B * n * d, msP, base);
     fk.free(wb);
+    fk.free(wc);
+    fk.free(wa);
+  }
+}
+
+/** Fused evaluation of a few queries against many classes: the pool splits the classes. */
+async function fusedFew(paths: FastKernels[], threads: number): Promise<void> {
+  const [B, n, d, k] = [4, 500_000, 128, 10];
+  const rng = Rng.fromSeed(7);
+  const a = fill(new Float32Array(B * d), rng);
+  const chunk = fill(new Float32Array(1 << 20), rng);
+  const lse = new Float64Array(B);
+  const ids = new Int32Array(B * k);
+  const sc = new Float32Array(B * k);
+  const params = { B, n, d, k };
+  for (const fk of paths) {
+    const wa = fk.allocF32(B * d);
+    wa.set(a);
+    const wc = fk.allocF32(n * d);
+    for (let o = 0; o < wc.length; o += chunk.length) wc.set(chunk.subarray(0, Math.min(chunk.length, wc.length - o)), o);
+    const one = emit('kernels.fusedFew', { ...params, impl: fk.kernels.name, threads: 1 }, 2 * B * n * d,
+      await timeMs(() => fk.kernels.fusedSoftmaxTopK(wa, B, wc, null, n, d, k, lse, ids, sc), 500));
+    emit('kernels.fusedFew', { ...params, impl: fk.kernels.name, threads }, 2 * B * n * d,
+      await timeMs(() => fk.pool.fusedSoftmaxTopK(wa, B, wc, null, n, d, k, lse, ids, sc), 500), one);
     fk.free(wc);
     fk.free(wa);
   }
@@ -307,7 +333,7 @@ async function fusedPeakRss(threads: number): Promise<void> {
 /** Runs the kernel benchmarks whose name contains `filter` (all when absent). */
 export async function run(filter?: string): Promise<void> {
   const otherNames = ['kernels.accumGradQueries', 'kernels.accumGradClasses', 'kernels.kmeansAssign', 'kernels.nodeScores', 'kernels.others'];
-  const names = ['kernels.gemm', 'kernels.fused', 'kernels.sampled', ...otherNames, 'kernels.evaluator', 'kernels.fusedPeakRss']
+  const names = ['kernels.gemm', 'kernels.fused', 'kernels.fusedFew', 'kernels.sampled', ...otherNames, 'kernels.evaluator', 'kernels.fusedPeakRss']
     .filter((b) => !filter || b.includes(filter));
   if (names.length === 0) return;
   const threads = Number(process.env.SAMPLEX_BENCH_THREADS ?? 2);
@@ -319,6 +345,7 @@ export async function run(filter?: string): Promise<void> {
   try {
     if (names.includes('kernels.gemm')) await gemm(paths, threads);
     if (names.includes('kernels.fused')) await fused(paths, threads);
+    if (names.includes('kernels.fusedFew')) await fusedFew(paths, threads);
     if (names.includes('kernels.sampled')) await sampled(paths);
     if (otherNames.some((b) => names.includes(b))) await others(paths, threads, filter);
     if (names.includes('kernels.evaluator')) await evaluator(paths);

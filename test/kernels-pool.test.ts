@@ -73,6 +73,29 @@ describe('worker pool', { skip: !hasWasm && 'no WebAssembly SIMD' }, async () =>
     });
   }
 
+  test('fused evaluation of few queries is split by classes and merged: same top-k, log-sum-exp within float32 summation error', async () => {
+    const rng = Rng.fromSeed(14);
+    // rows < 4·threads and n >= 1024·threads: the class-range split; bias with masked classes
+    for (const [rows, n, d, k] of [[1, 3001, 19, 7], [5, 2100, 8, 3], [3, 2048, 33, 0], [2, 2500, 5, 3000]] as const) {
+      const a = randF32(rng, rows * d);
+      const c = randF32(rng, n * d);
+      const bias = randF32(rng, n);
+      for (let j = 0; j < n; j += 5) bias[j] = -Infinity;
+      const wl = new Float64Array(rows);
+      const wi = new Int32Array(rows * k);
+      const ws = new Float32Array(rows * k);
+      fk.kernels.fusedSoftmaxTopK(a, rows, c, bias, n, d, k, wl, wi, ws);
+      const gl = new Float64Array(rows);
+      const gi = new Int32Array(rows * k);
+      const gs = new Float32Array(rows * k);
+      await fk.pool.fusedSoftmaxTopK(a, rows, c, bias, n, d, k, gl, gi, gs);
+      // every logit is computed by the same instructions, so the ranking is identical; only the
+      // grouping of the float32 exp sums differs (each within ~40·2^-24 relative: see kernels-wasm)
+      assert.deepEqual([Array.from(gi), Array.from(gs)], [Array.from(wi), Array.from(ws)], `${rows}x${n}x${d} k=${k}`);
+      for (let i = 0; i < rows; i++) assert.ok(Math.abs(gl[i]! - wl[i]!) <= 128 * 2 ** -24 * Math.max(1, Math.abs(wl[i]!)), `lse ${gl[i]} vs ${wl[i]}`);
+    }
+  });
+
   test('concurrent calls all complete correctly and leave no staging memory behind', async () => {
     const rng = Rng.fromSeed(13);
     const before = fk.arena!.allocatedBytes;

@@ -95,6 +95,48 @@ function split(total: number, parts: number): Array<[number, number]> {
   return out;
 }
 
+/** Below this many classes per worker, the fused evaluation is not split by classes. */
+const CLASS_SPLIT_MIN = 1024;
+
+/** One class range's fused-evaluation result: ids are relative to `offset`. */
+interface FusedPart {
+  offset: number;
+  lse: Float64Array;
+  ids: Int32Array;
+  scores: Float32Array;
+}
+
+/**
+ * Merges fused-evaluation results over disjoint class ranges: log-sum-exps add in probability
+ * space, top-k lists merge by descending score with ties to the smaller (global) id; missing
+ * entries are `(-1, -Infinity)` as in the single-range kernel.
+ */
+function mergeFusedParts(
+  parts: FusedPart[], rows: number, k: number, outLse: Float64Array, outIds: Int32Array, outScores: Float32Array,
+): void {
+  const cand: Array<{ id: number; s: number }> = [];
+  for (let i = 0; i < rows; i++) {
+    let m = -Infinity;
+    for (const p of parts) m = Math.max(m, p.lse[i]!);
+    let sum = 0;
+    if (m !== -Infinity) for (const p of parts) sum += Math.exp(p.lse[i]! - m);
+    outLse[i] = m === -Infinity ? -Infinity : m + Math.log(sum);
+    cand.length = 0;
+    for (const p of parts) {
+      for (let r = 0; r < k; r++) {
+        const id = p.ids[i * k + r]!;
+        if (id >= 0) cand.push({ id: id + p.offset, s: p.scores[i * k + r]! });
+      }
+    }
+    cand.sort((x, y) => (y.s - x.s) || (x.id - y.id));
+    for (let r = 0; r < k; r++) {
+      const c = cand[r];
+      outIds[i * k + r] = c ? c.id : -1;
+      outScores[i * k + r] = c ? c.s : -Infinity;
+    }
+  }
+}
+
 /** A pool of kernel workers over one arena. Create with {@link KernelPool.create}. */
 export class KernelPool implements AsyncKernels {
   readonly threads: number;
@@ -238,13 +280,33 @@ export class KernelPool implements AsyncKernels {
       const pl = f.ptr(outLse, 0, rows, 'out', 'outLse');
       const pi = f.ptr(outTopIds, 0, rows * k, 'out', 'outTopIds');
       const ps = f.ptr(outTopScores, 0, rows * k, 'out', 'outTopScores');
-      const parts = split(rows, this.threads);
-      await this.all(parts.map(([s, e], w) => {
-        const scratch = f.scratch(this.ex.fusedScratchBytes(e - s));
-        return this.run(w, 'fusedSoftmaxTopK', [
-          pa + s * d * 4, e - s, pc, pb, n, d, k, pl + s * 8, pi + s * k * 4, ps + s * k * 4, scratch,
-        ]);
+      if (rows >= 4 * this.threads || n < CLASS_SPLIT_MIN * this.threads) {
+        const parts = split(rows, this.threads);
+        await this.all(parts.map(([s, e], w) => {
+          const scratch = f.scratch(this.ex.fusedScratchBytes(e - s));
+          return this.run(w, 'fusedSoftmaxTopK', [
+            pa + s * d * 4, e - s, pc, pb, n, d, k, pl + s * 8, pi + s * k * 4, ps + s * k * 4, scratch,
+          ]);
+        }));
+        return;
+      }
+      // few queries, many classes: each worker takes a range of classes, then the partial
+      // log-sum-exps and top-k lists are merged here
+      const parts = split(n, this.threads);
+      const tmp = parts.map(([s, e]) => ({
+        s, e, lse: f.scratch(rows * 8), ids: f.scratch(rows * k * 4), sc: f.scratch(rows * k * 4),
+        scratch: f.scratch(this.ex.fusedScratchBytes(rows)),
       }));
+      await this.all(tmp.map((t, w) => this.run(w, 'fusedSoftmaxTopK', [
+        pa, rows, pc + t.s * d * 4, pb ? pb + t.s * 4 : 0, t.e - t.s, d, k, t.lse, t.ids, t.sc, t.scratch,
+      ])));
+      const buf = this.arena.buffer;
+      mergeFusedParts(
+        tmp.map((t) => ({
+          offset: t.s, lse: new Float64Array(buf, t.lse, rows), ids: new Int32Array(buf, t.ids, rows * k), scores: new Float32Array(buf, t.sc, rows * k),
+        })),
+        rows, k, new Float64Array(buf, pl, rows), new Int32Array(buf, pi, rows * k), new Float32Array(buf, ps, rows * k),
+      );
     });
   }
 
