@@ -12,6 +12,17 @@ export { ClassTable, type TableInit, type TableInitOptions } from './core/classT
 export { logSumExp, log1mExp, logAddExp } from './core/math.js';
 export { chiSquareTest, gammaQ, type ChiSquareResult } from './core/stats.js';
 export { kernels, tsKernels, useKernels, type KernelSet } from './kernels/index.js';
+export {
+  initFastKernels,
+  detectFeatures,
+  choosePath,
+  type FastKernels,
+  type FastKernelOptions,
+  type KernelPath,
+  type WasmFeatures,
+} from './kernels/fast.js';
+export type { AsyncKernels } from './kernels/pool.js';
+export type { WasmArena, StagingFrame, KernelArray } from './kernels/arena.js';
 export * from './samplers/types.js';
 export { SamplerBase, type RowDistribution } from './samplers/base.js';
 export {

@@ -13,6 +13,16 @@ export interface KernelSet {
   gatherDot: typeof ref.gatherDot;
   accumGradQueries: typeof ref.accumGradQueries;
   accumGradClasses: typeof ref.accumGradClasses;
+  /** Query gradient of gathered logits (per-query or shared ids). */
+  gatherAccumGradQueries: typeof ref.gatherAccumGradQueries;
+  /** Sparse scatter-add of class-gradient rows for touched ids. */
+  scatterAddRows: typeof ref.scatterAddRows;
+  /** Fused full-softmax evaluation: log-sum-exp and top-k per row without `rows × n` logits. */
+  fusedSoftmaxTopK: typeof ref.fusedSoftmaxTopK;
+  /** Nearest-centroid assignment for k-means. */
+  kmeansAssign: typeof ref.kmeansAssign;
+  /** Float64 scores of one feature vector against kernel-tree node vectors. */
+  nodeScores: typeof ref.nodeScores;
 }
 
 /** The plain-TypeScript reference kernels. */
@@ -22,6 +32,11 @@ export const tsKernels: KernelSet = {
   gatherDot: ref.gatherDot,
   accumGradQueries: ref.accumGradQueries,
   accumGradClasses: ref.accumGradClasses,
+  gatherAccumGradQueries: ref.gatherAccumGradQueries,
+  scatterAddRows: ref.scatterAddRows,
+  fusedSoftmaxTopK: ref.fusedSoftmaxTopK,
+  kmeansAssign: ref.kmeansAssign,
+  nodeScores: ref.nodeScores,
 };
 
 /** The active kernels (mutable dispatch table; starts as the TS reference). */

@@ -108,3 +108,168 @@ export function accumGradClasses(
     }
   }
 }
+
+/**
+ * Accumulates `outH[i,:] += Σ_j g[i*m + j] · c[ids[r*m + j], :]` with `r = i` (per-query ids)
+ * or `r = 0` when `shared` (gradient w.r.t. the queries of gathered logits).
+ */
+export function gatherAccumGradQueries(
+  g: Float32Array,
+  rows: number,
+  c: Float32Array,
+  d: number,
+  ids: Int32Array,
+  m: number,
+  shared: boolean,
+  outH: Float32Array,
+): void {
+  for (let i = 0; i < rows; i++) {
+    const ho = i * d;
+    const io = shared ? 0 : i * m;
+    for (let j = 0; j < m; j++) {
+      const w = g[i * m + j]!;
+      if (w === 0) continue;
+      const co = ids[io + j]! * d;
+      for (let k = 0; k < d; k++) outH[ho + k] += w * c[co + k]!;
+    }
+  }
+}
+
+/**
+ * Sparse scatter-add of class-gradient rows: `out[slots[r*m + j], :] += g[i*m + j] · h[i, :]`
+ * with `r = i` or `r = 0` when `shared`. `out` holds one `d`-row per distinct touched id
+ * (e.g. the rows of a SparseRowGrad); `slots` maps each draw to its row.
+ */
+export function scatterAddRows(
+  g: Float32Array,
+  rows: number,
+  h: Float32Array,
+  d: number,
+  slots: Int32Array,
+  m: number,
+  shared: boolean,
+  out: Float32Array,
+): void {
+  for (let i = 0; i < rows; i++) {
+    const ho = i * d;
+    const so = shared ? 0 : i * m;
+    for (let j = 0; j < m; j++) {
+      const w = g[i * m + j]!;
+      if (w === 0) continue;
+      const oo = slots[so + j]! * d;
+      for (let k = 0; k < d; k++) out[oo + k] += w * h[ho + k]!;
+    }
+  }
+}
+
+/** `(s, id)` ranks above `(s0, id0)` in a top-k list: larger score, ties by smaller id; id -1 is empty. */
+function ranksAbove(s: number, id: number, s0: number, id0: number): boolean {
+  if (id0 < 0) return id >= 0 || s > s0;
+  return s > s0 || (s === s0 && id < id0);
+}
+
+/**
+ * Fused full-softmax evaluation of `rows` queries against all `n` classes without
+ * materializing the `rows × n` logits. With `o_j = a_i·c_j + bias_j` (float64):
+ * `outLse[i] = log Σ_j exp(o_j)` and the `k` largest logits in `outTopIds[i*k ..]` /
+ * `outTopScores[i*k ..]`, descending, ties by smaller id. When `k > n` the missing entries
+ * are id `-1`, score `-Infinity`. Memory: O(k) per row.
+ */
+export function fusedSoftmaxTopK(
+  a: Float32Array,
+  rows: number,
+  c: Float32Array,
+  bias: Float32Array | null,
+  n: number,
+  d: number,
+  k: number,
+  outLse: Float64Array,
+  outTopIds: Int32Array,
+  outTopScores: Float32Array,
+): void {
+  const ts = new Float64Array(k);
+  const ti = new Int32Array(k);
+  for (let i = 0; i < rows; i++) {
+    ts.fill(-Infinity);
+    ti.fill(-1);
+    let mx = -Infinity;
+    let sum = 0;
+    const ao = i * d;
+    for (let j = 0; j < n; j++) {
+      const o = dot(a, ao, c, j * d, d) + (bias ? bias[j]! : 0);
+      if (o > mx) {
+        sum = sum * Math.exp(mx - o) + 1;
+        mx = o;
+      } else if (o !== -Infinity) sum += Math.exp(o - mx); // -inf logits (masked classes) add 0
+      // insertion into the sorted top-k list
+      if (k > 0 && ranksAbove(o, j, ts[k - 1]!, ti[k - 1]!)) {
+        let p = k - 1;
+        while (p > 0 && ranksAbove(o, j, ts[p - 1]!, ti[p - 1]!)) {
+          ts[p] = ts[p - 1]!;
+          ti[p] = ti[p - 1]!;
+          p--;
+        }
+        ts[p] = o;
+        ti[p] = j;
+      }
+    }
+    outLse[i] = n > 0 ? mx + Math.log(sum) : -Infinity;
+    for (let t = 0; t < k; t++) {
+      outTopIds[i * k + t] = ti[t]!;
+      outTopScores[i * k + t] = ts[t]!;
+    }
+  }
+}
+
+/**
+ * k-means assignment: `outIdx[i] = argmin_j ||x_i - c_j||²` over `kc` centroids (ties: smaller
+ * j), squared distances (float64 sums, stored as float32) in `outDist` when given.
+ */
+export function kmeansAssign(
+  x: Float32Array,
+  n: number,
+  cent: Float32Array,
+  kc: number,
+  d: number,
+  outIdx: Int32Array,
+  outDist: Float32Array | null,
+): void {
+  for (let i = 0; i < n; i++) {
+    let best = Infinity;
+    let bj = 0;
+    const xo = i * d;
+    for (let j = 0; j < kc; j++) {
+      const co = j * d;
+      let s = 0;
+      for (let t = 0; t < d; t++) {
+        const e = x[xo + t]! - cent[co + t]!;
+        s += e * e;
+      }
+      if (s < best) {
+        best = s;
+        bj = j;
+      }
+    }
+    outIdx[i] = bj;
+    if (outDist) outDist[i] = best;
+  }
+}
+
+/**
+ * Kernel-tree node scores in float64: `out[j] = phi · nodes[j*D .. (j+1)*D)` for `j < count`
+ * (node sums are kept in float64, so this kernel is float64 end to end).
+ */
+export function nodeScores(phi: Float64Array, nodes: Float64Array, count: number, D: number, out: Float64Array): void {
+  for (let j = 0; j < count; j++) {
+    const o = j * D;
+    let s0 = 0;
+    let s1 = 0;
+    let t = 0;
+    for (; t + 1 < D; t += 2) {
+      s0 += phi[t]! * nodes[o + t]!;
+      s1 += phi[t + 1]! * nodes[o + t + 1]!;
+    }
+    if (t < D) s0 += phi[t]! * nodes[o + t]!;
+    out[j] = s0 + s1;
+  }
+}

@@ -1,0 +1,245 @@
+/**
+ * Loader of the fast kernels: detects WebAssembly features, loads the best build
+ * (SIMD + relaxed-SIMD FMA → SIMD128 → plain TypeScript), installs the synchronous kernels
+ * with {@link useKernels} and starts a worker pool. Browser-safe: Node modules (`fs`, `v8`,
+ * `os`, `worker_threads`) are imported dynamically on the Node path only.
+ * @module
+ */
+import { OptionError, StateError } from '../core/errors.js';
+import { WasmArena, type KernelArray } from './arena.js';
+import { tsKernels, useKernels, type KernelSet } from './index.js';
+import { InlineKernels, KernelPool, type AsyncKernels } from './pool.js';
+import { instantiateKernels, makeWasmKernelSet } from './wasmKernels.js';
+
+/** Which implementation runs the kernels. */
+export type KernelPath = 'fma' | 'simd' | 'ts';
+
+/** What the runtime supports. */
+export interface WasmFeatures {
+  /** WebAssembly SIMD128. */
+  simd: boolean;
+  /** Relaxed SIMD (`f32x4.relaxed_madd`). */
+  relaxedSimd: boolean;
+  /** Shared WebAssembly memory (needs SharedArrayBuffer; in browsers, cross-origin isolation). */
+  sharedMemory: boolean;
+}
+
+/** Options of {@link initFastKernels}. */
+export interface FastKernelOptions {
+  /** Worker threads of the pool (default: available cores). 0 = no workers (async calls run inline). */
+  threads?: number;
+  /**
+   * Use the relaxed-SIMD FMA build when the runtime has it (default true). In Node 20 this
+   * turns on V8's `--experimental-wasm-relaxed-simd` flag before compiling.
+   */
+  fma?: boolean;
+  /** Force a path (tests, benchmarks); throws StateError when the runtime lacks it. Default `'auto'`. */
+  path?: KernelPath | 'auto';
+  /** Install the synchronous kernels as the active {@link kernels} (default true). */
+  install?: boolean;
+  /** Initial wasm memory in bytes (default 16 MiB; it grows on demand up to 4 GiB). */
+  initialMemoryBytes?: number;
+  /** Folder URL holding `kernels-simd.wasm` / `kernels-fma.wasm` (default: the built `wasm/` folder beside this module). */
+  wasmBaseUrl?: string | URL;
+}
+
+/** Handle returned by {@link initFastKernels}. */
+export interface FastKernels {
+  /** The path in use. */
+  readonly path: KernelPath;
+  /** Detected features. */
+  readonly features: WasmFeatures;
+  /** Synchronous kernels (also installed as the active kernels unless `install: false`). */
+  readonly kernels: KernelSet;
+  /** Pooled asynchronous kernels (inline on the TS path or with `threads: 0`). */
+  readonly pool: AsyncKernels;
+  /** Why `auto` did not get the build the features allow (e.g. the FMA build failed to load; absent otherwise). */
+  readonly fallbackReason?: string;
+  /** The wasm arena, or null on the TS path. */
+  readonly arena: WasmArena | null;
+  /** Float32Array inside wasm memory (zero-copy for the kernels); a plain array on the TS path. */
+  allocF32(len: number): Float32Array;
+  /** Float64Array inside wasm memory (plain on the TS path). */
+  allocF64(len: number): Float64Array;
+  /** Int32Array inside wasm memory (plain on the TS path). */
+  allocI32(len: number): Int32Array;
+  /** Frees an array from the alloc functions (no-op on the TS path). */
+  free(arr: KernelArray): void;
+  /** Closes the pool and restores the kernels that were active before (if installed). */
+  close(): Promise<void>;
+}
+
+const isNode = typeof process !== 'undefined' && typeof process.versions === 'object' && !!process.versions.node;
+
+// Tiny probe modules: `() -> v128` bodies using i8x16.popcnt (SIMD) and f32x4.relaxed_madd.
+const SIMD_PROBE = new Uint8Array([
+  0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11,
+]);
+const RELAXED_PROBE = new Uint8Array([
+  0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 19, 1, 17, 0,
+  65, 1, 253, 15, 65, 2, 253, 15, 65, 3, 253, 15, 253, 133, 2, 11,
+]);
+
+let relaxedFlagSet = false;
+
+/** Enables V8's relaxed-SIMD flag in Node (needed in Node 20; harmless where it is on by default). */
+async function enableRelaxedSimdFlag(): Promise<void> {
+  if (!isNode || relaxedFlagSet) return;
+  relaxedFlagSet = true;
+  try {
+    const v8 = await import('node:v8');
+    v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
+  } catch {
+    // not fatal: detection below reports whether the feature is usable
+  }
+}
+
+/**
+ * Detects SIMD, relaxed SIMD and shared memory with tiny probe modules.
+ * @param fma allow enabling relaxed SIMD in Node (default true)
+ */
+export async function detectFeatures(fma = true): Promise<WasmFeatures> {
+  if (typeof WebAssembly !== 'object') return { simd: false, relaxedSimd: false, sharedMemory: false };
+  if (fma) await enableRelaxedSimdFlag();
+  const simd = WebAssembly.validate(SIMD_PROBE);
+  const relaxedSimd = fma && simd && WebAssembly.validate(RELAXED_PROBE);
+  let sharedMemory = false;
+  try {
+    sharedMemory = typeof SharedArrayBuffer === 'function' &&
+      new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true }).buffer instanceof SharedArrayBuffer;
+  } catch {
+    sharedMemory = false;
+  }
+  return { simd, relaxedSimd, sharedMemory };
+}
+
+const moduleCache = new Map<string, Promise<WebAssembly.Module>>();
+
+async function loadModule(base: URL, path: 'simd' | 'fma'): Promise<WebAssembly.Module> {
+  const url = new URL(`kernels-${path}.wasm`, base);
+  const key = url.href;
+  let p = moduleCache.get(key);
+  if (!p) {
+    p = (async () => {
+      let bytes: ArrayBuffer | Uint8Array;
+      if (url.protocol === 'file:') {
+        const fs = await import('node:fs/promises');
+        bytes = await fs.readFile(url);
+      } else {
+        const res = await fetch(url);
+        if (!res.ok) throw new StateError(`cannot load ${url.href}: HTTP ${res.status}; run \`npm run build\` and serve the dist folder`);
+        bytes = await res.arrayBuffer();
+      }
+      return WebAssembly.compile(bytes as BufferSource);
+    })();
+    moduleCache.set(key, p);
+    p.catch(() => moduleCache.delete(key));
+  }
+  return p;
+}
+
+/** Default thread count: available cores. */
+async function defaultThreads(): Promise<number> {
+  if (isNode) {
+    const os = await import('node:os');
+    return typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
+  }
+  const hc = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency;
+  return hc && hc > 0 ? hc : 1;
+}
+
+/**
+ * Loads the fastest available kernels and returns a handle with the worker pool.
+ * Fallback chain: relaxed-SIMD FMA build → SIMD128 build → TS reference.
+ * @throws StateError when a forced `path` is not supported here; OptionError for bad options
+ */
+export async function initFastKernels(opts: FastKernelOptions = {}): Promise<FastKernels> {
+  const want = opts.path ?? 'auto';
+  if (!['auto', 'fma', 'simd', 'ts'].includes(want)) throw new OptionError(`path must be auto, fma, simd or ts; got '${String(want)}'`);
+  const fmaAllowed = opts.fma ?? true;
+  if (want === 'fma' && !fmaAllowed) throw new OptionError("path 'fma' contradicts fma: false; drop one of them");
+  const features = await detectFeatures(fmaAllowed);
+  const path = choosePath(want, features);
+  let threads = opts.threads;
+  if (threads === undefined) threads = await defaultThreads();
+  if (!Number.isInteger(threads) || threads < 0) throw new OptionError(`threads must be an integer >= 0, got ${threads}`);
+  const install = opts.install ?? true;
+
+  if (path !== 'ts' && want === 'auto') {
+    // auto: a build that cannot be loaded (missing file, blocked fetch, worker failure) falls
+    // back to the next one: fma -> simd -> ts
+    const reasons: string[] = [];
+    for (const p of path === 'fma' ? (['fma', 'simd'] as const) : (['simd'] as const)) {
+      try {
+        return await startWasm(p, features, threads, install, opts, reasons.length ? reasons.join('; ') : undefined);
+      } catch (e) {
+        reasons.push(`cannot load the ${p} build: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    }
+    return startTs(features, install, reasons.join('; '));
+  }
+  if (path !== 'ts') return startWasm(path, features, threads, install, opts, undefined);
+  return startTs(features, install, undefined);
+}
+
+/**
+ * The path {@link initFastKernels} takes for a requested path and the detected features.
+ * `auto` picks FMA, then SIMD, then TS.
+ * @throws StateError when a forced path is not supported by `features`
+ */
+export function choosePath(want: KernelPath | 'auto', features: WasmFeatures): KernelPath {
+  const wasmOk = features.simd && features.sharedMemory;
+  if (want === 'auto') return wasmOk ? (features.relaxedSimd ? 'fma' : 'simd') : 'ts';
+  if (want !== 'ts' && !wasmOk) {
+    throw new StateError(`path '${want}' needs WebAssembly SIMD and shared memory (SharedArrayBuffer; cross-origin isolation in browsers); this runtime lacks them, use path 'ts' or 'auto'`);
+  }
+  if (want === 'fma' && !features.relaxedSimd) {
+    throw new StateError("path 'fma' needs relaxed SIMD, which this runtime lacks; use 'simd' or 'auto'");
+  }
+  return want;
+}
+
+function startTs(features: WasmFeatures, install: boolean, fallbackReason: string | undefined): FastKernels {
+  const prev = install ? useKernels(tsKernels) : null;
+  return {
+    path: 'ts', features, kernels: tsKernels, pool: new InlineKernels(tsKernels), arena: null,
+    ...(fallbackReason !== undefined ? { fallbackReason } : {}),
+    allocF32: (len) => new Float32Array(len),
+    allocF64: (len) => new Float64Array(len),
+    allocI32: (len) => new Int32Array(len),
+    free: () => {},
+    close: async () => {
+      if (prev) useKernels(prev);
+    },
+  };
+}
+
+async function startWasm(
+  path: 'fma' | 'simd', features: WasmFeatures, threads: number, install: boolean, opts: FastKernelOptions,
+  fallbackReason: string | undefined,
+): Promise<FastKernels> {
+  const base = opts.wasmBaseUrl !== undefined ? new URL(String(opts.wasmBaseUrl)) : new URL('./wasm/', import.meta.url);
+  if (!base.href.endsWith('/')) base.href += '/';
+  const module = await loadModule(base, path);
+  const memory = WasmArena.createMemory(opts.initialMemoryBytes);
+  const ex = await instantiateKernels(module, memory);
+  const arena = new WasmArena(memory, ex.heapBase());
+  const kernels = makeWasmKernelSet(`wasm-${path}`, ex, arena);
+  const pool: AsyncKernels = threads > 0 ? await KernelPool.create(module, arena, ex, threads) : new InlineKernels(kernels);
+  const prev = install ? useKernels(kernels) : null;
+  let closed = false;
+  return {
+    path, features, kernels, pool, arena,
+    ...(fallbackReason !== undefined ? { fallbackReason } : {}),
+    allocF32: (len) => arena.allocF32(len),
+    allocF64: (len) => arena.allocF64(len),
+    allocI32: (len) => arena.allocI32(len),
+    free: (arr) => arena.free(arr),
+    close: async () => {
+      if (closed) return;
+      closed = true;
+      await pool.close();
+      if (prev) useKernels(prev);
+    },
+  };
+}

@@ -1,0 +1,340 @@
+/**
+ * Worker pool for the big kernels (blocked products, fused evaluator, k-means assignment):
+ * `threads` workers share one `WebAssembly.Memory`, each call is split by rows (or class
+ * blocks) and the parts run in parallel. Node uses `worker_threads`, browsers module Web
+ * Workers; Node modules are only imported dynamically on the Node path.
+ * @module
+ */
+import { OptionError, ShapeError, StateError } from '../core/errors.js';
+import type { WasmArena, StagingFrame } from './arena.js';
+import type { KernelSet } from './index.js';
+import * as ref from './ref.js';
+import type { KernelExports, KernelFn } from './wasmKernels.js';
+import type { FromWorker, ToWorker } from './wasm-worker.js';
+
+/** Asynchronous versions of the kernels worth splitting across cores (same signatures). */
+export interface AsyncKernels {
+  /** Number of threads the calls are split across. */
+  readonly threads: number;
+  /** Pooled {@link KernelSet.matmulNT}. */
+  matmulNT(...args: Parameters<KernelSet['matmulNT']>): Promise<void>;
+  /** Pooled {@link KernelSet.fusedSoftmaxTopK}. */
+  fusedSoftmaxTopK(...args: Parameters<KernelSet['fusedSoftmaxTopK']>): Promise<void>;
+  /** Pooled {@link KernelSet.kmeansAssign}. */
+  kmeansAssign(...args: Parameters<KernelSet['kmeansAssign']>): Promise<void>;
+  /** Stops the workers; pending calls reject. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** Runs the synchronous kernels on the calling thread behind the async interface. */
+export class InlineKernels implements AsyncKernels {
+  readonly threads = 1;
+  private readonly k: KernelSet;
+  /** @param k the kernels to run (e.g. the TS reference) */
+  constructor(k: KernelSet) {
+    this.k = k;
+  }
+  async matmulNT(...args: Parameters<KernelSet['matmulNT']>): Promise<void> {
+    this.k.matmulNT(...args);
+  }
+  async fusedSoftmaxTopK(...args: Parameters<KernelSet['fusedSoftmaxTopK']>): Promise<void> {
+    this.k.fusedSoftmaxTopK(...args);
+  }
+  async kmeansAssign(...args: Parameters<KernelSet['kmeansAssign']>): Promise<void> {
+    this.k.kmeansAssign(...args);
+  }
+  async close(): Promise<void> {}
+}
+
+interface WorkerHandle {
+  post(m: ToWorker): void;
+  ref(): void;
+  unref(): void;
+  terminate(): Promise<void>;
+}
+
+const isNode = typeof process !== 'undefined' && typeof process.versions === 'object' && !!process.versions.node;
+
+async function spawn(url: URL, onMessage: (m: FromWorker) => void, onError: (e: Error) => void): Promise<WorkerHandle> {
+  if (isNode) {
+    const { Worker } = await import('node:worker_threads');
+    // workers inherit the parent's flags; `--input-type` (used with `node -e`) is rejected there
+    const execArgv = process.execArgv.filter((a) => !a.startsWith('--input-type'));
+    const w = new Worker(url, { execArgv });
+    w.on('message', onMessage);
+    w.on('error', onError);
+    w.on('exit', (code) => {
+      if (code !== 0) onError(new Error(`kernel worker exited with code ${code}`));
+    });
+    return {
+      post: (m) => w.postMessage(m),
+      ref: () => w.ref(),
+      unref: () => w.unref(),
+      terminate: async () => {
+        await w.terminate();
+      },
+    };
+  }
+  const w = new Worker(url, { type: 'module' });
+  w.onmessage = (e: MessageEvent<FromWorker>) => onMessage(e.data);
+  w.onerror = (e) => onError(new Error(`kernel worker failed: ${e.message}`));
+  return { post: (m) => w.postMessage(m), ref: () => {}, unref: () => {}, terminate: async () => w.terminate() };
+}
+
+interface Pending {
+  resolve: () => void;
+  reject: (e: Error) => void;
+  worker: number;
+}
+
+/** Splits `[0, total)` into at most `parts` ranges whose starts are multiples of 4. */
+function split(total: number, parts: number): Array<[number, number]> {
+  const chunk = Math.max(4, Math.ceil(total / parts / 4) * 4);
+  const out: Array<[number, number]> = [];
+  for (let s = 0; s < total; s += chunk) out.push([s, Math.min(total, s + chunk)]);
+  return out;
+}
+
+/** Below this many classes per worker, the fused evaluation is not split by classes. */
+const CLASS_SPLIT_MIN = 1024;
+
+/** One class range's fused-evaluation result: ids are relative to `offset`. */
+interface FusedPart {
+  offset: number;
+  lse: Float64Array;
+  ids: Int32Array;
+  scores: Float32Array;
+}
+
+/**
+ * Merges fused-evaluation results over disjoint class ranges: log-sum-exps add in probability
+ * space, top-k lists merge by descending score with ties to the smaller (global) id; missing
+ * entries are `(-1, -Infinity)` as in the single-range kernel.
+ */
+function mergeFusedParts(
+  parts: FusedPart[], rows: number, k: number, outLse: Float64Array, outIds: Int32Array, outScores: Float32Array,
+): void {
+  const cand: Array<{ id: number; s: number }> = [];
+  for (let i = 0; i < rows; i++) {
+    let m = -Infinity;
+    for (const p of parts) m = Math.max(m, p.lse[i]!);
+    let sum = 0;
+    if (m !== -Infinity) for (const p of parts) sum += Math.exp(p.lse[i]! - m);
+    outLse[i] = m === -Infinity ? -Infinity : m + Math.log(sum);
+    cand.length = 0;
+    for (const p of parts) {
+      for (let r = 0; r < k; r++) {
+        const id = p.ids[i * k + r]!;
+        if (id >= 0) cand.push({ id: id + p.offset, s: p.scores[i * k + r]! });
+      }
+    }
+    cand.sort((x, y) => (y.s - x.s) || (x.id - y.id));
+    for (let r = 0; r < k; r++) {
+      const c = cand[r];
+      outIds[i * k + r] = c ? c.id : -1;
+      outScores[i * k + r] = c ? c.s : -Infinity;
+    }
+  }
+}
+
+/** A pool of kernel workers over one arena. Create with {@link KernelPool.create}. */
+export class KernelPool implements AsyncKernels {
+  readonly threads: number;
+  private readonly arena: WasmArena;
+  private readonly ex: KernelExports;
+  private workers: WorkerHandle[] = [];
+  private readonly busy: number[];
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+  private closed = false;
+  private broken: StateError | null = null;
+
+  private constructor(arena: WasmArena, ex: KernelExports, threads: number) {
+    this.arena = arena;
+    this.ex = ex;
+    this.threads = threads;
+    this.busy = new Array<number>(threads).fill(0);
+  }
+
+  /**
+   * Starts `threads` workers running `module` on the arena's shared memory.
+   * @param ex the main thread's instance (used for scratch-size queries)
+   * @param workerUrl URL of the built `wasm-worker.js` (defaults to the one next to this file)
+   */
+  static async create(
+    module: WebAssembly.Module, arena: WasmArena, ex: KernelExports, threads: number, workerUrl?: URL,
+  ): Promise<KernelPool> {
+    if (!Number.isInteger(threads) || threads < 1) throw new OptionError(`threads must be an integer >= 1, got ${threads}`);
+    const pool = new KernelPool(arena, ex, threads);
+    const url = workerUrl ?? new URL('./wasm-worker.js', import.meta.url);
+    const ready: Promise<void>[] = [];
+    for (let w = 0; w < threads; w++) {
+      let markReady!: () => void;
+      let failReady!: (e: Error) => void;
+      ready.push(new Promise<void>((res, rej) => {
+        markReady = res;
+        failReady = rej;
+      }));
+      const handle = await spawn(
+        url,
+        (m) => {
+          if (m.type === 'ready') markReady();
+          else pool.settle(m);
+        },
+        (e) => {
+          failReady(e);
+          pool.fail(w, e);
+        },
+      );
+      pool.workers.push(handle);
+      handle.post({ type: 'init', module, memory: arena.memory });
+    }
+    try {
+      await Promise.all(ready);
+    } catch (e) {
+      await pool.close();
+      throw e;
+    }
+    for (const w of pool.workers) w.unref();
+    return pool;
+  }
+
+  private settle(m: FromWorker): void {
+    if (m.type === 'ready' || this.closed) return; // once closed, every pending call rejects
+    const p = this.pending.get(m.id);
+    if (!p) return;
+    this.pending.delete(m.id);
+    if (--this.busy[p.worker]! === 0) this.workers[p.worker]?.unref();
+    if (m.type === 'done') p.resolve();
+    else p.reject(new StateError(`kernel worker failed: ${m.message}`));
+  }
+
+  private fail(worker: number, e: Error): void {
+    // a dead worker would leave later calls waiting forever: refuse them instead
+    if (!this.closed) this.broken ??= new StateError(`a kernel worker failed (${e.message}); close this pool and create a new one`);
+    const err = this.closed ? new StateError('the kernel pool was closed while a call was running') : e;
+    for (const [id, p] of this.pending) {
+      if (p.worker === worker) {
+        this.pending.delete(id);
+        p.reject(err);
+      }
+    }
+  }
+
+  private run(worker: number, fn: KernelFn, args: number[]): Promise<void> {
+    if (this.closed) return Promise.reject(new StateError('the kernel pool is closed; create a new one'));
+    if (this.broken) return Promise.reject(this.broken);
+    const id = this.nextId++;
+    const w = this.workers[worker]!;
+    if (this.busy[worker]!++ === 0) w.ref();
+    return new Promise<void>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject, worker });
+      w.post({ type: 'run', id, fn, args });
+    });
+  }
+
+  /**
+   * Waits for every part, then rethrows the first failure: staged memory must not be released
+   * while another worker may still be writing into it.
+   */
+  private async all(parts: Promise<void>[]): Promise<void> {
+    const results = await Promise.allSettled(parts);
+    for (const r of results) if (r.status === 'rejected') throw r.reason;
+  }
+
+  private async staged(body: (f: StagingFrame) => Promise<void>): Promise<void> {
+    const f = this.arena.frame();
+    try {
+      await body(f);
+      f.finish();
+    } catch (e) {
+      f.release();
+      throw e;
+    }
+  }
+
+  async matmulNT(...[a, aRows, c, cStart, cRows, d, out]: Parameters<KernelSet['matmulNT']>): Promise<void> {
+    if (aRows <= 0 || cRows <= 0) return;
+    if (d === 0) return ref.matmulNT(a, aRows, c, cStart, cRows, d, out);
+    await this.staged(async (f) => {
+      const pa = f.ptr(a, 0, aRows * d, 'in', 'a');
+      const pc = f.ptr(c, cStart * d, cRows * d, 'in', 'c');
+      const po = f.ptr(out, 0, aRows * cRows, 'out', 'out');
+      const byRows = aRows >= 4 * this.threads || aRows >= cRows;
+      const parts = split(byRows ? aRows : cRows, this.threads);
+      await this.all(parts.map(([s, e], w) => byRows
+        ? this.run(w, 'matmulNT', [pa + s * d * 4, e - s, pc, cRows, d, po + s * cRows * 4, cRows])
+        : this.run(w, 'matmulNT', [pa, aRows, pc + s * d * 4, e - s, d, po + s * 4, cRows])));
+    });
+  }
+
+  async fusedSoftmaxTopK(
+    ...[a, rows, c, bias, n, d, k, outLse, outTopIds, outTopScores]: Parameters<KernelSet['fusedSoftmaxTopK']>
+  ): Promise<void> {
+    if (rows <= 0) return;
+    if (d === 0) return ref.fusedSoftmaxTopK(a, rows, c, bias, n, d, k, outLse, outTopIds, outTopScores);
+    await this.staged(async (f) => {
+      const pa = f.ptr(a, 0, rows * d, 'in', 'a');
+      const pc = f.ptr(c, 0, n * d, 'in', 'c');
+      const pb = bias ? f.ptr(bias, 0, n, 'in', 'bias') : 0;
+      const pl = f.ptr(outLse, 0, rows, 'out', 'outLse');
+      const pi = f.ptr(outTopIds, 0, rows * k, 'out', 'outTopIds');
+      const ps = f.ptr(outTopScores, 0, rows * k, 'out', 'outTopScores');
+      if (rows >= 4 * this.threads || n < CLASS_SPLIT_MIN * this.threads) {
+        const parts = split(rows, this.threads);
+        await this.all(parts.map(([s, e], w) => {
+          const scratch = f.scratch(this.ex.fusedScratchBytes(e - s));
+          return this.run(w, 'fusedSoftmaxTopK', [
+            pa + s * d * 4, e - s, pc, pb, n, d, k, pl + s * 8, pi + s * k * 4, ps + s * k * 4, scratch,
+          ]);
+        }));
+        return;
+      }
+      // few queries, many classes: each worker takes a range of classes, then the partial
+      // log-sum-exps and top-k lists are merged here
+      const parts = split(n, this.threads);
+      const tmp = parts.map(([s, e]) => ({
+        s, e, lse: f.scratch(rows * 8), ids: f.scratch(rows * k * 4), sc: f.scratch(rows * k * 4),
+        scratch: f.scratch(this.ex.fusedScratchBytes(rows)),
+      }));
+      await this.all(tmp.map((t, w) => this.run(w, 'fusedSoftmaxTopK', [
+        pa, rows, pc + t.s * d * 4, pb ? pb + t.s * 4 : 0, t.e - t.s, d, k, t.lse, t.ids, t.sc, t.scratch,
+      ])));
+      const buf = this.arena.buffer;
+      mergeFusedParts(
+        tmp.map((t) => ({
+          offset: t.s, lse: new Float64Array(buf, t.lse, rows), ids: new Int32Array(buf, t.ids, rows * k), scores: new Float32Array(buf, t.sc, rows * k),
+        })),
+        rows, k, new Float64Array(buf, pl, rows), new Int32Array(buf, pi, rows * k), new Float32Array(buf, ps, rows * k),
+      );
+    });
+  }
+
+  async kmeansAssign(...[x, n, cent, kc, d, outIdx, outDist]: Parameters<KernelSet['kmeansAssign']>): Promise<void> {
+    if (n <= 0) return;
+    if (kc <= 0) throw new ShapeError('kmeansAssign needs at least one centroid (kc >= 1)');
+    if (d === 0) return ref.kmeansAssign(x, n, cent, kc, d, outIdx, outDist);
+    await this.staged(async (f) => {
+      const px = f.ptr(x, 0, n * d, 'in', 'x');
+      const pc = f.ptr(cent, 0, kc * d, 'in', 'centroids');
+      const pi = f.ptr(outIdx, 0, n, 'out', 'outIdx');
+      const pd = outDist ? f.ptr(outDist, 0, n, 'out', 'outDist') : 0;
+      const parts = split(n, this.threads);
+      await this.all(parts.map(([s, e], w) => {
+        const scratch = f.scratch(this.ex.kmeansScratchBytes(kc));
+        return this.run(w, 'kmeansAssign', [px + s * d * 4, e - s, pc, kc, d, pi + s * 4, pd ? pd + s * 4 : 0, scratch]);
+      }));
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    // stop the workers first, so that no call's staged memory is released while one still runs
+    await Promise.all(this.workers.map((w) => w.terminate()));
+    this.workers = [];
+    const err = new StateError('the kernel pool was closed while a call was running');
+    for (const p of this.pending.values()) p.reject(err);
+    this.pending.clear();
+  }
+}

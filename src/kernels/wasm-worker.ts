@@ -1,0 +1,50 @@
+/**
+ * Pool worker: instantiates the kernel module on the shared memory it is given and runs
+ * kernel calls on request. Works as a Node `worker_threads` worker and as a browser module
+ * Web Worker.
+ * @module
+ */
+import type { KernelExports, KernelFn } from './wasmKernels.js';
+
+/** Messages the pool sends. */
+export type ToWorker =
+  | { type: 'init'; module: WebAssembly.Module; memory: WebAssembly.Memory }
+  | { type: 'run'; id: number; fn: KernelFn; args: number[] };
+
+/** Messages a worker sends back. */
+export type FromWorker = { type: 'ready' } | { type: 'done'; id: number } | { type: 'error'; id: number; message: string };
+
+let ex: KernelExports | null = null;
+
+async function handle(msg: ToWorker, post: (m: FromWorker) => void): Promise<void> {
+  if (msg.type === 'init') {
+    const inst = await WebAssembly.instantiate(msg.module, { env: { memory: msg.memory } });
+    ex = inst.exports as unknown as KernelExports;
+    post({ type: 'ready' });
+    return;
+  }
+  try {
+    if (!ex) throw new Error('worker used before init');
+    (ex[msg.fn] as (...a: number[]) => void)(...msg.args);
+    post({ type: 'done', id: msg.id });
+  } catch (e) {
+    post({ type: 'error', id: msg.id, message: e instanceof Error ? e.message : String(e) });
+  }
+}
+
+interface WorkerScope {
+  onmessage: ((e: { data: ToWorker }) => void) | null;
+  postMessage(m: FromWorker): void;
+}
+
+const isNode = typeof process !== 'undefined' && typeof process.versions === 'object' && !!process.versions.node;
+if (isNode) {
+  const { parentPort } = await import('node:worker_threads');
+  if (parentPort) {
+    const port = parentPort;
+    port.on('message', (m: ToWorker) => void handle(m, (r) => port.postMessage(r)));
+  }
+} else {
+  const scope = globalThis as unknown as WorkerScope;
+  scope.onmessage = (e) => void handle(e.data, (r) => scope.postMessage(r));
+}

@@ -1,0 +1,658 @@
+// AssemblyScript source of the WebAssembly SIMD kernels (compiled by `npm run build:wasm`,
+// not by tsc). Two builds come from this one file: plain SIMD128 and SIMD + relaxed SIMD,
+// where every multiply-add becomes a fused `f32x4.relaxed_madd` / `f64x2.relaxed_madd`.
+//
+// Conventions: every pointer is a byte address in the (imported, shared) linear memory;
+// matrices are row-major; sizes are element counts. Kernels never allocate: scratch space
+// is passed in by the caller. Vector loads may read up to 12 bytes past the end of a row
+// (the values are masked to zero); the allocator on the JavaScript side keeps a guard
+// band at the top of memory so such reads never leave it.
+
+// ---------------------------------------------------------------------------------------
+// helpers
+
+@inline function madd(a: v128, b: v128, c: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(a, b, c);
+  return f32x4.add(f32x4.mul(a, b), c);
+}
+
+@inline function madd64(a: v128, b: v128, c: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return f64x2.relaxed_madd(a, b, c);
+  return f64x2.add(f64x2.mul(a, b), c);
+}
+
+/** Horizontal sums of four vectors: `[Σv0, Σv1, Σv2, Σv3]`. */
+@inline function hsum4(v0: v128, v1: v128, v2: v128, v3: v128): v128 {
+  const s01 = f32x4.add(v128.shuffle<f32>(v0, v1, 0, 4, 1, 5), v128.shuffle<f32>(v0, v1, 2, 6, 3, 7));
+  const s23 = f32x4.add(v128.shuffle<f32>(v2, v3, 0, 4, 1, 5), v128.shuffle<f32>(v2, v3, 2, 6, 3, 7));
+  return f32x4.add(v128.shuffle<f32>(s01, s23, 0, 1, 4, 5), v128.shuffle<f32>(s01, s23, 2, 3, 6, 7));
+}
+
+/** Lane mask selecting the first `rem` (0..3) lanes. */
+@inline function tailMask(rem: i32): v128 {
+  return i32x4.lt_s(i32x4(0, 1, 2, 3), i32x4.splat(rem));
+}
+
+/** Stores lanes `0..nc-1` of `v` at `p` (f32). */
+@inline function storePartial(p: usize, v: v128, nc: i32): void {
+  if (nc >= 4) {
+    v128.store(p, v);
+    return;
+  }
+  store<f32>(p, f32x4.extract_lane(v, 0));
+  if (nc > 1) store<f32>(p, f32x4.extract_lane(v, 1), 4);
+  if (nc > 2) store<f32>(p, f32x4.extract_lane(v, 2), 8);
+}
+
+/** Adds lanes `0..nc-1` of `v` to the floats at `p`. */
+@inline function addPartial(p: usize, v: v128, nc: i32): void {
+  store<f32>(p, load<f32>(p) + f32x4.extract_lane(v, 0));
+  if (nc > 1) store<f32>(p, load<f32>(p, 4) + f32x4.extract_lane(v, 1), 4);
+  if (nc > 2) store<f32>(p, load<f32>(p, 8) + f32x4.extract_lane(v, 2), 8);
+}
+
+/**
+ * exp(x) for x <= 0 (lanes below -87 give ~1e-38): Cephes expf polynomial, about 1 ulp.
+ */
+@inline function expNeg(x0: v128): v128 {
+  const x = f32x4.max(x0, f32x4.splat(-87.0));
+  // n = round(x / ln 2) by the 1.5·2^23 trick: the integer lands in the low mantissa bits of t
+  const t = madd(x, f32x4.splat(1.44269504088896341), f32x4.splat(12582912.0));
+  const n = f32x4.sub(t, f32x4.splat(12582912.0));
+  let r = madd(n, f32x4.splat(-0.693359375), x);
+  r = madd(n, f32x4.splat(2.12194440e-4), r);
+  let p = f32x4.splat(1.9875691500e-4);
+  p = madd(p, r, f32x4.splat(1.3981999507e-3));
+  p = madd(p, r, f32x4.splat(8.3334519073e-3));
+  p = madd(p, r, f32x4.splat(4.1665795894e-2));
+  p = madd(p, r, f32x4.splat(1.6666665459e-1));
+  p = madd(p, r, f32x4.splat(5.0000001201e-1));
+  p = madd(f32x4.mul(p, r), r, f32x4.add(r, f32x4.splat(1.0)));
+  // 2^n: (bits(t) << 23) == n << 23 because bits(t) = 0x4B400000 + n and 0x4B400000 << 23 == 0 (mod 2^32)
+  const e = i32x4.add(i32x4.shl(t, 23), i32x4.splat(127 << 23));
+  return f32x4.mul(p, e);
+}
+
+// ---------------------------------------------------------------------------------------
+// register-blocked microkernels: dot products along d (f32x4 lanes), then a transposed
+// horizontal reduction. `d4` is the byte length of the whole-vector part of a row.
+
+/**
+ * 2 rows × 4 rows of dots (8 accumulators + 4 loaded rows fit the 16 SIMD registers of
+ * x86-64; a 4×4 block spills and measured ~25% slower); stores `nr × nc` results at
+ * `out + i*ldo` (ldo in bytes).
+ */
+@inline function mk2x4(
+  a0: usize, a1: usize,
+  c0: usize, c1: usize, c2: usize, c3: usize,
+  d4: usize, mask: v128, hasTail: bool,
+  out: usize, ldo: usize, nr: i32, nc: i32,
+): void {
+  let s00 = f32x4.splat(0), s01 = f32x4.splat(0), s02 = f32x4.splat(0), s03 = f32x4.splat(0);
+  let s10 = f32x4.splat(0), s11 = f32x4.splat(0), s12 = f32x4.splat(0), s13 = f32x4.splat(0);
+  for (let k: usize = 0; k < d4; k += 16) {
+    const x0 = v128.load(c0 + k), x1 = v128.load(c1 + k), x2 = v128.load(c2 + k), x3 = v128.load(c3 + k);
+    let q = v128.load(a0 + k);
+    s00 = madd(q, x0, s00); s01 = madd(q, x1, s01); s02 = madd(q, x2, s02); s03 = madd(q, x3, s03);
+    q = v128.load(a1 + k);
+    s10 = madd(q, x0, s10); s11 = madd(q, x1, s11); s12 = madd(q, x2, s12); s13 = madd(q, x3, s13);
+  }
+  if (hasTail) {
+    const x0 = v128.and(v128.load(c0 + d4), mask), x1 = v128.and(v128.load(c1 + d4), mask);
+    const x2 = v128.and(v128.load(c2 + d4), mask), x3 = v128.and(v128.load(c3 + d4), mask);
+    let q = v128.and(v128.load(a0 + d4), mask);
+    s00 = madd(q, x0, s00); s01 = madd(q, x1, s01); s02 = madd(q, x2, s02); s03 = madd(q, x3, s03);
+    q = v128.and(v128.load(a1 + d4), mask);
+    s10 = madd(q, x0, s10); s11 = madd(q, x1, s11); s12 = madd(q, x2, s12); s13 = madd(q, x3, s13);
+  }
+  storePartial(out, hsum4(s00, s01, s02, s03), nc);
+  if (nr > 1) storePartial(out + ldo, hsum4(s10, s11, s12, s13), nc);
+}
+
+/** 1 row × 4 rows of dots; stores `nc` results at `out`. */
+@inline function mk1x4(
+  a0: usize, c0: usize, c1: usize, c2: usize, c3: usize,
+  d4: usize, mask: v128, hasTail: bool, out: usize, nc: i32,
+): void {
+  let s0 = f32x4.splat(0), s1 = f32x4.splat(0), s2 = f32x4.splat(0), s3 = f32x4.splat(0);
+  let t0 = f32x4.splat(0), t1 = f32x4.splat(0), t2 = f32x4.splat(0), t3 = f32x4.splat(0);
+  let k: usize = 0;
+  for (; k + 16 < d4; k += 32) {
+    let q = v128.load(a0 + k);
+    s0 = madd(q, v128.load(c0 + k), s0); s1 = madd(q, v128.load(c1 + k), s1);
+    s2 = madd(q, v128.load(c2 + k), s2); s3 = madd(q, v128.load(c3 + k), s3);
+    q = v128.load(a0 + k + 16);
+    t0 = madd(q, v128.load(c0 + k + 16), t0); t1 = madd(q, v128.load(c1 + k + 16), t1);
+    t2 = madd(q, v128.load(c2 + k + 16), t2); t3 = madd(q, v128.load(c3 + k + 16), t3);
+  }
+  for (; k < d4; k += 16) {
+    const q = v128.load(a0 + k);
+    s0 = madd(q, v128.load(c0 + k), s0); s1 = madd(q, v128.load(c1 + k), s1);
+    s2 = madd(q, v128.load(c2 + k), s2); s3 = madd(q, v128.load(c3 + k), s3);
+  }
+  if (hasTail) {
+    const q = v128.and(v128.load(a0 + d4), mask);
+    s0 = madd(q, v128.and(v128.load(c0 + d4), mask), s0); s1 = madd(q, v128.and(v128.load(c1 + d4), mask), s1);
+    s2 = madd(q, v128.and(v128.load(c2 + d4), mask), s2); s3 = madd(q, v128.and(v128.load(c3 + d4), mask), s3);
+  }
+  storePartial(out, hsum4(f32x4.add(s0, t0), f32x4.add(s1, t1), f32x4.add(s2, t2), f32x4.add(s3, t3)), nc);
+}
+
+/** Class rows per cache block of the blocked products (64 rows × d floats). */
+const CBLOCK: i32 = 64;
+
+/** `out[i*ldo + j] = a[i,:]·c[j,:]` for the tile `i < aRows`, `j < cRows` (ldo in elements). */
+function tileNT(a: usize, aRows: i32, c: usize, cRows: i32, d: i32, out: usize, ldo: i32): void {
+  const rowB = <usize>d << 2;
+  const d4 = <usize>(d & ~3) << 2;
+  const rem = d & 3;
+  const mask = tailMask(rem);
+  const hasTail = rem != 0;
+  const ldoB = <usize>ldo << 2;
+  // A block of CBLOCK class rows stays in L1/L2 while every pair of query rows passes over it;
+  // each pair writes whole cache lines of its output rows.
+  for (let j0 = 0; j0 < cRows; j0 += CBLOCK) {
+    const j1 = min(j0 + CBLOCK, cRows);
+    for (let i = 0; i < aRows; i += 2) {
+      const nr = min(2, aRows - i);
+      const a0 = a + <usize>i * rowB;
+      const a1 = nr > 1 ? a0 + rowB : a0;
+      const o = out + <usize>i * ldoB;
+      for (let j = j0; j < j1; j += 4) {
+        const nc = min(4, j1 - j);
+        const c0 = c + <usize>j * rowB;
+        const c1 = nc > 1 ? c0 + rowB : c0;
+        const c2 = nc > 2 ? c0 + 2 * rowB : c0;
+        const c3 = nc > 3 ? c0 + 3 * rowB : c0;
+        mk2x4(a0, a1, c0, c1, c2, c3, d4, mask, hasTail, o + (<usize>j << 2), ldoB, nr, nc);
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// exported kernels
+
+/** `out[i*ldo + j] = a[i,:]·c[j,:]`, `i < aRows`, `j < cRows` (ldo in elements). */
+export function matmulNT(a: usize, aRows: i32, c: usize, cRows: i32, d: i32, out: usize, ldo: i32): void {
+  tileNT(a, aRows, c, cRows, d, out, ldo);
+}
+
+/**
+ * `out[i*m + j] = a[i,:]·c[ids[r*m + j],:]` with `r = i`, or `r = 0` when `shared != 0`.
+ */
+export function gatherDot(a: usize, rows: i32, c: usize, d: i32, ids: usize, m: i32, shared: i32, out: usize): void {
+  const rowB = <usize>d << 2;
+  const d4 = <usize>(d & ~3) << 2;
+  const rem = d & 3;
+  const mask = tailMask(rem);
+  const hasTail = rem != 0;
+  const ldoB = <usize>m << 2;
+  if (shared != 0) {
+    for (let j = 0; j < m; j += 4) {
+      const nc = min(4, m - j);
+      const ip = ids + (<usize>j << 2);
+      const c0 = c + <usize>load<i32>(ip) * rowB;
+      const c1 = nc > 1 ? c + <usize>load<i32>(ip, 4) * rowB : c0;
+      const c2 = nc > 2 ? c + <usize>load<i32>(ip, 8) * rowB : c0;
+      const c3 = nc > 3 ? c + <usize>load<i32>(ip, 12) * rowB : c0;
+      for (let i = 0; i < rows; i += 2) {
+        const nr = min(2, rows - i);
+        const a0 = a + <usize>i * rowB;
+        const a1 = nr > 1 ? a0 + rowB : a0;
+        mk2x4(a0, a1, c0, c1, c2, c3, d4, mask, hasTail, out + <usize>i * ldoB + (<usize>j << 2), ldoB, nr, nc);
+      }
+    }
+    return;
+  }
+  for (let i = 0; i < rows; i++) {
+    const a0 = a + <usize>i * rowB;
+    const io = ids + <usize>i * ldoB;
+    const oo = out + <usize>i * ldoB;
+    for (let j = 0; j < m; j += 4) {
+      const nc = min(4, m - j);
+      const ip = io + (<usize>j << 2);
+      const c0 = c + <usize>load<i32>(ip) * rowB;
+      const c1 = nc > 1 ? c + <usize>load<i32>(ip, 4) * rowB : c0;
+      const c2 = nc > 2 ? c + <usize>load<i32>(ip, 8) * rowB : c0;
+      const c3 = nc > 3 ? c + <usize>load<i32>(ip, 12) * rowB : c0;
+      mk1x4(a0, c0, c1, c2, c3, d4, mask, hasTail, oo + (<usize>j << 2), nc);
+    }
+  }
+}
+
+/**
+ * Row accumulation for 4 output rows: `o_r[:] += Σ_s w_r(s) · x_s[:]` where
+ * `w_r(s) = f32 at g_r + s*gsS` and `x_s` is row `xIdx ? ids[s] : s` of `x`.
+ */
+@inline function accum4(
+  o0: usize, o1: usize, o2: usize, o3: usize,
+  g0: usize, g1: usize, g2: usize, g3: usize, gsS: usize,
+  x: usize, xIdx: usize, S: i32, d: i32,
+): void {
+  const rowB = <usize>d << 2;
+  const d8 = <usize>(d & ~7) << 2;
+  let k: usize = 0;
+  for (; k < d8; k += 32) {
+    let p0 = v128.load(o0 + k), q0 = v128.load(o0 + k + 16);
+    let p1 = v128.load(o1 + k), q1 = v128.load(o1 + k + 16);
+    let p2 = v128.load(o2 + k), q2 = v128.load(o2 + k + 16);
+    let p3 = v128.load(o3 + k), q3 = v128.load(o3 + k + 16);
+    for (let s = 0; s < S; s++) {
+      const xr = x + (xIdx != 0 ? <usize>load<i32>(xIdx + (<usize>s << 2)) : <usize>s) * rowB + k;
+      const x0 = v128.load(xr), x1 = v128.load(xr, 16);
+      const gs = <usize>s * gsS;
+      let w = v128.load32_splat(g0 + gs);
+      p0 = madd(w, x0, p0); q0 = madd(w, x1, q0);
+      w = v128.load32_splat(g1 + gs);
+      p1 = madd(w, x0, p1); q1 = madd(w, x1, q1);
+      w = v128.load32_splat(g2 + gs);
+      p2 = madd(w, x0, p2); q2 = madd(w, x1, q2);
+      w = v128.load32_splat(g3 + gs);
+      p3 = madd(w, x0, p3); q3 = madd(w, x1, q3);
+    }
+    v128.store(o0 + k, p0); v128.store(o0 + k + 16, q0);
+    v128.store(o1 + k, p1); v128.store(o1 + k + 16, q1);
+    v128.store(o2 + k, p2); v128.store(o2 + k + 16, q2);
+    v128.store(o3 + k, p3); v128.store(o3 + k + 16, q3);
+  }
+  for (; k < rowB; k += 16) {
+    const left = <i32>((rowB - k) >> 2);
+    const mask = left >= 4 ? i32x4.splat(-1) : tailMask(left);
+    let p0 = f32x4.splat(0), p1 = f32x4.splat(0), p2 = f32x4.splat(0), p3 = f32x4.splat(0);
+    for (let s = 0; s < S; s++) {
+      const xr = x + (xIdx != 0 ? <usize>load<i32>(xIdx + (<usize>s << 2)) : <usize>s) * rowB + k;
+      const x0 = v128.and(v128.load(xr), mask);
+      const gs = <usize>s * gsS;
+      p0 = madd(v128.load32_splat(g0 + gs), x0, p0);
+      p1 = madd(v128.load32_splat(g1 + gs), x0, p1);
+      p2 = madd(v128.load32_splat(g2 + gs), x0, p2);
+      p3 = madd(v128.load32_splat(g3 + gs), x0, p3);
+    }
+    if (left >= 4) {
+      v128.store(o0 + k, f32x4.add(v128.load(o0 + k), p0));
+      v128.store(o1 + k, f32x4.add(v128.load(o1 + k), p1));
+      v128.store(o2 + k, f32x4.add(v128.load(o2 + k), p2));
+      v128.store(o3 + k, f32x4.add(v128.load(o3 + k), p3));
+    } else {
+      addPartial(o0 + k, p0, left);
+      addPartial(o1 + k, p1, left);
+      addPartial(o2 + k, p2, left);
+      addPartial(o3 + k, p3, left);
+    }
+  }
+}
+
+/** One-output-row version of {@link accum4}. */
+@inline function accum1(o0: usize, g0: usize, gsS: usize, x: usize, xIdx: usize, S: i32, d: i32): void {
+  const rowB = <usize>d << 2;
+  const d16 = <usize>(d & ~15) << 2;
+  let k: usize = 0;
+  for (; k < d16; k += 64) {
+    let p0 = v128.load(o0 + k), p1 = v128.load(o0 + k + 16), p2 = v128.load(o0 + k + 32), p3 = v128.load(o0 + k + 48);
+    for (let s = 0; s < S; s++) {
+      const xr = x + (xIdx != 0 ? <usize>load<i32>(xIdx + (<usize>s << 2)) : <usize>s) * rowB + k;
+      const w = v128.load32_splat(g0 + <usize>s * gsS);
+      p0 = madd(w, v128.load(xr), p0);
+      p1 = madd(w, v128.load(xr, 16), p1);
+      p2 = madd(w, v128.load(xr, 32), p2);
+      p3 = madd(w, v128.load(xr, 48), p3);
+    }
+    v128.store(o0 + k, p0); v128.store(o0 + k + 16, p1); v128.store(o0 + k + 32, p2); v128.store(o0 + k + 48, p3);
+  }
+  for (; k < rowB; k += 16) {
+    const left = <i32>((rowB - k) >> 2);
+    const mask = left >= 4 ? i32x4.splat(-1) : tailMask(left);
+    let p0 = f32x4.splat(0);
+    for (let s = 0; s < S; s++) {
+      const xr = x + (xIdx != 0 ? <usize>load<i32>(xIdx + (<usize>s << 2)) : <usize>s) * rowB + k;
+      p0 = madd(v128.load32_splat(g0 + <usize>s * gsS), v128.and(v128.load(xr), mask), p0);
+    }
+    if (left >= 4) v128.store(o0 + k, f32x4.add(v128.load(o0 + k), p0));
+    else addPartial(o0 + k, p0, left);
+  }
+}
+
+/**
+ * Dense row accumulation `out[r,:] += Σ_s g[r*gsR + s*gsS] · x[s,:]` for `r < R`, `s < S`
+ * (strides in elements). accumGradQueries is `(outH, rows, g, cRows, 1, c, cRows, d)`;
+ * accumGradClasses is `(outC, cRows, g, 1, cRows, h, rows, d)`.
+ */
+export function accumRows(out: usize, R: i32, g: usize, gsR: i32, gsS: i32, x: usize, S: i32, d: i32): void {
+  const rowB = <usize>d << 2;
+  const gR = <usize>gsR << 2;
+  const gS = <usize>gsS << 2;
+  let r = 0;
+  for (; r + 4 <= R; r += 4) {
+    const o0 = out + <usize>r * rowB;
+    const g0 = g + <usize>r * gR;
+    accum4(o0, o0 + rowB, o0 + 2 * rowB, o0 + 3 * rowB, g0, g0 + gR, g0 + 2 * gR, g0 + 3 * gR, gS, x, 0, S, d);
+  }
+  for (; r < R; r++) accum1(out + <usize>r * rowB, g + <usize>r * gR, gS, x, 0, S, d);
+}
+
+/**
+ * `out[i,:] += Σ_j g[i*m + j] · c[ids[r*m + j],:]` with `r = i`, or `r = 0` when shared
+ * (gradient w.r.t. the queries of gathered logits).
+ */
+export function gatherAccumRows(out: usize, rows: i32, g: usize, c: usize, d: i32, ids: usize, m: i32, shared: i32): void {
+  const rowB = <usize>d << 2;
+  const gR = <usize>m << 2;
+  let i = 0;
+  if (shared != 0) {
+    for (; i + 4 <= rows; i += 4) {
+      const o0 = out + <usize>i * rowB;
+      const g0 = g + <usize>i * gR;
+      accum4(o0, o0 + rowB, o0 + 2 * rowB, o0 + 3 * rowB, g0, g0 + gR, g0 + 2 * gR, g0 + 3 * gR, 4, c, ids, m, d);
+    }
+  }
+  for (; i < rows; i++) {
+    accum1(out + <usize>i * rowB, g + <usize>i * gR, 4, c, shared != 0 ? ids : ids + <usize>i * gR, m, d);
+  }
+}
+
+/**
+ * Sparse scatter-add of gradient rows: `out[slots[r*m + j],:] += g[i*m + j] · h[i,:]` with
+ * `r = i`, or `r = 0` when shared. `out` holds one row per distinct touched id.
+ */
+export function scatterAddRows(out: usize, g: usize, rows: i32, h: usize, d: i32, slots: usize, m: i32, shared: i32): void {
+  const rowB = <usize>d << 2;
+  const gR = <usize>m << 2;
+  if (shared != 0) {
+    // out[slot_j] += Σ_i g[i*m + j] h[i]: 4 slots at a time unless two of them coincide.
+    let j = 0;
+    for (; j + 4 <= m; j += 4) {
+      const sp = slots + (<usize>j << 2);
+      const t0 = load<i32>(sp), t1 = load<i32>(sp, 4), t2 = load<i32>(sp, 8), t3 = load<i32>(sp, 12);
+      const g0 = g + (<usize>j << 2);
+      if (t0 != t1 && t0 != t2 && t0 != t3 && t1 != t2 && t1 != t3 && t2 != t3) {
+        accum4(out + <usize>t0 * rowB, out + <usize>t1 * rowB, out + <usize>t2 * rowB, out + <usize>t3 * rowB,
+          g0, g0 + 4, g0 + 8, g0 + 12, gR, h, 0, rows, d);
+      } else {
+        accum1(out + <usize>t0 * rowB, g0, gR, h, 0, rows, d);
+        accum1(out + <usize>t1 * rowB, g0 + 4, gR, h, 0, rows, d);
+        accum1(out + <usize>t2 * rowB, g0 + 8, gR, h, 0, rows, d);
+        accum1(out + <usize>t3 * rowB, g0 + 12, gR, h, 0, rows, d);
+      }
+    }
+    for (; j < m; j++) {
+      accum1(out + <usize>load<i32>(slots + (<usize>j << 2)) * rowB, g + (<usize>j << 2), gR, h, 0, rows, d);
+    }
+    return;
+  }
+  const d4 = <usize>(d & ~3) << 2;
+  const rem = d & 3;
+  for (let i = 0; i < rows; i++) {
+    const hr = h + <usize>i * rowB;
+    for (let j = 0; j < m; j++) {
+      const e = <usize>i * gR + (<usize>j << 2);
+      const w = v128.load32_splat(g + e);
+      const o = out + <usize>load<i32>(slots + e) * rowB;
+      for (let k: usize = 0; k < d4; k += 16) v128.store(o + k, madd(w, v128.load(hr + k), v128.load(o + k)));
+      if (rem != 0) addPartial(o + d4, f32x4.mul(w, v128.and(v128.load(hr + d4), tailMask(rem))), rem);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// fused full-softmax evaluation: blocked product + online log-sum-exp + top-k per row
+
+/** Candidate `(s, id)` ranks above `(s0, id0)`: larger score, ties by smaller id. */
+@inline function better(s: f32, id: i32, s0: f32, id0: i32): bool {
+  return s > s0 || (s == s0 && id < id0 && id0 >= 0) || (s == s0 && id0 < 0 && id >= 0);
+}
+
+/** Restores the min-heap (root = worst kept entry) after replacing the root. */
+function siftDown(ids: usize, sc: usize, k: i32, pos: i32): void {
+  const s = load<f32>(sc + (<usize>pos << 2));
+  const id = load<i32>(ids + (<usize>pos << 2));
+  for (;;) {
+    let child = 2 * pos + 1;
+    if (child >= k) break;
+    let cs = load<f32>(sc + (<usize>child << 2));
+    let cid = load<i32>(ids + (<usize>child << 2));
+    if (child + 1 < k) {
+      const rs = load<f32>(sc + (<usize>(child + 1) << 2));
+      const rid = load<i32>(ids + (<usize>(child + 1) << 2));
+      // pick the worse child
+      if (better(cs, cid, rs, rid)) {
+        child++;
+        cs = rs;
+        cid = rid;
+      }
+    }
+    if (!better(s, id, cs, cid)) break;
+    store<f32>(sc + (<usize>pos << 2), cs);
+    store<i32>(ids + (<usize>pos << 2), cid);
+    pos = child;
+  }
+  store<f32>(sc + (<usize>pos << 2), s);
+  store<i32>(ids + (<usize>pos << 2), id);
+}
+
+/** Class rows per block of the fused evaluator. */
+const FBLOCK: i32 = 128;
+/** Query rows per tile of the fused evaluator (each class row is reused by this many queries). */
+const FROWS: i32 = 16;
+
+/** Scratch bytes {@link fusedSoftmaxTopK} needs for `rows` rows. */
+export function fusedScratchBytes(rows: i32): i32 {
+  return FROWS * FBLOCK * 4 + rows * 16 + 64;
+}
+
+/**
+ * Full-softmax evaluation without materializing the logits: for each row `i < rows`,
+ * `outLse[i] = log Σ_j exp(a_i·c_j + b_j)` (f64) and the top-k `(id, score)` pairs,
+ * descending, ties by smaller id; missing entries (k > n) are `(-1, -inf)`.
+ * `bias` may be 0. `scratch` holds {@link fusedScratchBytes}(rows) bytes.
+ */
+export function fusedSoftmaxTopK(
+  a: usize, rows: i32, c: usize, bias: usize, n: i32, d: i32, k: i32,
+  outLse: usize, outIds: usize, outScores: usize, scratch: usize,
+): void {
+  if (rows <= 0) return;
+  const rowB = <usize>d << 2;
+  const kB = <usize>k << 2;
+  const tile = scratch; // FROWS × FBLOCK scores
+  const tileLd: usize = <usize>FBLOCK << 2;
+  const runMax = (scratch + <usize>FROWS * tileLd + 15) & ~<usize>15; // f64 per row
+  const runSum = runMax + (<usize>rows << 3); // f64 per row
+  for (let i = 0; i < rows; i++) {
+    store<f64>(runMax + (<usize>i << 3), -Infinity);
+    store<f64>(runSum + (<usize>i << 3), 0);
+  }
+  for (let t = 0; t < rows * k; t++) {
+    store<i32>(outIds + (<usize>t << 2), -1);
+    store<f32>(outScores + (<usize>t << 2), -Infinity);
+  }
+  for (let j0 = 0; j0 < n; j0 += FBLOCK) {
+    const cn = min(FBLOCK, n - j0);
+    const cb = c + <usize>j0 * rowB;
+    const cn4 = cn & ~3;
+    for (let i0 = 0; i0 < rows; i0 += FROWS) {
+      const nr = min(FROWS, rows - i0);
+      tileNT(a + <usize>i0 * rowB, nr, cb, cn, d, tile, FBLOCK);
+      for (let r = 0; r < nr; r++) {
+        const i = i0 + r;
+        const t = tile + <usize>r * tileLd;
+        // bias and block max
+        let vmax = f32x4.splat(-Infinity);
+        let bmax: f32 = -Infinity;
+        let j = 0;
+        if (bias != 0) {
+          const bb = bias + (<usize>j0 << 2);
+          for (; j < cn4; j += 4) {
+            const v = f32x4.add(v128.load(t + (<usize>j << 2)), v128.load(bb + (<usize>j << 2)));
+            v128.store(t + (<usize>j << 2), v);
+            vmax = f32x4.max(vmax, v);
+          }
+          for (; j < cn; j++) {
+            const v = load<f32>(t + (<usize>j << 2)) + load<f32>(bb + (<usize>j << 2));
+            store<f32>(t + (<usize>j << 2), v);
+            bmax = max(bmax, v);
+          }
+        } else {
+          for (; j < cn4; j += 4) vmax = f32x4.max(vmax, v128.load(t + (<usize>j << 2)));
+          for (; j < cn; j++) bmax = max(bmax, load<f32>(t + (<usize>j << 2)));
+        }
+        bmax = max(bmax, max(max(f32x4.extract_lane(vmax, 0), f32x4.extract_lane(vmax, 1)),
+          max(f32x4.extract_lane(vmax, 2), f32x4.extract_lane(vmax, 3))));
+        // online log-sum-exp
+        const mp = runMax + (<usize>i << 3);
+        const sp = runSum + (<usize>i << 3);
+        let M = load<f64>(mp);
+        let S = load<f64>(sp);
+        if (<f64>bmax > M) {
+          S = S * Math.exp(M - <f64>bmax);
+          M = <f64>bmax;
+          store<f64>(mp, M);
+        }
+        // a block of -inf logits (masked classes) adds nothing; skipping it avoids -inf - -inf
+        if (bmax != -Infinity) {
+          const mv = f32x4.splat(<f32>M);
+          let acc = f32x4.splat(0);
+          j = 0;
+          for (; j < cn4; j += 4) acc = f32x4.add(acc, expNeg(f32x4.sub(v128.load(t + (<usize>j << 2)), mv)));
+          let bs: f64 = <f64>(f32x4.extract_lane(acc, 0) + f32x4.extract_lane(acc, 1)) +
+            <f64>(f32x4.extract_lane(acc, 2) + f32x4.extract_lane(acc, 3));
+          for (; j < cn; j++) bs += Math.exp(<f64>load<f32>(t + (<usize>j << 2)) - M);
+          store<f64>(sp, S + bs);
+        }
+        // top-k
+        if (k > 0) {
+          const hi = outIds + <usize>i * kB;
+          const hs = outScores + <usize>i * kB;
+          let thr = load<f32>(hs);
+          j = 0;
+          for (; j < cn4; j += 4) {
+            const v = v128.load(t + (<usize>j << 2));
+            if (!v128.any_true(f32x4.ge(v, f32x4.splat(thr)))) continue;
+            for (let l = 0; l < 4; l++) {
+              const s = load<f32>(t + (<usize>(j + l) << 2));
+              const id = j0 + j + l;
+              if (better(s, id, thr, load<i32>(hi))) {
+                store<f32>(hs, s);
+                store<i32>(hi, id);
+                siftDown(hi, hs, k, 0);
+                thr = load<f32>(hs);
+              }
+            }
+          }
+          for (; j < cn; j++) {
+            const s = load<f32>(t + (<usize>j << 2));
+            const id = j0 + j;
+            if (better(s, id, thr, load<i32>(hi))) {
+              store<f32>(hs, s);
+              store<i32>(hi, id);
+              siftDown(hi, hs, k, 0);
+              thr = load<f32>(hs);
+            }
+          }
+        }
+      }
+    }
+  }
+  for (let i = 0; i < rows; i++) {
+    store<f64>(outLse + (<usize>i << 3), load<f64>(runMax + (<usize>i << 3)) + Math.log(load<f64>(runSum + (<usize>i << 3))));
+    // heap sort: repeatedly move the worst entry to the end -> descending order
+    const hi = outIds + <usize>i * kB;
+    const hs = outScores + <usize>i * kB;
+    for (let e = k - 1; e > 0; e--) {
+      const es = <usize>e << 2;
+      const s = load<f32>(hs + es);
+      const id = load<i32>(hi + es);
+      store<f32>(hs + es, load<f32>(hs));
+      store<i32>(hi + es, load<i32>(hi));
+      store<f32>(hs, s);
+      store<i32>(hi, id);
+      siftDown(hi, hs, e, 0);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// k-means assignment and tree-node scoring
+
+/** Scratch bytes {@link kmeansAssign} needs for `kc` centroids. */
+export function kmeansScratchBytes(kc: i32): i32 {
+  return 4 * kc * 4 + kc * 4 + 64;
+}
+
+/**
+ * Nearest centroid of each point: `outIdx[i] = argmin_j ||x_i - c_j||²` (ties: smaller j),
+ * computed as `||c_j||² - 2 x_i·c_j`; `outDist` (may be 0) receives the squared distance,
+ * clamped at 0. `scratch` holds {@link kmeansScratchBytes}(kc) bytes.
+ */
+export function kmeansAssign(x: usize, n: i32, cent: usize, kc: i32, d: i32, outIdx: usize, outDist: usize, scratch: usize): void {
+  if (n <= 0 || kc <= 0) return;
+  const rowB = <usize>d << 2;
+  const d4 = <usize>(d & ~3) << 2;
+  const rem = d & 3;
+  const mask = tailMask(rem);
+  const norms = scratch;
+  const tile = (scratch + (<usize>kc << 2) + 15) & ~<usize>15;
+  const tileLd = <usize>kc << 2;
+  for (let j = 0; j < kc; j++) store<f32>(norms + (<usize>j << 2), sqnorm(cent + <usize>j * rowB, d4, mask, rem != 0));
+  for (let i0 = 0; i0 < n; i0 += 4) {
+    const nr = min(4, n - i0);
+    tileNT(x + <usize>i0 * rowB, nr, cent, kc, d, tile, kc);
+    for (let r = 0; r < nr; r++) {
+      const t = tile + <usize>r * tileLd;
+      let best: f32 = Infinity;
+      let bj = 0;
+      for (let j = 0; j < kc; j++) {
+        const v = load<f32>(norms + (<usize>j << 2)) - 2 * load<f32>(t + (<usize>j << 2));
+        if (v < best) {
+          best = v;
+          bj = j;
+        }
+      }
+      const i = i0 + r;
+      store<i32>(outIdx + (<usize>i << 2), bj);
+      if (outDist != 0) {
+        const xn = sqnorm(x + <usize>i * rowB, d4, mask, rem != 0);
+        store<f32>(outDist + (<usize>i << 2), max<f32>(0, xn + best));
+      }
+    }
+  }
+}
+
+@inline function sqnorm(p: usize, d4: usize, mask: v128, hasTail: bool): f32 {
+  let s = f32x4.splat(0);
+  for (let k: usize = 0; k < d4; k += 16) {
+    const v = v128.load(p + k);
+    s = madd(v, v, s);
+  }
+  if (hasTail) {
+    const v = v128.and(v128.load(p + d4), mask);
+    s = madd(v, v, s);
+  }
+  return (f32x4.extract_lane(s, 0) + f32x4.extract_lane(s, 1)) + (f32x4.extract_lane(s, 2) + f32x4.extract_lane(s, 3));
+}
+
+/**
+ * Kernel-tree node scores in float64: `out[j] = phi · nodes[j,:]` for `j < count`,
+ * where `phi` has `D` doubles and `nodes` is `count × D` (row-major f64).
+ */
+export function nodeScores(phi: usize, nodes: usize, count: i32, D: i32, out: usize): void {
+  const rowB = <usize>D << 3;
+  const D4 = <usize>(D & ~3) << 3;
+  for (let j = 0; j < count; j++) {
+    const nr = nodes + <usize>j * rowB;
+    let s0 = f64x2.splat(0), s1 = f64x2.splat(0);
+    let k: usize = 0;
+    for (; k < D4; k += 32) {
+      s0 = madd64(v128.load(phi + k), v128.load(nr + k), s0);
+      s1 = madd64(v128.load(phi + k + 16), v128.load(nr + k + 16), s1);
+    }
+    const sv = f64x2.add(s0, s1);
+    let s = f64x2.extract_lane(sv, 0) + f64x2.extract_lane(sv, 1);
+    for (; k < rowB; k += 8) s += load<f64>(phi + k) * load<f64>(nr + k);
+    store<f64>(out + (<usize>j << 3), s);
+  }
+}
+
+/** First byte after the module's static data (start of the JavaScript-managed heap). */
+export function heapBase(): usize {
+  return __heap_base;
+}

@@ -1,0 +1,197 @@
+/**
+ * Synchronous WebAssembly kernels with the {@link KernelSet} signatures: argument arrays
+ * that live in the arena are used in place, others are staged (copied in/out) per call.
+ * Browser-safe.
+ * @module
+ */
+import { LabelRangeError, ShapeError } from '../core/errors.js';
+import { WasmArena, type StagingFrame } from './arena.js';
+import type { KernelSet } from './index.js';
+import * as ref from './ref.js';
+
+/** The raw exports of the compiled kernel module (all addresses are byte offsets). */
+export interface KernelExports {
+  matmulNT(a: number, aRows: number, c: number, cRows: number, d: number, out: number, ldo: number): void;
+  gatherDot(a: number, rows: number, c: number, d: number, ids: number, m: number, shared: number, out: number): void;
+  accumRows(out: number, R: number, g: number, gsR: number, gsS: number, x: number, S: number, d: number): void;
+  gatherAccumRows(out: number, rows: number, g: number, c: number, d: number, ids: number, m: number, shared: number): void;
+  scatterAddRows(out: number, g: number, rows: number, h: number, d: number, slots: number, m: number, shared: number): void;
+  fusedScratchBytes(rows: number): number;
+  fusedSoftmaxTopK(
+    a: number, rows: number, c: number, bias: number, n: number, d: number, k: number,
+    outLse: number, outIds: number, outScores: number, scratch: number,
+  ): void;
+  kmeansScratchBytes(kc: number): number;
+  kmeansAssign(x: number, n: number, cent: number, kc: number, d: number, outIdx: number, outDist: number, scratch: number): void;
+  nodeScores(phi: number, nodes: number, count: number, D: number, out: number): void;
+  heapBase(): number;
+}
+
+/** Names of the exported kernel functions a pool worker may run. */
+export type KernelFn = Exclude<keyof KernelExports, 'heapBase' | 'fusedScratchBytes' | 'kmeansScratchBytes'>;
+
+/** Instantiates the compiled module on `memory`. */
+export async function instantiateKernels(module: WebAssembly.Module, memory: WebAssembly.Memory): Promise<KernelExports> {
+  const inst = await WebAssembly.instantiate(module, { env: { memory } });
+  return inst.exports as unknown as KernelExports;
+}
+
+/** Checks that every id is an integer in `[0, n)` (O(ids) — cheap next to the O(ids·d) kernel). */
+export function checkIds(ids: Int32Array, len: number, n: number, what: string): void {
+  if (len > ids.length) throw new ShapeError(`${what} has length ${ids.length}, but the call needs ${len}`);
+  for (let t = 0; t < len; t++) {
+    const v = ids[t]!;
+    if (v < 0 || v >= n) throw new LabelRangeError(`${what}[${t}] = ${v} is outside [0, ${n}); pass ids of existing rows`);
+  }
+}
+
+/** Below this many multiply-adds a call with staged (non-arena) arrays runs the TS reference. */
+const SMALL_WORK = 2048;
+
+/** Runs `body` with a staging frame; copies back and frees even when it throws. */
+function staged<T>(arena: WasmArena, body: (f: StagingFrame) => T): T {
+  const f = arena.frame();
+  let ok = false;
+  try {
+    const r = body(f);
+    ok = true;
+    return r;
+  } finally {
+    if (ok) f.finish();
+    else f.release();
+  }
+}
+
+/**
+ * Stages the rows of `c` named by `ids` when `c` is not in the arena: returns the address of
+ * a compact table and of identity ids (`shared` keeps one list of `m`).
+ */
+function gatherRows(
+  f: StagingFrame, arena: WasmArena, c: Float32Array, d: number, ids: Int32Array, rows: number, m: number, shared: boolean,
+): { c: number; ids: number } {
+  if (arena.owns(c)) return { c: c.byteOffset, ids: f.ptr(ids, 0, shared ? m : rows * m, 'in', 'ids') };
+  const cnt = shared ? m : rows * m;
+  const t = f.tempF32(cnt * d);
+  const idv = f.tempI32(cnt);
+  for (let e = 0; e < cnt; e++) {
+    const r = ids[e]!;
+    t.view.set(c.subarray(r * d, r * d + d), e * d);
+    idv.view[e] = e;
+  }
+  return { c: t.ptr, ids: idv.ptr };
+}
+
+/**
+ * Builds the synchronous kernel set over an instantiated module.
+ * @param name backend name reported in `KernelSet.name` (`"wasm-simd"` or `"wasm-fma"`)
+ */
+export function makeWasmKernelSet(name: string, ex: KernelExports, arena: WasmArena): KernelSet {
+  return {
+    name,
+    matmulNT(a, aRows, c, cStart, cRows, d, out) {
+      if (aRows <= 0 || cRows <= 0) return;
+      if (d === 0) return ref.matmulNT(a, aRows, c, cStart, cRows, d, out);
+      if (aRows * cRows * d < SMALL_WORK && !(arena.owns(a) && arena.owns(c) && arena.owns(out))) {
+        ref.matmulNT(a, aRows, c, cStart, cRows, d, out);
+        return;
+      }
+      staged(arena, (f) => {
+        const pa = f.ptr(a, 0, aRows * d, 'in', 'a');
+        const pc = f.ptr(c, cStart * d, cRows * d, 'in', 'c');
+        const po = f.ptr(out, 0, aRows * cRows, 'out', 'out');
+        ex.matmulNT(pa, aRows, pc, cRows, d, po, cRows);
+      });
+    },
+    gatherDot(a, rows, c, d, ids, m, shared, out) {
+      if (rows <= 0 || m <= 0) return;
+      if (d === 0) return ref.gatherDot(a, rows, c, d, ids, m, shared, out);
+      checkIds(ids, shared ? m : rows * m, Math.floor(c.length / d), 'ids');
+      staged(arena, (f) => {
+        const pa = f.ptr(a, 0, rows * d, 'in', 'a');
+        const g = gatherRows(f, arena, c, d, ids, rows, m, shared);
+        const po = f.ptr(out, 0, rows * m, 'out', 'out');
+        ex.gatherDot(pa, rows, g.c, d, g.ids, m, shared ? 1 : 0, po);
+      });
+    },
+    accumGradQueries(g, rows, c, cStart, cRows, d, outH) {
+      if (rows <= 0 || cRows <= 0 || d === 0) return;
+      staged(arena, (f) => {
+        const pg = f.ptr(g, 0, rows * cRows, 'in', 'g');
+        const pc = f.ptr(c, cStart * d, cRows * d, 'in', 'c');
+        const po = f.ptr(outH, 0, rows * d, 'inout', 'outH');
+        ex.accumRows(po, rows, pg, cRows, 1, pc, cRows, d);
+      });
+    },
+    accumGradClasses(g, rows, cRows, h, d, outC) {
+      if (rows <= 0 || cRows <= 0 || d === 0) return;
+      staged(arena, (f) => {
+        const pg = f.ptr(g, 0, rows * cRows, 'in', 'g');
+        const ph = f.ptr(h, 0, rows * d, 'in', 'h');
+        const po = f.ptr(outC, 0, cRows * d, 'inout', 'outC');
+        ex.accumRows(po, cRows, pg, 1, cRows, ph, rows, d);
+      });
+    },
+    gatherAccumGradQueries(g, rows, c, d, ids, m, shared, outH) {
+      if (rows <= 0 || m <= 0 || d === 0) return;
+      checkIds(ids, shared ? m : rows * m, Math.floor(c.length / d), 'ids');
+      staged(arena, (f) => {
+        const pg = f.ptr(g, 0, rows * m, 'in', 'g');
+        const gr = gatherRows(f, arena, c, d, ids, rows, m, shared);
+        const po = f.ptr(outH, 0, rows * d, 'inout', 'outH');
+        ex.gatherAccumRows(po, rows, pg, gr.c, d, gr.ids, m, shared ? 1 : 0);
+      });
+    },
+    scatterAddRows(g, rows, h, d, slots, m, shared, out) {
+      if (rows <= 0 || m <= 0 || d === 0) return;
+      checkIds(slots, shared ? m : rows * m, Math.floor(out.length / d), 'slots');
+      staged(arena, (f) => {
+        const pg = f.ptr(g, 0, rows * m, 'in', 'g');
+        const ph = f.ptr(h, 0, rows * d, 'in', 'h');
+        const ps = f.ptr(slots, 0, shared ? m : rows * m, 'in', 'slots');
+        const po = f.ptr(out, 0, out.length - (out.length % d), 'inout', 'out');
+        ex.scatterAddRows(po, pg, rows, ph, d, ps, m, shared ? 1 : 0);
+      });
+    },
+    fusedSoftmaxTopK(a, rows, c, bias, n, d, k, outLse, outTopIds, outTopScores) {
+      if (rows <= 0) return;
+      if (d === 0) return ref.fusedSoftmaxTopK(a, rows, c, bias, n, d, k, outLse, outTopIds, outTopScores);
+      staged(arena, (f) => {
+        const pa = f.ptr(a, 0, rows * d, 'in', 'a');
+        const pc = f.ptr(c, 0, n * d, 'in', 'c');
+        const pb = bias ? f.ptr(bias, 0, n, 'in', 'bias') : 0;
+        const pl = f.ptr(outLse, 0, rows, 'out', 'outLse');
+        const pi = f.ptr(outTopIds, 0, rows * k, 'out', 'outTopIds');
+        const ps = f.ptr(outTopScores, 0, rows * k, 'out', 'outTopScores');
+        const scratch = f.scratch(ex.fusedScratchBytes(rows));
+        ex.fusedSoftmaxTopK(pa, rows, pc, pb, n, d, k, pl, pi, ps, scratch);
+      });
+    },
+    kmeansAssign(x, n, cent, kc, d, outIdx, outDist) {
+      if (n <= 0) return;
+      if (kc <= 0) throw new ShapeError('kmeansAssign needs at least one centroid (kc >= 1)');
+      if (d === 0) return ref.kmeansAssign(x, n, cent, kc, d, outIdx, outDist);
+      staged(arena, (f) => {
+        const px = f.ptr(x, 0, n * d, 'in', 'x');
+        const pc = f.ptr(cent, 0, kc * d, 'in', 'centroids');
+        const pi = f.ptr(outIdx, 0, n, 'out', 'outIdx');
+        const pd = outDist ? f.ptr(outDist, 0, n, 'out', 'outDist') : 0;
+        const scratch = f.scratch(ex.kmeansScratchBytes(kc));
+        ex.kmeansAssign(px, n, pc, kc, d, pi, pd, scratch);
+      });
+    },
+    nodeScores(phi, nodes, count, D, out) {
+      if (count <= 0) return;
+      if (D === 0) return ref.nodeScores(phi, nodes, count, D, out);
+      if (count * D < SMALL_WORK && !(arena.owns(phi) && arena.owns(nodes) && arena.owns(out))) {
+        ref.nodeScores(phi, nodes, count, D, out);
+        return;
+      }
+      staged(arena, (f) => {
+        const pp = f.ptr(phi, 0, D, 'in', 'phi');
+        const pn = f.ptr(nodes, 0, count * D, 'in', 'nodes');
+        const po = f.ptr(out, 0, count, 'out', 'out');
+        ex.nodeScores(pp, pn, count, D, po);
+      });
+    },
+  };
+}
