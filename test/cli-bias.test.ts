@@ -64,11 +64,28 @@ test('samplex bias rejects bad options with a typed error and exit code 2', asyn
     assert.equal((await run([...small, '--negatives', '0'])).code, 2);
     assert.equal((await run([...small, '--convention', 'both'])).code, 2);
     assert.equal((await run([...small, '--embeddings', 'weird'])).code, 2);
+    assert.equal((await run([...small, '--kernels', 'gpu'])).code, 2);
   } finally {
     process.stderr.write = orig;
   }
   assert.ok(errs.some((e) => /E_OPTION: unknown sampler 'nope'/.test(e)));
   assert.ok(errs.some((e) => /convention must be one of exclusive, correctedAll/.test(e)));
+  assert.ok(errs.some((e) => /E_OPTION: .*kernels must be one of auto, fma, simd, ts/.test(e)), errs.join(''));
+});
+
+test('samplex bias agrees with the TypeScript and the WebAssembly kernels', async () => {
+  // The exact logits go through the dense kernels (float32 products; the WebAssembly kernels
+  // accumulate in float32, the TypeScript ones in float64), so KL agrees to float32 rounding and
+  // the Monte-Carlo statistics closely.
+  const args = [...small, '--sampler', 'uniform,exact', '--json'];
+  const ts = (await run([...args, '--kernels', 'ts'])).lines.map((l) => JSON.parse(l) as Record<string, number>);
+  const fast = (await run([...args, '--kernels', 'auto'])).lines.map((l) => JSON.parse(l) as Record<string, number>);
+  assert.equal(ts.length, 4);
+  assert.equal(fast.length, 4);
+  for (let i = 0; i < 4; i++) {
+    assert.ok(Math.abs(fast[i]!['kl']! - ts[i]!['kl']!) < 1e-6 * Math.max(1, ts[i]!['kl']!), `row ${i} KL`);
+    assert.ok(Math.abs(fast[i]!['gradBiasRaw']! - ts[i]!['gradBiasRaw']!) < 1e-3, `row ${i}`);
+  }
 });
 
 test('samplex bias runs the adaptive samplers with routed options and the midx shorthands', async () => {

@@ -7,6 +7,8 @@ import { readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { SamplexError } from '../core/errors.js';
+import { choiceOption } from '../core/validate.js';
+import { initFastKernels, type KernelPath } from '../kernels/fast.js';
 import '../samplers/index.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { biasReportHtml } from '../report/bias.js';
@@ -49,12 +51,15 @@ export function buildProgram(print: (line: string) => void = (l) => process.stdo
     .option('--codewords <K>', 'midx codewords per codebook (same as --opt midx.codewords=K)')
     .option('--json', 'print one JSON object per line per (sampler, m)')
     .option('--report <file.html>', 'write a self-contained HTML report (charts of gradient bias and KL against m)')
-    .action((o: BiasCommandOptions & { report?: string }) => {
-      const rows = biasCommand(o, print);
-      if (o.report) {
-        writeFileAtomic(o.report, biasReportHtml(rows, `samplex ${process.argv.slice(2).join(' ')}`));
-        process.stderr.write(`report written to ${o.report}\n`);
-      }
+    .option('--kernels <path>', 'dense math: auto (WebAssembly FMA, else SIMD, else TypeScript) | fma | simd | ts', 'auto')
+    .action(async (o: BiasCommandOptions & { report?: string; kernels: string }) => {
+      await withKernels(o.kernels, () => {
+        const rows = biasCommand(o, print);
+        if (o.report) {
+          writeFileAtomic(o.report, biasReportHtml(rows, `samplex ${process.argv.slice(2).join(' ')}`));
+          process.stderr.write(`report written to ${o.report}\n`);
+        }
+      });
     });
   const data = program.command('data').description('dataset utilities: export and statistics');
   data
@@ -72,6 +77,21 @@ export function buildProgram(print: (line: string) => void = (l) => process.stdo
   addDataStatsCommand(data, print);
   addDataRecCommands(data, print);
   return program;
+}
+
+/**
+ * Runs `fn` with the requested dense kernels installed (single-threaded: the commands call the
+ * synchronous kernels), then restores the previous ones.
+ * @throws OptionError for an unknown path; StateError when a forced path is unavailable here
+ */
+export async function withKernels<T>(path: string, fn: () => T): Promise<T> {
+  const want = choiceOption(path, 'kernels', ['auto', 'fma', 'simd', 'ts']) as KernelPath | 'auto';
+  const fast = await initFastKernels({ path: want, threads: 0 });
+  try {
+    return fn();
+  } finally {
+    await fast.close();
+  }
 }
 
 /** Runs the CLI with `argv` (without the node and script entries); returns the exit code. */
