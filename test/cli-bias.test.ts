@@ -3,15 +3,11 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { main } from '../src/cli/main.js';
+import { runCli, type CliRun } from './util/cli.js';
 
 const small = ['bias', '--classes', '400', '--dim', '8', '--queries', '8', '--negatives', '5,40', '--trials', '60', '--seed', '3'];
 
-async function run(args: string[]): Promise<{ code: number; lines: string[] }> {
-  const lines: string[] = [];
-  const code = await main(args, (l) => lines.push(l));
-  return { code, lines };
-}
+const run = runCli;
 
 test('samplex bias --json prints one object per (sampler, m) with the documented fields', async () => {
   const { code, lines } = await run([...small, '--sampler', 'exact,uniform,unigram', '--json']);
@@ -54,20 +50,16 @@ test('samplex bias prints a readable table and writes an HTML report atomically'
 
 test('samplex bias rejects bad options with a typed error and exit code 2', async () => {
   const errs: string[] = [];
-  const orig = process.stderr.write.bind(process.stderr);
-  process.stderr.write = ((s: string) => {
-    errs.push(String(s));
-    return true;
-  }) as typeof process.stderr.write;
-  try {
-    assert.equal((await run([...small, '--sampler', 'nope'])).code, 2);
-    assert.equal((await run([...small, '--negatives', '0'])).code, 2);
-    assert.equal((await run([...small, '--convention', 'both'])).code, 2);
-    assert.equal((await run([...small, '--embeddings', 'weird'])).code, 2);
-    assert.equal((await run([...small, '--kernels', 'gpu'])).code, 2);
-  } finally {
-    process.stderr.write = orig;
-  }
+  const runErr = async (args: string[]): Promise<CliRun> => {
+    const r = await runCli(args);
+    errs.push(r.stderr);
+    return r;
+  };
+  assert.equal((await runErr([...small, '--sampler', 'nope'])).code, 2);
+  assert.equal((await runErr([...small, '--negatives', '0'])).code, 2);
+  assert.equal((await runErr([...small, '--convention', 'both'])).code, 2);
+  assert.equal((await runErr([...small, '--embeddings', 'weird'])).code, 2);
+  assert.equal((await runErr([...small, '--kernels', 'gpu'])).code, 2);
   assert.ok(errs.some((e) => /E_OPTION: unknown sampler 'nope'/.test(e)));
   assert.ok(errs.some((e) => /convention must be one of exclusive, correctedAll/.test(e)));
   assert.ok(errs.some((e) => /E_OPTION: .*kernels must be one of auto, fma, simd, ts/.test(e)), errs.join(''));
@@ -122,19 +114,15 @@ test('samplex bias runs the adaptive samplers with routed options and the midx s
 
 test('samplex bias refuses sampler options that no chosen sampler takes', async () => {
   const errs: string[] = [];
-  const orig = process.stderr.write.bind(process.stderr);
-  process.stderr.write = ((s: string) => {
-    errs.push(String(s));
-    return true;
-  }) as typeof process.stderr.write;
-  try {
-    assert.equal((await run([...small, '--sampler', 'quadratic', '--codewords', '8'])).code, 2);
-    assert.equal((await run([...small, '--sampler', 'quadratic', '--opt', 'codewords=8'])).code, 2);
-    assert.equal((await run([...small, '--sampler', 'quadratic', '--opt', 'midx.codewords=8'])).code, 2);
-    assert.equal((await run([...small, '--sampler', 'midx', '--codebooks', 'opq'])).code, 2);
-  } finally {
-    process.stderr.write = orig;
-  }
+  const runErr = async (args: string[]): Promise<CliRun> => {
+    const r = await runCli(args);
+    errs.push(r.stderr);
+    return r;
+  };
+  assert.equal((await runErr([...small, '--sampler', 'quadratic', '--codewords', '8'])).code, 2);
+  assert.equal((await runErr([...small, '--sampler', 'quadratic', '--opt', 'codewords=8'])).code, 2);
+  assert.equal((await runErr([...small, '--sampler', 'quadratic', '--opt', 'midx.codewords=8'])).code, 2);
+  assert.equal((await runErr([...small, '--sampler', 'midx', '--codebooks', 'opq'])).code, 2);
   assert.ok(errs.some((e) => /--codewords sets an option of the midx sampler; add midx to --sampler/.test(e)));
   assert.ok(errs.some((e) => /none of the samplers quadratic takes option 'codewords'/.test(e)));
   assert.ok(errs.some((e) => /sampler 'midx' is not in --sampler/.test(e)));

@@ -3,23 +3,9 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { main } from '../src/cli/main.js';
+import { runCli } from './util/cli.js';
 
-async function run(args: string[]): Promise<{ code: number; lines: string[]; stderr: string }> {
-  const lines: string[] = [];
-  let stderr = '';
-  const write = process.stderr.write.bind(process.stderr);
-  process.stderr.write = ((chunk: string | Uint8Array) => {
-    stderr += String(chunk);
-    return true;
-  }) as typeof process.stderr.write;
-  try {
-    const code = await main(args, (l) => lines.push(l));
-    return { code, lines, stderr };
-  } finally {
-    process.stderr.write = write;
-  }
-}
+const run = runCli;
 
 const RATINGS = 'userId,movieId,rating,timestamp\n' + ['1,10,4.0,1', '1,20,3.0,2', '1,30,5.0,3', '1,40,2.0,4', '2,10,4.0,1', '2,20,4.0,1', '2,50,1.0,9', '3,10,4.0,5'].join('\n') + '\n';
 

@@ -3,23 +3,9 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { main } from '../src/cli/main.js';
+import { runCli } from './util/cli.js';
 
-async function run(args: string[]): Promise<{ code: number; lines: string[]; errs: string[] }> {
-  const lines: string[] = [];
-  const errs: string[] = [];
-  const orig = process.stderr.write.bind(process.stderr);
-  process.stderr.write = ((s: string) => {
-    errs.push(String(s));
-    return true;
-  }) as typeof process.stderr.write;
-  try {
-    const code = await main(args, (l) => lines.push(l));
-    return { code, lines, errs };
-  } finally {
-    process.stderr.write = orig;
-  }
-}
+const run = runCli;
 
 test('samplex data stats text --data DIR prints a table, and JSON with --json', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'samplex-cli-data-'));
@@ -53,6 +39,6 @@ test('samplex data stats rejects bad input with a typed error and exit code 2', 
   ] as const) {
     const r = await run([...args]);
     assert.equal(r.code, 2, args.join(' '));
-    assert.match(r.errs.join(''), re);
+    assert.match(r.stderr, re);
   }
 });

@@ -8,7 +8,7 @@ import { linesOf } from '../src/data/lines.js';
 import type { SparseDataset } from '../src/data/sparse.js';
 import { buildWordNetDataset, parseWordNetNouns } from '../src/data/wordnet.js';
 import { exportSplit, readFastTextSplit, readXmcSplit } from '../src/data/files.js';
-import { main } from '../src/cli/main.js';
+import { runCli } from './util/cli.js';
 import { WORDNET_FIXTURE } from './util/wordnetFixture.js';
 
 const arr = (a: ArrayLike<number>): number[] => Array.from(a);
@@ -84,21 +84,7 @@ test(
   }),
 );
 
-async function run(args: string[]): Promise<{ code: number; lines: string[]; errs: string[] }> {
-  const lines: string[] = [];
-  const errs: string[] = [];
-  const orig = process.stderr.write.bind(process.stderr);
-  process.stderr.write = ((s: string) => {
-    errs.push(String(s));
-    return true;
-  }) as typeof process.stderr.write;
-  try {
-    const code = await main(args, (l) => lines.push(l));
-    return { code, lines, errs };
-  } finally {
-    process.stderr.write = orig;
-  }
-}
+const run = runCli;
 
 test(
   'samplex data export wordnet writes both formats, prints the statistics and reports bad options',
@@ -108,7 +94,7 @@ test(
     writeFileSync(join(dict, 'data.noun'), WORDNET_FIXTURE);
     const out = join(dir, 'ft');
     const r = await run(['data', 'export', 'wordnet', '--format', 'fasttext', '--out', out, '--wordnet', dict, '--json']);
-    assert.equal(r.code, 0, r.errs.join(''));
+    assert.equal(r.code, 0, r.stderr);
     assert.equal(r.lines.length, 1);
     const s = JSON.parse(r.lines[0]!) as Record<string, unknown>;
     assert.equal(s['instances'], 10);
@@ -118,22 +104,22 @@ test(
     assert.equal(readFileSync(join(out, 'test.txt'), 'utf8').split('\n')[0], '__label__00001930 __label__00002684 an of that a entity');
 
     const x = await run(['data', 'export', 'wordnet', '--format', 'xmc', '--out', join(dir, 'x'), '--wordnet', dict, '--depth', '1']);
-    assert.equal(x.code, 0, x.errs.join(''));
+    assert.equal(x.code, 0, x.stderr);
     assert.match(x.lines[0]!, /^wordnet depth=1: 10 instances \(train 8, test 2\), 8 labels/);
     assert.match(x.lines[1]!, /labels\/instance 1\.100/);
     assert.equal(readXmcSplit(join(dir, 'x')).test.labels.ids.length, 3);
 
     const bad = await run(['data', 'export', 'wordnet', '--format', 'csv', '--out', out, '--wordnet', dict]);
     assert.equal(bad.code, 2);
-    assert.match(bad.errs.join(''), /E_OPTION: .*format must be one of fasttext, xmc/);
+    assert.match(bad.stderr, /E_OPTION: .*format must be one of fasttext, xmc/);
     const depth = await run(['data', 'export', 'wordnet', '--format', 'xmc', '--out', out, '--wordnet', dict, '--depth', '0']);
     assert.equal(depth.code, 2);
-    assert.match(depth.errs.join(''), /E_OPTION: .*depth/);
+    assert.match(depth.stderr, /E_OPTION: .*depth/);
     const other = await run(['data', 'export', 'imagenet', '--format', 'xmc', '--out', out]);
     assert.equal(other.code, 2);
-    assert.match(other.errs.join(''), /dataset must be one of wordnet/);
+    assert.match(other.stderr, /dataset must be one of wordnet/);
     const missing = await run(['data', 'export', 'wordnet', '--format', 'xmc', '--out', out, '--wordnet', join(dir, 'nope')]);
     assert.equal(missing.code, 2);
-    assert.match(missing.errs.join(''), /E_IO: could not open .*data\.noun/);
+    assert.match(missing.stderr, /E_IO: could not open .*data\.noun/);
   }),
 );
