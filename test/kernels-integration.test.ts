@@ -14,7 +14,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Rng } from '../src/core/rng.js';
 import { ClassTable } from '../src/core/classTable.js';
-import { matrix, singleLabels } from '../src/core/matrix.js';
+import { matrix, multiLabels, singleLabels } from '../src/core/matrix.js';
 import { evaluate } from '../src/layer/evaluator.js';
 import { fullSoftmaxLoss } from '../src/loss/full.js';
 import { sampledSoftmaxLoss } from '../src/loss/sampled.js';
@@ -49,8 +49,12 @@ test('evaluator and losses agree on TS and wasm kernels', { skip: !(features.sim
   sampler.build(table);
   const draws = sampler.sample({ queries: q, m: 40, rng: drawRng, exclude: labels });
 
+  // Per-row exclusions (the blocked path) next to the fused path (no exclusions).
+  const exclude = multiLabels(Array.from({ length: B }, (_, i) => [i, (7 * i + 3) % n, (11 * i + 5) % n]));
   const run = () => ({
     ev: evaluate(q, table, { k: 5 }),
+    evLab: evaluate(q, table, { k: 5, labels }),
+    evEx: evaluate(q, table, { k: 5, labels, exclude }),
     full: fullSoftmaxLoss({ queries: q, table, labels }),
     sampled: sampledSoftmaxLoss({ queries: q, table, labels, draws, convention: 'exclusive' }),
   });
@@ -76,6 +80,20 @@ test('evaluator and losses agree on TS and wasm kernels', { skip: !(features.sim
       const id = wa.ev.topIds[e]!;
       const exact = dot64(q.data, i * d, table.weights, id * d, d) + table.bias![id]!;
       assert.ok(Math.abs(exact - wa.ev.topScores[e]!) <= tol, `top id ${id} row ${i} rank ${r}`);
+    }
+  }
+  for (const key of ['evLab', 'evEx'] as const) {
+    for (let e = 0; e < B; e++) {
+      assert.ok(Math.abs(wa[key].labelLogProb![e]! - ts[key].labelLogProb![e]!) <= tol, `${key} labelLogProb ${e}`);
+      assert.ok(Math.abs(wa[key].lse[e]! - wa.ev.lse[e]!) <= 1e-6, `${key} lse ${e} equals the plain evaluation`);
+    }
+  }
+  for (let i = 0; i < B; i++) {
+    for (let r = 0; r < 5; r++) {
+      const e = i * 5 + r;
+      const id = wa.evEx.topIds[e]!;
+      assert.ok(![i, (7 * i + 3) % n, (11 * i + 5) % n].includes(id), `row ${i}: excluded id ${id} ranked`);
+      assert.ok(Math.abs(wa.evEx.topScores[e]! - ts.evEx.topScores[e]!) <= tol, `excluded top score row ${i} rank ${r}`);
     }
   }
   assert.ok(Math.abs(wa.full.loss - ts.full.loss) <= tol, `full loss ${wa.full.loss} vs ${ts.full.loss}`);

@@ -9,7 +9,7 @@ import { NonFiniteError, OptionError } from '../core/errors.js';
 import { checkLabels, type Labels, type Matrix } from '../core/matrix.js';
 import { assertFinite, assertMatrix, intOption, rejectUnknown } from '../core/validate.js';
 import { expNonPos } from '../core/fastExp.js';
-import { kernels } from '../kernels/index.js';
+import { dot, kernels } from '../kernels/index.js';
 import { containsSorted } from '../loss/common.js';
 import {
   meanNll,
@@ -66,6 +66,10 @@ const MAX_BUFFER = 1 << 22;
 /**
  * Full-softmax evaluation of queries against all classes, streaming over class blocks.
  *
+ * With fast kernels installed (`initFastKernels`) and no `exclude`, the whole evaluation is one
+ * call of the fused kernel `kernels.fusedSoftmaxTopK` (same outputs, float32 accumulation);
+ * otherwise it runs the blocked path below.
+ *
  * For each block of `blockSize` classes it computes the `rows × block` logits with
  * `kernels.matmulNT` into one reused buffer, then per row updates an online log-sum-exp (float64:
  * running max `m` and `s = Σ exp(o − m)`) and a size-`k` min-heap of the best classes (a logit not
@@ -105,6 +109,10 @@ export function evaluate(queries: Matrix, table: ClassTable, opts: EvaluateOptio
     exIds = exclude.ids.slice();
     exOff = exclude.offsets;
     for (let r = 0; r < B; r++) exIds.subarray(exOff[r]!, exOff[r + 1]!).sort();
+  }
+
+  if (exIds === null && kernels.name !== 'ts' && B > 0 && d > 0) {
+    return evaluateFused(queries, table, k, labels);
   }
 
   // Label entries sorted by class id, so that each block picks up its labels' logits in order.
@@ -190,15 +198,8 @@ export function evaluate(queries: Matrix, table: ClassTable, opts: EvaluateOptio
   }
 
   const lse = new Float64Array(B);
-  for (let r = 0; r < B; r++) {
-    lse[r] = mx[r]! + Math.log(sm[r]!);
-    if (!Number.isFinite(lse[r]!)) {
-      throw new NonFiniteError(
-        `evaluate: the logits of query row ${r} are not finite (log-sum-exp = ${lse[r]}); check the class table for NaN/Inf or huge values`,
-        r,
-      );
-    }
-  }
+  for (let r = 0; r < B; r++) lse[r] = mx[r]! + Math.log(sm[r]!);
+  checkLse(lse);
 
   const topIds = new Int32Array(B * k).fill(-1);
   const topScores = new Float32Array(B * k).fill(-Infinity);
@@ -222,6 +223,45 @@ export function evaluate(queries: Matrix, table: ClassTable, opts: EvaluateOptio
     }
   }
   return labelLogProb ? { k, lse, topIds, topScores, labelLogProb } : { k, lse, topIds, topScores };
+}
+
+/** Throws when a row's log-sum-exp is not finite (NaN/Inf in the table or overflowing logits). */
+function checkLse(lse: Float64Array): void {
+  for (let r = 0; r < lse.length; r++) {
+    if (!Number.isFinite(lse[r]!)) {
+      throw new NonFiniteError(
+        `evaluate: the logits of query row ${r} are not finite (log-sum-exp = ${lse[r]}); check the class table for NaN/Inf or huge values`,
+        r,
+      );
+    }
+  }
+}
+
+/**
+ * The path of {@link evaluate} on fast kernels without exclusions: one call of the fused
+ * `kernels.fusedSoftmaxTopK` (tiled product, online log-sum-exp and top-k in one pass). Label
+ * logits are recomputed as float32 `h·c_y + b_y`.
+ */
+function evaluateFused(queries: Matrix, table: ClassTable, k: number, labels: Labels | undefined): EvaluateResult {
+  const { n, d } = table;
+  const B = queries.rows;
+  const lse = new Float64Array(B);
+  const topIds = new Int32Array(B * k);
+  const topScores = new Float32Array(B * k);
+  kernels.fusedSoftmaxTopK(queries.data, B, table.weights, table.bias, n, d, k, lse, topIds, topScores);
+  checkLse(lse);
+  if (!labels) return { k, lse, topIds, topScores };
+  const labelLogProb = new Float64Array(labels.ids.length);
+  const h = queries.data;
+  const bias = table.bias;
+  for (let r = 0; r < B; r++) {
+    for (let e = labels.offsets[r]!; e < labels.offsets[r + 1]!; e++) {
+      const y = labels.ids[e]!;
+      const o = Math.fround(Math.fround(dot(h, r * d, table.weights, y * d, d)) + (bias ? bias[y]! : 0));
+      labelLogProb[e] = Math.min(0, o - lse[r]!);
+    }
+  }
+  return { k, lse, topIds, topScores, labelLogProb };
 }
 
 /** `a` ranks below `b` (worse): smaller score, or equal score and larger id. */
