@@ -4,7 +4,8 @@
  *
  * FLOP counts (multiply-add = 2): sampled `6·B·(m+1)·d` (logits, query gradient, class
  * gradient); full `8·B·n·d` (the log-sum-exp pass, the recomputed scores, two gradient products);
- * full loss only (`grad: false`) `2·B·n·d`.
+ * full loss only (`grad: false`) `2·B·n·d`. Each figure is measured on the plain-TS kernels and on
+ * the WebAssembly kernels (`kernels` field), single-threaded.
  */
 import { pathToFileURL } from 'node:url';
 import { emit, medianMs as time, peakRssMB } from './util.js';
@@ -12,6 +13,7 @@ import { ClassTable } from '../src/core/classTable.js';
 import { matrix, singleLabels } from '../src/core/matrix.js';
 import { Rng } from '../src/core/rng.js';
 import { kernels } from '../src/kernels/index.js';
+import { initFastKernels, tableInKernelMemory } from '../src/kernels/fast.js';
 import { fullSoftmaxLoss } from '../src/loss/full.js';
 import { sampledSoftmaxLoss } from '../src/loss/sampled.js';
 import type { Convention, SampledLossInput } from '../src/loss/types.js';
@@ -49,37 +51,49 @@ export async function run(filter?: string): Promise<void> {
     tries: null,
   };
   const posLogQ = new Float64Array(B).fill(-Math.log(N));
-  const sampledFlops = 6 * B * (M + 1) * D;
-  const fullFlops = 8 * B * N * D;
-  const common = { B, m: M, d: D, n: N, kernels: kernels.name };
-
-  let sampledMs = NaN;
-  for (const convention of ['correctedAll', 'exclusive'] as Convention[]) {
-    const name = `loss.sampled.${convention}`;
-    if (!want(name)) continue;
-    const input: SampledLossInput = { queries, table, labels, draws, convention, posLogQ };
-    const ms = time(() => sampledSoftmaxLoss(input), 20, 3);
-    if (convention === 'correctedAll') sampledMs = ms;
-    emit({ bench: name, threads: 1, ...common, ids: 'per-query uniform', ms, gflops: sampledFlops / ms / 1e6, peakRssMB: peakRssMB() });
+  for (const path of ['ts', 'auto'] as const) {
+    const fast = await initFastKernels({ path, threads: 0 });
+    try {
+      measure(tableInKernelMemory(fast, table));
+    } finally {
+      await fast.close();
+    }
   }
 
-  let fullMs = NaN;
-  if (want('loss.full')) {
-    const blockSize = 1024;
-    fullMs = time(() => fullSoftmaxLoss({ queries, table, labels }, { blockSize }), 2, 0);
-    emit({ bench: 'loss.full', threads: 1, ...common, blockSize, ms: fullMs, gflops: fullFlops / fullMs / 1e6, peakRssMB: peakRssMB() });
-    const evalMs = time(() => fullSoftmaxLoss({ queries, table, labels, grad: false }, { blockSize }), 2, 0);
-    emit({ bench: 'loss.full.lossOnly', threads: 1, ...common, blockSize, ms: evalMs, gflops: (2 * B * N * D) / evalMs / 1e6, peakRssMB: peakRssMB() });
-  }
-  if (Number.isFinite(sampledMs) && Number.isFinite(fullMs)) {
-    emit({
-      bench: 'loss.full_vs_sampled',
-      threads: 1, ...common, sampled: 'correctedAll',
-      sampledMs,
-      fullMs,
-      ratio: fullMs / sampledMs,
-      flopRatio: fullFlops / sampledFlops,
-    });
+  /** Times the sampled and full losses on the installed kernels, with `table` in their memory. */
+  function measure(table: ClassTable): void {
+    const sampledFlops = 6 * B * (M + 1) * D;
+    const fullFlops = 8 * B * N * D;
+    const common = { B, m: M, d: D, n: N, kernels: kernels.name };
+
+    let sampledMs = NaN;
+    for (const convention of ['correctedAll', 'exclusive'] as Convention[]) {
+      const name = `loss.sampled.${convention}`;
+      if (!want(name)) continue;
+      const input: SampledLossInput = { queries, table, labels, draws, convention, posLogQ };
+      const ms = time(() => sampledSoftmaxLoss(input), 20, 3);
+      if (convention === 'correctedAll') sampledMs = ms;
+      emit({ bench: name, threads: 1, ...common, ids: 'per-query uniform', ms, gflops: sampledFlops / ms / 1e6, peakRssMB: peakRssMB() });
+    }
+
+    let fullMs = NaN;
+    if (want('loss.full')) {
+      const blockSize = 1024;
+      fullMs = time(() => fullSoftmaxLoss({ queries, table, labels }, { blockSize }), 2, 0);
+      emit({ bench: 'loss.full', threads: 1, ...common, blockSize, ms: fullMs, gflops: fullFlops / fullMs / 1e6, peakRssMB: peakRssMB() });
+      const evalMs = time(() => fullSoftmaxLoss({ queries, table, labels, grad: false }, { blockSize }), 2, 0);
+      emit({ bench: 'loss.full.lossOnly', threads: 1, ...common, blockSize, ms: evalMs, gflops: (2 * B * N * D) / evalMs / 1e6, peakRssMB: peakRssMB() });
+    }
+    if (Number.isFinite(sampledMs) && Number.isFinite(fullMs)) {
+      emit({
+        bench: 'loss.full_vs_sampled',
+        threads: 1, ...common, sampled: 'correctedAll',
+        sampledMs,
+        fullMs,
+        ratio: fullMs / sampledMs,
+        flopRatio: fullFlops / sampledFlops,
+      });
+    }
   }
 }
 

@@ -14,6 +14,7 @@ export { chiSquareTest, gammaQ, type ChiSquareResult } from './core/stats.js';
 export { kernels, tsKernels, useKernels, type KernelSet } from './kernels/index.js';
 export {
   initFastKernels,
+  tableInKernelMemory,
   detectFeatures,
   choosePath,
   type FastKernels,

@@ -21,7 +21,7 @@ import { sampledSoftmaxLoss } from '../src/loss/sampled.js';
 import { createSampler } from '../src/samplers/factory.js';
 import '../src/samplers/index.js';
 import { kernels } from '../src/kernels/index.js';
-import { detectFeatures, initFastKernels } from '../src/kernels/fast.js';
+import { detectFeatures, initFastKernels, tableInKernelMemory } from '../src/kernels/fast.js';
 import { dot64 } from './util/kernelCheck.js';
 
 const features = await detectFeatures(false);
@@ -102,5 +102,39 @@ test('evaluator and losses agree on TS and wasm kernels', { skip: !(features.sim
     assert.ok(relNormDiff(wa[key].gradQueries, ts[key].gradQueries) <= 1e-4, `${key} gradQueries`);
     assert.deepEqual(wa[key].gradClasses.ids, ts[key].gradClasses.ids);
     assert.ok(relNormDiff(wa[key].gradClasses.rows, ts[key].gradClasses.rows) <= 1e-4, `${key} gradClasses`);
+  }
+});
+
+test('tableInKernelMemory: same values, same losses, and the kernels read it in place', { skip: !(features.simd && features.sharedMemory) && 'no WebAssembly SIMD' }, async () => {
+  const rng = Rng.fromSeed(91);
+  const [B, n, d] = [16, 700, 20];
+  const table = ClassTable.init(n, d, rng, { bias: true });
+  rng.fillNormal(table.bias!);
+  const q = matrix(B, d);
+  rng.fillNormal(q.data);
+  const labels = singleLabels(Array.from({ length: B }, () => rng.int(n)));
+  const sampler = createSampler('uniform', {});
+  sampler.build(table);
+  const draws = sampler.sample({ queries: q, m: 30, rng: Rng.fromSeed(92), exclude: labels });
+  const fk = await initFastKernels({ path: 'simd', threads: 0 });
+  try {
+    const t2 = tableInKernelMemory(fk, table);
+    assert.notEqual(t2.weights, table.weights);
+    assert.ok(fk.arena!.owns(t2.weights), 'weights live in wasm memory');
+    assert.deepEqual(t2.weights, table.weights);
+    assert.deepEqual(t2.bias, table.bias);
+    const a = sampledSoftmaxLoss({ queries: q, table, labels, draws, convention: 'exclusive' });
+    const b = sampledSoftmaxLoss({ queries: q, table: t2, labels, draws, convention: 'exclusive' });
+    assert.equal(b.loss, a.loss);
+    assert.deepEqual(b.gradQueries, a.gradQueries);
+    assert.deepEqual(b.gradClasses, a.gradClasses);
+  } finally {
+    await fk.close();
+  }
+  const ts = await initFastKernels({ path: 'ts' });
+  try {
+    assert.equal(tableInKernelMemory(ts, table), table);
+  } finally {
+    await ts.close();
   }
 });

@@ -5,6 +5,7 @@
  * `os`, `worker_threads`) are imported dynamically on the Node path only.
  * @module
  */
+import { ClassTable } from '../core/classTable.js';
 import { OptionError, StateError } from '../core/errors.js';
 import { WasmArena, type KernelArray } from './arena.js';
 import { tsKernels, useKernels, type KernelSet } from './index.js';
@@ -180,6 +181,25 @@ export async function initFastKernels(opts: FastKernelOptions = {}): Promise<Fas
   }
   if (path !== 'ts') return startWasm(path, features, threads, install, opts, undefined);
   return startTs(features, install, undefined);
+}
+
+/**
+ * A copy of `table` whose weights and bias live in the fast kernels' memory, so that the kernels
+ * read its rows in place instead of staging them on every call (per-query sampled losses gather
+ * `B·m` rows per step). On the TS path it returns `table` itself. Train and evaluate with the
+ * returned table; it stays valid until `fast.close()` (or `fast.free(t.weights)` and, if any,
+ * `fast.free(t.bias)`).
+ */
+export function tableInKernelMemory(fast: FastKernels, table: ClassTable): ClassTable {
+  if (fast.arena === null) return table;
+  const weights = fast.allocF32(table.weights.length);
+  weights.set(table.weights);
+  let bias: Float32Array | null = null;
+  if (table.bias) {
+    bias = fast.allocF32(table.bias.length);
+    bias.set(table.bias);
+  }
+  return new ClassTable(table.n, table.d, weights, bias);
 }
 
 /**

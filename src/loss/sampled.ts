@@ -48,8 +48,10 @@ const KEYS = [...BASE_KEYS, 'draws', 'convention', 'posLogQ'];
  * nothing and touch no class row. If all weights are 0 the loss is 0 and all gradients are zero.
  * Sample ids and `log q` are constants: no gradient flows through them.
  *
- * Logits come from `kernels.gatherDot` (float32 storage, float64 dot products); the log-sum-exp,
- * the loss and the softmax weights are computed in float64.
+ * Logits come from `kernels.gatherDot` and the per-query gradients go through
+ * `kernels.gatherAccumGradQueries` / `kernels.scatterAddRows` (float32 storage; the TS kernels
+ * accumulate dot products in float64, the WebAssembly ones in float32); the log-sum-exp, the loss
+ * and the softmax weights are computed in float64.
  *
  * @returns the loss, `gradQueries` `[B, d]` and a {@link SparseRowGrad} over the distinct
  *   touched class ids (positives and sampled ids of rows with weight > 0), ascending.
@@ -203,18 +205,19 @@ export function sampledSoftmaxLoss(input: SampledLossInput): LossResult {
       }
     }
   } else {
+    // Per-query negatives: gathered rows through the kernels. Slots of rows with weight 0 (whose
+    // ids are not among the touched ones) point at row 0 with a zero coefficient.
+    const slots = new Int32Array(B * m);
     for (let r = 0; r < B; r++) {
       if (rowScale[r] === 0) continue;
       for (let j = 0; j < m; j++) {
-        const g = gNeg[r * m + j]!;
-        if (g === 0) continue;
-        const id = draws.ids[r * m + j]!;
-        const c = indexOfSorted(ids, id);
-        axpy(g, W, id * d, gradQ, r * d, d);
-        axpy(g, h, r * d, gradRows, c * d, d);
-        if (gradBias) gradBias[c] = gradBias[c]! + g;
+        const c = indexOfSorted(ids, draws.ids[r * m + j]!);
+        slots[r * m + j] = c;
+        if (gradBias) gradBias[c] = gradBias[c]! + gNeg[r * m + j]!;
       }
     }
+    kernels.gatherAccumGradQueries(gNeg, B, W, d, draws.ids, m, false, gradQ);
+    kernels.scatterAddRows(gNeg, B, h, d, slots, m, false, gradRows);
   }
   return { loss, gradQueries: gradQ, gradClasses: { ids, rows: gradRows, bias: gradBias } };
 }
