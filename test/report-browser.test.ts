@@ -1,6 +1,6 @@
 /**
  * Opens a bias report in real headless Chromium: no console errors, and every chart has all of
- * its data points (one per sampler and m).
+ * its data points (one per sampler and m), for the static, exact and adaptive samplers.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -18,7 +18,7 @@ test('bias report renders in Chromium with every data point and no console error
     const report = join(dir, 'bias.html');
     const code = await main(
       ['bias', '--classes', '300', '--dim', '8', '--queries', '6', '--negatives', '4,16,64', '--trials', '30',
-        '--sampler', 'exact,uniform,unigram', '--report', report],
+        '--sampler', 'exact,uniform,unigram,quadratic,rff,midx', '--report', report],
       () => {},
     );
     assert.equal(code, 0);
@@ -44,7 +44,7 @@ test('bias report renders in Chromium with every data point and no console error
     );
     assert.equal(charts.length, 3);
     for (const c of charts) {
-      assert.deepEqual(c.series.map((s) => s.name), ['exact', 'uniform', 'unigram'], String(c.title));
+      assert.deepEqual(c.series.map((s) => s.name), ['exact', 'uniform', 'unigram', 'quadratic', 'rff', 'midx'], String(c.title));
       for (const s of c.series) {
         assert.equal(s.points, 3, `${c.title} / ${s.name}`);
         assert.ok(s.visible, `${c.title} / ${s.name} has an invisible point`);
