@@ -7,13 +7,12 @@
  * Prints one JSON object per line.
  * @module
  */
-import { fork } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { ClassTable } from '../src/core/classTable.js';
 import { matrix } from '../src/core/matrix.js';
 import { Rng } from '../src/core/rng.js';
 import { kernels } from '../src/kernels/index.js';
 import { DEFAULT_BLOCK_SIZE, evaluate } from '../src/layer/evaluator.js';
+import { emit, runInChild, sendToParent } from './util.js';
 
 function setup(B: number, n: number, d: number, seed: number): { q: ReturnType<typeof matrix>; t: ClassTable } {
   const rng = Rng.fromSeed(seed);
@@ -45,18 +44,7 @@ function rssChild(B: number, n: number, d: number, k: number): void {
   evaluate(q, t, { k });
   const ms = performance.now() - t0;
   const peak = process.resourceUsage().maxRSS * 1024; // maxRSS is in KiB
-  process.send!({ before, peak, ms }, () => process.disconnect());
-}
-
-function runChild(B: number, n: number, d: number, k: number): Promise<{ before: number; peak: number; ms: number }> {
-  return new Promise((resolve, reject) => {
-    const child = fork(fileURLToPath(import.meta.url), [RSS_FLAG, String(B), String(n), String(d), String(k)], { stdio: 'inherit' });
-    child.once('message', (m) => resolve(m as { before: number; peak: number; ms: number }));
-    child.once('error', reject);
-    child.once('exit', (code) => {
-      if (code !== 0) reject(new Error(`RSS child exited with ${code}`));
-    });
-  });
+  sendToParent({ before, peak, ms });
 }
 
 const MB = 1024 * 1024;
@@ -67,18 +55,18 @@ export async function run(filter?: string): Promise<void> {
   if (want('evaluator.throughput')) {
     const [B, n, d, k] = [1024, 50_000, 128, 10];
     const r = timeEval(B, n, d, DEFAULT_BLOCK_SIZE, k, 2);
-    console.log(JSON.stringify({ bench: 'evaluator.throughput', threads: 1, B, n, d, k, blockSize: DEFAULT_BLOCK_SIZE, kernels: kernels.name, ...r }));
+    emit({ bench: 'evaluator.throughput', threads: 1, B, n, d, k, blockSize: DEFAULT_BLOCK_SIZE, kernels: kernels.name, ...r });
   }
   if (want('evaluator.blockSize')) {
     const [B, n, d, k] = [256, 20_000, 128, 10];
     for (const block of [128, 256, 512, 1024, 2048, 4096, 8192]) {
       const r = timeEval(B, n, d, block, k, 2);
-      console.log(JSON.stringify({ bench: 'evaluator.blockSize', threads: 1, B, n, d, k, blockSize: block, kernels: kernels.name, ...r }));
+      emit({ bench: 'evaluator.blockSize', threads: 1, B, n, d, k, blockSize: block, kernels: kernels.name, ...r });
     }
   }
   if (want('evaluator.peakRss')) {
     const [B, n, d, k] = [256, 1_000_000, 64, 10];
-    const r = await runChild(B, n, d, k);
+    const r = await runInChild<{ before: number; peak: number; ms: number }>(import.meta.url, RSS_FLAG, [B, n, d, k]);
     console.log(
       JSON.stringify({
         bench: 'evaluator.peakRss',

@@ -23,9 +23,8 @@
  * Prints one JSON object per line.
  * @module
  */
-import { fork } from 'node:child_process';
 import { loadavg } from 'node:os';
-import { fileURLToPath } from 'node:url';
+import { runInChild, sendToParent } from './util.js';
 import { ClassTable } from '../src/core/classTable.js';
 import { matrix } from '../src/core/matrix.js';
 import { Rng } from '../src/core/rng.js';
@@ -303,20 +302,13 @@ async function rssChild(B: number, n: number, d: number, k: number, threads: num
   const ms = performance.now() - t0;
   const peak = process.resourceUsage().maxRSS * 1024;
   await fk.close();
-  process.send!({ before, peak, ms, impl: fk.kernels.name }, () => process.disconnect());
+  sendToParent({ before, peak, ms, impl: fk.kernels.name });
 }
 
 /** Peak RSS of the pooled fused evaluator at n = 10^6 (separate process). */
 async function fusedPeakRss(threads: number): Promise<void> {
   const [B, n, d, k] = [256, 1_000_000, 128, 10];
-  const r = await new Promise<{ before: number; peak: number; ms: number; impl: string }>((resolve, reject) => {
-    const child = fork(fileURLToPath(import.meta.url), [RSS_FLAG, String(B), String(n), String(d), String(k), String(threads)], { stdio: 'inherit' });
-    child.once('message', (m) => resolve(m as { before: number; peak: number; ms: number; impl: string }));
-    child.once('error', reject);
-    child.once('exit', (code) => {
-      if (code !== 0) reject(new Error(`RSS child exited with ${code}`));
-    });
-  });
+  const r = await runInChild<{ before: number; peak: number; ms: number; impl: string }>(import.meta.url, RSS_FLAG, [B, n, d, k, threads]);
   console.log(JSON.stringify({
     bench: 'kernels.fusedPeakRss',
     parameters: { B, n, d, k, impl: r.impl, threads },

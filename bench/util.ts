@@ -1,7 +1,9 @@
 /**
  * Helpers shared by the benchmarks: one JSON object per line, peak memory, median timings.
  */
+import { fork } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
 
 /** Prints one benchmark record as a JSON line. */
 export function emit(o: Record<string, unknown>): void {
@@ -24,4 +26,25 @@ export function medianMs(fn: () => void, reps: number, warmup: number): number {
   }
   t.sort((a, b) => a - b);
   return t[Math.floor(t.length / 2)]!;
+}
+
+/**
+ * Runs the module at `moduleUrl` in a child process with `[flag, ...args]` as its arguments and
+ * resolves with the one message it sends (see {@link sendToParent}): peak-memory benchmarks run
+ * alone in a fresh process so that other benchmarks do not inflate their RSS.
+ */
+export function runInChild<T>(moduleUrl: string, flag: string, args: readonly number[]): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const child = fork(fileURLToPath(moduleUrl), [flag, ...args.map(String)], { stdio: 'inherit' });
+    child.once('message', (m) => resolve(m as T));
+    child.once('error', reject);
+    child.once('exit', (code) => {
+      if (code !== 0) reject(new Error(`benchmark child exited with ${code}`));
+    });
+  });
+}
+
+/** In a child started by {@link runInChild}: sends `msg` to the parent and disconnects. */
+export function sendToParent(msg: object): void {
+  process.send!(msg, () => process.disconnect());
 }

@@ -10,7 +10,7 @@ import { checkLabels, type Labels, type Matrix } from '../core/matrix.js';
 import { assertFinite, assertMatrix, intOption, rejectUnknown } from '../core/validate.js';
 import { expNonPos } from '../core/fastExp.js';
 import { dot, kernels } from '../kernels/index.js';
-import { containsSorted } from '../loss/common.js';
+import { containsSorted, sortedPositives } from '../loss/common.js';
 import {
   meanNll,
   ndcgAtK,
@@ -106,9 +106,8 @@ export function evaluate(queries: Matrix, table: ClassTable, opts: EvaluateOptio
   let exIds: Int32Array | null = null;
   let exOff: Int32Array | null = null;
   if (exclude && exclude.ids.length > 0) {
-    exIds = exclude.ids.slice();
+    exIds = sortedPositives(exclude.ids, exclude.offsets);
     exOff = exclude.offsets;
-    for (let r = 0; r < B; r++) exIds.subarray(exOff[r]!, exOff[r + 1]!).sort();
   }
 
   if (exIds === null && kernels.name !== 'ts' && B > 0 && d > 0) {

@@ -89,8 +89,6 @@ export class OutputLayer {
   readonly shared: boolean;
   /** Multi-label weighting. */
   readonly labelWeighting: LabelWeighting;
-  /** Full rebuild period of an adaptive sampler (0 = never). */
-  readonly rebuildEvery: number;
   /** When an adaptive sampler is rebuilt from scratch (every `rebuildEvery` steps and/or per epoch). */
   readonly rebuild: RebuildPolicy;
   private stepCount = 0;
@@ -114,10 +112,15 @@ export class OutputLayer {
       throw new OptionError(`OutputLayer: shared negatives need a query-independent sampler; '${this.sampler.name}' is adaptive (drop shared)`);
     }
     this.labelWeighting = opts.labelWeighting === undefined ? 'mean' : choiceOption(opts.labelWeighting, 'labelWeighting', ['mean', 'sum']);
-    this.rebuildEvery = opts.rebuildEvery === undefined ? 0 : intOption(opts.rebuildEvery, 'rebuildEvery', 0, 2 ** 31 - 1);
-    this.rebuild = new RebuildPolicy({ everySteps: this.rebuildEvery, perEpoch: opts.rebuildPerEpoch ?? true });
+    const everySteps = opts.rebuildEvery === undefined ? 0 : intOption(opts.rebuildEvery, 'rebuildEvery', 0, 2 ** 31 - 1);
+    this.rebuild = new RebuildPolicy({ everySteps, perEpoch: opts.rebuildPerEpoch ?? true });
     // Builds the sampler's state (static samplers only check that their class count matches).
     this.sampler.build(this.table);
+  }
+
+  /** Full rebuild period of an adaptive sampler (0 = never), as held by {@link OutputLayer.rebuild}. */
+  get rebuildEvery(): number {
+    return this.rebuild.everySteps;
   }
 
   /** Number of `step` calls so far. */
