@@ -7,6 +7,8 @@
  */
 import { ClassTable } from '../core/classTable.js';
 import { OptionError, StateError } from '../core/errors.js';
+import { isNode } from '../core/runtime.js';
+import { choiceOption, intOption } from '../core/validate.js';
 import { WasmArena, type KernelArray } from './arena.js';
 import { tsKernels, useKernels, type KernelSet } from './index.js';
 import { InlineKernels, KernelPool, type AsyncKernels } from './pool.js';
@@ -70,7 +72,6 @@ export interface FastKernels {
   close(): Promise<void>;
 }
 
-const isNode = typeof process !== 'undefined' && typeof process.versions === 'object' && !!process.versions.node;
 
 // Tiny probe modules: `() -> v128` bodies using i8x16.popcnt (SIMD) and f32x4.relaxed_madd.
 const SIMD_PROBE = new Uint8Array([
@@ -156,14 +157,12 @@ async function defaultThreads(): Promise<number> {
  */
 export async function initFastKernels(opts: FastKernelOptions = {}): Promise<FastKernels> {
   const want = opts.path ?? 'auto';
-  if (!['auto', 'fma', 'simd', 'ts'].includes(want)) throw new OptionError(`path must be auto, fma, simd or ts; got '${String(want)}'`);
+  choiceOption(want, 'path', ['auto', 'fma', 'simd', 'ts']);
   const fmaAllowed = opts.fma ?? true;
   if (want === 'fma' && !fmaAllowed) throw new OptionError("path 'fma' contradicts fma: false; drop one of them");
   const features = await detectFeatures(fmaAllowed);
   const path = choosePath(want, features);
-  let threads = opts.threads;
-  if (threads === undefined) threads = await defaultThreads();
-  if (!Number.isInteger(threads) || threads < 0) throw new OptionError(`threads must be an integer >= 0, got ${threads}`);
+  const threads = opts.threads === undefined ? await defaultThreads() : intOption(opts.threads, 'threads', 0);
   const install = opts.install ?? true;
 
   if (path !== 'ts' && want === 'auto') {

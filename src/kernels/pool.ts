@@ -6,6 +6,8 @@
  * @module
  */
 import { OptionError, ShapeError, StateError } from '../core/errors.js';
+import { logSumExp } from '../core/math.js';
+import { isNode } from '../core/runtime.js';
 import type { WasmArena, StagingFrame } from './arena.js';
 import type { KernelSet } from './index.js';
 import * as ref from './ref.js';
@@ -53,7 +55,6 @@ interface WorkerHandle {
   terminate(): Promise<void>;
 }
 
-const isNode = typeof process !== 'undefined' && typeof process.versions === 'object' && !!process.versions.node;
 
 async function spawn(url: URL, onMessage: (m: FromWorker) => void, onError: (e: Error) => void): Promise<WorkerHandle> {
   if (isNode) {
@@ -116,11 +117,7 @@ function mergeFusedParts(
 ): void {
   const cand: Array<{ id: number; s: number }> = [];
   for (let i = 0; i < rows; i++) {
-    let m = -Infinity;
-    for (const p of parts) m = Math.max(m, p.lse[i]!);
-    let sum = 0;
-    if (m !== -Infinity) for (const p of parts) sum += Math.exp(p.lse[i]! - m);
-    outLse[i] = m === -Infinity ? -Infinity : m + Math.log(sum);
+    outLse[i] = logSumExp(parts.map((p) => p.lse[i]!));
     cand.length = 0;
     for (const p of parts) {
       for (let r = 0; r < k; r++) {
@@ -200,7 +197,7 @@ export class KernelPool implements AsyncKernels {
   }
 
   private settle(m: FromWorker): void {
-    if (m.type === 'ready' || this.closed) return; // once closed, every pending call rejects
+    if (m.type === 'ready' || this.closed) return; // 'ready' only narrows the type (create consumed it); once closed, every pending call rejects
     const p = this.pending.get(m.id);
     if (!p) return;
     this.pending.delete(m.id);

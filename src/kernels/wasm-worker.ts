@@ -4,6 +4,7 @@
  * Web Worker.
  * @module
  */
+import { isNode } from '../core/runtime.js';
 import type { KernelExports, KernelFn } from './wasmKernels.js';
 
 /** Messages the pool sends. */
@@ -37,7 +38,6 @@ interface WorkerScope {
   postMessage(m: FromWorker): void;
 }
 
-const isNode = typeof process !== 'undefined' && typeof process.versions === 'object' && !!process.versions.node;
 if (isNode) {
   const { parentPort } = await import('node:worker_threads');
   if (parentPort) {

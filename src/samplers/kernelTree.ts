@@ -30,10 +30,8 @@ import type { Draws, SampleOptions, SamplerStats } from './types.js';
 export interface TreeKernel {
   /** Width of the stored rows (after any transformation such as bias folding or normalization). */
   readonly rowDim: number;
-  /** Width of a node summary `z(S)` (float64 entries). */
+  /** Width of a node summary `z(S)` and of the per-query feature vector `φ(h)` (float64 entries). */
   readonly summaryDim: number;
-  /** Width of the per-query feature vector `φ(h)`. */
-  readonly queryDim: number;
   /**
    * Adds `sign · φ(row)` for `count` consecutive rows `rows[ro + r*rowDim ..]` into the summary
    * at `z[zo .. zo + summaryDim)`.
@@ -338,7 +336,7 @@ export class TreeQuery {
     this.tree = tree;
     const k = tree.kernel;
     this.q = new Float64Array(k.rowDim);
-    this.qf = new Float64Array(k.queryDim);
+    this.qf = new Float64Array(k.summaryDim);
     const nodes = 2 * tree.numLeaves;
     this.raw = new Float64Array(nodes);
     this.stamp = new Int32Array(nodes);
@@ -390,13 +388,10 @@ export class TreeQuery {
       pair[1] = this.sizes[2 * v + 1]!;
       return;
     }
+    // t > 0, so at least one side stays positive
     const floor = this.tree.kernel.eps * t;
-    pair[0] = pa > floor ? pa : floor > 0 ? floor : pa;
-    pair[1] = pb > floor ? pb : floor > 0 ? floor : pb;
-    if (pair[0]! === 0 && pair[1]! === 0) {
-      pair[0] = this.sizes[2 * v]!;
-      pair[1] = this.sizes[2 * v + 1]!;
-    }
+    pair[0] = Math.max(pa, floor);
+    pair[1] = Math.max(pb, floor);
   }
 
   /** Fills the cumulative leaf weights of leaf `j`; returns the total (cached per query). */
@@ -438,7 +433,7 @@ export class TreeQuery {
       v = 2 * v + right;
     }
     const tot = this.leafTotal(j);
-    if (!(tot > 0)) return lp - Math.log(t.leafStart[j + 1]! - t.leafStart[j]!);
+    if (!usableTotal(tot)) return lp - Math.log(t.leafStart[j + 1]! - t.leafStart[j]!);
     return lp + Math.log(t.kernel.leafWeight(this.q, t.rows, t.pos[id]! * t.kernel.rowDim)) - Math.log(tot);
   }
 
@@ -493,7 +488,7 @@ export class TreeQuery {
     const cum = this.cum;
     const ids = this.outIds;
     const lq = this.outLq;
-    if (!(tot > 0) || !Number.isFinite(tot)) {
+    if (!usableTotal(tot)) {
       const l = lp - Math.log(size);
       for (let c = 0; c < count; c++) {
         ids[this.outPos] = t.perm[a + rng.int(size)]!;
@@ -647,4 +642,9 @@ export abstract class KernelTreeSampler extends SamplerBase {
       lastUpdateMs: this.updateMs,
     };
   }
+}
+
+/** A leaf's weight total can be sampled from (else the leaf is drawn uniformly, in draws and in `logQ` alike). */
+function usableTotal(tot: number): boolean {
+  return tot > 0 && Number.isFinite(tot);
 }

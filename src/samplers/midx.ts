@@ -156,14 +156,12 @@ export class MidxSampler extends SamplerBase {
    */
   build(table: ClassTable): void {
     const t0 = performance.now();
-    const dp = table.d + (table.bias ? 1 : 0);
+    const { dp, w1, w2 } = codebookWidths(table, this.codebook);
     if (this.codebook === 'pq' && dp < 2) {
       throw new ImpossibleError("midx 'pq' splits each row in two halves and needs d' ≥ 2 (d ≥ 2, or a bias); use codebook 'rq'");
     }
     const n = table.n;
     const K = Math.min(this.kOpt, n);
-    const w1 = this.codebook === 'pq' ? Math.ceil(dp / 2) : dp;
-    const w2 = this.codebook === 'pq' ? dp - w1 : dp;
     const prev = this.cb && this.cb.k === K && this.cb.w1 === w1 && this.cb.w2 === w2 && this.cb.kind === this.codebook ? this.cb : null;
     const x = augmented(table);
     const sample = this.trainSample ?? 256 * K;
@@ -192,9 +190,8 @@ export class MidxSampler extends SamplerBase {
    */
   buildWithCodebooks(table: ClassTable, cb: MidxCodebooks): void {
     const t0 = performance.now();
-    const dp = table.d + (table.bias ? 1 : 0);
-    const w1 = cb.kind === 'pq' ? Math.ceil(dp / 2) : dp;
-    if (cb.kind !== this.codebook || cb.w1 !== w1 || cb.w1 + (cb.kind === 'pq' ? cb.w2 : 0) !== (cb.kind === 'pq' ? dp : w1)) {
+    const { dp, w1, w2 } = codebookWidths(table, this.codebook);
+    if (cb.kind !== this.codebook || cb.w1 !== w1 || cb.w2 !== w2) {
       throw new ShapeError(`midx codebooks (${cb.kind}, widths ${cb.w1}/${cb.w2}) do not fit a ${this.codebook} index of rows of width ${dp}`);
     }
     if (cb.c1.length !== cb.k * cb.w1 || cb.c2.length !== cb.k * cb.w2) throw new ShapeError('midx codebooks: codeword arrays have the wrong length');
@@ -302,7 +299,7 @@ export class MidxSampler extends SamplerBase {
         moved = true;
       }
     }
-    if (moved || this.stage === 'pop') this.reindex();
+    if (moved) this.reindex();
     this.updateMs = performance.now() - t0;
   }
 
@@ -338,7 +335,7 @@ export class MidxSampler extends SamplerBase {
     const candScores: number[] = [];
     const t = this.table!;
     for (let r = 0; r < B; r++) {
-      row.setQuery(queries.data, r * this.dim);
+      row.codewordScores(queries.data, r * this.dim);
       let nb = 0;
       for (let b = 0; b < K * K; b++) {
         if (this.bucketOff[b + 1]! > this.bucketOff[b]!) {
@@ -411,7 +408,6 @@ export class MidxSampler extends SamplerBase {
     if (!this.built) throw new StateError("sampler 'midx' is not built; call build(table) first");
     return {
       cb: this.cb!,
-      dp: this.dp,
       d: this.dim,
       n: this.n,
       stage: this.stage,
@@ -430,7 +426,6 @@ export class MidxSampler extends SamplerBase {
 /** Read-only view of a built index used by {@link MidxRow}. */
 interface MidxInternals {
   cb: MidxCodebooks;
-  dp: number;
   d: number;
   n: number;
   stage: MidxStage;
@@ -466,6 +461,8 @@ class MidxRow implements RowDistribution {
   private readonly gCum: Float64Array;
   private readonly W: Float64Array;
   private readonly logitBuf: Float32Array;
+  /** Codeword scores of the residual stage: all zero (the class weights carry the whole logit). */
+  private readonly zeros: Float64Array;
 
   constructor(s: MidxSampler) {
     const ix = s.internals;
@@ -487,18 +484,14 @@ class MidxRow implements RowDistribution {
     this.gCum = new Float64Array(res ? ix.n : 0);
     this.W = res ? new Float64Array(K * K) : ix.bucketW;
     this.logitBuf = new Float32Array(res ? 1024 : 0);
+    this.zeros = new Float64Array(res ? K : 0);
   }
 
-  /** Computes the codeword scores and the stage-1 distribution for query `h[ho .. ho+d)`. */
-  setQuery(h: Float32Array, ho: number): void {
-    const ix = this.ix;
-    const cb = ix.cb;
+  /** Codeword scores `s1`, `s2` (float64, `K·d'` per query) for query `h[ho .. ho+d)`: all `topK` needs. */
+  codewordScores(h: Float32Array, ho: number): void {
+    const cb = this.ix.cb;
     const K = this.K;
-    const d = ix.d;
-    if (++this.gen >= 0x7fffffff) {
-      this.gen = 1;
-      this.stamp2.fill(0);
-    }
+    const d = this.ix.d;
     // augmented query [h, 1] split per codebook
     const hp = (t: number): number => (t < d ? h[ho + t]! : 1);
     if (cb.kind === 'pq') {
@@ -511,12 +504,23 @@ class MidxRow implements RowDistribution {
     // codeword scores in float64 (K·d' per query)
     scores(this.h1, cb.c1, K, cb.w1, this.s1);
     scores(this.h2, cb.c2, K, cb.w2, this.s2);
+  }
+
+  /** Computes the codeword scores and the stage-1 distribution for query `h[ho .. ho+d)`. */
+  setQuery(h: Float32Array, ho: number): void {
+    const ix = this.ix;
+    const K = this.K;
+    if (++this.gen >= 0x7fffffff) {
+      this.gen = 1;
+      this.stamp2.fill(0);
+    }
+    this.codewordScores(h, ho);
     let s1 = this.s1;
     let s2 = this.s2;
     if (ix.stage === 'residual') {
       this.residualWeights(h, ho);
       // the class weights already carry the whole logit: codeword factors are 1
-      s1 = ZERO_CACHE.get(K);
+      s1 = this.zeros;
       s2 = s1;
     }
     const W = this.W;
@@ -668,19 +672,6 @@ function searchCum(cum: Float64Array, a: number, len: number, u: number): number
   return lo;
 }
 
-/** Shared all-zero score vectors by length. */
-const ZERO_CACHE = {
-  cache: new Map<number, Float64Array>(),
-  get(k: number): Float64Array {
-    let z = this.cache.get(k);
-    if (!z) {
-      z = new Float64Array(k);
-      this.cache.set(k, z);
-    }
-    return z;
-  },
-};
-
 /** `[c, b]` rows (bias appended when the table has one), a fresh `n × d'` array. */
 function augmented(t: ClassTable): Float32Array {
   if (!t.bias) return t.weights.slice();
@@ -699,4 +690,11 @@ function columns(x: Float32Array, n: number, d: number, a: number, b: number): F
   const out = new Float32Array(n * w);
   for (let i = 0; i < n; i++) for (let t = 0; t < w; t++) out[i * w + t] = x[i * d + a + t]!;
   return out;
+}
+
+/** Row width `d'` (bias folded in) and the widths of the two codebooks' parts. */
+function codebookWidths(table: ClassTable, kind: MidxCodebook): { dp: number; w1: number; w2: number } {
+  const dp = table.d + (table.bias ? 1 : 0);
+  const w1 = kind === 'pq' ? Math.ceil(dp / 2) : dp;
+  return { dp, w1, w2: kind === 'pq' ? dp - w1 : dp };
 }

@@ -33,7 +33,6 @@ export const QUADRATIC_OPTIONS = ['alpha', 'leafSize'] as const;
 class QuadraticKernel implements TreeKernel {
   readonly rowDim: number;
   readonly summaryDim: number;
-  readonly queryDim: number;
   readonly eps = 0;
   constructor(
     dim: number,
@@ -41,7 +40,6 @@ class QuadraticKernel implements TreeKernel {
   ) {
     this.rowDim = dim;
     this.summaryDim = (dim * (dim + 1)) / 2;
-    this.queryDim = this.summaryDim;
   }
 
   accumulate(rows: Float32Array, ro: number, count: number, sign: number, z: Float64Array, zo: number): void {

@@ -30,9 +30,13 @@ export class RebuildPolicy {
     this.perEpoch = opts.perEpoch ?? true;
   }
 
-  /** True when the sampler should be rebuilt after training step `step` (1-based) or an epoch end. */
+  /**
+   * True when the sampler should be rebuilt after training step `step` (1-based; the step rule)
+   * or, with `epochEnded`, at an epoch end (the epoch rule only: the step that ended the epoch has
+   * already been judged by the step rule, so it is never rebuilt twice).
+   */
   shouldRebuild(step: number, epochEnded: boolean): boolean {
-    if (epochEnded && this.perEpoch) return true;
+    if (epochEnded) return this.perEpoch;
     return this.everySteps > 0 && step > 0 && step % this.everySteps === 0;
   }
 }

@@ -50,7 +50,6 @@ export const RFF_OPTIONS = ['features', 'nu', 'tau', 'eps', 'leafSize', 'seed'] 
 class RffKernel implements TreeKernel {
   readonly rowDim: number;
   readonly summaryDim: number;
-  readonly queryDim: number;
   private readonly scale: number;
   private readonly scratch: Float32Array;
   constructor(
@@ -63,7 +62,6 @@ class RffKernel implements TreeKernel {
   ) {
     this.rowDim = dim;
     this.summaryDim = 2 * features;
-    this.queryDim = 2 * features;
     this.scale = 1 / Math.sqrt(features);
     this.scratch = new Float32Array(64 * features);
   }
