@@ -34,7 +34,7 @@ export interface BiasCommandOptions {
 }
 
 /** Parses `key=value` sampler options: numbers and booleans are converted, the rest kept as strings. */
-export function parseKeyValues(pairs: readonly string[]): Record<string, number | string | boolean> {
+function parseKeyValues(pairs: readonly string[]): Record<string, number | string | boolean> {
   const out: Record<string, number | string | boolean> = {};
   for (const p of pairs) {
     const eq = p.indexOf('=');
@@ -89,7 +89,7 @@ function samplerOptions(o: BiasCommandOptions, names: readonly string[]): Record
 }
 
 /** Splits a comma-separated list of positive integers. */
-export function parseIntList(s: string, what: string): number[] {
+function parseIntList(s: string, what: string): number[] {
   const parts = s.split(',').map((x) => x.trim()).filter((x) => x !== '');
   if (parts.length === 0) throw new OptionError(`${what}: give a comma-separated list of positive integers, got '${s}'`);
   return parts.map((x) => intOption(Number(x), what, 1));
@@ -183,7 +183,7 @@ function fmt(x: number, digits = 4): string {
 }
 
 /** Prints rows as an aligned text table. */
-export function printTable(rows: readonly BiasRow[], print: (line: string) => void): void {
+function printTable(rows: readonly BiasRow[], print: (line: string) => void): void {
   if (rows.length === 0) return;
   const r0 = rows[0]!;
   print(

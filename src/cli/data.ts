@@ -22,7 +22,7 @@ export interface DataExportOptions {
 }
 
 /** Datasets `samplex data export` knows. */
-export const EXPORT_DATASETS = ['wordnet'] as const;
+const EXPORT_DATASETS = ['wordnet'] as const;
 
 /**
  * Builds `dataset` (only `wordnet`), writes it to `o.out` in `o.format` and prints

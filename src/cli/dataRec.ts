@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { OptionError } from '../core/errors.js';
-import { interactionStats, type InteractionFormat, type InteractionLog, type InteractionStats } from '../data/interactions.js';
+import { DEFAULT_MIN_INTERACTIONS, interactionStats, type InteractionFormat, type InteractionLog, type InteractionStats } from '../data/interactions.js';
 import {
   datasetPath,
   defaultCacheDir,
@@ -15,11 +15,12 @@ import {
   MOVIELENS_CITATION,
   readInteractionsFile,
   REC_DATASETS,
+  isRecDataset,
   type RecDatasetName,
 } from '../data/movielens.js';
 
 /** Options of `samplex data fetch`. */
-export interface DataFetchOptions {
+interface DataFetchOptions {
   /** Fetch again even when cached. */
   force?: boolean;
   /** Cache directory. */
@@ -47,14 +48,12 @@ export interface DataRecStatsOptions {
 }
 
 function datasetName(name: string): RecDatasetName {
-  if (!(REC_DATASETS as readonly string[]).includes(name)) {
-    throw new OptionError(`unknown dataset '${name}'; known: ${REC_DATASETS.join(', ')}`);
-  }
-  return name as RecDatasetName;
+  if (!isRecDataset(name)) throw new OptionError(`unknown dataset '${name}'; known: ${REC_DATASETS.join(', ')}`);
+  return name;
 }
 
 /** Runs `samplex data fetch <name>`; prints where the file is. */
-export function dataFetchCommand(name: string, o: DataFetchOptions, print: (line: string) => void): void {
+function dataFetchCommand(name: string, o: DataFetchOptions, print: (line: string) => void): void {
   const ds = datasetName(name);
   const r = fetchMovielensSmall({
     cacheDir: o.cache ?? defaultCacheDir(),
@@ -73,18 +72,18 @@ const column = (v: string | undefined, fallback: string, header: boolean): strin
 
 /** Whether `samplex data stats <target>` means interaction data: a known dataset or an existing file. */
 export function isRecStatsTarget(target: string): boolean {
-  return (REC_DATASETS as readonly string[]).includes(target) || existsSync(target);
+  return isRecDataset(target) || existsSync(target);
 }
 
 /** Runs `samplex data stats <dataset|file>` for interaction data; returns the figures. */
 export function dataRecStatsCommand(target: string, o: DataRecStatsOptions, print: (line: string) => void): InteractionStats {
-  const minInteractions = o.minInteractions === undefined ? 3 : Number(o.minInteractions);
+  const minInteractions = o.minInteractions === undefined ? DEFAULT_MIN_INTERACTIONS : Number(o.minInteractions);
   let log: InteractionLog;
   let source: string;
-  if ((REC_DATASETS as readonly string[]).includes(target)) {
+  if (isRecDataset(target)) {
     const cache = o.cache ?? defaultCacheDir();
-    log = loadRecDataset(target as RecDatasetName, cache);
-    source = datasetPath(target as RecDatasetName, cache);
+    log = loadRecDataset(target, cache);
+    source = datasetPath(target, cache);
   } else {
     const header = o.header !== false;
     const format: InteractionFormat = {
@@ -132,7 +131,7 @@ export function addDataRecCommands(data: Command, print: (line: string) => void)
 export function addDataRecStatsOptions(stats: Command): Command {
   return stats
     .option('--cache <dir>', 'interactions: cache directory of movielens-small')
-    .option('--min-interactions <n>', 'interactions: drop users with fewer interactions before the leave-one-out split (≥ 3)', '3')
+    .option('--min-interactions <n>', 'interactions: drop users with fewer interactions before the leave-one-out split (≥ 3)', String(DEFAULT_MIN_INTERACTIONS))
     .option('--delimiter <c>', 'interactions file: field separator (default: tab for .tsv, else comma; "tab" for a tab)')
     .option('--no-header', 'interactions file: no header line (columns are then 0-based indices)')
     .option('--user <col>', 'interactions file: user column (name, or index without header)')

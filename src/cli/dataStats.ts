@@ -11,7 +11,7 @@ import { REC_DATASETS } from '../data/movielens.js';
 import { addDataRecStatsOptions, dataRecStatsCommand, isRecStatsTarget, type DataRecStatsOptions } from './dataRec.js';
 
 /** Parsed options of `samplex data stats`. */
-export interface DataStatsOptions {
+interface DataStatsOptions {
   /** `--min-count`: an integer ≥ 1, as typed. */
   minCount: string;
   /** `--data`: the directory of a `text` corpus. */
@@ -21,7 +21,7 @@ export interface DataStatsOptions {
 }
 
 /** The corpora `samplex data stats` knows. */
-export const DATA_CORPORA = ['brown', 'text'] as const;
+const DATA_CORPORA = ['brown', 'text'] as const;
 
 function minCountOf(v: string): number {
   const x = v.trim() === '' ? NaN : Number(v);
@@ -33,7 +33,7 @@ function minCountOf(v: string): number {
  * object with `--json`, else a short table. Returns the statistics.
  * @throws OptionError (unknown corpus, bad --min-count, --data missing or misplaced), IoError, DataFormatError
  */
-export function dataStatsCommand(corpus: string, o: DataStatsOptions, print: (line: string) => void): LmCorpusStats {
+function dataStatsCommand(corpus: string, o: DataStatsOptions, print: (line: string) => void): LmCorpusStats {
   const minCount = minCountOf(o.minCount);
   let c: LmCorpus;
   if (corpus === 'brown') {

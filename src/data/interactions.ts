@@ -395,6 +395,9 @@ export function collectInteractions(records: Iterable<InteractionRecord>, source
   return b.build();
 }
 
+/** Default `minInteractions`: the least leave-one-out can use (one training item, one validation and one test target). */
+export const DEFAULT_MIN_INTERACTIONS = 3;
+
 /** Options of {@link buildSequences}. */
 export interface SequenceOptions {
   /**
@@ -436,7 +439,7 @@ export interface UserSequences {
  */
 export function buildSequences(log: InteractionLog, opts: SequenceOptions = {}): UserSequences {
   rejectUnknown(opts, ['minInteractions'], 'buildSequences');
-  const minN = intOption(opts.minInteractions ?? 3, 'minInteractions', 3);
+  const minN = intOption(opts.minInteractions ?? DEFAULT_MIN_INTERACTIONS, 'minInteractions', 3);
   const nU = log.userIds.length;
   const nI = log.itemIds.length;
   const N = log.user.length;
@@ -566,6 +569,12 @@ function evalSplit(seq: UserSequences, back: number): EvalSplit {
  * @throws OptionError when a user has fewer than 3 interactions (build with `minInteractions ≥ 3`)
  */
 export function leaveOneOut(seq: UserSequences): LeaveOneOutSplit {
+  const { trainEnd, trainItemCounts } = trainPrefixes(seq);
+  return { sequences: seq, trainEnd, valid: evalSplit(seq, 2), test: evalSplit(seq, 1), trainItemCounts };
+}
+
+/** The training part of the leave-one-out split: where each user's training sequence ends, and item counts over it. */
+function trainPrefixes(seq: UserSequences): { trainEnd: Int32Array; trainItemCounts: Int32Array } {
   const nU = seq.numUsers;
   const trainEnd = new Int32Array(nU);
   const trainItemCounts = new Int32Array(seq.numItems);
@@ -578,7 +587,7 @@ export function leaveOneOut(seq: UserSequences): LeaveOneOutSplit {
     trainEnd[u] = e;
     for (let k = s; k < e; k++) trainItemCounts[seq.items[k]!]!++;
   }
-  return { sequences: seq, trainEnd, valid: evalSplit(seq, 2), test: evalSplit(seq, 1), trainItemCounts };
+  return { trainEnd, trainItemCounts };
 }
 
 /** Summary figures of a log and its sequences (what `samplex data stats` prints). */
@@ -617,7 +626,7 @@ export interface InteractionStats {
 /** Computes {@link InteractionStats} for a log (splitting it with `minInteractions`). */
 export function interactionStats(log: InteractionLog, opts: SequenceOptions = {}): InteractionStats {
   const seq = buildSequences(log, opts);
-  const split = leaveOneOut(seq);
+  const split = trainPrefixes(seq);
   const nU = log.userIds.length;
   const per = new Int32Array(nU);
   for (let k = 0; k < log.user.length; k++) per[log.user[k]!]!++;
@@ -649,7 +658,7 @@ export function interactionStats(log: InteractionLog, opts: SequenceOptions = {}
     timeMin: tMin,
     timeMax: tMax,
     perUser: { min: nU ? sorted[0]! : 0, median, mean: nU ? N / nU : 0, max: nU ? sorted[nU - 1]! : 0 },
-    minInteractions: opts.minInteractions ?? 3,
+    minInteractions: opts.minInteractions ?? DEFAULT_MIN_INTERACTIONS,
     splitUsers: seq.numUsers,
     splitItems: seq.numItems,
     trainInteractions: train,

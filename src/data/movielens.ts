@@ -25,7 +25,7 @@ import {
   type InteractionLog,
   type InteractionRecord,
 } from './interactions.js';
-import { rDataFrameColumns, readLazyLoadIndex, readLazyLoadObject, type RColumn } from './rds.js';
+import { R_NA_INTEGER, rDataFrameColumns, readLazyLoadIndex, readLazyLoadObject, type RColumn } from './rds.js';
 
 /** The citation the GroupLens terms ask for. */
 export const MOVIELENS_CITATION =
@@ -37,6 +37,11 @@ export const REC_DATASETS = ['movielens-small'] as const;
 
 /** A dataset name of {@link REC_DATASETS}. */
 export type RecDatasetName = (typeof REC_DATASETS)[number];
+
+/** True when `name` is one of {@link REC_DATASETS}. */
+export function isRecDataset(name: string): name is RecDatasetName {
+  return (REC_DATASETS as readonly string[]).includes(name);
+}
 
 function withDelimiter(path: string, format: InteractionFormat): InteractionFormat {
   return format.delimiter === undefined ? { ...format, delimiter: /\.(tsv|tab)$/i.test(path) ? '\t' : ',' } : format;
@@ -90,7 +95,7 @@ function numericColumn(cols: Map<string, RColumn>, name: string, source: string,
   const out = Float64Array.from(c.data);
   for (let i = 0; i < out.length; i++) {
     const v = out[i]!;
-    const na = c.kind === 'integer' ? c.data[i] === -2147483648 : !Number.isFinite(v);
+    const na = c.kind === 'integer' ? c.data[i] === R_NA_INTEGER : !Number.isFinite(v);
     if (na || (!allowFraction && !Number.isInteger(v))) {
       throw new DataFormatError(source, 0, `row ${i + 1} of column '${name}' is ${na ? 'NA' : v}, expected ${allowFraction ? 'a number' : 'an integer'}`);
     }

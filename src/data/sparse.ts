@@ -7,6 +7,7 @@
 import { ShapeError } from '../core/errors.js';
 import { checkLabels, type Labels } from '../core/matrix.js';
 import { assertFinite } from '../core/validate.js';
+import { FloatBuffer, IntBuffer } from './buffers.js';
 
 /**
  * Sparse feature rows in CSR form: the features of row `r` are
@@ -106,41 +107,6 @@ export class Vocab {
   }
 }
 
-/** A growable Int32Array (amortized doubling). */
-class IntBuf {
-  a = new Int32Array(1024);
-  n = 0;
-  push(v: number): void {
-    if (this.n === this.a.length) this.grow();
-    this.a[this.n++] = v;
-  }
-  private grow(): void {
-    const b = new Int32Array(this.a.length * 2);
-    b.set(this.a);
-    this.a = b;
-  }
-  take(): Int32Array {
-    return this.a.slice(0, this.n);
-  }
-}
-
-/** A growable Float32Array (amortized doubling). */
-class FloatBuf {
-  a = new Float32Array(1024);
-  n = 0;
-  push(v: number): void {
-    if (this.n === this.a.length) {
-      const b = new Float32Array(this.a.length * 2);
-      b.set(this.a);
-      this.a = b;
-    }
-    this.a[this.n++] = v;
-  }
-  take(): Float32Array {
-    return this.a.slice(0, this.n);
-  }
-}
-
 /** Names and sizes given to {@link SparseBuilder.build}. */
 export interface BuildInfo {
   numFeatures: number;
@@ -158,13 +124,13 @@ export interface BuildInfo {
  * The builder does not range-check: readers validate their input first.
  */
 export class SparseBuilder {
-  private readonly fIdx = new IntBuf();
-  private readonly fVal = new FloatBuf();
-  private readonly fOff = new IntBuf();
-  private readonly lIds = new IntBuf();
-  private readonly lOff = new IntBuf();
-  private readonly sIds = new IntBuf();
-  private readonly sOff = new IntBuf();
+  private readonly fIdx = new IntBuffer();
+  private readonly fVal = new FloatBuffer();
+  private readonly fOff = new IntBuffer();
+  private readonly lIds = new IntBuffer();
+  private readonly lOff = new IntBuffer();
+  private readonly sIds = new IntBuffer();
+  private readonly sOff = new IntBuffer();
   private kind: 'none' | 'pairs' | 'tokens' = 'none';
   private scratch = new Int32Array(64);
 
@@ -176,7 +142,7 @@ export class SparseBuilder {
 
   /** Rows added so far. */
   get rows(): number {
-    return this.fOff.n - 1;
+    return this.fOff.length - 1;
   }
 
   private setKind(k: 'pairs' | 'tokens'): void {
@@ -189,7 +155,7 @@ export class SparseBuilder {
   private pushLabels(labels: ArrayLike<number>): void {
     const sorted = Int32Array.from(labels).sort();
     for (let i = 0; i < sorted.length; i++) if (i === 0 || sorted[i] !== sorted[i - 1]) this.lIds.push(sorted[i]!);
-    this.lOff.push(this.lIds.n);
+    this.lOff.push(this.lIds.length);
   }
 
   /**
@@ -204,7 +170,7 @@ export class SparseBuilder {
       this.fIdx.push(indices[i]!);
       this.fVal.push(values[i]!);
     }
-    this.fOff.push(this.fIdx.n);
+    this.fOff.push(this.fIdx.length);
     this.pushLabels(labels);
   }
 
@@ -222,7 +188,7 @@ export class SparseBuilder {
       this.sIds.push(t);
       sorted[i] = t;
     }
-    this.sOff.push(this.sIds.n);
+    this.sOff.push(this.sIds.length);
     sorted.sort();
     for (let i = 0; i < n; ) {
       let j = i + 1;
@@ -231,22 +197,22 @@ export class SparseBuilder {
       this.fVal.push(j - i);
       i = j;
     }
-    this.fOff.push(this.fIdx.n);
+    this.fOff.push(this.fIdx.length);
     this.pushLabels(labels);
   }
 
   /** Returns the dataset; the builder must not be used afterwards. */
   build(info: BuildInfo): SparseDataset {
     const ds: SparseDataset = {
-      features: { indices: this.fIdx.take(), values: this.fVal.take(), offsets: this.fOff.take() },
-      labels: { ids: this.lIds.take(), offsets: this.lOff.take() },
+      features: { indices: this.fIdx.toArray(), values: this.fVal.toArray(), offsets: this.fOff.toArray() },
+      labels: { ids: this.lIds.toArray(), offsets: this.lOff.toArray() },
       numFeatures: info.numFeatures,
       numLabels: info.numLabels,
       ...(info.featureNames ? { featureNames: info.featureNames } : {}),
       ...(info.labelNames ? { labelNames: info.labelNames } : {}),
       ...(info.labelInfo ? { labelInfo: info.labelInfo } : {}),
       ...(info.rowNames ? { rowNames: info.rowNames } : {}),
-      ...(this.kind === 'tokens' ? { sequences: { ids: this.sIds.take(), offsets: this.sOff.take() } } : {}),
+      ...(this.kind === 'tokens' ? { sequences: { ids: this.sIds.toArray(), offsets: this.sOff.toArray() } } : {}),
     };
     return ds;
   }

@@ -4,6 +4,7 @@
  */
 import { DataFormatError, ShapeError } from '../core/errors.js';
 import { intOption, rejectUnknown } from '../core/validate.js';
+import { IntBuffer } from './buffers.js';
 
 /** The token that replaces every word outside the vocabulary. */
 export const UNK = '<unk>';
@@ -170,30 +171,4 @@ export function countTokens(tokens: Iterable<string>): Map<string, number> {
   const counts = new Map<string, number>();
   for (const t of tokens) counts.set(t, (counts.get(t) ?? 0) + 1);
   return counts;
-}
-
-/** A growable Int32Array. */
-export class IntBuffer {
-  private buf = new Int32Array(1024);
-  private n = 0;
-
-  /** Appends `v`. */
-  push(v: number): void {
-    if (this.n === this.buf.length) {
-      const next = new Int32Array(this.buf.length * 2);
-      next.set(this.buf);
-      this.buf = next;
-    }
-    this.buf[this.n++] = v;
-  }
-
-  /** Number of values pushed. */
-  get length(): number {
-    return this.n;
-  }
-
-  /** A copy of the values pushed, exactly sized. */
-  toArray(): Int32Array {
-    return this.buf.slice(0, this.n);
-  }
 }

@@ -6,6 +6,7 @@
  */
 import * as fs from 'node:fs';
 import { IoError } from '../core/errors.js';
+import { linesOf } from '../data/lines.js';
 
 /** Default read size in bytes. */
 const CHUNK = 1 << 20;
@@ -36,16 +37,12 @@ export function* readLines(path: string, chunkBytes = CHUNK): Generator<string, 
         throw new IoError(`could not read ${path}: ${(e as Error).message}`);
       }
       const text = got > 0 ? carry + decoder.decode(buf.subarray(0, got), { stream: true }) : carry + decoder.decode();
-      let start = 0;
-      let nl: number;
-      while ((nl = text.indexOf('\n', start)) >= 0) {
-        yield text.charCodeAt(nl - 1) === 13 && nl > start ? text.slice(start, nl - 1) : text.slice(start, nl);
-        start = nl + 1;
-      }
-      carry = text.slice(start);
+      const complete = text.lastIndexOf('\n') + 1;
+      yield* linesOf(text.slice(0, complete));
+      carry = text.slice(complete);
       if (got === 0) break;
     }
-    if (carry.length > 0) yield carry.charCodeAt(carry.length - 1) === 13 ? carry.slice(0, -1) : carry;
+    yield* linesOf(carry);
   } finally {
     fs.closeSync(fd);
   }
