@@ -8,6 +8,7 @@
 import { DataFormatError } from '../core/errors.js';
 import type { SplitName } from './lmCorpus.js';
 import { EOS } from './vocab.js';
+import { linesOf } from './lines.js';
 
 /** The fifteen Brown genres by file letter (names as in the corpus's `cats.txt`). */
 export const BROWN_GENRES: Readonly<Record<string, string>> = Object.freeze({
@@ -46,9 +47,9 @@ export function brownGenre(name: string): string | null {
  */
 export function parseBrownText(text: string, file: string): string[][] {
   const sentences: string[][] = [];
-  const lines = text.split('\n');
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i]!;
+  let lineNo = 0;
+  for (const line of linesOf(text)) {
+    lineNo++;
     if (!/\S/.test(line)) continue;
     const words: string[] = [];
     for (const tok of line.split(/\s+/)) {
@@ -57,7 +58,7 @@ export function parseBrownText(text: string, file: string): string[][] {
       if (j <= 0 || j === tok.length - 1) {
         throw new DataFormatError(
           file,
-          i + 1,
+          lineNo,
           `token ${JSON.stringify(tok)} is not word/tag; the tagged Brown corpus has a tag after the last '/' of every token`,
         );
       }

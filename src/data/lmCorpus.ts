@@ -6,6 +6,7 @@
  */
 import { DataFormatError } from '../core/errors.js';
 import { EOS, Vocabulary, countTokens, type VocabularyOptions } from './vocab.js';
+import { linesOf } from './lines.js';
 
 /** The three splits of a corpus. */
 export type SplitName = 'train' | 'valid' | 'test';
@@ -118,10 +119,7 @@ export function lmCorpusStats(c: LmCorpus): LmCorpusStats {
  * line gives a lone `<eos>`; a final newline does not start a line).
  */
 export function* textTokens(text: string): Generator<string> {
-  const lines = text.split('\n');
-  const n = lines.length > 0 && lines[lines.length - 1] === '' ? lines.length - 1 : lines.length;
-  for (let i = 0; i < n; i++) {
-    const line = lines[i]!;
+  for (const line of linesOf(text)) {
     for (const t of line.split(/\s+/)) if (t !== '') yield t;
     yield EOS;
   }
