@@ -43,6 +43,14 @@ export interface OutputLayerOptions {
   rebuildEvery?: number;
   /** Rebuild an adaptive sampler from scratch at {@link OutputLayer.endEpoch} (default true). */
   rebuildPerEpoch?: boolean;
+  /**
+   * Tell an adaptive sampler about the rows each step changed (`update(ids)`, default true).
+   * When false the sampler keeps the state of its last build between rebuilds: the proposal
+   * goes stale, but its `log q` still describes the draws it makes, so the loss stays the
+   * estimator of its convention; this trades proposal quality for speed when `update` costs
+   * more than the rest of the step.
+   */
+  updatePerStep?: boolean;
 }
 
 /** Inputs of one training step. */
@@ -91,13 +99,15 @@ export class OutputLayer {
   readonly labelWeighting: LabelWeighting;
   /** When an adaptive sampler is rebuilt from scratch (every `rebuildEvery` steps and/or per epoch). */
   readonly rebuild: RebuildPolicy;
+  /** Whether `step` calls the adaptive sampler's `update(ids)`. */
+  readonly updatePerStep: boolean;
   private stepCount = 0;
 
   /** @throws OptionError (bad or unknown options, `shared` with an adaptive sampler), ShapeError (sampler and table disagree on n) */
   constructor(opts: OutputLayerOptions) {
     rejectUnknown(
       opts,
-      ['table', 'sampler', 'optimizer', 'negatives', 'convention', 'unique', 'shared', 'labelWeighting', 'rebuildEvery', 'rebuildPerEpoch'],
+      ['table', 'sampler', 'optimizer', 'negatives', 'convention', 'unique', 'shared', 'labelWeighting', 'rebuildEvery', 'rebuildPerEpoch', 'updatePerStep'],
       'OutputLayer',
     );
     if (!opts.table || !opts.sampler || !opts.optimizer) throw new OptionError('OutputLayer needs table, sampler and optimizer');
@@ -114,6 +124,7 @@ export class OutputLayer {
     this.labelWeighting = opts.labelWeighting === undefined ? 'mean' : choiceOption(opts.labelWeighting, 'labelWeighting', ['mean', 'sum']);
     const everySteps = opts.rebuildEvery === undefined ? 0 : intOption(opts.rebuildEvery, 'rebuildEvery', 0, 2 ** 31 - 1);
     this.rebuild = new RebuildPolicy({ everySteps, perEpoch: opts.rebuildPerEpoch ?? true });
+    this.updatePerStep = opts.updatePerStep ?? true;
     // Builds the sampler's state (static samplers only check that their class count matches).
     this.sampler.build(this.table);
   }
@@ -131,7 +142,8 @@ export class OutputLayer {
   /**
    * One training step on a batch: sample negatives (excluding each row's positives under the
    * `exclusive` convention), compute the sampled loss, update the touched class rows, refresh an
-   * adaptive sampler for those rows (or rebuild it every `rebuildEvery` steps).
+   * adaptive sampler for those rows (unless `updatePerStep` is false) or rebuild it every
+   * `rebuildEvery` steps.
    * @throws as {@link sampledSoftmaxLoss} and the sampler (shapes, ranges, non-finite values)
    */
   step(input: StepInput): StepResult {
@@ -161,7 +173,7 @@ export class OutputLayer {
     this.stepCount++;
     if (this.sampler.adaptive) {
       if (this.rebuild.shouldRebuild(this.stepCount, false)) this.sampler.build(this.table);
-      else this.sampler.update(res.gradClasses.ids);
+      else if (this.updatePerStep) this.sampler.update(res.gradClasses.ids);
     }
     return { loss: res.loss, gradQueries: res.gradQueries, touchedRows: res.gradClasses.ids.length };
   }

@@ -1,0 +1,464 @@
+/**
+ * Training and evaluation of the extreme classifier: {@link SparseEncoder} → query →
+ * output layer (any registered sampler through {@link OutputLayer}, or the full softmax),
+ * with per-epoch exact evaluation (P@k, nDCG@k over all labels) and resumable state.
+ * Browser-safe (no file I/O here; see `checkpoint.ts`).
+ * @module
+ */
+import { ClassTable } from '../../core/classTable.js';
+import { OptionError, ShapeError } from '../../core/errors.js';
+import type { Labels, Matrix } from '../../core/matrix.js';
+import { Rng } from '../../core/rng.js';
+import { choiceOption, intOption, numOption, rejectUnknown } from '../../core/validate.js';
+import { numRows, type DatasetSplit, type SparseDataset, type SparseRows } from '../../data/sparse.js';
+import type { AsyncKernels } from '../../kernels/pool.js';
+import { dot } from '../../kernels/index.js';
+import { evaluate, evaluateMetrics } from '../../layer/evaluator.js';
+import { createOptimizer, OPTIMIZER_NAMES, type OptimizerName, type OptimizerState, type SparseOptimizer } from '../../layer/optimizers.js';
+import { OutputLayer } from '../../layer/outputLayer.js';
+import { fullSoftmaxLoss } from '../../loss/full.js';
+import { meanNll, ndcgAtK, precisionAtK } from '../../loss/metrics.js';
+import type { LabelWeighting } from '../../loss/types.js';
+import { createSampler, samplerNames, samplerOptionNames } from '../../samplers/factory.js';
+import { checkInputs, SparseEncoder } from './encoder.js';
+import { Featurizer, type TermWeighting } from './features.js';
+
+/** The sampler name that trains with the exact (full) softmax instead of a sampled one. */
+export const FULL_SOFTMAX = 'full';
+
+/** Options of {@link XmcTrainer}. Every field has a default. */
+export interface XmcConfig {
+  /** `'full'` (exact softmax) or a registered sampler name (default `'midx'`). */
+  sampler?: string;
+  /** Options passed to the sampler (its `seed`, when it takes one, defaults from {@link XmcConfig.seed}). */
+  samplerOptions?: Record<string, unknown>;
+  /** Negatives per row for sampled samplers (default 50). */
+  negatives?: number;
+  /** Query dimension (default 128). */
+  dim?: number;
+  /** Hidden layer after the embedding sum (default false). */
+  hidden?: boolean;
+  /** Rows per step (default 64). */
+  batchSize?: number;
+  /** Optimizer of every parameter table (default `'adam'`). */
+  optimizer?: OptimizerName;
+  /** Learning rate (default 0.01). */
+  lr?: number;
+  /** Input weighting (default `'tfidf'`). */
+  weighting?: TermWeighting;
+  /** Hashed bigram buckets (default 0: tokens only). */
+  bigrams?: number;
+  /** Weighting of a row's per-positive softmax terms (default `'mean'`). */
+  labelWeighting?: LabelWeighting;
+  /** Seed of every random choice (default 1). */
+  seed?: number;
+  /**
+   * Rebuild an adaptive sampler every this many steps (default 0: only the fresh build at the
+   * start of each epoch).
+   */
+  rebuildEvery?: number;
+  /** Call the adaptive sampler's `update(ids)` after every step (default false; see `OutputLayer`). */
+  updatePerStep?: boolean;
+}
+
+/** A fully resolved {@link XmcConfig}. */
+export type ResolvedXmcConfig = Required<XmcConfig>;
+
+const CONFIG_KEYS = [
+  'sampler', 'samplerOptions', 'negatives', 'dim', 'hidden', 'batchSize', 'optimizer', 'lr', 'weighting', 'bigrams', 'labelWeighting', 'seed', 'rebuildEvery', 'updatePerStep',
+] as const;
+
+/** Names accepted as `sampler`: `'full'` and the registered samplers. */
+export function xmcSamplerNames(): string[] {
+  return [FULL_SOFTMAX, ...samplerNames()];
+}
+
+/**
+ * Fills in the defaults and validates a configuration.
+ * @throws OptionError for unknown keys, an unknown sampler or out-of-range values
+ */
+export function resolveXmcConfig(c: XmcConfig = {}): ResolvedXmcConfig {
+  rejectUnknown(c, CONFIG_KEYS, 'xmc config');
+  const sampler = c.sampler ?? 'midx';
+  if (!xmcSamplerNames().includes(sampler)) {
+    throw new OptionError(`unknown sampler '${sampler}'; use one of ${xmcSamplerNames().join(', ')}`);
+  }
+  return {
+    sampler,
+    samplerOptions: { ...(c.samplerOptions ?? {}) },
+    negatives: intOption(c.negatives ?? 50, 'negatives', 1),
+    dim: intOption(c.dim ?? 128, 'dim', 1, 4096),
+    hidden: c.hidden ?? false,
+    batchSize: intOption(c.batchSize ?? 64, 'batchSize', 1, 1 << 20),
+    optimizer: choiceOption(c.optimizer ?? 'adam', 'optimizer', OPTIMIZER_NAMES),
+    lr: numOption(c.lr ?? 0.01, 'lr', 0, Infinity, true),
+    weighting: choiceOption(c.weighting ?? 'tfidf', 'weighting', ['tfidf', 'counts'] as const),
+    bigrams: intOption(c.bigrams ?? 0, 'bigrams', 0, 1 << 26),
+    labelWeighting: choiceOption(c.labelWeighting ?? 'mean', 'labelWeighting', ['mean', 'sum'] as const),
+    seed: intOption(c.seed ?? 1, 'seed', 0),
+    rebuildEvery: intOption(c.rebuildEvery ?? 0, 'rebuildEvery', 0),
+    updatePerStep: c.updatePerStep ?? false,
+  };
+}
+
+/** Test metrics after an epoch (exact scores over all labels). */
+export interface XmcMetrics {
+  /** P@1, P@3, P@5. */
+  p1: number;
+  p3: number;
+  p5: number;
+  /** nDCG@1, nDCG@3, nDCG@5. */
+  ndcg1: number;
+  ndcg3: number;
+  ndcg5: number;
+  /** Mean negative log-likelihood of the test labels (full softmax). */
+  nll: number;
+  /** Test rows with at least one label (the rows the ranking metrics average over). */
+  rows: number;
+}
+
+/** Figures of one training epoch. */
+export interface EpochStats {
+  /** 1-based epoch number. */
+  epoch: number;
+  /** Mean training loss of the epoch (the sampled loss for sampled samplers). */
+  loss: number;
+  /** Training rows seen. */
+  instances: number;
+  /** Seconds spent training (steps only; no evaluation or checkpoint). */
+  seconds: number;
+  /** Seconds of those spent in the output layer (sampling, loss, class-table update). */
+  outputSeconds: number;
+}
+
+/** Progress callback of {@link XmcTrainer.trainEpoch}: rows done, rows in the epoch, mean loss so far. */
+export type XmcProgress = (done: number, total: number, loss: number) => void;
+
+/** Extra runtime options of {@link XmcTrainer} (not part of the saved configuration). */
+export interface XmcRuntime {
+  /**
+   * Pooled kernels (from `initFastKernels`): the per-epoch evaluation is split across the pool's
+   * threads. Without it evaluation runs on the active synchronous kernels.
+   */
+  pool?: AsyncKernels | null;
+  /**
+   * Places a freshly created class table somewhere else (e.g. `tableInKernelMemory`, so the
+   * WebAssembly kernels read it in place); returns the table to train.
+   */
+  placeTable?: (t: ClassTable) => ClassTable;
+}
+
+/** Labels of the given rows of a dataset, as a batch {@link Labels}. */
+export function batchLabels(ds: SparseDataset, rows: Int32Array): Labels {
+  const lo = ds.labels.offsets;
+  let total = 0;
+  for (let i = 0; i < rows.length; i++) total += lo[rows[i]! + 1]! - lo[rows[i]!]!;
+  const ids = new Int32Array(total);
+  const offsets = new Int32Array(rows.length + 1);
+  let p = 0;
+  for (let i = 0; i < rows.length; i++) {
+    const r = rows[i]!;
+    for (let k = lo[r]!; k < lo[r + 1]!; k++) ids[p++] = ds.labels.ids[k]!;
+    offsets[i + 1] = p;
+  }
+  return { ids, offsets };
+}
+
+/** Label counts over the training rows (unigram sampler counts, `pop` popularity). */
+export function labelCounts(ds: SparseDataset): Float64Array {
+  const c = new Float64Array(ds.numLabels);
+  for (let k = 0; k < ds.labels.ids.length; k++) c[ds.labels.ids[k]!]!++;
+  return c;
+}
+
+/** The parameters of a trained classifier: featurizer, encoder and class table. */
+export class XmcModel {
+  /** Inputs of the encoder. */
+  readonly featurizer: Featurizer;
+  /** The encoder. */
+  readonly encoder: SparseEncoder;
+  /** Class (label) embeddings and biases. */
+  readonly table: ClassTable;
+
+  /** @throws ShapeError when the parts do not fit together */
+  constructor(featurizer: Featurizer, encoder: SparseEncoder, table: ClassTable) {
+    if (encoder.inputs !== featurizer.inputs) throw new ShapeError(`encoder has ${encoder.inputs} inputs, the featurizer ${featurizer.inputs}`);
+    if (table.d !== encoder.dim) throw new ShapeError(`class table has dimension ${table.d}, the encoder ${encoder.dim}`);
+    this.featurizer = featurizer;
+    this.encoder = encoder;
+    this.table = table;
+  }
+
+  /** Query vectors of rows `rows` of weighted inputs `x` (from the featurizer). */
+  encode(x: SparseRows, rows: Int32Array): Matrix {
+    return this.encoder.forward(x, rows).queries;
+  }
+
+  /**
+   * Top-`k` labels (ids, best first) and their scores for every row of `x`, exact over all labels.
+   * @throws ShapeError for inputs outside the encoder's space; OptionError for a bad k
+   */
+  predict(x: SparseRows, k: number): { ids: Int32Array; scores: Float32Array } {
+    checkInputs(x, this.encoder.inputs);
+    const kk = intOption(k, 'k', 1, this.table.n);
+    const rows = Int32Array.from({ length: x.offsets.length - 1 }, (_, i) => i);
+    const q = this.encode(x, rows);
+    const ev = evaluate(q, this.table, { k: kk });
+    return { ids: ev.topIds, scores: ev.topScores };
+  }
+}
+
+/** Named tensors of the trainer's state (parameters and optimizer accumulators). */
+export type XmcTensors = Record<string, Float32Array | Int32Array>;
+
+/**
+ * Trains an {@link XmcModel} on a train/test split.
+ *
+ * Every epoch visits the training rows (those with at least one label) in a fresh order, in
+ * batches of `batchSize`: encode → output-layer step (sampled softmax with `negatives` draws per
+ * row, or the exact softmax for `'full'`) → back-propagate `dL/dh` into the encoder → update the
+ * embedding rows of the batch's inputs only. Multi-label rows get one softmax term per positive
+ * with the row's other positives removed from the negatives (see `sampledSoftmaxLoss` and
+ * `fullSoftmaxLoss`).
+ *
+ * Reproducibility and resuming: the order, the negatives and the sampler of epoch `e` come from
+ * generators seeded by `(seed, e)`, and an adaptive sampler is created and built afresh on the
+ * current class table at the start of every epoch, so the state after epoch `e` is the
+ * parameters plus the optimizer accumulators ({@link XmcTrainer.stateTensors}): a run resumed
+ * from it continues exactly as the uninterrupted run.
+ */
+export class XmcTrainer {
+  /** The resolved configuration. */
+  readonly config: ResolvedXmcConfig;
+  /** The model being trained. */
+  readonly model: XmcModel;
+  /** The training and test data. */
+  readonly split: DatasetSplit;
+  /** Weighted inputs of the training rows. */
+  readonly trainX: SparseRows;
+  /** Weighted inputs of the test rows. */
+  readonly testX: SparseRows;
+  private readonly trainRows: Int32Array;
+  private readonly optimizers: { encoder: SparseOptimizer; layer: SparseOptimizer | null; classes: SparseOptimizer };
+  private readonly pool: AsyncKernels | null;
+  private readonly counts: Float64Array;
+  private done = 0;
+
+  /**
+   * Builds the featurizer on the training set and initializes the model from `seed`.
+   * @throws OptionError (config), ShapeError (train and test do not share their spaces, no training row with a label)
+   */
+  constructor(split: DatasetSplit, config: XmcConfig = {}, runtime: XmcRuntime = {}) {
+    this.config = resolveXmcConfig(config);
+    const { train, test } = split;
+    if (train.numFeatures !== test.numFeatures || train.numLabels !== test.numLabels) {
+      throw new ShapeError(`train has ${train.numFeatures} features and ${train.numLabels} labels, test ${test.numFeatures} and ${test.numLabels}; both must share one space`);
+    }
+    if (this.config.negatives >= train.numLabels && this.config.sampler !== FULL_SOFTMAX) {
+      throw new OptionError(`negatives = ${this.config.negatives} must be below the number of labels (${train.numLabels})`);
+    }
+    this.split = split;
+    const c = this.config;
+    const featurizer = Featurizer.fit(train, { weighting: c.weighting, bigrams: c.bigrams });
+    this.trainX = featurizer.transform(train);
+    this.testX = featurizer.transform(test);
+    const keep: number[] = [];
+    for (let r = 0; r < numRows(train); r++) if (train.labels.offsets[r + 1]! > train.labels.offsets[r]!) keep.push(r);
+    if (keep.length === 0) throw new ShapeError('the training set has no row with a label; nothing to learn');
+    this.trainRows = Int32Array.from(keep);
+    const rng = Rng.fromSeed(c.seed, 1);
+    const encoder = SparseEncoder.create({ inputs: featurizer.inputs, dim: c.dim, hidden: c.hidden, rng });
+    let table = ClassTable.init(train.numLabels, c.dim, rng, { init: 'normal', scale: 0.01, bias: true });
+    if (runtime.placeTable) table = runtime.placeTable(table);
+    this.model = new XmcModel(featurizer, encoder, table);
+    const opt = (): SparseOptimizer => createOptimizer(c.optimizer, { lr: c.lr });
+    this.optimizers = { encoder: opt(), layer: c.hidden ? opt() : null, classes: opt() };
+    this.pool = runtime.pool ?? null;
+    this.counts = labelCounts(train);
+  }
+
+  /** Epochs completed. */
+  get epoch(): number {
+    return this.done;
+  }
+
+  /** Training rows per epoch. */
+  get instancesPerEpoch(): number {
+    return this.trainRows.length;
+  }
+
+  private makeHead(epoch: number): { step: (q: Matrix, labels: Labels, rng: Rng) => { loss: number; gradQueries: Float32Array } } {
+    const c = this.config;
+    const table = this.model.table;
+    const opt = this.optimizers.classes;
+    if (c.sampler === FULL_SOFTMAX) {
+      return {
+        step: (queries, labels) => {
+          const res = fullSoftmaxLoss({ queries, table, labels, labelWeighting: c.labelWeighting });
+          opt.step(table, res.gradClasses);
+          return { loss: res.loss, gradQueries: res.gradQueries };
+        },
+      };
+    }
+    const so: Record<string, unknown> = { ...c.samplerOptions };
+    const accepted = samplerOptionNames(c.sampler);
+    if (accepted?.includes('seed') && so['seed'] === undefined) so['seed'] = (c.seed * 7919 + epoch) % 2 ** 31;
+    if (c.sampler === 'unigram' && so['counts'] === undefined) so['counts'] = this.counts;
+    const layer = new OutputLayer({
+      table,
+      sampler: createSampler(c.sampler, so),
+      optimizer: opt,
+      negatives: c.negatives,
+      labelWeighting: c.labelWeighting,
+      rebuildPerEpoch: false,
+      rebuildEvery: c.rebuildEvery,
+      updatePerStep: c.updatePerStep,
+    });
+    return { step: (queries, labels, rng) => layer.step({ queries, labels, rng }) };
+  }
+
+  /**
+   * Trains one epoch.
+   * @param onProgress called after every batch
+   */
+  trainEpoch(onProgress?: XmcProgress): EpochStats {
+    const c = this.config;
+    const epoch = this.done + 1;
+    const t0 = performance.now();
+    const head = this.makeHead(epoch);
+    const order = this.trainRows.slice();
+    Rng.fromSeed(c.seed, 1000 + epoch).shuffle(order);
+    const rng = Rng.fromSeed(c.seed, 2000 + epoch);
+    const { encoder, layer } = this.optimizers;
+    const enc = this.model.encoder;
+    const train = this.split.train;
+    let lossSum = 0;
+    let outMs = 0;
+    const total = order.length;
+    for (let s = 0; s < total; s += c.batchSize) {
+      const rows = order.subarray(s, Math.min(total, s + c.batchSize));
+      const pass = enc.forward(this.trainX, rows);
+      const labels = batchLabels(train, rows);
+      const o0 = performance.now();
+      const res = head.step(pass.queries, labels, rng);
+      outMs += performance.now() - o0;
+      const g = enc.backward(this.trainX, pass, res.gradQueries);
+      encoder.step(enc.embedding, g.embedding);
+      if (layer && g.layer && enc.layer) layer.step(enc.layer, g.layer);
+      lossSum += res.loss * rows.length;
+      onProgress?.(s + rows.length, total, lossSum / (s + rows.length));
+    }
+    this.done = epoch;
+    const seconds = (performance.now() - t0) / 1000;
+    return { epoch, loss: lossSum / total, instances: total, seconds, outputSeconds: outMs / 1000 };
+  }
+
+  /**
+   * Exact evaluation on the test rows: P@1/3/5 and nDCG@1/3/5 over all labels (rows without
+   * labels are left out of the averages), and the mean NLL of the test labels.
+   */
+  async evaluate(): Promise<XmcMetrics> {
+    const test = this.split.test;
+    const rows = Int32Array.from({ length: numRows(test) }, (_, i) => i);
+    const q = this.model.encode(this.testX, rows);
+    const labels = test.labels;
+    const table = this.model.table;
+    const k = Math.min(5, table.n);
+    let topIds: Int32Array;
+    let nll: number;
+    if (this.pool && this.pool.threads > 1) {
+      const B = q.rows;
+      const d = table.d;
+      const lse = new Float64Array(B);
+      topIds = new Int32Array(B * k);
+      const topScores = new Float32Array(B * k);
+      await this.pool.fusedSoftmaxTopK(q.data, B, table.weights, table.bias, table.n, d, k, lse, topIds, topScores);
+      const lp = new Float64Array(labels.ids.length);
+      for (let r = 0; r < B; r++) {
+        for (let e = labels.offsets[r]!; e < labels.offsets[r + 1]!; e++) {
+          const y = labels.ids[e]!;
+          const o = Math.fround(Math.fround(dot(q.data, r * d, table.weights, y * d, d)) + table.bias![y]!);
+          lp[e] = Math.min(0, o - lse[r]!);
+        }
+      }
+      nll = meanNll(lp);
+    } else {
+      const ev = evaluateMetrics(q, table, labels, { ks: [k] });
+      topIds = ev.evaluation.topIds;
+      nll = ev.nll;
+    }
+    const at = (c: number): number => Math.min(c, k);
+    const p1 = precisionAtK(topIds, k, labels, at(1));
+    return {
+      p1: p1.mean,
+      p3: precisionAtK(topIds, k, labels, at(3)).mean,
+      p5: precisionAtK(topIds, k, labels, at(5)).mean,
+      ndcg1: ndcgAtK(topIds, k, labels, at(1)).mean,
+      ndcg3: ndcgAtK(topIds, k, labels, at(3)).mean,
+      ndcg5: ndcgAtK(topIds, k, labels, at(5)).mean,
+      nll,
+      rows: p1.rows,
+    };
+  }
+
+  /**
+   * The state after the last completed epoch: `epoch`, the parameters (`encoder.embedding`,
+   * `encoder.layer.weights`/`.bias`, `classes.weights`/`.bias`) and every optimizer's
+   * accumulators (`opt.<part>.<name>`). Live arrays: save them before training further.
+   */
+  stateTensors(): XmcTensors {
+    const m = this.model;
+    const out: XmcTensors = {
+      epoch: Int32Array.of(this.done),
+      'encoder.embedding': m.encoder.embedding.weights,
+      'classes.weights': m.table.weights,
+      'classes.bias': m.table.bias!,
+    };
+    if (m.encoder.layer) {
+      out['encoder.layer.weights'] = m.encoder.layer.weights;
+      out['encoder.layer.bias'] = m.encoder.layer.bias!;
+    }
+    const put = (part: string, s: OptimizerState): void => {
+      for (const [k, v] of Object.entries(s)) out[`opt.${part}.${k}`] = v;
+    };
+    put('encoder', this.optimizers.encoder.stateTensors());
+    if (this.optimizers.layer) put('layer', this.optimizers.layer.stateTensors());
+    put('classes', this.optimizers.classes.stateTensors());
+    return out;
+  }
+
+  /**
+   * Restores a state from {@link XmcTrainer.stateTensors} of a trainer with the same
+   * configuration and data (the arrays are copied).
+   * @throws StateError / ShapeError when tensors are missing or do not fit
+   */
+  loadState(t: Readonly<XmcTensors>): void {
+    const m = this.model;
+    const copy = (name: string, dst: Float32Array): void => {
+      const src = t[name];
+      if (!(src instanceof Float32Array) || src.length !== dst.length) {
+        throw new ShapeError(`checkpoint tensor '${name}' is missing or has the wrong size (expected ${dst.length} float32 values); was it written with another configuration or dataset?`);
+      }
+      dst.set(src);
+    };
+    const ep = t['epoch'];
+    if (!(ep instanceof Int32Array) || ep.length !== 1) throw new ShapeError("checkpoint lacks the 'epoch' tensor");
+    copy('encoder.embedding', m.encoder.embedding.weights);
+    copy('classes.weights', m.table.weights);
+    copy('classes.bias', m.table.bias!);
+    if (m.encoder.layer) {
+      copy('encoder.layer.weights', m.encoder.layer.weights);
+      copy('encoder.layer.bias', m.encoder.layer.bias!);
+    }
+    const get = (part: string): OptimizerState => {
+      const s: OptimizerState = {};
+      const prefix = `opt.${part}.`;
+      for (const [k, v] of Object.entries(t)) if (k.startsWith(prefix)) s[k.slice(prefix.length)] = v;
+      return s;
+    };
+    this.optimizers.encoder.loadState(get('encoder'));
+    if (this.optimizers.layer) this.optimizers.layer.loadState(get('layer'));
+    this.optimizers.classes.loadState(get('classes'));
+    this.done = ep[0]!;
+  }
+}
