@@ -147,6 +147,16 @@ export class Featurizer {
     return { indices, values };
   }
 
+  /**
+   * Weighted, normalized row from raw input counts (`indices` ascending in `[0, inputs)`);
+   * `counts` is not changed.
+   */
+  weightPairs(indices: Int32Array, counts: Float32Array): { indices: Int32Array; values: Float32Array } {
+    const values = counts.slice();
+    this.weightRows(indices, values, Int32Array.of(0, indices.length));
+    return { indices, values };
+  }
+
   /** Counts of tokens (and bigrams), unweighted. */
   private transformRaw(ds: SparseDataset): SparseRows {
     const rows = numRows(ds);

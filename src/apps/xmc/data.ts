@@ -1,0 +1,102 @@
+/**
+ * Datasets of the extreme-classification application (Node only): the built-in WordNet split,
+ * a directory holding `train.txt` and `test.txt` (XMC sparse format or fastText format), or a
+ * single file split deterministically into train and test.
+ * @module
+ */
+import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { IoError } from '../../core/errors.js';
+import { readFastTextFile, readFastTextSplit, readXmcFile, readXmcSplit, SPLIT_FILES, loadWordNet } from '../../data/files.js';
+import { numRows, SparseBuilder, type DatasetSplit, type SparseDataset } from '../../data/sparse.js';
+
+/** How the words of a prediction input line are read, fixed by the training data. */
+export type XmcInputKind = 'alnum' | 'whitespace' | 'pairs';
+
+/** A loaded split and how its inputs are written. */
+export interface XmcData {
+  /** Train and test sets sharing features and labels. */
+  split: DatasetSplit;
+  /**
+   * `alnum`: text tokenized like the WordNet dataset (lower-cased `[a-z0-9]+` runs);
+   * `whitespace`: fastText words; `pairs`: XMC `index:value` pairs.
+   */
+  input: XmcInputKind;
+  /** A short description of the source. */
+  source: string;
+}
+
+const XMC_HEADER = /^\s*\d+\s+\d+\s+\d+\s*$/;
+
+/** Whether `path` starts with an XMC header line (`instances features labels`). */
+function isXmcFile(path: string): boolean {
+  const buf = new Uint8Array(256);
+  let got = 0;
+  try {
+    const fd = openSync(path, 'r');
+    try {
+      got = readSync(fd, buf, 0, buf.length, 0);
+    } finally {
+      closeSync(fd);
+    }
+  } catch (e) {
+    throw new IoError(`cannot read ${path}: ${(e as Error).message}`);
+  }
+  const head = new TextDecoder().decode(buf.subarray(0, got)).split('\n', 1)[0] ?? '';
+  return XMC_HEADER.test(head);
+}
+
+/** Whether row `r` of a single-file dataset goes to the test split (a fixed 20 % hash split). */
+export function isTestRow(r: number): boolean {
+  return (Math.imul(r + 1, 2654435761) >>> 0) % 100 < 20;
+}
+
+/** The rows of `ds` that `keep` accepts, as a dataset in the same feature and label space. */
+export function selectRows(ds: SparseDataset, keep: (r: number) => boolean): SparseDataset {
+  const b = new SparseBuilder();
+  const names: string[] = [];
+  const f = ds.features;
+  const seq = ds.sequences;
+  for (let r = 0; r < numRows(ds); r++) {
+    if (!keep(r)) continue;
+    const labels = ds.labels.ids.subarray(ds.labels.offsets[r]!, ds.labels.offsets[r + 1]!);
+    if (seq) b.addTokens(seq.ids.subarray(seq.offsets[r]!, seq.offsets[r + 1]!), labels);
+    else b.addRow(f.indices.subarray(f.offsets[r]!, f.offsets[r + 1]!), f.values.subarray(f.offsets[r]!, f.offsets[r + 1]!), labels);
+    if (ds.rowNames) names.push(ds.rowNames[r]!);
+  }
+  return b.build({
+    numFeatures: ds.numFeatures,
+    numLabels: ds.numLabels,
+    ...(ds.featureNames ? { featureNames: ds.featureNames } : {}),
+    ...(ds.labelNames ? { labelNames: ds.labelNames } : {}),
+    ...(ds.labelInfo ? { labelInfo: ds.labelInfo } : {}),
+    ...(ds.rowNames ? { rowNames: names } : {}),
+  });
+}
+
+/**
+ * Loads `spec`: `wordnet` (the default WordNet split, depth 2); a directory with `train.txt`
+ * and `test.txt` in the XMC format (as `samplex data export --format xmc` writes, with
+ * `features.txt` / `labels.txt` when present) or the fastText format; or one file in either
+ * format, split by {@link isTestRow} (features and labels numbered over the whole file).
+ * @throws IoError when the path does not exist or lacks the split files; DataFormatError for malformed files
+ */
+export function loadXmcData(spec: string): XmcData {
+  if (spec === 'wordnet') return { split: loadWordNet(), input: 'alnum', source: 'wordnet' };
+  if (!existsSync(spec)) {
+    throw new IoError(`--data ${spec}: no such file or directory; give 'wordnet', a directory with train.txt and test.txt, or one XMC or fastText file`);
+  }
+  if (statSync(spec).isDirectory()) {
+    const trainPath = join(spec, SPLIT_FILES.train);
+    const testPath = join(spec, SPLIT_FILES.test);
+    if (!existsSync(trainPath) || !existsSync(testPath)) {
+      throw new IoError(`--data ${spec}: the directory must hold ${SPLIT_FILES.train} and ${SPLIT_FILES.test} (XMC or fastText format)`);
+    }
+    if (isXmcFile(trainPath)) return { split: readXmcSplit(spec), input: 'pairs', source: spec };
+    return { split: readFastTextSplit(trainPath, testPath), input: 'whitespace', source: spec };
+  }
+  const xmc = isXmcFile(spec);
+  const all = xmc ? readXmcFile(spec) : readFastTextFile(spec);
+  const split = { train: selectRows(all, (r) => !isTestRow(r)), test: selectRows(all, isTestRow) };
+  return { split, input: xmc ? 'pairs' : 'whitespace', source: spec };
+}

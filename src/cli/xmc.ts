@@ -1,0 +1,240 @@
+/**
+ * `samplex train xmc`, `samplex compare xmc` and `samplex predict xmc`: the extreme-classification
+ * application on the command line.
+ * @module
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { IoError, OptionError } from '../core/errors.js';
+import { choiceOption, intOption, numOption } from '../core/validate.js';
+import { loadXmcData, type XmcData } from '../apps/xmc/data.js';
+import {
+  curveOf, loadXmcModel, parseXmcInputs, REPORT_FILE, trainXmcRun, xmcReportHtml, type XmcRunResult,
+} from '../apps/xmc/run.js';
+import { resolveXmcConfig, xmcSamplerNames, type ResolvedXmcConfig } from '../apps/xmc/trainer.js';
+import { initFastKernels, tableInKernelMemory, type FastKernels, type KernelPath } from '../kernels/fast.js';
+import { samplerOptionNames } from '../samplers/factory.js';
+import { ProgressBar } from '../train/progress.js';
+import { writeFileAtomic } from '../io/atomic.js';
+
+/** Options shared by `train xmc` and `compare xmc`, as typed on the command line. */
+export interface XmcCommonOptions {
+  data: string;
+  negatives: string;
+  epochs: string;
+  dim: string;
+  threads: string;
+  seed: string;
+  batch: string;
+  lr: string;
+  optimizer: string;
+  weighting: string;
+  bigrams: string;
+  hidden?: boolean;
+  rebuildEvery: string;
+  opt: string[];
+  kernels: string;
+  progress: boolean;
+}
+
+function num(v: string, what: string): number {
+  const x = Number(v);
+  if (v.trim() === '' || !Number.isFinite(x)) throw new OptionError(`--${what} must be a number, got '${v}'`);
+  return x;
+}
+
+function parseKeyValues(pairs: readonly string[]): Record<string, number | string | boolean> {
+  const out: Record<string, number | string | boolean> = {};
+  for (const p of pairs) {
+    const eq = p.indexOf('=');
+    if (eq <= 0) throw new OptionError(`--opt expects key=value (or sampler.key=value), got '${p}'`);
+    const v = p.slice(eq + 1);
+    out[p.slice(0, eq)] = v === 'true' || v === 'false' ? v === 'true' : v.trim() !== '' && Number.isFinite(Number(v)) ? Number(v) : v;
+  }
+  return out;
+}
+
+/** Sampler options for `name` from `--opt` (unprefixed keys go to every sampler declaring them). */
+function optionsFor(name: string, opts: Record<string, number | string | boolean>, names: readonly string[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(opts)) {
+    const dot = k.indexOf('.');
+    if (dot > 0) {
+      const target = k.slice(0, dot);
+      if (!names.includes(target)) throw new OptionError(`--opt ${k}: sampler '${target}' is not being trained (${names.join(',')})`);
+      if (target === name) out[k.slice(dot + 1)] = v;
+    } else if (samplerOptionNames(name)?.includes(k)) out[k] = v;
+    else if (!names.some((n) => samplerOptionNames(n)?.includes(k))) {
+      throw new OptionError(`--opt ${k}: none of the samplers ${names.join(',')} takes option '${k}'; prefix it with a sampler name (name.${k})`);
+    }
+  }
+  return out;
+}
+
+/** The resolved configuration of one sampler from the command-line options. */
+function configFor(sampler: string, o: XmcCommonOptions, names: readonly string[]): ResolvedXmcConfig {
+  return resolveXmcConfig({
+    sampler,
+    samplerOptions: optionsFor(sampler, parseKeyValues(o.opt), names),
+    negatives: intOption(num(o.negatives, 'negatives'), 'negatives', 1),
+    dim: intOption(num(o.dim, 'dim'), 'dim', 1, 4096),
+    hidden: o.hidden ?? false,
+    batchSize: intOption(num(o.batch, 'batch'), 'batch', 1),
+    lr: numOption(num(o.lr, 'lr'), 'lr', 0, Infinity, true),
+    optimizer: choiceOption(o.optimizer, 'optimizer', ['sgd', 'adagrad', 'adam'] as const),
+    weighting: choiceOption(o.weighting, 'weighting', ['tfidf', 'counts'] as const),
+    bigrams: intOption(num(o.bigrams, 'bigrams'), 'bigrams', 0),
+    rebuildEvery: intOption(num(o.rebuildEvery, 'rebuild-every'), 'rebuild-every', 0),
+    seed: intOption(num(o.seed, 'seed'), 'seed', 0),
+  });
+}
+
+/** Starts the kernels: `threads` workers for the evaluation, the chosen path for everything. */
+async function startKernels(path: string, threads: number): Promise<FastKernels> {
+  const want = choiceOption(path, 'kernels', ['auto', 'fma', 'simd', 'ts']) as KernelPath | 'auto';
+  return initFastKernels({ path: want, threads: threads > 1 ? threads : 0 });
+}
+
+async function runOne(
+  data: XmcData, out: string, epochs: number, config: ResolvedXmcConfig, fast: FastKernels, threads: number, o: XmcCommonOptions,
+  resume: boolean, print: (line: string) => void,
+): Promise<XmcRunResult> {
+  return trainXmcRun({
+    data, out, epochs, config, resume, threads, kernels: fast.path,
+    runtime: { pool: fast.pool, placeTable: (t) => tableInKernelMemory(fast, t) },
+    progress: o.progress
+      ? (epoch, total) => {
+          const bar = new ProgressBar({ total, unit: 'inst', label: `${config.sampler} epoch ${epoch}` });
+          return { update: (done, _t, loss) => bar.update(done, { loss }), stop: () => bar.stop() };
+        }
+      : undefined,
+    log: (line) => print(`${config.sampler} ${line}`),
+  });
+}
+
+function addCommonOptions(c: Command): Command {
+  return c
+    .option('--data <spec>', 'wordnet (the built-in WordNet split) | DIR with train.txt and test.txt (XMC or fastText format) | FILE (split 80/20)', 'wordnet')
+    .option('--negatives <m>', 'negatives per row for sampled samplers', '50')
+    .option('--epochs <n>', 'epochs to train', '5')
+    .option('--dim <d>', 'query dimension', '128')
+    .option('--threads <n>', 'kernel worker threads (evaluation is split across them)', '2')
+    .option('--seed <s>', 'random seed', '1')
+    .option('--batch <B>', 'rows per step', '64')
+    .option('--lr <x>', 'learning rate', '0.01')
+    .option('--optimizer <name>', 'sgd | adagrad | adam', 'adam')
+    .option('--weighting <w>', 'tfidf | counts (rows are L2-normalized either way)', 'tfidf')
+    .option('--bigrams <buckets>', 'hashed word-bigram buckets (0: tokens only)', '0')
+    .option('--hidden', 'add a hidden layer (relu, width dim) after the embedding sum')
+    .option('--rebuild-every <steps>', 'rebuild an adaptive sampler every this many steps (0: once per epoch)', '0')
+    .option('--opt <key=value>', 'sampler option (repeatable; prefix with "name." to target one sampler)', (v: string, p: string[]) => [...p, v], [] as string[])
+    .option('--kernels <path>', 'dense math: auto (WebAssembly FMA, else SIMD, else TypeScript) | fma | simd | ts', 'auto')
+    .option('--no-progress', 'no progress bar');
+}
+
+/** Adds `train xmc`, `compare xmc` and `predict xmc` to the program. */
+export function addXmcCommands(program: Command, print: (line: string) => void): void {
+  const train = program.commands.find((c) => c.name() === 'train') ?? program.command('train').description('train an application model');
+  addCommonOptions(
+    train
+      .command('xmc')
+      .description('train the extreme classifier (sparse bag-of-words encoder → sampled or full softmax); evaluates P@k and nDCG@k on test after every epoch')
+      .option('--sampler <name>', `full | ${xmcSamplerNames().filter((s) => s !== 'full').join(' | ')}`, 'midx')
+      .option('--out <dir>', 'run directory (metrics.jsonl, model, checkpoints, report.html)')
+      .option('--resume', 'continue the run in --out from its last checkpoint (its saved settings are used)'),
+  ).action(async (o: XmcCommonOptions & { sampler: string; out?: string; resume?: boolean }) => {
+    const config = configFor(o.sampler, o, [o.sampler]);
+    const epochs = intOption(num(o.epochs, 'epochs'), 'epochs', 1);
+    const threads = intOption(num(o.threads, 'threads'), 'threads', 1, 256);
+    const out = o.out ?? join('runs', `xmc-${o.sampler}`);
+    const data = loadXmcData(o.data);
+    const fast = await startKernels(o.kernels, threads);
+    try {
+      const res = await runOne(data, out, epochs, config, fast, threads, o, o.resume ?? false, print);
+      const last = res.records[res.records.length - 1];
+      if (last) print(`P@1 ${Number(last['p1']).toFixed(4)} P@3 ${Number(last['p3']).toFixed(4)} P@5 ${Number(last['p5']).toFixed(4)} after ${last['epoch']} epochs`);
+      print(`report written to ${res.dir.path(REPORT_FILE)}`);
+    } finally {
+      await fast.close();
+    }
+  });
+
+  const compare = program.commands.find((c) => c.name() === 'compare') ?? program.command('compare').description('train one model per sampler and compare them');
+  addCommonOptions(
+    compare
+      .command('xmc')
+      .description('train the extreme classifier once per sampler with the same seed and budget; one report with P@1 against epoch and wall time and a summary table')
+      .option('--samplers <list>', 'comma-separated samplers (full = exact softmax)', 'full,uniform,unigram,quadratic,rff,midx')
+      .requiredOption('--out <dir>', 'directory: one run directory per sampler and report.html'),
+  ).action(async (o: XmcCommonOptions & { samplers: string; out: string }) => {
+    const names = o.samplers.split(',').map((s) => s.trim()).filter((s) => s !== '');
+    if (names.length === 0) throw new OptionError('--samplers: give a comma-separated list, e.g. full,midx');
+    if (new Set(names).size !== names.length) throw new OptionError(`--samplers lists a sampler twice: ${o.samplers}`);
+    const configs = names.map((n) => configFor(n, o, names));
+    const epochs = intOption(num(o.epochs, 'epochs'), 'epochs', 1);
+    const threads = intOption(num(o.threads, 'threads'), 'threads', 1, 256);
+    const data = loadXmcData(o.data);
+    const fast = await startKernels(o.kernels, threads);
+    const results: { name: string; res: XmcRunResult }[] = [];
+    try {
+      for (const c of configs) results.push({ name: c.sampler, res: await runOne(data, join(o.out, c.sampler), epochs, c, fast, threads, o, false, print) });
+    } finally {
+      await fast.close();
+    }
+    const head = ['sampler', 'P@1', 'P@3', 'P@5', 'nDCG@5', 'train s', 'inst/s', 'output share'];
+    const rows = results.map(({ name, res }) => {
+      const r = res.records[res.records.length - 1]!;
+      const ips = res.records.reduce((s, x) => s + Number(x['instPerSec']), 0) / res.records.length;
+      const share = res.records.reduce((s, x) => s + Number(x['outputShare']), 0) / res.records.length;
+      return [name, fix(r['p1']), fix(r['p3']), fix(r['p5']), fix(r['ndcg5']), Number(r['trainSec']).toFixed(1), Math.round(ips), share.toFixed(2)];
+    });
+    const c0 = configs[0]!;
+    const settings = {
+      data: data.source, samplers: names.join(','), epochs, negatives: c0.negatives, dim: c0.dim, batch: c0.batchSize, optimizer: c0.optimizer, lr: c0.lr, seed: c0.seed, threads, kernels: fast.path,
+    };
+    const html = xmcReportHtml('samplex compare xmc', settings, results.map(({ name, res }) => curveOf(name, res.records)), { head, rows });
+    const path = join(o.out, REPORT_FILE);
+    writeFileAtomic(path, html);
+    print(head.join('\t'));
+    for (const r of rows) print(r.join('\t'));
+    print(`report written to ${path}`);
+  });
+
+  const predict = program.commands.find((c) => c.name() === 'predict') ?? program.command('predict').description('predict with a trained model');
+  predict
+    .command('xmc')
+    .description('print the top-k labels of every input line (text, or index:value pairs for models trained on XMC files)')
+    .requiredOption('--model <dir>', 'run directory of a samplex train xmc run')
+    .option('--k <k>', 'labels per line', '5')
+    .option('--input <file>', 'read lines from FILE instead of stdin')
+    .option('--scores', 'print label:score pairs')
+    .action((o: { model: string; k: string; input?: string; scores?: boolean }) => {
+      const loaded = loadXmcModel(o.model);
+      const k = intOption(num(o.k, 'k'), 'k', 1, loaded.model.table.n);
+      let text: string;
+      try {
+        text = readFileSync(o.input ?? 0, 'utf8');
+      } catch (e) {
+        throw new IoError(`cannot read ${o.input ?? 'stdin'}: ${(e as Error).message}`);
+      }
+      const lines = text.split('\n');
+      if (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
+      const x = parseXmcInputs(lines, loaded, o.input ?? '<stdin>');
+      const { ids, scores } = loaded.model.predict(x, k);
+      const names = loaded.info.labelNames;
+      for (let r = 0; r < lines.length; r++) {
+        const parts: string[] = [];
+        for (let j = 0; j < k; j++) {
+          const id = ids[r * k + j]!;
+          if (id < 0) continue;
+          parts.push(o.scores ? `${names[id]}:${scores[r * k + j]!.toFixed(4)}` : names[id]!);
+        }
+        print(parts.join(' '));
+      }
+    });
+}
+
+function fix(v: unknown): string {
+  return Number(v).toFixed(4);
+}
