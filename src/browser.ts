@@ -186,3 +186,21 @@ export {
   type LeaveOneOutSplit,
   type InteractionStats,
 } from './data/interactions.js';
+export { Featurizer, bigramBucket, type FeaturizerOptions, type FeaturizerState, type TermWeighting } from './apps/xmc/features.js';
+export { SparseEncoder, checkInputs, type SparseEncoderOptions, type EncoderPass, type EncoderGrads } from './apps/xmc/encoder.js';
+export {
+  XmcTrainer,
+  XmcModel,
+  FULL_SOFTMAX,
+  xmcSamplerNames,
+  resolveXmcConfig,
+  batchLabels,
+  labelCounts,
+  type XmcConfig,
+  type ResolvedXmcConfig,
+  type XmcMetrics,
+  type EpochStats,
+  type XmcProgress,
+  type XmcRuntime,
+  type XmcTensors,
+} from './apps/xmc/trainer.js';

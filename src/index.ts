@@ -58,3 +58,19 @@ export {
   type FetchOptions,
   type FetchResult,
 } from './data/movielens.js';
+export { loadXmcData, selectRows, isTestRow, type XmcData, type XmcInputKind } from './apps/xmc/data.js';
+export {
+  trainXmcRun,
+  loadXmcModel,
+  parseXmcInputs,
+  xmcReportHtml,
+  curveOf,
+  MODEL_FILE,
+  REPORT_FILE,
+  XMC_REPORT_METRICS,
+  type XmcModelInfo,
+  type XmcCheckpointInfo,
+  type XmcRunOptions,
+  type XmcRunResult,
+  type LoadedXmcModel,
+} from './apps/xmc/run.js';

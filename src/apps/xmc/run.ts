@@ -287,10 +287,3 @@ export function parseXmcInputs(lines: readonly string[], loaded: LoadedXmcModel,
   });
   return { indices: Int32Array.from(idx), values: Float32Array.from(val), offsets: Int32Array.from(offsets) };
 }
-
-/** Throws unless a run directory can be written (used before long work). */
-export function assertWritableRun(out: string, resume: boolean): void {
-  if (!resume && existsSync(out) && (existsSync(`${out}/metrics.jsonl`) || existsSync(`${out}/${CHECKPOINT_FILE}`))) {
-    throw new StateError(`${out} already holds a run; pass --resume to continue it or choose another --out`);
-  }
-}

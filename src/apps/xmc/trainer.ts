@@ -18,7 +18,7 @@ import { createOptimizer, OPTIMIZER_NAMES, type OptimizerName, type OptimizerSta
 import { OutputLayer } from '../../layer/outputLayer.js';
 import { fullSoftmaxLoss } from '../../loss/full.js';
 import { meanNll, ndcgAtK, precisionAtK } from '../../loss/metrics.js';
-import type { LabelWeighting } from '../../loss/types.js';
+import type { Convention, LabelWeighting } from '../../loss/types.js';
 import { createSampler, samplerNames, samplerOptionNames } from '../../samplers/factory.js';
 import { checkInputs, SparseEncoder } from './encoder.js';
 import { Featurizer, type TermWeighting } from './features.js';
@@ -48,6 +48,12 @@ export interface XmcConfig {
   weighting?: TermWeighting;
   /** Hashed bigram buckets (default 0: tokens only). */
   bigrams?: number;
+  /**
+   * Estimator convention of the sampled loss (default `'correctedAll'`: draw from all labels and
+   * mask draws that hit any positive of the row; `'exclusive'` draws from the other labels by
+   * rejection, which needs many tries once an adaptive proposal concentrates on the positives).
+   */
+  convention?: Convention;
   /** Weighting of a row's per-positive softmax terms (default `'mean'`). */
   labelWeighting?: LabelWeighting;
   /** Seed of every random choice (default 1). */
@@ -65,7 +71,7 @@ export interface XmcConfig {
 export type ResolvedXmcConfig = Required<XmcConfig>;
 
 const CONFIG_KEYS = [
-  'sampler', 'samplerOptions', 'negatives', 'dim', 'hidden', 'batchSize', 'optimizer', 'lr', 'weighting', 'bigrams', 'labelWeighting', 'seed', 'rebuildEvery', 'updatePerStep',
+  'sampler', 'samplerOptions', 'negatives', 'dim', 'hidden', 'batchSize', 'optimizer', 'lr', 'weighting', 'bigrams', 'convention', 'labelWeighting', 'seed', 'rebuildEvery', 'updatePerStep',
 ] as const;
 
 /** Names accepted as `sampler`: `'full'` and the registered samplers. */
@@ -94,6 +100,7 @@ export function resolveXmcConfig(c: XmcConfig = {}): ResolvedXmcConfig {
     lr: numOption(c.lr ?? 0.01, 'lr', 0, Infinity, true),
     weighting: choiceOption(c.weighting ?? 'tfidf', 'weighting', ['tfidf', 'counts'] as const),
     bigrams: intOption(c.bigrams ?? 0, 'bigrams', 0, 1 << 26),
+    convention: choiceOption(c.convention ?? 'correctedAll', 'convention', ['exclusive', 'correctedAll'] as const),
     labelWeighting: choiceOption(c.labelWeighting ?? 'mean', 'labelWeighting', ['mean', 'sum'] as const),
     seed: intOption(c.seed ?? 1, 'seed', 0),
     rebuildEvery: intOption(c.rebuildEvery ?? 0, 'rebuildEvery', 0),
@@ -309,6 +316,7 @@ export class XmcTrainer {
       sampler: createSampler(c.sampler, so),
       optimizer: opt,
       negatives: c.negatives,
+      convention: c.convention,
       labelWeighting: c.labelWeighting,
       rebuildPerEpoch: false,
       rebuildEvery: c.rebuildEvery,

@@ -1,0 +1,100 @@
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { exportSplit } from '../src/data/files.js';
+import { runCli } from './util/cli.js';
+import { syntheticXmc } from './util/xmcSynthetic.js';
+
+const root = mkdtempSync(join(tmpdir(), 'samplex-xmc-'));
+after(() => rmSync(root, { recursive: true, force: true }));
+const ftDir = join(root, 'ft');
+const xmcDir = join(root, 'xmc');
+const split = syntheticXmc();
+exportSplit(split, ftDir, 'fasttext');
+exportSplit(split, xmcDir, 'xmc');
+const quick = ['--dim', '16', '--batch', '32', '--lr', '0.05', '--negatives', '8', '--kernels', 'ts', '--threads', '1', '--no-progress'];
+
+function records(dir: string): Record<string, number | string>[] {
+  return readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, number | string>);
+}
+
+test('train xmc writes metrics per epoch, a checkpoint and a report, and resumes', async () => {
+  const out = join(root, 'run-a');
+  const r = await runCli(['train', 'xmc', '--data', ftDir, '--sampler', 'midx', '--epochs', '2', '--out', out, ...quick]);
+  assert.equal(r.code, 0, r.stderr);
+  const recs = records(out);
+  assert.deepEqual(recs.map((x) => x['epoch']), [1, 2]);
+  for (const k of ['p1', 'p3', 'p5', 'ndcg1', 'ndcg3', 'ndcg5', 'loss', 'trainSec', 'instPerSec', 'outputShare']) assert.equal(typeof recs[1]![k], 'number', k);
+  assert.ok(Number(recs[1]!['p1']) > 0.3, `P@1 after 2 epochs ${recs[1]!['p1']}`);
+  const html = readFileSync(join(out, 'report.html'), 'utf8');
+  assert.match(html, /P@1/);
+  assert.match(html, /<svg/);
+  assert.equal(JSON.parse(readFileSync(join(out, 'checkpoint.json'), 'utf8')).epoch, 2);
+  assert.ok(r.lines.some((l) => /^midx epoch 2: .*P@1/.test(l)));
+
+  // Running again into the same directory without --resume is refused.
+  const again = await runCli(['train', 'xmc', '--data', ftDir, '--epochs', '1', '--out', out, ...quick]);
+  assert.equal(again.code, 2);
+  assert.match(again.stderr, /E_STATE/);
+
+  // An interrupted run (1 epoch) resumed to 2 epochs equals the uninterrupted run.
+  const outB = join(root, 'run-b');
+  assert.equal((await runCli(['train', 'xmc', '--data', ftDir, '--sampler', 'midx', '--epochs', '1', '--out', outB, ...quick])).code, 0);
+  const res = await runCli(['train', 'xmc', '--data', ftDir, '--epochs', '2', '--out', outB, '--resume', ...quick]);
+  assert.equal(res.code, 0, res.stderr);
+  const recsB = records(outB);
+  const pick = (x: Record<string, number | string>) => [x['epoch'], x['loss'], x['p1'], x['p3'], x['p5'], x['ndcg5'], x['nll']];
+  assert.deepEqual(recsB.map(pick), recs.map(pick));
+  assert.ok(!existsSync(join(outB, 'checkpoint-1.safetensors')), 'the previous checkpoint file is removed');
+
+  // predict: k labels per input line.
+  const input = join(root, 'input.txt');
+  writeFileSync(input, 'w0 w1 w2 w130\nw8 w9 w10\n');
+  const p = await runCli(['predict', 'xmc', '--model', out, '--k', '3', '--input', input]);
+  assert.equal(p.code, 0, p.stderr);
+  assert.equal(p.lines.length, 2);
+  for (const l of p.lines) assert.equal(l.split(' ').length, 3);
+  assert.equal(p.lines[0]!.split(' ')[0], 'L0', 'the signature words of label 0 rank it first');
+  assert.equal(p.lines[1]!.split(' ')[0], 'L2');
+});
+
+test('compare xmc trains every sampler with the same budget and writes one report', async () => {
+  const out = join(root, 'cmp');
+  const r = await runCli(['compare', 'xmc', '--data', ftDir, '--samplers', 'full,uniform,midx', '--epochs', '1', '--out', out, ...quick]);
+  assert.equal(r.code, 0, r.stderr);
+  const html = readFileSync(join(out, 'report.html'), 'utf8');
+  for (const s of ['full', 'uniform', 'midx']) {
+    assert.ok(existsSync(join(out, s, 'metrics.jsonl')), s);
+    assert.match(html, new RegExp(`<td>${s}</td>`));
+  }
+  assert.match(html, /inst\/s/);
+  const table = r.lines.slice(r.lines.findIndex((l) => l.startsWith('sampler\t')));
+  assert.equal(table.length, 5, table.join('\n'));
+});
+
+test('bad inputs give typed errors', async () => {
+  const unknown = await runCli(['train', 'xmc', '--data', ftDir, '--sampler', 'nope', '--out', join(root, 'bad1'), ...quick]);
+  assert.equal(unknown.code, 2);
+  assert.match(unknown.stderr, /E_OPTION.*unknown sampler 'nope'/);
+  const noData = await runCli(['train', 'xmc', '--data', join(root, 'missing'), '--out', join(root, 'bad2'), ...quick]);
+  assert.equal(noData.code, 2);
+  assert.match(noData.stderr, /E_IO/);
+  const noModel = await runCli(['predict', 'xmc', '--model', join(root, 'missing')]);
+  assert.equal(noModel.code, 2);
+  assert.match(noModel.stderr, /E_IO/);
+  // A model trained on XMC files reads index:value pairs; a malformed line names its number.
+  const out = join(root, 'pairs');
+  assert.equal((await runCli(['train', 'xmc', '--data', xmcDir, '--sampler', 'uniform', '--epochs', '1', '--out', out, ...quick])).code, 0);
+  const input = join(root, 'pairs.txt');
+  writeFileSync(input, '0:1 1:0.5\n3:x\n');
+  const bad = await runCli(['predict', 'xmc', '--model', out, '--input', input]);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /E_DATA_FORMAT.*:2/);
+  writeFileSync(input, '0:1 1:0.5\n3:2\n');
+  const ok = await runCli(['predict', 'xmc', '--model', out, '--input', input, '--k', '2', '--scores']);
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.equal(ok.lines.length, 2);
+  assert.match(ok.lines[0]!, /^L\d+:-?\d/);
+});
