@@ -4,14 +4,14 @@
 # Exports the split in fastText format, trains `fasttext supervised -thread T -dim 128` with
 # -loss softmax, ns, hs and ova over a small grid of epochs and learning rates (training time
 # measured with the shell's clock; P@1 from `fasttext test model.bin test.txt 1`), keeps the best
-# of each loss, then trains samplex (`samplex train xmc`, midx and full softmax) with the same
-# thread count and prints one row per system: P@1, training seconds (without evaluation) and, for
+# of each loss; samplex (`samplex train xmc`, midx and full softmax) is trained first, with the
+# same thread count, and prints one row per system: P@1, training seconds (without evaluation) and, for
 # samplex, the training seconds at which it first reached fastText's best P@1.
 #
 # Usage: bench/fasttext-peer.sh [WORKDIR]    (after `npm run build`)
 # Environment: THREADS (2), EPOCHS_GRID ("5 25"), LR_GRID ("0.25 1.0"), FULL_GRID_LOSSES
 # ("ns hs": losses that get the whole grid; softmax and ova, whose steps cost O(labels), get the
-# first epoch count only), SAMPLEX_EPOCHS (5), SAMPLEX_ARGS (extra options for samplex),
+# first epoch count and the last learning rate only), SAMPLEX_EPOCHS (5), SAMPLEX_ARGS (extra options for samplex),
 # SAMPLERS ("midx full").
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,14 +27,21 @@ command -v fasttext >/dev/null || { echo "fasttext not found (Debian package fas
 mkdir -p "$WORK"
 node dist/src/cli/main.js data export wordnet --format fasttext --out "$WORK/data" >&2
 now() { date +%s.%N; }
+for s in $SAMPLERS; do
+  out="$WORK/samplex-$s"
+  rm -rf "$out"
+  # shellcheck disable=SC2086
+  node dist/src/cli/main.js train xmc --sampler "$s" --threads "$THREADS" --epochs "$SAMPLEX_EPOCHS" --out "$out" --no-progress $SAMPLEX_ARGS >&2
+done
 results="$WORK/fasttext.tsv"
 : > "$results"
 first_epochs=${EPOCHS_GRID%% *}
 for loss in softmax ns hs ova; do
   epochs_list=$EPOCHS_GRID
-  case " $FULL_GRID_LOSSES " in *" $loss "*) ;; *) epochs_list=$first_epochs ;; esac
+  lr_list=$LR_GRID
+  case " $FULL_GRID_LOSSES " in *" $loss "*) ;; *) epochs_list=$first_epochs; lr_list=${LR_GRID##* } ;; esac
   for ep in $epochs_list; do
-    for lr in $LR_GRID; do
+    for lr in $lr_list; do
       model="$WORK/ft-$loss-$ep-$lr"
       t0=$(now)
       fasttext supervised -input "$WORK/data/train.txt" -output "$model" -thread "$THREADS" -dim 128 \
@@ -57,9 +64,6 @@ for loss in softmax ns hs ova; do
 done
 for s in $SAMPLERS; do
   out="$WORK/samplex-$s"
-  rm -rf "$out"
-  # shellcheck disable=SC2086
-  node dist/src/cli/main.js train xmc --sampler "$s" --threads "$THREADS" --epochs "$SAMPLEX_EPOCHS" --out "$out" --no-progress $SAMPLEX_ARGS >&2
   node -e '
     const fs = require("fs");
     const recs = fs.readFileSync(process.argv[1], "utf8").trim().split("\n").map(JSON.parse);
