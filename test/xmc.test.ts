@@ -150,6 +150,16 @@ test('a tiny synthetic problem is learned by the full softmax and by sampled sam
   }
 });
 
+test('every registered sampler trains the classifier (counts passed to unigram and logUniform)', async () => {
+  const split = syntheticXmc();
+  for (const sampler of ['unigram', 'logUniform', 'quadratic', 'rff', 'exact']) {
+    const t = new XmcTrainer(split, { ...base, sampler });
+    for (let e = 0; e < 4; e++) t.trainEpoch();
+    const m = await t.evaluate();
+    assert.ok(m.p1 > 0.85, `${sampler}: P@1 ${m.p1}`);
+  }
+});
+
 test('sparse updates: embedding rows of inputs that never occur in training stay unchanged', () => {
   const split = syntheticXmc({ unused: 10 });
   const t = new XmcTrainer(split, { ...base, sampler: 'uniform', hidden: true });

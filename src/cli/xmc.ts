@@ -209,7 +209,8 @@ export function addXmcCommands(program: Command, print: (line: string) => void):
     .option('--k <k>', 'labels per line', '5')
     .option('--input <file>', 'read lines from FILE instead of stdin')
     .option('--scores', 'print label:score pairs')
-    .action((o: { model: string; k: string; input?: string; scores?: boolean }) => {
+    .option('--info', "append each label's description in parentheses (e.g. WordNet lemmas), when the data has them")
+    .action((o: { model: string; k: string; input?: string; scores?: boolean; info?: boolean }) => {
       const loaded = loadXmcModel(o.model);
       const k = intOption(num(o.k, 'k'), 'k', 1, loaded.model.table.n);
       let text: string;
@@ -222,7 +223,8 @@ export function addXmcCommands(program: Command, print: (line: string) => void):
       if (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
       const x = parseXmcInputs(lines, loaded, o.input ?? '<stdin>');
       const { ids, scores } = loaded.model.predict(x, k);
-      const names = loaded.info.labelNames;
+      const info = o.info ? loaded.info.labelInfo : null;
+      const names = loaded.info.labelNames.map((n, i) => (info && info[i] ? `${n}(${info[i]})` : n));
       for (let r = 0; r < lines.length; r++) {
         const parts: string[] = [];
         for (let j = 0; j < k; j++) {

@@ -34,6 +34,8 @@ export interface XmcModelInfo {
   featureNames: string[] | null;
   /** Label names (ids when the data has none). */
   labelNames: string[];
+  /** Human-readable label descriptions (e.g. WordNet lemmas), or null. */
+  labelInfo: string[] | null;
 }
 
 /** Contents of `checkpoint.json`. */
@@ -153,6 +155,7 @@ export async function trainXmcRun(o: XmcRunOptions): Promise<XmcRunResult> {
       numLabels: train.numLabels,
       featureNames: o.data.input === 'pairs' ? null : [...(train.featureNames ?? [])],
       labelNames: train.labelNames ? [...train.labelNames] : Array.from({ length: train.numLabels }, (_, i) => String(i)),
+      labelInfo: train.labelInfo ? [...train.labelInfo] : null,
     };
     dir.writeJson(MODEL_FILE, info);
   }

@@ -310,7 +310,7 @@ export class XmcTrainer {
     const so: Record<string, unknown> = { ...c.samplerOptions };
     const accepted = samplerOptionNames(c.sampler);
     if (accepted?.includes('seed') && so['seed'] === undefined) so['seed'] = (c.seed * 7919 + epoch) % 2 ** 31;
-    if (c.sampler === 'unigram' && so['counts'] === undefined) so['counts'] = this.counts;
+    if ((c.sampler === 'unigram' || c.sampler === 'logUniform') && so['counts'] === undefined) so['counts'] = this.counts;
     const layer = new OutputLayer({
       table,
       sampler: createSampler(c.sampler, so),
