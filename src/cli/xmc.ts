@@ -127,7 +127,7 @@ function addCommonOptions(c: Command): Command {
     .option('--weighting <w>', 'tfidf | counts (rows are L2-normalized either way)', 'tfidf')
     .option('--bigrams <buckets>', 'hashed word-bigram buckets (0: tokens only)', '0')
     .option('--hidden', 'add a hidden layer (relu, width dim) after the embedding sum')
-    .option('--rebuild-every <steps>', 'rebuild an adaptive sampler every this many steps (0: once per epoch)', '0')
+    .option('--rebuild-every <steps>', 'rebuild an adaptive sampler every this many steps (0: only at the start of each epoch)', '100')
     .option('--opt <key=value>', 'sampler option (repeatable; prefix with "name." to target one sampler)', (v: string, p: string[]) => [...p, v], [] as string[])
     .option('--kernels <path>', 'dense math: auto (WebAssembly FMA, else SIMD, else TypeScript) | fma | simd | ts', 'auto')
     .option('--no-progress', 'no progress bar');

@@ -59,8 +59,8 @@ export interface XmcConfig {
   /** Seed of every random choice (default 1). */
   seed?: number;
   /**
-   * Rebuild an adaptive sampler every this many steps (default 0: only the fresh build at the
-   * start of each epoch).
+   * Rebuild an adaptive sampler every this many steps (default 100; 0: only the fresh build at
+   * the start of each epoch).
    */
   rebuildEvery?: number;
   /** Call the adaptive sampler's `update(ids)` after every step (default false; see `OutputLayer`). */
@@ -103,7 +103,7 @@ export function resolveXmcConfig(c: XmcConfig = {}): ResolvedXmcConfig {
     convention: choiceOption(c.convention ?? 'correctedAll', 'convention', ['exclusive', 'correctedAll'] as const),
     labelWeighting: choiceOption(c.labelWeighting ?? 'mean', 'labelWeighting', ['mean', 'sum'] as const),
     seed: intOption(c.seed ?? 1, 'seed', 0),
-    rebuildEvery: intOption(c.rebuildEvery ?? 0, 'rebuildEvery', 0),
+    rebuildEvery: intOption(c.rebuildEvery ?? 100, 'rebuildEvery', 0),
     updatePerStep: c.updatePerStep ?? false,
   };
 }
