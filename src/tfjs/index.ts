@@ -23,3 +23,4 @@ export {
   type RegisterKernelsOptions,
   type RegisteredKernels,
 } from './wasmKernels.js';
+export { loadTfjs, type NodeTfBackend } from './node.js';
