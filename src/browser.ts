@@ -116,6 +116,13 @@ export {
 export { syntheticTable, syntheticQueries, type SyntheticKind, type SyntheticOptions } from './diagnostics/synthetic.js';
 export { biasReportHtml } from './report/bias.js';
 export {
+  trainingReportHtml,
+  type TrainingReportOptions,
+  type TrainingRun,
+  type CurvePoint,
+  type ReportMetric,
+} from './report/training.js';
+export {
   Vocab,
   SparseBuilder,
   checkDataset,

@@ -1,13 +1,15 @@
 /**
  * samplex: adaptive sampled softmax for huge output spaces. This is the Node entry: everything
  * in the browser entry plus atomic file writes, `.safetensors` files on disk, the R data reader
- * (node:zlib) and the MovieLens files and cache.
+ * (node:zlib), the MovieLens files and cache, and training-run directories and progress bars.
  * @packageDocumentation
  */
 export * from './browser.js';
 export { writeFileAtomic, type AtomicFileOps } from './io/atomic.js';
 export { writeSafetensors, readSafetensors, saveClassTable, loadClassTable } from './layer/safetensors.js';
 export { readLines } from './io/lines.js';
+export { RunDir, METRICS_FILE, CHECKPOINT_FILE, type RunDirOptions, type MetricsRecord } from './train/runDir.js';
+export { ProgressBar, formatRate, type ProgressBarOptions } from './train/progress.js';
 export {
   readXmcFile,
   readFastTextFile,

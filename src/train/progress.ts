@@ -1,0 +1,73 @@
+/**
+ * A terminal progress bar for training loops (Node only), on `cli-progress`: done/total, rate
+ * per second, ETA and free fields such as the current loss. On a non-terminal stream (a log
+ * file, CI) it prints a plain line every few seconds instead of redrawing.
+ * @module
+ */
+import cliProgress from 'cli-progress';
+
+/** Options of {@link ProgressBar}. */
+export interface ProgressBarOptions {
+  /** The amount of work (e.g. instances or tokens of the epoch). */
+  total: number;
+  /** The unit of the work, shown after the counts and in the rate (e.g. `inst`, `tok`). */
+  unit: string;
+  /** A label shown first (e.g. `epoch 2/10`). */
+  label?: string;
+  /** Where to draw (default `process.stderr`); `null` draws nothing. */
+  stream?: NodeJS.WritableStream | null;
+}
+
+/** Formats a rate compactly (`1234` → `1.23k`). */
+export function formatRate(perSec: number): string {
+  if (!Number.isFinite(perSec)) return '-';
+  if (perSec >= 1e6) return `${(perSec / 1e6).toFixed(2)}M`;
+  if (perSec >= 1e3) return `${(perSec / 1e3).toFixed(2)}k`;
+  return perSec.toFixed(perSec >= 100 ? 0 : 1);
+}
+
+function formatField(v: string | number): string {
+  if (typeof v === 'string') return v;
+  if (Number.isInteger(v)) return String(v);
+  return Math.abs(v) >= 1e4 || (Math.abs(v) < 1e-3 && v !== 0) ? v.toExponential(2) : v.toPrecision(4);
+}
+
+/** A progress bar; call {@link ProgressBar.update} with the work done so far and {@link ProgressBar.stop} at the end. */
+export class ProgressBar {
+  private readonly bar: cliProgress.SingleBar | null;
+  private readonly t0 = Date.now();
+
+  constructor(opts: ProgressBarOptions) {
+    const stream = opts.stream === undefined ? process.stderr : opts.stream;
+    if (stream === null) {
+      this.bar = null;
+      return;
+    }
+    const label = opts.label ? `${opts.label} ` : '';
+    this.bar = new cliProgress.SingleBar({
+      format: `${label}[{bar}] {percentage}% | {value}/{total} ${opts.unit} | {rate} ${opts.unit}/s | ETA {eta_formatted}{info}`,
+      stream,
+      barsize: 24,
+      hideCursor: null,
+      noTTYOutput: true,
+      notTTYSchedule: 5000,
+      etaBuffer: 50,
+    });
+    this.bar.start(Math.max(0, Math.floor(opts.total)), 0, { rate: '-', info: '' });
+  }
+
+  /** Sets the work done so far and the extra fields to show (e.g. `{ loss: 3.21 }`). */
+  update(done: number, fields: Record<string, string | number> = {}): void {
+    if (!this.bar) return;
+    const sec = (Date.now() - this.t0) / 1000;
+    const info = Object.entries(fields)
+      .map(([k, v]) => ` | ${k} ${formatField(v)}`)
+      .join('');
+    this.bar.update(Math.floor(done), { rate: sec > 0 ? formatRate(done / sec) : '-', info });
+  }
+
+  /** Draws the final state and releases the terminal line. */
+  stop(): void {
+    this.bar?.stop();
+  }
+}

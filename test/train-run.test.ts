@@ -1,0 +1,106 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { DataFormatError, StateError } from '../src/core/errors.js';
+import { RunDir, METRICS_FILE, CHECKPOINT_FILE } from '../src/train/runDir.js';
+import { ProgressBar, formatRate } from '../src/train/progress.js';
+import { trainingReportHtml } from '../src/report/training.js';
+
+function tmpDir(): string {
+  return fs.mkdtempSync(join(os.tmpdir(), 'samplex-run-'));
+}
+
+test('RunDir: metrics.jsonl holds every appended record, one JSON object per line', () => {
+  const dir = join(tmpDir(), 'a', 'b');
+  const run = RunDir.open(dir);
+  run.appendMetrics({ epoch: 1, loss: 2.5, sampler: 'midx' });
+  run.appendMetrics({ epoch: 2, loss: 1.25, sampler: 'midx', best: true, note: null });
+  const lines = fs.readFileSync(join(dir, METRICS_FILE), 'utf8').trimEnd().split('\n');
+  assert.deepEqual(lines.map((l) => JSON.parse(l)), [
+    { epoch: 1, loss: 2.5, sampler: 'midx' },
+    { epoch: 2, loss: 1.25, sampler: 'midx', best: true, note: null },
+  ]);
+  assert.deepEqual(run.readMetrics().map((r) => r.epoch), [1, 2]);
+  assert.deepEqual(fs.readdirSync(dir).filter((f) => f.endsWith('.tmp')), []);
+});
+
+test('RunDir: an existing run is refused without resume and continued with it', () => {
+  const dir = tmpDir();
+  const a = RunDir.open(dir);
+  a.appendMetrics({ epoch: 1, loss: 3 });
+  a.appendMetrics({ epoch: 2, loss: 2 });
+  assert.throws(() => RunDir.open(dir), (e: unknown) => e instanceof StateError && /--resume/.test(e.message));
+  const b = RunDir.open(dir, { resume: true });
+  assert.deepEqual(b.readMetrics(), [{ epoch: 1, loss: 3 }, { epoch: 2, loss: 2 }]);
+  b.retainMetrics((r) => (r.epoch as number) <= 1);
+  b.appendMetrics({ epoch: 2, loss: 1.5 });
+  assert.deepEqual(RunDir.open(dir, { resume: true }).readMetrics(), [{ epoch: 1, loss: 3 }, { epoch: 2, loss: 1.5 }]);
+
+  const c = tmpDir();
+  fs.writeFileSync(join(c, CHECKPOINT_FILE), '{}');
+  assert.throws(() => RunDir.open(c), StateError);
+});
+
+test('RunDir: a malformed metrics line is reported with its line number', () => {
+  const dir = tmpDir();
+  fs.writeFileSync(join(dir, METRICS_FILE), '{"epoch":1}\n[1,2]\n');
+  assert.throws(
+    () => RunDir.open(dir, { resume: true }),
+    (e: unknown) => e instanceof DataFormatError && e.line === 2 && /fix or delete/.test(e.message),
+  );
+});
+
+test('RunDir: JSON and text files round-trip; a missing JSON file reads as null; bad JSON is a typed error', () => {
+  const run = RunDir.open(tmpDir());
+  assert.equal(run.readJson('checkpoint.json'), null);
+  run.writeJson('state.json', { epoch: 3, rng: [1, 2, 3, 4] });
+  assert.deepEqual(run.readJson<{ epoch: number }>('state.json'), { epoch: 3, rng: [1, 2, 3, 4] });
+  run.writeText('report.html', '<p>x</p>');
+  assert.equal(fs.readFileSync(run.path('report.html'), 'utf8'), '<p>x</p>');
+  fs.writeFileSync(run.path('bad.json'), '{oops');
+  assert.throws(() => run.readJson('bad.json'), DataFormatError);
+});
+
+test('ProgressBar: draws counts, rate, ETA and fields on a stream; null draws nothing', () => {
+  const out = new PassThrough();
+  let text = '';
+  out.on('data', (b: Buffer) => (text += b.toString()));
+  const bar = new ProgressBar({ total: 1000, unit: 'inst', label: 'epoch 1/3', stream: out });
+  bar.update(400, { loss: 2.345678 });
+  bar.update(1000, { loss: 1.5 });
+  bar.stop();
+  assert.match(text, /epoch 1\/3/);
+  assert.match(text, /1000\/1000 inst/);
+  assert.match(text, /inst\/s/);
+  assert.match(text, /ETA/);
+  assert.match(text, /loss 1\.500/);
+  const silent = new ProgressBar({ total: 10, unit: 'tok', stream: null });
+  silent.update(5);
+  silent.stop();
+  assert.equal(formatRate(1234), '1.23k');
+  assert.equal(formatRate(2.5e6), '2.50M');
+  assert.equal(formatRate(12.34), '12.3');
+});
+
+test('trainingReportHtml: every finite point of every run is drawn, against epoch and wall time', () => {
+  const html = trainingReportHtml({
+    title: 'xmc <compare>',
+    settings: { data: 'wordnet', dim: 128 },
+    runs: [
+      { name: 'full', points: [{ epoch: 1, wallSec: 10, values: { p1: 0.2 } }, { epoch: 2, wallSec: 20, values: { p1: 0.3 } }] },
+      { name: 'midx & co', points: [{ epoch: 1, wallSec: 2, values: { p1: 0.19 } }, { epoch: 2, wallSec: 4, values: { p1: NaN } }] },
+    ],
+    metrics: [{ key: 'p1', label: 'P@1' }],
+    summary: { head: ['sampler', 'P@1'], rows: [['full', 0.3], ['midx', 0.19]] },
+  });
+  assert.equal((html.match(/<svg/g) ?? []).length, 2);
+  assert.equal((html.match(/<circle/g) ?? []).length, 6); // 3 finite points × 2 charts
+  for (const x of ['1', '2', '10', '20']) assert.match(html, new RegExp(`data-x="${x}"`));
+  assert.doesNotMatch(html, /data-x="4"/); // the NaN point of midx at 4 s is left out
+  assert.match(html, /xmc &lt;compare&gt;/);
+  assert.match(html, /midx &amp; co/);
+  assert.match(html, /<th>P@1<\/th>/);
+});
