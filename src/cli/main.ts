@@ -16,6 +16,7 @@ import { biasCommand, type BiasCommandOptions } from './bias.js';
 import { dataExportCommand, type DataExportOptions } from './data.js';
 import { addDataRecCommands } from './dataRec.js';
 import { addDataStatsCommand } from './dataStats.js';
+import { addLmCommands } from './lm.js';
 
 function version(): string {
   try {
@@ -76,6 +77,7 @@ export function buildProgram(print: (line: string) => void = (l) => process.stdo
     });
   addDataStatsCommand(data, print);
   addDataRecCommands(data, print);
+  addLmCommands(program, print);
   return program;
 }
 

@@ -140,6 +140,45 @@ export class LstmLm {
     return { queries, targets };
   }
 
+  /**
+   * The dense parameters (`var.<i>`, in {@link LstmLm.variables} order) and Adam's state
+   * (`adam.<i>`) as float32 arrays, for checkpoints.
+   */
+  async denseState(): Promise<Record<string, { data: Float32Array; shape: number[] }>> {
+    const out: Record<string, { data: Float32Array; shape: number[] }> = {};
+    this.variables.forEach((v, i) => {
+      out[`var.${i}`] = { data: Float32Array.from(v.dataSync()), shape: v.shape.slice() };
+    });
+    const ws = await this.optimizer.getWeights();
+    ws.forEach((w, i) => {
+      out[`adam.${i}`] = { data: Float32Array.from(w.tensor.dataSync()), shape: w.tensor.shape.slice() };
+    });
+    ws[0]?.tensor.dispose(); // the iteration count is a fresh scalar; the others are Adam's own variables
+    return out;
+  }
+
+  /**
+   * Restores {@link LstmLm.denseState} of a model with the same shapes.
+   * @throws ShapeError when a tensor is missing or has another shape
+   */
+  async loadDenseState(state: Readonly<Record<string, { data: Float32Array; shape: readonly number[] }>>): Promise<void> {
+    const tf = this.tf;
+    this.variables.forEach((v, i) => {
+      const s = state[`var.${i}`];
+      if (!s || s.shape.length !== v.shape.length || s.shape.some((x, k) => x !== v.shape[k])) {
+        throw new ShapeError(`LstmLm.loadDenseState: parameter ${i} should have shape [${v.shape.join(', ')}]; the checkpoint is of another model (check --dim, --layers, --tied)`);
+      }
+      v.assign(tf.tensor(s.data, v.shape));
+    });
+    const names = (await this.optimizer.getWeights()).map((w) => w.name);
+    const adam: { name: string; tensor: tfc.Tensor }[] = [];
+    for (let i = 0; state[`adam.${i}`]; i++) {
+      const s = state[`adam.${i}`]!;
+      adam.push({ name: names[i] ?? (i === 0 ? 'iter' : `w${i}`), tensor: tf.tensor(s.data, s.shape.slice()) });
+    }
+    if (adam.length) await this.optimizer.setWeights(adam);
+  }
+
   /** Disposes the variables, the optimizer and the state (not the head). */
   dispose(): void {
     this.resetState();
