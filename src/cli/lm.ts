@@ -9,7 +9,7 @@ import { OptionError } from '../core/errors.js';
 import { choiceOption, intOption, numOption } from '../core/validate.js';
 import type { LmCorpus } from '../data/lmCorpus.js';
 import { loadBrown, readTextCorpus } from '../data/lmFiles.js';
-import { initFastKernels } from '../kernels/fast.js';
+import { initFastKernels, type FastKernels } from '../kernels/fast.js';
 import { lmReportHtml, runLm, type LmRunResult, type LmRunSettings } from '../lm/session.js';
 import { ProgressBar } from '../train/progress.js';
 import { RunDir } from '../train/runDir.js';
@@ -37,6 +37,7 @@ export interface LmCommandOptions {
   out: string;
   resume?: boolean;
   progress: boolean;
+  refreshEvery: string;
 }
 
 /** Parses a duration: `90`, `90s`, `20m`, `1.5h`. */
@@ -63,11 +64,12 @@ function settingsOf(o: LmCommandOptions): Partial<LmRunSettings> {
     lr: numOption(Number(o.lr), '--lr', 0, Infinity, true),
     batchSize: intOption(Number(o.batch), '--batch', 1),
     bptt: intOption(Number(o.bptt), '--bptt', 1),
+    refreshEvery: intOption(Number(o.refreshEvery), '--refresh-every', 0),
   };
 }
 
 /** Runs `fn` with tfjs on the chosen backend, samplex's dense kernels installed and (unless `--tf-kernels stock`) registered with tfjs. */
-async function withLmRuntime<T>(o: LmCommandOptions, fn: (tf: Awaited<ReturnType<typeof loadTfjs>>) => Promise<T>): Promise<T> {
+async function withLmRuntime<T>(o: LmCommandOptions, fn: (tf: Awaited<ReturnType<typeof loadTfjs>>, fast: FastKernels) => Promise<T>): Promise<T> {
   const backend = choiceOption(o.backend, '--backend', ['wasm', 'cpu']) as NodeTfBackend;
   const tfKernels = choiceOption(o.tfKernels, '--tf-kernels', ['samplex', 'stock']);
   const threads = intOption(Number(o.threads), '--threads', 0, 256);
@@ -76,7 +78,7 @@ async function withLmRuntime<T>(o: LmCommandOptions, fn: (tf: Awaited<ReturnType
   const fast = await initFastKernels({ threads: Math.max(0, threads - 1) });
   const reg = tfKernels === 'samplex' ? await registerSamplexKernels(tf, { backends: [backend], fast }) : null;
   try {
-    return await fn(tf);
+    return await fn(tf, fast);
   } finally {
     await reg?.unregister();
     await fast.close();
@@ -108,6 +110,7 @@ function lmOptions(c: Command): Command {
     .option('--lr <rate>', 'Adam learning rate', '0.001')
     .option('--batch <B>', 'parallel BPTT columns', '20')
     .option('--bptt <T>', 'BPTT steps', '35')
+    .option('--refresh-every <k>', 'rebuild an adaptive sampler every k steps instead of updating it every step (0: every step)', '100')
     .option('--backend <name>', 'tfjs backend: wasm | cpu', 'wasm')
     .option('--tf-kernels <k>', "samplex (register samplex's kernels with tfjs) | stock", 'samplex')
     .option('--no-progress', 'no progress bar')
@@ -128,7 +131,9 @@ export function addLmCommands(program: Command, print: (line: string) => void): 
     .action(async (o: LmCommandOptions & { sampler: string }) => {
       const corpus = loadCorpus(o.data, intOption(Number(o.minCount), '--min-count', 1));
       const dir = RunDir.open(o.out, { resume: Boolean(o.resume) });
-      const r = await withLmRuntime(o, (tf) => runLm(tf, corpus, { ...settingsOf(o), sampler: o.sampler }, dir, { progress: progressFor(o), log: stderrLog }));
+      const r = await withLmRuntime(o, (tf, fast) =>
+        runLm(tf, corpus, { ...settingsOf(o), sampler: o.sampler }, dir, { progress: progressFor(o), log: stderrLog, fast }),
+      );
       print(JSON.stringify({ sampler: o.sampler, testPpl: r.testPpl, epochs: r.epochs.at(-1)?.epoch ?? 0, validPpl: r.epochs.at(-1)?.validPpl ?? null, out: dir.dir }));
     });
   lmOptions(
@@ -143,10 +148,10 @@ export function addLmCommands(program: Command, print: (line: string) => void): 
       const corpus = loadCorpus(o.data, intOption(Number(o.minCount), '--min-count', 1));
       const top = RunDir.open(o.out, { resume: true });
       const runs: Array<{ name: string; result: LmRunResult }> = [];
-      await withLmRuntime(o, async (tf) => {
+      await withLmRuntime(o, async (tf, fast) => {
         for (const name of names) {
           const dir = RunDir.open(join(top.dir, name), { resume: Boolean(o.resume) });
-          const result = await runLm(tf, corpus, { ...settingsOf(o), sampler: name }, dir, { progress: progressFor(o), log: stderrLog });
+          const result = await runLm(tf, corpus, { ...settingsOf(o), sampler: name }, dir, { progress: progressFor(o), log: stderrLog, fast });
           runs.push({ name, result });
           print(JSON.stringify({ sampler: name, testPpl: result.testPpl, validPpl: result.epochs.at(-1)?.validPpl ?? null }));
         }

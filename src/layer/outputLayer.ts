@@ -43,6 +43,15 @@ export interface OutputLayerOptions {
   rebuildEvery?: number;
   /** Rebuild an adaptive sampler from scratch at {@link OutputLayer.endEpoch} (default true). */
   rebuildPerEpoch?: boolean;
+  /**
+   * Tell an adaptive sampler about the rows each step changed (`update(ids)`; default true).
+   * With false the sampler is refreshed only by the rebuilds (`rebuildEvery`, `rebuildPerEpoch`)
+   * and proposes from a stale snapshot of the table in between: the loss stays a correct sampled
+   * softmax (each draw's `log q` is that of the proposal actually used), only the proposal drifts
+   * from the current logits. Use it when a step touches most of the table (many queries × many
+   * negatives), where per-step updates cost about a rebuild each.
+   */
+  stepUpdates?: boolean;
 }
 
 /** Inputs of one training step. */
@@ -91,13 +100,15 @@ export class OutputLayer {
   readonly labelWeighting: LabelWeighting;
   /** When an adaptive sampler is rebuilt from scratch (every `rebuildEvery` steps and/or per epoch). */
   readonly rebuild: RebuildPolicy;
+  /** Whether an adaptive sampler gets `update(ids)` after every step. */
+  readonly stepUpdates: boolean;
   private stepCount = 0;
 
   /** @throws OptionError (bad or unknown options, `shared` with an adaptive sampler), ShapeError (sampler and table disagree on n) */
   constructor(opts: OutputLayerOptions) {
     rejectUnknown(
       opts,
-      ['table', 'sampler', 'optimizer', 'negatives', 'convention', 'unique', 'shared', 'labelWeighting', 'rebuildEvery', 'rebuildPerEpoch'],
+      ['table', 'sampler', 'optimizer', 'negatives', 'convention', 'unique', 'shared', 'labelWeighting', 'rebuildEvery', 'rebuildPerEpoch', 'stepUpdates'],
       'OutputLayer',
     );
     if (!opts.table || !opts.sampler || !opts.optimizer) throw new OptionError('OutputLayer needs table, sampler and optimizer');
@@ -114,6 +125,7 @@ export class OutputLayer {
     this.labelWeighting = opts.labelWeighting === undefined ? 'mean' : choiceOption(opts.labelWeighting, 'labelWeighting', ['mean', 'sum']);
     const everySteps = opts.rebuildEvery === undefined ? 0 : intOption(opts.rebuildEvery, 'rebuildEvery', 0, 2 ** 31 - 1);
     this.rebuild = new RebuildPolicy({ everySteps, perEpoch: opts.rebuildPerEpoch ?? true });
+    this.stepUpdates = opts.stepUpdates ?? true;
     // Builds the sampler's state (static samplers only check that their class count matches).
     this.sampler.build(this.table);
   }
@@ -184,7 +196,7 @@ export class OutputLayer {
     this.stepCount++;
     if (this.sampler.adaptive) {
       if (this.rebuild.shouldRebuild(this.stepCount, false)) this.sampler.build(this.table);
-      else this.sampler.update(grad.ids);
+      else if (this.stepUpdates) this.sampler.update(grad.ids);
     }
   }
 

@@ -10,6 +10,7 @@ import { OptionError, StateError } from '../core/errors.js';
 import { Rng } from '../core/rng.js';
 import { choiceOption, intOption, numOption } from '../core/validate.js';
 import type { LmCorpus } from '../data/lmCorpus.js';
+import { tableInKernelMemory, type FastKernels } from '../kernels/fast.js';
 import { Adam } from '../layer/optimizers.js';
 import { OutputLayer } from '../layer/outputLayer.js';
 import { readSafetensors, writeSafetensors } from '../layer/safetensors.js';
@@ -51,6 +52,12 @@ export interface LmRunSettings {
   bptt: number;
   /** Parallel columns in evaluation. */
   evalBatchSize: number;
+  /**
+   * Rebuild an adaptive sampler every this many steps and skip its per-step updates (0: update
+   * it after every step instead). A step of `batch × bptt` queries with per-query negatives
+   * touches most of a 50k vocabulary, where a per-step update costs about a rebuild.
+   */
+  refreshEvery: number;
 }
 
 /** Defaults of {@link LmRunSettings}: the 2-layer LSTM of the usual small PTB setups. */
@@ -68,6 +75,7 @@ export const DEFAULT_LM_SETTINGS: Readonly<LmRunSettings> = Object.freeze({
   batchSize: 20,
   bptt: 35,
   evalBatchSize: 10,
+  refreshEvery: 100,
 });
 
 /** Metrics of one evaluation (a line of `metrics.jsonl`). */
@@ -104,6 +112,8 @@ export interface LmRunHooks {
   progress?: (label: string, total: number) => { update(done: number, fields: Record<string, string | number>): void; stop(): void } | null;
   /** Status lines. */
   log?: (line: string) => void;
+  /** samplex's fast kernels: the class table is then kept in their memory (no staging per step). */
+  fast?: FastKernels;
 }
 
 interface Checkpoint {
@@ -136,6 +146,7 @@ export function resolveLmSettings(s: Partial<LmRunSettings>): LmRunSettings {
     batchSize: intOption(r.batchSize, 'batchSize', 1),
     bptt: intOption(r.bptt, 'bptt', 1),
     evalBatchSize: intOption(r.evalBatchSize, 'evalBatchSize', 1),
+    refreshEvery: intOption(r.refreshEvery, 'refreshEvery', 0),
   };
 }
 
@@ -183,7 +194,8 @@ export async function runLm(tf: Tf, corpus: LmCorpus, given: Partial<LmRunSettin
   }
   const root = Rng.fromSeed(s.seed, 0);
   const n = corpus.vocab.size;
-  const table = ClassTable.init(n, s.dim, root.fork(1), { init: 'uniform', scale: 0.1, bias: true });
+  const init = ClassTable.init(n, s.dim, root.fork(1), { init: 'uniform', scale: 0.1, bias: true });
+  const table = hooks.fast ? tableInKernelMemory(hooks.fast, init) : init;
   const optimizer = new Adam({ lr: s.lr });
   let epochsDone = 0;
   let wallSec = 0;
@@ -201,7 +213,14 @@ export async function runLm(tf: Tf, corpus: LmCorpus, given: Partial<LmRunSettin
     rng = Rng.fromState(ckpt.rng);
     log(`resuming after epoch ${epochsDone} (${wallSec.toFixed(0)} s of training)`);
   }
-  const layer = new OutputLayer({ table, sampler: lmSampler(s.sampler, corpus, s.seed), optimizer, negatives: s.sampler === 'full' ? 1 : s.negatives });
+  const layer = new OutputLayer({
+    table,
+    sampler: lmSampler(s.sampler, corpus, s.seed),
+    optimizer,
+    negatives: s.sampler === 'full' ? 1 : s.negatives,
+    rebuildEvery: s.refreshEvery,
+    stepUpdates: s.refreshEvery === 0,
+  });
   const head = new TfOutputHead(tf, layer, { loss: s.sampler === 'full' ? 'full' : 'sampled' });
   const model = new LstmLm(tf, head, root.fork(2), { layers: s.layers, dropout: s.dropout, tied: s.tied, lr: s.lr });
   if (restored) {
@@ -293,6 +312,7 @@ export function lmReportHtml(runs: ReadonlyArray<{ name: string; result: LmRunRe
       'batch × bptt': `${s.batchSize} × ${s.bptt}`,
       negatives: s.negatives,
       'learning rate (Adam)': s.lr,
+      'adaptive sampler refresh': s.refreshEvery ? `rebuilt every ${s.refreshEvery} steps` : 'updated every step',
       seed: s.seed,
     },
     runs: runs.map((r) => ({

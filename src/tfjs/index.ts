@@ -24,3 +24,13 @@ export {
   type RegisteredKernels,
 } from './wasmKernels.js';
 export { loadTfjs, type NodeTfBackend } from './node.js';
+export { LstmLm, timeMajor, type LstmLmOptions, type LmStepResult } from '../lm/model.js';
+export {
+  evaluatePerplexity,
+  trainEpoch,
+  type PerplexityOptions,
+  type PerplexityResult,
+  type EpochProgress,
+  type TrainEpochOptions,
+  type EpochResult,
+} from '../lm/trainer.js';
