@@ -80,11 +80,11 @@ test('samplex compare lm: one report with a line per sampler', async () => {
     const data = join(root, 'corpus');
     mkdirSync(data);
     writeCorpus(data);
-    const r = await runCli(['compare', 'lm', '--data', data, '--samplers', 'full,uniform', '--epochs', '1', '--out', join(root, 'cmp'), ...small]);
+    const r = await runCli(['compare', 'lm', '--data', data, '--samplers', 'full,uniform', '--epochs', '1', '--eval-tokens', '120', '--out', join(root, 'cmp'), ...small]);
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(r.lines.map((l) => (JSON.parse(l) as { sampler: string }).sampler), ['full', 'uniform']);
     const html = readFileSync(join(root, 'cmp', 'report.html'), 'utf8');
-    for (const s of ['full', 'uniform', 'tokens/s', 'output layer ms/step']) assert.ok(html.includes(s), s);
+    for (const s of ['full', 'uniform', 'tokens/s', 'output layer ms/step', 'first 120 of valid and test']) assert.ok(html.includes(s), s);
     const bad = await runCli(['compare', 'lm', '--data', data, '--samplers', 'nope', '--out', join(root, 'bad'), ...small]);
     assert.equal(bad.code, 2);
   } finally {

@@ -58,6 +58,8 @@ export interface LmRunSettings {
    * touches most of a 50k vocabulary, where a per-step update costs about a rebuild.
    */
   refreshEvery: number;
+  /** Evaluate on the first this many tokens of valid and test (0 = the whole splits). */
+  evalTokens: number;
 }
 
 /** Defaults of {@link LmRunSettings}: the 2-layer LSTM of the usual small PTB setups. */
@@ -76,6 +78,7 @@ export const DEFAULT_LM_SETTINGS: Readonly<LmRunSettings> = Object.freeze({
   bptt: 35,
   evalBatchSize: 10,
   refreshEvery: 100,
+  evalTokens: 0,
 });
 
 /** Metrics of one evaluation (a line of `metrics.jsonl`). */
@@ -147,6 +150,7 @@ export function resolveLmSettings(s: Partial<LmRunSettings>): LmRunSettings {
     bptt: intOption(r.bptt, 'bptt', 1),
     evalBatchSize: intOption(r.evalBatchSize, 'evalBatchSize', 1),
     refreshEvery: intOption(r.refreshEvery, 'refreshEvery', 0),
+    evalTokens: intOption(r.evalTokens, 'evalTokens', 0),
   };
 }
 
@@ -160,7 +164,7 @@ function lmSampler(name: string, corpus: LmCorpus, seed: number): Sampler {
     case 'unigram':
       return createSampler('unigram', { counts: corpus.vocab.counts });
     case 'logUniform':
-      return createSampler('logUniform', { n });
+      return createSampler('logUniform', { counts: corpus.vocab.counts });
     case 'midx':
     case 'rff':
       return createSampler(name, { seed });
@@ -252,7 +256,7 @@ export async function runLm(tf: Tf, corpus: LmCorpus, given: Partial<LmRunSettin
       const sec = (performance.now() - t0) / 1000;
       wallSec += sec;
       const timing = head.timing;
-      const valid = evaluatePerplexity(model, corpus.valid, { batchSize: s.evalBatchSize, seqLen: s.bptt });
+      const valid = evaluatePerplexity(model, evalSplit(corpus.valid, s.evalTokens), { batchSize: s.evalBatchSize, seqLen: s.bptt });
       const fraction = res.stopped ? res.batches / Math.ceil((Math.floor(corpus.train.length / s.batchSize) - 1) / s.bptt) : 1;
       const m: LmEpochMetrics = {
         epoch: epochsDone + fraction,
@@ -272,7 +276,7 @@ export async function runLm(tf: Tf, corpus: LmCorpus, given: Partial<LmRunSettin
       epochsDone++;
       if (dir) await saveCheckpoint(dir, model, layer, { epochsDone, wallSec, rng: rng.state(), settings: s });
     }
-    const test = evaluatePerplexity(model, corpus.test, { batchSize: s.evalBatchSize, seqLen: s.bptt });
+    const test = evaluatePerplexity(model, evalSplit(corpus.test, s.evalTokens), { batchSize: s.evalBatchSize, seqLen: s.bptt });
     log(`${s.sampler}: test perplexity ${test.perplexity.toFixed(2)}`);
     dir?.appendMetrics({ epoch: epochs.at(-1)?.epoch ?? 0, wallSec, testPpl: test.perplexity });
     const result: LmRunResult = { settings: s, epochs, testPpl: test.perplexity, stoppedByBudget };
@@ -282,6 +286,11 @@ export async function runLm(tf: Tf, corpus: LmCorpus, given: Partial<LmRunSettin
     model.dispose();
     head.dispose();
   }
+}
+
+/** The first `tokens` tokens of a split (all when 0). */
+function evalSplit(stream: Int32Array, tokens: number): Int32Array {
+  return tokens > 0 && tokens < stream.length ? stream.subarray(0, tokens) : stream;
 }
 
 async function saveCheckpoint(dir: RunDir, model: LstmLm, layer: OutputLayer, meta: Checkpoint): Promise<void> {
@@ -314,6 +323,7 @@ export function lmReportHtml(runs: ReadonlyArray<{ name: string; result: LmRunRe
       'learning rate (Adam)': s.lr,
       'adaptive sampler refresh': s.refreshEvery ? `rebuilt every ${s.refreshEvery} steps` : 'updated every step',
       seed: s.seed,
+      'evaluated tokens': s.evalTokens ? `first ${s.evalTokens} of valid and test` : 'all of valid and test',
     },
     runs: runs.map((r) => ({
       name: r.name,
