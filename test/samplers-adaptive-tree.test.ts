@@ -368,11 +368,17 @@ test('tree kernels: multiDot and rowsDot equal seqDot bit for bit; seqDot matche
     rng.fillNormal(Q);
     for (const z of [new Float64Array(vecs * len), new Float32Array(vecs * len)]) {
       for (let i = 0; i < z.length; i++) z[i] = rng.normal();
-      // multiDot: queries 1..8 (offsets in a shuffled order) against row 0 of z, from k0 = 1
+      // multiDot over k in [1, 8) (a block of four, a pair, a single; offsets in a shuffled
+      // order) against row 0 of z, then over [1, 4) (a pair and a single) against row 1
       const off = Int32Array.from([0, 5, 2, 7, 1, 8, 3, 6, 4], (v) => v * len);
-      const out = new Float64Array(vecs);
-      multiDot(Q, off, 1, vecs, z, 0, len, out);
-      for (let k = 1; k < vecs; k++) assert.equal(out[k], seqDot(Q, off[k]!, z, 0, len), `multiDot len ${len} k ${k}`);
+      const out = new Float64Array(vecs).fill(NaN);
+      multiDot(Q, off, 1, 8, z, 0, len, out);
+      for (let k = 1; k < 8; k++) assert.equal(out[k], seqDot(Q, off[k]!, z, 0, len), `multiDot len ${len} k ${k}`);
+      assert.ok(Number.isNaN(out[0]!) && Number.isNaN(out[8]!));
+      out.fill(NaN);
+      multiDot(Q, off, 1, 4, z, len, len, out);
+      for (let k = 1; k < 4; k++) assert.equal(out[k], seqDot(Q, off[k]!, z, len, len), `multiDot (3) len ${len} k ${k}`);
+      assert.ok(Number.isNaN(out[0]!) && Number.isNaN(out[4]!));
       // rowsDot: vector 3 of Q against the 9 rows of z, written at offset 2
       const rows = new Float64Array(vecs + 2);
       rowsDot(Q, 3 * len, z, 0, vecs, len, rows, 2);

@@ -76,8 +76,9 @@ export function seqDot(q: Float64Array, qo: number, z: Float64Array | Float32Arr
 /**
  * Dot products of several vectors of `Q` with one vector of `z`: for `k` in `[k0, k1)`,
  * `out[k] = Σ_{t<len} Q[off[k] + t] · z[zo + t]`, each as {@link seqDot} computes it. Four
- * vectors go per pass, so each `z` entry is loaded once per four products: the node scoring of a
- * level-synchronous descent, where the queries that reach a node are scored together.
+ * vectors go per pass (then a pair, then one), so each `z` entry is loaded once per four products:
+ * the node scoring of a level-synchronous descent, where the queries that reach a node are scored
+ * together.
  */
 export function multiDot(
   Q: Float64Array,
@@ -128,7 +129,33 @@ export function multiDot(
     out[k + 2] = a2 + b2;
     out[k + 3] = a3 + b3;
   }
-  for (; k < k1; k++) out[k] = seqDot(Q, off[k]!, z, zo, len);
+  if (k + 1 < k1) {
+    // two or three left: a pair, then a single
+    const o0 = off[k]!;
+    const o1 = off[k + 1]!;
+    let a0 = 0;
+    let b0 = 0;
+    let a1 = 0;
+    let b1 = 0;
+    let t = 0;
+    for (; t + 1 < len; t += 2) {
+      const v = z[zo + t]!;
+      const w = z[zo + t + 1]!;
+      a0 += Q[o0 + t]! * v;
+      b0 += Q[o0 + t + 1]! * w;
+      a1 += Q[o1 + t]! * v;
+      b1 += Q[o1 + t + 1]! * w;
+    }
+    if (t < len) {
+      const v = z[zo + t]!;
+      a0 += Q[o0 + t]! * v;
+      a1 += Q[o1 + t]! * v;
+    }
+    out[k] = a0 + b0;
+    out[k + 1] = a1 + b1;
+    k += 2;
+  }
+  if (k < k1) out[k] = seqDot(Q, off[k]!, z, zo, len);
 }
 
 /**
