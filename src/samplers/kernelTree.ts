@@ -610,6 +610,7 @@ export class TreeDescent {
   private nlp = new Float64Array(0);
   private ns = new Float64Array(0);
   private left = new Int32Array(0);
+  private logTot = new Float64Array(0);
   private pairs = new Float64Array(0);
   private scores = new Float64Array(0);
   private wts = new Float64Array(0);
@@ -630,6 +631,7 @@ export class TreeDescent {
       this.qf = new Float64Array(queries * S);
       this.fOff = new Int32Array(queries);
       this.left = new Int32Array(queries);
+      this.logTot = new Float64Array(queries);
       this.pairs = new Float64Array(2 * queries);
       this.scores = new Float64Array(queries);
       this.fill = new Int32Array(queries);
@@ -702,7 +704,7 @@ export class TreeDescent {
     const t = this.tree;
     const k = t.kernel;
     const S = k.summaryDim;
-    const { eq, en, ec, elp, es, nq, nn, nc, nlp, ns, fOff, scores, pairs, left } = this;
+    const { eq, en, ec, elp, es, nq, nn, nc, nlp, ns, fOff, scores, pairs, left, logTot } = this;
     let out = 0;
     for (let i = 0; i < len; ) {
       const v = en[i]!;
@@ -724,27 +726,26 @@ export class TreeDescent {
         let l = 0;
         for (let x = 0; x < c; x++) if (rng.float() * tot < a) l++;
         left[e] = l;
+        logTot[e] = Math.log(tot);
       }
       // left children first, then right children: the next frontier stays sorted by node; the
       // path sums add each level's log-probability as TreeQuery.logProb does (same rounding)
       for (let e = 0; e < g; e++) {
         const l = left[e]!;
         if (l === 0) continue;
-        const a = pairs[2 * e]!;
         nq[out] = eq[i + e]!;
         nn[out] = L;
         nc[out] = l;
-        nlp[out] = elp[i + e]! + (Math.log(a) - Math.log(a + pairs[2 * e + 1]!));
+        nlp[out] = elp[i + e]! + (Math.log(pairs[2 * e]!) - logTot[e]!);
         ns[out++] = scores[e]!;
       }
       for (let e = 0; e < g; e++) {
         const r = ec[i + e]! - left[e]!;
         if (r === 0) continue;
-        const b = pairs[2 * e + 1]!;
         nq[out] = eq[i + e]!;
         nn[out] = L + 1;
         nc[out] = r;
-        nlp[out] = elp[i + e]! + (Math.log(b) - Math.log(pairs[2 * e]! + b));
+        nlp[out] = elp[i + e]! + (Math.log(pairs[2 * e + 1]!) - logTot[e]!);
         ns[out++] = es[i + e]! - scores[e]!;
       }
       i = j;
