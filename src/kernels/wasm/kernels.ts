@@ -457,10 +457,101 @@ function heapOffer4(v: v128, id0: i32, nl: i32, hi: usize, hs: usize, k: i32, th
   return max(max(f32x4.extract_lane(v, 0), f32x4.extract_lane(v, 1)), max(f32x4.extract_lane(v, 2), f32x4.extract_lane(v, 3)));
 }
 
+/**
+ * Packs class rows `0..cn-1` of `c` for {@link op4x8}: groups of 8 rows, group `g` at
+ * `dst + g·d·32` holding `[k][8]` (the 8 rows' k-th elements side by side). The last group is
+ * completed with copies of its first row (their products are never read).
+ */
+function packClasses8(c: usize, cn: i32, d: i32, dst: usize): void {
+  const rowB = <usize>d << 2;
+  for (let g = 0; g < cn; g += 8) {
+    const gd = dst + <usize>g * rowB;
+    const nc = cn - g;
+    const r0 = c + <usize>g * rowB;
+    const r1 = nc > 1 ? r0 + rowB : r0, r2 = nc > 2 ? r0 + 2 * rowB : r0, r3 = nc > 3 ? r0 + 3 * rowB : r0;
+    const r4 = nc > 4 ? r0 + 4 * rowB : r0, r5 = nc > 5 ? r0 + 5 * rowB : r0;
+    const r6 = nc > 6 ? r0 + 6 * rowB : r0, r7 = nc > 7 ? r0 + 7 * rowB : r0;
+    for (let k = 0; k < d; k += 4) {
+      // two 4 × 4 transposes; lanes past d (read from the next row or the guard band) are not stored
+      const kb = <usize>k << 2;
+      const v0 = v128.load(r0 + kb), v1 = v128.load(r1 + kb), v2 = v128.load(r2 + kb), v3 = v128.load(r3 + kb);
+      const v4 = v128.load(r4 + kb), v5 = v128.load(r5 + kb), v6 = v128.load(r6 + kb), v7 = v128.load(r7 + kb);
+      const t0 = v128.shuffle<f32>(v0, v1, 0, 4, 1, 5), t1 = v128.shuffle<f32>(v0, v1, 2, 6, 3, 7);
+      const t2 = v128.shuffle<f32>(v2, v3, 0, 4, 1, 5), t3 = v128.shuffle<f32>(v2, v3, 2, 6, 3, 7);
+      const u0 = v128.shuffle<f32>(v4, v5, 0, 4, 1, 5), u1 = v128.shuffle<f32>(v4, v5, 2, 6, 3, 7);
+      const u2 = v128.shuffle<f32>(v6, v7, 0, 4, 1, 5), u3 = v128.shuffle<f32>(v6, v7, 2, 6, 3, 7);
+      const o = gd + (<usize>k << 5);
+      v128.store(o, v128.shuffle<f32>(t0, t2, 0, 1, 4, 5));
+      v128.store(o, v128.shuffle<f32>(u0, u2, 0, 1, 4, 5), 16);
+      if (k + 1 < d) {
+        v128.store(o, v128.shuffle<f32>(t0, t2, 2, 3, 6, 7), 32);
+        v128.store(o, v128.shuffle<f32>(u0, u2, 2, 3, 6, 7), 48);
+      }
+      if (k + 2 < d) {
+        v128.store(o, v128.shuffle<f32>(t1, t3, 0, 1, 4, 5), 64);
+        v128.store(o, v128.shuffle<f32>(u1, u3, 0, 1, 4, 5), 80);
+      }
+      if (k + 3 < d) {
+        v128.store(o, v128.shuffle<f32>(t1, t3, 2, 3, 6, 7), 96);
+        v128.store(o, v128.shuffle<f32>(u1, u3, 2, 3, 6, 7), 112);
+      }
+    }
+  }
+}
+
+/** Packs rows `0..nr-1` of `a` for {@link op4x8}: groups of 4 rows, group at `dst + (r/4)·d·16`, `[k][4]`. */
+function packRows4(a: usize, nr: i32, d: i32, dst: usize): void {
+  const rowB = <usize>d << 2;
+  for (let r = 0; r < nr; r++) {
+    const src = a + <usize>r * rowB;
+    const base = dst + <usize>(r >> 2) * (rowB << 2) + (<usize>(r & 3) << 2);
+    for (let k = 0; k < d; k++) store<f32>(base + (<usize>k << 4), load<f32>(src + (<usize>k << 2)));
+  }
+}
+
+/**
+ * Outer-product micro-kernel: 4 packed query rows × 8 packed class rows. Per k it loads two
+ * class vectors and splats 4 query scalars into 8 multiply-adds (8 accumulators, no horizontal
+ * sums: each product is a sequential float32 sum over k). Stores `nr` (1..4) rows of 8 at
+ * `out + r·ldo` (ldo in bytes).
+ */
+@inline function op4x8(ap: usize, cp: usize, d: i32, out: usize, ldo: usize, nr: i32): void {
+  let s00 = f32x4.splat(0), s01 = f32x4.splat(0), s10 = f32x4.splat(0), s11 = f32x4.splat(0);
+  let s20 = f32x4.splat(0), s21 = f32x4.splat(0), s30 = f32x4.splat(0), s31 = f32x4.splat(0);
+  const end = cp + (<usize>d << 5);
+  while (cp < end) {
+    const x0 = v128.load(cp), x1 = v128.load(cp, 16);
+    let w = v128.load32_splat(ap);
+    s00 = madd(w, x0, s00); s01 = madd(w, x1, s01);
+    w = v128.load32_splat(ap, 4);
+    s10 = madd(w, x0, s10); s11 = madd(w, x1, s11);
+    w = v128.load32_splat(ap, 8);
+    s20 = madd(w, x0, s20); s21 = madd(w, x1, s21);
+    w = v128.load32_splat(ap, 12);
+    s30 = madd(w, x0, s30); s31 = madd(w, x1, s31);
+    cp += 32;
+    ap += 16;
+  }
+  v128.store(out, s00);
+  v128.store(out, s01, 16);
+  if (nr > 1) {
+    v128.store(out + ldo, s10);
+    v128.store(out + ldo, s11, 16);
+  }
+  if (nr > 2) {
+    v128.store(out + 2 * ldo, s20);
+    v128.store(out + 2 * ldo, s21, 16);
+  }
+  if (nr > 3) {
+    v128.store(out + 3 * ldo, s30);
+    v128.store(out + 3 * ldo, s31, 16);
+  }
+}
+
 /** Class rows per block of the fused evaluator. */
 const FBLOCK: i32 = 128;
-/** Query rows per tile of the fused evaluator (each class row is reused by this many queries). */
-const FROWS: i32 = 16;
+/** Query rows per tile of the fused evaluator (each packed class block is reused by all rows, tile by tile). */
+const FROWS: i32 = 32;
 /**
  * A block's exps are taken relative to the running maximum of the earlier blocks; a block whose
  * maximum exceeds it by more than this is recomputed relative to its own (keeps the exp error,
@@ -468,19 +559,20 @@ const FROWS: i32 = 16;
  */
 const REBASE: f32 = 16;
 
-/** Scratch bytes {@link fusedSoftmaxTopK} needs for `rows` rows. */
-export function fusedScratchBytes(rows: i32): i32 {
-  return FROWS * FBLOCK * 4 + FBLOCK * 4 + rows * 16 + 64;
+/** Scratch bytes {@link fusedSoftmaxTopK} needs for `rows` rows of dimension `d`. */
+export function fusedScratchBytes(rows: i32, d: i32): i32 {
+  // score tile, zero biases, packed class block, packed query tile, running (max, sum) per row
+  return FROWS * FBLOCK * 4 + FBLOCK * 4 + FBLOCK * d * 4 + FROWS * d * 4 + rows * 16 + 128;
 }
 
 /**
  * Full-softmax evaluation without materializing the logits: for each row `i < rows`,
  * `outLse[i] = log Σ_j exp(a_i·c_j + b_j)` (f64) and the top-k `(id, score)` pairs,
  * descending, ties by smaller id; missing entries (k > n) are `(-1, -inf)`.
- * `bias` may be 0. `scratch` holds {@link fusedScratchBytes}(rows) bytes.
+ * `bias` may be 0. `scratch` holds {@link fusedScratchBytes}(rows, d) bytes.
  *
- * Per tile of FROWS queries × FBLOCK classes: the blocked product into the scratch, then one
- * pass per row adds the bias, takes the block maximum, sums the exps relative to the running
+ * Per block of FBLOCK classes, packed once for {@link op4x8}, and tile of FROWS queries (also
+ * packed): the outer-product micro-kernel fills the score tile, then one pass per row adds the bias, takes the block maximum, sums the exps relative to the running
  * maximum and screens 4 logits at a time against the current k-th best score.
  */
 export function fusedSoftmaxTopK(
@@ -493,7 +585,9 @@ export function fusedSoftmaxTopK(
   const tile = scratch; // FROWS × FBLOCK scores
   const tileLd: usize = <usize>FBLOCK << 2;
   const zeros = scratch + <usize>FROWS * tileLd; // FBLOCK zero biases
-  const runMax = (zeros + tileLd + 15) & ~<usize>15; // f64 per row
+  const packedC = (zeros + tileLd + 63) & ~<usize>63; // FBLOCK × d
+  const packedA = packedC + <usize>FBLOCK * rowB; // FROWS × d
+  const runMax = packedA + <usize>FROWS * rowB; // f64 per row
   const runSum = runMax + (<usize>rows << 3); // f64 per row
   for (let j = 0; j < FBLOCK; j += 4) v128.store(zeros + (<usize>j << 2), f32x4.splat(0));
   for (let i = 0; i < rows; i++) {
@@ -509,9 +603,16 @@ export function fusedSoftmaxTopK(
     const cb = c + <usize>j0 * rowB;
     const cn4 = cn & ~3;
     const bb = bias != 0 ? bias + (<usize>j0 << 2) : zeros;
+    packClasses8(cb, cn, d, packedC);
     for (let i0 = 0; i0 < rows; i0 += FROWS) {
       const nr = min(FROWS, rows - i0);
-      tileNT(a + <usize>i0 * rowB, nr, cb, cn, d, tile, FBLOCK);
+      packRows4(a + <usize>i0 * rowB, nr, d, packedA);
+      // each group of 8 packed classes (d·32 bytes) stays in L1 while the query rows pass over it
+      for (let g = 0; g < cn; g += 8) {
+        const cp = packedC + <usize>g * rowB;
+        const og = tile + (<usize>g << 2);
+        for (let r = 0; r < nr; r += 4) op4x8(packedA + <usize>r * rowB, cp, d, og + <usize>r * tileLd, tileLd, nr - r);
+      }
       for (let r = 0; r < nr; r++) {
         const i = i0 + r;
         const t = tile + <usize>r * tileLd;
