@@ -499,13 +499,28 @@ function packClasses8(c: usize, cn: i32, d: i32, dst: usize): void {
   }
 }
 
-/** Packs rows `0..nr-1` of `a` for {@link op4x8}: groups of 4 rows, group at `dst + (r/4)·d·16`, `[k][4]`. */
+/**
+ * Packs rows `0..nr-1` of `a` for {@link op4x8}: groups of 4 rows, group at `dst + (r/4)·d·16`,
+ * `[k][4]` (4 × 4 transposes); a last group of fewer rows is completed with copies of its first.
+ */
 function packRows4(a: usize, nr: i32, d: i32, dst: usize): void {
   const rowB = <usize>d << 2;
-  for (let r = 0; r < nr; r++) {
-    const src = a + <usize>r * rowB;
-    const base = dst + <usize>(r >> 2) * (rowB << 2) + (<usize>(r & 3) << 2);
-    for (let k = 0; k < d; k++) store<f32>(base + (<usize>k << 4), load<f32>(src + (<usize>k << 2)));
+  for (let r = 0; r < nr; r += 4) {
+    const gd = dst + <usize>r * rowB;
+    const left = nr - r;
+    const r0 = a + <usize>r * rowB;
+    const r1 = left > 1 ? r0 + rowB : r0, r2 = left > 2 ? r0 + 2 * rowB : r0, r3 = left > 3 ? r0 + 3 * rowB : r0;
+    for (let k = 0; k < d; k += 4) {
+      const kb = <usize>k << 2;
+      const v0 = v128.load(r0 + kb), v1 = v128.load(r1 + kb), v2 = v128.load(r2 + kb), v3 = v128.load(r3 + kb);
+      const t0 = v128.shuffle<f32>(v0, v1, 0, 4, 1, 5), t1 = v128.shuffle<f32>(v0, v1, 2, 6, 3, 7);
+      const t2 = v128.shuffle<f32>(v2, v3, 0, 4, 1, 5), t3 = v128.shuffle<f32>(v2, v3, 2, 6, 3, 7);
+      const o = gd + (<usize>k << 4);
+      v128.store(o, v128.shuffle<f32>(t0, t2, 0, 1, 4, 5));
+      if (k + 1 < d) v128.store(o, v128.shuffle<f32>(t0, t2, 2, 3, 6, 7), 16);
+      if (k + 2 < d) v128.store(o, v128.shuffle<f32>(t1, t3, 0, 1, 4, 5), 32);
+      if (k + 3 < d) v128.store(o, v128.shuffle<f32>(t1, t3, 2, 3, 6, 7), 48);
+    }
   }
 }
 
