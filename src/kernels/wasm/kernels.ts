@@ -458,9 +458,23 @@ function heapOffer4(v: v128, id0: i32, nl: i32, hi: usize, hs: usize, k: i32, th
 }
 
 /**
+ * Transposes the 4 × 4 block `v0..v3` (rows of 4 consecutive k) and stores its column `j`
+ * (the 4 rows' (k+j)-th elements) at `o + j·stride` for `j < left`.
+ */
+@inline function storeTransposed4(o: usize, stride: usize, v0: v128, v1: v128, v2: v128, v3: v128, left: i32): void {
+  const t0 = v128.shuffle<f32>(v0, v1, 0, 4, 1, 5), t1 = v128.shuffle<f32>(v0, v1, 2, 6, 3, 7);
+  const t2 = v128.shuffle<f32>(v2, v3, 0, 4, 1, 5), t3 = v128.shuffle<f32>(v2, v3, 2, 6, 3, 7);
+  v128.store(o, v128.shuffle<f32>(t0, t2, 0, 1, 4, 5));
+  if (left > 1) v128.store(o + stride, v128.shuffle<f32>(t0, t2, 2, 3, 6, 7));
+  if (left > 2) v128.store(o + 2 * stride, v128.shuffle<f32>(t1, t3, 0, 1, 4, 5));
+  if (left > 3) v128.store(o + 3 * stride, v128.shuffle<f32>(t1, t3, 2, 3, 6, 7));
+}
+
+/**
  * Packs class rows `0..cn-1` of `c` for {@link op4x8}: groups of 8 rows, group `g` at
  * `dst + g·d·32` holding `[k][8]` (the 8 rows' k-th elements side by side). The last group is
- * completed with copies of its first row (their products are never read).
+ * completed with copies of its first row (their products are never read). Lanes past `d`
+ * (read from the next row or the guard band) are not stored.
  */
 function packClasses8(c: usize, cn: i32, d: i32, dst: usize): void {
   const rowB = <usize>d << 2;
@@ -472,36 +486,17 @@ function packClasses8(c: usize, cn: i32, d: i32, dst: usize): void {
     const r4 = nc > 4 ? r0 + 4 * rowB : r0, r5 = nc > 5 ? r0 + 5 * rowB : r0;
     const r6 = nc > 6 ? r0 + 6 * rowB : r0, r7 = nc > 7 ? r0 + 7 * rowB : r0;
     for (let k = 0; k < d; k += 4) {
-      // two 4 × 4 transposes; lanes past d (read from the next row or the guard band) are not stored
       const kb = <usize>k << 2;
-      const v0 = v128.load(r0 + kb), v1 = v128.load(r1 + kb), v2 = v128.load(r2 + kb), v3 = v128.load(r3 + kb);
-      const v4 = v128.load(r4 + kb), v5 = v128.load(r5 + kb), v6 = v128.load(r6 + kb), v7 = v128.load(r7 + kb);
-      const t0 = v128.shuffle<f32>(v0, v1, 0, 4, 1, 5), t1 = v128.shuffle<f32>(v0, v1, 2, 6, 3, 7);
-      const t2 = v128.shuffle<f32>(v2, v3, 0, 4, 1, 5), t3 = v128.shuffle<f32>(v2, v3, 2, 6, 3, 7);
-      const u0 = v128.shuffle<f32>(v4, v5, 0, 4, 1, 5), u1 = v128.shuffle<f32>(v4, v5, 2, 6, 3, 7);
-      const u2 = v128.shuffle<f32>(v6, v7, 0, 4, 1, 5), u3 = v128.shuffle<f32>(v6, v7, 2, 6, 3, 7);
       const o = gd + (<usize>k << 5);
-      v128.store(o, v128.shuffle<f32>(t0, t2, 0, 1, 4, 5));
-      v128.store(o, v128.shuffle<f32>(u0, u2, 0, 1, 4, 5), 16);
-      if (k + 1 < d) {
-        v128.store(o, v128.shuffle<f32>(t0, t2, 2, 3, 6, 7), 32);
-        v128.store(o, v128.shuffle<f32>(u0, u2, 2, 3, 6, 7), 48);
-      }
-      if (k + 2 < d) {
-        v128.store(o, v128.shuffle<f32>(t1, t3, 0, 1, 4, 5), 64);
-        v128.store(o, v128.shuffle<f32>(u1, u3, 0, 1, 4, 5), 80);
-      }
-      if (k + 3 < d) {
-        v128.store(o, v128.shuffle<f32>(t1, t3, 2, 3, 6, 7), 96);
-        v128.store(o, v128.shuffle<f32>(u1, u3, 2, 3, 6, 7), 112);
-      }
+      storeTransposed4(o, 32, v128.load(r0 + kb), v128.load(r1 + kb), v128.load(r2 + kb), v128.load(r3 + kb), d - k);
+      storeTransposed4(o + 16, 32, v128.load(r4 + kb), v128.load(r5 + kb), v128.load(r6 + kb), v128.load(r7 + kb), d - k);
     }
   }
 }
 
 /**
  * Packs rows `0..nr-1` of `a` for {@link op4x8}: groups of 4 rows, group at `dst + (r/4)·d·16`,
- * `[k][4]` (4 × 4 transposes); a last group of fewer rows is completed with copies of its first.
+ * `[k][4]`; a last group of fewer rows is completed with copies of its first.
  */
 function packRows4(a: usize, nr: i32, d: i32, dst: usize): void {
   const rowB = <usize>d << 2;
@@ -512,14 +507,7 @@ function packRows4(a: usize, nr: i32, d: i32, dst: usize): void {
     const r1 = left > 1 ? r0 + rowB : r0, r2 = left > 2 ? r0 + 2 * rowB : r0, r3 = left > 3 ? r0 + 3 * rowB : r0;
     for (let k = 0; k < d; k += 4) {
       const kb = <usize>k << 2;
-      const v0 = v128.load(r0 + kb), v1 = v128.load(r1 + kb), v2 = v128.load(r2 + kb), v3 = v128.load(r3 + kb);
-      const t0 = v128.shuffle<f32>(v0, v1, 0, 4, 1, 5), t1 = v128.shuffle<f32>(v0, v1, 2, 6, 3, 7);
-      const t2 = v128.shuffle<f32>(v2, v3, 0, 4, 1, 5), t3 = v128.shuffle<f32>(v2, v3, 2, 6, 3, 7);
-      const o = gd + (<usize>k << 4);
-      v128.store(o, v128.shuffle<f32>(t0, t2, 0, 1, 4, 5));
-      if (k + 1 < d) v128.store(o, v128.shuffle<f32>(t0, t2, 2, 3, 6, 7), 16);
-      if (k + 2 < d) v128.store(o, v128.shuffle<f32>(t1, t3, 0, 1, 4, 5), 32);
-      if (k + 3 < d) v128.store(o, v128.shuffle<f32>(t1, t3, 2, 3, 6, 7), 48);
+      storeTransposed4(gd + (<usize>k << 4), 16, v128.load(r0 + kb), v128.load(r1 + kb), v128.load(r2 + kb), v128.load(r3 + kb), d - k);
     }
   }
 }
