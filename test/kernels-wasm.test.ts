@@ -290,6 +290,9 @@ for (const path of paths) {
           checkFused(fk.kernels, place, rng, rows, n, d, true);
         }
         checkFused(fk.kernels, place, rng, 3, 0, 5, false); // no classes: lse -inf, all entries empty
+        // several 32-query tiles, the last one not a multiple of the 4-row micro-kernel
+        checkFused(fk.kernels, place, rng, 70, 150, 19, false);
+        checkFused(fk.kernels, place, rng, 70, 150, 19, true);
       });
       test(`k-means assignment and node scores, ${mode}`, () => {
         const rng = Rng.fromSeed(404, inArena ? 1 : 0);
