@@ -575,8 +575,9 @@ export function fusedScratchBytes(rows: i32, d: i32): i32 {
  * `bias` may be 0. `scratch` holds {@link fusedScratchBytes}(rows, d) bytes.
  *
  * Per block of FBLOCK classes, packed once for {@link op4x8}, and tile of FROWS queries (also
- * packed): the outer-product micro-kernel fills the score tile, then one pass per row adds the bias, takes the block maximum, sums the exps relative to the running
- * maximum and screens 4 logits at a time against the current k-th best score.
+ * packed): the outer-product micro-kernel fills the score tile, then one pass per row adds the
+ * bias, takes the block maximum, sums the exps relative to the running maximum and screens 4
+ * logits at a time against the current k-th best score.
  */
 export function fusedSoftmaxTopK(
   a: usize, rows: i32, c: usize, bias: usize, n: i32, d: i32, k: i32,
