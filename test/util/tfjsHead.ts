@@ -1,0 +1,48 @@
+/**
+ * TensorFlow.js for the sequential-recommendation tests (`@tensorflow/tfjs`: core, gradients, cpu backend), and a plain tfjs
+ * item head (the table is a tfjs variable, the loss an ordinary full softmax differentiated by
+ * tfjs autodiff): the reference the samplex adapter is checked against.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { ClassTable } from '../../src/core/classTable.js';
+import { gatherRows, type ItemHead } from '../../src/rec/sasrec.js';
+
+export { tf };
+
+/** Selects the cpu backend (call once per test file, before building models). */
+export async function useCpu(): Promise<void> {
+  await tf.setBackend('cpu');
+  await tf.ready();
+}
+
+/** A plain tfjs head over a table variable initialized from `init`. */
+export class PlainTfHead implements ItemHead {
+  readonly tableVar: tf.Variable;
+  readonly variables: readonly tf.Variable[];
+  private readonly n: number;
+  private readonly d: number;
+
+  constructor(init: ClassTable) {
+    this.n = init.n;
+    this.d = init.d;
+    this.tableVar = tf.variable(tf.tensor2d(init.weights.slice(), [init.n, init.d]), true);
+    this.variables = [this.tableVar];
+  }
+
+  get table(): ClassTable {
+    return new ClassTable(this.n, this.d, this.tableVar.dataSync().slice() as Float32Array);
+  }
+
+  embed(ids: Int32Array): tf.Tensor {
+    return gatherRows(tf, this.tableVar, ids);
+  }
+
+  loss(queries: tf.Tensor, targets: Int32Array): tf.Scalar {
+    const logits = tf.matMul(queries as tf.Tensor2D, this.tableVar as tf.Tensor2D, false, true);
+    const lp = tf.logSoftmax(logits);
+    const pick = tf.mul(lp, tf.oneHot(tf.tensor1d(targets, 'int32'), this.n));
+    return tf.neg(tf.div(tf.sum(pick), targets.length)) as tf.Scalar;
+  }
+
+  flush(): void {}
+}
