@@ -5,7 +5,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { ClassTable } from '../../src/core/classTable.js';
-import { gatherRows, type ItemHead } from '../../src/rec/sasrec.js';
+import { gatherRows } from '../../src/rec/sasrec.js';
+import type { SeqRecHead } from '../../src/rec/head.js';
 
 export { tf };
 
@@ -15,8 +16,9 @@ export async function useCpu(): Promise<void> {
   await tf.ready();
 }
 
-/** A plain tfjs head over a table variable initialized from `init`. */
-export class PlainTfHead implements ItemHead {
+/** A plain tfjs head over a table variable initialized from `init` (trained by the dense optimizer with the model). */
+export class PlainTfHead implements SeqRecHead {
+  readonly outputMs = 0;
   readonly tableVar: tf.Variable;
   readonly variables: readonly tf.Variable[];
   private readonly n: number;
@@ -45,4 +47,14 @@ export class PlainTfHead implements ItemHead {
   }
 
   flush(): void {}
+
+  endEpoch(): void {}
+
+  stateTensors(): Record<string, Float32Array> {
+    return { 'plain/table': this.tableVar.dataSync().slice() as Float32Array };
+  }
+
+  loadState(state: Readonly<Record<string, ArrayLike<number>>>): void {
+    this.tableVar.assign(tf.tensor2d(Float32Array.from(state['plain/table']!), [this.n, this.d]));
+  }
 }
