@@ -10,7 +10,7 @@ import type { Rng } from '../core/rng.js';
 import { choiceOption, intOption, rejectUnknown } from '../core/validate.js';
 import { fullSoftmaxLoss } from '../loss/full.js';
 import { sampledSoftmaxLoss } from '../loss/sampled.js';
-import type { Convention, LabelWeighting } from '../loss/types.js';
+import type { Convention, LabelWeighting, LossResult, SparseRowGrad } from '../loss/types.js';
 import { RebuildPolicy } from '../samplers/rebuild.js';
 import type { Sampler } from '../samplers/types.js';
 import { evaluateMetrics, type EvaluateMetricsOptions, type EvaluationMetrics } from './evaluator.js';
@@ -131,10 +131,24 @@ export class OutputLayer {
   /**
    * One training step on a batch: sample negatives (excluding each row's positives under the
    * `exclusive` convention), compute the sampled loss, update the touched class rows, refresh an
-   * adaptive sampler for those rows (or rebuild it every `rebuildEvery` steps).
+   * adaptive sampler for those rows (or rebuild it every `rebuildEvery` steps). Equals
+   * {@link OutputLayer.computeGradients} followed by {@link OutputLayer.applyGradients}.
    * @throws as {@link sampledSoftmaxLoss} and the sampler (shapes, ranges, non-finite values)
    */
   step(input: StepInput): StepResult {
+    const res = this.computeGradients(input);
+    this.applyGradients(res.gradClasses);
+    return { loss: res.loss, gradQueries: res.gradQueries, touchedRows: res.gradClasses.ids.length };
+  }
+
+  /**
+   * The first half of {@link OutputLayer.step}: draws the negatives and computes the sampled
+   * loss with its gradients (queries and touched class rows), changing nothing. Use it when
+   * the class gradient must be combined with another one (e.g. a tied input embedding) before
+   * {@link OutputLayer.applyGradients}.
+   * @throws as {@link OutputLayer.step}
+   */
+  computeGradients(input: StepInput): LossResult {
     rejectUnknown(input, ['queries', 'labels', 'rng', 'rowWeights'], 'OutputLayer.step');
     const { queries, labels, rng } = input;
     const exclusive = this.convention === 'exclusive';
@@ -147,7 +161,7 @@ export class OutputLayer {
       unique: this.unique,
       exclude: exclusive ? labels : null,
     });
-    const res = sampledSoftmaxLoss({
+    return sampledSoftmaxLoss({
       queries,
       table: this.table,
       labels,
@@ -157,13 +171,21 @@ export class OutputLayer {
       convention: this.convention,
       posLogQ: exclusive ? null : this.sampler.logQ(queries, labels),
     });
-    this.optimizer.step(this.table, res.gradClasses);
+  }
+
+  /**
+   * The second half of {@link OutputLayer.step}: applies a class-table gradient with the
+   * optimizer (only the rows in `grad.ids`), counts the step and keeps an adaptive sampler in
+   * sync with the changed rows (or rebuilds it when the rebuild policy says so).
+   * @throws as {@link SparseOptimizer.step} (shape, order and range of `grad.ids`, non-finite values)
+   */
+  applyGradients(grad: SparseRowGrad): void {
+    this.optimizer.step(this.table, grad);
     this.stepCount++;
     if (this.sampler.adaptive) {
       if (this.rebuild.shouldRebuild(this.stepCount, false)) this.sampler.build(this.table);
-      else this.sampler.update(res.gradClasses.ids);
+      else this.sampler.update(grad.ids);
     }
-    return { loss: res.loss, gradQueries: res.gradQueries, touchedRows: res.gradClasses.ids.length };
   }
 
   /**
