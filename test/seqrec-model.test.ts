@@ -4,9 +4,10 @@ import { Rng } from '../src/core/rng.js';
 import { ClassTable } from '../src/core/classTable.js';
 import { OptionError, ShapeError } from '../src/core/errors.js';
 import { padLeft, SasRec } from '../src/rec/sasrec.js';
-import { PlainTfHead, tf, useCpu } from './util/tfjsHead.js';
+import { PlainTfHead, tf } from './util/tfjsHead.js';
+import { useBackend } from './util/tfjs.js';
 
-await useCpu();
+assert.equal(await useBackend('cpu'), null);
 
 function model(n: number, d: number, seed: number, opts: ConstructorParameters<typeof SasRec>[3] = {}): { m: SasRec; head: PlainTfHead } {
   const rng = Rng.fromSeed(seed);

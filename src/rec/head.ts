@@ -4,12 +4,9 @@
  * updated sparsely by the output layer's optimizer.
  * @module
  */
-import type * as tfc from '@tensorflow/tfjs-core';
 import type { ClassTable } from '../core/classTable.js';
 import { StateError } from '../core/errors.js';
-import type { Labels } from '../core/matrix.js';
-import type { Rng } from '../core/rng.js';
-import type { OutputLayer } from '../layer/outputLayer.js';
+import type { TfOutputHead } from '../tfjs/adapter.js';
 import type { ItemHead } from './sasrec.js';
 
 /** An item head the trainer can checkpoint and step through epochs. */
@@ -28,23 +25,10 @@ export interface SeqRecHead extends ItemHead {
 }
 
 /**
- * What the head needs of the adapter's `TfOutputHead` (from `samplex/tfjs`): its layer, anchor
- * variable, tied lookup, loss op, flush and timing.
- */
-export interface TfOutputHeadLike {
-  readonly layer: OutputLayer;
-  readonly anchor: tfc.Variable;
-  embed(ids: Int32Array, shape?: readonly number[]): tfc.Tensor;
-  loss(queries: tfc.Tensor, labels: Labels | Int32Array, opts: { rng: Rng }): tfc.Scalar;
-  flush(): boolean;
-  readonly timing: { readonly outputMs: number };
-}
-
-/**
  * Wraps an adapter head (`new TfOutputHead(tf, layer, {loss})`) as the model's item head.
  * The item table is `head.layer.table`; its optimizer is the layer's sparse optimizer.
  */
-export function seqRecHead(head: TfOutputHeadLike): SeqRecHead {
+export function seqRecHead(head: TfOutputHead): SeqRecHead {
   const layer = head.layer;
   return {
     get table(): ClassTable {

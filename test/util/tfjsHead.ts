@@ -1,20 +1,14 @@
 /**
- * TensorFlow.js for the sequential-recommendation tests (`@tensorflow/tfjs`: core, gradients, cpu backend), and a plain tfjs
+ * A plain tfjs
  * item head (the table is a tfjs variable, the loss an ordinary full softmax differentiated by
  * tfjs autodiff): the reference the samplex adapter is checked against.
  */
-import * as tf from '@tensorflow/tfjs';
+import { tf } from './tfjs.js';
 import { ClassTable } from '../../src/core/classTable.js';
 import { gatherRows } from '../../src/rec/sasrec.js';
 import type { SeqRecHead } from '../../src/rec/head.js';
 
 export { tf };
-
-/** Selects the cpu backend (call once per test file, before building models). */
-export async function useCpu(): Promise<void> {
-  await tf.setBackend('cpu');
-  await tf.ready();
-}
 
 /** A plain tfjs head over a table variable initialized from `init` (trained by the dense optimizer with the model). */
 export class PlainTfHead implements SeqRecHead {
