@@ -16,6 +16,7 @@ import { biasCommand, type BiasCommandOptions } from './bias.js';
 import { dataExportCommand, type DataExportOptions } from './data.js';
 import { addDataRecCommands } from './dataRec.js';
 import { addDataStatsCommand } from './dataStats.js';
+import { addSeqRecCommands } from './seqrec.js';
 
 function version(): string {
   try {
@@ -76,6 +77,7 @@ export function buildProgram(print: (line: string) => void = (l) => process.stdo
     });
   addDataStatsCommand(data, print);
   addDataRecCommands(data, print);
+  addSeqRecCommands(program, print);
   return program;
 }
 
