@@ -226,7 +226,7 @@ function dataSettings(split: LeaveOneOutSplit, s: Settings): Record<string, stri
     items: split.sequences.numItems,
     'evaluation': 'full ranking over all items, each user\'s earlier items excluded except the target; leave-one-out (valid: 2nd-to-last, test: last)',
     'model': `SASRec d=${s.dim}, ${s.blocks} blocks, ${s.heads} head(s), L=${s.maxLen}, dropout ${s.dropout}, tied item embeddings`,
-    'training': `${s.epochs} epochs, batch ${s.batchSize}, Adam lr ${s.lr} (items: sparse Adam lr ${s.itemLr}), negatives m=${s.negatives}, midx codewords ${s.codewords}`,
+    'training': `batch ${s.batchSize}, Adam lr ${s.lr} (items: sparse Adam lr ${s.itemLr}), negatives m=${s.negatives}, midx codewords ${s.codewords}`,
     seed: s.seed,
   };
 }
