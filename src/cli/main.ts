@@ -17,6 +17,7 @@ import { dataExportCommand, type DataExportOptions } from './data.js';
 import { addDataRecCommands } from './dataRec.js';
 import { addDataStatsCommand } from './dataStats.js';
 import { addLmCommands } from './lm.js';
+import { addSeqRecCommands } from './seqrec.js';
 
 function version(): string {
   try {
@@ -78,6 +79,7 @@ export function buildProgram(print: (line: string) => void = (l) => process.stdo
   addDataStatsCommand(data, print);
   addDataRecCommands(data, print);
   addLmCommands(program, print);
+  addSeqRecCommands(program, print);
   return program;
 }
 
