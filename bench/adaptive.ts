@@ -11,6 +11,11 @@
  * a spread-out softmax, the hard case for the trees (the m draws of a query do not concentrate
  * on few subtrees, so they share few node scores).
  *
+ * Kernels: every sampler, the exact baseline included, runs on the active kernel set (`kernels` in
+ * every line: the plain-TS reference unless a caller installs others). The tree samplers' node and
+ * leaf scoring is their own plain-TS code either way, so with faster kernels installed only the
+ * exact sampler (and MIDX) would speed up.
+ *
  * Timing: every figure is the process CPU time (user + system) of the timed section, so other
  * load on the machine inflates it less than wall time (the code is single-threaded); `wallMs` is
  * also given. Draws are timed as the best of 3 runs (the exact sampler: best of 2); build and

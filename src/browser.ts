@@ -35,7 +35,7 @@ export {
   type SamplerInfo,
 } from './samplers/factory.js';
 export * from './samplers/index.js';
-export { KernelTree, KernelTreeSampler, TreeQuery, type TreeKernel, type KernelTreeOptions } from './samplers/kernelTree.js';
+export { KernelTree, KernelTreeSampler, TreeDescent, TreeQuery, type TreeKernel, type KernelTreeOptions } from './samplers/kernelTree.js';
 export { kmeans, assignNearest, nearestCentroid, type KMeansOptions, type KMeansResult } from './samplers/kmeans.js';
 export * from './loss/types.js';
 export { sampledSoftmaxLoss } from './loss/sampled.js';

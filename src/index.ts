@@ -74,3 +74,33 @@ export {
   type XmcRunResult,
   type LoadedXmcModel,
 } from './apps/xmc/run.js';
+export { rankTargets, SEQREC_CUTOFFS, type RankingMetrics } from './rec/evaluate.js';
+export {
+  SasRec,
+  gatherRows,
+  padLeft,
+  type ItemHead,
+  type SasRecOptions,
+  type SeqInput,
+  type ForwardOptions,
+} from './rec/sasrec.js';
+export { seqRecHead, type SeqRecHead } from './rec/head.js';
+export { DenseAdam, type DenseAdamOptions } from './rec/denseAdam.js';
+export {
+  SeqRecTrainer,
+  trainingBatch,
+  evalInputs,
+  trainableUsers,
+  type SeqRecTrainerOptions,
+  type SeqBatch,
+  type EpochResult,
+} from './rec/trainer.js';
+export {
+  runSeqRec,
+  saveSeqRecCheckpoint,
+  loadSeqRecCheckpoint,
+  CHECKPOINT_TENSORS,
+  type RunSeqRecOptions,
+  type SeqRecRunResult,
+  type SeqRecCheckpointMeta,
+} from './rec/run.js';

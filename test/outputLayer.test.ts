@@ -179,3 +179,40 @@ test('OutputLayer trains with the adaptive samplers, keeps them in sync with the
   });
   assert.equal(off.endEpoch(), false);
 });
+
+test('OutputLayer with stepUpdates: false refreshes an adaptive sampler only by its rebuilds, and still learns', () => {
+  // Same planted problem; midx rebuilt every 50 steps with no per-step updates. Its draws carry
+  // the log q of the (stale) proposal actually used, so the loss stays a correct sampled softmax.
+  const p = planted(7);
+  const test = p.sample(512, Rng.fromSeed(8));
+  const rng = Rng.fromSeed(9);
+  const sampler = createSampler('midx', { codewords: 8 });
+  let updates = 0;
+  let builds = 0;
+  const update = sampler.update.bind(sampler);
+  const build = sampler.build.bind(sampler);
+  sampler.update = (ids) => {
+    updates++;
+    update(ids);
+  };
+  sampler.build = (t) => {
+    builds++;
+    build(t);
+  };
+  const layer = new OutputLayer({
+    table: ClassTable.init(N, D, rng, { bias: true, scale: 0.01 }),
+    sampler,
+    optimizer: createOptimizer('adagrad', { lr: 0.5 }),
+    negatives: 20,
+    rebuildEvery: 50,
+    stepUpdates: false,
+  });
+  assert.equal(builds, 1);
+  const data = Rng.fromSeed(10);
+  for (let s = 0; s < 300; s++) layer.step({ ...p.sample(64, data), rng });
+  assert.equal(updates, 0);
+  assert.equal(builds, 1 + 300 / 50);
+  const after = layer.evaluate(test.queries, test.labels, { ks: [1] });
+  assert.ok(after.nll < 1, `NLL after training ${after.nll}`);
+  assert.ok(after.precision[1]! > 0.8, `P@1 after training ${after.precision[1]}`);
+});

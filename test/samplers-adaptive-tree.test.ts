@@ -11,6 +11,7 @@ import { matrix, multiLabels, type Matrix } from '../src/core/matrix.js';
 import { Rng } from '../src/core/rng.js';
 import { chiSquareTest } from '../src/core/stats.js';
 import { createSampler } from '../src/index.js';
+import { multiDot, rowsDot, seqDot } from '../src/samplers/kernelTree.js';
 import { QuadraticSampler } from '../src/samplers/quadratic.js';
 import { RffSampler } from '../src/samplers/rff.js';
 import {
@@ -357,4 +358,74 @@ test('tree samplers: typed errors for bad options and misuse', () => {
   assert.throws(() => s.sample({ m: 3, rng: Rng.fromSeed(1), queries: randomQueries(1, 4, 1) }), ShapeError);
   assert.throws(() => s.sample({ m: 3, rng: Rng.fromSeed(1), queries: q, shared: true }), OptionError);
   assert.throws(() => s.update([20]), Error);
+});
+
+test('tree kernels: multiDot and rowsDot equal seqDot bit for bit; seqDot matches a float64 dot', () => {
+  const rng = Rng.fromSeed(111);
+  for (const len of [0, 1, 2, 3, 7, 8, 33]) {
+    const vecs = 9;
+    const Q = new Float64Array(vecs * len);
+    rng.fillNormal(Q);
+    for (const z of [new Float64Array(vecs * len), new Float32Array(vecs * len)]) {
+      for (let i = 0; i < z.length; i++) z[i] = rng.normal();
+      // multiDot over k in [1, 8) (a block of four, a pair, a single; offsets in a shuffled
+      // order) against row 0 of z, then over [1, 4) (a pair and a single) against row 1
+      const off = Int32Array.from([0, 5, 2, 7, 1, 8, 3, 6, 4], (v) => v * len);
+      const out = new Float64Array(vecs).fill(NaN);
+      multiDot(Q, off, 1, 8, z, 0, len, out);
+      for (let k = 1; k < 8; k++) assert.equal(out[k], seqDot(Q, off[k]!, z, 0, len), `multiDot len ${len} k ${k}`);
+      assert.ok(Number.isNaN(out[0]!) && Number.isNaN(out[8]!));
+      out.fill(NaN);
+      multiDot(Q, off, 1, 4, z, len, len, out);
+      for (let k = 1; k < 4; k++) assert.equal(out[k], seqDot(Q, off[k]!, z, len, len), `multiDot (3) len ${len} k ${k}`);
+      assert.ok(Number.isNaN(out[0]!) && Number.isNaN(out[4]!));
+      // rowsDot: vector 3 of Q against the 9 rows of z, written at offset 2
+      const rows = new Float64Array(vecs + 2);
+      rowsDot(Q, 3 * len, z, 0, vecs, len, rows, 2);
+      for (let p = 0; p < vecs; p++) assert.equal(rows[2 + p], seqDot(Q, 3 * len, z, p * len, len), `rowsDot len ${len} p ${p}`);
+      // seqDot against a plain float64 sum (different order: agreement up to rounding)
+      let want = 0;
+      let mag = 0;
+      for (let t = 0; t < len; t++) {
+        want += Q[len + t]! * z[2 * len + t]!;
+        mag += Math.abs(Q[len + t]! * z[2 * len + t]!);
+      }
+      assert.ok(Math.abs(seqDot(Q, len, z, 2 * len, len) - want) <= 1e-14 * mag, `seqDot len ${len}`);
+    }
+  }
+});
+
+test('tree samplers: batched draws of many queries follow each query\'s distribution with exact log q', () => {
+  // 9 queries: the root group is scored in blocks of 4 + 4 + 1; deep nodes see 1–9 queries.
+  // 18 chi-square tests at p > 1e-4 each: family false-failure rate below 2e-3.
+  const t = randomTable(600, 8, 121, true);
+  const q = randomQueries(9, 8, 122);
+  const samplers = [new QuadraticSampler({ leafSize: 8 }), new RffSampler({ features: 32, leafSize: 8, seed: 2 })];
+  for (const s of samplers) {
+    s.build(t);
+    const want = Array.from({ length: q.rows }, (_, r) => logQAll(s, queryRow(q, r)));
+    if (s instanceof QuadraticSampler) {
+      for (let r = 0; r < q.rows; r++) assert.ok(maxAbsDiff(want[r]!, quadraticBrute(t, q, r, 100)) < 1e-9);
+    }
+    const counts = Array.from({ length: q.rows }, () => new Float64Array(t.n));
+    const rng = Rng.fromSeed(123);
+    const m = 2000;
+    for (let rep = 0; rep < 10; rep++) {
+      const dr = s.sample({ m, rng, queries: q });
+      // the reported log q of every draw is exactly logQ of that id for that query
+      const lq = s.logQ(q, { ids: dr.ids, offsets: Int32Array.from({ length: q.rows + 1 }, (_, r) => r * m) });
+      assert.deepEqual(dr.logQ, lq);
+      for (let r = 0; r < q.rows; r++) {
+        for (let j = 0; j < m; j++) {
+          const id = dr.ids[r * m + j]!;
+          counts[r]![id]!++;
+          assert.ok(Math.abs(dr.logQ[r * m + j]! - want[r]![id]!) < 1e-12);
+        }
+      }
+    }
+    for (let r = 0; r < q.rows; r++) {
+      const p = chiSquareTest(counts[r]!, Float64Array.from(want[r]!, Math.exp)).pValue;
+      assert.ok(p > 1e-4, `${s.name} row ${r}: p = ${p}`);
+    }
+  }
 });

@@ -17,6 +17,8 @@ import { dataExportCommand, type DataExportOptions } from './data.js';
 import { addDataRecCommands } from './dataRec.js';
 import { addDataStatsCommand } from './dataStats.js';
 import { addXmcCommands } from './xmc.js';
+import { addLmCommands } from './lm.js';
+import { addSeqRecCommands } from './seqrec.js';
 
 function version(): string {
   try {
@@ -78,6 +80,8 @@ export function buildProgram(print: (line: string) => void = (l) => process.stdo
   addDataStatsCommand(data, print);
   addDataRecCommands(data, print);
   addXmcCommands(program, print);
+  addLmCommands(program, print);
+  addSeqRecCommands(program, print);
   return program;
 }
 

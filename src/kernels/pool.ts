@@ -280,7 +280,7 @@ export class KernelPool implements AsyncKernels {
       if (rows >= 4 * this.threads || n < CLASS_SPLIT_MIN * this.threads) {
         const parts = split(rows, this.threads);
         await this.all(parts.map(([s, e], w) => {
-          const scratch = f.scratch(this.ex.fusedScratchBytes(e - s));
+          const scratch = f.scratch(this.ex.fusedScratchBytes(e - s, d));
           return this.run(w, 'fusedSoftmaxTopK', [
             pa + s * d * 4, e - s, pc, pb, n, d, k, pl + s * 8, pi + s * k * 4, ps + s * k * 4, scratch,
           ]);
@@ -292,7 +292,7 @@ export class KernelPool implements AsyncKernels {
       const parts = split(n, this.threads);
       const tmp = parts.map(([s, e]) => ({
         s, e, lse: f.scratch(rows * 8), ids: f.scratch(rows * k * 4), sc: f.scratch(rows * k * 4),
-        scratch: f.scratch(this.ex.fusedScratchBytes(rows)),
+        scratch: f.scratch(this.ex.fusedScratchBytes(rows, d)),
       }));
       await this.all(tmp.map((t, w) => this.run(w, 'fusedSoftmaxTopK', [
         pa, rows, pc + t.s * d * 4, pb ? pb + t.s * 4 : 0, t.e - t.s, d, k, t.lse, t.ids, t.sc, t.scratch,

@@ -16,7 +16,7 @@ export interface KernelExports {
   accumRows(out: number, R: number, g: number, gsR: number, gsS: number, x: number, S: number, d: number): void;
   gatherAccumRows(out: number, rows: number, g: number, c: number, d: number, ids: number, m: number, shared: number): void;
   scatterAddRows(out: number, g: number, rows: number, h: number, d: number, slots: number, m: number, shared: number): void;
-  fusedScratchBytes(rows: number): number;
+  fusedScratchBytes(rows: number, d: number): number;
   fusedSoftmaxTopK(
     a: number, rows: number, c: number, bias: number, n: number, d: number, k: number,
     outLse: number, outIds: number, outScores: number, scratch: number,
@@ -162,7 +162,7 @@ export function makeWasmKernelSet(name: string, ex: KernelExports, arena: WasmAr
         const pl = f.ptr(outLse, 0, rows, 'out', 'outLse');
         const pi = f.ptr(outTopIds, 0, rows * k, 'out', 'outTopIds');
         const ps = f.ptr(outTopScores, 0, rows * k, 'out', 'outTopScores');
-        const scratch = f.scratch(ex.fusedScratchBytes(rows));
+        const scratch = f.scratch(ex.fusedScratchBytes(rows, d));
         ex.fusedSoftmaxTopK(pa, rows, pc, pb, n, d, k, pl, pi, ps, scratch);
       });
     },

@@ -44,13 +44,14 @@ export interface OutputLayerOptions {
   /** Rebuild an adaptive sampler from scratch at {@link OutputLayer.endEpoch} (default true). */
   rebuildPerEpoch?: boolean;
   /**
-   * Tell an adaptive sampler about the rows each step changed (`update(ids)`, default true).
-   * When false the sampler keeps the state of its last build between rebuilds: the proposal
-   * goes stale, but its `log q` still describes the draws it makes, so the loss stays the
-   * estimator of its convention; this trades proposal quality for speed when `update` costs
-   * more than the rest of the step.
+   * Tell an adaptive sampler about the rows each step changed (`update(ids)`; default true).
+   * With false the sampler is refreshed only by the rebuilds (`rebuildEvery`, `rebuildPerEpoch`)
+   * and proposes from a stale snapshot of the table in between: the loss stays a correct sampled
+   * softmax (each draw's `log q` is that of the proposal actually used), only the proposal drifts
+   * from the current logits. Use it when a step touches most of the table (many queries × many
+   * negatives), where per-step updates cost about a rebuild each.
    */
-  updatePerStep?: boolean;
+  stepUpdates?: boolean;
 }
 
 /** Inputs of one training step. */
@@ -99,15 +100,15 @@ export class OutputLayer {
   readonly labelWeighting: LabelWeighting;
   /** When an adaptive sampler is rebuilt from scratch (every `rebuildEvery` steps and/or per epoch). */
   readonly rebuild: RebuildPolicy;
-  /** Whether `step` calls the adaptive sampler's `update(ids)`. */
-  readonly updatePerStep: boolean;
+  /** Whether an adaptive sampler gets `update(ids)` after every step. */
+  readonly stepUpdates: boolean;
   private stepCount = 0;
 
   /** @throws OptionError (bad or unknown options, `shared` with an adaptive sampler), ShapeError (sampler and table disagree on n) */
   constructor(opts: OutputLayerOptions) {
     rejectUnknown(
       opts,
-      ['table', 'sampler', 'optimizer', 'negatives', 'convention', 'unique', 'shared', 'labelWeighting', 'rebuildEvery', 'rebuildPerEpoch', 'updatePerStep'],
+      ['table', 'sampler', 'optimizer', 'negatives', 'convention', 'unique', 'shared', 'labelWeighting', 'rebuildEvery', 'rebuildPerEpoch', 'stepUpdates'],
       'OutputLayer',
     );
     if (!opts.table || !opts.sampler || !opts.optimizer) throw new OptionError('OutputLayer needs table, sampler and optimizer');
@@ -124,7 +125,7 @@ export class OutputLayer {
     this.labelWeighting = opts.labelWeighting === undefined ? 'mean' : choiceOption(opts.labelWeighting, 'labelWeighting', ['mean', 'sum']);
     const everySteps = opts.rebuildEvery === undefined ? 0 : intOption(opts.rebuildEvery, 'rebuildEvery', 0, 2 ** 31 - 1);
     this.rebuild = new RebuildPolicy({ everySteps, perEpoch: opts.rebuildPerEpoch ?? true });
-    this.updatePerStep = opts.updatePerStep ?? true;
+    this.stepUpdates = opts.stepUpdates ?? true;
     // Builds the sampler's state (static samplers only check that their class count matches).
     this.sampler.build(this.table);
   }
@@ -142,9 +143,8 @@ export class OutputLayer {
   /**
    * One training step on a batch: sample negatives (excluding each row's positives under the
    * `exclusive` convention), compute the sampled loss, update the touched class rows, refresh an
-   * adaptive sampler for those rows (unless `updatePerStep` is false) or rebuild it every
-   * `rebuildEvery` steps. Equals {@link OutputLayer.computeGradients} followed by
-   * {@link OutputLayer.applyGradients}.
+   * adaptive sampler for those rows (or rebuild it every `rebuildEvery` steps). Equals
+   * {@link OutputLayer.computeGradients} followed by {@link OutputLayer.applyGradients}.
    * @throws as {@link sampledSoftmaxLoss} and the sampler (shapes, ranges, non-finite values)
    */
   step(input: StepInput): StepResult {
@@ -196,7 +196,7 @@ export class OutputLayer {
     this.stepCount++;
     if (this.sampler.adaptive) {
       if (this.rebuild.shouldRebuild(this.stepCount, false)) this.sampler.build(this.table);
-      else if (this.updatePerStep) this.sampler.update(grad.ids);
+      else if (this.stepUpdates) this.sampler.update(grad.ids);
     }
   }
 

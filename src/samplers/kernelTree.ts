@@ -13,11 +13,14 @@
  * rounding. When scores are exact kernel sums (no clamping) it telescopes to
  * `w(h,c_i) / Σ_j w(h,c_j)`.
  *
- * Per query, raw node scores are cached (stamped by a generation counter), so the nodes near the
- * root are scored once per query, not once per draw; only the left child of a node is scored
- * directly, the right one is `s(parent) − s(left)` (exact in exact arithmetic). Batches of draws
- * descend together, splitting their count at each node, and are then shuffled, which gives an
- * i.i.d. sequence.
+ * Draws descend level-synchronously ({@link TreeDescent}): all draws of a batch of queries move
+ * down one level at a time, the frontier holding one entry per (query, node) with the count of that
+ * query's draws there, so a node is scored once per query however many of its draws pass it, and
+ * the queries that reach a node are scored together (its summary is read once per four queries).
+ * Only the left child of a node is scored directly, the right one is `s(parent) − s(left)` (exact
+ * in exact arithmetic). Each query's draws are shuffled at the end, which gives an i.i.d. sequence.
+ * {@link TreeQuery} scores single ids (`logQ`) with the same arithmetic, so a draw's reported
+ * log-probability equals `logQ` of its id exactly.
  * @module
  */
 import type { ClassTable } from '../core/classTable.js';
@@ -37,12 +40,12 @@ export interface TreeKernel {
    * at `z[zo .. zo + summaryDim)`.
    */
   accumulate(rows: Float32Array, ro: number, count: number, sign: number, z: Float64Array, zo: number): void;
-  /** Computes `φ(h)` from the stored-form query `q` (length `rowDim`). */
-  featurize(q: Float64Array, qf: Float64Array): void;
-  /** Raw score `φ(h)·z(S)` (plus any constant per class) of a node of `size` classes. */
-  nodeScore(qf: Float64Array, z: Float64Array, zo: number, size: number): number;
-  /** Leaf weight `w(h, c) > 0` of the stored row at `rows[ro ..]`. */
-  leafWeight(q: Float64Array, rows: Float32Array, ro: number): number;
+  /** Computes `φ(h)` from the stored-form query `q[qo .. qo+rowDim)` into `qf[fo .. fo+summaryDim)`. */
+  featurize(q: Float64Array, qo: number, qf: Float64Array, fo: number): void;
+  /** Constant per class in a node score: the raw score of a node `S` is `φ(h)·z(S) + perClass · |S|`. */
+  readonly perClass: number;
+  /** Leaf weight `w(h, c) > 0` from the dot product `s = q·row` of the stored-form query and row. */
+  leafWeight(s: number): number;
   /**
    * Floor of a child score relative to the positive total of the two children (`0` for kernels
    * whose node scores are exact non-negative sums).
@@ -50,41 +53,166 @@ export interface TreeKernel {
   readonly eps: number;
 }
 
-/**
- * `Σ_k q[k] · rows[ro + k]` over `k < len` in float64 (four partial sums): the leaf-weight dot
- * product of the tree kernels.
+/*
+ * Node and leaf scores are dot products in float64 with one fixed summation order: two
+ * accumulators (even and odd terms, the odd tail term into the even one), added at the end. Every
+ * kernel below follows it, so a score is bit-identical whether it is computed alone or in a block,
+ * and the log-probability a draw reports equals `logQ` of the same id exactly.
  */
-export function rowDot(q: Float64Array, rows: Float32Array, ro: number, len: number): number {
-  let s0 = 0;
-  let s1 = 0;
-  let s2 = 0;
-  let s3 = 0;
-  let k = 0;
-  for (; k + 3 < len; k += 4) {
-    s0 += q[k]! * rows[ro + k]!;
-    s1 += q[k + 1]! * rows[ro + k + 1]!;
-    s2 += q[k + 2]! * rows[ro + k + 2]!;
-    s3 += q[k + 3]! * rows[ro + k + 3]!;
+
+/** `Σ_{t<len} q[qo + t] · z[zo + t]` in the tree's fixed summation order (see above). */
+export function seqDot(q: Float64Array, qo: number, z: Float64Array | Float32Array, zo: number, len: number): number {
+  let a = 0;
+  let b = 0;
+  let t = 0;
+  for (; t + 1 < len; t += 2) {
+    a += q[qo + t]! * z[zo + t]!;
+    b += q[qo + t + 1]! * z[zo + t + 1]!;
   }
-  for (; k < len; k++) s0 += q[k]! * rows[ro + k]!;
-  return s0 + s1 + s2 + s3;
+  if (t < len) a += q[qo + t]! * z[zo + t]!;
+  return a + b;
 }
 
-/** `Σ_k qf[k] · z[zo + k]` over `k < len` in float64 (four partial sums): a node score. */
-export function summaryDot(qf: Float64Array, z: Float64Array, zo: number, len: number): number {
-  let s0 = 0;
-  let s1 = 0;
-  let s2 = 0;
-  let s3 = 0;
-  let k = 0;
-  for (; k + 3 < len; k += 4) {
-    s0 += qf[k]! * z[zo + k]!;
-    s1 += qf[k + 1]! * z[zo + k + 1]!;
-    s2 += qf[k + 2]! * z[zo + k + 2]!;
-    s3 += qf[k + 3]! * z[zo + k + 3]!;
+/**
+ * Dot products of several vectors of `Q` with one vector of `z`: for `k` in `[k0, k1)`,
+ * `out[k] = Σ_{t<len} Q[off[k] + t] · z[zo + t]`, each as {@link seqDot} computes it. Four
+ * vectors go per pass (then a pair, then one), so each `z` entry is loaded once per four products:
+ * the node scoring of a level-synchronous descent, where the queries that reach a node are scored
+ * together.
+ */
+export function multiDot(
+  Q: Float64Array,
+  off: Int32Array,
+  k0: number,
+  k1: number,
+  z: Float64Array | Float32Array,
+  zo: number,
+  len: number,
+  out: Float64Array,
+): void {
+  let k = k0;
+  for (; k + 3 < k1; k += 4) {
+    const o0 = off[k]!;
+    const o1 = off[k + 1]!;
+    const o2 = off[k + 2]!;
+    const o3 = off[k + 3]!;
+    let a0 = 0;
+    let b0 = 0;
+    let a1 = 0;
+    let b1 = 0;
+    let a2 = 0;
+    let b2 = 0;
+    let a3 = 0;
+    let b3 = 0;
+    let t = 0;
+    for (; t + 1 < len; t += 2) {
+      const v = z[zo + t]!;
+      const w = z[zo + t + 1]!;
+      a0 += Q[o0 + t]! * v;
+      b0 += Q[o0 + t + 1]! * w;
+      a1 += Q[o1 + t]! * v;
+      b1 += Q[o1 + t + 1]! * w;
+      a2 += Q[o2 + t]! * v;
+      b2 += Q[o2 + t + 1]! * w;
+      a3 += Q[o3 + t]! * v;
+      b3 += Q[o3 + t + 1]! * w;
+    }
+    if (t < len) {
+      const v = z[zo + t]!;
+      a0 += Q[o0 + t]! * v;
+      a1 += Q[o1 + t]! * v;
+      a2 += Q[o2 + t]! * v;
+      a3 += Q[o3 + t]! * v;
+    }
+    out[k] = a0 + b0;
+    out[k + 1] = a1 + b1;
+    out[k + 2] = a2 + b2;
+    out[k + 3] = a3 + b3;
   }
-  for (; k < len; k++) s0 += qf[k]! * z[zo + k]!;
-  return s0 + s1 + s2 + s3;
+  if (k + 1 < k1) {
+    // two or three left: a pair, then a single
+    const o0 = off[k]!;
+    const o1 = off[k + 1]!;
+    let a0 = 0;
+    let b0 = 0;
+    let a1 = 0;
+    let b1 = 0;
+    let t = 0;
+    for (; t + 1 < len; t += 2) {
+      const v = z[zo + t]!;
+      const w = z[zo + t + 1]!;
+      a0 += Q[o0 + t]! * v;
+      b0 += Q[o0 + t + 1]! * w;
+      a1 += Q[o1 + t]! * v;
+      b1 += Q[o1 + t + 1]! * w;
+    }
+    if (t < len) {
+      const v = z[zo + t]!;
+      a0 += Q[o0 + t]! * v;
+      a1 += Q[o1 + t]! * v;
+    }
+    out[k] = a0 + b0;
+    out[k + 1] = a1 + b1;
+    k += 2;
+  }
+  if (k < k1) out[k] = seqDot(Q, off[k]!, z, zo, len);
+}
+
+/**
+ * Dot products of one vector `q[qo ..]` with `count` consecutive rows of `z` (row `p` at
+ * `zo + p·len`): `out[oo + p]`, each as {@link seqDot} computes it. Four rows go per pass, so each
+ * `q` entry is loaded once per four products: the scoring of a leaf's rows.
+ */
+export function rowsDot(
+  q: Float64Array,
+  qo: number,
+  z: Float64Array | Float32Array,
+  zo: number,
+  count: number,
+  len: number,
+  out: Float64Array,
+  oo: number,
+): void {
+  let p = 0;
+  for (; p + 3 < count; p += 4) {
+    const r0 = zo + p * len;
+    const r1 = r0 + len;
+    const r2 = r1 + len;
+    const r3 = r2 + len;
+    let a0 = 0;
+    let b0 = 0;
+    let a1 = 0;
+    let b1 = 0;
+    let a2 = 0;
+    let b2 = 0;
+    let a3 = 0;
+    let b3 = 0;
+    let t = 0;
+    for (; t + 1 < len; t += 2) {
+      const u = q[qo + t]!;
+      const w = q[qo + t + 1]!;
+      a0 += u * z[r0 + t]!;
+      b0 += w * z[r0 + t + 1]!;
+      a1 += u * z[r1 + t]!;
+      b1 += w * z[r1 + t + 1]!;
+      a2 += u * z[r2 + t]!;
+      b2 += w * z[r2 + t + 1]!;
+      a3 += u * z[r3 + t]!;
+      b3 += w * z[r3 + t + 1]!;
+    }
+    if (t < len) {
+      const u = q[qo + t]!;
+      a0 += u * z[r0 + t]!;
+      a1 += u * z[r1 + t]!;
+      a2 += u * z[r2 + t]!;
+      a3 += u * z[r3 + t]!;
+    }
+    out[oo + p] = a0 + b0;
+    out[oo + p + 1] = a1 + b1;
+    out[oo + p + 2] = a2 + b2;
+    out[oo + p + 3] = a3 + b3;
+  }
+  for (; p < count; p++) out[oo + p] = seqDot(q, qo, z, zo + p * len, len);
 }
 
 /** Options of {@link KernelTree}. */
@@ -121,6 +249,8 @@ export class KernelTree {
   readonly leafStart: Int32Array;
   /** Node summaries, heap node `v` at `(v − 1) · summaryDim`. */
   readonly z: Float64Array;
+  /** Number of classes under heap node `v` (`v < 2 · numLeaves`). */
+  readonly sizes: Int32Array;
   private readonly dirty: Uint8Array;
 
   /**
@@ -157,6 +287,9 @@ export class KernelTree {
     const S = kernel.summaryDim;
     this.z = new Float64Array(2 * nl * S);
     this.dirty = new Uint8Array(2 * nl);
+    this.sizes = new Int32Array(2 * nl);
+    for (let j = 0; j < nl; j++) this.sizes[nl + j] = this.leafStart[j + 1]! - this.leafStart[j]!;
+    for (let v = nl - 1; v >= 1; v--) this.sizes[v] = this.sizes[2 * v]! + this.sizes[2 * v + 1]!;
     this.computeSummaries();
   }
 
@@ -168,19 +301,14 @@ export class KernelTree {
       this.perm.byteLength +
       this.pos.byteLength +
       this.leafOf.byteLength +
-      this.leafStart.byteLength
+      this.leafStart.byteLength +
+      this.sizes.byteLength
     );
   }
 
   /** Number of classes under heap node `v`. */
   nodeSize(v: number): number {
-    let lo = v;
-    let hi = v;
-    while (lo < this.numLeaves) {
-      lo = 2 * lo;
-      hi = 2 * hi + 1;
-    }
-    return this.leafStart[hi - this.numLeaves + 1]! - this.leafStart[lo - this.numLeaves]!;
+    return this.sizes[v]!;
   }
 
   /** Recursive median splits on the coordinate of largest spread (estimated on a sample). */
@@ -314,9 +442,54 @@ function quickselect(keys: Float64Array, perm: Int32Array, lo: number, hi: numbe
   }
 }
 
+
 /**
- * Per-query sampling state over a {@link KernelTree}: cached node scores and leaf totals for the
- * current query. Reuse one object for many queries (no per-draw allocation).
+ * Clamped child scores of a branch from the raw child scores `a` (left) and `b` (right), written
+ * to `pair[po]`, `pair[po + 1]`: negative scores count as 0, a positive side is raised to at least
+ * `eps` times the positive total, and with no positive (or a non-finite) total the branch splits by
+ * the class counts `na`, `nb`. The branch probabilities are `pair[po + i] / (pair[po] + pair[po + 1])`.
+ */
+function branchPair(a: number, b: number, eps: number, na: number, nb: number, pair: Float64Array, po: number): void {
+  const pa = a > 0 ? a : 0;
+  const pb = b > 0 ? b : 0;
+  const t = pa + pb;
+  if (!(t > 0) || !Number.isFinite(t)) {
+    // no usable estimate: split by class counts (uniform over the node's classes)
+    pair[po] = na;
+    pair[po + 1] = nb;
+    return;
+  }
+  // t > 0, so at least one side stays positive
+  const floor = eps * t;
+  pair[po] = Math.max(pa, floor);
+  pair[po + 1] = Math.max(pb, floor);
+}
+
+/** A leaf's weight total can be sampled from (else the leaf is drawn uniformly, in draws and in `logQ` alike). */
+function usableTotal(tot: number): boolean {
+  return tot > 0 && Number.isFinite(tot);
+}
+
+/**
+ * Index `i < size` of the first cumulative weight `cum[co + i] > u`, stepping back over zero
+ * weights (`u` rounding up to the total): the inverse-CDF pick within a leaf.
+ */
+function pickCum(cum: Float64Array, wts: Float64Array, co: number, size: number, u: number): number {
+  let lo = 0;
+  let hi = size - 1;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (cum[co + mid]! > u) hi = mid;
+    else lo = mid + 1;
+  }
+  while (lo > 0 && !(wts[co + lo]! > 0)) lo--;
+  return lo;
+}
+
+/**
+ * `log q(id)` of one query over a {@link KernelTree}, with the node scores and leaf totals cached
+ * per query. Scores use the same arithmetic as {@link TreeDescent}, so `logProb` of a drawn id equals
+ * its reported log-probability exactly. Reuse one object for many queries.
  */
 export class TreeQuery {
   readonly tree: KernelTree;
@@ -327,10 +500,8 @@ export class TreeQuery {
   private readonly stamp: Int32Array;
   private readonly leafTot: Float64Array;
   private readonly leafStamp: Int32Array;
-  private readonly cum: Float64Array;
-  private readonly wts: Float64Array;
+  private readonly pair = new Float64Array(2);
   private gen = 0;
-  private sizes: Int32Array;
 
   constructor(tree: KernelTree) {
     this.tree = tree;
@@ -342,12 +513,6 @@ export class TreeQuery {
     this.stamp = new Int32Array(nodes);
     this.leafTot = new Float64Array(tree.numLeaves);
     this.leafStamp = new Int32Array(tree.numLeaves);
-    let maxLeaf = 1;
-    for (let j = 0; j < tree.numLeaves; j++) maxLeaf = Math.max(maxLeaf, tree.leafStart[j + 1]! - tree.leafStart[j]!);
-    this.cum = new Float64Array(maxLeaf);
-    this.wts = new Float64Array(maxLeaf);
-    this.sizes = new Int32Array(nodes);
-    for (let v = 1; v < nodes; v++) this.sizes[v] = tree.nodeSize(v);
   }
 
   /** Starts a new query: `q` must already hold the stored-form query. Invalidates all caches. */
@@ -357,16 +522,17 @@ export class TreeQuery {
       this.stamp.fill(0);
       this.leafStamp.fill(0);
     }
-    this.tree.kernel.featurize(this.q, this.qf);
+    this.tree.kernel.featurize(this.q, 0, this.qf, 0);
   }
 
-  /** Raw score `φ(h)·z(v)`: root and left children directly, right children by difference. */
+  /** Raw score of node `v`: the root and left children directly, right children by difference. */
   private rawScore(v: number): number {
     if (this.stamp[v] === this.gen) return this.raw[v]!;
     let s: number;
     if (v === 1 || (v & 1) === 0) {
       const t = this.tree;
-      s = t.kernel.nodeScore(this.qf, t.z, (v - 1) * t.kernel.summaryDim, this.sizes[v]!);
+      const k = t.kernel;
+      s = seqDot(this.qf, 0, t.z, (v - 1) * k.summaryDim, k.summaryDim) + k.perClass * t.sizes[v]!;
     } else {
       s = this.rawScore(v >> 1) - this.rawScore(v - 1);
     }
@@ -375,49 +541,23 @@ export class TreeQuery {
     return s;
   }
 
-  /** Clamped child scores of internal node `v`, written to `pair[0]`, `pair[1]`. */
-  private branch(v: number, pair: Float64Array): void {
-    const a = this.rawScore(2 * v);
-    const b = this.rawScore(2 * v + 1);
-    const pa = a > 0 ? a : 0;
-    const pb = b > 0 ? b : 0;
-    const t = pa + pb;
-    if (!(t > 0) || !Number.isFinite(t)) {
-      // no usable estimate: split by class counts (uniform over the node's classes)
-      pair[0] = this.sizes[2 * v]!;
-      pair[1] = this.sizes[2 * v + 1]!;
-      return;
-    }
-    // t > 0, so at least one side stays positive
-    const floor = this.tree.kernel.eps * t;
-    pair[0] = Math.max(pa, floor);
-    pair[1] = Math.max(pb, floor);
+  /** Leaf weight of the stored row at position `p`. */
+  private weight(p: number): number {
+    const t = this.tree;
+    const D = t.kernel.rowDim;
+    return t.kernel.leafWeight(seqDot(this.q, 0, t.rows, p * D, D));
   }
 
-  /** Fills the cumulative leaf weights of leaf `j`; returns the total (cached per query). */
-  private leafCum(j: number): number {
+  /** Sum of the leaf weights of leaf `j` in row order (cached per query). */
+  private leafTotal(j: number): number {
+    if (this.leafStamp[j] === this.gen) return this.leafTot[j]!;
     const t = this.tree;
-    const k = t.kernel;
-    const D = k.rowDim;
-    const a = t.leafStart[j]!;
-    const b = t.leafStart[j + 1]!;
     let s = 0;
-    for (let p = a; p < b; p++) {
-      const w = k.leafWeight(this.q, t.rows, p * D);
-      this.wts[p - a] = w;
-      s += w;
-      this.cum[p - a] = s;
-    }
+    for (let p = t.leafStart[j]!; p < t.leafStart[j + 1]!; p++) s += this.weight(p);
     this.leafTot[j] = s;
     this.leafStamp[j] = this.gen;
     return s;
   }
-
-  private leafTotal(j: number): number {
-    return this.leafStamp[j] === this.gen ? this.leafTot[j]! : this.leafCum(j);
-  }
-
-  private readonly pair = new Float64Array(2);
 
   /** `log q(id)` under the current query: the log branch probabilities of `id`'s path plus its leaf probability. */
   logProb(id: number): number {
@@ -427,96 +567,253 @@ export class TreeQuery {
     let v = 1;
     const pair = this.pair;
     for (let lvl = t.depth - 1; lvl >= 0; lvl--) {
-      this.branch(v, pair);
+      branchPair(this.rawScore(2 * v), this.rawScore(2 * v + 1), t.kernel.eps, t.sizes[2 * v]!, t.sizes[2 * v + 1]!, pair, 0);
       const right = (j >> lvl) & 1;
       lp += Math.log(pair[right]!) - Math.log(pair[0]! + pair[1]!);
       v = 2 * v + right;
     }
     const tot = this.leafTotal(j);
-    if (!usableTotal(tot)) return lp - Math.log(t.leafStart[j + 1]! - t.leafStart[j]!);
-    return lp + Math.log(t.kernel.leafWeight(this.q, t.rows, t.pos[id]! * t.kernel.rowDim)) - Math.log(tot);
+    if (!usableTotal(tot)) return lp - Math.log(t.sizes[t.numLeaves + j]!);
+    return lp + Math.log(this.weight(t.pos[id]!)) - Math.log(tot);
+  }
+}
+
+/** Most queries descending together (bounds the per-query feature buffer). */
+const DESCENT_QUERIES = 256;
+/** Most draws descending together (bounds the per-level frontier). */
+const DESCENT_DRAWS = 1 << 18;
+
+/**
+ * Level-synchronous batched descent over a {@link KernelTree}: the `m` draws of each of a batch of
+ * queries go down the tree level by level. At every level the frontier holds one entry per
+ * (query, node) with the number of that query's draws at the node, its path log-probability and
+ * the node's raw score; the entries are kept sorted by node, so all queries at a node are scored
+ * together ({@link multiDot}: the node's summary is read once per four queries). Only left children
+ * are scored, the right one is `s(parent) − s(left)`; a node's score is computed once per query,
+ * however many of its draws pass through it. At the leaves the queries of a leaf score its rows
+ * together, and each query's draws are then shuffled, which gives i.i.d. draws.
+ */
+export class TreeDescent {
+  readonly tree: KernelTree;
+  private qf = new Float64Array(0);
+  private fOff = new Int32Array(0);
+  private cap = 0;
+  // frontier (current and next level): query, node, count, path log-probability, raw node score
+  private eq = new Int32Array(0);
+  private en = new Int32Array(0);
+  private ec = new Int32Array(0);
+  private elp = new Float64Array(0);
+  private es = new Float64Array(0);
+  private nq = new Int32Array(0);
+  private nn = new Int32Array(0);
+  private nc = new Int32Array(0);
+  private nlp = new Float64Array(0);
+  private ns = new Float64Array(0);
+  private left = new Int32Array(0);
+  private logTot = new Float64Array(0);
+  private pairs = new Float64Array(0);
+  private scores = new Float64Array(0);
+  private wts = new Float64Array(0);
+  private cum = new Float64Array(0);
+  private fill = new Int32Array(0);
+  private readonly maxLeaf: number;
+
+  constructor(tree: KernelTree) {
+    this.tree = tree;
+    let maxLeaf = 1;
+    for (let j = 0; j < tree.numLeaves; j++) maxLeaf = Math.max(maxLeaf, tree.sizes[tree.numLeaves + j]!);
+    this.maxLeaf = maxLeaf;
   }
 
-  private outIds: Int32Array = new Int32Array(0);
-  private outLq: Float64Array = new Float64Array(0);
-  private outPos = 0;
+  private reserve(queries: number, entries: number): void {
+    const S = this.tree.kernel.summaryDim;
+    if (this.qf.length < queries * S) {
+      this.qf = new Float64Array(queries * S);
+      this.fOff = new Int32Array(queries);
+      this.left = new Int32Array(queries);
+      this.logTot = new Float64Array(queries);
+      this.pairs = new Float64Array(2 * queries);
+      this.scores = new Float64Array(queries);
+      this.fill = new Int32Array(queries);
+      this.wts = new Float64Array(queries * this.maxLeaf);
+      this.cum = new Float64Array(queries * this.maxLeaf);
+    }
+    if (this.cap < entries) {
+      this.cap = entries;
+      this.eq = new Int32Array(entries);
+      this.en = new Int32Array(entries);
+      this.ec = new Int32Array(entries);
+      this.elp = new Float64Array(entries);
+      this.es = new Float64Array(entries);
+      this.nq = new Int32Array(entries);
+      this.nn = new Int32Array(entries);
+      this.nc = new Int32Array(entries);
+      this.nlp = new Float64Array(entries);
+      this.ns = new Float64Array(entries);
+    }
+  }
 
   /**
-   * Draws `count` i.i.d. ids (in random order) into `ids[0..count)` with their log-probabilities
-   * in `logQ[0..count)`: the batch descends together, splitting its count at every node.
+   * Draws `m` i.i.d. ids for each of the `rows` stored-form queries in `Q` (row-major,
+   * `rows × rowDim`): the ids of query `r` go to `ids[r·m ..]`, their log-probabilities to
+   * `logQ[r·m ..]`.
    */
-  drawBatch(rng: Rng, count: number, ids: Int32Array, logQ: Float64Array): void {
-    this.outIds = ids;
-    this.outLq = logQ;
-    this.outPos = 0;
-    this.descend(1, count, 0, rng);
-    // shuffle: multinomial counts in random order = i.i.d. sequence
-    for (let i = count - 1; i > 0; i--) {
-      const r = rng.int(i + 1);
-      const a = ids[i]!;
-      ids[i] = ids[r]!;
-      ids[r] = a;
-      const b = logQ[i]!;
-      logQ[i] = logQ[r]!;
-      logQ[r] = b;
+  draw(Q: Float64Array, rows: number, m: number, rng: Rng, ids: Int32Array, logQ: Float64Array): void {
+    const chunk = Math.max(1, Math.min(DESCENT_QUERIES, Math.floor(DESCENT_DRAWS / m)));
+    for (let r0 = 0; r0 < rows; r0 += chunk) this.drawChunk(Q, r0, Math.min(chunk, rows - r0), m, rng, ids, logQ);
+  }
+
+  private drawChunk(Q: Float64Array, r0: number, rows: number, m: number, rng: Rng, ids: Int32Array, logQ: Float64Array): void {
+    const t = this.tree;
+    const k = t.kernel;
+    const S = k.summaryDim;
+    const D = k.rowDim;
+    this.reserve(rows, rows * Math.min(m, t.numLeaves));
+    for (let r = 0; r < rows; r++) {
+      k.featurize(Q, (r0 + r) * D, this.qf, r * S);
+      this.eq[r] = r;
+      this.en[r] = 1;
+      this.ec[r] = m;
+      this.elp[r] = 0;
+      this.fOff[r] = r * S;
+    }
+    let len = rows;
+    if (t.depth > 0) {
+      multiDot(this.qf, this.fOff, 0, rows, t.z, 0, S, this.es);
+      for (let r = 0; r < rows; r++) this.es[r] += k.perClass * t.sizes[1]!;
+    }
+    for (let lvl = 0; lvl < t.depth; lvl++) len = this.level(len, rng);
+    this.leaves(Q, r0, len, m, rng, ids, logQ);
+    // shuffle each query's draws: multinomial counts in random order = an i.i.d. sequence
+    for (let r = 0; r < rows; r++) {
+      const o = (r0 + r) * m;
+      for (let i = m - 1; i > 0; i--) {
+        const j = o + rng.int(i + 1);
+        const a = ids[o + i]!;
+        ids[o + i] = ids[j]!;
+        ids[j] = a;
+        const b = logQ[o + i]!;
+        logQ[o + i] = logQ[j]!;
+        logQ[j] = b;
+      }
     }
   }
 
-  private descend(v: number, count: number, lp: number, rng: Rng): void {
+  /** Moves the frontier of `len` entries one level down; returns the new length. */
+  private level(len: number, rng: Rng): number {
     const t = this.tree;
-    if (v >= t.numLeaves) {
-      this.drawLeaf(v - t.numLeaves, count, lp, rng);
-      return;
+    const k = t.kernel;
+    const S = k.summaryDim;
+    const { eq, en, ec, elp, es, nq, nn, nc, nlp, ns, fOff, scores, pairs, left, logTot } = this;
+    let out = 0;
+    for (let i = 0; i < len; ) {
+      const v = en[i]!;
+      let j = i;
+      while (j < len && en[j] === v) j++;
+      const g = j - i;
+      for (let e = 0; e < g; e++) fOff[e] = eq[i + e]! * S;
+      const L = 2 * v;
+      const nl = t.sizes[L]!;
+      const nr = t.sizes[L + 1]!;
+      multiDot(this.qf, fOff, 0, g, t.z, (L - 1) * S, S, scores);
+      for (let e = 0; e < g; e++) {
+        const sl = scores[e]! + k.perClass * nl;
+        scores[e] = sl;
+        branchPair(sl, es[i + e]! - sl, k.eps, nl, nr, pairs, 2 * e);
+        const a = pairs[2 * e]!;
+        const tot = a + pairs[2 * e + 1]!;
+        const c = ec[i + e]!;
+        let l = 0;
+        for (let x = 0; x < c; x++) if (rng.float() * tot < a) l++;
+        left[e] = l;
+        logTot[e] = Math.log(tot);
+      }
+      // left children first, then right children: the next frontier stays sorted by node; the
+      // path sums add each level's log-probability as TreeQuery.logProb does (same rounding)
+      for (let e = 0; e < g; e++) {
+        const l = left[e]!;
+        if (l === 0) continue;
+        nq[out] = eq[i + e]!;
+        nn[out] = L;
+        nc[out] = l;
+        nlp[out] = elp[i + e]! + (Math.log(pairs[2 * e]!) - logTot[e]!);
+        ns[out++] = scores[e]!;
+      }
+      for (let e = 0; e < g; e++) {
+        const r = ec[i + e]! - left[e]!;
+        if (r === 0) continue;
+        nq[out] = eq[i + e]!;
+        nn[out] = L + 1;
+        nc[out] = r;
+        nlp[out] = elp[i + e]! + (Math.log(pairs[2 * e + 1]!) - logTot[e]!);
+        ns[out++] = es[i + e]! - scores[e]!;
+      }
+      i = j;
     }
-    const pair = this.pair;
-    this.branch(v, pair);
-    const a = pair[0]!;
-    const b = pair[1]!;
-    const tot = a + b;
-    let left = 0;
-    for (let c = 0; c < count; c++) if (rng.float() * tot < a) left++;
-    const lt = Math.log(tot);
-    if (left > 0) this.descend(2 * v, left, lp + Math.log(a) - lt, rng);
-    if (count - left > 0) this.descend(2 * v + 1, count - left, lp + Math.log(b) - lt, rng);
+    this.eq = nq;
+    this.nq = eq;
+    this.en = nn;
+    this.nn = en;
+    this.ec = nc;
+    this.nc = ec;
+    this.elp = nlp;
+    this.nlp = elp;
+    this.es = ns;
+    this.ns = es;
+    return out;
   }
 
-  private drawLeaf(j: number, count: number, lp: number, rng: Rng): void {
+  /** Draws within the leaves of the final frontier and writes each query's draws (unshuffled). */
+  private leaves(Q: Float64Array, r0: number, len: number, m: number, rng: Rng, ids: Int32Array, logQ: Float64Array): void {
     const t = this.tree;
-    const a = t.leafStart[j]!;
-    const size = t.leafStart[j + 1]! - a;
-    const tot = this.leafCum(j);
-    const cum = this.cum;
-    const ids = this.outIds;
-    const lq = this.outLq;
-    if (!usableTotal(tot)) {
-      const l = lp - Math.log(size);
-      for (let c = 0; c < count; c++) {
-        ids[this.outPos] = t.perm[a + rng.int(size)]!;
-        lq[this.outPos++] = l;
+    const k = t.kernel;
+    const D = k.rowDim;
+    const { eq, en, ec, elp, wts, cum, fill } = this;
+    fill.fill(0);
+    for (let i = 0; i < len; ) {
+      const v = en[i]!;
+      let j = i;
+      while (j < len && en[j] === v) j++;
+      const g = j - i;
+      const leaf = v - t.numLeaves;
+      const a = t.leafStart[leaf]!;
+      const size = t.leafStart[leaf + 1]! - a;
+      for (let e = 0; e < g; e++) {
+        const co = e * size;
+        rowsDot(Q, (r0 + eq[i + e]!) * D, t.rows, a * D, size, D, wts, co);
+        let s = 0;
+        for (let p = 0; p < size; p++) {
+          const w = k.leafWeight(wts[co + p]!);
+          wts[co + p] = w;
+          s += w;
+          cum[co + p] = s;
+        }
+        const q = eq[i + e]!;
+        const o = (r0 + q) * m;
+        const c = ec[i + e]!;
+        const lp = elp[i + e]!;
+        if (!usableTotal(s)) {
+          const l = lp - Math.log(size);
+          for (let x = 0; x < c; x++) {
+            ids[o + fill[q]!] = t.perm[a + rng.int(size)]!;
+            logQ[o + fill[q]!++] = l;
+          }
+          continue;
+        }
+        const lt = Math.log(s);
+        for (let x = 0; x < c; x++) {
+          const p = pickCum(cum, wts, co, size, rng.float() * s);
+          ids[o + fill[q]!] = t.perm[a + p]!;
+          // the same weight logProb uses, so draws and logProb agree exactly
+          logQ[o + fill[q]!++] = lp + Math.log(wts[co + p]!) - lt;
+        }
       }
-      return;
-    }
-    const lt = Math.log(tot);
-    for (let c = 0; c < count; c++) {
-      const u = rng.float() * tot;
-      let lo = 0;
-      let hi = size - 1;
-      while (lo < hi) {
-        const mid = (lo + hi) >>> 1;
-        if (cum[mid]! > u) hi = mid;
-        else lo = mid + 1;
-      }
-      // the search lands on the first cum > u, so zero weights are never drawn (except u
-      // rounding up to the total: step back to a positive weight)
-      while (lo > 0 && !(this.wts[lo]! > 0)) lo--;
-      ids[this.outPos] = t.perm[a + lo]!;
-      // the same weight logProb uses, so draws and logProb agree exactly
-      lq[this.outPos++] = lp + Math.log(this.wts[lo]!) - lt;
+      i = j;
     }
   }
 }
 
-/** Buffered per-row distribution over a {@link TreeQuery}: draws come from batched descents. */
+/** Buffered per-row distribution over a {@link TreeQuery}: draws come from a {@link TreeDescent} of that one query. */
 class TreeRowDistribution implements RowDistribution {
   lastLogQ = 0;
   /** Batch size of the next refill (the number of draws the caller asked for). */
@@ -525,7 +822,10 @@ class TreeRowDistribution implements RowDistribution {
   private lq = new Float64Array(0);
   private pos = 0;
   private len = 0;
-  constructor(private readonly tq: TreeQuery) {}
+  constructor(
+    private readonly tq: TreeQuery,
+    private readonly descent: TreeDescent,
+  ) {}
 
   reset(): void {
     this.pos = 0;
@@ -539,7 +839,7 @@ class TreeRowDistribution implements RowDistribution {
         this.ids = new Int32Array(k);
         this.lq = new Float64Array(k);
       }
-      this.tq.drawBatch(rng, k, this.ids, this.lq);
+      this.descent.draw(this.tq.q, 1, k, rng, this.ids, this.lq);
       this.len = k;
       this.pos = 0;
     }
@@ -554,7 +854,8 @@ class TreeRowDistribution implements RowDistribution {
 
 /**
  * Base of the tree samplers: keeps a transformed snapshot of the class rows in a
- * {@link KernelTree}, maps each query row to its stored form, and samples by batched descents.
+ * {@link KernelTree}, maps each query row to its stored form, and samples by a level-synchronous
+ * batched descent of all queries ({@link TreeDescent}; unique or excluding draws go query by query).
  * `update(ids)` re-reads those rows from the table given to `build` and refreshes the summaries
  * along their root-to-leaf paths only.
  */
@@ -562,8 +863,10 @@ export abstract class KernelTreeSampler extends SamplerBase {
   readonly adaptive = true;
   protected tree: KernelTree | null = null;
   private tq: TreeQuery | null = null;
+  private descent: TreeDescent | null = null;
   private dist: TreeRowDistribution | null = null;
   private table: ClassTable | null = null;
+  private stored = new Float64Array(0);
   protected buildMs = 0;
   protected updateMs = 0;
 
@@ -576,8 +879,8 @@ export abstract class KernelTreeSampler extends SamplerBase {
   protected abstract makeKernel(table: ClassTable): TreeKernel;
   /** Writes the stored form of class `i` of `table` into `out` (length `rowDim`). */
   protected abstract storeRow(table: ClassTable, i: number, out: Float32Array): void;
-  /** Writes the stored form of the query `h[ho .. ho+d)` into `out` (length `rowDim`). */
-  protected abstract storeQuery(h: Float32Array, ho: number, out: Float64Array): void;
+  /** Writes the stored form of the query `h[ho .. ho+d)` into `out[oo .. oo+rowDim)`. */
+  protected abstract storeQuery(h: Float32Array, ho: number, out: Float64Array, oo: number): void;
   /** Leaf size to use for `table`. */
   protected abstract leafSizeFor(table: ClassTable, kernel: TreeKernel): number;
 
@@ -593,7 +896,8 @@ export abstract class KernelTreeSampler extends SamplerBase {
     }
     this.tree = new KernelTree(kernel, table.n, rows, { leafSize: this.leafSizeFor(table, kernel) });
     this.tq = new TreeQuery(this.tree);
-    this.dist = new TreeRowDistribution(this.tq);
+    this.descent = new TreeDescent(this.tree);
+    this.dist = new TreeRowDistribution(this.tq, this.descent);
     this.table = table;
     this.n = table.n;
     this.dim = table.d;
@@ -615,13 +919,25 @@ export abstract class KernelTreeSampler extends SamplerBase {
   }
 
   override sample(opts: SampleOptions): Draws {
-    if (this.dist) this.dist.hint = Math.max(1, Math.min(opts.m, 1 << 20));
-    return super.sample(opts);
+    if (opts.unique || opts.exclude) {
+      if (this.dist) this.dist.hint = Math.max(1, Math.min(opts.m, 1 << 20));
+      return super.sample(opts);
+    }
+    const { rows } = this.checkSampleOptions(opts);
+    const m = opts.m;
+    const q = opts.queries!;
+    const D = this.tree!.kernel.rowDim;
+    if (this.stored.length < rows * D) this.stored = new Float64Array(rows * D);
+    for (let r = 0; r < rows; r++) this.storeQuery(q.data, r * this.dim, this.stored, r * D);
+    const ids = new Int32Array(rows * m);
+    const logQ = new Float64Array(rows * m);
+    this.descent!.draw(this.stored, rows, m, opts.rng, ids, logQ);
+    return { ids, logQ, rows, m, shared: false, unique: false, tries: null };
   }
 
   protected rowDistribution(queries: Matrix | null, row: number): RowDistribution {
     const tq = this.tq!;
-    this.storeQuery(queries!.data, row * this.dim, tq.q);
+    this.storeQuery(queries!.data, row * this.dim, tq.q, 0);
     tq.begin();
     this.dist!.reset();
     return this.dist!;
@@ -642,9 +958,4 @@ export abstract class KernelTreeSampler extends SamplerBase {
       lastUpdateMs: this.updateMs,
     };
   }
-}
-
-/** A leaf's weight total can be sampled from (else the leaf is drawn uniformly, in draws and in `logQ` alike). */
-function usableTotal(tot: number): boolean {
-  return tot > 0 && Number.isFinite(tot);
 }

@@ -12,7 +12,7 @@
  */
 import type { ClassTable } from '../core/classTable.js';
 import { intOption, numOption, rejectUnknown } from '../core/validate.js';
-import { KernelTreeSampler, rowDot, summaryDot, type TreeKernel } from './kernelTree.js';
+import { KernelTreeSampler, type TreeKernel } from './kernelTree.js';
 import type { SamplerStats } from './types.js';
 
 /** Options of {@link QuadraticSampler}. */
@@ -34,6 +34,7 @@ class QuadraticKernel implements TreeKernel {
   readonly rowDim: number;
   readonly summaryDim: number;
   readonly eps = 0;
+  readonly perClass = 1;
   constructor(
     dim: number,
     private readonly alpha: number,
@@ -72,24 +73,19 @@ class QuadraticKernel implements TreeKernel {
     }
   }
 
-  featurize(q: Float64Array, qf: Float64Array): void {
+  featurize(q: Float64Array, qo: number, qf: Float64Array, fo: number): void {
     const D = this.rowDim;
     const a = this.alpha;
-    let idx = 0;
+    let idx = fo;
     for (let k = 0; k < D; k++) {
-      const qk = a * q[k]!;
-      qf[idx++] = qk * q[k]!;
+      const qk = a * q[qo + k]!;
+      qf[idx++] = qk * q[qo + k]!;
       const q2 = 2 * qk;
-      for (let l = k + 1; l < D; l++) qf[idx++] = q2 * q[l]!;
+      for (let l = k + 1; l < D; l++) qf[idx++] = q2 * q[qo + l]!;
     }
   }
 
-  nodeScore(qf: Float64Array, z: Float64Array, zo: number, size: number): number {
-    return summaryDot(qf, z, zo, this.summaryDim) + size;
-  }
-
-  leafWeight(q: Float64Array, rows: Float32Array, ro: number): number {
-    const s = rowDot(q, rows, ro, this.rowDim);
+  leafWeight(s: number): number {
     return this.alpha * s * s + 1;
   }
 }
@@ -124,10 +120,10 @@ export class QuadraticSampler extends KernelTreeSampler {
     if (this.withBias) out[d] = table.bias![i]!;
   }
 
-  protected storeQuery(h: Float32Array, ho: number, out: Float64Array): void {
+  protected storeQuery(h: Float32Array, ho: number, out: Float64Array, oo: number): void {
     const d = this.dim;
-    for (let k = 0; k < d; k++) out[k] = h[ho + k]!;
-    if (this.withBias) out[d] = 1;
+    for (let k = 0; k < d; k++) out[oo + k] = h[ho + k]!;
+    if (this.withBias) out[oo + d] = 1;
   }
 
   protected leafSizeFor(_table: ClassTable, kernel: TreeKernel): number {

@@ -25,7 +25,7 @@ import { expNonPos } from '../core/fastExp.js';
 import { Rng } from '../core/rng.js';
 import { intOption, numOption, rejectUnknown } from '../core/validate.js';
 import { kernels } from '../kernels/index.js';
-import { KernelTreeSampler, rowDot, summaryDot, type TreeKernel } from './kernelTree.js';
+import { KernelTreeSampler, type TreeKernel } from './kernelTree.js';
 import type { SamplerStats } from './types.js';
 
 /** Options of {@link RffSampler}. */
@@ -50,6 +50,7 @@ export const RFF_OPTIONS = ['features', 'nu', 'tau', 'eps', 'leafSize', 'seed'] 
 class RffKernel implements TreeKernel {
   readonly rowDim: number;
   readonly summaryDim: number;
+  readonly perClass = 0;
   private readonly scale: number;
   private readonly scratch: Float32Array;
   constructor(
@@ -85,36 +86,31 @@ class RffKernel implements TreeKernel {
     }
   }
 
-  featurize(q: Float64Array, qf: Float64Array): void {
+  featurize(q: Float64Array, qo: number, qf: Float64Array, fo: number): void {
     const D = this.features;
     const d = this.rowDim;
     const w = this.w;
     for (let f = 0; f < D; f++) {
       let x = 0;
       const o = f * d;
-      for (let k = 0; k < d; k++) x += w[o + k]! * q[k]!;
-      qf[f] = this.scale * Math.cos(x);
-      qf[D + f] = this.scale * Math.sin(x);
+      for (let k = 0; k < d; k++) x += w[o + k]! * q[qo + k]!;
+      qf[fo + f] = this.scale * Math.cos(x);
+      qf[fo + D + f] = this.scale * Math.sin(x);
     }
   }
 
-  nodeScore(qf: Float64Array, z: Float64Array, zo: number): number {
-    return summaryDot(qf, z, zo, this.summaryDim);
-  }
-
-  leafWeight(q: Float64Array, rows: Float32Array, ro: number): number {
-    const s = rowDot(q, rows, ro, this.rowDim);
+  leafWeight(s: number): number {
     // |ĥ·ĉ| ≤ 1, so the shift by τ keeps the weight in [e^{-2τ}, 1] (min: rounding can give s > 1)
     return expNonPos(Math.min(0, this.tau * (s - 1)));
   }
 }
 
-/** Unit-normalizes `x[xo .. xo+d)` into `out` (a zero vector stays zero). */
-function normalizeInto(x: Float32Array, xo: number, d: number, out: Float32Array | Float64Array): void {
+/** Unit-normalizes `x[xo .. xo+d)` into `out[oo .. oo+d)` (a zero vector stays zero). */
+function normalizeInto(x: Float32Array, xo: number, d: number, out: Float32Array | Float64Array, oo = 0): void {
   let s = 0;
   for (let k = 0; k < d; k++) s += x[xo + k]! * x[xo + k]!;
   const inv = s > 0 ? 1 / Math.sqrt(s) : 0;
-  for (let k = 0; k < d; k++) out[k] = x[xo + k]! * inv;
+  for (let k = 0; k < d; k++) out[oo + k] = x[xo + k]! * inv;
 }
 
 /**
@@ -156,8 +152,8 @@ export class RffSampler extends KernelTreeSampler {
     normalizeInto(table.weights, i * table.d, table.d, out);
   }
 
-  protected storeQuery(h: Float32Array, ho: number, out: Float64Array): void {
-    normalizeInto(h, ho, this.dim, out);
+  protected storeQuery(h: Float32Array, ho: number, out: Float64Array, oo: number): void {
+    normalizeInto(h, ho, this.dim, out, oo);
   }
 
   protected leafSizeFor(): number {

@@ -23,3 +23,14 @@ export {
   type RegisterKernelsOptions,
   type RegisteredKernels,
 } from './wasmKernels.js';
+export { loadTfjs, type NodeTfBackend } from './node.js';
+export { LstmLm, timeMajor, type LstmLmOptions, type LmStepResult } from '../lm/model.js';
+export {
+  evaluatePerplexity,
+  trainEpoch,
+  type PerplexityOptions,
+  type PerplexityResult,
+  type EpochProgress,
+  type TrainEpochOptions,
+  type EpochResult,
+} from '../lm/trainer.js';

@@ -320,7 +320,7 @@ export class XmcTrainer {
       labelWeighting: c.labelWeighting,
       rebuildPerEpoch: false,
       rebuildEvery: c.rebuildEvery,
-      updatePerStep: c.updatePerStep,
+      stepUpdates: c.updatePerStep,
     });
     return { step: (queries, labels, rng) => layer.step({ queries, labels, rng }) };
   }

@@ -52,22 +52,23 @@
 }
 
 /**
- * exp(x) for x <= 0 (lanes below -87 give ~1e-38): Cephes expf polynomial, about 1 ulp.
+ * exp(s) for s <= 80 (lanes below -87 give ~1e-38): 2^(s·log2 e) with the integer part in
+ * the exponent bits and a degree-5 minimax polynomial for 2^f, f in [-1/2, 1/2]. Relative
+ * error about 2.3e-7 plus |s|·6e-8 (rounding of s·log2 e, which weighs only the small terms
+ * of a sum). 14 vector operations; `f32x4.pmax` is one instruction where `f32x4.max` is
+ * eight (NaN and signed-zero rules).
  */
-@inline function expNeg(x0: v128): v128 {
-  const x = f32x4.max(x0, f32x4.splat(-87.0));
-  // n = round(x / ln 2) by the 1.5·2^23 trick: the integer lands in the low mantissa bits of t
-  const t = madd(x, f32x4.splat(1.44269504088896341), f32x4.splat(12582912.0));
-  const n = f32x4.sub(t, f32x4.splat(12582912.0));
-  let r = madd(n, f32x4.splat(-0.693359375), x);
-  r = madd(n, f32x4.splat(2.12194440e-4), r);
-  let p = f32x4.splat(1.9875691500e-4);
-  p = madd(p, r, f32x4.splat(1.3981999507e-3));
-  p = madd(p, r, f32x4.splat(8.3334519073e-3));
-  p = madd(p, r, f32x4.splat(4.1665795894e-2));
-  p = madd(p, r, f32x4.splat(1.6666665459e-1));
-  p = madd(p, r, f32x4.splat(5.0000001201e-1));
-  p = madd(f32x4.mul(p, r), r, f32x4.add(r, f32x4.splat(1.0)));
+@inline function expv(s0: v128): v128 {
+  const s = f32x4.pmax(s0, f32x4.splat(-87.0));
+  // round(s·log2 e) by the 1.5·2^23 trick: the integer lands in the low mantissa bits of t
+  const t = madd(s, f32x4.splat(1.44269504088896341), f32x4.splat(12582912.0));
+  const nn = f32x4.sub(f32x4.splat(12582912.0), t); // -round(s·log2 e)
+  const f = madd(s, f32x4.splat(1.44269504088896341), nn);
+  let p = madd(f32x4.splat(1.327647129073739e-3), f, f32x4.splat(9.675541892647743e-3));
+  p = madd(p, f, f32x4.splat(5.550713092088699e-2));
+  p = madd(p, f, f32x4.splat(2.4022120237350464e-1));
+  p = madd(p, f, f32x4.splat(6.931469440460205e-1));
+  p = madd(p, f, f32x4.splat(1.0000001192092896));
   // 2^n: (bits(t) << 23) == n << 23 because bits(t) = 0x4B400000 + n and 0x4B400000 << 23 == 0 (mod 2^32)
   const e = i32x4.add(i32x4.shl(t, 23), i32x4.splat(127 << 23));
   return f32x4.mul(p, e);
@@ -430,21 +431,153 @@ function siftDown(ids: usize, sc: usize, k: i32, pos: i32): void {
   store<i32>(ids + (<usize>pos << 2), id);
 }
 
+/** Offers `(s, id)` to the size-`k` heap whose worst entry scores `thr`; returns the new worst score. */
+@inline function heapOffer(s: f32, id: i32, hi: usize, hs: usize, k: i32, thr: f32): f32 {
+  if (!better(s, id, thr, load<i32>(hi))) return thr;
+  store<f32>(hs, s);
+  store<i32>(hi, id);
+  siftDown(hi, hs, k, 0);
+  return load<f32>(hs);
+}
+
+/** Offers lanes `0..nl-1` of `v` (ids `id0 + lane`) to the heap; returns the new worst score. */
+function heapOffer4(v: v128, id0: i32, nl: i32, hi: usize, hs: usize, k: i32, thr: f32): f32 {
+  thr = heapOffer(f32x4.extract_lane(v, 0), id0, hi, hs, k, thr);
+  if (nl > 1) thr = heapOffer(f32x4.extract_lane(v, 1), id0 + 1, hi, hs, k, thr);
+  if (nl > 2) thr = heapOffer(f32x4.extract_lane(v, 2), id0 + 2, hi, hs, k, thr);
+  if (nl > 3) thr = heapOffer(f32x4.extract_lane(v, 3), id0 + 3, hi, hs, k, thr);
+  return thr;
+}
+
+@inline function lanesSum(v: v128): f64 {
+  return <f64>(f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1)) + <f64>(f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3));
+}
+
+@inline function lanesMax(v: v128): f32 {
+  return max(max(f32x4.extract_lane(v, 0), f32x4.extract_lane(v, 1)), max(f32x4.extract_lane(v, 2), f32x4.extract_lane(v, 3)));
+}
+
+/**
+ * Transposes the 4 × 4 block `v0..v3` (rows of 4 consecutive k) and stores its column `j`
+ * (the 4 rows' (k+j)-th elements) at `o + j·stride` for `j < left`.
+ */
+@inline function storeTransposed4(o: usize, stride: usize, v0: v128, v1: v128, v2: v128, v3: v128, left: i32): void {
+  const t0 = v128.shuffle<f32>(v0, v1, 0, 4, 1, 5), t1 = v128.shuffle<f32>(v0, v1, 2, 6, 3, 7);
+  const t2 = v128.shuffle<f32>(v2, v3, 0, 4, 1, 5), t3 = v128.shuffle<f32>(v2, v3, 2, 6, 3, 7);
+  v128.store(o, v128.shuffle<f32>(t0, t2, 0, 1, 4, 5));
+  if (left > 1) v128.store(o + stride, v128.shuffle<f32>(t0, t2, 2, 3, 6, 7));
+  if (left > 2) v128.store(o + 2 * stride, v128.shuffle<f32>(t1, t3, 0, 1, 4, 5));
+  if (left > 3) v128.store(o + 3 * stride, v128.shuffle<f32>(t1, t3, 2, 3, 6, 7));
+}
+
+/**
+ * Packs class rows `0..cn-1` of `c` for {@link op4x8}: groups of 8 rows, group `g` at
+ * `dst + g·d·32` holding `[k][8]` (the 8 rows' k-th elements side by side). The last group is
+ * completed with copies of its first row (their products are never read). Lanes past `d`
+ * (read from the next row or the guard band) are not stored.
+ */
+function packClasses8(c: usize, cn: i32, d: i32, dst: usize): void {
+  const rowB = <usize>d << 2;
+  for (let g = 0; g < cn; g += 8) {
+    const gd = dst + <usize>g * rowB;
+    const nc = cn - g;
+    const r0 = c + <usize>g * rowB;
+    const r1 = nc > 1 ? r0 + rowB : r0, r2 = nc > 2 ? r0 + 2 * rowB : r0, r3 = nc > 3 ? r0 + 3 * rowB : r0;
+    const r4 = nc > 4 ? r0 + 4 * rowB : r0, r5 = nc > 5 ? r0 + 5 * rowB : r0;
+    const r6 = nc > 6 ? r0 + 6 * rowB : r0, r7 = nc > 7 ? r0 + 7 * rowB : r0;
+    for (let k = 0; k < d; k += 4) {
+      const kb = <usize>k << 2;
+      const o = gd + (<usize>k << 5);
+      storeTransposed4(o, 32, v128.load(r0 + kb), v128.load(r1 + kb), v128.load(r2 + kb), v128.load(r3 + kb), d - k);
+      storeTransposed4(o + 16, 32, v128.load(r4 + kb), v128.load(r5 + kb), v128.load(r6 + kb), v128.load(r7 + kb), d - k);
+    }
+  }
+}
+
+/**
+ * Packs rows `0..nr-1` of `a` for {@link op4x8}: groups of 4 rows, group at `dst + (r/4)·d·16`,
+ * `[k][4]`; a last group of fewer rows is completed with copies of its first.
+ */
+function packRows4(a: usize, nr: i32, d: i32, dst: usize): void {
+  const rowB = <usize>d << 2;
+  for (let r = 0; r < nr; r += 4) {
+    const gd = dst + <usize>r * rowB;
+    const left = nr - r;
+    const r0 = a + <usize>r * rowB;
+    const r1 = left > 1 ? r0 + rowB : r0, r2 = left > 2 ? r0 + 2 * rowB : r0, r3 = left > 3 ? r0 + 3 * rowB : r0;
+    for (let k = 0; k < d; k += 4) {
+      const kb = <usize>k << 2;
+      storeTransposed4(gd + (<usize>k << 4), 16, v128.load(r0 + kb), v128.load(r1 + kb), v128.load(r2 + kb), v128.load(r3 + kb), d - k);
+    }
+  }
+}
+
+/**
+ * Outer-product micro-kernel: 4 packed query rows × 8 packed class rows. Per k it loads two
+ * class vectors and splats 4 query scalars into 8 multiply-adds (8 accumulators, no horizontal
+ * sums: each product is a sequential float32 sum over k). Stores `nr` (1..4) rows of 8 at
+ * `out + r·ldo` (ldo in bytes).
+ */
+@inline function op4x8(ap: usize, cp: usize, d: i32, out: usize, ldo: usize, nr: i32): void {
+  let s00 = f32x4.splat(0), s01 = f32x4.splat(0), s10 = f32x4.splat(0), s11 = f32x4.splat(0);
+  let s20 = f32x4.splat(0), s21 = f32x4.splat(0), s30 = f32x4.splat(0), s31 = f32x4.splat(0);
+  const end = cp + (<usize>d << 5);
+  while (cp < end) {
+    const x0 = v128.load(cp), x1 = v128.load(cp, 16);
+    let w = v128.load32_splat(ap);
+    s00 = madd(w, x0, s00); s01 = madd(w, x1, s01);
+    w = v128.load32_splat(ap, 4);
+    s10 = madd(w, x0, s10); s11 = madd(w, x1, s11);
+    w = v128.load32_splat(ap, 8);
+    s20 = madd(w, x0, s20); s21 = madd(w, x1, s21);
+    w = v128.load32_splat(ap, 12);
+    s30 = madd(w, x0, s30); s31 = madd(w, x1, s31);
+    cp += 32;
+    ap += 16;
+  }
+  v128.store(out, s00);
+  v128.store(out, s01, 16);
+  if (nr > 1) {
+    v128.store(out + ldo, s10);
+    v128.store(out + ldo, s11, 16);
+  }
+  if (nr > 2) {
+    v128.store(out + 2 * ldo, s20);
+    v128.store(out + 2 * ldo, s21, 16);
+  }
+  if (nr > 3) {
+    v128.store(out + 3 * ldo, s30);
+    v128.store(out + 3 * ldo, s31, 16);
+  }
+}
+
 /** Class rows per block of the fused evaluator. */
 const FBLOCK: i32 = 128;
-/** Query rows per tile of the fused evaluator (each class row is reused by this many queries). */
-const FROWS: i32 = 16;
+/** Query rows per tile of the fused evaluator (each packed class block is reused by all rows, tile by tile). */
+const FROWS: i32 = 32;
+/**
+ * A block's exps are taken relative to the running maximum of the earlier blocks; a block whose
+ * maximum exceeds it by more than this is recomputed relative to its own (keeps the exp error,
+ * which grows with |x - max|, small on the terms that dominate the sum).
+ */
+const REBASE: f32 = 16;
 
-/** Scratch bytes {@link fusedSoftmaxTopK} needs for `rows` rows. */
-export function fusedScratchBytes(rows: i32): i32 {
-  return FROWS * FBLOCK * 4 + rows * 16 + 64;
+/** Scratch bytes {@link fusedSoftmaxTopK} needs for `rows` rows of dimension `d`. */
+export function fusedScratchBytes(rows: i32, d: i32): i32 {
+  // score tile, zero biases, packed class block, packed query tile, running (max, sum) per row
+  return FROWS * FBLOCK * 4 + FBLOCK * 4 + FBLOCK * d * 4 + FROWS * d * 4 + rows * 16 + 128;
 }
 
 /**
  * Full-softmax evaluation without materializing the logits: for each row `i < rows`,
  * `outLse[i] = log Σ_j exp(a_i·c_j + b_j)` (f64) and the top-k `(id, score)` pairs,
  * descending, ties by smaller id; missing entries (k > n) are `(-1, -inf)`.
- * `bias` may be 0. `scratch` holds {@link fusedScratchBytes}(rows) bytes.
+ * `bias` may be 0. `scratch` holds {@link fusedScratchBytes}(rows, d) bytes.
+ *
+ * Per block of FBLOCK classes, packed once for {@link op4x8}, and tile of FROWS queries (also
+ * packed): the outer-product micro-kernel fills the score tile, then one pass per row adds the
+ * bias, takes the block maximum, sums the exps relative to the running maximum and screens 4
+ * logits at a time against the current k-th best score.
  */
 export function fusedSoftmaxTopK(
   a: usize, rows: i32, c: usize, bias: usize, n: i32, d: i32, k: i32,
@@ -455,8 +588,12 @@ export function fusedSoftmaxTopK(
   const kB = <usize>k << 2;
   const tile = scratch; // FROWS × FBLOCK scores
   const tileLd: usize = <usize>FBLOCK << 2;
-  const runMax = (scratch + <usize>FROWS * tileLd + 15) & ~<usize>15; // f64 per row
+  const zeros = scratch + <usize>FROWS * tileLd; // FBLOCK zero biases
+  const packedC = (zeros + tileLd + 63) & ~<usize>63; // FBLOCK × d
+  const packedA = packedC + <usize>FBLOCK * rowB; // FROWS × d
+  const runMax = packedA + <usize>FROWS * rowB; // f64 per row
   const runSum = runMax + (<usize>rows << 3); // f64 per row
+  for (let j = 0; j < FBLOCK; j += 4) v128.store(zeros + (<usize>j << 2), f32x4.splat(0));
   for (let i = 0; i < rows; i++) {
     store<f64>(runMax + (<usize>i << 3), -Infinity);
     store<f64>(runSum + (<usize>i << 3), 0);
@@ -469,86 +606,83 @@ export function fusedSoftmaxTopK(
     const cn = min(FBLOCK, n - j0);
     const cb = c + <usize>j0 * rowB;
     const cn4 = cn & ~3;
+    const bb = bias != 0 ? bias + (<usize>j0 << 2) : zeros;
+    packClasses8(cb, cn, d, packedC);
     for (let i0 = 0; i0 < rows; i0 += FROWS) {
       const nr = min(FROWS, rows - i0);
-      tileNT(a + <usize>i0 * rowB, nr, cb, cn, d, tile, FBLOCK);
+      packRows4(a + <usize>i0 * rowB, nr, d, packedA);
+      // each group of 8 packed classes (d·32 bytes) stays in L1 while the query rows pass over it
+      for (let g = 0; g < cn; g += 8) {
+        const cp = packedC + <usize>g * rowB;
+        const og = tile + (<usize>g << 2);
+        for (let r = 0; r < nr; r += 4) op4x8(packedA + <usize>r * rowB, cp, d, og + <usize>r * tileLd, tileLd, nr - r);
+      }
       for (let r = 0; r < nr; r++) {
         const i = i0 + r;
         const t = tile + <usize>r * tileLd;
-        // bias and block max
-        let vmax = f32x4.splat(-Infinity);
-        let bmax: f32 = -Infinity;
-        let j = 0;
-        if (bias != 0) {
-          const bb = bias + (<usize>j0 << 2);
-          for (; j < cn4; j += 4) {
-            const v = f32x4.add(v128.load(t + (<usize>j << 2)), v128.load(bb + (<usize>j << 2)));
-            v128.store(t + (<usize>j << 2), v);
-            vmax = f32x4.max(vmax, v);
-          }
-          for (; j < cn; j++) {
-            const v = load<f32>(t + (<usize>j << 2)) + load<f32>(bb + (<usize>j << 2));
-            store<f32>(t + (<usize>j << 2), v);
-            bmax = max(bmax, v);
-          }
-        } else {
-          for (; j < cn4; j += 4) vmax = f32x4.max(vmax, v128.load(t + (<usize>j << 2)));
-          for (; j < cn; j++) bmax = max(bmax, load<f32>(t + (<usize>j << 2)));
-        }
-        bmax = max(bmax, max(max(f32x4.extract_lane(vmax, 0), f32x4.extract_lane(vmax, 1)),
-          max(f32x4.extract_lane(vmax, 2), f32x4.extract_lane(vmax, 3))));
-        // online log-sum-exp
         const mp = runMax + (<usize>i << 3);
         const sp = runSum + (<usize>i << 3);
+        const hi = outIds + <usize>i * kB;
+        const hs = outScores + <usize>i * kB;
         let M = load<f64>(mp);
-        let S = load<f64>(sp);
-        if (<f64>bmax > M) {
-          S = S * Math.exp(M - <f64>bmax);
-          M = <f64>bmax;
-          store<f64>(mp, M);
+        let thr: f32 = k > 0 ? load<f32>(hs) : Infinity;
+        let thrv = f32x4.splat(thr);
+        const M0: f32 = M == -Infinity ? 0 : <f32>M; // M is a float32 value
+        const mv = f32x4.splat(M0);
+        let acc = f32x4.splat(0);
+        let vmax = f32x4.splat(-Infinity);
+        let j = 0;
+        for (; j < cn4; j += 4) {
+          const jb = <usize>j << 2;
+          const v = f32x4.add(v128.load(t + jb), v128.load(bb + jb));
+          vmax = f32x4.pmax(vmax, v);
+          acc = f32x4.add(acc, expv(f32x4.sub(v, mv)));
+          if (v128.any_true(f32x4.ge(v, thrv)) && k > 0) {
+            thr = heapOffer4(v, j0 + j, 4, hi, hs, k, thr);
+            thrv = f32x4.splat(thr);
+          }
         }
+        if (j < cn) {
+          // last 1-3 classes: the other lanes become -inf (lanes past the block are never offered)
+          const nl = cn - j;
+          const mask = tailMask(nl);
+          const jb = <usize>j << 2;
+          const v = v128.bitselect(f32x4.add(v128.load(t + jb), v128.load(bb + jb)), f32x4.splat(-Infinity), mask);
+          vmax = f32x4.pmax(vmax, v);
+          acc = f32x4.add(acc, v128.and(expv(f32x4.sub(v, mv)), mask));
+          if (v128.any_true(f32x4.ge(v, thrv)) && k > 0) thr = heapOffer4(v, j0 + j, nl, hi, hs, k, thr);
+        }
+        const bmax = lanesMax(vmax);
         // a block of -inf logits (masked classes) adds nothing; skipping it avoids -inf - -inf
-        if (bmax != -Infinity) {
-          const mv = f32x4.splat(<f32>M);
-          let acc = f32x4.splat(0);
-          j = 0;
-          for (; j < cn4; j += 4) acc = f32x4.add(acc, expNeg(f32x4.sub(v128.load(t + (<usize>j << 2)), mv)));
-          let bs: f64 = <f64>(f32x4.extract_lane(acc, 0) + f32x4.extract_lane(acc, 1)) +
-            <f64>(f32x4.extract_lane(acc, 2) + f32x4.extract_lane(acc, 3));
-          for (; j < cn; j++) bs += Math.exp(<f64>load<f32>(t + (<usize>j << 2)) - M);
-          store<f64>(sp, S + bs);
-        }
-        // top-k
-        if (k > 0) {
-          const hi = outIds + <usize>i * kB;
-          const hs = outScores + <usize>i * kB;
-          let thr = load<f32>(hs);
-          j = 0;
-          for (; j < cn4; j += 4) {
-            const v = v128.load(t + (<usize>j << 2));
-            if (!v128.any_true(f32x4.ge(v, f32x4.splat(thr)))) continue;
-            for (let l = 0; l < 4; l++) {
-              const s = load<f32>(t + (<usize>(j + l) << 2));
-              const id = j0 + j + l;
-              if (better(s, id, thr, load<i32>(hi))) {
-                store<f32>(hs, s);
-                store<i32>(hi, id);
-                siftDown(hi, hs, k, 0);
-                thr = load<f32>(hs);
-              }
-            }
+        if (bmax == -Infinity) continue;
+        let ref: f32 = M0;
+        let bs = lanesSum(acc);
+        if (M == -Infinity || bmax > M0 + REBASE) {
+          // first block of this row, or a much larger maximum: exps relative to this block's
+          ref = bmax;
+          const mb = f32x4.splat(bmax);
+          acc = f32x4.splat(0);
+          for (j = 0; j < cn; j += 4) {
+            const jb = <usize>j << 2;
+            const e = expv(f32x4.sub(f32x4.add(v128.load(t + jb), v128.load(bb + jb)), mb));
+            acc = f32x4.add(acc, j + 4 <= cn ? e : v128.and(e, tailMask(cn - j)));
           }
-          for (; j < cn; j++) {
-            const s = load<f32>(t + (<usize>j << 2));
-            const id = j0 + j;
-            if (better(s, id, thr, load<i32>(hi))) {
-              store<f32>(hs, s);
-              store<i32>(hi, id);
-              siftDown(hi, hs, k, 0);
-              thr = load<f32>(hs);
-            }
-          }
+          bs = lanesSum(acc);
         }
+        // (M, S) with S = Σ exp(o - M) over the earlier blocks; bs = Σ exp(o - ref), ref >= M.
+        // M follows the maximum, so the next blocks' exps are taken relative to it.
+        let S = load<f64>(sp);
+        if (<f64>ref > M) {
+          S *= Math.exp(M - <f64>ref);
+          M = <f64>ref;
+        }
+        S += bs;
+        if (<f64>bmax > M) {
+          S *= Math.exp(M - <f64>bmax);
+          M = <f64>bmax;
+        }
+        store<f64>(mp, M);
+        store<f64>(sp, S);
       }
     }
   }

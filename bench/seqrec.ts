@@ -1,0 +1,126 @@
+/**
+ * Sequential recommendation at catalogue scale, on SYNTHETIC data: the SASRec model of
+ * `samplex train seqrec` (d = 64, 2 blocks, L = 50, tied item embeddings) over a synthetic
+ * catalogue of 10^6 items with random user sequences, trained through the TensorFlow.js adapter
+ * with the full softmax and with midx (m = 100) in the same process. Reports per training step
+ * the output-layer time (the adapter's own timing: sampling, loss and gradients, the sparse
+ * table update, the sampler refresh and the tied lookup) and the whole step, and their ratio.
+ *
+ * Full softmax at 10^6 items costs about `3 · positions · n · d` flops per step, so the batch
+ * is small (16 sequences of 50 positions: 800 positions) to keep a full-softmax step within minutes.
+ */
+import { ClassTable } from '../src/core/classTable.js';
+import { Rng } from '../src/core/rng.js';
+import { leaveOneOut, type LeaveOneOutSplit, type UserSequences } from '../src/data/interactions.js';
+import { initFastKernels } from '../src/kernels/fast.js';
+import { OutputLayer } from '../src/layer/outputLayer.js';
+import { createOptimizer } from '../src/layer/optimizers.js';
+import '../src/samplers/index.js';
+import { createSampler } from '../src/samplers/factory.js';
+import { TfOutputHead } from '../src/tfjs/adapter.js';
+import { registerSamplexKernels } from '../src/tfjs/wasmKernels.js';
+import { seqRecHead } from '../src/rec/head.js';
+import type { Tf } from '../src/rec/sasrec.js';
+import { SeqRecTrainer, trainingBatch } from '../src/rec/trainer.js';
+import { emit, peakRssMB } from './util.js';
+
+const N_ITEMS = 1_000_000;
+const D = 64;
+const L = 50;
+const USERS = 16;
+const M = 100;
+
+/** Random sequences of `L + 3` items (uniform over the catalogue): the synthetic users. */
+function syntheticSplit(rng: Rng, users: number, n: number): LeaveOneOutSplit {
+  const len = L + 3;
+  const items = Int32Array.from({ length: users * len }, () => rng.int(n));
+  const offsets = Int32Array.from({ length: users + 1 }, (_, u) => u * len);
+  const itemCounts = new Int32Array(n);
+  for (const i of items) itemCounts[i]!++;
+  const seq: UserSequences = {
+    numUsers: users,
+    numItems: n,
+    userIds: Array.from({ length: users }, (_, u) => `synthetic-user-${u}`),
+    itemIds: Array.from({ length: n }, (_, i) => `synthetic-item-${i}`),
+    offsets,
+    items,
+    times: Float64Array.from(items, (_, k) => k),
+    itemCounts,
+    droppedUsers: 0,
+    droppedInteractions: 0,
+  };
+  return leaveOneOut(seq);
+}
+
+async function loadTf(): Promise<Tf | null> {
+  try {
+    const tf = (await import('@tensorflow/tfjs')) as unknown as Tf;
+    const { createRequire } = await import('node:module');
+    const { dirname, join } = await import('node:path');
+    const { pathToFileURL } = await import('node:url');
+    const wasm = await import('@tensorflow/tfjs-backend-wasm');
+    wasm.setWasmPaths(pathToFileURL(join(dirname(createRequire(import.meta.url).resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist')).href + '/');
+    if (!(await tf.setBackend('wasm'))) return null;
+    await tf.ready();
+    await registerSamplexKernels(tf, { backends: ['wasm'] });
+    return tf;
+  } catch {
+    return null;
+  }
+}
+
+/** Runs the synthetic-catalogue benchmark (`filter` matches `seqrec.synthetic1e6`). */
+export async function run(filter?: string): Promise<void> {
+  if (filter && !'seqrec.synthetic1e6'.includes(filter)) return;
+  const tf = await loadTf();
+  if (!tf) {
+    emit({ bench: 'seqrec.synthetic1e6', skipped: 'TensorFlow.js (@tensorflow/tfjs and its wasm backend) is not installed' });
+    return;
+  }
+  const fast = await initFastKernels({ threads: 0 });
+  try {
+    const split = syntheticSplit(Rng.fromSeed(1, 9), USERS, N_ITEMS);
+    const batch = trainingBatch(split, Int32Array.from({ length: USERS }, (_, u) => u), L);
+    const results: Record<string, number> = {};
+    for (const [name, steps] of [['midx', 5], ['full', 2]] as const) {
+      const table = ClassTable.init(N_ITEMS, D, Rng.fromSeed(1, 2), { scale: 1 / Math.sqrt(D) });
+      const t0 = performance.now();
+      const layer = new OutputLayer({
+        table,
+        sampler: name === 'full' ? createSampler('uniform', { n: N_ITEMS }) : createSampler('midx', { codewords: 32, seed: 1 }),
+        optimizer: createOptimizer('adam', { lr: 1e-3, beta2: 0.98 }),
+        negatives: M,
+      });
+      const buildMs = performance.now() - t0;
+      const tfHead = new TfOutputHead(tf, layer, { loss: name === 'full' ? 'full' : 'sampled' });
+      const trainer = new SeqRecTrainer(tf, { split, head: seqRecHead(tfHead), seed: 1, batchSize: USERS, model: { maxLen: L, blocks: 2, heads: 1, dropout: 0.2 } });
+      trainer.step(batch); // warm-up (first-call compilation, state allocation)
+      tfHead.resetTiming();
+      const s0 = performance.now();
+      for (let s = 0; s < steps; s++) trainer.step(batch);
+      const stepMs = (performance.now() - s0) / steps;
+      const outMs = tfHead.timing.outputMs / steps;
+      results[name] = outMs;
+      emit({
+        bench: `seqrec.synthetic1e6.${name}`,
+        data: 'SYNTHETIC: 10^6 items, random user sequences',
+        n: N_ITEMS,
+        d: D,
+        positions: batch.positions,
+        negatives: name === 'full' ? 'all' : M,
+        steps,
+        outputMsPerStep: Math.round(outMs * 10) / 10,
+        stepMs: Math.round(stepMs),
+        samplerBuildMs: Math.round(buildMs),
+        kernels: fast.kernels.name,
+        peakRssMB: peakRssMB(),
+      });
+      trainer.dispose();
+      tfHead.dispose();
+    }
+    const ratio = results['full']! / results['midx']!;
+    emit({ bench: 'seqrec.synthetic1e6.ratio', data: 'SYNTHETIC: 10^6 items', goal: 'full / midx output-layer ms per step >= 50', ratio: Math.round(ratio * 10) / 10, met: ratio >= 50 });
+  } finally {
+    await fast.close();
+  }
+}

@@ -1,0 +1,365 @@
+/**
+ * `samplex train seqrec` and `samplex compare seqrec`: SASRec next-item recommendation trained
+ * with a sampled (or the full) softmax through the TensorFlow.js adapter, evaluated by full
+ * ranking on the leave-one-out split.
+ * @module
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { ClassTable } from '../core/classTable.js';
+import { IoError, OptionError } from '../core/errors.js';
+import { Rng } from '../core/rng.js';
+import { choiceOption, intOption, numOption } from '../core/validate.js';
+import { buildSequences, DEFAULT_MIN_INTERACTIONS, leaveOneOut, type InteractionLog, type LeaveOneOutSplit } from '../data/interactions.js';
+import { defaultCacheDir, isRecDataset, loadRecDataset, readMovielensRatings } from '../data/movielens.js';
+import { OutputLayer } from '../layer/outputLayer.js';
+import { createOptimizer } from '../layer/optimizers.js';
+import { trainingReportHtml, type TrainingRun } from '../report/training.js';
+import { createSampler } from '../samplers/factory.js';
+import type { Sampler } from '../samplers/types.js';
+import { RunDir, type MetricsRecord } from '../train/runDir.js';
+import { seqRecHead } from '../rec/head.js';
+import { runSeqRec, type SeqRecRunResult } from '../rec/run.js';
+import type { Tf } from '../rec/sasrec.js';
+import { SeqRecTrainer } from '../rec/trainer.js';
+import { TfOutputHead } from '../tfjs/adapter.js';
+import { withKernels } from './main.js';
+
+/** Samplers `--sampler` accepts: `full` (exact softmax over all items) or a registered sampler. */
+export const SEQREC_SAMPLERS = ['full', 'uniform', 'unigram', 'quadratic', 'rff', 'midx'] as const;
+
+/** Options of `samplex train seqrec` (strings as given on the command line). */
+export interface SeqRecCommandOptions {
+  data: string;
+  cache?: string;
+  minInteractions: string;
+  sampler: string;
+  negatives: string;
+  codewords: string;
+  epochs: string;
+  batchSize: string;
+  lr: string;
+  itemLr?: string;
+  dim: string;
+  maxLen: string;
+  blocks: string;
+  heads: string;
+  dropout: string;
+  seed: string;
+  out: string;
+  resume?: boolean;
+  kernels: string;
+  backend: string;
+  progress?: boolean;
+  json?: boolean;
+}
+
+/** Settings resolved from {@link SeqRecCommandOptions}. */
+interface Settings {
+  data: string;
+  minInteractions: number;
+  negatives: number;
+  codewords: number;
+  epochs: number;
+  batchSize: number;
+  lr: number;
+  itemLr: number;
+  dim: number;
+  maxLen: number;
+  blocks: number;
+  heads: number;
+  dropout: number;
+  seed: number;
+  backend: 'cpu' | 'wasm';
+}
+
+function settings(o: SeqRecCommandOptions): Settings {
+  const int = (v: string, what: string, lo: number, hi?: number): number => intOption(Number(v), what, lo, hi);
+  const num = (v: string, what: string, lo: number, hi?: number): number => numOption(Number(v), what, lo, hi);
+  const lr = num(o.lr, '--lr', 0);
+  return {
+    data: o.data,
+    minInteractions: int(o.minInteractions, '--min-interactions', 3),
+    negatives: int(o.negatives, '--negatives', 1),
+    codewords: int(o.codewords, '--codewords', 1, 4096),
+    epochs: int(o.epochs, '--epochs', 0),
+    batchSize: int(o.batchSize, '--batch-size', 1),
+    lr,
+    itemLr: o.itemLr === undefined ? lr : num(o.itemLr, '--item-lr', 0),
+    dim: int(o.dim, '--dim', 1),
+    maxLen: int(o.maxLen, '--max-len', 1, 4096),
+    blocks: int(o.blocks, '--blocks', 0, 64),
+    heads: int(o.heads, '--heads', 1),
+    dropout: num(o.dropout, '--dropout', 0, 0.99),
+    seed: int(o.seed, '--seed', 0, 2 ** 32 - 1),
+    backend: choiceOption(o.backend, '--backend', ['cpu', 'wasm'] as const),
+  };
+}
+
+/** Loads `--data`: a cached dataset name or a MovieLens-format `ratings.csv`, split leave-one-out. */
+export function loadSplit(data: string, cache: string | undefined, minInteractions: number): LeaveOneOutSplit {
+  let log: InteractionLog;
+  if (isRecDataset(data)) log = loadRecDataset(data, cache ?? defaultCacheDir());
+  else if (existsSync(data)) log = readMovielensRatings(data);
+  else throw new IoError(`--data ${data}: neither a known dataset (movielens-small) nor an existing ratings.csv; check the name or path`);
+  return leaveOneOut(buildSequences(log, { minInteractions }));
+}
+
+/** The sampler of `name` for the item table, with its data-dependent options. */
+function samplerFor(name: string, split: LeaveOneOutSplit, s: Settings): Sampler {
+  const n = split.sequences.numItems;
+  switch (name) {
+    case 'full':
+    case 'uniform':
+      return createSampler('uniform', { n });
+    case 'unigram':
+      return createSampler('unigram', { counts: split.trainItemCounts });
+    case 'midx':
+      return createSampler('midx', { codewords: s.codewords, seed: s.seed });
+    case 'rff':
+      return createSampler('rff', { seed: s.seed });
+    default:
+      return createSampler(name, {});
+  }
+}
+
+/** Loads TensorFlow.js (`@tensorflow/tfjs`: core, gradients, cpu backend; wasm on request). */
+async function loadTf(backend: 'cpu' | 'wasm'): Promise<Tf> {
+  let tf: Tf;
+  try {
+    tf = (await import('@tensorflow/tfjs')) as unknown as Tf;
+  } catch (e) {
+    throw new IoError(`seqrec needs TensorFlow.js: install @tensorflow/tfjs (npm install @tensorflow/tfjs) (${(e as Error).message})`);
+  }
+  if (backend === 'wasm') {
+    const { createRequire } = await import('node:module');
+    const { pathToFileURL } = await import('node:url');
+    const { dirname } = await import('node:path');
+    try {
+      const wasm = await import('@tensorflow/tfjs-backend-wasm');
+      const dir = join(dirname(createRequire(import.meta.url).resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist');
+      wasm.setWasmPaths(pathToFileURL(dir).href + '/');
+    } catch (e) {
+      throw new IoError(`--backend wasm needs @tensorflow/tfjs-backend-wasm (${(e as Error).message}); install it or use --backend cpu`);
+    }
+  }
+  if (!(await tf.setBackend(backend))) throw new OptionError(`the tfjs backend '${backend}' did not initialize; use --backend cpu`);
+  await tf.ready();
+  if (backend === 'wasm') {
+    // The stock wasm backend lacks gather's gradient and is slow on transposed products.
+    const { registerSamplexKernels } = await import('../tfjs/wasmKernels.js');
+    await registerSamplexKernels(tf, { backends: ['wasm'] });
+  }
+  return tf;
+}
+
+/** Builds the trainer for one sampler (the item table, its sampler, sparse Adam and the adapter head). */
+function buildTrainer(tf: Tf, split: LeaveOneOutSplit, sampler: string, s: Settings): { trainer: SeqRecTrainer; tfHead: TfOutputHead } {
+  const n = split.sequences.numItems;
+  const table = ClassTable.init(n, s.dim, Rng.fromSeed(s.seed, 2), { scale: 1 / Math.sqrt(s.dim) });
+  const layer = new OutputLayer({
+    table,
+    sampler: samplerFor(sampler, split, s),
+    optimizer: createOptimizer('adam', { lr: s.itemLr, beta2: 0.98 }),
+    negatives: Math.min(s.negatives, n - 1),
+  });
+  const tfHead = new TfOutputHead(tf, layer, { loss: sampler === 'full' ? 'full' : 'sampled' });
+  const trainer = new SeqRecTrainer(tf, {
+    split,
+    head: seqRecHead(tfHead),
+    seed: s.seed,
+    batchSize: s.batchSize,
+    lr: s.lr,
+    model: { maxLen: s.maxLen, blocks: s.blocks, heads: s.heads, dropout: s.dropout },
+  });
+  return { trainer, tfHead };
+}
+
+function configOf(sampler: string, s: Settings): Record<string, string | number | boolean> {
+  const { epochs: _epochs, backend: _backend, ...rest } = s;
+  return { sampler, ...rest, ...(sampler === 'midx' ? {} : { codewords: 0 }), ...(sampler === 'full' ? { negatives: 0 } : {}) };
+}
+
+/** The report's metrics. */
+const REPORT_METRICS = [
+  { key: 'ndcg@10', label: 'valid nDCG@10' },
+  { key: 'recall@10', label: 'valid Recall@10' },
+  { key: 'ndcg@20', label: 'valid nDCG@20' },
+  { key: 'recall@20', label: 'valid Recall@20' },
+  { key: 'loss', label: 'training loss (of the run\'s own estimator)' },
+];
+
+function curve(name: string, records: readonly MetricsRecord[]): TrainingRun {
+  return {
+    name,
+    points: records.map((r) => ({
+      epoch: Number(r['epoch']),
+      wallSec: Number(r['wallSec']),
+      values: Object.fromEntries(REPORT_METRICS.map((m) => [m.key, Number(r[m.key])])),
+    })),
+  };
+}
+
+function summaryRow(name: string, r: SeqRecRunResult): (string | number)[] {
+  const last = r.records[r.records.length - 1];
+  const f = (v: unknown): string => (typeof v === 'number' ? v.toFixed(4) : '-');
+  const epochs = r.records.length;
+  return [
+    name,
+    f(r.test['ndcg@10']),
+    f(r.test['ndcg@20']),
+    f(r.test['recall@10']),
+    f(r.test['recall@20']),
+    epochs,
+    last ? (Number(last['wallSec']) / epochs).toFixed(2) : '-',
+    last ? (r.records.reduce((a, x) => a + Number(x['outputMsPerStep']), 0) / epochs).toFixed(2) : '-',
+  ];
+}
+
+const SUMMARY_HEAD = ['run', 'test nDCG@10', 'test nDCG@20', 'test Recall@10', 'test Recall@20', 'epochs', 'train s/epoch', 'output-layer ms/step'];
+
+function dataSettings(split: LeaveOneOutSplit, s: Settings): Record<string, string | number> {
+  return {
+    data: s.data,
+    users: split.sequences.numUsers,
+    items: split.sequences.numItems,
+    'evaluation': 'full ranking over all items, each user\'s earlier items excluded except the target; leave-one-out (valid: 2nd-to-last, test: last)',
+    'model': `SASRec d=${s.dim}, ${s.blocks} blocks, ${s.heads} head(s), L=${s.maxLen}, dropout ${s.dropout}, tied item embeddings`,
+    'training': `batch ${s.batchSize}, Adam lr ${s.lr} (items: sparse Adam lr ${s.itemLr}), negatives m=${s.negatives}, midx codewords ${s.codewords}`,
+    seed: s.seed,
+  };
+}
+
+/** Trains one sampler in `out` (resuming when asked) and returns its result. */
+function trainOne(tf: Tf, split: LeaveOneOutSplit, sampler: string, s: Settings, out: string, o: SeqRecCommandOptions, print: (l: string) => void): SeqRecRunResult {
+  const { trainer, tfHead } = buildTrainer(tf, split, sampler, s);
+  try {
+    const dir = RunDir.open(out, { resume: o.resume === true });
+    dir.writeJson('settings.json', { sampler, ...s });
+    const res = runSeqRec({
+      trainer,
+      dir,
+      epochs: s.epochs,
+      config: configOf(sampler, s),
+      name: sampler,
+      progress: o.progress === false ? null : process.stderr,
+      onRecord: (r) => {
+        if (o.json) print(JSON.stringify(r));
+        else {
+          const m = (k: string): string => (typeof r[k] === 'number' ? (r[k] as number).toFixed(4) : '-');
+          print(`${sampler} ${r['split']} epoch ${r['epoch']}: nDCG@10 ${m('ndcg@10')} nDCG@20 ${m('ndcg@20')} R@10 ${m('recall@10')} R@20 ${m('recall@20')}` +
+            (r['split'] === 'valid' ? ` loss ${m('loss')} train ${Number(r['wallSec']).toFixed(1)}s` : ''));
+        }
+      },
+    });
+    dir.writeText(
+      'report.html',
+      trainingReportHtml({
+        title: `samplex train seqrec: ${sampler}`,
+        settings: { sampler, ...dataSettings(split, s) },
+        runs: [curve(sampler, res.records)],
+        metrics: REPORT_METRICS,
+        summary: { head: SUMMARY_HEAD, rows: [summaryRow(sampler, res)] },
+      }),
+    );
+    return res;
+  } finally {
+    trainer.dispose();
+    tfHead.dispose();
+  }
+}
+
+/** Runs `samplex train seqrec`. */
+export async function trainSeqRecCommand(o: SeqRecCommandOptions, print: (l: string) => void): Promise<SeqRecRunResult> {
+  const s = settings(o);
+  const sampler = choiceOption(o.sampler, '--sampler', SEQREC_SAMPLERS);
+  const split = loadSplit(s.data, o.cache, s.minInteractions);
+  const tf = await loadTf(s.backend);
+  return withKernels(o.kernels, () => {
+    const res = trainOne(tf, split, sampler, s, o.out, o, print);
+    process.stderr.write(`run written to ${o.out} (metrics.jsonl, checkpoint, test.json, report.html)\n`);
+    return res;
+  });
+}
+
+/** Runs `samplex compare seqrec`: every sampler of the list in `out/<sampler>`, then one report. */
+export async function compareSeqRecCommand(o: SeqRecCommandOptions & { samplers: string }, print: (l: string) => void): Promise<Record<string, SeqRecRunResult>> {
+  const s = settings(o);
+  const names = o.samplers.split(',').map((x) => x.trim()).filter((x) => x !== '');
+  if (names.length === 0) throw new OptionError('--samplers: give a comma-separated list, e.g. full,uniform,midx');
+  for (const n of names) choiceOption(n, '--samplers entry', SEQREC_SAMPLERS);
+  const split = loadSplit(s.data, o.cache, s.minInteractions);
+  const tf = await loadTf(s.backend);
+  return withKernels(o.kernels, () => {
+    const results: Record<string, SeqRecRunResult> = {};
+    for (const name of names) results[name] = trainOne(tf, split, name, s, join(o.out, name), o, print);
+    const rows = names.map((n) => summaryRow(n, results[n]!));
+    const full = results['full'];
+    const head = [...SUMMARY_HEAD, 'nDCG@10 vs full'];
+    const rel = (n: string): string => (full ? `${(100 * (results[n]!.test['ndcg@10']! / full.test['ndcg@10']! - 1)).toFixed(1)}%` : '-');
+    const report = trainingReportHtml({
+      title: 'samplex compare seqrec',
+      settings: { samplers: names.join(', '), ...dataSettings(split, s) },
+      runs: names.map((n) => curve(n, results[n]!.records)),
+      metrics: REPORT_METRICS,
+      summary: { head, rows: rows.map((r, i) => [...r, rel(names[i]!)]) },
+    });
+    const dir = RunDir.open(o.out, { resume: true });
+    dir.writeText('report.html', report);
+    dir.writeJson('summary.json', Object.fromEntries(names.map((n) => [n, results[n]!.testRecord])));
+    for (const r of rows) if (!o.json) print(`test ${r.join('  ')}`);
+    process.stderr.write(`comparison written to ${o.out} (one run directory per sampler, report.html, summary.json)\n`);
+    return results;
+  });
+}
+
+function addOptions(c: Command): Command {
+  return c
+    .option('--data <name|file>', 'movielens-small (cached by `samplex data fetch`) or a MovieLens-format ratings.csv', 'movielens-small')
+    .option('--cache <dir>', 'cache directory of the named datasets')
+    .option('--min-interactions <n>', 'drop users with fewer interactions (≥ 3)', String(DEFAULT_MIN_INTERACTIONS))
+    .option('--negatives <m>', 'negatives per position for the sampled softmax', '100')
+    .option('--codewords <K>', 'midx codewords per codebook', '32')
+    .option('--epochs <n>', 'training epochs', '50')
+    .option('--batch-size <B>', 'user sequences per batch', '128')
+    .option('--lr <lr>', 'Adam learning rate of the dense parameters', '0.001')
+    .option('--item-lr <lr>', 'sparse Adam learning rate of the item table (default: --lr)')
+    .option('--dim <d>', 'embedding dimension', '64')
+    .option('--max-len <L>', 'maximum sequence length', '50')
+    .option('--blocks <n>', 'self-attention blocks', '2')
+    .option('--heads <h>', 'attention heads (must divide --dim)', '1')
+    .option('--dropout <p>', 'dropout rate', '0.2')
+    .option('--seed <s>', 'random seed', '1')
+    .option('--resume', 'continue the run in --out from its last checkpoint')
+    .option('--backend <b>', 'tfjs backend: wasm (with the samplex matrix kernels) | cpu', 'wasm')
+    .option('--kernels <path>', 'samplex dense math: auto | fma | simd | ts', 'auto')
+    .option('--no-progress', 'no progress bar')
+    .option('--json', 'print every metrics record as one JSON line');
+}
+
+/** Adds `train seqrec` and `compare seqrec` under the `train` and `compare` commands (created when missing). */
+export function addSeqRecCommands(program: Command, print: (line: string) => void): void {
+  const group = (name: string, description: string): Command =>
+    program.commands.find((c) => c.name() === name) ?? program.command(name).description(description);
+  addOptions(
+    group('train', 'train a model with a sampled softmax output layer')
+      .command('seqrec')
+      .description('SASRec next-item recommendation (tfjs) with a sampled or the full softmax; full-ranking nDCG/Recall on leave-one-out'),
+  )
+    .option('--sampler <name>', `${SEQREC_SAMPLERS.join(' | ')}`, 'midx')
+    .requiredOption('--out <dir>', 'run directory (metrics.jsonl, checkpoint, test.json, report.html)')
+    .action(async (o: SeqRecCommandOptions) => {
+      await trainSeqRecCommand(o, print);
+    });
+  addOptions(
+    group('compare', 'train the same model with several samplers and report them together')
+      .command('seqrec')
+      .description('SASRec with each sampler of --samplers; one run directory per sampler and a joint report'),
+  )
+    .option('--samplers <list>', 'comma-separated samplers', SEQREC_SAMPLERS.join(','))
+    .requiredOption('--out <dir>', 'output directory (one run directory per sampler, report.html, summary.json)')
+    .action(async (o: SeqRecCommandOptions & { samplers: string }) => {
+      await compareSeqRecCommand(o, print);
+    });
+}

@@ -1,0 +1,80 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Rng } from '../src/core/rng.js';
+import { runCli } from './util/cli.js';
+
+/** A MovieLens-format ratings file of next-item cycles over 30 items. */
+function ratingsCsv(): string {
+  const rng = Rng.fromSeed(3);
+  const lines = ['userId,movieId,rating,timestamp'];
+  for (let u = 1; u <= 30; u++) {
+    let item = rng.int(30);
+    const len = 5 + rng.int(6);
+    for (let t = 0; t < len; t++) {
+      lines.push(`${u},${100 + item},4.0,${1000 + t}`);
+      item = (7 * item + 3) % 30;
+    }
+  }
+  return lines.join('\n') + '\n';
+}
+
+const TINY = ['--dim', '8', '--max-len', '6', '--blocks', '1', '--batch-size', '8', '--negatives', '5', '--codewords', '4', '--backend', 'cpu', '--no-progress'];
+
+test('samplex train seqrec: metrics.jsonl, checkpoint, test.json and report.html; --resume continues; bad options are typed errors', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'samplex-cli-seqrec-'));
+  try {
+    const data = join(root, 'ratings.csv');
+    writeFileSync(data, ratingsCsv());
+    const out = join(root, 'run');
+    const r = await runCli(['train', 'seqrec', '--data', data, '--sampler', 'midx', '--epochs', '1', '--out', out, '--json', ...TINY]);
+    assert.equal(r.code, 0, r.stderr);
+    const recs = r.lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    assert.deepEqual(recs.map((x) => x['split']), ['valid', 'test']);
+    for (const k of ['ndcg@10', 'ndcg@20', 'recall@10', 'recall@20']) assert.equal(typeof recs[1]![k], 'number');
+    for (const f of ['metrics.jsonl', 'checkpoint.json', 'checkpoint.safetensors', 'test.json', 'report.html', 'settings.json']) assert.ok(existsSync(join(out, f)), f);
+    assert.match(readFileSync(join(out, 'report.html'), 'utf8'), /valid nDCG@10/);
+
+    const again = await runCli(['train', 'seqrec', '--data', data, '--sampler', 'midx', '--epochs', '2', '--out', out, '--json', ...TINY]);
+    assert.equal(again.code, 2, 'an existing run is not overwritten without --resume');
+    const resumed = await runCli(['train', 'seqrec', '--data', data, '--sampler', 'midx', '--epochs', '2', '--out', out, '--resume', '--json', ...TINY]);
+    assert.equal(resumed.code, 0, resumed.stderr);
+    assert.deepEqual(readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { epoch: number }).epoch), [1, 2]);
+
+    const bad = await runCli(['train', 'seqrec', '--data', data, '--sampler', 'nope', '--out', join(root, 'x'), ...TINY]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /E_OPTION/);
+    const heads = await runCli(['train', 'seqrec', '--data', data, '--heads', '3', '--out', join(root, 'y'), ...TINY]);
+    assert.equal(heads.code, 2);
+    assert.match(heads.stderr, /heads/);
+    const missing = await runCli(['train', 'seqrec', '--data', join(root, 'none.csv'), '--out', join(root, 'z'), ...TINY]);
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /E_IO/);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('samplex compare seqrec: one run per sampler, a joint report and summary', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'samplex-cli-seqrec-'));
+  try {
+    const data = join(root, 'ratings.csv');
+    writeFileSync(data, ratingsCsv());
+    const out = join(root, 'cmp');
+    const r = await runCli(['compare', 'seqrec', '--data', data, '--samplers', 'full,uniform,midx', '--epochs', '1', '--out', out, ...TINY]);
+    assert.equal(r.code, 0, r.stderr);
+    const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')) as Record<string, Record<string, unknown>>;
+    assert.deepEqual(Object.keys(summary), ['full', 'uniform', 'midx']);
+    for (const s of Object.values(summary)) assert.equal(s['split'], 'test');
+    const html = readFileSync(join(out, 'report.html'), 'utf8');
+    for (const s of ['full', 'uniform', 'midx']) {
+      assert.match(html, new RegExp(`>${s}<`));
+      assert.ok(existsSync(join(out, s, 'metrics.jsonl')));
+    }
+    assert.match(html, /nDCG@10 vs full/);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
