@@ -15,6 +15,7 @@ import { ProgressBar } from '../train/progress.js';
 import { RunDir } from '../train/runDir.js';
 import { loadTfjs, type NodeTfBackend } from '../tfjs/node.js';
 import { registerSamplexKernels } from '../tfjs/wasmKernels.js';
+import { commandGroup } from './groups.js';
 
 /** Options shared by `train lm` and `compare lm` (as commander parses them). */
 export interface LmCommandOptions {
@@ -122,10 +123,8 @@ function lmOptions(c: Command): Command {
 
 /** Registers `train lm` and `compare lm` under the `train` and `compare` commands (created if absent). */
 export function addLmCommands(program: Command, print: (line: string) => void): void {
-  const group = (name: string, description: string): Command =>
-    program.commands.find((c) => c.name() === name) ?? program.command(name).description(description);
   lmOptions(
-    group('train', 'train a model with a sampled-softmax output layer')
+    commandGroup(program, 'train')
       .command('lm')
       .description('train the LSTM language model (TensorFlow.js) with a samplex softmax head'),
   )
@@ -140,7 +139,7 @@ export function addLmCommands(program: Command, print: (line: string) => void): 
       print(JSON.stringify({ sampler: o.sampler, testPpl: r.testPpl, epochs: r.epochs.at(-1)?.epoch ?? 0, validPpl: r.epochs.at(-1)?.validPpl ?? null, out: dir.dir }));
     });
   lmOptions(
-    group('compare', 'train several samplers on the same data and compare them in one report')
+    commandGroup(program, 'compare')
       .command('lm')
       .description('train the LSTM language model once per sampler; one report of perplexity against epoch and wall time'),
   )

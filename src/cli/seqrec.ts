@@ -25,6 +25,7 @@ import type { Tf } from '../rec/sasrec.js';
 import { SeqRecTrainer } from '../rec/trainer.js';
 import { TfOutputHead } from '../tfjs/adapter.js';
 import { withKernels } from './main.js';
+import { commandGroup } from './groups.js';
 
 /** Samplers `--sampler` accepts: `full` (exact softmax over all items) or a registered sampler. */
 export const SEQREC_SAMPLERS = ['full', 'uniform', 'unigram', 'quadratic', 'rff', 'midx'] as const;
@@ -340,10 +341,8 @@ function addOptions(c: Command): Command {
 
 /** Adds `train seqrec` and `compare seqrec` under the `train` and `compare` commands (created when missing). */
 export function addSeqRecCommands(program: Command, print: (line: string) => void): void {
-  const group = (name: string, description: string): Command =>
-    program.commands.find((c) => c.name() === name) ?? program.command(name).description(description);
   addOptions(
-    group('train', 'train a model with a sampled softmax output layer')
+    commandGroup(program, 'train')
       .command('seqrec')
       .description('SASRec next-item recommendation (tfjs) with a sampled or the full softmax; full-ranking nDCG/Recall on leave-one-out'),
   )
@@ -353,7 +352,7 @@ export function addSeqRecCommands(program: Command, print: (line: string) => voi
       await trainSeqRecCommand(o, print);
     });
   addOptions(
-    group('compare', 'train the same model with several samplers and report them together')
+    commandGroup(program, 'compare')
       .command('seqrec')
       .description('SASRec with each sampler of --samplers; one run directory per sampler and a joint report'),
   )

@@ -17,6 +17,7 @@ import { initFastKernels, tableInKernelMemory, type FastKernels, type KernelPath
 import { samplerOptionNames } from '../samplers/factory.js';
 import { ProgressBar } from '../train/progress.js';
 import { writeFileAtomic } from '../io/atomic.js';
+import { commandGroup } from './groups.js';
 
 /** Options shared by `train xmc` and `compare xmc`, as typed on the command line. */
 export interface XmcCommonOptions {
@@ -135,7 +136,7 @@ function addCommonOptions(c: Command): Command {
 
 /** Adds `train xmc`, `compare xmc` and `predict xmc` to the program. */
 export function addXmcCommands(program: Command, print: (line: string) => void): void {
-  const train = program.commands.find((c) => c.name() === 'train') ?? program.command('train').description('train an application model');
+  const train = commandGroup(program, 'train');
   addCommonOptions(
     train
       .command('xmc')
@@ -160,7 +161,7 @@ export function addXmcCommands(program: Command, print: (line: string) => void):
     }
   });
 
-  const compare = program.commands.find((c) => c.name() === 'compare') ?? program.command('compare').description('train one model per sampler and compare them');
+  const compare = commandGroup(program, 'compare');
   addCommonOptions(
     compare
       .command('xmc')
@@ -201,7 +202,7 @@ export function addXmcCommands(program: Command, print: (line: string) => void):
     print(`report written to ${path}`);
   });
 
-  const predict = program.commands.find((c) => c.name() === 'predict') ?? program.command('predict').description('predict with a trained model');
+  const predict = commandGroup(program, 'predict');
   predict
     .command('xmc')
     .description('print the top-k labels of every input line (text, or index:value pairs for models trained on XMC files)')
