@@ -38,6 +38,7 @@ export interface SeqRecCommandOptions {
   sampler: string;
   negatives: string;
   codewords: string;
+  refreshEvery: string;
   epochs: string;
   batchSize: string;
   lr: string;
@@ -62,6 +63,8 @@ interface Settings {
   minInteractions: number;
   negatives: number;
   codewords: number;
+  /** Rebuild an adaptive sampler every this many steps instead of updating it every step (0: update every step). */
+  refreshEvery: number;
   epochs: number;
   batchSize: number;
   lr: number;
@@ -84,6 +87,7 @@ function settings(o: SeqRecCommandOptions): Settings {
     minInteractions: int(o.minInteractions, '--min-interactions', 3),
     negatives: int(o.negatives, '--negatives', 1),
     codewords: int(o.codewords, '--codewords', 1, 4096),
+    refreshEvery: int(o.refreshEvery, '--refresh-every', 0),
     epochs: int(o.epochs, '--epochs', 0),
     batchSize: int(o.batchSize, '--batch-size', 1),
     lr,
@@ -164,6 +168,8 @@ function buildTrainer(tf: Tf, split: LeaveOneOutSplit, sampler: string, s: Setti
     sampler: samplerFor(sampler, split, s),
     optimizer: createOptimizer('adam', { lr: s.itemLr, beta2: 0.98 }),
     negatives: Math.min(s.negatives, n - 1),
+    rebuildEvery: s.refreshEvery,
+    stepUpdates: s.refreshEvery === 0,
   });
   const tfHead = new TfOutputHead(tf, layer, { loss: sampler === 'full' ? 'full' : 'sampled' });
   const trainer = new SeqRecTrainer(tf, {
@@ -322,6 +328,7 @@ function addOptions(c: Command): Command {
     .option('--min-interactions <n>', 'drop users with fewer interactions (≥ 3)', String(DEFAULT_MIN_INTERACTIONS))
     .option('--negatives <m>', 'negatives per position for the sampled softmax', '100')
     .option('--codewords <K>', 'midx codewords per codebook', '32')
+    .option('--refresh-every <k>', 'rebuild an adaptive sampler every k steps instead of updating it every step (0: every step)', '0')
     .option('--epochs <n>', 'training epochs', '50')
     .option('--batch-size <B>', 'user sequences per batch', '128')
     .option('--lr <lr>', 'Adam learning rate of the dense parameters', '0.001')
