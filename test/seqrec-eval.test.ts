@@ -6,30 +6,16 @@ import { matrix } from '../src/core/matrix.js';
 import { OptionError, ShapeError } from '../src/core/errors.js';
 import { leaveOneOut, type UserSequences } from '../src/data/interactions.js';
 import { rankTargets } from '../src/rec/evaluate.js';
+import { sequencesOf } from './util/seqData.js';
 
 /** Random user sequences over `n` items with repeats (so some targets were seen before). */
 function randomSequences(rng: Rng, users: number, n: number, maxLen: number): UserSequences {
-  const offsets = new Int32Array(users + 1);
-  const items: number[] = [];
+  const seqs: number[][] = [];
   for (let u = 0; u < users; u++) {
     const len = 3 + rng.int(maxLen - 2);
-    for (let t = 0; t < len; t++) items.push(rng.int(n));
-    offsets[u + 1] = items.length;
+    seqs.push(Array.from({ length: len }, () => rng.int(n)));
   }
-  const itemCounts = new Int32Array(n);
-  for (const i of items) itemCounts[i]!++;
-  return {
-    numUsers: users,
-    numItems: n,
-    userIds: Array.from({ length: users }, (_, u) => String(u)),
-    itemIds: Array.from({ length: n }, (_, i) => String(i)),
-    offsets,
-    items: Int32Array.from(items),
-    times: Float64Array.from(items, (_, k) => k),
-    itemCounts,
-    droppedUsers: 0,
-    droppedInteractions: 0,
-  };
+  return sequencesOf(seqs, n);
 }
 
 /**
