@@ -19,6 +19,7 @@ import '../src/samplers/index.js';
 import { createSampler } from '../src/samplers/factory.js';
 import { TfOutputHead } from '../src/tfjs/adapter.js';
 import { registerSamplexKernels } from '../src/tfjs/wasmKernels.js';
+import { loadTfjs } from '../src/tfjs/node.js';
 import { seqRecHead } from '../src/rec/head.js';
 import type { Tf } from '../src/rec/sasrec.js';
 import { SeqRecTrainer, trainingBatch } from '../src/rec/trainer.js';
@@ -55,13 +56,7 @@ function syntheticSplit(rng: Rng, users: number, n: number): LeaveOneOutSplit {
 
 async function loadTf(): Promise<Tf | null> {
   try {
-    const tf = (await import('@tensorflow/tfjs')) as unknown as Tf;
-    const { createRequire } = await import('node:module');
-    const { dirname, join } = await import('node:path');
-    const { pathToFileURL } = await import('node:url');
-    const wasm = await import('@tensorflow/tfjs-backend-wasm');
-    wasm.setWasmPaths(pathToFileURL(join(dirname(createRequire(import.meta.url).resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist')).href + '/');
-    if (!(await tf.setBackend('wasm'))) return null;
+    const tf = await loadTfjs('wasm');
     await tf.ready();
     await registerSamplexKernels(tf, { backends: ['wasm'] });
     return tf;

@@ -28,6 +28,8 @@ export * from './samplers/types.js';
 export { SamplerBase, type RowDistribution } from './samplers/base.js';
 export {
   createSampler,
+  createSamplerFor,
+  type SamplerData,
   registerSampler,
   samplerNames,
   samplerOptionNames,

@@ -15,7 +15,7 @@ import {
   ShapeError,
   StateError,
 } from '../src/core/errors.js';
-import { createSampler, samplerNames, logExpectedCountOf, type Sampler } from '../src/index.js';
+import { createSampler, createSamplerFor, registerSampler, samplerNames, logExpectedCountOf, type Sampler } from '../src/index.js';
 import { LogUniformSampler, UniformSampler, UnigramSampler } from '../src/samplers/index.js';
 import { assertRelClose, histogram, renormalize, uniqueLaw } from './util/oracle.js';
 
@@ -280,6 +280,33 @@ test('factory: the four samplers are registered; options are validated', () => {
   assert.throws(() => createSampler('unigram', { counts: [1, 2], alpha: -1 }), OptionError);
   assert.throws(() => createSampler('unigram', { counts: [1, 2], alpha: Number.NaN }), OptionError);
   assert.throws(() => createSampler('nope', {}), OptionError);
+});
+
+test('createSamplerFor fills n, counts and seed from the data unless the options set them', () => {
+  const counts = [5, 1, 3, 1];
+  const data = { n: 4, counts, seed: 7 };
+  assert.equal(createSamplerFor('uniform', data).numClasses, 4);
+  const table = ClassTable.init(4, 3, Rng.fromSeed(1, 0));
+  const ids = singleLabels([0, 1, 2, 3]);
+  const logQOf = (s: Sampler) => {
+    s.build(table);
+    return s.logQ(null, ids);
+  };
+  assert.deepEqual(logQOf(createSamplerFor('unigram', data)), logQOf(createSampler('unigram', { counts })));
+  assert.deepEqual(logQOf(createSamplerFor('logUniform', data)), logQOf(createSampler('logUniform', { counts })));
+  assert.deepEqual(logQOf(createSamplerFor('unigram', data, { counts: [1, 1, 1, 1] })), logQOf(createSampler('uniform', { n: 4 })));
+  // The seed goes to samplers that declare a `seed` option, unless the options set one.
+  let seen: Record<string, unknown> = {};
+  registerSampler('probe-with-seed', (o) => ((seen = o), new UniformSampler({ n: 4 })), { options: ['seed'] });
+  createSamplerFor('probe-with-seed', data);
+  assert.deepEqual(seen, { seed: 7 });
+  createSamplerFor('probe-with-seed', data, { seed: 3 });
+  assert.deepEqual(seen, { seed: 3 });
+  registerSampler('probe-without-seed', (o) => ((seen = o), new UniformSampler({ n: 4 })), { options: ['alpha'] });
+  createSamplerFor('probe-without-seed', data);
+  assert.deepEqual(seen, {});
+  assert.doesNotThrow(() => createSamplerFor('quadratic', data));
+  assert.throws(() => createSamplerFor('nope', data), OptionError);
 });
 
 test('bad counts raise typed errors', () => {

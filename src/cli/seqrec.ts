@@ -16,7 +16,8 @@ import { defaultCacheDir, isRecDataset, loadRecDataset, readMovielensRatings } f
 import { OutputLayer } from '../layer/outputLayer.js';
 import { createOptimizer } from '../layer/optimizers.js';
 import { trainingReportHtml, type TrainingRun } from '../report/training.js';
-import { createSampler } from '../samplers/factory.js';
+import { createSamplerFor } from '../samplers/factory.js';
+import { loadTfjs } from '../tfjs/node.js';
 import type { Sampler } from '../samplers/types.js';
 import { RunDir, type MetricsRecord } from '../train/runDir.js';
 import { seqRecHead } from '../rec/head.js';
@@ -111,48 +112,17 @@ export function loadSplit(data: string, cache: string | undefined, minInteractio
   return leaveOneOut(buildSequences(log, { minInteractions }));
 }
 
-/** The sampler of `name` for the item table, with its data-dependent options. */
+/** The sampler of `name` for the item table (`full` carries a uniform sampler that its full-softmax head never uses). */
 function samplerFor(name: string, split: LeaveOneOutSplit, s: Settings): Sampler {
-  const n = split.sequences.numItems;
-  switch (name) {
-    case 'full':
-    case 'uniform':
-      return createSampler('uniform', { n });
-    case 'unigram':
-      return createSampler('unigram', { counts: split.trainItemCounts });
-    case 'midx':
-      return createSampler('midx', { codewords: s.codewords, seed: s.seed });
-    case 'rff':
-      return createSampler('rff', { seed: s.seed });
-    default:
-      return createSampler(name, {});
-  }
+  const data = { n: split.sequences.numItems, counts: split.trainItemCounts, seed: s.seed };
+  return createSamplerFor(name === 'full' ? 'uniform' : name, data, name === 'midx' ? { codewords: s.codewords } : {});
 }
 
-/** Loads TensorFlow.js (`@tensorflow/tfjs`: core, gradients, cpu backend; wasm on request). */
+/** Loads TensorFlow.js on `backend`; on wasm with samplex's kernels (the stock wasm backend lacks gather's gradient and is slow on transposed products). */
 async function loadTf(backend: 'cpu' | 'wasm'): Promise<Tf> {
-  let tf: Tf;
-  try {
-    tf = (await import('@tensorflow/tfjs')) as unknown as Tf;
-  } catch (e) {
-    throw new IoError(`seqrec needs TensorFlow.js: install @tensorflow/tfjs (npm install @tensorflow/tfjs) (${(e as Error).message})`);
-  }
-  if (backend === 'wasm') {
-    const { createRequire } = await import('node:module');
-    const { pathToFileURL } = await import('node:url');
-    const { dirname } = await import('node:path');
-    try {
-      const wasm = await import('@tensorflow/tfjs-backend-wasm');
-      const dir = join(dirname(createRequire(import.meta.url).resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist');
-      wasm.setWasmPaths(pathToFileURL(dir).href + '/');
-    } catch (e) {
-      throw new IoError(`--backend wasm needs @tensorflow/tfjs-backend-wasm (${(e as Error).message}); install it or use --backend cpu`);
-    }
-  }
-  if (!(await tf.setBackend(backend))) throw new OptionError(`the tfjs backend '${backend}' did not initialize; use --backend cpu`);
+  const tf = await loadTfjs(backend);
   await tf.ready();
   if (backend === 'wasm') {
-    // The stock wasm backend lacks gather's gradient and is slow on transposed products.
     const { registerSamplexKernels } = await import('../tfjs/wasmKernels.js');
     await registerSamplexKernels(tf, { backends: ['wasm'] });
   }

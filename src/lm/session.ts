@@ -16,7 +16,7 @@ import { OutputLayer } from '../layer/outputLayer.js';
 import { readSafetensors, writeSafetensors } from '../layer/safetensors.js';
 import type { SafetensorsInput } from '../layer/safetensorsCodec.js';
 import { trainingReportHtml, type CurvePoint } from '../report/training.js';
-import { createSampler } from '../samplers/factory.js';
+import { createSamplerFor } from '../samplers/factory.js';
 import '../samplers/index.js';
 import type { Sampler } from '../samplers/types.js';
 import type { RunDir } from '../train/runDir.js';
@@ -156,21 +156,7 @@ export function resolveLmSettings(s: Partial<LmRunSettings>): LmRunSettings {
 
 /** The proposal for `name` over the corpus vocabulary (`full` trains with the exact softmax; its layer carries a uniform sampler that is never used). */
 function lmSampler(name: string, corpus: LmCorpus, seed: number): Sampler {
-  const n = corpus.vocab.size;
-  switch (name) {
-    case 'full':
-    case 'uniform':
-      return createSampler('uniform', { n });
-    case 'unigram':
-      return createSampler('unigram', { counts: corpus.vocab.counts });
-    case 'logUniform':
-      return createSampler('logUniform', { counts: corpus.vocab.counts });
-    case 'midx':
-    case 'rff':
-      return createSampler(name, { seed });
-    default:
-      return createSampler(name, {});
-  }
+  return createSamplerFor(name === 'full' ? 'uniform' : name, { n: corpus.vocab.size, counts: corpus.vocab.counts, seed });
 }
 
 /**

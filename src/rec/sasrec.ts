@@ -17,8 +17,8 @@ import type { Matrix } from '../core/matrix.js';
 import type { Rng } from '../core/rng.js';
 import { intOption, numOption, rejectUnknown } from '../core/validate.js';
 
-/** The TensorFlow.js namespace (`import * as tf from '@tensorflow/tfjs-core'`). */
-export type Tf = typeof tfc;
+import type { Tf } from '../tfjs/adapter.js';
+export type { Tf };
 
 /**
  * The item side of the model: a tied embedding lookup and the output loss over the same item

@@ -47,3 +47,28 @@ export function createSampler(name: string, opts: Record<string, unknown> = {}):
   if (!f) throw new OptionError(`unknown sampler '${name}'; known samplers: ${samplerNames().join(', ')}`);
   return f(opts);
 }
+
+/** The data a sampler's data-dependent options are taken from (see {@link createSamplerFor}). */
+export interface SamplerData {
+  /** Number of classes. */
+  n: number;
+  /** Per-class counts (class frequencies in the training data). */
+  counts?: ArrayLike<number>;
+  /** Seed for samplers that declare a `seed` option. */
+  seed?: number;
+}
+
+/**
+ * Creates the sampler registered as `name` for a class set, filling the options that come from
+ * the data unless `opts` sets them: `n` for `uniform`, the class `counts` for `unigram` and
+ * `logUniform`, and `seed` for the samplers that declare one. The applications use it so each
+ * sampler name needs no case of its own.
+ * @throws OptionError for an unknown name, and as the sampler for bad options
+ */
+export function createSamplerFor(name: string, data: SamplerData, opts: Record<string, unknown> = {}): Sampler {
+  const o: Record<string, unknown> = { ...opts };
+  if (name === 'uniform') o['n'] ??= data.n;
+  if ((name === 'unigram' || name === 'logUniform') && data.counts !== undefined) o['counts'] ??= data.counts;
+  if (data.seed !== undefined && samplerOptionNames(name)?.includes('seed')) o['seed'] ??= data.seed;
+  return createSampler(name, o);
+}

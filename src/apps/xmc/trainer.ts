@@ -19,7 +19,7 @@ import { OutputLayer } from '../../layer/outputLayer.js';
 import { fullSoftmaxLoss } from '../../loss/full.js';
 import { meanNll, ndcgAtK, precisionAtK } from '../../loss/metrics.js';
 import type { Convention, LabelWeighting } from '../../loss/types.js';
-import { createSampler, samplerNames, samplerOptionNames } from '../../samplers/factory.js';
+import { createSamplerFor, samplerNames } from '../../samplers/factory.js';
 import { checkInputs, SparseEncoder } from './encoder.js';
 import { Featurizer, type TermWeighting } from './features.js';
 
@@ -307,13 +307,10 @@ export class XmcTrainer {
         },
       };
     }
-    const so: Record<string, unknown> = { ...c.samplerOptions };
-    const accepted = samplerOptionNames(c.sampler);
-    if (accepted?.includes('seed') && so['seed'] === undefined) so['seed'] = (c.seed * 7919 + epoch) % 2 ** 31;
-    if ((c.sampler === 'unigram' || c.sampler === 'logUniform') && so['counts'] === undefined) so['counts'] = this.counts;
+    const data = { n: table.n, counts: this.counts, seed: (c.seed * 7919 + epoch) % 2 ** 31 };
     const layer = new OutputLayer({
       table,
-      sampler: createSampler(c.sampler, so),
+      sampler: createSamplerFor(c.sampler, data, c.samplerOptions),
       optimizer: opt,
       negatives: c.negatives,
       convention: c.convention,
