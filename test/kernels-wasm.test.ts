@@ -305,6 +305,41 @@ for (const path of paths) {
       });
     }
 
+    for (const inArena of [false, true]) {
+      test(`softmax weights of a score block, ${inArena ? 'arrays in wasm memory' : 'staged plain arrays'}`, () => {
+        const rng = Rng.fromSeed(505, inArena ? 1 : 0);
+        const place = placer(fk, inArena);
+        for (const [rows, cols] of [[1, 1], [3, 5], [4, 8], [7, 131], [2, 1030], [0, 4]] as Array<[number, number]>) {
+          const s0 = randF32(rng, rows * cols, false).map((x) => 6 * x);
+          // masked entries, a row with factor 0 and a row with ref −∞
+          for (let e = 0; e < s0.length; e += 7) s0[e] = -Infinity;
+          const biasStart = rng.int(3);
+          const bias = randF32(rng, cols + biasStart, false);
+          const refs = new Float64Array(rows);
+          const factor = new Float64Array(rows);
+          for (let i = 0; i < rows; i++) {
+            let mx = -Infinity;
+            for (let j = 0; j < cols; j++) mx = Math.max(mx, s0[i * cols + j]! + bias[biasStart + j]!);
+            refs[i] = mx + 3 * rng.float(); // exponents ≤ 0, as the callers pass a log-sum-exp
+            factor[i] = 0.1 + rng.float();
+          }
+          if (rows > 1) factor[1] = 0;
+          if (rows > 2) refs[2] = -Infinity;
+          for (const withBias of [true, false]) {
+            const want = s0.slice();
+            ref.softmaxWeights(want, rows, cols, withBias ? bias : null, biasStart, refs, factor);
+            const got = place(s0.slice());
+            fk.kernels.softmaxWeights(got, rows, cols, withBias ? place(bias) : null, biasStart, place(refs), place(factor));
+            for (let e = 0; e < want.length; e++) {
+              if (want[e] === 0) assert.equal(got[e], 0, `masked or zero-row entry ${e}`);
+              // expv: relative error ~2.3e-7 plus |exponent|·6e-8, and the float32 exponent rounding
+              else assert.ok(Math.abs(got[e]! - want[e]!) <= 5e-6 * Math.abs(want[e]!) + 1e-37, `${rows}x${cols}[${e}]: ${got[e]} vs ${want[e]}`);
+            }
+          }
+        }
+      });
+    }
+
     test('top-k ties are broken by the smaller id, as in the reference', () => {
       const d = 6;
       const n = 300;

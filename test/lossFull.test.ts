@@ -68,6 +68,37 @@ test('multi-label and row weights match the float64 reference (other positives r
   }
 });
 
+test('multi-label rows whose positives hold most of the mass (exact rescan) or little of it (subtraction) match the reference', () => {
+  const rng = Rng.fromSeed(91);
+  const n = 12;
+  const d = 3;
+  const table = ClassTable.init(n, d, rng, { init: 'normal', scale: 0.7, bias: true });
+  for (let i = 0; i < n; i++) table.bias![i] = rng.normal() * 0.5;
+  const rows = [[2, 5], [1, 7, 7], [3], [4, 9, 10], [0, 0]];
+  const q = new Float32Array(rows.length * d);
+  // rows 0 and 3 point at their positives with a large norm: the positives dominate the softmax
+  for (const r of [0, 3]) {
+    for (const p of rows[r]!) for (let k = 0; k < d; k++) q[r * d + k] += 12 * table.weights[p * d + k]!;
+  }
+  for (const r of [1, 2, 4]) for (let k = 0; k < d; k++) q[r * d + k] = rng.normal() * 0.3;
+  const input: LossInputBase = { queries: matrix(rows.length, d, q), table, labels: multiLabels(rows) };
+  const massOf = (r: number): number => {
+    const o = Array.from({ length: n }, (_, i) => table.logit(q, r * d, i));
+    const z = o.reduce((s, x) => s + Math.exp(x), 0);
+    return [...new Set(rows[r])].reduce((s, p) => s + Math.exp(o[p]!) / z, 0);
+  };
+  assert.ok(massOf(0) > 0.5 && massOf(3) > 0.5, `rows 0 and 3 exercise the rescan (${massOf(0)}, ${massOf(3)})`);
+  assert.ok(massOf(1) <= 0.5, `row 1 exercises the subtraction (${massOf(1)})`);
+  for (const labelWeighting of ['mean', 'sum'] as const) {
+    const ref = refFullLoss({ ...input, labelWeighting });
+    const got = fullSoftmaxLoss({ ...input, labelWeighting }, { blockSize: 5 });
+    assert.ok(Math.abs(got.loss - ref.loss) < 1e-5 * Math.max(1, ref.loss), `${got.loss} vs ${ref.loss}`);
+    assertClose(got.gradQueries, ref.gradH, 1e-5, 'gradQueries');
+    assertClose(got.gradClasses.rows, ref.gradW, 1e-5, 'class rows');
+    assertClose(got.gradClasses.bias!, ref.gradB!, 1e-5, 'bias');
+  }
+});
+
 test('finite differences of the float64 reference agree with the streamed gradient (multi-label)', () => {
   const rng = Rng.fromSeed(77);
   const input: LossInputBase = { ...makeProblem(rng, { n: 9, d: 3, B: 3, bias: true, positives: [1, 3] }), rowWeights: Float32Array.from([1, 2, 0.5]) };

@@ -19,6 +19,8 @@ export interface KernelSet {
   scatterAddRows: typeof ref.scatterAddRows;
   /** Fused full-softmax evaluation: log-sum-exp and top-k per row without `rows × n` logits. */
   fusedSoftmaxTopK: typeof ref.fusedSoftmaxTopK;
+  /** Softmax weights `factor · exp(score + bias − ref)` of a score block, in place. */
+  softmaxWeights: typeof ref.softmaxWeights;
   /** Nearest-centroid assignment for k-means. */
   kmeansAssign: typeof ref.kmeansAssign;
   /** Float64 scores of one feature vector against kernel-tree node vectors. */
@@ -35,6 +37,7 @@ export const tsKernels: KernelSet = {
   gatherAccumGradQueries: ref.gatherAccumGradQueries,
   scatterAddRows: ref.scatterAddRows,
   fusedSoftmaxTopK: ref.fusedSoftmaxTopK,
+  softmaxWeights: ref.softmaxWeights,
   kmeansAssign: ref.kmeansAssign,
   nodeScores: ref.nodeScores,
 };

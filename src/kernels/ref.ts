@@ -273,3 +273,33 @@ export function nodeScores(phi: Float64Array, nodes: Float64Array, count: number
     out[j] = s0 + s1;
   }
 }
+
+/**
+ * Softmax weights of a block of scores, in place: `s[i·cols + j] ← factor[i] · exp(s[i·cols + j]
+ * + bias[biasStart + j] − ref[i])` (no bias when `bias` is null). A score of `−∞` (a masked
+ * class) and a row with `factor[i] = 0` or `ref[i] = −∞` give 0. The exponent must be ≤ 80 (the
+ * callers pass a log-sum-exp as `ref`, so it is ≤ 0 up to rounding).
+ */
+export function softmaxWeights(
+  s: Float32Array,
+  rows: number,
+  cols: number,
+  bias: Float32Array | null,
+  biasStart: number,
+  ref: Float64Array,
+  factor: Float64Array,
+): void {
+  for (let i = 0; i < rows; i++) {
+    const o = i * cols;
+    const f = factor[i]!;
+    const r = ref[i]!;
+    if (f === 0 || r === -Infinity) {
+      s.fill(0, o, o + cols);
+      continue;
+    }
+    for (let j = 0; j < cols; j++) {
+      const x = s[o + j]! + (bias ? bias[biasStart + j]! : 0);
+      s[o + j] = x === -Infinity ? 0 : f * Math.exp(x - r);
+    }
+  }
+}

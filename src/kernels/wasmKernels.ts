@@ -21,6 +21,7 @@ export interface KernelExports {
     a: number, rows: number, c: number, bias: number, n: number, d: number, k: number,
     outLse: number, outIds: number, outScores: number, scratch: number,
   ): void;
+  softmaxWeights(s: number, rows: number, cols: number, bias: number, ref: number, factor: number): void;
   kmeansScratchBytes(kc: number): number;
   kmeansAssign(x: number, n: number, cent: number, kc: number, d: number, outIdx: number, outDist: number, scratch: number): void;
   nodeScores(phi: number, nodes: number, count: number, D: number, out: number): void;
@@ -164,6 +165,16 @@ export function makeWasmKernelSet(name: string, ex: KernelExports, arena: WasmAr
         const ps = f.ptr(outTopScores, 0, rows * k, 'out', 'outTopScores');
         const scratch = f.scratch(ex.fusedScratchBytes(rows, d));
         ex.fusedSoftmaxTopK(pa, rows, pc, pb, n, d, k, pl, pi, ps, scratch);
+      });
+    },
+    softmaxWeights(sc, rows, cols, bias, biasStart, refs, factor) {
+      if (rows <= 0 || cols <= 0) return;
+      staged(arena, (f) => {
+        const ps = f.ptr(sc, 0, rows * cols, 'inout', 's');
+        const pb = bias ? f.ptr(bias, biasStart, cols, 'in', 'bias') : 0;
+        const pr = f.ptr(refs, 0, rows, 'in', 'ref');
+        const pf = f.ptr(factor, 0, rows, 'in', 'factor');
+        ex.softmaxWeights(ps, rows, cols, pb, pr, pf);
       });
     },
     kmeansAssign(x, n, cent, kc, d, outIdx, outDist) {

@@ -10,6 +10,8 @@ import { BASE_KEYS, setupBase, zeroResult } from './common.js';
 import type { LossInputBase, LossResult } from './types.js';
 
 const WHAT = 'fullSoftmaxLoss';
+const NO_IDS = new Int32Array(0);
+const NO_SCORES = new Float32Array(0);
 
 /** Options of {@link fullSoftmaxLoss}. */
 export interface FullLossOptions {
@@ -29,11 +31,15 @@ export interface FullLossOptions {
  * for a single label this is `−log softmax(o)_t`. Terms are weighted `1/P` (`'mean'`, default)
  * or 1 (`'sum'`) and rows by `rowWeights`: loss `= Σ_r w_r Σ_p weight_p L_rp / Σ_r w_r`.
  *
- * The scores are never materialized as `B × n`: a first pass over class blocks
- * (`kernels.matmulNT`) accumulates each row's log-sum-exp in float64 (online max rescaling); a
- * second pass recomputes each block, forms `∂L/∂o = softmax − onehot` and accumulates the
- * gradients with `kernels.accumGradQueries` / `kernels.accumGradClasses`. With `grad: false`
- * only the first pass runs. The class gradient covers every row (`ids = 0..n−1`).
+ * The scores are never materialized as `B × n`. A first pass computes every row's log-sum-exp
+ * over all classes with `kernels.fusedSoftmaxTopK` (one fused pass: score tile, max and exps).
+ * A row with one positive needs nothing else; a row with several positives gets its
+ * partition over the non-positive classes by subtracting the positives' mass when they hold at
+ * most half of it, and otherwise (positives dominate: subtraction would cancel) by an exact
+ * rescan of that row with its positives masked. A second pass over class blocks
+ * (`kernels.matmulNT`) forms `∂L/∂o = softmax − onehot` and accumulates the gradients with
+ * `kernels.accumGradQueries` / `kernels.accumGradClasses`. With `grad: false` only the first
+ * pass runs. The class gradient covers every row (`ids = 0..n−1`).
  *
  * @throws ShapeError, NonFiniteError, LabelRangeError, OptionError (see {@link sampledSoftmaxLoss}).
  */
@@ -55,61 +61,106 @@ export function fullSoftmaxLoss(input: LossInputBase, opts: FullLossOptions = {}
   const offs = labels.offsets;
   const scores = new Float32Array(B * bs);
 
-  /** Scores of block [start, start+cRows) with biases added and the row's positives set to −∞. */
-  const scoreBlock = (start: number, cRows: number): void => {
-    kernels.matmulNT(h, B, W, start, cRows, d, scores);
-    for (let r = 0; r < B; r++) {
-      const so = r * cRows;
-      if (bias) for (let j = 0; j < cRows; j++) scores[so + j] += bias[start + j]!;
-      for (let k = offs[r]!; k < offs[r + 1]!; k++) {
-        const p = posIds[k]! - start;
-        if (p >= 0 && p < cRows) scores[so + p] = -Infinity;
+  /**
+   * Exact log-sum-exp over the non-positive classes of the rows `idx`, streamed over class blocks
+   * with their positives masked (online max rescaling, float64 sums): into `lnNeg` and `ref`.
+   */
+  const maskedLse = (idx: number[], lnNeg: Float64Array, ref: Float64Array): void => {
+    const R = idx.length;
+    const sub = new Float32Array(R * d);
+    const subOffs = new Int32Array(R + 1);
+    const subIds: number[] = [];
+    for (let t = 0; t < R; t++) {
+      const r = idx[t]!;
+      sub.set(h.subarray(r * d, (r + 1) * d), t * d);
+      for (let k = offs[r]!; k < offs[r + 1]!; k++) subIds.push(posIds[k]!);
+      subOffs[t + 1] = subIds.length;
+    }
+    const blk = new Float32Array(R * bs);
+    const mx = new Float64Array(R).fill(-Infinity);
+    const sum = new Float64Array(R);
+    for (let start = 0; start < n; start += bs) {
+      const cRows = Math.min(bs, n - start);
+      kernels.matmulNT(sub, R, W, start, cRows, d, blk);
+      for (let t = 0; t < R; t++) {
+        const so = t * cRows;
+        if (bias) for (let j = 0; j < cRows; j++) blk[so + j] += bias[start + j]!;
+        for (let k = subOffs[t]!; k < subOffs[t + 1]!; k++) {
+          const p = subIds[k]! - start;
+          if (p >= 0 && p < cRows) blk[so + p] = -Infinity;
+        }
+        let bm = -Infinity;
+        for (let j = 0; j < cRows; j++) if (blk[so + j]! > bm) bm = blk[so + j]!;
+        if (bm === -Infinity) continue;
+        if (bm > mx[t]!) {
+          sum[t] = sum[t]! * Math.exp(mx[t]! - bm);
+          mx[t] = bm;
+        }
+        const m0 = mx[t]!;
+        let s = 0;
+        for (let j = 0; j < cRows; j++) s += Math.exp(blk[so + j]! - m0);
+        sum[t] = sum[t]! + s;
       }
+    }
+    for (let t = 0; t < R; t++) {
+      const v = mx[t] === -Infinity ? -Infinity : mx[t]! + Math.log(sum[t]!);
+      lnNeg[idx[t]!] = v;
+      ref[idx[t]!] = v;
     }
   };
 
-  // Pass 1: log-sum-exp over each row's non-positive classes (float64, online rescaling).
-  const mx = new Float64Array(B).fill(-Infinity);
-  const sum = new Float64Array(B);
-  for (let start = 0; start < n; start += bs) {
-    const cRows = Math.min(bs, n - start);
-    scoreBlock(start, cRows);
-    for (let r = 0; r < B; r++) {
-      if (rowScale[r] === 0) continue;
-      const so = r * cRows;
-      let bm = -Infinity;
-      for (let j = 0; j < cRows; j++) if (scores[so + j]! > bm) bm = scores[so + j]!;
-      if (bm === -Infinity) continue;
-      if (bm > mx[r]!) {
-        sum[r] = sum[r]! * Math.exp(mx[r]! - bm);
-        mx[r] = bm;
-      }
-      const m0 = mx[r]!;
-      let s = 0;
-      for (let j = 0; j < cRows; j++) s += Math.exp(scores[so + j]! - m0);
-      sum[r] = sum[r]! + s;
-    }
-  }
+  // Pass 1: every row's log-sum-exp over all classes in one fused pass (no score block).
+  const lseAll = new Float64Array(B);
+  kernels.fusedSoftmaxTopK(h, B, W, bias, n, d, 0, lseAll, NO_IDS, NO_SCORES);
 
-  // Terms: one per positive.
-  const lseNeg = new Float64Array(B);
+  // Per row: the log-sum-exp over its non-positive classes, `lnNeg`. A single positive needs none
+  // (its term's partition is all classes); several positives are removed by subtraction when
+  // they hold at most half of the mass (no cancellation), else the row is rescanned with its
+  // positives masked. `ref[r]` is the log-scale pass 2 divides the exps by: `lseAll`, or `lnNeg`
+  // for rescanned rows, so `exp(ref − lse_p)` stays ≤ 2 (no overflow).
+  const oPos = new Float64Array(posIds.length);
+  const lnNeg = new Float64Array(B);
+  const ref = new Float64Array(B);
+  const rescan: number[] = [];
+  for (let r = 0; r < B; r++) {
+    if (rowScale[r] === 0) continue;
+    const a = offs[r]!;
+    const b = offs[r + 1]!;
+    let mass = 0;
+    let distinct = 0;
+    for (let k = a; k < b; k++) {
+      const p = posIds[k]!;
+      oPos[k] = dot(h, r * d, W, p * d, d) + (bias ? bias[p]! : 0);
+      let seen = false;
+      for (let k2 = a; k2 < k && !seen; k2++) seen = posIds[k2] === p;
+      if (seen) continue;
+      distinct++;
+      mass += Math.exp(oPos[k]! - lseAll[r]!);
+    }
+    ref[r] = lseAll[r]!;
+    if (distinct === 1) lnNeg[r] = NaN; // unused: the term's log-partition is lseAll
+    else if (mass <= 0.5) lnNeg[r] = lseAll[r]! + Math.log1p(-mass);
+    else rescan.push(r);
+  }
+  if (rescan.length > 0) maskedLse(rescan, lnNeg, ref);
+
+  // Terms: one per positive. negFactor[r] = Σ_p w_p exp(ref_r − lse_p), so a negative's ∂L/∂o is
+  // negFactor[r] · exp(o − ref_r).
   const negFactor = new Float64Array(B);
   const gPos = new Float64Array(posIds.length);
   let loss = 0;
   for (let r = 0; r < B; r++) {
     const scale = rowScale[r]!;
     if (scale === 0) continue;
-    const ln = mx[r] === -Infinity ? -Infinity : mx[r]! + Math.log(sum[r]!);
-    lseNeg[r] = ln;
+    const ln = lnNeg[r]!;
     let f = 0;
     for (let k = offs[r]!; k < offs[r + 1]!; k++) {
-      const p = posIds[k]!;
-      const o = dot(h, r * d, W, p * d, d) + (bias ? bias[p]! : 0);
-      const lse = logAddExp(ln, o);
+      const o = oPos[k]!;
+      const lse = Number.isNaN(ln) ? lseAll[r]! : logAddExp(ln, o);
       const tw = termWeight[k]!;
       loss += scale * tw * (lse - o);
       gPos[k] = scale * tw * Math.expm1(o - lse);
-      if (ln > -Infinity) f += tw * Math.exp(ln - lse);
+      f += tw * Math.exp(ref[r]! - lse);
     }
     negFactor[r] = scale * f;
   }
@@ -121,18 +172,19 @@ export function fullSoftmaxLoss(input: LossInputBase, opts: FullLossOptions = {}
   const gradBias = bias ? new Float32Array(n) : null;
   for (let start = 0; start < n; start += bs) {
     const cRows = Math.min(bs, n - start);
-    scoreBlock(start, cRows);
+    kernels.matmulNT(h, B, W, start, cRows, d, scores);
     for (let r = 0; r < B; r++) {
-      const so = r * cRows;
-      if (rowScale[r] === 0) {
-        scores.fill(0, so, so + cRows);
-        continue;
+      // a row's positives are masked (weight 0 from softmaxWeights), then get their own ∂L/∂o
+      for (let k = offs[r]!; k < offs[r + 1]!; k++) {
+        const p = posIds[k]! - start;
+        if (p >= 0 && p < cRows) scores[r * cRows + p] = -Infinity;
       }
-      const ln = lseNeg[r]!;
-      const f = negFactor[r]!;
-      // Masked positives hold −∞ and get exp(−∞) = 0 here; a row whose classes are all positives has no negatives.
-      if (ln === -Infinity) scores.fill(0, so, so + cRows);
-      else for (let j = 0; j < cRows; j++) scores[so + j] = f * Math.exp(scores[so + j]! - ln);
+    }
+    // ∂L/∂o of the negatives: negFactor[r] · exp(o − ref[r]) (rows with weight 0: negFactor 0)
+    kernels.softmaxWeights(scores, B, cRows, bias, start, ref, negFactor);
+    for (let r = 0; r < B; r++) {
+      if (rowScale[r] === 0) continue;
+      const so = r * cRows;
       for (let k = offs[r]!; k < offs[r + 1]!; k++) {
         const p = posIds[k]! - start;
         if (p >= 0 && p < cRows) scores[so + p] += gPos[k]!;

@@ -707,6 +707,40 @@ export function fusedSoftmaxTopK(
 // ---------------------------------------------------------------------------------------
 // k-means assignment and tree-node scoring
 
+/**
+ * Softmax weights of a block of scores, in place: `s[i·cols + j] ← factor[i] · exp(s[i·cols + j]
+ * + bias[j] − ref[i])` (`bias` may be 0; `ref`, `factor` are f64 per row). A `−∞` score and a
+ * row with `factor = 0` or `ref = −∞` give 0. Exponents must be ≤ 80 (see {@link expv}).
+ */
+export function softmaxWeights(s: usize, rows: i32, cols: i32, bias: usize, ref: usize, factor: usize): void {
+  const ninf = f32x4.splat(-Infinity);
+  const c4 = cols & ~3;
+  for (let i = 0; i < rows; i++) {
+    const row = s + ((<usize>i * <usize>cols) << 2);
+    const f = load<f64>(factor + (<usize>i << 3));
+    const r = load<f64>(ref + (<usize>i << 3));
+    if (f == 0 || r == -Infinity) {
+      memory.fill(row, 0, <usize>cols << 2);
+      continue;
+    }
+    const fv = f32x4.splat(<f32>f);
+    const rv = f32x4.splat(<f32>r);
+    for (let j = 0; j < c4; j += 4) {
+      const p = row + (<usize>j << 2);
+      let v = v128.load(p);
+      if (bias) v = f32x4.add(v, v128.load(bias + (<usize>j << 2)));
+      const live = f32x4.ne(v, ninf);
+      v128.store(p, v128.and(f32x4.mul(fv, expv(f32x4.sub(v, rv))), live));
+    }
+    for (let j = c4; j < cols; j++) {
+      const p = row + (<usize>j << 2);
+      let x = load<f32>(p);
+      if (bias) x += load<f32>(bias + (<usize>j << 2));
+      store<f32>(p, x == -Infinity ? 0 : <f32>f * f32x4.extract_lane(expv(f32x4.splat(x - <f32>r)), 0));
+    }
+  }
+}
+
 /** Scratch bytes {@link kmeansAssign} needs for `kc` centroids. */
 export function kmeansScratchBytes(kc: i32): i32 {
   return 4 * kc * 4 + kc * 4 + 64;
