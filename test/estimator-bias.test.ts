@@ -79,6 +79,26 @@ test('exact sampler, correctedAll: mean gradient is the masked binomial mixture 
   assert.ok(Math.sqrt(num / den) < 0.2, `mixture vs m/(m+1)·g: ${Math.sqrt(num / den)}`);
 });
 
+test('exact sampler, maskedExclusive: mean gradient is (1 − p_t^m)·g, the full gradient of every row with a kept negative (Hotelling, α = 1e-3)', () => {
+  // Draws come from all classes and hits on the positive are dropped; conditional on k ≥ 1 kept
+  // draws the partition estimate is exact and the gradient unbiased; a row whose m draws all hit
+  // its positive (probability p_t^m) has no negative and contributes 0.
+  const m = 4;
+  const s = createSampler('exact');
+  s.build(table);
+  const tr = gradientTrials(s, table, queries, ref.labels, { m, trials: 600, convention: 'maskedExclusive', rng: rng.fork(6) });
+  const expected = new Float64Array(B * d);
+  for (let b = 0; b < B; b++) {
+    const pt = Math.exp(ref.logProbs[b * n + ref.labels.ids[b]!]!);
+    for (let j = 0; j < d; j++) expected[b * d + j] = (1 - pt ** m) * ref.grad[b * d + j]!;
+  }
+  const h = hotelling(tr, expected, B, d);
+  assert.ok(h.pValue > 1e-3, `p = ${h.pValue}, stat = ${h.stat}`);
+  // power check: correctedAll's mean gradient (≈ m/(m+1)·g) is rejected against this expectation
+  const hCa = hotelling(gradientTrials(s, table, queries, ref.labels, { m, trials: 600, convention: 'correctedAll', rng: rng.fork(7) }), expected, B, d);
+  assert.ok(hCa.pValue < 1e-6, `correctedAll should differ, p = ${hCa.pValue}`);
+});
+
 test('uniform sampler: gradient bias is clearly non-zero and falls as m grows', () => {
   const s = createSampler('uniform');
   s.build(table);

@@ -57,7 +57,7 @@ function buildCase(seed: number, c: Case, n = 40, d = 6, B = 7, m = 9): SampledL
     ...prob,
     draws,
     convention: c.convention,
-    posLogQ: c.convention === 'correctedAll' ? positiveLogQ(q, prob.labels) : null,
+    posLogQ: c.convention !== 'exclusive' ? positiveLogQ(q, prob.labels) : null,
     rowWeights,
     labelWeighting: c.labelWeighting,
   };
@@ -75,7 +75,7 @@ for (const convention of ['exclusive', 'correctedAll'] as const) {
   cases.push({ convention, shared: false, unique: false, positives: [2, 4], weights: true, bias: true, labelWeighting: 'sum' });
 }
 
-test('sampled loss matches the float64 reference (both conventions, single/multi-label, shared/per-query, unique/replacement, weights)', () => {
+test('sampled loss matches the float64 reference (every convention, single/multi-label, shared/per-query, unique/replacement, weights)', () => {
   let seed = 100;
   for (const c of cases) {
     const input = buildCase(seed++, c);
@@ -84,10 +84,10 @@ test('sampled loss matches the float64 reference (both conventions, single/multi
   }
 });
 
-test('correctedAll draws with many accidental hits (small n) match the reference', () => {
+test('correctedAll and maskedExclusive draws with many accidental hits (small n) match the reference', () => {
   // n = 6 with m = 12 draws with replacement: many sampled ids equal positives.
   for (let s = 0; s < 5; s++) {
-    const input = buildCase(500 + s, { convention: 'correctedAll', shared: s % 2 === 0, unique: false, positives: [1, 3], weights: false, bias: true, labelWeighting: 'mean' }, 6, 4, 5, 12);
+    const input = buildCase(500 + s, { convention: s < 3 ? 'correctedAll' : 'maskedExclusive', shared: s % 2 === 0, unique: false, positives: [1, 3], weights: false, bias: true, labelWeighting: 'mean' }, 6, 4, 5, 12);
     let hits = 0;
     for (let r = 0; r < 5; r++) {
       const dr = input.draws.shared ? 0 : r;
@@ -282,6 +282,12 @@ test('bad inputs raise typed errors with actionable messages', () => {
   expect(() => sampledSoftmaxLoss({ ...input, labels: badLabels }), LabelRangeError, /row 2/);
   expect(() => sampledSoftmaxLoss({ ...input, labels: singleLabels([0, 1]) }), ShapeError, /rows/);
   expect(() => sampledSoftmaxLoss({ ...input, posLogQ: null }), OptionError, /posLogQ/);
+  expect(() => sampledSoftmaxLoss({ ...input, convention: 'maskedExclusive', posLogQ: null }), OptionError, /'maskedExclusive' needs posLogQ/);
+  expect(
+    () => sampledSoftmaxLoss({ ...input, convention: 'maskedExclusive', draws: { ...input.draws, unique: true, tries: new Int32Array(B).fill(9) } }),
+    OptionError,
+    /with replacement/,
+  );
   expect(() => sampledSoftmaxLoss({ ...input, posLogQ: new Float64Array(B + 1) }), ShapeError, /posLogQ/);
   const badQ = input.posLogQ!.slice();
   badQ[0] = NaN;

@@ -9,7 +9,7 @@ import { choiceOption, intOption, numOption } from '../core/validate.js';
 import { exactReference, marginalProbs, runBiasStudy, type BiasRow, type StudySampler } from '../diagnostics/bias.js';
 import { syntheticQueries, syntheticTable, type SyntheticKind } from '../diagnostics/synthetic.js';
 import { loadClassTable } from '../layer/safetensors.js';
-import type { Convention } from '../loss/types.js';
+import { CONVENTIONS, type Convention } from '../loss/types.js';
 import { createSampler, samplerOptionNames } from '../samplers/factory.js';
 
 /** Parsed options of `samplex bias`. */
@@ -109,7 +109,7 @@ export function biasCommand(o: BiasCommandOptions, print: (line: string) => void
   const nQueries = intOption(num(o.queries, 'queries'), 'queries', 1);
   const trials = intOption(num(o.trials, 'trials'), 'trials', 2);
   const scale = numOption(num(o.scale, 'scale'), 'scale', 0);
-  const convention = choiceOption<Convention>(o.convention, 'convention', ['exclusive', 'correctedAll']);
+  const convention = choiceOption<Convention>(o.convention, 'convention', CONVENTIONS);
   const negatives = parseIntList(o.negatives, 'negatives');
   let table: ClassTable;
   let embeddings = o.embeddings;

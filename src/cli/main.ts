@@ -47,7 +47,7 @@ export function buildProgram(print: (line: string) => void = (l) => process.stdo
     .option('--seed <s>', 'random seed', '1')
     .option('--embeddings <kind>', 'gaussian | clustered | FILE.safetensors', 'clustered')
     .option('--scale <s>', 'query norm: logits are scale × cosine for unit-norm classes', '4')
-    .option('--convention <c>', 'exclusive | correctedAll', 'exclusive')
+    .option('--convention <c>', 'exclusive | correctedAll | maskedExclusive', 'exclusive')
     .option('--unique', 'draw negatives without replacement')
     .option('--opt <key=value>', 'sampler option (repeatable; prefix with "name." to target one sampler)', collect, [])
     .option('--codebooks <kind>', 'midx codebooks: pq | rq (same as --opt midx.codebook=KIND)')

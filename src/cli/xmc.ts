@@ -15,6 +15,7 @@ import {
 import { resolveXmcConfig, xmcSamplerNames, type ResolvedXmcConfig } from '../apps/xmc/trainer.js';
 import { initFastKernels, tableInKernelMemory, type FastKernels, type KernelPath } from '../kernels/fast.js';
 import { samplerOptionNames } from '../samplers/factory.js';
+import { CONVENTIONS } from '../loss/types.js';
 import { ProgressBar } from '../train/progress.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { commandGroup } from './groups.js';
@@ -34,6 +35,7 @@ export interface XmcCommonOptions {
   bigrams: string;
   hidden?: boolean;
   rebuildEvery: string;
+  convention: string;
   opt: string[];
   kernels: string;
   progress: boolean;
@@ -87,6 +89,7 @@ function configFor(sampler: string, o: XmcCommonOptions, names: readonly string[
     weighting: choiceOption(o.weighting, 'weighting', ['tfidf', 'counts'] as const),
     bigrams: intOption(num(o.bigrams, 'bigrams'), 'bigrams', 0),
     rebuildEvery: intOption(num(o.rebuildEvery, 'rebuild-every'), 'rebuild-every', 0),
+    convention: choiceOption(o.convention, 'convention', CONVENTIONS),
     seed: intOption(num(o.seed, 'seed'), 'seed', 0),
   });
 }
@@ -129,6 +132,7 @@ function addCommonOptions(c: Command): Command {
     .option('--bigrams <buckets>', 'hashed word-bigram buckets (0: tokens only)', '0')
     .option('--hidden', 'add a hidden layer (relu, width dim) after the embedding sum')
     .option('--rebuild-every <steps>', 'rebuild an adaptive sampler every this many steps (0: only at the start of each epoch)', '100')
+    .option('--convention <c>', 'sampled-loss estimator: correctedAll (draw from all labels, correct every candidate, mask hits) | maskedExclusive (draw from all labels, drop hits, renormalize the proposal over the non-positive labels) | exclusive (draw from the non-positive labels by rejection)', 'correctedAll')
     .option('--opt <key=value>', 'sampler option (repeatable; prefix with "name." to target one sampler)', (v: string, p: string[]) => [...p, v], [] as string[])
     .option('--kernels <path>', 'dense math: auto (WebAssembly FMA, else SIMD, else TypeScript) | fma | simd | ts', 'auto')
     .option('--no-progress', 'no progress bar');

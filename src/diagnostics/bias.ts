@@ -142,7 +142,7 @@ export function gradientTrials(
   const B = queries.rows;
   const d = table.d;
   const exclude = opts.convention === 'exclusive' ? labels : null;
-  const posLogQ = opts.convention === 'correctedAll' ? sampler.logQ(sampler.adaptive ? queries : null, labels) : null;
+  const posLogQ = opts.convention !== 'exclusive' ? sampler.logQ(sampler.adaptive ? queries : null, labels) : null;
   const samples = new Float64Array(T * B * d);
   const losses = new Float64Array(T);
   let sampleSeconds = 0;

@@ -10,7 +10,7 @@ import type { Rng } from '../core/rng.js';
 import { choiceOption, intOption, rejectUnknown } from '../core/validate.js';
 import { fullSoftmaxLoss } from '../loss/full.js';
 import { sampledSoftmaxLoss } from '../loss/sampled.js';
-import type { Convention, LabelWeighting, LossResult, SparseRowGrad } from '../loss/types.js';
+import { CONVENTIONS, type Convention, type LabelWeighting, type LossResult, type SparseRowGrad } from '../loss/types.js';
 import { RebuildPolicy } from '../samplers/rebuild.js';
 import type { Sampler } from '../samplers/types.js';
 import { evaluateMetrics, type EvaluateMetricsOptions, type EvaluationMetrics } from './evaluator.js';
@@ -116,7 +116,7 @@ export class OutputLayer {
     this.sampler = opts.sampler;
     this.optimizer = opts.optimizer;
     this.negatives = intOption(opts.negatives, 'negatives', 1, opts.table.n);
-    this.convention = opts.convention === undefined ? 'exclusive' : choiceOption(opts.convention, 'convention', ['exclusive', 'correctedAll']);
+    this.convention = opts.convention === undefined ? 'exclusive' : choiceOption(opts.convention, 'convention', CONVENTIONS);
     this.unique = opts.unique ?? false;
     this.shared = opts.shared ?? false;
     if (this.shared && this.sampler.adaptive) {

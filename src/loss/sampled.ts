@@ -17,7 +17,7 @@ import {
   sortedUnique,
   zeroResult,
 } from './common.js';
-import type { Convention, LossResult, SampledLossInput } from './types.js';
+import { CONVENTIONS, type Convention, type LossResult, type SampledLossInput } from './types.js';
 
 const WHAT = 'sampledSoftmaxLoss';
 const KEYS = [...BASE_KEYS, 'draws', 'convention', 'posLogQ'];
@@ -66,25 +66,29 @@ export function sampledSoftmaxLoss(input: SampledLossInput): LossResult {
   const base = setupBase(input, WHAT);
   const { B, d, n, rowScale, termWeight } = base;
   const { queries, table, labels, draws } = input;
-  const convention: Convention = choiceOption(input.convention, 'convention', ['exclusive', 'correctedAll']);
-  checkDraws(draws, B, n, convention === 'correctedAll');
+  const convention: Convention = choiceOption(input.convention, 'convention', CONVENTIONS);
+  const needPosQ = convention !== 'exclusive';
+  checkDraws(draws, B, n, needPosQ);
+  if (convention === 'maskedExclusive' && draws.unique) {
+    throw new OptionError(`${WHAT}: convention 'maskedExclusive' needs draws with replacement (unique: false); use 'exclusive' or 'correctedAll' with unique draws`);
+  }
   const m = draws.m;
   const shared = draws.shared;
   const posIds = labels.ids;
   const offs = labels.offsets;
   let posLogQ: Float64Array | null = null;
-  if (convention === 'correctedAll') {
+  if (needPosQ) {
     posLogQ = input.posLogQ ?? null;
     if (posLogQ === null) {
       throw new OptionError(
-        `${WHAT}: convention 'correctedAll' needs posLogQ = sampler.logQ(queries, labels), the log-probability of every positive under the proposal`,
+        `${WHAT}: convention '${convention}' needs posLogQ = sampler.logQ(queries, labels), the log-probability of every positive under the proposal`,
       );
     }
     assertLength(posLogQ, posIds.length, `${WHAT}: posLogQ (one entry per positive in labels.ids)`);
     assertFinite(posLogQ, `${WHAT}: posLogQ`);
   }
 
-  // Accidental hits: exclusive forbids them, correctedAll masks them.
+  // Accidental hits: exclusive forbids them, correctedAll and maskedExclusive mask them.
   const sortedPos = sortedPositives(posIds, offs);
   const masked = new Uint8Array(B * m);
   for (let r = 0; r < B; r++) {
@@ -124,6 +128,7 @@ export function sampledSoftmaxLoss(input: SampledLossInput): LossResult {
       adj[r * m + j] = negLogit[r * m + j]! + (bias ? bias[id]! : 0) - logEC[io + j]!;
     }
   }
+  if (convention === 'maskedExclusive') maskedExclusiveShift(adj, masked, B, m, rowScale, offs, posIds, posLogQ!);
 
   // Per row: log-sum-exp over the unmasked negatives, then one term per positive.
   const posAdj = new Float64Array(posIds.length);
@@ -147,7 +152,7 @@ export function sampledSoftmaxLoss(input: SampledLossInput): LossResult {
     for (let k = offs[r]!; k < offs[r + 1]!; k++) {
       const p = posIds[k]!;
       let a = dot(h, r * d, W, p * d, d) + (bias ? bias[p]! : 0);
-      if (posLogQ !== null) a -= logExpectedCountOf(draws, r, posLogQ[k]!);
+      if (convention === 'correctedAll') a -= logExpectedCountOf(draws, r, posLogQ![k]!);
       posAdj[k] = a;
       const lse = logAddExp(lseNeg, a);
       const tw = termWeight[k]!;
@@ -220,6 +225,32 @@ export function sampledSoftmaxLoss(input: SampledLossInput): LossResult {
     kernels.scatterAddRows(gNeg, B, h, d, slots, m, false, gradRows);
   }
   return { loss, gradQueries: gradQ, gradClasses: { ids, rows: gradRows, bias: gradBias } };
+}
+
+/**
+ * Turns the `o − log(m·q)` negatives of each row into `o − log(k·q/(1 − Q_P))`: `k` the row's
+ * unmasked slots, `Q_P` the proposal mass of its distinct positives (from `posLogQ`). When `Q_P`
+ * rounds to 1 while some draws missed the positives, `1 − Q_P` is estimated by `k/m`.
+ */
+function maskedExclusiveShift(
+  adj: Float64Array, masked: Uint8Array, B: number, m: number, rowScale: Float64Array,
+  offs: Int32Array, posIds: Int32Array, posLogQ: Float64Array,
+): void {
+  for (let r = 0; r < B; r++) {
+    if (rowScale[r] === 0) continue;
+    let k = 0;
+    for (let j = 0; j < m; j++) k += masked[r * m + j] === 0 ? 1 : 0;
+    if (k === 0) continue;
+    let qp = 0;
+    for (let t = offs[r]!; t < offs[r + 1]!; t++) {
+      let seen = false;
+      for (let t2 = offs[r]!; t2 < t && !seen; t2++) seen = posIds[t2] === posIds[t];
+      if (!seen) qp += Math.exp(posLogQ[t]!);
+    }
+    const logRest = qp < 1 ? Math.log1p(-qp) : Math.log(k / m);
+    const shift = Math.log(m / k) + logRest;
+    for (let j = 0; j < m; j++) adj[r * m + j] = adj[r * m + j]! + shift;
+  }
 }
 
 /** `y[yo..yo+d) += a · x[xo..xo+d)`. */

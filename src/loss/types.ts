@@ -6,14 +6,24 @@ import type { ClassTable } from '../core/classTable.js';
 import type { Labels, Matrix } from '../core/matrix.js';
 import type { Draws } from '../samplers/types.js';
 
+/** The estimator conventions, see {@link Convention}. */
+export const CONVENTIONS = ['exclusive', 'correctedAll', 'maskedExclusive'] as const;
+
 /**
- * The two estimator conventions of ALGORITHMS.md §2.
+ * The estimator conventions of ALGORITHMS.md §2.
  * - `exclusive`: negatives drawn from the classes other than the row's positives (draws made
  *   with `exclude: labels`); the positive keeps its raw logit; each negative uses `o − log(m·q)`.
  * - `correctedAll`: draws from all classes; every candidate, the positive included, uses
  *   `o − log Q`; sampled ids equal to any positive of the row are masked out.
+ * - `maskedExclusive`: the exclusive estimator without rejection sampling. Draws come from all
+ *   classes (with replacement); the draws that hit a positive of the row are dropped, and the
+ *   `k` kept ones, which are i.i.d. draws from the proposal restricted to the non-positive
+ *   classes `q'_j = q_j / (1 − Q_P)` (`Q_P` the proposal mass of the row's positives), each use
+ *   `o_j − log(k·q'_j)`; the positive keeps its raw logit. With `q` equal to the softmax the
+ *   partition estimate is exact, as for `exclusive`, whereas `correctedAll` then weighs a row by
+ *   up to `m` times its full-softmax weight once the model predicts its positive well.
  */
-export type Convention = 'exclusive' | 'correctedAll';
+export type Convention = (typeof CONVENTIONS)[number];
 
 /** How the softmax terms of a multi-label row are weighted. */
 export type LabelWeighting = 'mean' | 'sum';

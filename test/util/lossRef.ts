@@ -89,6 +89,11 @@ export function sampledTerms(input: SampledLossInput): RefTerm[] {
         }
       }
       const cands: RefCandidate[] = [{ id: p, corr: posCorr }];
+      // maskedExclusive: the k draws that miss the positives come from q / (1 − Q_P)
+      let kept = 0;
+      for (let j = 0; j < m; j++) if (!pos.includes(draws.ids[dr * m + j]!)) kept++;
+      let qp = 0;
+      for (const u of new Set(pos)) qp += Math.exp(input.posLogQ?.[input.labels.offsets[r]! + pos.indexOf(u)] ?? -Infinity);
       for (let j = 0; j < m; j++) {
         const id = draws.ids[dr * m + j]!;
         if (pos.includes(id)) {
@@ -96,7 +101,8 @@ export function sampledTerms(input: SampledLossInput): RefTerm[] {
           continue;
         }
         const lq = draws.logQ[dr * m + j]!;
-        cands.push({ id, corr: draws.unique ? lq : Math.log(m) + lq });
+        if (input.convention === 'maskedExclusive') cands.push({ id, corr: Math.log(kept) + lq - Math.log(1 - qp) });
+        else cands.push({ id, corr: draws.unique ? lq : Math.log(m) + lq });
       }
       terms.push({ row: r, weight, cands });
     }

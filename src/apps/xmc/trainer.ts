@@ -18,7 +18,7 @@ import { createOptimizer, OPTIMIZER_NAMES, type OptimizerName, type OptimizerSta
 import { OutputLayer } from '../../layer/outputLayer.js';
 import { fullSoftmaxLoss } from '../../loss/full.js';
 import { meanNll, ndcgAtK, precisionAtK } from '../../loss/metrics.js';
-import type { Convention, LabelWeighting } from '../../loss/types.js';
+import { CONVENTIONS, type Convention, type LabelWeighting } from '../../loss/types.js';
 import { createSamplerFor, samplerNames } from '../../samplers/factory.js';
 import { checkInputs, SparseEncoder } from './encoder.js';
 import { Featurizer, type TermWeighting } from './features.js';
@@ -100,7 +100,7 @@ export function resolveXmcConfig(c: XmcConfig = {}): ResolvedXmcConfig {
     lr: numOption(c.lr ?? 0.01, 'lr', 0, Infinity, true),
     weighting: choiceOption(c.weighting ?? 'tfidf', 'weighting', ['tfidf', 'counts'] as const),
     bigrams: intOption(c.bigrams ?? 0, 'bigrams', 0, 1 << 26),
-    convention: choiceOption(c.convention ?? 'correctedAll', 'convention', ['exclusive', 'correctedAll'] as const),
+    convention: choiceOption(c.convention ?? 'correctedAll', 'convention', CONVENTIONS),
     labelWeighting: choiceOption(c.labelWeighting ?? 'mean', 'labelWeighting', ['mean', 'sum'] as const),
     seed: intOption(c.seed ?? 1, 'seed', 0),
     rebuildEvery: intOption(c.rebuildEvery ?? 100, 'rebuildEvery', 0),
