@@ -85,7 +85,7 @@ export {
   type ForwardOptions,
 } from './rec/sasrec.js';
 export { seqRecHead, type SeqRecHead } from './rec/head.js';
-export { DenseAdam, type DenseAdamOptions } from './rec/denseAdam.js';
+export { DenseAdam, type DenseAdamOptions } from './tfjs/denseAdam.js';
 export {
   SeqRecTrainer,
   trainingBatch,

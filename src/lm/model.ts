@@ -12,6 +12,7 @@ import type { Rng } from '../core/rng.js';
 import { intOption, numOption, rejectUnknown } from '../core/validate.js';
 import type { BpttBatch } from '../data/bptt.js';
 import type { Tf, TfOutputHead } from '../tfjs/adapter.js';
+import { DenseAdam } from '../tfjs/denseAdam.js';
 
 /** Options of {@link LstmLm}. */
 export interface LstmLmOptions {
@@ -60,7 +61,7 @@ export class LstmLm {
   private readonly tf: Tf;
   private readonly embedding: tfc.Variable | null;
   private readonly cells: Array<{ wx: tfc.Variable; wh: tfc.Variable; b: tfc.Variable }>;
-  private readonly optimizer: tfc.Optimizer;
+  private readonly optimizer: DenseAdam;
   private readonly clipNorm: number;
   private state: { h: tfc.Tensor2D[]; c: tfc.Tensor2D[] } | null = null;
 
@@ -95,7 +96,11 @@ export class LstmLm {
       });
     }
     this.variables = [...(this.embedding ? [this.embedding] : []), ...this.cells.flatMap((c) => [c.wx, c.wh, c.b])];
-    this.optimizer = tf.train.adam(numOption(opts.lr ?? 0.001, 'lr', 0, Infinity, true));
+    // tfjs's Adam keys its state by position and process-unique names; DenseAdam's named state restores exactly
+    this.optimizer = new DenseAdam(tf, new Map(this.variables.map((v, i) => [`var.${i}`, v])), {
+      lr: numOption(opts.lr ?? 0.001, 'lr', 0, Infinity, true),
+      beta2: 0.999,
+    });
   }
 
   /** Forgets the recurrent state (the next batch starts from zeros). */
@@ -124,7 +129,7 @@ export class LstmLm {
       lossValue = value.dataSync()[0]!;
       const dense: Record<string, tfc.Tensor> = {};
       for (const v of this.variables) dense[v.name] = grads[v.name]!;
-      this.optimizer.applyGradients(this.clip(dense));
+      this.optimizer.apply(this.clip(dense));
     });
     return { loss: lossValue, tokens: targets.length };
   }
@@ -142,24 +147,21 @@ export class LstmLm {
 
   /**
    * The dense parameters (`var.<i>`, in {@link LstmLm.variables} order) and Adam's state
-   * (`adam.<i>`) as float32 arrays, for checkpoints.
+   * (`adam/t`, `adam/m/var.<i>`, `adam/v/var.<i>`) as float32 arrays, for checkpoints.
    */
   async denseState(): Promise<Record<string, { data: Float32Array; shape: number[] }>> {
     const out: Record<string, { data: Float32Array; shape: number[] }> = {};
     this.variables.forEach((v, i) => {
       out[`var.${i}`] = { data: Float32Array.from(v.dataSync()), shape: v.shape.slice() };
     });
-    const ws = await this.optimizer.getWeights();
-    ws.forEach((w, i) => {
-      out[`adam.${i}`] = { data: Float32Array.from(w.tensor.dataSync()), shape: w.tensor.shape.slice() };
-    });
-    ws[0]?.tensor.dispose(); // the iteration count is a fresh scalar; the others are Adam's own variables
+    for (const [k, a] of Object.entries(this.optimizer.stateTensors())) out[k] = { data: Float32Array.from(a), shape: [a.length] };
     return out;
   }
 
   /**
    * Restores {@link LstmLm.denseState} of a model with the same shapes.
-   * @throws ShapeError when a tensor is missing or has another shape
+   * @throws ShapeError when a tensor is missing or has another shape; StateError when the
+   *   optimizer state is missing or of another model
    */
   async loadDenseState(state: Readonly<Record<string, { data: Float32Array; shape: readonly number[] }>>): Promise<void> {
     const tf = this.tf;
@@ -170,13 +172,9 @@ export class LstmLm {
       }
       v.assign(tf.tensor(s.data, v.shape));
     });
-    const names = (await this.optimizer.getWeights()).map((w) => w.name);
-    const adam: { name: string; tensor: tfc.Tensor }[] = [];
-    for (let i = 0; state[`adam.${i}`]; i++) {
-      const s = state[`adam.${i}`]!;
-      adam.push({ name: names[i] ?? (i === 0 ? 'iter' : `w${i}`), tensor: tf.tensor(s.data, s.shape.slice()) });
-    }
-    if (adam.length) await this.optimizer.setWeights(adam);
+    const adam: Record<string, Float32Array> = {};
+    for (const [k, s] of Object.entries(state)) if (k.startsWith('adam/')) adam[k] = s.data;
+    this.optimizer.loadState(adam);
   }
 
   /** Disposes the variables, the optimizer and the state (not the head). */

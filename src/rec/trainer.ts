@@ -11,7 +11,7 @@ import type { Matrix } from '../core/matrix.js';
 import { Rng } from '../core/rng.js';
 import { intOption, rejectUnknown } from '../core/validate.js';
 import type { EvalSplit, LeaveOneOutSplit } from '../data/interactions.js';
-import { DenseAdam } from './denseAdam.js';
+import { DenseAdam } from '../tfjs/denseAdam.js';
 import { rankTargets, SEQREC_CUTOFFS, type RankingMetrics } from './evaluate.js';
 import type { SeqRecHead } from './head.js';
 import { padLeft, SasRec, type SasRecOptions, type SeqInput, type Tf } from './sasrec.js';

@@ -1,5 +1,5 @@
 /**
- * Adam for the dense tfjs parameters of a model, with its state exposed as named arrays so that
+ * Adam for the dense tfjs parameters of a model (SASRec, the LSTM language model), with its state exposed as named arrays so that
  * a checkpoint restores it exactly (tfjs's own optimizers key their state by position and by
  * process-unique variable names).
  * @module
@@ -7,7 +7,7 @@
 import type * as tfc from '@tensorflow/tfjs-core';
 import { StateError } from '../core/errors.js';
 import { numOption } from '../core/validate.js';
-import type { Tf } from './sasrec.js';
+import type { Tf } from './adapter.js';
 
 /** Options of {@link DenseAdam}. */
 export interface DenseAdamOptions {
