@@ -94,6 +94,47 @@ test('OutputLayer.step equals sampling, the sampled loss and the optimizer compo
   }
 });
 
+test('OutputLayer with denseUpdates applies the optimizer to every row (zero gradient for the untouched ones)', () => {
+  const p = planted(4);
+  const data = Rng.fromSeed(5);
+  const batches = [0, 1, 2].map(() => p.sample(16, data));
+  const run = (dense: boolean, optimizer: 'adam' | 'sgd'): { table: ClassTable; refTable: ClassTable; touched: number[] } => {
+    const table = ClassTable.init(N, D, Rng.fromSeed(6), { bias: true });
+    const refTable = table.clone();
+    const layer = new OutputLayer({
+      table, sampler: createSampler('uniform', { n: N }), optimizer: createOptimizer(optimizer, { lr: 0.05 }), negatives: 8, denseUpdates: dense,
+    });
+    const refOpt = createOptimizer(optimizer, { lr: 0.05 });
+    const touched: number[] = [];
+    for (let s = 0; s < batches.length; s++) {
+      const { queries, labels } = batches[s]!;
+      const res = layer.computeGradients({ queries, labels, rng: Rng.fromSeed(50 + s) });
+      layer.applyGradients(res.gradClasses);
+      touched.push(res.gradClasses.ids.length);
+      // the reference: the same gradient spread over all n rows, zeros elsewhere
+      const rows = new Float32Array(N * D);
+      const bias = new Float32Array(N);
+      res.gradClasses.ids.forEach((id, k) => {
+        rows.set(res.gradClasses.rows.subarray(k * D, (k + 1) * D), id * D);
+        bias[id] = res.gradClasses.bias![k]!;
+      });
+      refOpt.step(refTable, { ids: Int32Array.from({ length: N }, (_, i) => i), rows, bias });
+    }
+    return { table, refTable, touched };
+  };
+  const adam = run(true, 'adam');
+  assert.ok(adam.touched.every((t) => t < N / 2), 'each step samples a small part of the table');
+  assert.deepEqual(adam.table.weights, adam.refTable.weights);
+  assert.deepEqual(adam.table.bias, adam.refTable.bias);
+  // with Adam, rows sampled at step 1 keep moving afterwards: the lazy update differs
+  const lazy = run(false, 'adam');
+  assert.notDeepEqual(lazy.table.weights, adam.table.weights);
+  // SGD leaves zero-gradient rows alone: dense and sparse updates agree exactly
+  assert.deepEqual(run(true, 'sgd').table.weights, run(false, 'sgd').table.weights);
+  const layer = new OutputLayer({ table: ClassTable.init(N, D, Rng.fromSeed(7)), sampler: createSampler('uniform', { n: N }), optimizer: createOptimizer('adam'), negatives: 4, denseUpdates: true });
+  assert.throws(() => layer.applyGradients({ ids: Int32Array.of(3, 2), rows: new Float32Array(2 * D), bias: null }), ShapeError);
+});
+
 test('OutputLayer learns a planted synthetic problem (full-softmax NLL and P@1 on held-out queries)', () => {
   // Chance is NLL = log 300 = 5.70 and P@1 ≈ 0.16 (always the most frequent class). Measured with
   // these seeds after 300 steps: NLL ≈ 0.75 and P@1 ≈ 0.86 for all three samplers (rare Zipf

@@ -36,6 +36,7 @@ export interface XmcCommonOptions {
   hidden?: boolean;
   rebuildEvery: string;
   convention: string;
+  sparseUpdates?: boolean;
   opt: string[];
   kernels: string;
   progress: boolean;
@@ -90,6 +91,7 @@ function configFor(sampler: string, o: XmcCommonOptions, names: readonly string[
     bigrams: intOption(num(o.bigrams, 'bigrams'), 'bigrams', 0),
     rebuildEvery: intOption(num(o.rebuildEvery, 'rebuild-every'), 'rebuild-every', 0),
     convention: choiceOption(o.convention, 'convention', CONVENTIONS),
+    denseUpdates: !(o.sparseUpdates ?? false),
     seed: intOption(num(o.seed, 'seed'), 'seed', 0),
   });
 }
@@ -133,6 +135,7 @@ function addCommonOptions(c: Command): Command {
     .option('--hidden', 'add a hidden layer (relu, width dim) after the embedding sum')
     .option('--rebuild-every <steps>', 'rebuild an adaptive sampler every this many steps (0: only at the start of each epoch)', '100')
     .option('--convention <c>', 'sampled-loss estimator: correctedAll (draw from all labels, correct every candidate, mask hits) | maskedExclusive (draw from all labels, drop hits, renormalize the proposal over the non-positive labels) | exclusive (draw from the non-positive labels by rejection)', 'correctedAll')
+    .option('--sparse-updates', 'update only the sampled label rows each step (lazy Adam) instead of every row')
     .option('--opt <key=value>', 'sampler option (repeatable; prefix with "name." to target one sampler)', (v: string, p: string[]) => [...p, v], [] as string[])
     .option('--kernels <path>', 'dense math: auto (WebAssembly FMA, else SIMD, else TypeScript) | fma | simd | ts', 'auto')
     .option('--no-progress', 'no progress bar');

@@ -4,7 +4,7 @@
  * @module
  */
 import type { ClassTable } from '../core/classTable.js';
-import { OptionError } from '../core/errors.js';
+import { LabelRangeError, OptionError, ShapeError } from '../core/errors.js';
 import type { Labels, Matrix } from '../core/matrix.js';
 import type { Rng } from '../core/rng.js';
 import { choiceOption, intOption, rejectUnknown } from '../core/validate.js';
@@ -52,6 +52,17 @@ export interface OutputLayerOptions {
    * negatives), where per-step updates cost about a rebuild each.
    */
   stepUpdates?: boolean;
+  /**
+   * Apply the optimizer to every class row at every step, with a zero gradient for the rows the
+   * step did not touch (default false: only the touched rows). This is what a non-lazy optimizer
+   * does with a sparse gradient (TensorFlow's Adam with `IndexedSlices`): Adam's moments of every
+   * row decay each step and a row keeps moving with its momentum after it was sampled, and the
+   * bias correction follows the global step, as with the full softmax. It costs one pass over the
+   * `n × d` table and its optimizer state per step (no `B × n` logits), and changes every row, so
+   * an adaptive sampler should be refreshed by rebuilds (`stepUpdates: false`). SGD and Adagrad
+   * leave rows with a zero gradient unchanged, so this matters for Adam only.
+   */
+  denseUpdates?: boolean;
 }
 
 /** Inputs of one training step. */
@@ -102,13 +113,16 @@ export class OutputLayer {
   readonly rebuild: RebuildPolicy;
   /** Whether an adaptive sampler gets `update(ids)` after every step. */
   readonly stepUpdates: boolean;
+  /** Whether the optimizer updates every row at every step (see {@link OutputLayerOptions.denseUpdates}). */
+  readonly denseUpdates: boolean;
   private stepCount = 0;
+  private dense: SparseRowGrad | null = null;
 
   /** @throws OptionError (bad or unknown options, `shared` with an adaptive sampler), ShapeError (sampler and table disagree on n) */
   constructor(opts: OutputLayerOptions) {
     rejectUnknown(
       opts,
-      ['table', 'sampler', 'optimizer', 'negatives', 'convention', 'unique', 'shared', 'labelWeighting', 'rebuildEvery', 'rebuildPerEpoch', 'stepUpdates'],
+      ['table', 'sampler', 'optimizer', 'negatives', 'convention', 'unique', 'shared', 'labelWeighting', 'rebuildEvery', 'rebuildPerEpoch', 'stepUpdates', 'denseUpdates'],
       'OutputLayer',
     );
     if (!opts.table || !opts.sampler || !opts.optimizer) throw new OptionError('OutputLayer needs table, sampler and optimizer');
@@ -126,6 +140,7 @@ export class OutputLayer {
     const everySteps = opts.rebuildEvery === undefined ? 0 : intOption(opts.rebuildEvery, 'rebuildEvery', 0, 2 ** 31 - 1);
     this.rebuild = new RebuildPolicy({ everySteps, perEpoch: opts.rebuildPerEpoch ?? true });
     this.stepUpdates = opts.stepUpdates ?? true;
+    this.denseUpdates = opts.denseUpdates ?? false;
     // Builds the sampler's state (static samplers only check that their class count matches).
     this.sampler.build(this.table);
   }
@@ -150,7 +165,7 @@ export class OutputLayer {
   step(input: StepInput): StepResult {
     const res = this.computeGradients(input);
     this.applyGradients(res.gradClasses);
-    return { loss: res.loss, gradQueries: res.gradQueries, touchedRows: res.gradClasses.ids.length };
+    return { loss: res.loss, gradQueries: res.gradQueries, touchedRows: this.denseUpdates ? this.table.n : res.gradClasses.ids.length };
   }
 
   /**
@@ -187,17 +202,43 @@ export class OutputLayer {
 
   /**
    * The second half of {@link OutputLayer.step}: applies a class-table gradient with the
-   * optimizer (only the rows in `grad.ids`), counts the step and keeps an adaptive sampler in
-   * sync with the changed rows (or rebuilds it when the rebuild policy says so).
+   * optimizer (only the rows in `grad.ids`, or every row with `denseUpdates`), counts the step
+   * and keeps an adaptive sampler in sync with the changed rows (or rebuilds it when the rebuild
+   * policy says so).
    * @throws as {@link SparseOptimizer.step} (shape, order and range of `grad.ids`, non-finite values)
    */
   applyGradients(grad: SparseRowGrad): void {
-    this.optimizer.step(this.table, grad);
+    const g = this.denseUpdates ? this.densify(grad) : grad;
+    this.optimizer.step(this.table, g);
     this.stepCount++;
     if (this.sampler.adaptive) {
       if (this.rebuild.shouldRebuild(this.stepCount, false)) this.sampler.build(this.table);
-      else if (this.stepUpdates) this.sampler.update(grad.ids);
+      else if (this.stepUpdates) this.sampler.update(g.ids);
     }
+  }
+
+  /** `grad` over every row (zeros for the untouched ones), in buffers reused across steps. */
+  private densify(grad: SparseRowGrad): SparseRowGrad {
+    const { n, d } = this.table;
+    if (grad.rows.length !== grad.ids.length * d) {
+      throw new ShapeError(`OutputLayer.applyGradients: ${grad.ids.length} ids need ${grad.ids.length * d} gradient values, got ${grad.rows.length}`);
+    }
+    if (this.dense === null) {
+      const ids = new Int32Array(n);
+      for (let i = 0; i < n; i++) ids[i] = i;
+      this.dense = { ids, rows: new Float32Array(n * d), bias: this.table.bias ? new Float32Array(n) : null };
+    }
+    const { rows, bias } = this.dense;
+    rows.fill(0);
+    bias?.fill(0);
+    for (let k = 0; k < grad.ids.length; k++) {
+      const id = grad.ids[k]!;
+      if (!(id >= 0 && id < n)) throw new LabelRangeError(`OutputLayer.applyGradients: gradient row ${k} has class id ${id}, outside [0, ${n})`);
+      if (k > 0 && id <= grad.ids[k - 1]!) throw new ShapeError('OutputLayer.applyGradients: gradient ids must be distinct and ascending');
+      rows.set(grad.rows.subarray(k * d, (k + 1) * d), id * d);
+      if (bias && grad.bias) bias[id] = grad.bias[k]!;
+    }
+    return this.dense;
   }
 
   /**

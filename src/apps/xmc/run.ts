@@ -77,7 +77,8 @@ export function curveOf(name: string, records: readonly MetricsRecord[]): Traini
 function settingsOf(c: ResolvedXmcConfig, data: string, threads: number, kernels: string): Record<string, string | number> {
   return {
     data, dim: c.dim, hidden: c.hidden ? 'yes' : 'no', negatives: c.negatives, batch: c.batchSize, optimizer: c.optimizer, lr: c.lr,
-    weighting: c.weighting, bigrams: c.bigrams, labelWeighting: c.labelWeighting, seed: c.seed, threads, kernels,
+    weighting: c.weighting, bigrams: c.bigrams, labelWeighting: c.labelWeighting, convention: c.convention,
+    updates: c.denseUpdates ? 'every row' : 'sampled rows', rebuildEvery: c.rebuildEvery, seed: c.seed, threads, kernels,
   };
 }
 

@@ -65,13 +65,21 @@ export interface XmcConfig {
   rebuildEvery?: number;
   /** Call the adaptive sampler's `update(ids)` after every step (default false; see `OutputLayer`). */
   updatePerStep?: boolean;
+  /**
+   * Apply the class-table optimizer to every label row at every step (zero gradient for the
+   * rows the step did not sample; default true), as the full softmax's dense gradient does:
+   * with Adam, a sampled row keeps moving with its momentum and every row's bias correction
+   * follows the global step (see `OutputLayer`'s `denseUpdates`). False updates only the sampled
+   * rows (lazy Adam).
+   */
+  denseUpdates?: boolean;
 }
 
 /** A fully resolved {@link XmcConfig}. */
 export type ResolvedXmcConfig = Required<XmcConfig>;
 
 const CONFIG_KEYS = [
-  'sampler', 'samplerOptions', 'negatives', 'dim', 'hidden', 'batchSize', 'optimizer', 'lr', 'weighting', 'bigrams', 'convention', 'labelWeighting', 'seed', 'rebuildEvery', 'updatePerStep',
+  'sampler', 'samplerOptions', 'negatives', 'dim', 'hidden', 'batchSize', 'optimizer', 'lr', 'weighting', 'bigrams', 'convention', 'labelWeighting', 'seed', 'rebuildEvery', 'updatePerStep', 'denseUpdates',
 ] as const;
 
 /** Names accepted as `sampler`: `'full'` and the registered samplers. */
@@ -105,6 +113,7 @@ export function resolveXmcConfig(c: XmcConfig = {}): ResolvedXmcConfig {
     seed: intOption(c.seed ?? 1, 'seed', 0),
     rebuildEvery: intOption(c.rebuildEvery ?? 100, 'rebuildEvery', 0),
     updatePerStep: c.updatePerStep ?? false,
+    denseUpdates: c.denseUpdates ?? true,
   };
 }
 
@@ -318,6 +327,7 @@ export class XmcTrainer {
       rebuildPerEpoch: false,
       rebuildEvery: c.rebuildEvery,
       stepUpdates: c.updatePerStep,
+      denseUpdates: c.denseUpdates,
     });
     return { step: (queries, labels, rng) => layer.step({ queries, labels, rng }) };
   }
