@@ -40,6 +40,7 @@ export interface SeqRecCommandOptions {
   negatives: string;
   codewords: string;
   refreshEvery: string;
+  sparseUpdates?: boolean;
   epochs: string;
   batchSize: string;
   lr: string;
@@ -66,6 +67,8 @@ interface Settings {
   codewords: number;
   /** Rebuild an adaptive sampler every this many steps instead of updating it every step (0: update every step). */
   refreshEvery: number;
+  /** The item-table optimizer steps every row each step (zero gradient for the untouched ones). */
+  denseUpdates: boolean;
   epochs: number;
   batchSize: number;
   lr: number;
@@ -89,6 +92,7 @@ function settings(o: SeqRecCommandOptions): Settings {
     negatives: int(o.negatives, '--negatives', 1),
     codewords: int(o.codewords, '--codewords', 1, 4096),
     refreshEvery: int(o.refreshEvery, '--refresh-every', 0),
+    denseUpdates: !(o.sparseUpdates ?? false),
     epochs: int(o.epochs, '--epochs', 0),
     batchSize: int(o.batchSize, '--batch-size', 1),
     lr,
@@ -140,6 +144,7 @@ function buildTrainer(tf: Tf, split: LeaveOneOutSplit, sampler: string, s: Setti
     negatives: Math.min(s.negatives, n - 1),
     rebuildEvery: s.refreshEvery,
     stepUpdates: s.refreshEvery === 0,
+    denseUpdates: s.denseUpdates,
   });
   const tfHead = new TfOutputHead(tf, layer, { loss: sampler === 'full' ? 'full' : 'sampled' });
   const trainer = new SeqRecTrainer(tf, {
@@ -299,6 +304,7 @@ function addOptions(c: Command): Command {
     .option('--negatives <m>', 'negatives per position for the sampled softmax', '100')
     .option('--codewords <K>', 'midx codewords per codebook', '32')
     .option('--refresh-every <k>', 'rebuild an adaptive sampler every k steps instead of updating it every step (0: every step)', '0')
+    .option('--sparse-updates', 'update only the sampled item rows each step (lazy Adam) instead of every row, as the full softmax does')
     .option('--epochs <n>', 'training epochs', '50')
     .option('--batch-size <B>', 'user sequences per batch', '128')
     .option('--lr <lr>', 'Adam learning rate of the dense parameters', '0.001')
