@@ -39,6 +39,7 @@ export interface LmCommandOptions {
   resume?: boolean;
   progress: boolean;
   refreshEvery: string;
+  sparseUpdates?: boolean;
   evalTokens: string;
 }
 
@@ -67,6 +68,7 @@ function settingsOf(o: LmCommandOptions): Partial<LmRunSettings> {
     batchSize: intOption(Number(o.batch), '--batch', 1),
     bptt: intOption(Number(o.bptt), '--bptt', 1),
     refreshEvery: intOption(Number(o.refreshEvery), '--refresh-every', 0),
+    denseUpdates: !(o.sparseUpdates ?? false),
     evalTokens: intOption(Number(o.evalTokens), '--eval-tokens', 0),
   };
 }
@@ -114,6 +116,7 @@ function lmOptions(c: Command): Command {
     .option('--batch <B>', 'parallel BPTT columns', '20')
     .option('--bptt <T>', 'BPTT steps', '35')
     .option('--refresh-every <k>', 'rebuild an adaptive sampler every k steps instead of updating it every step (0: every step)', '100')
+    .option('--sparse-updates', 'update only the touched rows of the class table each step (lazy Adam) instead of every row, as the full softmax does')
     .option('--eval-tokens <k>', 'evaluate perplexity on the first k tokens of valid and test (0: all)', '0')
     .option('--backend <name>', 'tfjs backend: wasm | cpu', 'wasm')
     .option('--tf-kernels <k>', "samplex (register samplex's kernels with tfjs) | stock", 'samplex')

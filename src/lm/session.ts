@@ -58,6 +58,12 @@ export interface LmRunSettings {
    * touches most of a 50k vocabulary, where a per-step update costs about a rebuild.
    */
   refreshEvery: number;
+  /**
+   * The class table's optimizer steps every row at every step, with a zero gradient for the rows
+   * a step did not touch (`OutputLayer`'s `denseUpdates`), as the full softmax's dense gradient
+   * does; false updates only the touched rows (lazy Adam).
+   */
+  denseUpdates: boolean;
   /** Evaluate on the first this many tokens of valid and test (0 = the whole splits). */
   evalTokens: number;
 }
@@ -78,6 +84,7 @@ export const DEFAULT_LM_SETTINGS: Readonly<LmRunSettings> = Object.freeze({
   bptt: 35,
   evalBatchSize: 10,
   refreshEvery: 100,
+  denseUpdates: true,
   evalTokens: 0,
 });
 
@@ -129,6 +136,11 @@ interface Checkpoint {
 const CHECKPOINT_JSON = 'checkpoint.json';
 const CHECKPOINT_TENSORS = 'checkpoint.safetensors';
 
+function boolOption(v: unknown, what: string): boolean {
+  if (typeof v !== 'boolean') throw new OptionError(`${what} must be true or false, got ${String(v)}`);
+  return v;
+}
+
 /**
  * Checks and completes run settings.
  * @throws OptionError for out-of-range values or an unknown sampler
@@ -150,6 +162,7 @@ export function resolveLmSettings(s: Partial<LmRunSettings>): LmRunSettings {
     bptt: intOption(r.bptt, 'bptt', 1),
     evalBatchSize: intOption(r.evalBatchSize, 'evalBatchSize', 1),
     refreshEvery: intOption(r.refreshEvery, 'refreshEvery', 0),
+    denseUpdates: boolOption(r.denseUpdates, 'denseUpdates'),
     evalTokens: intOption(r.evalTokens, 'evalTokens', 0),
   };
 }
@@ -210,6 +223,7 @@ export async function runLm(tf: Tf, corpus: LmCorpus, given: Partial<LmRunSettin
     negatives: s.sampler === 'full' ? 1 : s.negatives,
     rebuildEvery: s.refreshEvery,
     stepUpdates: s.refreshEvery === 0,
+    denseUpdates: s.denseUpdates,
   });
   const head = new TfOutputHead(tf, layer, { loss: s.sampler === 'full' ? 'full' : 'sampled' });
   const model = new LstmLm(tf, head, root.fork(2), { layers: s.layers, dropout: s.dropout, tied: s.tied, lr: s.lr });
@@ -308,6 +322,7 @@ export function lmReportHtml(runs: ReadonlyArray<{ name: string; result: LmRunRe
       negatives: s.negatives,
       'learning rate (Adam)': s.lr,
       'adaptive sampler refresh': s.refreshEvery ? `rebuilt every ${s.refreshEvery} steps` : 'updated every step',
+      'class-table updates': s.denseUpdates ? 'every row' : 'touched rows',
       seed: s.seed,
       'evaluated tokens': s.evalTokens ? `first ${s.evalTokens} of valid and test` : 'all of valid and test',
     },
