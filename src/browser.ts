@@ -51,6 +51,7 @@ export {
   type SparseOptimizer,
   type OptimizerName,
   type OptimizerState,
+  type OptimizerStorage,
   type OptimizerOptionsMap,
   type SgdOptions,
   type AdagradOptions,

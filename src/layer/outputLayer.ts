@@ -12,7 +12,7 @@ import { fullSoftmaxLoss } from '../loss/full.js';
 import { sampledSoftmaxLoss } from '../loss/sampled.js';
 import type { Convention, LabelWeighting, LossResult, SparseRowGrad } from '../loss/types.js';
 import { RebuildPolicy } from '../samplers/rebuild.js';
-import type { Sampler } from '../samplers/types.js';
+import type { Draws, Sampler } from '../samplers/types.js';
 import { evaluateMetrics, type EvaluateMetricsOptions, type EvaluationMetrics } from './evaluator.js';
 import type { SparseOptimizer } from './optimizers.js';
 
@@ -52,6 +52,13 @@ export interface OutputLayerOptions {
    * negatives), where per-step updates cost about a rebuild each.
    */
   stepUpdates?: boolean;
+  /**
+   * Sample every row of a batch from its own generator (`SampleOptions.rowStreams`; default
+   * false): a row's negatives then do not depend on the order the rows are sampled in, which
+   * lets a sampler with helper threads (`MidxSampler.useWorkers`) split the batch and still give
+   * the same draws as one thread.
+   */
+  rowStreams?: boolean;
 }
 
 /** Inputs of one training step. */
@@ -102,13 +109,15 @@ export class OutputLayer {
   readonly rebuild: RebuildPolicy;
   /** Whether an adaptive sampler gets `update(ids)` after every step. */
   readonly stepUpdates: boolean;
+  /** Whether every row samples from its own generator. */
+  readonly rowStreams: boolean;
   private stepCount = 0;
 
   /** @throws OptionError (bad or unknown options, `shared` with an adaptive sampler), ShapeError (sampler and table disagree on n) */
   constructor(opts: OutputLayerOptions) {
     rejectUnknown(
       opts,
-      ['table', 'sampler', 'optimizer', 'negatives', 'convention', 'unique', 'shared', 'labelWeighting', 'rebuildEvery', 'rebuildPerEpoch', 'stepUpdates'],
+      ['table', 'sampler', 'optimizer', 'negatives', 'convention', 'unique', 'shared', 'labelWeighting', 'rebuildEvery', 'rebuildPerEpoch', 'stepUpdates', 'rowStreams'],
       'OutputLayer',
     );
     if (!opts.table || !opts.sampler || !opts.optimizer) throw new OptionError('OutputLayer needs table, sampler and optimizer');
@@ -126,6 +135,7 @@ export class OutputLayer {
     const everySteps = opts.rebuildEvery === undefined ? 0 : intOption(opts.rebuildEvery, 'rebuildEvery', 0, 2 ** 31 - 1);
     this.rebuild = new RebuildPolicy({ everySteps, perEpoch: opts.rebuildPerEpoch ?? true });
     this.stepUpdates = opts.stepUpdates ?? true;
+    this.rowStreams = opts.rowStreams ?? false;
     // Builds the sampler's state (static samplers only check that their class count matches).
     this.sampler.build(this.table);
   }
@@ -164,7 +174,7 @@ export class OutputLayer {
     rejectUnknown(input, ['queries', 'labels', 'rng', 'rowWeights'], 'OutputLayer.step');
     const { queries, labels, rng } = input;
     const exclusive = this.convention === 'exclusive';
-    const draws = this.sampler.sample({
+    const opts = {
       m: this.negatives,
       rng,
       queries,
@@ -172,7 +182,16 @@ export class OutputLayer {
       shared: this.shared,
       unique: this.unique,
       exclude: exclusive ? labels : null,
-    });
+      rowStreams: this.rowStreams,
+    };
+    let draws: Draws;
+    let posLogQ: Float64Array | null = null;
+    if (exclusive) draws = this.sampler.sample(opts);
+    else if (this.sampler.sampleWithLogQ) ({ draws, logQ: posLogQ } = this.sampler.sampleWithLogQ(opts, labels));
+    else {
+      draws = this.sampler.sample(opts);
+      posLogQ = this.sampler.logQ(queries, labels);
+    }
     return sampledSoftmaxLoss({
       queries,
       table: this.table,
@@ -181,7 +200,7 @@ export class OutputLayer {
       labelWeighting: this.labelWeighting,
       draws,
       convention: this.convention,
-      posLogQ: exclusive ? null : this.sampler.logQ(queries, labels),
+      posLogQ,
     });
   }
 
