@@ -120,7 +120,15 @@ export interface MidxWorkers {
   /** Starts a range on thread `w`. */
   start(w: number, req: MidxRangeRequest): void;
   /** Waits for thread `w`'s range. @throws StateError when the thread failed */
-  finish(w: number): RowRangeOutput;
+  finish(w: number): MidxRangeResult;
+}
+
+/** A helper thread's result for one range. */
+export interface MidxRangeResult {
+  /** Draws and scores of the range (rows from 0). */
+  out: RowRangeOutput;
+  /** Milliseconds the thread spent on the range (balances the next split). */
+  ms: number;
 }
 
 /** Fewest rows per thread worth sending to a helper thread. */
@@ -210,13 +218,13 @@ export class MidxSampler extends SamplerBase {
   /**
    * As {@link SamplerBase.sampleWithLogQ}; with helper threads ({@link MidxSampler.useWorkers})
    * and `rowStreams`, the rows are split into contiguous ranges, one per thread, the first on
-   * the calling thread.
+   * the calling thread. The split follows each thread's measured time per row (threads that
+   * share their core with other work get fewer rows); it never changes the result.
    */
   override sampleWithLogQ(opts: SampleOptions, ids: Labels): SampleWithLogQ {
     const w = this.workers;
     const B = opts.queries ? opts.queries.rows : 0;
-    const parts = w ? Math.min(w.count + 1, Math.floor(B / MIN_ROWS_PER_THREAD)) : 0;
-    if (!w || !opts.rowStreams || this.stage === 'residual' || parts < 2) return super.sampleWithLogQ(opts, ids);
+    if (!w || !opts.rowStreams || this.stage === 'residual' || B < 2 * MIN_ROWS_PER_THREAD) return super.sampleWithLogQ(opts, ids);
     const { rows } = this.checkSampleOptions(opts);
     const queries = opts.queries!;
     if (ids.offsets.length - 1 !== rows) throw new OptionError(`logQ: ids have ${ids.offsets.length - 1} rows but queries have ${rows}`);
@@ -224,17 +232,20 @@ export class MidxSampler extends SamplerBase {
     const m = opts.m;
     const unique = opts.unique ?? false;
     const base = opts.rng.split();
-    const bounds = Array.from({ length: parts + 1 }, (_, p) => Math.round((p * rows) / parts));
+    const bounds = this.splitRows(rows, w.count + 1);
     const d = this.dim;
-    for (let p = 1; p < parts; p++) {
+    const started: number[] = [];
+    for (let p = 1; p <= w.count; p++) {
       const r0 = bounds[p]!;
       const r1 = bounds[p + 1]!;
+      if (r1 === r0) continue;
       w.start(p - 1, {
         base: base.state(), r0, rows: r1 - r0, m, unique, support: this.supportSize(),
         queries: queries.data.slice(r0 * d, r1 * d),
         scored: sliceRows(ids, r0, r1),
         exclude: opts.exclude ? sliceRows(opts.exclude, r0, r1) : null,
       });
+      started.push(p);
     }
     const out = newRowRangeOutput(rows, m, unique, ids.ids.length);
     const dist = this.dist!;
@@ -243,28 +254,69 @@ export class MidxSampler extends SamplerBase {
       return dist;
     };
     let failure: unknown = null;
+    const t0 = performance.now();
     try {
       sampleRowRange(this.name, this.supportSize(), distOf, rowStreamsOf(base), opts, ids, 0, bounds[1]!, out, 0);
     } catch (e) {
       failure = e;
     }
-    for (let p = 1; p < parts; p++) {
-      let part: RowRangeOutput;
+    const tMain = performance.now();
+    this.noteRowCost(0, tMain - t0, bounds[1]!);
+    for (const p of started) {
+      let part: MidxRangeResult;
       try {
         part = w.finish(p - 1); // always collect every range, so that no reply is left behind
       } catch (e) {
         failure ??= e;
         continue;
       }
-      if (failure !== null) continue;
       const r0 = bounds[p]!;
-      out.ids.set(part.ids, r0 * m);
-      out.logQ.set(part.logQ, r0 * m);
-      if (out.tries && part.tries) out.tries.set(part.tries, r0);
-      out.posLogQ.set(part.posLogQ, ids.offsets[r0]!);
+      // a helper that made the calling thread wait costs the wall time until its range was back
+      // (so one that gets no core of its own looks as slow as it is); one that was done in time,
+      // the time it reports
+      const now = performance.now();
+      this.noteRowCost(p, now - tMain > 0.05 ? now - t0 : part.ms, bounds[p + 1]! - r0);
+      if (failure !== null) continue;
+      out.ids.set(part.out.ids, r0 * m);
+      out.logQ.set(part.out.logQ, r0 * m);
+      if (out.tries && part.out.tries) out.tries.set(part.out.tries, r0);
+      out.posLogQ.set(part.out.posLogQ, ids.offsets[r0]!);
     }
     if (failure !== null) throw failure;
     return { draws: drawsOf(out, rows, opts), logQ: out.posLogQ };
+  }
+
+  /** Measured milliseconds per row of each thread (0: the calling thread), smoothed. */
+  private rowCost: number[] = [];
+
+  /** Updates thread `p`'s time per row with a range of `rows` rows that took `ms`. */
+  private noteRowCost(p: number, ms: number, rows: number): void {
+    if (rows <= 0 || !(ms >= 0)) return;
+    const c = ms / rows;
+    const prev = this.rowCost[p];
+    this.rowCost[p] = prev === undefined ? c : 0.8 * prev + 0.2 * c;
+  }
+
+  /** Range bounds of `parts` threads over `rows` rows, each thread's share ∝ its speed. */
+  private splitRows(rows: number, parts: number): number[] {
+    const speed: number[] = [];
+    for (let p = 0; p < parts; p++) {
+      const c = this.rowCost[p];
+      speed.push(c !== undefined && c > 0 ? 1 / c : 1);
+    }
+    // a thread with no measurement yet (or a much faster one) must not take everything
+    const mean = speed.reduce((a, b) => a + b, 0) / parts;
+    for (let p = 0; p < parts; p++) speed[p] = Math.min(Math.max(speed[p]!, mean / 4), mean * 4);
+    const total = speed.reduce((a, b) => a + b, 0);
+    const bounds = [0];
+    let acc = 0;
+    for (let p = 0; p < parts; p++) {
+      acc += speed[p]!;
+      bounds.push(p + 1 === parts ? rows : Math.min(rows, Math.round((acc / total) * rows)));
+    }
+    bounds[1] = Math.max(bounds[1]!, Math.min(rows, MIN_ROWS_PER_THREAD));
+    for (let p = 2; p <= parts; p++) bounds[p] = Math.max(bounds[p]!, bounds[p - 1]!);
+    return bounds;
   }
 
   /** The current codebooks (null before `build`). */
@@ -791,11 +843,22 @@ export class MidxRow implements RowDistribution {
 
 /** `out[j] = h · c[j]` for the `k` rows of `c` (`k × w`), float64 accumulation. */
 function scores(h: Float32Array, c: Float32Array, k: number, w: number, out: Float64Array): void {
+  const w4 = w - (w % 4);
   for (let j = 0; j < k; j++) {
-    let s = 0;
+    let s0 = 0;
+    let s1 = 0;
+    let s2 = 0;
+    let s3 = 0;
     const o = j * w;
-    for (let t = 0; t < w; t++) s += h[t]! * c[o + t]!;
-    out[j] = s;
+    let t = 0;
+    for (; t < w4; t += 4) {
+      s0 += h[t]! * c[o + t]!;
+      s1 += h[t + 1]! * c[o + t + 1]!;
+      s2 += h[t + 2]! * c[o + t + 2]!;
+      s3 += h[t + 3]! * c[o + t + 3]!;
+    }
+    for (; t < w; t++) s0 += h[t]! * c[o + t]!;
+    out[j] = s0 + s1 + (s2 + s3);
   }
 }
 

@@ -8,8 +8,7 @@
  */
 import type { MessagePort, Worker } from 'node:worker_threads';
 import { OptionError, StateError } from '../core/errors.js';
-import type { RowRangeOutput } from './base.js';
-import type { MidxInternals, MidxRangeRequest, MidxWorkers } from './midx.js';
+import type { MidxInternals, MidxRangeRequest, MidxRangeResult, MidxWorkers } from './midx.js';
 import type { FromMidxWorker, ToMidxWorker } from './midxWorker.js';
 
 /** Longest wait for a helper thread's range before it is declared dead. */
@@ -89,7 +88,7 @@ export class MidxThreads implements MidxWorkers {
     h.port.postMessage({ type: 'range', req } satisfies ToMidxWorker);
   }
 
-  finish(w: number): RowRangeOutput {
+  finish(w: number): MidxRangeResult {
     const h = this.helper(w);
     const t0 = Date.now();
     while (Atomics.load(h.flag, 0) === 0) {
@@ -102,7 +101,7 @@ export class MidxThreads implements MidxWorkers {
     const m = got.message as FromMidxWorker;
     if (m.type === 'error') throw new StateError(`midx helper thread ${w} failed: ${m.message}`);
     if (m.type !== 'done') throw new StateError(`midx helper thread ${w} sent an unexpected '${m.type}' message`);
-    return m.out;
+    return { out: m.out, ms: m.ms };
   }
 
   /** Stops the threads. Idempotent. */

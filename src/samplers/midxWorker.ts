@@ -15,7 +15,7 @@ import { MidxRow, type MidxInternals, type MidxRangeRequest } from './midx.js';
 export type ToMidxWorker = { type: 'index'; index: MidxInternals } | { type: 'range'; req: MidxRangeRequest };
 
 /** Replies of a helper thread. */
-export type FromMidxWorker = { type: 'ready' } | { type: 'done'; out: RowRangeOutput } | { type: 'error'; message: string };
+export type FromMidxWorker = { type: 'ready' } | { type: 'done'; out: RowRangeOutput; ms: number } | { type: 'error'; message: string };
 
 /** What the thread is started with. */
 export interface MidxWorkerData {
@@ -62,7 +62,9 @@ port.on('message', (msg: ToMidxWorker) => {
   }
   let reply: FromMidxWorker;
   try {
-    reply = { type: 'done', out: run(msg.req) };
+    const t0 = performance.now();
+    const out = run(msg.req);
+    reply = { type: 'done', out, ms: performance.now() - t0 };
   } catch (e) {
     reply = { type: 'error', message: e instanceof Error ? e.message : String(e) };
   }
