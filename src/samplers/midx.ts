@@ -54,7 +54,7 @@ export interface MidxOptions {
    * Lloyd steps from the old codewords follow it at a fraction of a cold build's cost.
    */
   refitIters?: number;
-  /** Points used to fit each codebook (default `64·K`; all rows are assigned afterwards). */
+  /** Points used to fit each codebook (default `256·K`; all rows are assigned afterwards). */
   trainSample?: number;
   /** Seed of the k-means generator (default 0). */
   seed?: number;
@@ -346,7 +346,7 @@ export class MidxSampler extends SamplerBase {
     const K = Math.min(this.kOpt, n);
     const prev = this.cb && this.cb.k === K && this.cb.w1 === w1 && this.cb.w2 === w2 && this.cb.kind === this.codebook ? this.cb : null;
     const x = augmented(table);
-    const sample = this.trainSample ?? 64 * K;
+    const sample = this.trainSample ?? 256 * K;
     const iters = prev ? this.refitIters : this.iters;
     const part1 = this.codebook === 'pq' ? columns(x, n, dp, 0, w1) : x;
     const r1 = kmeans(part1, n, w1, K, this.rng, { iters, initial: prev?.c1 ?? null, sample });
