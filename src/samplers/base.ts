@@ -114,7 +114,7 @@ export abstract class SamplerBase implements Sampler {
     const distOf = (r: number): RowDistribution => (this.adaptive ? this.rowDistribution(queries, r) : (staticDist ??= this.rowDistribution(null, 0)));
     const out = newRowRangeOutput(rows, opts.m, opts.unique ?? false, 0);
     sampleRowRange(this.name, this.supportSize(), distOf, rowGenerators(opts), opts, null, 0, rows, out, 0);
-    return { ids: out.ids, logQ: out.logQ, rows, m: opts.m, shared: opts.shared ?? false, unique: opts.unique ?? false, tries: out.tries };
+    return drawsOf(out, rows, opts);
   }
 
   /** Validates the arguments of {@link SamplerBase.logQ}; returns the number of rows of `ids`. */

@@ -249,6 +249,13 @@ export type XmcTensors = Record<string, Float32Array | Int32Array>;
  * current class table at the start of every epoch, so the state after epoch `e` is the
  * parameters plus the optimizer accumulators ({@link XmcTrainer.stateTensors}): a run resumed
  * from it continues exactly as the uninterrupted run.
+ *
+ * Threads: training is synchronous and deterministic. Every row of a batch samples its negatives
+ * from its own generator (`rowStreams`), so with helper threads ({@link XmcRuntime.midxWorkers})
+ * the `midx` sampler splits each batch's rows between the training thread and the helpers and
+ * the draws, hence the trained model, are bit-identical for any number of threads (no hogwild).
+ * The loss, the sparse updates and the index rebuilds run on the training thread; the per-epoch
+ * evaluation is split across {@link XmcRuntime.pool}.
  */
 export class XmcTrainer {
   /** The resolved configuration. */
