@@ -25,7 +25,16 @@ export {
 export type { AsyncKernels } from './kernels/pool.js';
 export type { WasmArena, StagingFrame, KernelArray } from './kernels/arena.js';
 export * from './samplers/types.js';
-export { SamplerBase, type RowDistribution } from './samplers/base.js';
+export {
+  SamplerBase,
+  sampleRowRange,
+  newRowRangeOutput,
+  drawsOf,
+  rowGenerators,
+  rowStreamsOf,
+  type RowDistribution,
+  type RowRangeOutput,
+} from './samplers/base.js';
 export {
   createSampler,
   createSamplerFor,
@@ -51,6 +60,7 @@ export {
   type SparseOptimizer,
   type OptimizerName,
   type OptimizerState,
+  type OptimizerStorage,
   type OptimizerOptionsMap,
   type SgdOptions,
   type AdagradOptions,

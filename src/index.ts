@@ -8,6 +8,7 @@ export * from './browser.js';
 export { writeFileAtomic, type AtomicFileOps } from './io/atomic.js';
 export { writeSafetensors, readSafetensors, saveClassTable, loadClassTable } from './layer/safetensors.js';
 export { readLines } from './io/lines.js';
+export { MidxThreads } from './samplers/midxThreads.js';
 export { RunDir, METRICS_FILE, CHECKPOINT_FILE, type RunDirOptions, type MetricsRecord } from './train/runDir.js';
 export { ProgressBar, formatRate, type ProgressBarOptions } from './train/progress.js';
 export {

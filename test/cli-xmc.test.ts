@@ -60,6 +60,21 @@ test('train xmc writes metrics per epoch, a checkpoint and a report, and resumes
   assert.equal(p.lines[1]!.split(' ')[0], 'L2');
 });
 
+test('train xmc --threads 2 (a midx helper thread, WebAssembly kernels) gives the metrics of --threads 1', async () => {
+  const opts = ['--data', ftDir, '--sampler', 'midx', '--epochs', '2', '--dim', '16', '--batch', '32', '--lr', '0.05', '--negatives', '8', '--kernels', 'auto', '--no-progress'];
+  const one = join(root, 'threads-1');
+  const two = join(root, 'threads-2');
+  const r1 = await runCli(['train', 'xmc', ...opts, '--threads', '1', '--out', one]);
+  assert.equal(r1.code, 0, r1.stderr);
+  const r2 = await runCli(['train', 'xmc', ...opts, '--threads', '2', '--out', two]);
+  assert.equal(r2.code, 0, r2.stderr);
+  const pick = (x: Record<string, number | string>) => [x['epoch'], x['loss'], x['p1'], x['p3'], x['p5'], x['ndcg1'], x['ndcg3'], x['ndcg5']];
+  const a = records(one);
+  const b = records(two);
+  assert.deepEqual(b.map(pick), a.map(pick));
+  for (let e = 0; e < a.length; e++) assert.ok(Math.abs(Number(a[e]!['nll']) - Number(b[e]!['nll'])) < 1e-9, 'NLL (evaluation split across workers)');
+});
+
 test('compare xmc trains every sampler with the same budget and writes one report', async () => {
   const out = join(root, 'cmp');
   const r = await runCli(['compare', 'xmc', '--data', ftDir, '--samplers', 'full,uniform,midx', '--epochs', '1', '--out', out, ...quick]);

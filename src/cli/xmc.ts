@@ -16,6 +16,8 @@ import { resolveXmcConfig, xmcSamplerNames, type ResolvedXmcConfig } from '../ap
 import { initFastKernels, tableInKernelMemory, type FastKernels, type KernelPath } from '../kernels/fast.js';
 import { samplerOptionNames } from '../samplers/factory.js';
 import { CONVENTIONS } from '../loss/types.js';
+import type { MidxWorkers } from '../samplers/midx.js';
+import { MidxThreads } from '../samplers/midxThreads.js';
 import { ProgressBar } from '../train/progress.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { commandGroup } from './groups.js';
@@ -96,6 +98,11 @@ function configFor(sampler: string, o: XmcCommonOptions, names: readonly string[
   });
 }
 
+/** Helper threads that sample part of each batch for `midx` (`threads − 1` of them), or null. */
+async function startMidxThreads(threads: number, samplers: readonly string[]): Promise<MidxThreads | null> {
+  return threads > 1 && samplers.includes('midx') ? MidxThreads.create(threads - 1) : null;
+}
+
 /** Starts the kernels: `threads` workers for the evaluation, the chosen path for everything. */
 async function startKernels(path: string, threads: number): Promise<FastKernels> {
   const want = choiceOption(path, 'kernels', ['auto', 'fma', 'simd', 'ts']) as KernelPath | 'auto';
@@ -104,11 +111,13 @@ async function startKernels(path: string, threads: number): Promise<FastKernels>
 
 async function runOne(
   data: XmcData, out: string, epochs: number, config: ResolvedXmcConfig, fast: FastKernels, threads: number, o: XmcCommonOptions,
-  resume: boolean, print: (line: string) => void,
+  resume: boolean, print: (line: string) => void, midxWorkers: MidxWorkers | null,
 ): Promise<XmcRunResult> {
   return trainXmcRun({
     data, out, epochs, config, resume, threads, kernels: fast.path,
-    runtime: { pool: fast.pool, placeTable: (t) => tableInKernelMemory(fast, t) },
+    runtime: {
+      pool: fast.pool, placeTable: (t) => tableInKernelMemory(fast, t), optimizerStorage: { f32: fast.allocF32, i32: fast.allocI32 }, midxWorkers,
+    },
     progress: o.progress
       ? (epoch, total) => {
           const bar = new ProgressBar({ total, unit: 'inst', label: `${config.sampler} epoch ${epoch}` });
@@ -125,7 +134,7 @@ function addCommonOptions(c: Command): Command {
     .option('--negatives <m>', 'negatives per row for sampled samplers', '50')
     .option('--epochs <n>', 'epochs to train', '5')
     .option('--dim <d>', 'query dimension', '128')
-    .option('--threads <n>', 'kernel worker threads (evaluation is split across them)', '2')
+    .option('--threads <n>', 'threads: midx training samples each batch on n threads (n − 1 helpers); the evaluation is split across n kernel workers', '2')
     .option('--seed <s>', 'random seed', '1')
     .option('--batch <B>', 'rows per step', '64')
     .option('--lr <x>', 'learning rate', '0.01')
@@ -158,12 +167,14 @@ export function addXmcCommands(program: Command, print: (line: string) => void):
     const out = o.out ?? join('runs', `xmc-${o.sampler}`);
     const data = loadXmcData(o.data);
     const fast = await startKernels(o.kernels, threads);
+    const helpers = await startMidxThreads(threads, [o.sampler]);
     try {
-      const res = await runOne(data, out, epochs, config, fast, threads, o, o.resume ?? false, print);
+      const res = await runOne(data, out, epochs, config, fast, threads, o, o.resume ?? false, print, helpers);
       const last = res.records[res.records.length - 1];
       if (last) print(`P@1 ${Number(last['p1']).toFixed(4)} P@3 ${Number(last['p3']).toFixed(4)} P@5 ${Number(last['p5']).toFixed(4)} after ${last['epoch']} epochs`);
       print(`report written to ${res.dir.path(REPORT_FILE)}`);
     } finally {
+      await helpers?.close();
       await fast.close();
     }
   });
@@ -184,10 +195,12 @@ export function addXmcCommands(program: Command, print: (line: string) => void):
     const threads = intOption(num(o.threads, 'threads'), 'threads', 1, 256);
     const data = loadXmcData(o.data);
     const fast = await startKernels(o.kernels, threads);
+    const helpers = await startMidxThreads(threads, names);
     const results: { name: string; res: XmcRunResult }[] = [];
     try {
-      for (const c of configs) results.push({ name: c.sampler, res: await runOne(data, join(o.out, c.sampler), epochs, c, fast, threads, o, false, print) });
+      for (const c of configs) results.push({ name: c.sampler, res: await runOne(data, join(o.out, c.sampler), epochs, c, fast, threads, o, false, print, helpers) });
     } finally {
+      await helpers?.close();
       await fast.close();
     }
     const head = ['sampler', 'P@1', 'P@3', 'P@5', 'nDCG@5', 'train s', 'inst/s', 'output share'];

@@ -7,6 +7,17 @@ import type { Matrix } from './matrix.js';
 
 /** Throws {@link NonFiniteError} naming the first NaN/±Inf element of `a`. */
 export function assertFinite(a: ArrayLike<number>, what: string, cols = 0): void {
+  // fast path: x·0 is 0 for finite x and NaN for NaN/±Inf, so the sum is NaN iff one is not finite
+  let s0 = 0;
+  let s1 = 0;
+  const n = a.length;
+  const n2 = n - (n % 2);
+  for (let i = 0; i < n2; i += 2) {
+    s0 += a[i]! * 0;
+    s1 += a[i + 1]! * 0;
+  }
+  if (n2 < n) s0 += a[n2]! * 0;
+  if (s0 + s1 === 0) return;
   for (let i = 0; i < a.length; i++) {
     const v = a[i]!;
     if (!Number.isFinite(v)) {

@@ -25,6 +25,8 @@ export interface KernelSet {
   kmeansAssign: typeof ref.kmeansAssign;
   /** Float64 scores of one feature vector against kernel-tree node vectors. */
   nodeScores: typeof ref.nodeScores;
+  /** Lazy-Adam update of listed table rows (the sparse optimizer's inner loop). */
+  adamRows: typeof ref.adamRows;
 }
 
 /** The plain-TypeScript reference kernels. */
@@ -40,6 +42,7 @@ export const tsKernels: KernelSet = {
   softmaxWeights: ref.softmaxWeights,
   kmeansAssign: ref.kmeansAssign,
   nodeScores: ref.nodeScores,
+  adamRows: ref.adamRows,
 };
 
 /** The active kernels (mutable dispatch table; starts as the TS reference). */

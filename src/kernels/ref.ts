@@ -162,6 +162,46 @@ export function scatterAddRows(
   }
 }
 
+/**
+ * Lazy-Adam update of the listed rows of a `? × d` table `w` with moments `m`, `v` (same shape)
+ * and per-row step counts `rowSteps`: for `i < count`, row `id = ids[i]` gets gradient row
+ * `grad[i*d .. (i+1)*d)`; `t = ++rowSteps[id]`, `m ← β1·m + (1−β1)·g`, `v ← β2·v + (1−β2)·g²`,
+ * `w ← w − lr·(m/(1−β1^t)) / (√(v/(1−β2^t)) + eps)` elementwise (float64 arithmetic, float32
+ * storage). `ids` must be distinct. Biases are not touched (see `layer/optimizers`' `Adam`).
+ */
+export function adamRows(
+  w: Float32Array,
+  m: Float32Array,
+  v: Float32Array,
+  d: number,
+  ids: Int32Array,
+  count: number,
+  grad: Float32Array,
+  rowSteps: Int32Array,
+  lr: number,
+  beta1: number,
+  beta2: number,
+  eps: number,
+): void {
+  for (let i = 0; i < count; i++) {
+    const id = ids[i]!;
+    const t = rowSteps[id]! + 1;
+    rowSteps[id] = t;
+    const c1 = 1 - Math.pow(beta1, t);
+    const c2 = 1 - Math.pow(beta2, t);
+    const wo = id * d;
+    const go = i * d;
+    for (let k = 0; k < d; k++) {
+      const g = grad[go + k]!;
+      const mk = beta1 * m[wo + k]! + (1 - beta1) * g;
+      const vk = beta2 * v[wo + k]! + (1 - beta2) * g * g;
+      m[wo + k] = mk;
+      v[wo + k] = vk;
+      w[wo + k] = w[wo + k]! - (lr * (mk / c1)) / (Math.sqrt(vk / c2) + eps);
+    }
+  }
+}
+
 /** `(s, id)` ranks above `(s0, id0)` in a top-k list: larger score, ties by smaller id; id -1 is empty. */
 function ranksAbove(s: number, id: number, s0: number, id0: number): boolean {
   if (id0 < 0) return id >= 0 || s > s0;

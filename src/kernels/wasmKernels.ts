@@ -25,6 +25,10 @@ export interface KernelExports {
   kmeansScratchBytes(kc: number): number;
   kmeansAssign(x: number, n: number, cent: number, kc: number, d: number, outIdx: number, outDist: number, scratch: number): void;
   nodeScores(phi: number, nodes: number, count: number, D: number, out: number): void;
+  adamRows(
+    w: number, m: number, v: number, d: number, ids: number, count: number, g: number, steps: number,
+    lr: number, beta1: number, beta2: number, eps: number,
+  ): void;
   heapBase(): number;
 }
 
@@ -188,6 +192,20 @@ export function makeWasmKernelSet(name: string, ex: KernelExports, arena: WasmAr
         const pd = outDist ? f.ptr(outDist, 0, n, 'out', 'outDist') : 0;
         const scratch = f.scratch(ex.kmeansScratchBytes(kc));
         ex.kmeansAssign(px, n, pc, kc, d, pi, pd, scratch);
+      });
+    },
+    adamRows(w, m, v, d, ids, count, grad, rowSteps, lr, beta1, beta2, eps) {
+      // the table and its moments are updated in place: only worth it (and only possible without
+      // copying whole tables) when all three live in the arena
+      if (count <= 0 || d === 0 || !(arena.owns(w) && arena.owns(m) && arena.owns(v) && arena.owns(rowSteps))) {
+        ref.adamRows(w, m, v, d, ids, count, grad, rowSteps, lr, beta1, beta2, eps);
+        return;
+      }
+      checkIds(ids, count, Math.min(Math.floor(w.length / d), Math.floor(m.length / d), Math.floor(v.length / d), rowSteps.length), 'ids');
+      staged(arena, (f) => {
+        const pi = f.ptr(ids, 0, count, 'in', 'ids');
+        const pg = f.ptr(grad, 0, count * d, 'in', 'grad');
+        ex.adamRows(w.byteOffset, m.byteOffset, v.byteOffset, d, pi, count, pg, rowSteps.byteOffset, lr, beta1, beta2, eps);
       });
     },
     nodeScores(phi, nodes, count, D, out) {

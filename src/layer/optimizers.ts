@@ -7,12 +7,28 @@ import type { ClassTable } from '../core/classTable.js';
 import { OptionError, ShapeError, StateError } from '../core/errors.js';
 import { assertFinite, choiceOption, numOption, rejectUnknown } from '../core/validate.js';
 import type { SparseRowGrad } from '../loss/types.js';
+import { kernels } from '../kernels/index.js';
 
 /** Names accepted by {@link createOptimizer}. */
 export type OptimizerName = 'sgd' | 'adagrad' | 'adam';
 
 /** Names of the optimizers, in the order of the docs. */
 export const OPTIMIZER_NAMES: readonly OptimizerName[] = ['sgd', 'adagrad', 'adam'];
+
+/**
+ * Where an optimizer allocates its accumulators: plain typed arrays by default, or e.g. the fast
+ * kernels' memory (`FastKernels.allocF32` / `allocI32`), so that `kernels.adamRows` updates the
+ * moments in place instead of falling back to the TypeScript loop. Arrays must come zero-filled.
+ */
+export interface OptimizerStorage {
+  /** A zero-filled Float32Array of `len` elements. */
+  f32(len: number): Float32Array;
+  /** A zero-filled Int32Array of `len` elements. */
+  i32(len: number): Int32Array;
+}
+
+/** Plain typed arrays. */
+const PLAIN_STORAGE: OptimizerStorage = { f32: (len) => new Float32Array(len), i32: (len) => new Int32Array(len) };
 
 /** Arrays that make up an optimizer's state (for checkpoints). */
 export type OptimizerState = Record<string, Float32Array | Int32Array>;
@@ -89,6 +105,12 @@ abstract class SparseOptimizerBase implements SparseOptimizer {
   protected hasBias = false;
   protected sized = false;
   private count = 0;
+  /** Where the accumulators live. */
+  protected readonly storage: OptimizerStorage;
+
+  constructor(storage: OptimizerStorage | undefined) {
+    this.storage = storage ?? PLAIN_STORAGE;
+  }
 
   get steps(): number {
     return this.count;
@@ -154,7 +176,9 @@ abstract class SparseOptimizerBase implements SparseOptimizer {
         if (!typeOk || arr.length !== len) {
           throw new StateError(`${this.name}.loadState: tensor '${name}' must be ${this.isInt(name) ? 'Int32Array' : 'Float32Array'} of length ${len} for a ${n}×${d} table`);
         }
-        acc[name] = arr.slice();
+        const copy = this.isInt(name) ? this.storage.i32(len) : this.storage.f32(len);
+        copy.set(arr as never);
+        acc[name] = copy;
       }
       if (sized) {
         for (const name of this.accumulatorNames()) {
@@ -213,8 +237,8 @@ export class Sgd extends SparseOptimizerBase {
   readonly name = 'sgd' as const;
   readonly options: Readonly<{ lr: number; weightDecay: number }>;
 
-  constructor(opts: SgdOptions = {}) {
-    super();
+  constructor(opts: SgdOptions = {}, storage?: OptimizerStorage) {
+    super(storage);
     rejectUnknown(opts, ['lr', 'weightDecay'], 'sgd options');
     this.options = Object.freeze({
       lr: numOption(opts.lr ?? 0.1, 'lr', 0),
@@ -262,8 +286,8 @@ export class Adagrad extends SparseOptimizerBase {
   private acc: Float32Array = new Float32Array(0);
   private accBias: Float32Array | null = null;
 
-  constructor(opts: AdagradOptions = {}) {
-    super();
+  constructor(opts: AdagradOptions = {}, storage?: OptimizerStorage) {
+    super(storage);
     rejectUnknown(opts, ['lr', 'eps', 'initialAccumulator'], 'adagrad options');
     this.options = Object.freeze({
       lr: numOption(opts.lr ?? 0.1, 'lr', 0),
@@ -273,8 +297,8 @@ export class Adagrad extends SparseOptimizerBase {
   }
 
   protected allocate(): void {
-    this.acc = new Float32Array(this.n * this.d).fill(this.options.initialAccumulator);
-    this.accBias = this.hasBias ? new Float32Array(this.n).fill(this.options.initialAccumulator) : null;
+    this.acc = this.storage.f32(this.n * this.d).fill(this.options.initialAccumulator);
+    this.accBias = this.hasBias ? this.storage.f32(this.n).fill(this.options.initialAccumulator) : null;
   }
   protected accumulators(): OptimizerState {
     return this.accBias ? { accum: this.acc, accumBias: this.accBias } : { accum: this.acc };
@@ -346,8 +370,8 @@ export class Adam extends SparseOptimizerBase {
   private vBias: Float32Array | null = null;
   private rowSteps: Int32Array = new Int32Array(0);
 
-  constructor(opts: AdamOptions = {}) {
-    super();
+  constructor(opts: AdamOptions = {}, storage?: OptimizerStorage) {
+    super(storage);
     rejectUnknown(opts, ['lr', 'beta1', 'beta2', 'eps'], 'adam options');
     this.options = Object.freeze({
       lr: numOption(opts.lr ?? 0.001, 'lr', 0),
@@ -363,11 +387,11 @@ export class Adam extends SparseOptimizerBase {
   }
 
   protected allocate(): void {
-    this.m = new Float32Array(this.n * this.d);
-    this.v = new Float32Array(this.n * this.d);
-    this.rowSteps = new Int32Array(this.n);
-    this.mBias = this.hasBias ? new Float32Array(this.n) : null;
-    this.vBias = this.hasBias ? new Float32Array(this.n) : null;
+    this.m = this.storage.f32(this.n * this.d);
+    this.v = this.storage.f32(this.n * this.d);
+    this.rowSteps = this.storage.i32(this.n);
+    this.mBias = this.hasBias ? this.storage.f32(this.n) : null;
+    this.vBias = this.hasBias ? this.storage.f32(this.n) : null;
   }
   protected accumulators(): OptimizerState {
     const s: OptimizerState = { m: this.m, v: this.v, rowSteps: this.rowSteps };
@@ -399,31 +423,21 @@ export class Adam extends SparseOptimizerBase {
 
   protected apply(table: ClassTable, grad: SparseRowGrad): void {
     const { lr, beta1, beta2, eps } = this.options;
-    const d = table.d;
-    const w = table.weights;
-    const { m, v } = this;
-    for (let i = 0; i < grad.ids.length; i++) {
-      const id = grad.ids[i]!;
-      const t = this.rowSteps[id]! + 1;
-      this.rowSteps[id] = t;
-      const c1 = 1 - Math.pow(beta1, t);
-      const c2 = 1 - Math.pow(beta2, t);
-      const wo = id * d;
-      const go = i * d;
-      for (let k = 0; k < d; k++) {
-        const g = grad.rows[go + k]!;
-        const mk = beta1 * m[wo + k]! + (1 - beta1) * g;
-        const vk = beta2 * v[wo + k]! + (1 - beta2) * g * g;
-        m[wo + k] = mk;
-        v[wo + k] = vk;
-        w[wo + k] = w[wo + k]! - (lr * (mk / c1)) / (Math.sqrt(vk / c2) + eps);
-      }
-      if (table.bias) {
+    const k = grad.ids.length;
+    kernels.adamRows(table.weights, this.m, this.v, table.d, grad.ids, k, grad.rows, this.rowSteps, lr, beta1, beta2, eps);
+    if (table.bias) {
+      const mB = this.mBias!;
+      const vB = this.vBias!;
+      for (let i = 0; i < k; i++) {
+        const id = grad.ids[i]!;
+        const t = this.rowSteps[id]!; // already advanced by adamRows
+        const c1 = 1 - Math.pow(beta1, t);
+        const c2 = 1 - Math.pow(beta2, t);
         const g = grad.bias![i]!;
-        const mb = beta1 * this.mBias![id]! + (1 - beta1) * g;
-        const vb = beta2 * this.vBias![id]! + (1 - beta2) * g * g;
-        this.mBias![id] = mb;
-        this.vBias![id] = vb;
+        const mb = beta1 * mB[id]! + (1 - beta1) * g;
+        const vb = beta2 * vB[id]! + (1 - beta2) * g * g;
+        mB[id] = mb;
+        vB[id] = vb;
         table.bias[id] = table.bias[id]! - (lr * (mb / c1)) / (Math.sqrt(vb / c2) + eps);
       }
     }
@@ -446,17 +460,18 @@ export interface OptimizerOptionsMap {
 
 /**
  * Creates a sparse optimizer by name (`'sgd'`, `'adagrad'`, `'adam'`); unknown option names
- * and out-of-range values raise {@link OptionError}.
+ * and out-of-range values raise {@link OptionError}. `storage` places the accumulators (default:
+ * plain typed arrays).
  */
-export function createOptimizer<K extends OptimizerName>(name: K, opts?: OptimizerOptionsMap[K]): SparseOptimizer;
-export function createOptimizer(name: string, opts?: Record<string, number>): SparseOptimizer;
-export function createOptimizer(name: string, opts: Record<string, number> = {}): SparseOptimizer {
+export function createOptimizer<K extends OptimizerName>(name: K, opts?: OptimizerOptionsMap[K], storage?: OptimizerStorage): SparseOptimizer;
+export function createOptimizer(name: string, opts?: Record<string, number>, storage?: OptimizerStorage): SparseOptimizer;
+export function createOptimizer(name: string, opts: Record<string, number> = {}, storage?: OptimizerStorage): SparseOptimizer {
   switch (choiceOption(name, 'optimizer', OPTIMIZER_NAMES)) {
     case 'sgd':
-      return new Sgd(opts);
+      return new Sgd(opts, storage);
     case 'adagrad':
-      return new Adagrad(opts);
+      return new Adagrad(opts, storage);
     case 'adam':
-      return new Adam(opts);
+      return new Adam(opts, storage);
   }
 }

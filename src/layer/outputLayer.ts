@@ -12,7 +12,7 @@ import { fullSoftmaxLoss } from '../loss/full.js';
 import { sampledSoftmaxLoss } from '../loss/sampled.js';
 import { CONVENTIONS, type Convention, type LabelWeighting, type LossResult, type SparseRowGrad } from '../loss/types.js';
 import { RebuildPolicy } from '../samplers/rebuild.js';
-import type { Sampler } from '../samplers/types.js';
+import type { Draws, Sampler } from '../samplers/types.js';
 import { evaluateMetrics, type EvaluateMetricsOptions, type EvaluationMetrics } from './evaluator.js';
 import type { SparseOptimizer } from './optimizers.js';
 
@@ -63,6 +63,13 @@ export interface OutputLayerOptions {
    * leave rows with a zero gradient unchanged, so this matters for Adam only.
    */
   denseUpdates?: boolean;
+  /**
+   * Sample every row of a batch from its own generator (`SampleOptions.rowStreams`; default
+   * false): a row's negatives then do not depend on the order the rows are sampled in, which
+   * lets a sampler with helper threads (`MidxSampler.useWorkers`) split the batch and still give
+   * the same draws as one thread.
+   */
+  rowStreams?: boolean;
 }
 
 /** Inputs of one training step. */
@@ -115,6 +122,8 @@ export class OutputLayer {
   readonly stepUpdates: boolean;
   /** Whether the optimizer updates every row at every step (see {@link OutputLayerOptions.denseUpdates}). */
   readonly denseUpdates: boolean;
+  /** Whether every row samples from its own generator. */
+  readonly rowStreams: boolean;
   private stepCount = 0;
   private dense: SparseRowGrad | null = null;
 
@@ -122,7 +131,7 @@ export class OutputLayer {
   constructor(opts: OutputLayerOptions) {
     rejectUnknown(
       opts,
-      ['table', 'sampler', 'optimizer', 'negatives', 'convention', 'unique', 'shared', 'labelWeighting', 'rebuildEvery', 'rebuildPerEpoch', 'stepUpdates', 'denseUpdates'],
+      ['table', 'sampler', 'optimizer', 'negatives', 'convention', 'unique', 'shared', 'labelWeighting', 'rebuildEvery', 'rebuildPerEpoch', 'stepUpdates', 'denseUpdates', 'rowStreams'],
       'OutputLayer',
     );
     if (!opts.table || !opts.sampler || !opts.optimizer) throw new OptionError('OutputLayer needs table, sampler and optimizer');
@@ -141,6 +150,7 @@ export class OutputLayer {
     this.rebuild = new RebuildPolicy({ everySteps, perEpoch: opts.rebuildPerEpoch ?? true });
     this.stepUpdates = opts.stepUpdates ?? true;
     this.denseUpdates = opts.denseUpdates ?? false;
+    this.rowStreams = opts.rowStreams ?? false;
     // Builds the sampler's state (static samplers only check that their class count matches).
     this.sampler.build(this.table);
   }
@@ -179,7 +189,7 @@ export class OutputLayer {
     rejectUnknown(input, ['queries', 'labels', 'rng', 'rowWeights'], 'OutputLayer.step');
     const { queries, labels, rng } = input;
     const exclusive = this.convention === 'exclusive';
-    const draws = this.sampler.sample({
+    const opts = {
       m: this.negatives,
       rng,
       queries,
@@ -187,7 +197,16 @@ export class OutputLayer {
       shared: this.shared,
       unique: this.unique,
       exclude: exclusive ? labels : null,
-    });
+      rowStreams: this.rowStreams,
+    };
+    let draws: Draws;
+    let posLogQ: Float64Array | null = null;
+    if (exclusive) draws = this.sampler.sample(opts);
+    else if (this.sampler.sampleWithLogQ) ({ draws, logQ: posLogQ } = this.sampler.sampleWithLogQ(opts, labels));
+    else {
+      draws = this.sampler.sample(opts);
+      posLogQ = this.sampler.logQ(queries, labels);
+    }
     return sampledSoftmaxLoss({
       queries,
       table: this.table,
@@ -196,7 +215,7 @@ export class OutputLayer {
       labelWeighting: this.labelWeighting,
       draws,
       convention: this.convention,
-      posLogQ: exclusive ? null : this.sampler.logQ(queries, labels),
+      posLogQ,
     });
   }
 

@@ -10,7 +10,7 @@ import { log1mExp, logSumExp } from '../core/math.js';
 import { checkLabels, type Labels, type Matrix } from '../core/matrix.js';
 import type { Rng } from '../core/rng.js';
 import { assertFinite, assertMatrix, intOption } from '../core/validate.js';
-import { logInclusionProb, type Draws, type SampleOptions, type Sampler, type SamplerStats } from './types.js';
+import { logInclusionProb, type Draws, type SampleOptions, type SampleWithLogQ, type Sampler, type SamplerStats } from './types.js';
 
 /** The distribution of one row: draw one id, or score any id. */
 export interface RowDistribution {
@@ -109,33 +109,48 @@ export abstract class SamplerBase implements Sampler {
 
   sample(opts: SampleOptions): Draws {
     const { rows } = this.checkSampleOptions(opts);
-    const m = opts.m;
-    const shared = opts.shared ?? false;
-    const unique = opts.unique ?? false;
     const queries = opts.queries ?? null;
-    const ids = new Int32Array(rows * m);
-    const logQ = new Float64Array(rows * m);
-    const tries = unique ? new Int32Array(rows) : null;
-    const ex = opts.exclude ?? null;
     let staticDist: RowDistribution | null = null;
-    for (let r = 0; r < rows; r++) {
-      const dist = this.adaptive ? this.rowDistribution(queries, r) : (staticDist ??= this.rowDistribution(null, 0));
-      const excluded = ex ? excludedSet(ex, shared ? -1 : r) : null;
-      drawRow(this.name, this.supportSize(), dist, opts.rng, m, unique, excluded, ids, logQ, r * m, tries, r);
-    }
-    return { ids, logQ, rows, m, shared, unique, tries };
+    const distOf = (r: number): RowDistribution => (this.adaptive ? this.rowDistribution(queries, r) : (staticDist ??= this.rowDistribution(null, 0)));
+    const out = newRowRangeOutput(rows, opts.m, opts.unique ?? false, 0);
+    sampleRowRange(this.name, this.supportSize(), distOf, rowGenerators(opts), opts, null, 0, rows, out, 0);
+    return drawsOf(out, rows, opts);
   }
 
-  logQ(queries: Matrix | null, ids: Labels): Float64Array {
+  /** Validates the arguments of {@link SamplerBase.logQ}; returns the number of rows of `ids`. */
+  private checkLogQArgs(queries: Matrix | null, ids: Labels, checkQueries: boolean): number {
     this.requireBuilt();
     const rows = ids.offsets.length - 1;
     if (this.adaptive) {
       if (queries === null) throw new OptionError(`sampler '${this.name}' depends on the queries: pass queries to logQ`);
-      if (this.dim > 0) assertMatrix(queries, 'queries', this.dim);
       if (queries.rows !== rows) throw new OptionError(`logQ: ids have ${rows} rows but queries have ${queries.rows}`);
-      assertFinite(queries.data, 'queries', queries.cols);
+      if (checkQueries) {
+        if (this.dim > 0) assertMatrix(queries, 'queries', this.dim);
+        assertFinite(queries.data, 'queries', queries.cols);
+      }
     }
     checkLabels(ids, this.n, undefined, 'logQ ids');
+    return rows;
+  }
+
+  /**
+   * One pass over the rows for a query-dependent sampler that keeps the generic `sample` and
+   * `logQ`: each row's distribution is set up once, drawn from, then scores the row's `ids`.
+   * Otherwise (static samplers, overridden `sample`/`logQ`) the two calls.
+   */
+  sampleWithLogQ(opts: SampleOptions, ids: Labels): SampleWithLogQ {
+    const generic = this.sample === SamplerBase.prototype.sample && this.logQ === SamplerBase.prototype.logQ;
+    if (!this.adaptive || !generic) return { draws: this.sample(opts), logQ: this.logQ(opts.queries ?? null, ids) };
+    const { rows } = this.checkSampleOptions(opts);
+    const queries = opts.queries!;
+    this.checkLogQArgs(queries, ids, false);
+    const out = newRowRangeOutput(rows, opts.m, opts.unique ?? false, ids.ids.length);
+    sampleRowRange(this.name, this.supportSize(), (r) => this.rowDistribution(queries, r), rowGenerators(opts), opts, ids, 0, rows, out, 0);
+    return { draws: drawsOf(out, rows, opts), logQ: out.posLogQ };
+  }
+
+  logQ(queries: Matrix | null, ids: Labels): Float64Array {
+    const rows = this.checkLogQArgs(queries, ids, true);
     const out = new Float64Array(ids.ids.length);
     let staticDist: RowDistribution | null = null;
     for (let r = 0; r < rows; r++) {
@@ -158,11 +173,81 @@ function excludedSet(ex: Labels, r: number): Set<number> {
   return s;
 }
 
+/** Output arrays of {@link sampleRowRange}. */
+export interface RowRangeOutput {
+  /** `rows × m` drawn ids. */
+  ids: Int32Array;
+  /** Their log-probabilities (see {@link Draws.logQ}). */
+  logQ: Float64Array;
+  /** Tries per row (unique draws only). */
+  tries: Int32Array | null;
+  /** `log q` of the scored ids (one per id). */
+  posLogQ: Float64Array;
+}
+
+/** Zero-filled {@link RowRangeOutput} for `rows` rows of `m` draws and `scored` scored ids. */
+export function newRowRangeOutput(rows: number, m: number, unique: boolean, scored: number): RowRangeOutput {
+  return { ids: new Int32Array(rows * m), logQ: new Float64Array(rows * m), tries: unique ? new Int32Array(rows) : null, posLogQ: new Float64Array(scored) };
+}
+
+/** The {@link Draws} record of a filled output. */
+export function drawsOf(out: RowRangeOutput, rows: number, opts: SampleOptions): Draws {
+  return { ids: out.ids, logQ: out.logQ, rows, m: opts.m, shared: opts.shared ?? false, unique: opts.unique ?? false, tries: out.tries };
+}
+
+/**
+ * The generator of each row: `opts.rng` itself for every row, or with `opts.rowStreams` the
+ * forks of one split of it (see {@link SampleOptions.rowStreams}).
+ */
+export function rowGenerators(opts: SampleOptions): (row: number) => Rng {
+  if (!opts.rowStreams) return () => opts.rng;
+  return rowStreamsOf(opts.rng.split());
+}
+
+/** Row `r`'s generator under `rowStreams`: `base.fork(r)`. */
+export function rowStreamsOf(base: Rng): (row: number) => Rng {
+  return (r) => base.fork(r);
+}
+
+/**
+ * Samples rows `[r0, r1)`: row `r` draws `opts.m` ids from `distOf(r)` with generator `rngOf(r)`
+ * (honouring `unique` and `exclude` of `opts`), then scores the row's entries of `scored` (when
+ * given) under the same distribution. Results go to `out` at row `r − outRow0` (draws) and at
+ * `k − scored.offsets[outRow0]` (scores). Shared by the generic samplers and by threads that
+ * sample a range of rows of a batch.
+ */
+export function sampleRowRange(
+  name: string,
+  support: number,
+  distOf: (row: number) => RowDistribution,
+  rngOf: (row: number) => Rng,
+  opts: SampleOptions,
+  scored: Labels | null,
+  r0: number,
+  r1: number,
+  out: RowRangeOutput,
+  outRow0: number,
+): void {
+  const m = opts.m;
+  const unique = opts.unique ?? false;
+  const shared = opts.shared ?? false;
+  const ex = opts.exclude ?? null;
+  const k0 = scored ? scored.offsets[outRow0]! : 0;
+  for (let r = r0; r < r1; r++) {
+    const dist = distOf(r);
+    const excluded = ex ? excludedSet(ex, shared ? -1 : r) : null;
+    const o = r - outRow0;
+    drawRow(name, support, dist, rngOf(r), m, unique, excluded, out.ids, out.logQ, o * m, out.tries, o, r);
+    if (scored) for (let k = scored.offsets[r]!; k < scored.offsets[r + 1]!; k++) out.posLogQ[k - k0] = dist.logProb(scored.ids[k]!);
+  }
+}
+
 /**
  * Fills `m` draws of one row at `ids[o..o+m)`, `logQ[o..o+m)`. Exclusion is by rejection
  * with the proposal renormalized by the excluded mass; unique draws keep drawing with
  * replacement until `m` distinct ids are seen and report `1 − (1 − q)^T`.
  * `n` is the number of ids with positive probability (used to refuse impossible unique requests).
+ * The row's tries go to `tries[triesAt]`; `row` (default `triesAt`) names the row in errors.
  */
 export function drawRow(
   name: string,
@@ -176,7 +261,8 @@ export function drawRow(
   logQ: Float64Array,
   o: number,
   tries: Int32Array | null,
-  row: number,
+  triesAt: number,
+  row = triesAt,
 ): void {
   let logKeep = 0; // log(1 - excluded mass)
   if (excluded && excluded.size > 0) {
@@ -231,7 +317,7 @@ export function drawRow(
     logQ[o + j] = logInclusionProb(lq, t);
     j++;
   }
-  tries![row] = t;
+  tries![triesAt] = t;
 }
 
 function tooManyTries(name: string, row: number): ImpossibleError {

@@ -24,6 +24,10 @@ export {
   type MidxCodebook,
   type MidxCodebooks,
   type MidxStage,
+  type MidxWorkers,
+  type MidxRangeRequest,
+  type MidxRangeResult,
+  type MidxInternals,
   type TopK,
 } from './midx.js';
 export { RebuildPolicy, type RebuildPolicyOptions } from './rebuild.js';

@@ -1,6 +1,6 @@
 /**
  * Lloyd's k-means on row-major float32 data, used to train the MIDX codebooks.
- * Assignment uses dot products (`argmax_j x·c_j − ‖c_j‖²/2`) through `kernels.matmulNT`;
+ * Assignment goes through `kernels.kmeansAssign`;
  * means are accumulated in float64; empty clusters are reseeded at the points farthest from
  * their centroids; initialization is k-means++ (or random points) from an explicit generator,
  * or a warm start from given centroids.
@@ -35,11 +35,14 @@ export interface KMeansResult {
   iterations: number;
 }
 
-const BLOCK = 256;
+/** Rows per `kmeansAssign` call (bounds the staging copy of each call). */
+const ASSIGN_BLOCK = 4096;
 
 /**
  * Assigns each of the `n` rows of `data` (`n × d`) to its nearest of the `k` centroids,
  * writing `assign` and (when given) the squared distance `dist2`. Returns the inertia.
+ * Runs `kernels.kmeansAssign` (exact float64 distances on the TypeScript path; `‖c‖² − 2x·c` in
+ * float32 SIMD on the WebAssembly path) block by block.
  */
 export function assignNearest(
   data: Float32Array,
@@ -50,33 +53,16 @@ export function assignNearest(
   assign: Int32Array,
   dist2: Float64Array | null = null,
 ): number {
-  const half = new Float64Array(k);
-  for (let j = 0; j < k; j++) {
-    let s = 0;
-    for (let t = 0; t < d; t++) s += centroids[j * d + t]! * centroids[j * d + t]!;
-    half[j] = s / 2;
-  }
-  const out = new Float32Array(BLOCK * k);
+  const block = Math.max(1, Math.min(n, ASSIGN_BLOCK));
+  const dist = new Float32Array(block);
+  const idx = new Int32Array(block);
   let inertia = 0;
-  for (let r0 = 0; r0 < n; r0 += BLOCK) {
-    const cnt = Math.min(BLOCK, n - r0);
-    kernels.matmulNT(data.subarray(r0 * d, (r0 + cnt) * d), cnt, centroids, 0, k, d, out);
+  for (let r0 = 0; r0 < n; r0 += block) {
+    const cnt = Math.min(block, n - r0);
+    kernels.kmeansAssign(data.subarray(r0 * d, (r0 + cnt) * d), cnt, centroids, k, d, idx, dist);
     for (let r = 0; r < cnt; r++) {
-      let best = 0;
-      let bestS = -Infinity;
-      const o = r * k;
-      for (let j = 0; j < k; j++) {
-        const s = out[o + j]! - half[j]!;
-        if (s > bestS) {
-          bestS = s;
-          best = j;
-        }
-      }
-      assign[r0 + r] = best;
-      let x2 = 0;
-      const xo = (r0 + r) * d;
-      for (let t = 0; t < d; t++) x2 += data[xo + t]! * data[xo + t]!;
-      const dd = Math.max(0, x2 - 2 * bestS);
+      assign[r0 + r] = idx[r]!;
+      const dd = Math.max(0, dist[r]!);
       if (dist2) dist2[r0 + r] = dd;
       inertia += dd;
     }

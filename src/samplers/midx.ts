@@ -20,13 +20,16 @@
  */
 import type { ClassTable } from '../core/classTable.js';
 import { ImpossibleError, OptionError, ShapeError, StateError } from '../core/errors.js';
-import type { Matrix } from '../core/matrix.js';
+import { checkLabels, type Matrix } from '../core/matrix.js';
 import { Rng } from '../core/rng.js';
 import { assertFinite, assertMatrix, choiceOption, intOption, rejectUnknown } from '../core/validate.js';
 import { kernels } from '../kernels/index.js';
-import { SamplerBase, type RowDistribution } from './base.js';
+import type { Labels } from '../core/matrix.js';
+import {
+  drawsOf, newRowRangeOutput, rowStreamsOf, sampleRowRange, SamplerBase, type RowDistribution, type RowRangeOutput,
+} from './base.js';
 import { kmeans, nearestCentroid } from './kmeans.js';
-import type { SamplerStats } from './types.js';
+import type { SampleOptions, SampleWithLogQ, SamplerStats } from './types.js';
 
 /** Codebook structure of {@link MidxSampler}. */
 export type MidxCodebook = 'pq' | 'rq';
@@ -43,8 +46,14 @@ export interface MidxOptions {
   stage?: MidxStage;
   /** Non-negative popularity per class (required by `'pop'`), e.g. training counts. */
   popularity?: ArrayLike<number> | null;
-  /** Maximum k-means iterations per codebook (default 10). */
+  /** Maximum k-means iterations per codebook on a cold build (k-means++ seeding; default 10). */
   iters?: number;
+  /**
+   * Maximum k-means iterations per codebook on a rebuild warm-started from the previous
+   * codebooks (default 3): during training the table moves little between rebuilds, so a few
+   * Lloyd steps from the old codewords follow it at a fraction of a cold build's cost.
+   */
+  refitIters?: number;
   /** Points used to fit each codebook (default `256·K`; all rows are assigned afterwards). */
   trainSample?: number;
   /** Seed of the k-means generator (default 0). */
@@ -52,7 +61,7 @@ export interface MidxOptions {
 }
 
 /** Option names accepted by the constructor. */
-export const MIDX_OPTIONS = ['codebook', 'codewords', 'stage', 'popularity', 'iters', 'trainSample', 'seed'] as const;
+export const MIDX_OPTIONS = ['codebook', 'codewords', 'stage', 'popularity', 'iters', 'refitIters', 'trainSample', 'seed'] as const;
 
 /** The two codebooks of a built {@link MidxSampler}. */
 export interface MidxCodebooks {
@@ -77,6 +86,54 @@ export interface TopK {
   candidates: Int32Array;
 }
 
+/** One range of rows of a batch, sampled by another thread (see {@link MidxWorkers}). */
+export interface MidxRangeRequest {
+  /** State of the batch's base generator (row `r` draws from its `fork(r)`). */
+  base: [number, number, number, number];
+  /** Global index of the first row of the range. */
+  r0: number;
+  /** Rows in the range. */
+  rows: number;
+  /** Draws per row, distinct or not. */
+  m: number;
+  unique: boolean;
+  /** Classes with positive probability (refuses impossible unique requests). */
+  support: number;
+  /** `rows × d` queries of the range. */
+  queries: Float32Array;
+  /** Ids to score per row of the range (offsets from 0). */
+  scored: Labels;
+  /** Ids each row must not draw (offsets from 0), or null. */
+  exclude: Labels | null;
+}
+
+/**
+ * Helper threads that hold a copy of a {@link MidxSampler}'s index and sample ranges of rows
+ * with the same code as the sampler (see {@link MidxSampler.useWorkers}). `start` must return at
+ * once; `finish` blocks until that worker's range is done.
+ */
+export interface MidxWorkers {
+  /** Number of helper threads. */
+  readonly count: number;
+  /** Sends a copy of the index to every thread (called after each build or re-index). */
+  setIndex(index: MidxInternals): void;
+  /** Starts a range on thread `w`. */
+  start(w: number, req: MidxRangeRequest): void;
+  /** Waits for thread `w`'s range. @throws StateError when the thread failed */
+  finish(w: number): MidxRangeResult;
+}
+
+/** A helper thread's result for one range. */
+export interface MidxRangeResult {
+  /** Draws and scores of the range (rows from 0). */
+  out: RowRangeOutput;
+  /** Milliseconds the thread spent on the range (balances the next split). */
+  ms: number;
+}
+
+/** Fewest rows per thread worth sending to a helper thread. */
+const MIN_ROWS_PER_THREAD = 4;
+
 /**
  * Adaptive sampler over an inverted multi-index. Registered as `'midx'`.
  * `build` trains the codebooks (k-means, warm-started from the previous codebooks on rebuilds);
@@ -90,6 +147,7 @@ export class MidxSampler extends SamplerBase {
   readonly stage: MidxStage;
   private readonly kOpt: number;
   private readonly iters: number;
+  private readonly refitIters: number;
   private readonly trainSample: number | undefined;
   private readonly rng: Rng;
   private popOpt: Float64Array | null = null;
@@ -111,6 +169,7 @@ export class MidxSampler extends SamplerBase {
   private dist: MidxRow | null = null;
   /** Classes that can be drawn (positive popularity for `'pop'`, else all). */
   private support = 0;
+  private workers: MidxWorkers | null = null;
 
   /** @throws OptionError for unknown or invalid options */
   constructor(opts: MidxOptions = {}) {
@@ -120,6 +179,7 @@ export class MidxSampler extends SamplerBase {
     this.stage = choiceOption(opts.stage ?? 'uniform', 'stage', ['uniform', 'pop', 'residual'] as const);
     this.kOpt = intOption(opts.codewords ?? 64, 'codewords', 1, 4096);
     this.iters = intOption(opts.iters ?? 10, 'iters', 0, 10000);
+    this.refitIters = intOption(opts.refitIters ?? 3, 'refitIters', 0, 10000);
     this.trainSample = opts.trainSample === undefined ? undefined : intOption(opts.trainSample, 'trainSample', 1);
     this.rng = Rng.fromSeed(opts.seed === undefined ? 0 : intOption(opts.seed, 'seed', 0));
     if (opts.popularity != null) {
@@ -138,6 +198,127 @@ export class MidxSampler extends SamplerBase {
     }
   }
 
+  /**
+   * Lets {@link MidxSampler.sampleWithLogQ} split the rows of a batch between the calling thread
+   * and `workers` (null: back to one thread) when the call uses `rowStreams`: every row draws
+   * from its own generator with the same code wherever it runs, so the draws and
+   * log-probabilities are identical for any number of threads. The `'residual'` stage (which
+   * reads the class table per query) always runs on the calling thread.
+   */
+  useWorkers(workers: MidxWorkers | null): void {
+    this.workers = workers;
+    if (workers && this.built) workers.setIndex(this.workerIndex());
+  }
+
+  /** The index as plain data for helper threads (no class table). */
+  private workerIndex(): MidxInternals {
+    return { ...this.internals, table: null };
+  }
+
+  /**
+   * As {@link SamplerBase.sampleWithLogQ}; with helper threads ({@link MidxSampler.useWorkers})
+   * and `rowStreams`, the rows are split into contiguous ranges, one per thread, the first on
+   * the calling thread. The split follows each thread's measured time per row (threads that
+   * share their core with other work get fewer rows); it never changes the result.
+   */
+  override sampleWithLogQ(opts: SampleOptions, ids: Labels): SampleWithLogQ {
+    const w = this.workers;
+    const B = opts.queries ? opts.queries.rows : 0;
+    if (!w || !opts.rowStreams || this.stage === 'residual' || B < 2 * MIN_ROWS_PER_THREAD) return super.sampleWithLogQ(opts, ids);
+    const { rows } = this.checkSampleOptions(opts);
+    const queries = opts.queries!;
+    if (ids.offsets.length - 1 !== rows) throw new OptionError(`logQ: ids have ${ids.offsets.length - 1} rows but queries have ${rows}`);
+    checkLabels(ids, this.n, undefined, 'logQ ids');
+    const m = opts.m;
+    const unique = opts.unique ?? false;
+    const base = opts.rng.split();
+    const bounds = this.splitRows(rows, w.count + 1);
+    const d = this.dim;
+    const started: number[] = [];
+    for (let p = 1; p <= w.count; p++) {
+      const r0 = bounds[p]!;
+      const r1 = bounds[p + 1]!;
+      if (r1 === r0) continue;
+      w.start(p - 1, {
+        base: base.state(), r0, rows: r1 - r0, m, unique, support: this.supportSize(),
+        queries: queries.data.slice(r0 * d, r1 * d),
+        scored: sliceRows(ids, r0, r1),
+        exclude: opts.exclude ? sliceRows(opts.exclude, r0, r1) : null,
+      });
+      started.push(p);
+    }
+    const out = newRowRangeOutput(rows, m, unique, ids.ids.length);
+    const dist = this.dist!;
+    const distOf = (r: number): RowDistribution => {
+      dist.setQuery(queries.data, r * d);
+      return dist;
+    };
+    let failure: unknown = null;
+    const t0 = performance.now();
+    try {
+      sampleRowRange(this.name, this.supportSize(), distOf, rowStreamsOf(base), opts, ids, 0, bounds[1]!, out, 0);
+    } catch (e) {
+      failure = e;
+    }
+    const tMain = performance.now();
+    this.noteRowCost(0, tMain - t0, bounds[1]!);
+    for (const p of started) {
+      let part: MidxRangeResult;
+      try {
+        part = w.finish(p - 1); // always collect every range, so that no reply is left behind
+      } catch (e) {
+        failure ??= e;
+        continue;
+      }
+      const r0 = bounds[p]!;
+      // a helper that made the calling thread wait costs the wall time until its range was back
+      // (so one that gets no core of its own looks as slow as it is); one that was done in time,
+      // the time it reports
+      const now = performance.now();
+      this.noteRowCost(p, now - tMain > 0.05 ? now - t0 : part.ms, bounds[p + 1]! - r0);
+      if (failure !== null) continue;
+      out.ids.set(part.out.ids, r0 * m);
+      out.logQ.set(part.out.logQ, r0 * m);
+      if (out.tries && part.out.tries) out.tries.set(part.out.tries, r0);
+      out.posLogQ.set(part.out.posLogQ, ids.offsets[r0]!);
+    }
+    if (failure !== null) throw failure;
+    return { draws: drawsOf(out, rows, opts), logQ: out.posLogQ };
+  }
+
+  /** Measured milliseconds per row of each thread (0: the calling thread), smoothed. */
+  private rowCost: number[] = [];
+
+  /** Updates thread `p`'s time per row with a range of `rows` rows that took `ms`. */
+  private noteRowCost(p: number, ms: number, rows: number): void {
+    if (rows <= 0 || !(ms >= 0)) return;
+    const c = ms / rows;
+    const prev = this.rowCost[p];
+    this.rowCost[p] = prev === undefined ? c : 0.8 * prev + 0.2 * c;
+  }
+
+  /** Range bounds of `parts` threads over `rows` rows, each thread's share ∝ its speed. */
+  private splitRows(rows: number, parts: number): number[] {
+    const speed: number[] = [];
+    for (let p = 0; p < parts; p++) {
+      const c = this.rowCost[p];
+      speed.push(c !== undefined && c > 0 ? 1 / c : 1);
+    }
+    // a thread with no measurement yet (or a much faster one) must not take everything
+    const mean = speed.reduce((a, b) => a + b, 0) / parts;
+    for (let p = 0; p < parts; p++) speed[p] = Math.min(Math.max(speed[p]!, mean / 4), mean * 4);
+    const total = speed.reduce((a, b) => a + b, 0);
+    const bounds = [0];
+    let acc = 0;
+    for (let p = 0; p < parts; p++) {
+      acc += speed[p]!;
+      bounds.push(p + 1 === parts ? rows : Math.min(rows, Math.round((acc / total) * rows)));
+    }
+    bounds[1] = Math.max(bounds[1]!, Math.min(rows, MIN_ROWS_PER_THREAD));
+    for (let p = 2; p <= parts; p++) bounds[p] = Math.max(bounds[p]!, bounds[p - 1]!);
+    return bounds;
+  }
+
   /** The current codebooks (null before `build`). */
   codebooks(): MidxCodebooks | null {
     return this.cb;
@@ -150,8 +331,9 @@ export class MidxSampler extends SamplerBase {
   }
 
   /**
-   * Trains the codebooks on `table` (warm-started from the previous codebooks when their shape
-   * still fits) and indexes every class.
+   * Trains the codebooks on `table` (warm-started from the previous codebooks with `refitIters`
+   * Lloyd steps when their shape still fits, else k-means++ and `iters` steps) and indexes every
+   * class.
    * @throws ImpossibleError for PQ on one-dimensional rows; OptionError/ShapeError for a popularity of the wrong length
    */
   build(table: ClassTable): void {
@@ -165,8 +347,9 @@ export class MidxSampler extends SamplerBase {
     const prev = this.cb && this.cb.k === K && this.cb.w1 === w1 && this.cb.w2 === w2 && this.cb.kind === this.codebook ? this.cb : null;
     const x = augmented(table);
     const sample = this.trainSample ?? 256 * K;
+    const iters = prev ? this.refitIters : this.iters;
     const part1 = this.codebook === 'pq' ? columns(x, n, dp, 0, w1) : x;
-    const r1 = kmeans(part1, n, w1, K, this.rng, { iters: this.iters, initial: prev?.c1 ?? null, sample });
+    const r1 = kmeans(part1, n, w1, K, this.rng, { iters, initial: prev?.c1 ?? null, sample });
     let part2: Float32Array;
     if (this.codebook === 'pq') {
       part2 = columns(x, n, dp, w1, dp);
@@ -177,7 +360,7 @@ export class MidxSampler extends SamplerBase {
         for (let t = 0; t < dp; t++) part2[i * dp + t] -= r1.centroids[co + t]!;
       }
     }
-    const r2 = kmeans(part2, n, w2, K, this.rng, { iters: this.iters, initial: prev?.c2 ?? null, sample });
+    const r2 = kmeans(part2, n, w2, K, this.rng, { iters, initial: prev?.c2 ?? null, sample });
     this.kmeansIters = r1.iterations + r2.iterations;
     this.install(table, { kind: this.codebook, k: K, w1, w2, c1: r1.centroids, c2: r2.centroids }, r1.assign, r2.assign);
     this.buildMs = performance.now() - t0;
@@ -281,7 +464,8 @@ export class MidxSampler extends SamplerBase {
       for (let b = 0; b < K * K; b++) W[b] = off[b + 1]! - off[b]!;
     }
     this.bucketW = W;
-    this.dist = new MidxRow(this);
+    this.dist = new MidxRow(this.internals);
+    this.workers?.setIndex(this.workerIndex());
   }
 
   /** Re-assigns the given (changed) rows to their nearest codewords and moves them between buckets. */
@@ -423,13 +607,17 @@ export class MidxSampler extends SamplerBase {
   }
 }
 
-/** Read-only view of a built index used by {@link MidxRow}. */
-interface MidxInternals {
+/**
+ * Read-only view of a built index used by {@link MidxRow} (plain data: it can be copied to
+ * another thread). `table` is only read by the `'residual'` stage.
+ * @internal
+ */
+export interface MidxInternals {
   cb: MidxCodebooks;
   d: number;
   n: number;
   stage: MidxStage;
-  table: ClassTable;
+  table: ClassTable | null;
   code1: Int32Array;
   code2: Int32Array;
   bucketOff: Int32Array;
@@ -439,8 +627,11 @@ interface MidxInternals {
   pop: Float64Array | null;
 }
 
-/** The three-stage distribution of one query (scratch reused across rows). */
-class MidxRow implements RowDistribution {
+/**
+ * The three-stage distribution of one query (scratch reused across rows).
+ * @internal
+ */
+export class MidxRow implements RowDistribution {
   lastLogQ = 0;
   readonly s1: Float64Array;
   readonly s2: Float64Array;
@@ -464,8 +655,7 @@ class MidxRow implements RowDistribution {
   /** Codeword scores of the residual stage: all zero (the class weights carry the whole logit). */
   private readonly zeros: Float64Array;
 
-  constructor(s: MidxSampler) {
-    const ix = s.internals;
+  constructor(ix: MidxInternals) {
     this.ix = ix;
     const K = ix.cb.k;
     this.K = K;
@@ -493,17 +683,20 @@ class MidxRow implements RowDistribution {
     const K = this.K;
     const d = this.ix.d;
     // augmented query [h, 1] split per codebook
-    const hp = (t: number): number => (t < d ? h[ho + t]! : 1);
+    const h1 = this.h1;
     if (cb.kind === 'pq') {
-      for (let t = 0; t < cb.w1; t++) this.h1[t] = hp(t);
-      for (let t = 0; t < cb.w2; t++) this.h2[t] = hp(cb.w1 + t);
-    } else {
-      for (let t = 0; t < cb.w1; t++) this.h1[t] = hp(t);
-      this.h2.set(this.h1);
+      const h2 = this.h2;
+      for (let t = 0; t < cb.w1; t++) h1[t] = t < d ? h[ho + t]! : 1;
+      for (let t = 0; t < cb.w2; t++) h2[t] = cb.w1 + t < d ? h[ho + cb.w1 + t]! : 1;
+      scores(h1, cb.c1, K, cb.w1, this.s1);
+      scores(h2, cb.c2, K, cb.w2, this.s2);
+      return;
     }
-    // codeword scores in float64 (K·d' per query)
-    scores(this.h1, cb.c1, K, cb.w1, this.s1);
-    scores(this.h2, cb.c2, K, cb.w2, this.s2);
+    for (let t = 0; t < d; t++) h1[t] = h[ho + t]!;
+    if (cb.w1 > d) h1[d] = 1;
+    // codeword scores in float64 (K·d' per query); residual codewords see the same query
+    scores(h1, cb.c1, K, cb.w1, this.s1);
+    scores(h1, cb.c2, K, cb.w2, this.s2);
   }
 
   /** Computes the codeword scores and the stage-1 distribution for query `h[ho .. ho+d)`. */
@@ -552,7 +745,7 @@ class MidxRow implements RowDistribution {
   /** Residual stage: `g_i = exp(o_i − max o)` and per-bucket cumulative sums, `O(n·d)`. */
   private residualWeights(h: Float32Array, ho: number): void {
     const ix = this.ix;
-    const t = ix.table;
+    const t = ix.table!;
     const n = ix.n;
     const d = ix.d;
     const buf = this.logitBuf;
@@ -650,11 +843,22 @@ class MidxRow implements RowDistribution {
 
 /** `out[j] = h · c[j]` for the `k` rows of `c` (`k × w`), float64 accumulation. */
 function scores(h: Float32Array, c: Float32Array, k: number, w: number, out: Float64Array): void {
+  const w4 = w - (w % 4);
   for (let j = 0; j < k; j++) {
-    let s = 0;
+    let s0 = 0;
+    let s1 = 0;
+    let s2 = 0;
+    let s3 = 0;
     const o = j * w;
-    for (let t = 0; t < w; t++) s += h[t]! * c[o + t]!;
-    out[j] = s;
+    let t = 0;
+    for (; t < w4; t += 4) {
+      s0 += h[t]! * c[o + t]!;
+      s1 += h[t + 1]! * c[o + t + 1]!;
+      s2 += h[t + 2]! * c[o + t + 2]!;
+      s3 += h[t + 3]! * c[o + t + 3]!;
+    }
+    for (; t < w; t++) s0 += h[t]! * c[o + t]!;
+    out[j] = s0 + s1 + (s2 + s3);
   }
 }
 
@@ -697,4 +901,12 @@ function codebookWidths(table: ClassTable, kind: MidxCodebook): { dp: number; w1
   const dp = table.d + (table.bias ? 1 : 0);
   const w1 = kind === 'pq' ? Math.ceil(dp / 2) : dp;
   return { dp, w1, w2: kind === 'pq' ? dp - w1 : dp };
+}
+
+/** Rows `[r0, r1)` of a CSR label set, offsets from 0 (the ids are a view). */
+function sliceRows(l: Labels, r0: number, r1: number): Labels {
+  const a = l.offsets[r0]!;
+  const offsets = new Int32Array(r1 - r0 + 1);
+  for (let r = r0; r <= r1; r++) offsets[r - r0] = l.offsets[r]! - a;
+  return { ids: l.ids.subarray(a, l.offsets[r1]!), offsets };
 }

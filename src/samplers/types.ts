@@ -27,6 +27,13 @@ export interface SampleOptions {
    * With `shared`, the union of all rows' ids is excluded.
    */
   exclude?: Labels | null;
+  /**
+   * Give every row its own generator (default false): the call takes one `split()` of `rng` and
+   * row `r` draws from its `fork(r)`, so a row's draws do not depend on the other rows, and the
+   * rows can be sampled in any order or on several threads with the same result. With false
+   * the rows draw one after the other from `rng`.
+   */
+  rowStreams?: boolean;
 }
 
 /**
@@ -48,6 +55,14 @@ export interface Draws {
   readonly unique: boolean;
   /** `unique` only: with-replacement tries per row that produced the `m` distinct ids. */
   readonly tries: Int32Array | null;
+}
+
+/** Result of {@link Sampler.sampleWithLogQ}. */
+export interface SampleWithLogQ {
+  /** The draws, as {@link Sampler.sample} returns them. */
+  readonly draws: Draws;
+  /** `log q` of every given id under its row's distribution, as {@link Sampler.logQ} returns it. */
+  readonly logQ: Float64Array;
 }
 
 /** Diagnostic figures a sampler reports about its state. */
@@ -79,6 +94,13 @@ export interface Sampler {
    * exclusions. Static samplers ignore `queries` (pass `null`).
    */
   logQ(queries: Matrix | null, ids: Labels): Float64Array;
+  /**
+   * {@link Sampler.sample} and {@link Sampler.logQ} of the same rows in one pass: equal to
+   * `{ draws: sample(opts), logQ: logQ(opts.queries ?? null, ids) }` (same draws, same generator
+   * use, same values), but a query-dependent sampler sets up each row's distribution once instead
+   * of twice. Optional; callers fall back to the two calls.
+   */
+  sampleWithLogQ?(opts: SampleOptions, ids: Labels): SampleWithLogQ;
   /** Diagnostic figures (sizes, build time, memory). */
   stats(): SamplerStats;
 }

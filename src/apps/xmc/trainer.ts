@@ -14,12 +14,15 @@ import { numRows, type DatasetSplit, type SparseDataset, type SparseRows } from 
 import type { AsyncKernels } from '../../kernels/pool.js';
 import { dot } from '../../kernels/index.js';
 import { evaluate, evaluateMetrics } from '../../layer/evaluator.js';
-import { createOptimizer, OPTIMIZER_NAMES, type OptimizerName, type OptimizerState, type SparseOptimizer } from '../../layer/optimizers.js';
+import {
+  createOptimizer, OPTIMIZER_NAMES, type OptimizerName, type OptimizerState, type OptimizerStorage, type SparseOptimizer,
+} from '../../layer/optimizers.js';
 import { OutputLayer } from '../../layer/outputLayer.js';
 import { fullSoftmaxLoss } from '../../loss/full.js';
 import { meanNll, ndcgAtK, precisionAtK } from '../../loss/metrics.js';
 import { CONVENTIONS, type Convention, type LabelWeighting } from '../../loss/types.js';
 import { createSamplerFor, samplerNames } from '../../samplers/factory.js';
+import { MidxSampler, type MidxWorkers } from '../../samplers/midx.js';
 import { checkInputs, SparseEncoder } from './encoder.js';
 import { Featurizer, type TermWeighting } from './features.js';
 
@@ -158,10 +161,23 @@ export interface XmcRuntime {
    */
   pool?: AsyncKernels | null;
   /**
-   * Places a freshly created class table somewhere else (e.g. `tableInKernelMemory`, so the
-   * WebAssembly kernels read it in place); returns the table to train.
+   * Places a freshly created parameter table (the class table and the encoder's embedding table)
+   * somewhere else (e.g. `tableInKernelMemory`, so the WebAssembly kernels read and update it in
+   * place); returns the table to train.
    */
   placeTable?: (t: ClassTable) => ClassTable;
+  /**
+   * Where the optimizers allocate their accumulators (e.g. the kernels' memory, with
+   * {@link XmcRuntime.placeTable} placing the tables there too, so `kernels.adamRows` runs on
+   * them in place). Default: plain typed arrays.
+   */
+  optimizerStorage?: OptimizerStorage;
+  /**
+   * Helper threads for the `midx` sampler (e.g. `MidxThreads.create(threads − 1)`, Node only):
+   * each batch's rows are split between the training thread and these threads for sampling.
+   * The trained model does not depend on it (every row samples from its own generator).
+   */
+  midxWorkers?: MidxWorkers | null;
 }
 
 /** Labels of the given rows of a dataset, as a batch {@link Labels}. */
@@ -242,6 +258,13 @@ export type XmcTensors = Record<string, Float32Array | Int32Array>;
  * current class table at the start of every epoch, so the state after epoch `e` is the
  * parameters plus the optimizer accumulators ({@link XmcTrainer.stateTensors}): a run resumed
  * from it continues exactly as the uninterrupted run.
+ *
+ * Threads: training is synchronous and deterministic. Every row of a batch samples its negatives
+ * from its own generator (`rowStreams`), so with helper threads ({@link XmcRuntime.midxWorkers})
+ * the `midx` sampler splits each batch's rows between the training thread and the helpers and
+ * the draws, hence the trained model, are bit-identical for any number of threads (no hogwild).
+ * The loss, the sparse updates and the index rebuilds run on the training thread; the per-epoch
+ * evaluation is split across {@link XmcRuntime.pool}.
  */
 export class XmcTrainer {
   /** The resolved configuration. */
@@ -257,6 +280,7 @@ export class XmcTrainer {
   private readonly trainRows: Int32Array;
   private readonly optimizers: { encoder: SparseOptimizer; layer: SparseOptimizer | null; classes: SparseOptimizer };
   private readonly pool: AsyncKernels | null;
+  private readonly midxWorkers: MidxWorkers | null;
   private readonly counts: Float64Array;
   private done = 0;
 
@@ -283,13 +307,17 @@ export class XmcTrainer {
     if (keep.length === 0) throw new ShapeError('the training set has no row with a label; nothing to learn');
     this.trainRows = Int32Array.from(keep);
     const rng = Rng.fromSeed(c.seed, 1);
-    const encoder = SparseEncoder.create({ inputs: featurizer.inputs, dim: c.dim, hidden: c.hidden, rng });
+    let encoder = SparseEncoder.create({ inputs: featurizer.inputs, dim: c.dim, hidden: c.hidden, rng });
     let table = ClassTable.init(train.numLabels, c.dim, rng, { init: 'normal', scale: 0.01, bias: true });
-    if (runtime.placeTable) table = runtime.placeTable(table);
+    if (runtime.placeTable) {
+      table = runtime.placeTable(table);
+      encoder = new SparseEncoder(runtime.placeTable(encoder.embedding), encoder.layer);
+    }
     this.model = new XmcModel(featurizer, encoder, table);
-    const opt = (): SparseOptimizer => createOptimizer(c.optimizer, { lr: c.lr });
+    const opt = (): SparseOptimizer => createOptimizer(c.optimizer, { lr: c.lr }, runtime.optimizerStorage);
     this.optimizers = { encoder: opt(), layer: c.hidden ? opt() : null, classes: opt() };
     this.pool = runtime.pool ?? null;
+    this.midxWorkers = runtime.midxWorkers ?? null;
     this.counts = labelCounts(train);
   }
 
@@ -317,9 +345,11 @@ export class XmcTrainer {
       };
     }
     const data = { n: table.n, counts: this.counts, seed: (c.seed * 7919 + epoch) % 2 ** 31 };
+    const sampler = createSamplerFor(c.sampler, data, c.samplerOptions);
+    if (sampler instanceof MidxSampler && this.midxWorkers) sampler.useWorkers(this.midxWorkers);
     const layer = new OutputLayer({
       table,
-      sampler: createSamplerFor(c.sampler, data, c.samplerOptions),
+      sampler,
       optimizer: opt,
       negatives: c.negatives,
       convention: c.convention,
@@ -328,6 +358,7 @@ export class XmcTrainer {
       rebuildEvery: c.rebuildEvery,
       stepUpdates: c.updatePerStep,
       denseUpdates: c.denseUpdates,
+      rowStreams: true,
     });
     return { step: (queries, labels, rng) => layer.step({ queries, labels, rng }) };
   }

@@ -820,6 +820,55 @@ export function nodeScores(phi: usize, nodes: usize, count: i32, D: i32, out: us
   }
 }
 
+// ---------------------------------------------------------------------------------------
+// sparse optimizer
+
+/**
+ * Lazy-Adam update of rows `ids[0..count)` of `w` (moments `m`, `v`, per-row step counts
+ * `steps`, gradient rows `g` in list order), as `adamRows` of the TS reference but in float32
+ * arithmetic (the bias corrections `1−β^t` in float64, once per row).
+ */
+export function adamRows(
+  w: usize, m: usize, v: usize, d: i32, ids: usize, count: i32, g: usize, steps: usize,
+  lr: f64, beta1: f64, beta2: f64, eps: f64,
+): void {
+  const rowB = <usize>d << 2;
+  const d4 = <usize>(d & ~3) << 2;
+  const b1 = f32x4.splat(<f32>beta1), a1 = f32x4.splat(<f32>(1 - beta1));
+  const b2 = f32x4.splat(<f32>beta2), a2 = f32x4.splat(<f32>(1 - beta2));
+  const ev = f32x4.splat(<f32>eps);
+  for (let i = 0; i < count; i++) {
+    const id = <usize>load<i32>(ids + (<usize>i << 2));
+    const sp = steps + (id << 2);
+    const t = load<i32>(sp) + 1;
+    store<i32>(sp, t);
+    const c1 = 1 - Math.pow(beta1, <f64>t);
+    const c2 = 1 - Math.pow(beta2, <f64>t);
+    const step = <f32>(lr / c1);
+    const ic2 = <f32>(1 / c2);
+    const sv = f32x4.splat(step), iv = f32x4.splat(ic2);
+    const wo = w + id * rowB, mo = m + id * rowB, vo = v + id * rowB, go = g + <usize>i * rowB;
+    let k: usize = 0;
+    for (; k < d4; k += 16) {
+      const gk = v128.load(go + k);
+      const mk = madd(b1, v128.load(mo + k), f32x4.mul(a1, gk));
+      const vk = madd(b2, v128.load(vo + k), f32x4.mul(a2, f32x4.mul(gk, gk)));
+      v128.store(mo + k, mk);
+      v128.store(vo + k, vk);
+      const den = f32x4.add(f32x4.sqrt(f32x4.mul(vk, iv)), ev);
+      v128.store(wo + k, f32x4.sub(v128.load(wo + k), f32x4.div(f32x4.mul(sv, mk), den)));
+    }
+    for (; k < rowB; k += 4) {
+      const gk = load<f32>(go + k);
+      const mk = <f32>beta1 * load<f32>(mo + k) + <f32>(1 - beta1) * gk;
+      const vk = <f32>beta2 * load<f32>(vo + k) + <f32>(1 - beta2) * gk * gk;
+      store<f32>(mo + k, mk);
+      store<f32>(vo + k, vk);
+      store<f32>(wo + k, load<f32>(wo + k) - (step * mk) / (Mathf.sqrt(vk * ic2) + <f32>eps));
+    }
+  }
+}
+
 /** First byte after the module's static data (start of the JavaScript-managed heap). */
 export function heapBase(): usize {
   return __heap_base;

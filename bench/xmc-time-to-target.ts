@@ -1,0 +1,70 @@
+/**
+ * Training time of `samplex train xmc` (default settings, `midx`) on the default WordNet split
+ * until the test P@1 first reaches a target (default 0.396, fastText's best on this split):
+ * trains like the CLI (kernels in WebAssembly memory, `THREADS` threads: `THREADS − 1` midx
+ * helper threads) and, from `FROM` epochs on, pauses every `EVERY` steps to evaluate P@1 on the
+ * whole test set (exact top-1 over all labels, on the training thread; the pause is not counted
+ * as training time). Prints one record per evaluation and a summary record.
+ *
+ * Environment: THREADS (2), TARGET (0.396), FROM (0.5 epochs), EVERY (64 steps), EPOCHS (2),
+ * LR (0.01), SEED (1). Run with `npm run bench -- --filter xmc-time`.
+ */
+import { loadXmcData } from '../src/apps/xmc/data.js';
+import { XmcTrainer } from '../src/apps/xmc/trainer.js';
+import { initFastKernels, tableInKernelMemory } from '../src/kernels/fast.js';
+import { precisionAtK } from '../src/loss/metrics.js';
+import '../src/samplers/index.js';
+import { MidxThreads } from '../src/samplers/midxThreads.js';
+import { emit } from './util.js';
+
+const env = (k: string, d: number): number => (process.env[k] !== undefined ? Number(process.env[k]) : d);
+
+export async function run(filter?: string): Promise<void> {
+  if (filter !== undefined && !'xmc-time-to-target'.includes(filter)) return;
+  const threads = env('THREADS', 2);
+  const target = env('TARGET', 0.396);
+  const from = env('FROM', 0.5);
+  const every = env('EVERY', 64);
+  const epochs = env('EPOCHS', 2);
+  const lr = env('LR', 0.01);
+  const seed = env('SEED', 1);
+  const data = loadXmcData('wordnet');
+  const fast = await initFastKernels({ threads: 0 });
+  const helpers = threads > 1 ? await MidxThreads.create(threads - 1) : null;
+  try {
+    const trainer = new XmcTrainer(data.split, { sampler: 'midx', lr, seed }, {
+      placeTable: (t) => tableInKernelMemory(fast, t),
+      optimizerStorage: { f32: fast.allocF32, i32: fast.allocI32 },
+      midxWorkers: helpers,
+    });
+    const test = data.split.test;
+    const perEpoch = Math.ceil(trainer.instancesPerEpoch / trainer.config.batchSize);
+    let reached: { epochs: number; trainSec: number; p1: number } | null = null;
+    let paused = 0;
+    const t0 = performance.now();
+    for (let e = 0; e < epochs && reached === null; e++) {
+      let step = 0;
+      trainer.trainEpoch(() => {
+        step++;
+        const at = e + step / perEpoch;
+        if (reached !== null || at < from || (step % every !== 0 && step !== perEpoch)) return;
+        const a = performance.now();
+        const trainSec = (a - t0 - paused) / 1000;
+        const p1 = precisionAtK(trainer.model.predict(trainer.testX, 1).ids, 1, test.labels, 1).mean;
+        paused += performance.now() - a;
+        emit({ bench: 'xmc-time-to-target', parameters: { threads, lr, seed }, epochs: +at.toFixed(4), trainSec: +trainSec.toFixed(2), p1: +p1.toFixed(4) });
+        if (p1 >= target) reached = { epochs: at, trainSec, p1 };
+      });
+    }
+    const r = reached as { epochs: number; trainSec: number; p1: number } | null;
+    emit({
+      bench: 'xmc-time-to-target',
+      parameters: { threads, lr, seed, target, every },
+      reached: r !== null,
+      ...(r ? { epochs: +r.epochs.toFixed(4), trainSec: +r.trainSec.toFixed(2), p1: r.p1 } : {}),
+    });
+  } finally {
+    await helpers?.close();
+    await fast.close();
+  }
+}
