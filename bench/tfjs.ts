@@ -49,9 +49,16 @@ function makeHead(
   const init = ClassTable.init(n, d, rng, { init: 'uniform', scale: 0.1, bias: true });
   const table = fast ? tableInKernelMemory(fast, init) : init;
   const opts = sampler === 'midx' ? { seed: 1 } : { n };
-  // as `samplex train lm`: an adaptive sampler is rebuilt every 100 steps, not updated per step
+  // as `samplex train lm`: an adaptive sampler is rebuilt every 100 steps, not updated per step, and
+  // Adam steps every row of the table (its moments in the fast kernels' memory when there are some)
   const layer = new OutputLayer({
-    table, sampler: createSampler(sampler, opts), optimizer: new Adam({ lr: 0.001 }), negatives, rebuildEvery: 100, stepUpdates: false,
+    table,
+    sampler: createSampler(sampler, opts),
+    optimizer: new Adam({ lr: 0.001 }, fast ? { f32: fast.allocF32, i32: fast.allocI32 } : undefined),
+    negatives,
+    rebuildEvery: 100,
+    stepUpdates: false,
+    denseUpdates: true,
   });
   return new TfOutputHead(tf, layer, { loss });
 }

@@ -199,7 +199,8 @@ export async function runLm(tf: Tf, corpus: LmCorpus, given: Partial<LmRunSettin
   const n = corpus.vocab.size;
   const init = ClassTable.init(n, s.dim, root.fork(1), { init: 'uniform', scale: 0.1, bias: true });
   const table = hooks.fast ? tableInKernelMemory(hooks.fast, init) : init;
-  const optimizer = new Adam({ lr: s.lr });
+  // the Adam moments live in the fast kernels' memory too, so the update runs as a kernel
+  const optimizer = new Adam({ lr: s.lr }, hooks.fast ? { f32: hooks.fast.allocF32, i32: hooks.fast.allocI32 } : undefined);
   let epochsDone = 0;
   let wallSec = 0;
   let rng = root.fork(3);
