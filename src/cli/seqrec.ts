@@ -40,7 +40,7 @@ export interface SeqRecCommandOptions {
   negatives: string;
   codewords: string;
   refreshEvery: string;
-  sparseUpdates?: boolean;
+  denseUpdates?: boolean;
   epochs: string;
   batchSize: string;
   lr: string;
@@ -92,7 +92,7 @@ function settings(o: SeqRecCommandOptions): Settings {
     negatives: int(o.negatives, '--negatives', 1),
     codewords: int(o.codewords, '--codewords', 1, 4096),
     refreshEvery: int(o.refreshEvery, '--refresh-every', 0),
-    denseUpdates: !(o.sparseUpdates ?? false),
+    denseUpdates: o.denseUpdates ?? false,
     epochs: int(o.epochs, '--epochs', 0),
     batchSize: int(o.batchSize, '--batch-size', 1),
     lr,
@@ -304,7 +304,7 @@ function addOptions(c: Command): Command {
     .option('--negatives <m>', 'negatives per position for the sampled softmax', '100')
     .option('--codewords <K>', 'midx codewords per codebook', '32')
     .option('--refresh-every <k>', 'rebuild an adaptive sampler every k steps instead of updating it every step (0: every step)', '0')
-    .option('--sparse-updates', 'update only the sampled item rows each step (lazy Adam) instead of every row, as the full softmax does')
+    .option('--dense-updates', 'step every item row each step (zero gradient for the rows not sampled), as the full softmax does, instead of the touched rows only')
     .option('--epochs <n>', 'training epochs', '50')
     .option('--batch-size <B>', 'user sequences per batch', '128')
     .option('--lr <lr>', 'Adam learning rate of the dense parameters', '0.001')
