@@ -60,6 +60,12 @@ export function numOption(v: unknown, name: string, lo = -Infinity, hi = Infinit
   return v as number;
 }
 
+/** Returns `v` if it is a boolean, else throws {@link OptionError}. */
+export function boolOption(v: unknown, name: string): boolean {
+  if (typeof v !== 'boolean') throw new OptionError(`option ${name} must be true or false, got ${String(v)}`);
+  return v;
+}
+
 /** Returns `v` if it is one of `choices`, else throws {@link OptionError} listing them. */
 export function choiceOption<T extends string>(v: unknown, name: string, choices: readonly T[]): T {
   if (typeof v !== 'string' || !(choices as readonly string[]).includes(v)) {

@@ -8,7 +8,7 @@
 import { ClassTable } from '../core/classTable.js';
 import { OptionError, StateError } from '../core/errors.js';
 import { Rng } from '../core/rng.js';
-import { choiceOption, intOption, numOption } from '../core/validate.js';
+import { boolOption, choiceOption, intOption, numOption } from '../core/validate.js';
 import type { LmCorpus } from '../data/lmCorpus.js';
 import { tableInKernelMemory, type FastKernels } from '../kernels/fast.js';
 import { Adam } from '../layer/optimizers.js';
@@ -135,11 +135,6 @@ interface Checkpoint {
 
 const CHECKPOINT_JSON = 'checkpoint.json';
 const CHECKPOINT_TENSORS = 'checkpoint.safetensors';
-
-function boolOption(v: unknown, what: string): boolean {
-  if (typeof v !== 'boolean') throw new OptionError(`${what} must be true or false, got ${String(v)}`);
-  return v;
-}
 
 /**
  * Checks and completes run settings.

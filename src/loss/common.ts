@@ -103,6 +103,15 @@ export function sortedPositives(ids: Int32Array, offsets: Int32Array): Int32Arra
   return out;
 }
 
+/**
+ * Whether entry `k` of a CSR label list is the first occurrence of its id in its row, so that a
+ * positive listed twice counts once in a sum over the row's positives.
+ */
+export function isFirstInRow(ids: Int32Array, a: number, k: number): boolean {
+  for (let k2 = a; k2 < k; k2++) if (ids[k2] === ids[k]) return false;
+  return true;
+}
+
 /** True when `id` occurs in the ascending range `s[a..b)`. */
 export function containsSorted(s: Int32Array, a: number, b: number, id: number): boolean {
   let lo = a;

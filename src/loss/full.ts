@@ -6,7 +6,7 @@ import { OptionError } from '../core/errors.js';
 import { logAddExp } from '../core/math.js';
 import { intOption, rejectUnknown } from '../core/validate.js';
 import { dot, kernels } from '../kernels/index.js';
-import { BASE_KEYS, setupBase, zeroResult } from './common.js';
+import { BASE_KEYS, isFirstInRow, setupBase, zeroResult } from './common.js';
 import type { LossInputBase, LossResult } from './types.js';
 
 const WHAT = 'fullSoftmaxLoss';
@@ -131,9 +131,7 @@ export function fullSoftmaxLoss(input: LossInputBase, opts: FullLossOptions = {}
     for (let k = a; k < b; k++) {
       const p = posIds[k]!;
       oPos[k] = dot(h, r * d, W, p * d, d) + (bias ? bias[p]! : 0);
-      let seen = false;
-      for (let k2 = a; k2 < k && !seen; k2++) seen = posIds[k2] === p;
-      if (seen) continue;
+      if (!isFirstInRow(posIds, a, k)) continue;
       distinct++;
       mass += Math.exp(oPos[k]! - lseAll[r]!);
     }

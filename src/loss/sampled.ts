@@ -12,6 +12,7 @@ import {
   BASE_KEYS,
   containsSorted,
   indexOfSorted,
+  isFirstInRow,
   setupBase,
   sortedPositives,
   sortedUnique,
@@ -243,9 +244,7 @@ function maskedExclusiveShift(
     if (k === 0) continue;
     let qp = 0;
     for (let t = offs[r]!; t < offs[r + 1]!; t++) {
-      let seen = false;
-      for (let t2 = offs[r]!; t2 < t && !seen; t2++) seen = posIds[t2] === posIds[t];
-      if (!seen) qp += Math.exp(posLogQ[t]!);
+      if (isFirstInRow(posIds, offs[r]!, t)) qp += Math.exp(posLogQ[t]!);
     }
     const logRest = qp < 1 ? Math.log1p(-qp) : Math.log(k / m);
     const shift = Math.log(m / k) + logRest;

@@ -6,7 +6,7 @@
 import type { ClassTable } from '../core/classTable.js';
 import { OptionError, ShapeError } from '../core/errors.js';
 import type { Rng } from '../core/rng.js';
-import { intOption, rejectUnknown } from '../core/validate.js';
+import { boolOption, intOption, rejectUnknown } from '../core/validate.js';
 import { SamplerBase, type RowDistribution } from './base.js';
 import { countsOption } from './counts.js';
 import type { SamplerStats } from './types.js';
@@ -46,10 +46,7 @@ export class LogUniformSampler extends SamplerBase {
   constructor(opts: LogUniformOptions = {}) {
     super();
     rejectUnknown(opts, ['counts', 'assumeSorted', 'n'], 'logUniform sampler');
-    const sorted = opts.assumeSorted;
-    if (sorted !== undefined && typeof sorted !== 'boolean') {
-      throw new OptionError(`option assumeSorted must be true or false, got ${String(sorted)}`);
-    }
+    const sorted = opts.assumeSorted === undefined ? undefined : boolOption(opts.assumeSorted, 'assumeSorted');
     if (opts.counts !== undefined) {
       if (sorted) {
         throw new OptionError('logUniform sampler: pass either counts (ids are ranked by them) or assumeSorted: true, not both');
