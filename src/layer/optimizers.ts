@@ -53,6 +53,14 @@ export interface SparseOptimizer {
    */
   step(table: ClassTable, grad: SparseRowGrad): void;
   /**
+   * Applies one update to every row of `table`, with a zero gradient for the rows not listed in
+   * `grad`: the same as {@link SparseOptimizer.step} on the gradient spread over all `n` rows,
+   * without building it (only the listed rows are validated and copied). This is the non-lazy
+   * update of a dense optimizer: with Adam every row's moments decay and it keeps moving.
+   * @throws as {@link SparseOptimizer.step}
+   */
+  stepAll(table: ClassTable, grad: SparseRowGrad): void;
+  /**
    * The state as named typed arrays: `shape` (`Int32Array [n, d, hasBias]`), `steps`
    * (`Int32Array [count]`) and the optimizer's accumulators. Returns the live arrays (no copy);
    * copy them before further steps if a snapshot is needed.
@@ -105,6 +113,8 @@ abstract class SparseOptimizerBase implements SparseOptimizer {
   protected hasBias = false;
   protected sized = false;
   private count = 0;
+  /** Zero gradient over every row (identity ids), reused by {@link SparseOptimizerBase.stepAll}. */
+  private all: SparseRowGrad | null = null;
   /** Where the accumulators live. */
   protected readonly storage: OptimizerStorage;
 
@@ -130,6 +140,46 @@ abstract class SparseOptimizerBase implements SparseOptimizer {
   protected abstract apply(table: ClassTable, grad: SparseRowGrad): void;
 
   step(table: ClassTable, grad: SparseRowGrad): void {
+    this.fit(table);
+    checkGrad(table, grad, this.name);
+    this.apply(table, grad);
+    this.count++;
+  }
+
+  stepAll(table: ClassTable, grad: SparseRowGrad): void {
+    this.fit(table);
+    checkGrad(table, grad, this.name);
+    const { n, d } = table;
+    if (this.all === null || this.all.rows.length !== n * d) {
+      const ids = this.storage.i32(n);
+      for (let i = 0; i < n; i++) ids[i] = i;
+      this.all = { ids, rows: this.storage.f32(n * d), bias: table.bias ? this.storage.f32(n) : null };
+    }
+    const all = this.all;
+    const k = grad.ids.length;
+    const rows = all.rows;
+    const src = grad.rows;
+    for (let r = 0; r < k; r++) {
+      const o = grad.ids[r]! * d;
+      const so = r * d;
+      for (let t = 0; t < d; t++) rows[o + t] = src[so + t]!;
+      if (all.bias) all.bias[grad.ids[r]!] = grad.bias![r]!;
+    }
+    try {
+      this.apply(table, all);
+    } finally {
+      // back to all zeros: only the rows just written are non-zero
+      for (let r = 0; r < k; r++) {
+        const o = grad.ids[r]! * d;
+        rows.fill(0, o, o + d);
+        if (all.bias) all.bias[grad.ids[r]!] = 0;
+      }
+    }
+    this.count++;
+  }
+
+  /** Sizes the state for `table` on first use; later tables must have the same shape. */
+  private fit(table: ClassTable): void {
     if (!this.sized) {
       this.n = table.n;
       this.d = table.d;
@@ -141,9 +191,6 @@ abstract class SparseOptimizerBase implements SparseOptimizer {
         `${this.name}: the optimizer state is for a ${this.n}×${this.d} table${this.hasBias ? ' with bias' : ''}, got ${table.n}×${table.d}${table.bias ? ' with bias' : ''}; use one optimizer per table`,
       );
     }
-    checkGrad(table, grad, this.name);
-    this.apply(table, grad);
-    this.count++;
   }
 
   stateTensors(): OptimizerState {
@@ -428,11 +475,18 @@ export class Adam extends SparseOptimizerBase {
     if (table.bias) {
       const mB = this.mBias!;
       const vB = this.vBias!;
+      let tPrev = -1;
+      let c1 = 0;
+      let c2 = 0;
       for (let i = 0; i < k; i++) {
         const id = grad.ids[i]!;
         const t = this.rowSteps[id]!; // already advanced by adamRows
-        const c1 = 1 - Math.pow(beta1, t);
-        const c2 = 1 - Math.pow(beta2, t);
+        if (t !== tPrev) {
+          // rows updated together usually share their step count (every row, with stepAll)
+          c1 = 1 - Math.pow(beta1, t);
+          c2 = 1 - Math.pow(beta2, t);
+          tPrev = t;
+        }
         const g = grad.bias![i]!;
         const mb = beta1 * mB[id]! + (1 - beta1) * g;
         const vb = beta2 * vB[id]! + (1 - beta2) * g * g;

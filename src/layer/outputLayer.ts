@@ -4,7 +4,7 @@
  * @module
  */
 import type { ClassTable } from '../core/classTable.js';
-import { LabelRangeError, OptionError, ShapeError } from '../core/errors.js';
+import { OptionError } from '../core/errors.js';
 import type { Labels, Matrix } from '../core/matrix.js';
 import type { Rng } from '../core/rng.js';
 import { choiceOption, intOption, rejectUnknown } from '../core/validate.js';
@@ -125,7 +125,7 @@ export class OutputLayer {
   /** Whether every row samples from its own generator. */
   readonly rowStreams: boolean;
   private stepCount = 0;
-  private dense: SparseRowGrad | null = null;
+  private ids: Int32Array | null = null;
 
   /** @throws OptionError (bad or unknown options, `shared` with an adaptive sampler), ShapeError (sampler and table disagree on n) */
   constructor(opts: OutputLayerOptions) {
@@ -227,37 +227,19 @@ export class OutputLayer {
    * @throws as {@link SparseOptimizer.step} (shape, order and range of `grad.ids`, non-finite values)
    */
   applyGradients(grad: SparseRowGrad): void {
-    const g = this.denseUpdates ? this.densify(grad) : grad;
-    this.optimizer.step(this.table, g);
+    if (this.denseUpdates) this.optimizer.stepAll(this.table, grad);
+    else this.optimizer.step(this.table, grad);
     this.stepCount++;
     if (this.sampler.adaptive) {
       if (this.rebuild.shouldRebuild(this.stepCount, false)) this.sampler.build(this.table);
-      else if (this.stepUpdates) this.sampler.update(g.ids);
+      else if (this.stepUpdates) this.sampler.update(this.denseUpdates ? this.allIds() : grad.ids);
     }
   }
 
-  /** `grad` over every row (zeros for the untouched ones), in buffers reused across steps. */
-  private densify(grad: SparseRowGrad): SparseRowGrad {
-    const { n, d } = this.table;
-    if (grad.rows.length !== grad.ids.length * d) {
-      throw new ShapeError(`OutputLayer.applyGradients: ${grad.ids.length} ids need ${grad.ids.length * d} gradient values, got ${grad.rows.length}`);
-    }
-    if (this.dense === null) {
-      const ids = new Int32Array(n);
-      for (let i = 0; i < n; i++) ids[i] = i;
-      this.dense = { ids, rows: new Float32Array(n * d), bias: this.table.bias ? new Float32Array(n) : null };
-    }
-    const { rows, bias } = this.dense;
-    rows.fill(0);
-    bias?.fill(0);
-    for (let k = 0; k < grad.ids.length; k++) {
-      const id = grad.ids[k]!;
-      if (!(id >= 0 && id < n)) throw new LabelRangeError(`OutputLayer.applyGradients: gradient row ${k} has class id ${id}, outside [0, ${n})`);
-      if (k > 0 && id <= grad.ids[k - 1]!) throw new ShapeError('OutputLayer.applyGradients: gradient ids must be distinct and ascending');
-      rows.set(grad.rows.subarray(k * d, (k + 1) * d), id * d);
-      if (bias && grad.bias) bias[id] = grad.bias[k]!;
-    }
-    return this.dense;
+  /** `0 … n−1` (the rows a dense update changes). */
+  private allIds(): Int32Array {
+    if (this.ids === null) this.ids = Int32Array.from({ length: this.table.n }, (_, i) => i);
+    return this.ids;
   }
 
   /**

@@ -826,7 +826,7 @@ export function nodeScores(phi: usize, nodes: usize, count: i32, D: i32, out: us
 /**
  * Lazy-Adam update of rows `ids[0..count)` of `w` (moments `m`, `v`, per-row step counts
  * `steps`, gradient rows `g` in list order), as `adamRows` of the TS reference but in float32
- * arithmetic (the bias corrections `1−β^t` in float64, once per row).
+ * arithmetic (the bias corrections `1−β^t` in float64, recomputed only when a row's step count differs from the previous row's).
  */
 export function adamRows(
   w: usize, m: usize, v: usize, d: i32, ids: usize, count: i32, g: usize, steps: usize,
@@ -837,15 +837,19 @@ export function adamRows(
   const b1 = f32x4.splat(<f32>beta1), a1 = f32x4.splat(<f32>(1 - beta1));
   const b2 = f32x4.splat(<f32>beta2), a2 = f32x4.splat(<f32>(1 - beta2));
   const ev = f32x4.splat(<f32>eps);
+  let tPrev: i32 = -1;
+  let step: f32 = 0, ic2: f32 = 0;
   for (let i = 0; i < count; i++) {
     const id = <usize>load<i32>(ids + (<usize>i << 2));
     const sp = steps + (id << 2);
     const t = load<i32>(sp) + 1;
     store<i32>(sp, t);
-    const c1 = 1 - Math.pow(beta1, <f64>t);
-    const c2 = 1 - Math.pow(beta2, <f64>t);
-    const step = <f32>(lr / c1);
-    const ic2 = <f32>(1 / c2);
+    if (t != tPrev) {
+      // rows updated together mostly share their step count: one pair of pows for all of them
+      step = <f32>(lr / (1 - Math.pow(beta1, <f64>t)));
+      ic2 = <f32>(1 / (1 - Math.pow(beta2, <f64>t)));
+      tPrev = t;
+    }
     const sv = f32x4.splat(step), iv = f32x4.splat(ic2);
     const wo = w + id * rowB, mo = m + id * rowB, vo = v + id * rowB, go = g + <usize>i * rowB;
     let k: usize = 0;
