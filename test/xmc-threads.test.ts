@@ -8,7 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ClassTable } from '../src/core/classTable.js';
-import { OptionError, StateError } from '../src/core/errors.js';
+import { LabelRangeError, OptionError, ShapeError, StateError } from '../src/core/errors.js';
 import { matrix, multiLabels, type Labels } from '../src/core/matrix.js';
 import { Rng } from '../src/core/rng.js';
 import { createSampler } from '../src/index.js';
@@ -209,6 +209,56 @@ test('adamRows: the WebAssembly kernel matches the TS reference (float32 arithme
       // rows not listed are untouched
       for (const id of ids.subarray(count)) assert.deepEqual(w2.subarray(id * d, (id + 1) * d), w.subarray(id * d, (id + 1) * d));
     }
+  } finally {
+    await fast.close();
+  }
+});
+
+test('adamAllRows: the WebAssembly kernel matches the TS reference, and adamRows on the spread gradient bit for bit', async () => {
+  const fast = await initFastKernels({ threads: 0, install: false });
+  try {
+    const rng = Rng.fromSeed(52);
+    for (const d of [1, 3, 4, 7, 16, 33, 128]) {
+      const n = 40;
+      const count = 11;
+      const perm = Int32Array.from({ length: n }, (_, i) => i);
+      rng.shuffle(perm);
+      const ids = perm.slice(0, count).sort();
+      const w = randF32(rng, n * d);
+      const m = randF32(rng, n * d).map((x) => 0.1 * x);
+      const v = randF32(rng, n * d).map((x) => 0.01 * Math.abs(x));
+      // equal step counts in runs (as after dense updates) and a few odd ones
+      const steps = Int32Array.from({ length: n }, (_, i) => (i % 9 === 4 ? 1 + rng.int(5) : 7));
+      const grad = randF32(rng, count * d);
+      const spread = new Float32Array(n * d);
+      ids.forEach((id, p) => spread.set(grad.subarray(p * d, (p + 1) * d), id * d));
+      const put = <T extends Float32Array | Int32Array>(x: T): T => {
+        const y = (x instanceof Float32Array ? fast.allocF32(x.length) : fast.allocI32(x.length)) as T;
+        y.set(x as never);
+        return y;
+      };
+      const [w1, m1, v1, s1] = [w.slice(), m.slice(), v.slice(), steps.slice()];
+      ref.adamAllRows(w1, m1, v1, d, n, ids, count, grad, s1, 0.01, 0.9, 0.999, 1e-8);
+      // the TS reference equals adamRows over every row with the spread gradient, exactly
+      const [w0, m0, v0, s0] = [w.slice(), m.slice(), v.slice(), steps.slice()];
+      ref.adamRows(w0, m0, v0, d, perm.slice().sort(), n, spread, s0, 0.01, 0.9, 0.999, 1e-8);
+      assert.deepEqual([w1, m1, v1, s1], [w0, m0, v0, s0], `ref d=${d}`);
+      const [w2, m2, v2, s2] = [put(w), put(m), put(v), put(steps)];
+      fast.kernels.adamAllRows(w2, m2, v2, d, n, ids, count, grad, s2, 0.01, 0.9, 0.999, 1e-8);
+      assert.deepEqual(s2, s1, 'row step counts');
+      assertClose(m2, m1, (i) => 4 * U32 * (Math.abs(m[i]!) + Math.abs(m1[i]!) + 1e-30), `m d=${d}`);
+      assertClose(v2, v1, (i) => 4 * U32 * (Math.abs(v[i]!) + Math.abs(v1[i]!) + 1e-30), `v d=${d}`);
+      assertClose(w2, w1, (i) => 2 * U32 * Math.abs(w1[i]!) + 16 * U32 * Math.abs(w[i]! - w1[i]!) + 1e-12, `w d=${d}`);
+      // the WebAssembly adamRows on the spread gradient gives the same bits
+      const [w3, m3, v3, s3] = [put(w), put(m), put(v), put(steps)];
+      fast.kernels.adamRows(w3, m3, v3, d, perm.slice().sort(), n, spread, s3, 0.01, 0.9, 0.999, 1e-8);
+      assert.deepEqual([w2, m2, v2], [w3, m3, v3], `wasm adamRows d=${d}`);
+    }
+    // ids out of order or range are refused
+    const [w, m, v] = [fast.allocF32(8), fast.allocF32(8), fast.allocF32(8)];
+    const st = fast.allocI32(4);
+    assert.throws(() => fast.kernels.adamAllRows(w, m, v, 2, 4, Int32Array.of(2, 1), 2, new Float32Array(4), st, 0.01, 0.9, 0.999, 1e-8), ShapeError);
+    assert.throws(() => fast.kernels.adamAllRows(w, m, v, 2, 4, Int32Array.of(4), 1, new Float32Array(2), st, 0.01, 0.9, 0.999, 1e-8), LabelRangeError);
   } finally {
     await fast.close();
   }

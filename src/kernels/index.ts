@@ -27,6 +27,8 @@ export interface KernelSet {
   nodeScores: typeof ref.nodeScores;
   /** Lazy-Adam update of listed table rows (the sparse optimizer's inner loop). */
   adamRows: typeof ref.adamRows;
+  /** Adam update of every table row with a sparse gradient (zero for the rows not listed). */
+  adamAllRows: typeof ref.adamAllRows;
 }
 
 /** The plain-TypeScript reference kernels. */
@@ -43,6 +45,7 @@ export const tsKernels: KernelSet = {
   kmeansAssign: ref.kmeansAssign,
   nodeScores: ref.nodeScores,
   adamRows: ref.adamRows,
+  adamAllRows: ref.adamAllRows,
 };
 
 /** The active kernels (mutable dispatch table; starts as the TS reference). */

@@ -202,6 +202,49 @@ export function adamRows(
   }
 }
 
+/**
+ * Adam update of every row `0 … n−1` of `w` with a sparse gradient: row `ids[p]` (strictly
+ * ascending) gets gradient row `p` of `grad`, every other row a zero gradient. The same as
+ * {@link adamRows} on all rows with the gradient spread out, without building it; every row's
+ * step count advances. Ids that are not ascending are not found (their gradient is ignored):
+ * callers check the order.
+ */
+export function adamAllRows(
+  w: Float32Array,
+  m: Float32Array,
+  v: Float32Array,
+  d: number,
+  n: number,
+  ids: Int32Array,
+  count: number,
+  grad: Float32Array,
+  rowSteps: Int32Array,
+  lr: number,
+  beta1: number,
+  beta2: number,
+  eps: number,
+): void {
+  let p = 0;
+  for (let r = 0; r < n; r++) {
+    const t = rowSteps[r]! + 1;
+    rowSteps[r] = t;
+    const c1 = 1 - Math.pow(beta1, t);
+    const c2 = 1 - Math.pow(beta2, t);
+    const wo = r * d;
+    const listed = p < count && ids[p] === r;
+    const go = p * d;
+    for (let k = 0; k < d; k++) {
+      const g = listed ? grad[go + k]! : 0;
+      const mk = beta1 * m[wo + k]! + (1 - beta1) * g;
+      const vk = beta2 * v[wo + k]! + (1 - beta2) * g * g;
+      m[wo + k] = mk;
+      v[wo + k] = vk;
+      w[wo + k] = w[wo + k]! - (lr * (mk / c1)) / (Math.sqrt(vk / c2) + eps);
+    }
+    if (listed) p++;
+  }
+}
+
 /** `(s, id)` ranks above `(s0, id0)` in a top-k list: larger score, ties by smaller id; id -1 is empty. */
 function ranksAbove(s: number, id: number, s0: number, id0: number): boolean {
   if (id0 < 0) return id >= 0 || s > s0;

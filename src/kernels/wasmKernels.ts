@@ -29,6 +29,10 @@ export interface KernelExports {
     w: number, m: number, v: number, d: number, ids: number, count: number, g: number, steps: number,
     lr: number, beta1: number, beta2: number, eps: number,
   ): void;
+  adamAllRows(
+    w: number, m: number, v: number, d: number, n: number, ids: number, count: number, g: number, steps: number,
+    lr: number, beta1: number, beta2: number, eps: number,
+  ): void;
   heapBase(): number;
 }
 
@@ -206,6 +210,25 @@ export function makeWasmKernelSet(name: string, ex: KernelExports, arena: WasmAr
         const pi = f.ptr(ids, 0, count, 'in', 'ids');
         const pg = f.ptr(grad, 0, count * d, 'in', 'grad');
         ex.adamRows(w.byteOffset, m.byteOffset, v.byteOffset, d, pi, count, pg, rowSteps.byteOffset, lr, beta1, beta2, eps);
+      });
+    },
+    adamAllRows(w, m, v, d, n, ids, count, grad, rowSteps, lr, beta1, beta2, eps) {
+      if (n <= 0 || d === 0 || !(arena.owns(w) && arena.owns(m) && arena.owns(v) && arena.owns(rowSteps))) {
+        ref.adamAllRows(w, m, v, d, n, ids, count, grad, rowSteps, lr, beta1, beta2, eps);
+        return;
+      }
+      if (n > Math.min(Math.floor(w.length / d), Math.floor(m.length / d), Math.floor(v.length / d), rowSteps.length)) {
+        throw new ShapeError(`adamAllRows: ${n} rows of ${d} do not fit the table, moments and step counts`);
+      }
+      checkIds(ids, count, n, 'ids');
+      for (let t = 1; t < count; t++) {
+        if (ids[t]! <= ids[t - 1]!) throw new ShapeError(`adamAllRows: ids must be strictly ascending; ids[${t - 1}] = ${ids[t - 1]}, ids[${t}] = ${ids[t]}`);
+      }
+      if (grad.length < count * d) throw new ShapeError(`adamAllRows: grad has ${grad.length} values, ${count} rows of ${d} need ${count * d}`);
+      staged(arena, (f) => {
+        const pi = count > 0 ? f.ptr(ids, 0, count, 'in', 'ids') : 0;
+        const pg = count > 0 ? f.ptr(grad, 0, count * d, 'in', 'grad') : 0;
+        ex.adamAllRows(w.byteOffset, m.byteOffset, v.byteOffset, d, n, pi, count, pg, rowSteps.byteOffset, lr, beta1, beta2, eps);
       });
     },
     nodeScores(phi, nodes, count, D, out) {

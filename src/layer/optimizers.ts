@@ -149,6 +149,15 @@ abstract class SparseOptimizerBase implements SparseOptimizer {
   stepAll(table: ClassTable, grad: SparseRowGrad): void {
     this.fit(table);
     checkGrad(table, grad, this.name);
+    this.applyAll(table, grad);
+    this.count++;
+  }
+
+  /**
+   * Updates every row, the ones not in `grad` with a zero gradient (`grad` has been validated):
+   * by default {@link SparseOptimizerBase.apply} on the gradient spread over a reused zero buffer.
+   */
+  protected applyAll(table: ClassTable, grad: SparseRowGrad): void {
     const { n, d } = table;
     if (this.all === null || this.all.rows.length !== n * d) {
       const ids = this.storage.i32(n);
@@ -175,7 +184,6 @@ abstract class SparseOptimizerBase implements SparseOptimizer {
         if (all.bias) all.bias[grad.ids[r]!] = 0;
       }
     }
-    this.count++;
   }
 
   /** Sizes the state for `table` on first use; later tables must have the same shape. */
@@ -470,30 +478,54 @@ export class Adam extends SparseOptimizerBase {
 
   protected apply(table: ClassTable, grad: SparseRowGrad): void {
     const { lr, beta1, beta2, eps } = this.options;
+    kernels.adamRows(table.weights, this.m, this.v, table.d, grad.ids, grad.ids.length, grad.rows, this.rowSteps, lr, beta1, beta2, eps);
+    if (table.bias) this.biasStep(table.bias, grad, false);
+  }
+
+  /** Every row in one pass of `kernels.adamAllRows` (no dense gradient is built or read). */
+  protected override applyAll(table: ClassTable, grad: SparseRowGrad): void {
+    const { lr, beta1, beta2, eps } = this.options;
+    kernels.adamAllRows(table.weights, this.m, this.v, table.d, table.n, grad.ids, grad.ids.length, grad.rows, this.rowSteps, lr, beta1, beta2, eps);
+    if (table.bias) this.biasStep(table.bias, grad, true);
+  }
+
+  /**
+   * The biases' Adam step for the rows of `grad` (or, with `all`, for every row, zero gradient
+   * where `grad` lists none); the rows' step counts have already been advanced by the kernel.
+   */
+  private biasStep(bias: Float32Array, grad: SparseRowGrad, all: boolean): void {
+    const { lr, beta1, beta2, eps } = this.options;
+    const mB = this.mBias!;
+    const vB = this.vBias!;
     const k = grad.ids.length;
-    kernels.adamRows(table.weights, this.m, this.v, table.d, grad.ids, k, grad.rows, this.rowSteps, lr, beta1, beta2, eps);
-    if (table.bias) {
-      const mB = this.mBias!;
-      const vB = this.vBias!;
-      let tPrev = -1;
-      let c1 = 0;
-      let c2 = 0;
-      for (let i = 0; i < k; i++) {
-        const id = grad.ids[i]!;
-        const t = this.rowSteps[id]!; // already advanced by adamRows
-        if (t !== tPrev) {
-          // rows updated together usually share their step count (every row, with stepAll)
-          c1 = 1 - Math.pow(beta1, t);
-          c2 = 1 - Math.pow(beta2, t);
-          tPrev = t;
-        }
-        const g = grad.bias![i]!;
-        const mb = beta1 * mB[id]! + (1 - beta1) * g;
-        const vb = beta2 * vB[id]! + (1 - beta2) * g * g;
-        mB[id] = mb;
-        vB[id] = vb;
-        table.bias[id] = table.bias[id]! - (lr * (mb / c1)) / (Math.sqrt(vb / c2) + eps);
+    const count = all ? bias.length : k;
+    let p = 0;
+    let tPrev = -1;
+    let c1 = 0;
+    let c2 = 0;
+    for (let i = 0; i < count; i++) {
+      let id: number;
+      let g: number;
+      if (all) {
+        id = i;
+        const listed = p < k && grad.ids[p] === i;
+        g = listed ? grad.bias![p++]! : 0;
+      } else {
+        id = grad.ids[i]!;
+        g = grad.bias![i]!;
       }
+      const t = this.rowSteps[id]!;
+      if (t !== tPrev) {
+        // rows updated together usually share their step count (every row, with stepAll)
+        c1 = 1 - Math.pow(beta1, t);
+        c2 = 1 - Math.pow(beta2, t);
+        tPrev = t;
+      }
+      const mb = beta1 * mB[id]! + (1 - beta1) * g;
+      const vb = beta2 * vB[id]! + (1 - beta2) * g * g;
+      mB[id] = mb;
+      vB[id] = vb;
+      bias[id] = bias[id]! - (lr * (mb / c1)) / (Math.sqrt(vb / c2) + eps);
     }
   }
 }

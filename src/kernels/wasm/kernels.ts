@@ -873,6 +873,63 @@ export function adamRows(
   }
 }
 
+/**
+ * Adam update of every row `0 … n−1` of `w`: row `ids[p]` (strictly ascending) with gradient row
+ * `p` of `g`, every other row with a zero gradient — `adamRows` over all rows with the gradient
+ * spread out (the same float32 arithmetic, so the same bits), without reading a dense gradient.
+ */
+export function adamAllRows(
+  w: usize, m: usize, v: usize, d: i32, n: i32, ids: usize, count: i32, g: usize, steps: usize,
+  lr: f64, beta1: f64, beta2: f64, eps: f64,
+): void {
+  const rowB = <usize>d << 2;
+  const d4 = <usize>(d & ~3) << 2;
+  const b1 = f32x4.splat(<f32>beta1), a1 = f32x4.splat(<f32>(1 - beta1));
+  const b2 = f32x4.splat(<f32>beta2), a2 = f32x4.splat(<f32>(1 - beta2));
+  const ev = f32x4.splat(<f32>eps);
+  const zero = f32x4.splat(0);
+  let tPrev: i32 = -1;
+  let step: f32 = 0, ic2: f32 = 0;
+  let p: i32 = 0;
+  let next: i32 = count > 0 ? load<i32>(ids) : -1;
+  for (let r: i32 = 0; r < n; r++) {
+    const sp = steps + (<usize>r << 2);
+    const t = load<i32>(sp) + 1;
+    store<i32>(sp, t);
+    if (t != tPrev) {
+      step = <f32>(lr / (1 - Math.pow(beta1, <f64>t)));
+      ic2 = <f32>(1 / (1 - Math.pow(beta2, <f64>t)));
+      tPrev = t;
+    }
+    const sv = f32x4.splat(step), iv = f32x4.splat(ic2);
+    const wo = w + <usize>r * rowB, mo = m + <usize>r * rowB, vo = v + <usize>r * rowB;
+    const listed = r == next;
+    const go = g + <usize>p * rowB;
+    let k: usize = 0;
+    for (; k < d4; k += 16) {
+      const gk = listed ? v128.load(go + k) : zero;
+      const mk = madd(b1, v128.load(mo + k), f32x4.mul(a1, gk));
+      const vk = madd(b2, v128.load(vo + k), f32x4.mul(a2, f32x4.mul(gk, gk)));
+      v128.store(mo + k, mk);
+      v128.store(vo + k, vk);
+      const den = f32x4.add(f32x4.sqrt(f32x4.mul(vk, iv)), ev);
+      v128.store(wo + k, f32x4.sub(v128.load(wo + k), f32x4.div(f32x4.mul(sv, mk), den)));
+    }
+    for (; k < rowB; k += 4) {
+      const gk: f32 = listed ? load<f32>(go + k) : 0;
+      const mk = <f32>beta1 * load<f32>(mo + k) + <f32>(1 - beta1) * gk;
+      const vk = <f32>beta2 * load<f32>(vo + k) + <f32>(1 - beta2) * gk * gk;
+      store<f32>(mo + k, mk);
+      store<f32>(vo + k, vk);
+      store<f32>(wo + k, load<f32>(wo + k) - (step * mk) / (Mathf.sqrt(vk * ic2) + <f32>eps));
+    }
+    if (listed) {
+      p++;
+      next = p < count ? load<i32>(ids + (<usize>p << 2)) : -1;
+    }
+  }
+}
+
 /** First byte after the module's static data (start of the JavaScript-managed heap). */
 export function heapBase(): usize {
   return __heap_base;
