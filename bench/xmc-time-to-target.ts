@@ -7,7 +7,7 @@
  * as training time). Prints one record per evaluation and a summary record.
  *
  * Environment: THREADS (2), TARGET (0.396), FROM (0.5 epochs), EVERY (64 steps), EPOCHS (2),
- * LR (0.01), SEED (1). Run with `npm run bench -- --filter xmc-time`.
+ * LR (0.01), SEED (1), BATCH (64). Run with `npm run bench -- --filter xmc-time`.
  */
 import { loadXmcData } from '../src/apps/xmc/data.js';
 import { XmcTrainer } from '../src/apps/xmc/trainer.js';
@@ -28,11 +28,12 @@ export async function run(filter?: string): Promise<void> {
   const epochs = env('EPOCHS', 2);
   const lr = env('LR', 0.01);
   const seed = env('SEED', 1);
+  const batchSize = env('BATCH', 64);
   const data = loadXmcData('wordnet');
   const fast = await initFastKernels({ threads: 0 });
   const helpers = threads > 1 ? await MidxThreads.create(threads - 1) : null;
   try {
-    const trainer = new XmcTrainer(data.split, { sampler: 'midx', lr, seed }, {
+    const trainer = new XmcTrainer(data.split, { sampler: 'midx', lr, seed, batchSize }, {
       placeTable: (t) => tableInKernelMemory(fast, t),
       optimizerStorage: { f32: fast.allocF32, i32: fast.allocI32 },
       midxWorkers: helpers,
@@ -52,14 +53,14 @@ export async function run(filter?: string): Promise<void> {
         const trainSec = (a - t0 - paused) / 1000;
         const p1 = precisionAtK(trainer.model.predict(trainer.testX, 1).ids, 1, test.labels, 1).mean;
         paused += performance.now() - a;
-        emit({ bench: 'xmc-time-to-target', parameters: { threads, lr, seed }, epochs: +at.toFixed(4), trainSec: +trainSec.toFixed(2), p1: +p1.toFixed(4) });
+        emit({ bench: 'xmc-time-to-target', parameters: { threads, lr, seed, batchSize }, epochs: +at.toFixed(4), trainSec: +trainSec.toFixed(2), p1: +p1.toFixed(4) });
         if (p1 >= target) reached = { epochs: at, trainSec, p1 };
       });
     }
     const r = reached as { epochs: number; trainSec: number; p1: number } | null;
     emit({
       bench: 'xmc-time-to-target',
-      parameters: { threads, lr, seed, target, every },
+      parameters: { threads, lr, seed, batchSize, target, every },
       reached: r !== null,
       ...(r ? { epochs: +r.epochs.toFixed(4), trainSec: +r.trainSec.toFixed(2), p1: r.p1 } : {}),
     });
