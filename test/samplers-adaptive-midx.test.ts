@@ -20,6 +20,29 @@ const P_MIN = 1e-3;
 
 /** Brute-force log q for one query: softmax over quantized logits (+log pop) or the full softmax. */
 function brute(s: MidxSampler, t: ClassTable, q: Matrix, r: number, stage: MidxStage, pop?: number[]): Float64Array {
+  if (stage === 'softmax') {
+    // the uniform stage's bucket probabilities, then the exact softmax within each bucket
+    const u = brute(s, t, q, r, 'uniform');
+    const members = new Map<string, number[]>();
+    for (let i = 0; i < t.n; i++) {
+      const key = s.codesOf(i).join(',');
+      members.set(key, [...(members.get(key) ?? []), i]);
+    }
+    const lse = (xs: number[]): number => {
+      const m = Math.max(...xs);
+      return m + Math.log(xs.reduce((a, x) => a + Math.exp(x - m), 0));
+    };
+    const groups = [...members.values()];
+    const logPb = groups.map((ids) => lse(ids.map((i) => u[i]!)));
+    const norm = lse(logPb);
+    const out = new Float64Array(t.n);
+    groups.forEach((ids, g) => {
+      const o = ids.map((i) => t.logit(q.data, r * t.d, i));
+      const z = lse(o);
+      ids.forEach((i, k) => (out[i] = logPb[g]! - norm + o[k]! - z));
+    });
+    return out;
+  }
   const cb = s.codebooks()!;
   const d = t.d;
   const h = [...q.data.subarray(r * d, (r + 1) * d)];
@@ -46,7 +69,7 @@ function brute(s: MidxSampler, t: ClassTable, q: Matrix, r: number, stage: MidxS
 const POP = Array.from({ length: 400 }, (_, i) => (i % 7 === 0 ? 0 : 1 + (i % 5)));
 
 for (const codebook of ['pq', 'rq'] as MidxCodebook[]) {
-  for (const stage of ['uniform', 'pop', 'residual'] as MidxStage[]) {
+  for (const stage of ['uniform', 'pop', 'residual', 'softmax'] as MidxStage[]) {
     test(`midx ${codebook}/${stage}: log q of every id equals the brute-force distribution; draws match (chi-square)`, () => {
       const t = randomTable(400, 8, 11, true, 0.8);
       const q = randomQueries(2, 8, 12);
@@ -56,8 +79,8 @@ for (const codebook of ['pq', 'rq'] as MidxCodebook[]) {
         const qr = queryRow(q, r);
         const want = brute(s, t, q, r, stage, POP);
         const got = logQAll(s, qr);
-        // residual logits go through the float32 kernels
-        const tol = stage === 'residual' ? 1e-5 : 1e-9;
+        // residual logits go through the float32 kernels; softmax-stage logits are float64 sums of float32 products
+        const tol = stage === 'residual' ? 1e-5 : stage === 'softmax' ? 1e-6 : 1e-9;
         assert.ok(maxAbsDiff(got, want) < tol, `row ${r}: ${maxAbsDiff(got, want)}`);
         if (stage === 'pop') for (let i = 0; i < 400; i += 7) assert.equal(got[i], -Infinity);
         const p = drawChiSquare(s, qr, got, 20000, 300 + r, 1e-12);

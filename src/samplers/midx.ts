@@ -13,7 +13,12 @@
  * - `'uniform'`: `w_i = 1` — `q = softmax(h̃·ĉ_i)` over the quantized embeddings (biases quantized too);
  * - `'pop'`: `w_i = pop_i` — `q ∝ pop_i · exp(h̃·ĉ_i)`;
  * - `'residual'`: `w_i = exp(h̃·r_i)` (`r_i = c̃_i − ĉ_i`), computed as `exp(o_i)` without the codeword
- *   factors — reproduces the full softmax exactly at `O(n·d)` per query (a test oracle).
+ *   factors — reproduces the full softmax exactly at `O(n·d)` per query (a test oracle);
+ * - `'softmax'`: the buckets are drawn as with `'uniform'` (`W` = bucket size), then a class
+ *   `∝ exp(o_i)` within the drawn bucket — `∝ exp(h̃·r_i)`, since its classes share `ĉ_i` — so
+ *   `q_i = P(k1,k2) · exp(o_i) / Σ_{j∈Ω(k1,k2)} exp(o_j)`. The exact logits are computed only for
+ *   the classes of the buckets a query draws from (`O(|Ω|·d)` per distinct bucket, cached per
+ *   query); the quantization error inside a bucket no longer reaches the proposal.
  * Log-space throughout; empty buckets have weight 0 and are never drawn. Reported `log q` is the
  * log of the stage probabilities actually used.
  * @module
@@ -34,7 +39,7 @@ import type { SampleOptions, SampleWithLogQ, SamplerStats } from './types.js';
 /** Codebook structure of {@link MidxSampler}. */
 export type MidxCodebook = 'pq' | 'rq';
 /** Last stage of {@link MidxSampler}. */
-export type MidxStage = 'uniform' | 'pop' | 'residual';
+export type MidxStage = 'uniform' | 'pop' | 'residual' | 'softmax';
 
 /** Options of {@link MidxSampler}. */
 export interface MidxOptions {
@@ -42,7 +47,7 @@ export interface MidxOptions {
   codebook?: MidxCodebook;
   /** Codewords per codebook `K` (default 64; capped at the number of classes). */
   codewords?: number;
-  /** Last stage: `'uniform'` (default), `'pop'` or `'residual'`. */
+  /** Last stage: `'uniform'` (default), `'pop'`, `'softmax'` or `'residual'`. */
   stage?: MidxStage;
   /** Non-negative popularity per class (required by `'pop'`), e.g. training counts. */
   popularity?: ArrayLike<number> | null;
@@ -176,7 +181,7 @@ export class MidxSampler extends SamplerBase {
     super();
     rejectUnknown(opts, MIDX_OPTIONS, 'midx sampler');
     this.codebook = choiceOption(opts.codebook ?? 'rq', 'codebook', ['pq', 'rq'] as const);
-    this.stage = choiceOption(opts.stage ?? 'uniform', 'stage', ['uniform', 'pop', 'residual'] as const);
+    this.stage = choiceOption(opts.stage ?? 'uniform', 'stage', ['uniform', 'pop', 'residual', 'softmax'] as const);
     this.kOpt = intOption(opts.codewords ?? 64, 'codewords', 1, 4096);
     this.iters = intOption(opts.iters ?? 10, 'iters', 0, 10000);
     this.refitIters = intOption(opts.refitIters ?? 3, 'refitIters', 0, 10000);
@@ -202,12 +207,17 @@ export class MidxSampler extends SamplerBase {
    * Lets {@link MidxSampler.sampleWithLogQ} split the rows of a batch between the calling thread
    * and `workers` (null: back to one thread) when the call uses `rowStreams`: every row draws
    * from its own generator with the same code wherever it runs, so the draws and
-   * log-probabilities are identical for any number of threads. The `'residual'` stage (which
-   * reads the class table per query) always runs on the calling thread.
+   * log-probabilities are identical for any number of threads. The `'residual'` and `'softmax'`
+   * stages (which read the class table per query) always run on the calling thread.
    */
   useWorkers(workers: MidxWorkers | null): void {
     this.workers = workers;
     if (workers && this.built) workers.setIndex(this.workerIndex());
+  }
+
+  /** Whether the last stage reads the class table per query (then sampling stays on the calling thread). */
+  private get readsTable(): boolean {
+    return this.stage === 'residual' || this.stage === 'softmax';
   }
 
   /** The index as plain data for helper threads (no class table). */
@@ -224,7 +234,7 @@ export class MidxSampler extends SamplerBase {
   override sampleWithLogQ(opts: SampleOptions, ids: Labels): SampleWithLogQ {
     const w = this.workers;
     const B = opts.queries ? opts.queries.rows : 0;
-    if (!w || !opts.rowStreams || this.stage === 'residual' || B < 2 * MIN_ROWS_PER_THREAD) return super.sampleWithLogQ(opts, ids);
+    if (!w || !opts.rowStreams || this.readsTable || B < 2 * MIN_ROWS_PER_THREAD) return super.sampleWithLogQ(opts, ids);
     const { rows } = this.checkSampleOptions(opts);
     const queries = opts.queries!;
     if (ids.offsets.length - 1 !== rows) throw new OptionError(`logQ: ids have ${ids.offsets.length - 1} rows but queries have ${rows}`);
@@ -609,7 +619,7 @@ export class MidxSampler extends SamplerBase {
 
 /**
  * Read-only view of a built index used by {@link MidxRow} (plain data: it can be copied to
- * another thread). `table` is only read by the `'residual'` stage.
+ * another thread). `table` is only read by the `'residual'` and `'softmax'` stages.
  * @internal
  */
 export interface MidxInternals {
@@ -654,6 +664,12 @@ export class MidxRow implements RowDistribution {
   private readonly logitBuf: Float32Array;
   /** Codeword scores of the residual stage: all zero (the class weights carry the whole logit). */
   private readonly zeros: Float64Array;
+  /** softmax stage: the query, and per bucket (stamped per query) the max logit and cumulative exp(o − max) in CSR order */
+  private hq: Float32Array = new Float32Array(0);
+  private hqo = 0;
+  private readonly bStamp: Int32Array;
+  private readonly bMax: Float64Array;
+  private readonly bCum: Float64Array;
 
   constructor(ix: MidxInternals) {
     this.ix = ix;
@@ -675,6 +691,10 @@ export class MidxRow implements RowDistribution {
     this.W = res ? new Float64Array(K * K) : ix.bucketW;
     this.logitBuf = new Float32Array(res ? 1024 : 0);
     this.zeros = new Float64Array(res ? K : 0);
+    const soft = ix.stage === 'softmax';
+    this.bStamp = new Int32Array(soft ? K * K : 0);
+    this.bMax = new Float64Array(soft ? K * K : 0);
+    this.bCum = new Float64Array(soft ? ix.n : 0);
   }
 
   /** Codeword scores `s1`, `s2` (float64, `K·d'` per query) for query `h[ho .. ho+d)`: all `topK` needs. */
@@ -706,7 +726,10 @@ export class MidxRow implements RowDistribution {
     if (++this.gen >= 0x7fffffff) {
       this.gen = 1;
       this.stamp2.fill(0);
+      this.bStamp.fill(0);
     }
+    this.hq = h;
+    this.hqo = ho;
     this.codewordScores(h, ho);
     let s1 = this.s1;
     let s2 = this.s2;
@@ -775,6 +798,49 @@ export class MidxRow implements RowDistribution {
     }
   }
 
+  /** Exact logit `o_i = h·c_i + b_i` of class `id` for the current query (float64 sum). */
+  private logit(id: number): number {
+    const t = this.ix.table!;
+    const d = this.ix.d;
+    const h = this.hq;
+    const ho = this.hqo;
+    const w = t.weights;
+    const o = id * d;
+    let s0 = 0;
+    let s1 = 0;
+    let t0 = 0;
+    for (; t0 + 1 < d; t0 += 2) {
+      s0 += h[ho + t0]! * w[o + t0]!;
+      s1 += h[ho + t0 + 1]! * w[o + t0 + 1]!;
+    }
+    if (t0 < d) s0 += h[ho + t0]! * w[o + t0]!;
+    return s0 + s1 + (t.bias ? t.bias[id]! : 0);
+  }
+
+  /** Softmax stage: the max logit and cumulative `exp(o − max)` of bucket `b` (cached per query); returns the bucket's total. */
+  private bucket(b: number): number {
+    const ix = this.ix;
+    const a = ix.bucketOff[b]!;
+    const end = ix.bucketOff[b + 1]!;
+    if (this.bStamp[b] !== this.gen) {
+      const cum = this.bCum;
+      let mx = -Infinity;
+      for (let p = a; p < end; p++) {
+        const o = this.logit(ix.bucketIds[p]!);
+        cum[p] = o;
+        if (o > mx) mx = o;
+      }
+      let s = 0;
+      for (let p = a; p < end; p++) {
+        s += Math.exp(cum[p]! - mx);
+        cum[p] = s;
+      }
+      this.bMax[b] = mx;
+      this.bStamp[b] = this.gen;
+    }
+    return end > a ? this.bCum[end - 1]! : 0;
+  }
+
   /** Cumulative stage-2 weights of row `k1` (cached per query). */
   private row2(k1: number): number {
     const K = this.K;
@@ -809,6 +875,11 @@ export class MidxRow implements RowDistribution {
       case 'pop':
         l3 = Math.log(ix.pop![id]!) - Math.log(this.W[b]!);
         break;
+      case 'softmax': {
+        const tot = this.bucket(b);
+        l3 = this.logit(id) - this.bMax[b]! - Math.log(tot);
+        break;
+      }
       default:
         l3 = Math.log(this.g[id]!) - Math.log(this.W[b]!);
     }
@@ -831,6 +902,9 @@ export class MidxRow implements RowDistribution {
         break;
       case 'pop':
         p = searchCum(ix.popCum, a, size, rng.float() * this.W[b]!);
+        break;
+      case 'softmax':
+        p = searchCum(this.bCum, a, size, rng.float() * this.bucket(b));
         break;
       default:
         p = searchCum(this.gCum, a, size, rng.float() * this.W[b]!);
