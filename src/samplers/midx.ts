@@ -165,6 +165,7 @@ export class MidxSampler extends SamplerBase {
   /** CSR: bucket b = k1*K + k2 holds bucketIds[bucketOff[b] .. bucketOff[b+1]). */
   private bucketOff: Int32Array = new Int32Array(0);
   private bucketIds: Int32Array = new Int32Array(0);
+  private bucketPos: Int32Array = new Int32Array(0);
   /** Static bucket weights W (counts or popularity sums) and, for 'pop', cumulative popularity in CSR order. */
   private bucketW: Float64Array = new Float64Array(0);
   private popCum: Float64Array = new Float64Array(0);
@@ -458,6 +459,9 @@ export class MidxSampler extends SamplerBase {
     for (let i = 0; i < n; i++) ids[fillPos[this.code1[i]! * K + this.code2[i]!]!++] = i;
     this.bucketOff = off;
     this.bucketIds = ids;
+    const pos = new Int32Array(n);
+    for (let p = 0; p < n; p++) pos[ids[p]!] = p;
+    this.bucketPos = pos;
     const W = new Float64Array(K * K);
     if (this.stage === 'pop') {
       const cum = new Float64Array(n);
@@ -610,6 +614,7 @@ export class MidxSampler extends SamplerBase {
       code2: this.code2,
       bucketOff: this.bucketOff,
       bucketIds: this.bucketIds,
+      bucketPos: this.bucketPos,
       bucketW: this.bucketW,
       popCum: this.popCum,
       pop: this.popOpt,
@@ -632,6 +637,8 @@ export interface MidxInternals {
   code2: Int32Array;
   bucketOff: Int32Array;
   bucketIds: Int32Array;
+  /** CSR position of each class (`bucketIds[bucketPos[i]] = i`) */
+  bucketPos: Int32Array;
   bucketW: Float64Array;
   popCum: Float64Array;
   pop: Float64Array | null;
@@ -664,9 +671,10 @@ export class MidxRow implements RowDistribution {
   private readonly logitBuf: Float32Array;
   /** Codeword scores of the residual stage: all zero (the class weights carry the whole logit). */
   private readonly zeros: Float64Array;
-  /** softmax stage: the query, and per bucket (stamped per query) the max logit and cumulative exp(o − max) in CSR order */
+  /** softmax stage: the query, and per bucket (stamped per query) the logits, max logit and cumulative exp(o − max) in CSR order */
   private hq: Float32Array = new Float32Array(0);
-  private hqo = 0;
+  private bBuf: Float32Array = new Float32Array(64);
+  private readonly bLogit: Float64Array;
   private readonly bStamp: Int32Array;
   private readonly bMax: Float64Array;
   private readonly bCum: Float64Array;
@@ -695,6 +703,7 @@ export class MidxRow implements RowDistribution {
     this.bStamp = new Int32Array(soft ? K * K : 0);
     this.bMax = new Float64Array(soft ? K * K : 0);
     this.bCum = new Float64Array(soft ? ix.n : 0);
+    this.bLogit = new Float64Array(soft ? ix.n : 0);
   }
 
   /** Codeword scores `s1`, `s2` (float64, `K·d'` per query) for query `h[ho .. ho+d)`: all `topK` needs. */
@@ -728,8 +737,7 @@ export class MidxRow implements RowDistribution {
       this.stamp2.fill(0);
       this.bStamp.fill(0);
     }
-    this.hq = h;
-    this.hqo = ho;
+    if (ix.stage === 'softmax') this.hq = h.subarray(ho, ho + ix.d);
     this.codewordScores(h, ho);
     let s1 = this.s1;
     let s2 = this.s2;
@@ -798,41 +806,31 @@ export class MidxRow implements RowDistribution {
     }
   }
 
-  /** Exact logit `o_i = h·c_i + b_i` of class `id` for the current query (float64 sum). */
-  private logit(id: number): number {
-    const t = this.ix.table!;
-    const d = this.ix.d;
-    const h = this.hq;
-    const ho = this.hqo;
-    const w = t.weights;
-    const o = id * d;
-    let s0 = 0;
-    let s1 = 0;
-    let t0 = 0;
-    for (; t0 + 1 < d; t0 += 2) {
-      s0 += h[ho + t0]! * w[o + t0]!;
-      s1 += h[ho + t0 + 1]! * w[o + t0 + 1]!;
-    }
-    if (t0 < d) s0 += h[ho + t0]! * w[o + t0]!;
-    return s0 + s1 + (t.bias ? t.bias[id]! : 0);
-  }
-
-  /** Softmax stage: the max logit and cumulative `exp(o − max)` of bucket `b` (cached per query); returns the bucket's total. */
+  /**
+   * Softmax stage: the logits (`kernels.gatherDot`, plus the bias), their max and the cumulative
+   * `exp(o − max)` of bucket `b`'s classes, in CSR order (cached per query); returns the bucket's total.
+   */
   private bucket(b: number): number {
     const ix = this.ix;
     const a = ix.bucketOff[b]!;
     const end = ix.bucketOff[b + 1]!;
     if (this.bStamp[b] !== this.gen) {
+      const t = ix.table!;
+      const cnt = end - a;
+      if (this.bBuf.length < cnt) this.bBuf = new Float32Array(Math.max(cnt, 2 * this.bBuf.length));
+      const buf = this.bBuf;
+      kernels.gatherDot(this.hq, 1, t.weights, ix.d, ix.bucketIds.subarray(a, end), cnt, true, buf);
+      const lg = this.bLogit;
       const cum = this.bCum;
       let mx = -Infinity;
       for (let p = a; p < end; p++) {
-        const o = this.logit(ix.bucketIds[p]!);
-        cum[p] = o;
+        const o = buf[p - a]! + (t.bias ? t.bias[ix.bucketIds[p]!]! : 0);
+        lg[p] = o;
         if (o > mx) mx = o;
       }
       let s = 0;
       for (let p = a; p < end; p++) {
-        s += Math.exp(cum[p]! - mx);
+        s += Math.exp(lg[p]! - mx);
         cum[p] = s;
       }
       this.bMax[b] = mx;
@@ -877,7 +875,7 @@ export class MidxRow implements RowDistribution {
         break;
       case 'softmax': {
         const tot = this.bucket(b);
-        l3 = this.logit(id) - this.bMax[b]! - Math.log(tot);
+        l3 = this.bLogit[ix.bucketPos[id]!]! - this.bMax[b]! - Math.log(tot);
         break;
       }
       default:
