@@ -183,23 +183,7 @@ export function adamRows(
   beta2: number,
   eps: number,
 ): void {
-  for (let i = 0; i < count; i++) {
-    const id = ids[i]!;
-    const t = rowSteps[id]! + 1;
-    rowSteps[id] = t;
-    const c1 = 1 - Math.pow(beta1, t);
-    const c2 = 1 - Math.pow(beta2, t);
-    const wo = id * d;
-    const go = i * d;
-    for (let k = 0; k < d; k++) {
-      const g = grad[go + k]!;
-      const mk = beta1 * m[wo + k]! + (1 - beta1) * g;
-      const vk = beta2 * v[wo + k]! + (1 - beta2) * g * g;
-      m[wo + k] = mk;
-      v[wo + k] = vk;
-      w[wo + k] = w[wo + k]! - (lr * (mk / c1)) / (Math.sqrt(vk / c2) + eps);
-    }
-  }
+  for (let i = 0; i < count; i++) adamRow(w, m, v, d, ids[i]!, grad, i * d, rowSteps, lr, beta1, beta2, eps);
 }
 
 /**
@@ -226,22 +210,39 @@ export function adamAllRows(
 ): void {
   let p = 0;
   for (let r = 0; r < n; r++) {
-    const t = rowSteps[r]! + 1;
-    rowSteps[r] = t;
-    const c1 = 1 - Math.pow(beta1, t);
-    const c2 = 1 - Math.pow(beta2, t);
-    const wo = r * d;
     const listed = p < count && ids[p] === r;
-    const go = p * d;
-    for (let k = 0; k < d; k++) {
-      const g = listed ? grad[go + k]! : 0;
-      const mk = beta1 * m[wo + k]! + (1 - beta1) * g;
-      const vk = beta2 * v[wo + k]! + (1 - beta2) * g * g;
-      m[wo + k] = mk;
-      v[wo + k] = vk;
-      w[wo + k] = w[wo + k]! - (lr * (mk / c1)) / (Math.sqrt(vk / c2) + eps);
-    }
+    adamRow(w, m, v, d, r, grad, listed ? p * d : -1, rowSteps, lr, beta1, beta2, eps);
     if (listed) p++;
+  }
+}
+
+/** One row's Adam step, its gradient at `grad[go …]` (`go` < 0: a zero gradient). */
+function adamRow(
+  w: Float32Array,
+  m: Float32Array,
+  v: Float32Array,
+  d: number,
+  id: number,
+  grad: Float32Array,
+  go: number,
+  rowSteps: Int32Array,
+  lr: number,
+  beta1: number,
+  beta2: number,
+  eps: number,
+): void {
+  const t = rowSteps[id]! + 1;
+  rowSteps[id] = t;
+  const c1 = 1 - Math.pow(beta1, t);
+  const c2 = 1 - Math.pow(beta2, t);
+  const wo = id * d;
+  for (let k = 0; k < d; k++) {
+    const g = go >= 0 ? grad[go + k]! : 0;
+    const mk = beta1 * m[wo + k]! + (1 - beta1) * g;
+    const vk = beta2 * v[wo + k]! + (1 - beta2) * g * g;
+    m[wo + k] = mk;
+    v[wo + k] = vk;
+    w[wo + k] = w[wo + k]! - (lr * (mk / c1)) / (Math.sqrt(vk / c2) + eps);
   }
 }
 

@@ -826,51 +826,14 @@ export function nodeScores(phi: usize, nodes: usize, count: i32, D: i32, out: us
 /**
  * Lazy-Adam update of rows `ids[0..count)` of `w` (moments `m`, `v`, per-row step counts
  * `steps`, gradient rows `g` in list order), as `adamRows` of the TS reference but in float32
- * arithmetic (the bias corrections `1−β^t` in float64, recomputed only when a row's step count differs from the previous row's).
+ * arithmetic (the bias corrections `1−β^t` in float64, recomputed only when a row's step count
+ * differs from the previous row's).
  */
 export function adamRows(
   w: usize, m: usize, v: usize, d: i32, ids: usize, count: i32, g: usize, steps: usize,
   lr: f64, beta1: f64, beta2: f64, eps: f64,
 ): void {
-  const rowB = <usize>d << 2;
-  const d4 = <usize>(d & ~3) << 2;
-  const b1 = f32x4.splat(<f32>beta1), a1 = f32x4.splat(<f32>(1 - beta1));
-  const b2 = f32x4.splat(<f32>beta2), a2 = f32x4.splat(<f32>(1 - beta2));
-  const ev = f32x4.splat(<f32>eps);
-  let tPrev: i32 = -1;
-  let step: f32 = 0, ic2: f32 = 0;
-  for (let i = 0; i < count; i++) {
-    const id = <usize>load<i32>(ids + (<usize>i << 2));
-    const sp = steps + (id << 2);
-    const t = load<i32>(sp) + 1;
-    store<i32>(sp, t);
-    if (t != tPrev) {
-      // rows updated together mostly share their step count: one pair of pows for all of them
-      step = <f32>(lr / (1 - Math.pow(beta1, <f64>t)));
-      ic2 = <f32>(1 / (1 - Math.pow(beta2, <f64>t)));
-      tPrev = t;
-    }
-    const sv = f32x4.splat(step), iv = f32x4.splat(ic2);
-    const wo = w + id * rowB, mo = m + id * rowB, vo = v + id * rowB, go = g + <usize>i * rowB;
-    let k: usize = 0;
-    for (; k < d4; k += 16) {
-      const gk = v128.load(go + k);
-      const mk = madd(b1, v128.load(mo + k), f32x4.mul(a1, gk));
-      const vk = madd(b2, v128.load(vo + k), f32x4.mul(a2, f32x4.mul(gk, gk)));
-      v128.store(mo + k, mk);
-      v128.store(vo + k, vk);
-      const den = f32x4.add(f32x4.sqrt(f32x4.mul(vk, iv)), ev);
-      v128.store(wo + k, f32x4.sub(v128.load(wo + k), f32x4.div(f32x4.mul(sv, mk), den)));
-    }
-    for (; k < rowB; k += 4) {
-      const gk = load<f32>(go + k);
-      const mk = <f32>beta1 * load<f32>(mo + k) + <f32>(1 - beta1) * gk;
-      const vk = <f32>beta2 * load<f32>(vo + k) + <f32>(1 - beta2) * gk * gk;
-      store<f32>(mo + k, mk);
-      store<f32>(vo + k, vk);
-      store<f32>(wo + k, load<f32>(wo + k) - (step * mk) / (Mathf.sqrt(vk * ic2) + <f32>eps));
-    }
-  }
+  adam(w, m, v, d, count, ids, count, g, steps, lr, beta1, beta2, eps, false);
 }
 
 /**
@@ -882,6 +845,14 @@ export function adamAllRows(
   w: usize, m: usize, v: usize, d: i32, n: i32, ids: usize, count: i32, g: usize, steps: usize,
   lr: f64, beta1: f64, beta2: f64, eps: f64,
 ): void {
+  adam(w, m, v, d, n, ids, count, g, steps, lr, beta1, beta2, eps, true);
+}
+
+/** The two Adam kernels: `rows` listed rows (`all` false), or all `rows` rows with `count` listed ones. */
+@inline function adam(
+  w: usize, m: usize, v: usize, d: i32, rows: i32, ids: usize, count: i32, g: usize, steps: usize,
+  lr: f64, beta1: f64, beta2: f64, eps: f64, all: bool,
+): void {
   const rowB = <usize>d << 2;
   const d4 = <usize>(d & ~3) << 2;
   const b1 = f32x4.splat(<f32>beta1), a1 = f32x4.splat(<f32>(1 - beta1));
@@ -892,19 +863,22 @@ export function adamAllRows(
   let step: f32 = 0, ic2: f32 = 0;
   let p: i32 = 0;
   let next: i32 = count > 0 ? load<i32>(ids) : -1;
-  for (let r: i32 = 0; r < n; r++) {
-    const sp = steps + (<usize>r << 2);
+  for (let i: i32 = 0; i < rows; i++) {
+    // the row, whether it has a gradient row, and where that is
+    const id: usize = all ? <usize>i : <usize>load<i32>(ids + (<usize>i << 2));
+    const listed = all ? i == next : true;
+    const go = g + <usize>(all ? p : i) * rowB;
+    const sp = steps + (id << 2);
     const t = load<i32>(sp) + 1;
     store<i32>(sp, t);
     if (t != tPrev) {
+      // rows updated together mostly share their step count: one pair of pows for all of them
       step = <f32>(lr / (1 - Math.pow(beta1, <f64>t)));
       ic2 = <f32>(1 / (1 - Math.pow(beta2, <f64>t)));
       tPrev = t;
     }
     const sv = f32x4.splat(step), iv = f32x4.splat(ic2);
-    const wo = w + <usize>r * rowB, mo = m + <usize>r * rowB, vo = v + <usize>r * rowB;
-    const listed = r == next;
-    const go = g + <usize>p * rowB;
+    const wo = w + id * rowB, mo = m + id * rowB, vo = v + id * rowB;
     let k: usize = 0;
     for (; k < d4; k += 16) {
       const gk = listed ? v128.load(go + k) : zero;
@@ -923,7 +897,7 @@ export function adamAllRows(
       store<f32>(vo + k, vk);
       store<f32>(wo + k, load<f32>(wo + k) - (step * mk) / (Mathf.sqrt(vk * ic2) + <f32>eps));
     }
-    if (listed) {
+    if (all && listed) {
       p++;
       next = p < count ? load<i32>(ids + (<usize>p << 2)) : -1;
     }
