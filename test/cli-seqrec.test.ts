@@ -42,10 +42,17 @@ test('samplex train seqrec: metrics.jsonl, checkpoint, test.json and report.html
     const resumed = await runCli(['train', 'seqrec', '--data', data, '--sampler', 'midx', '--epochs', '2', '--out', out, '--resume', '--json', ...TINY]);
     assert.equal(resumed.code, 0, resumed.stderr);
     assert.deepEqual(readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { epoch: number }).epoch), [1, 2]);
+    const testRec = JSON.parse(readFileSync(join(out, 'test.json'), 'utf8')) as Record<string, unknown>;
+    assert.equal(testRec['trainedEpochs'], 2);
+    assert.equal(testRec['selectedBy'], 'valid ndcg@10');
+    assert.ok(existsSync(join(out, 'best.safetensors')) && existsSync(join(out, 'best.json')));
 
     const bad = await runCli(['train', 'seqrec', '--data', data, '--sampler', 'nope', '--out', join(root, 'x'), ...TINY]);
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /E_OPTION/);
+    const select = await runCli(['train', 'seqrec', '--data', data, '--select', 'first', '--out', join(root, 's'), ...TINY]);
+    assert.equal(select.code, 2);
+    assert.match(select.stderr, /--select/);
     const heads = await runCli(['train', 'seqrec', '--data', data, '--heads', '3', '--out', join(root, 'y'), ...TINY]);
     assert.equal(heads.code, 2);
     assert.match(heads.stderr, /heads/);

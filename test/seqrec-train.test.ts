@@ -113,12 +113,12 @@ test('runSeqRec: a resumed run continues exactly as an uninterrupted one (checkp
   const root = mkdtempSync(join(tmpdir(), 'samplex-seqrec-'));
   try {
     const a = make();
-    const ra = runSeqRec({ trainer: a.tr, dir: RunDir.open(join(root, 'a')), epochs: 2, config: cfg, name: 'midx', progress: null });
+    const ra = runSeqRec({ trainer: a.tr, dir: RunDir.open(join(root, 'a')), epochs: 2, config: cfg, name: 'midx', progress: null, select: 'last' });
     const b1 = make();
-    runSeqRec({ trainer: b1.tr, dir: RunDir.open(join(root, 'b')), epochs: 1, config: cfg, name: 'midx', progress: null });
+    runSeqRec({ trainer: b1.tr, dir: RunDir.open(join(root, 'b')), epochs: 1, config: cfg, name: 'midx', progress: null, select: 'last' });
     const b2 = make();
     const dirB = RunDir.open(join(root, 'b'), { resume: true });
-    const rb = runSeqRec({ trainer: b2.tr, dir: dirB, epochs: 2, config: cfg, name: 'midx', progress: null });
+    const rb = runSeqRec({ trainer: b2.tr, dir: dirB, epochs: 2, config: cfg, name: 'midx', progress: null, select: 'last' });
     const sa = a.tr.stateTensors();
     const sb = b2.tr.stateTensors();
     for (const k of Object.keys(sa)) {

@@ -21,7 +21,7 @@ import { loadTfjs } from '../tfjs/node.js';
 import type { Sampler } from '../samplers/types.js';
 import { RunDir, type MetricsRecord } from '../train/runDir.js';
 import { seqRecHead } from '../rec/head.js';
-import { runSeqRec, type SeqRecRunResult } from '../rec/run.js';
+import { runSeqRec, type SeqRecRunResult, type SeqRecSelection } from '../rec/run.js';
 import type { Tf } from '../rec/sasrec.js';
 import { SeqRecTrainer } from '../rec/trainer.js';
 import { TfOutputHead } from '../tfjs/adapter.js';
@@ -42,6 +42,8 @@ export interface SeqRecCommandOptions {
   refreshEvery: string;
   denseUpdates?: boolean;
   epochs: string;
+  select: string;
+  patience: string;
   batchSize: string;
   lr: string;
   itemLr?: string;
@@ -70,6 +72,10 @@ interface Settings {
   /** The item-table optimizer steps every row each step (zero gradient for the untouched ones). */
   denseUpdates: boolean;
   epochs: number;
+  /** Which state the test evaluation uses. */
+  select: SeqRecSelection;
+  /** Early stop after this many epochs without a better validation nDCG@10 (0: never). */
+  patience: number;
   batchSize: number;
   lr: number;
   itemLr: number;
@@ -94,6 +100,8 @@ function settings(o: SeqRecCommandOptions): Settings {
     refreshEvery: int(o.refreshEvery, '--refresh-every', 0),
     denseUpdates: o.denseUpdates ?? false,
     epochs: int(o.epochs, '--epochs', 0),
+    select: choiceOption(o.select, '--select', ['best-valid', 'last'] as const),
+    patience: int(o.patience, '--patience', 0),
     batchSize: int(o.batchSize, '--batch-size', 1),
     lr,
     itemLr: o.itemLr === undefined ? lr : num(o.itemLr, '--item-lr', 0),
@@ -159,7 +167,7 @@ function buildTrainer(tf: Tf, split: LeaveOneOutSplit, sampler: string, s: Setti
 }
 
 function configOf(sampler: string, s: Settings): Record<string, string | number | boolean> {
-  const { epochs: _epochs, backend: _backend, ...rest } = s;
+  const { epochs: _epochs, backend: _backend, select: _select, patience: _patience, ...rest } = s;
   return { sampler, ...rest, ...(sampler === 'midx' ? {} : { codewords: 0 }), ...(sampler === 'full' ? { negatives: 0 } : {}) };
 }
 
@@ -194,12 +202,13 @@ function summaryRow(name: string, r: SeqRecRunResult): (string | number)[] {
     f(r.test['recall@10']),
     f(r.test['recall@20']),
     epochs,
+    r.selectedEpoch,
     last ? (Number(last['wallSec']) / epochs).toFixed(2) : '-',
     last ? (r.records.reduce((a, x) => a + Number(x['outputMsPerStep']), 0) / epochs).toFixed(2) : '-',
   ];
 }
 
-const SUMMARY_HEAD = ['run', 'test nDCG@10', 'test nDCG@20', 'test Recall@10', 'test Recall@20', 'epochs', 'train s/epoch', 'output-layer ms/step'];
+const SUMMARY_HEAD = ['run', 'test nDCG@10', 'test nDCG@20', 'test Recall@10', 'test Recall@20', 'epochs', 'test epoch', 'train s/epoch', 'output-layer ms/step'];
 
 function dataSettings(split: LeaveOneOutSplit, s: Settings): Record<string, string | number> {
   return {
@@ -208,6 +217,8 @@ function dataSettings(split: LeaveOneOutSplit, s: Settings): Record<string, stri
     items: split.sequences.numItems,
     'evaluation': 'full ranking over all items, each user\'s earlier items excluded except the target; leave-one-out (valid: 2nd-to-last, test: last)',
     'model': `SASRec d=${s.dim}, ${s.blocks} blocks, ${s.heads} head(s), L=${s.maxLen}, dropout ${s.dropout}, tied item embeddings`,
+    'test state': s.select === 'best-valid' ? 'the epoch with the best validation nDCG@10' : 'the last epoch trained',
+    ...(s.patience > 0 ? { 'early stop': `after ${s.patience} epochs without a better validation nDCG@10` } : {}),
     'training': `batch ${s.batchSize}, Adam lr ${s.lr} (items: sparse Adam lr ${s.itemLr}), negatives m=${s.negatives}, midx codewords ${s.codewords}`,
     seed: s.seed,
   };
@@ -223,6 +234,8 @@ function trainOne(tf: Tf, split: LeaveOneOutSplit, sampler: string, s: Settings,
       trainer,
       dir,
       epochs: s.epochs,
+      select: s.select,
+      patience: s.patience,
       config: configOf(sampler, s),
       name: sampler,
       progress: o.progress === false ? null : process.stderr,
@@ -231,7 +244,7 @@ function trainOne(tf: Tf, split: LeaveOneOutSplit, sampler: string, s: Settings,
         else {
           const m = (k: string): string => (typeof r[k] === 'number' ? (r[k] as number).toFixed(4) : '-');
           print(`${sampler} ${r['split']} epoch ${r['epoch']}: nDCG@10 ${m('ndcg@10')} nDCG@20 ${m('ndcg@20')} R@10 ${m('recall@10')} R@20 ${m('recall@20')}` +
-            (r['split'] === 'valid' ? ` loss ${m('loss')} train ${Number(r['wallSec']).toFixed(1)}s` : ''));
+            (r['split'] === 'valid' ? ` loss ${m('loss')} train ${Number(r['wallSec']).toFixed(1)}s` : ` (state of epoch ${r['epoch']}, ${r['selectedBy']}; ${r['trainedEpochs']} epochs trained${r['stoppedEarly'] ? ', stopped early' : ''})`));
         }
       },
     });
@@ -306,6 +319,8 @@ function addOptions(c: Command): Command {
     .option('--refresh-every <k>', 'rebuild an adaptive sampler every k steps instead of updating it every step (0: every step)', '0')
     .option('--dense-updates', 'step every item row each step (zero gradient for the rows not sampled), as the full softmax does, instead of the touched rows only')
     .option('--epochs <n>', 'training epochs', '50')
+    .option('--select <which>', 'state the test evaluation uses: best-valid (the epoch with the best validation nDCG@10) | last', 'best-valid')
+    .option('--patience <k>', 'stop after k epochs without a better validation nDCG@10 (0: train every epoch)', '0')
     .option('--batch-size <B>', 'user sequences per batch', '128')
     .option('--lr <lr>', 'Adam learning rate of the dense parameters', '0.001')
     .option('--item-lr <lr>', 'sparse Adam learning rate of the item table (default: --lr)')

@@ -1,11 +1,12 @@
 /**
  * A training run of the sequential recommender in a run directory (Node only): an evaluation on
  * the validation targets after every epoch appended to `metrics.jsonl`, a checkpoint after every
- * epoch (`checkpoint.safetensors` + `checkpoint.json`), resume from it, the test evaluation at
- * the end, and a progress bar.
+ * epoch (`checkpoint.safetensors` + `checkpoint.json`), resume from it, the state of the best
+ * validation epoch (`best.safetensors` + `best.json`), optional early stopping, the test
+ * evaluation at the end (of the best validation epoch by default), and a progress bar.
  * @module
  */
-import { StateError } from '../core/errors.js';
+import { OptionError, StateError } from '../core/errors.js';
 import { readSafetensors, writeSafetensors } from '../layer/safetensors.js';
 import { ProgressBar } from '../train/progress.js';
 import { CHECKPOINT_FILE, type MetricsRecord, type RunDir } from '../train/runDir.js';
@@ -14,6 +15,25 @@ import type { SeqRecTrainer } from './trainer.js';
 
 /** The tensors of a checkpoint. */
 export const CHECKPOINT_TENSORS = 'checkpoint.safetensors';
+
+/** The tensors of the best validation epoch's state. */
+export const BEST_TENSORS = 'best.safetensors';
+/** Metadata of the best validation epoch's state. */
+export const BEST_FILE = 'best.json';
+
+/** The validation metric that selects the best epoch and drives early stopping. */
+export const SELECT_METRIC = 'ndcg@10';
+
+/** Which model state the test evaluation uses. */
+export type SeqRecSelection = 'best-valid' | 'last';
+
+/** Metadata of the best validation epoch's state (`best.json`). */
+export interface SeqRecBestMeta {
+  /** The epoch whose state `best.safetensors` holds. */
+  epoch: number;
+  /** Its validation {@link SELECT_METRIC}. */
+  value: number;
+}
 
 /** Checkpoint metadata (`checkpoint.json`). */
 export interface SeqRecCheckpointMeta {
@@ -27,8 +47,7 @@ export interface SeqRecCheckpointMeta {
 
 /** Writes the trainer's state: tensors first, then the metadata that marks the checkpoint complete. */
 export function saveSeqRecCheckpoint(dir: RunDir, trainer: SeqRecTrainer, config: SeqRecCheckpointMeta['config']): void {
-  const tensors = Object.fromEntries(Object.entries(trainer.stateTensors()).map(([k, v]) => [k, { data: v, shape: [v.length] }]));
-  writeSafetensors(dir.path(CHECKPOINT_TENSORS), tensors, { epoch: String(trainer.epoch) });
+  writeState(dir, CHECKPOINT_TENSORS, trainer.stateTensors(), trainer.epoch);
   const meta: SeqRecCheckpointMeta = { epoch: trainer.epoch, steps: trainer.steps, config };
   dir.writeJson(CHECKPOINT_FILE, meta);
 }
@@ -46,17 +65,91 @@ export function loadSeqRecCheckpoint(dir: RunDir, trainer: SeqRecTrainer, config
       throw new StateError(`the run in ${dir.dir} was started with ${key} = ${meta.config[key]}, not ${config[key]}; resume with the same settings or choose another --out`);
     }
   }
-  const content = readSafetensors(dir.path(CHECKPOINT_TENSORS));
-  if (content.metadata['epoch'] !== String(meta.epoch)) {
-    throw new StateError(`${CHECKPOINT_TENSORS} holds epoch ${content.metadata['epoch']} but ${CHECKPOINT_FILE} says ${meta.epoch}; the checkpoint is damaged, start a new run`);
+  trainer.loadState(readState(dir, CHECKPOINT_TENSORS, CHECKPOINT_FILE, meta.epoch));
+  return meta;
+}
+
+type State = Record<string, Float32Array | Int32Array>;
+
+function writeState(dir: RunDir, file: string, state: State, epoch: number): void {
+  const tensors = Object.fromEntries(Object.entries(state).map(([k, v]) => [k, { data: v, shape: [v.length] }]));
+  writeSafetensors(dir.path(file), tensors, { epoch: String(epoch) });
+}
+
+function readState(dir: RunDir, file: string, metaFile: string, epoch: number): Record<string, ArrayLike<number>> {
+  const content = readSafetensors(dir.path(file));
+  if (content.metadata['epoch'] !== String(epoch)) {
+    throw new StateError(`${file} holds epoch ${content.metadata['epoch']} but ${metaFile} says ${epoch}; the run directory is damaged, start a new run`);
   }
   const state: Record<string, ArrayLike<number>> = {};
   for (const [k, t] of Object.entries(content.tensors)) {
-    if (t.data instanceof BigInt64Array) throw new StateError(`${CHECKPOINT_TENSORS}: ${k} has 64-bit integers; not a seqrec checkpoint`);
+    if (t.data instanceof BigInt64Array) throw new StateError(`${file}: ${k} has 64-bit integers; not a seqrec checkpoint`);
     state[k] = t.data;
   }
-  trainer.loadState(state);
-  return meta;
+  return state;
+}
+
+/**
+ * The best validation epoch so far and where its state is kept: in `best.safetensors` with a run
+ * directory, in memory without one.
+ */
+class BestState {
+  epoch = 0;
+  value = -Infinity;
+  private memory: State | null = null;
+
+  constructor(private readonly dir: RunDir | null) {}
+
+  /** Records `trainer`'s current state as the best, at validation value `value`. */
+  keep(trainer: SeqRecTrainer, value: number): void {
+    this.epoch = trainer.epoch;
+    this.value = value;
+    if (this.dir) {
+      writeState(this.dir, BEST_TENSORS, trainer.stateTensors(), trainer.epoch);
+      this.dir.writeJson(BEST_FILE, { epoch: this.epoch, value } satisfies SeqRecBestMeta);
+    } else {
+      this.memory = trainer.stateTensors();
+    }
+  }
+
+  /** Takes a validation record: true when it is a new best (its state is then to be kept). */
+  offer(r: MetricsRecord): boolean {
+    if (selectValue(r) <= this.value) return false;
+    this.epoch = Number(r['epoch']);
+    this.value = selectValue(r);
+    return true;
+  }
+
+  /**
+   * On resume: takes the best of the kept validation records. With `needState`, its state is
+   * `best.safetensors` when `best.json` names that epoch, or the checkpoint itself (`trainer`'s
+   * restored state) when the run stopped between writing the checkpoint and the best state.
+   * @throws StateError when the best epoch's state is in neither place
+   */
+  restore(records: readonly MetricsRecord[], trainer: SeqRecTrainer, needState: boolean): void {
+    for (const r of records) this.offer(r);
+    if (!needState || this.epoch === 0) return;
+    const epoch = this.epoch;
+    const meta = this.dir?.readJson<SeqRecBestMeta>(BEST_FILE) ?? null;
+    if (meta && meta.epoch === epoch) return;
+    if (epoch === trainer.epoch) {
+      this.keep(trainer, this.value);
+    } else {
+      throw new StateError(`the state of the best validation epoch (${epoch}) is missing from ${this.dir?.dir ?? 'the run'}; start a new run or pass --select last`);
+    }
+  }
+
+  /** The best state, to load into a trainer. */
+  load(): Record<string, ArrayLike<number>> {
+    if (this.memory) return this.memory;
+    if (!this.dir) throw new StateError('no best validation state was kept');
+    return readState(this.dir, BEST_TENSORS, BEST_FILE, this.epoch);
+  }
+}
+
+function selectValue(r: MetricsRecord): number {
+  const v = r[SELECT_METRIC];
+  return typeof v === 'number' && Number.isFinite(v) ? v : -Infinity;
 }
 
 /** Options of {@link runSeqRec}. */
@@ -75,36 +168,60 @@ export interface RunSeqRecOptions {
   progress?: NodeJS.WritableStream | null;
   /** Called with every metrics record as it is logged. */
   onRecord?: (r: MetricsRecord) => void;
+  /**
+   * Which state the test evaluation uses (default `'best-valid'`): the epoch with the highest
+   * validation nDCG@10 (the first of equals), or the last epoch trained.
+   */
+  select?: SeqRecSelection;
+  /**
+   * Stop when validation nDCG@10 has not improved for this many epochs (default 0: train all
+   * `epochs`).
+   */
+  patience?: number;
 }
 
 /** Result of {@link runSeqRec}. */
 export interface SeqRecRunResult {
   /** Validation records, one per epoch (including those of a resumed run's earlier epochs). */
   records: MetricsRecord[];
-  /** The test metrics at the end. */
+  /** The test metrics at the end (of the selected epoch's state). */
   test: RankingMetrics;
+  /** The epoch whose state gave the test metrics. */
+  selectedEpoch: number;
+  /** Whether training stopped before `epochs` for want of a better validation value (patience). */
+  stoppedEarly: boolean;
   /** The record logged for the test evaluation. */
   testRecord: MetricsRecord;
 }
 
 /**
- * Trains up to `epochs` epochs, evaluating the validation targets after each (full ranking) and
- * checkpointing, then evaluates the test targets. Records: `{run, split: 'valid', epoch, steps,
- * wallSec (training seconds), loss, outputMsPerStep, evalSec, ndcg@10, …}` and a final
- * `{split: 'test', …}`.
+ * Trains up to `epochs` epochs, evaluating the validation targets after each (full ranking),
+ * checkpointing and keeping the state of the best validation epoch, stopping early after
+ * `patience` epochs without improvement; then evaluates the test targets with the selected state
+ * (the best validation epoch by default; the trainer is left holding that state). Records:
+ * `{run, split: 'valid', epoch, steps, wallSec (training seconds), loss, outputMsPerStep, evalSec,
+ * ndcg@10, …}` and a final `{split: 'test', epoch (the selected one), trainedEpochs, selectedBy,
+ * …}`.
  */
 export function runSeqRec(opts: RunSeqRecOptions): SeqRecRunResult {
   const { trainer, dir } = opts;
+  const select = opts.select ?? 'best-valid';
+  const patience = opts.patience ?? 0;
+  if (!Number.isInteger(patience) || patience < 0) throw new OptionError(`patience must be an integer ≥ 0 (0: no early stop), got ${patience}`);
   if (dir) {
     const meta = loadSeqRecCheckpoint(dir, trainer, opts.config);
     dir.retainMetrics((r) => meta !== null && r['split'] === 'valid' && typeof r['epoch'] === 'number' && r['epoch'] <= meta.epoch);
   }
   const records: MetricsRecord[] = dir ? dir.readMetrics() : [];
+  const best = new BestState(dir);
+  best.restore(records, trainer, select === 'best-valid');
+  const exhausted = (): boolean => patience > 0 && records.length > 0 && trainer.epoch - best.epoch >= patience;
+  let stoppedEarly = exhausted() && trainer.epoch < opts.epochs;
   const log = (r: MetricsRecord): void => {
     dir?.appendMetrics(r);
     opts.onRecord?.(r);
   };
-  while (trainer.epoch < opts.epochs) {
+  while (trainer.epoch < opts.epochs && !stoppedEarly) {
     const bar = new ProgressBar({
       total: trainer.trainUsers,
       unit: 'seq',
@@ -130,10 +247,26 @@ export function runSeqRec(opts: RunSeqRecOptions): SeqRecRunResult {
     records.push(r);
     log(r);
     if (dir) saveSeqRecCheckpoint(dir, trainer, opts.config);
+    if (best.offer(r) && select === 'best-valid') best.keep(trainer, best.value);
+    stoppedEarly = exhausted() && trainer.epoch < opts.epochs;
   }
+  const trainedEpochs = trainer.epoch;
+  const steps = trainer.steps;
+  const wallSec = trainer.trainSec;
+  if (select === 'best-valid' && best.epoch > 0 && best.epoch !== trainer.epoch) trainer.loadState(best.load());
   const test = trainer.evaluate('test');
-  const testRecord: MetricsRecord = { run: opts.name, split: 'test', epoch: trainer.epoch, steps: trainer.steps, wallSec: trainer.trainSec, ...test };
+  const testRecord: MetricsRecord = {
+    run: opts.name,
+    split: 'test',
+    epoch: trainer.epoch,
+    trainedEpochs,
+    selectedBy: select === 'best-valid' ? `valid ${SELECT_METRIC}` : 'last epoch',
+    stoppedEarly,
+    steps,
+    wallSec,
+    ...test,
+  };
   opts.onRecord?.(testRecord);
   dir?.writeJson('test.json', testRecord);
-  return { records, test, testRecord };
+  return { records, test, testRecord, selectedEpoch: trainer.epoch, stoppedEarly };
 }
