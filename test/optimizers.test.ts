@@ -185,6 +185,39 @@ test('stepAll equals step on the gradient spread over every row (each optimizer)
   assert.deepEqual(Array.from(t2.weights), Array.from(table().weights));
 });
 
+test('lrScale multiplies the learning rate of the following steps (each optimizer, step and stepAll)', () => {
+  const scales = [1, 0.5, 0.25];
+  for (const name of ['sgd', 'adagrad', 'adam'] as const) {
+    for (const all of [false, true]) {
+      const a = createOptimizer(name, { lr: 0.04 });
+      const ta = table();
+      const tb = table();
+      let state = null as ReturnType<SparseOptimizer['stateTensors']> | null;
+      STEPS.forEach((g, k) => {
+        a.lrScale = scales[k]!;
+        if (all) a.stepAll(ta, g);
+        else a.step(ta, g);
+        // the same step from a fresh optimizer whose lr is the scaled one, resumed from the state so far
+        const b = createOptimizer(name, { lr: 0.04 * scales[k]! });
+        if (state) b.loadState(state);
+        if (all) b.stepAll(tb, g);
+        else b.step(tb, g);
+        state = Object.fromEntries(Object.entries(b.stateTensors()).map(([key, v]) => [key, v.slice()]));
+      });
+      assert.deepEqual(Array.from(ta.weights), Array.from(tb.weights), `${name} all=${all}`);
+      assert.deepEqual(Array.from(ta.bias!), Array.from(tb.bias!), `${name} all=${all}`);
+      assert.equal(a.lrScale, 0.25);
+    }
+  }
+  const opt = createOptimizer('adam', { lr: 0.1 });
+  const t = table();
+  opt.lrScale = 0;
+  opt.step(t, STEPS[0]!);
+  assert.deepEqual(Array.from(t.weights), Array.from(table().weights), 'rate 0 leaves the table as it was');
+  assert.throws(() => (opt.lrScale = -1), OptionError);
+  assert.throws(() => (opt.lrScale = Number.NaN), OptionError);
+});
+
 test('optimizers refuse bad gradients, tables and options with typed errors', () => {
   const opt = createOptimizer('adam');
   const t = table();

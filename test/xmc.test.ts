@@ -198,6 +198,25 @@ test('resuming from the state after epoch 1 gives exactly the uninterrupted run'
   }
 });
 
+test('lrDecayEpochs: the rate falls linearly to 0 at the end of that epoch (a later epoch changes nothing), and differs from constant before', () => {
+  const split = syntheticXmc();
+  for (const sampler of ['midx', 'full']) {
+    const t = new XmcTrainer(split, { ...base, sampler, hidden: true, lrDecayEpochs: 1 });
+    const c = new XmcTrainer(split, { ...base, sampler, hidden: true });
+    t.trainEpoch();
+    c.trainEpoch();
+    assert.notDeepEqual(t.model.table.weights, c.model.table.weights, `${sampler}: decay changes epoch 1`);
+    // the parameters (not the optimizer accumulators, which still take in the gradients)
+    const params = (): [string, Float32Array | Int32Array][] => Object.entries(t.stateTensors()).filter(([k, v]) => !k.startsWith('opt.') && v instanceof Float32Array);
+    const snap = params().map(([k, v]) => [k, v.slice()] as const);
+    assert.ok(snap.length >= 4);
+    t.trainEpoch();
+    const after = Object.fromEntries(params());
+    for (const [k, v] of snap) assert.deepEqual(after[k], v, `${sampler}: ${k} unchanged at rate 0`);
+  }
+  assert.throws(() => new XmcTrainer(split, { ...base, lrDecayEpochs: -1 }), OptionError);
+});
+
 test('the evaluation split across 2 worker threads equals the single-threaded one', async () => {
   const split = syntheticXmc({ test: 400 });
   const fast = await initFastKernels({ threads: 2 });

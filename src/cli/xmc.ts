@@ -32,6 +32,7 @@ export interface XmcCommonOptions {
   seed: string;
   batch: string;
   lr: string;
+  lrDecayEpochs: string;
   optimizer: string;
   weighting: string;
   bigrams: string;
@@ -88,6 +89,7 @@ function configFor(sampler: string, o: XmcCommonOptions, names: readonly string[
     hidden: o.hidden ?? false,
     batchSize: intOption(num(o.batch, 'batch'), 'batch', 1),
     lr: numOption(num(o.lr, 'lr'), 'lr', 0, Infinity, true),
+    lrDecayEpochs: intOption(num(o.lrDecayEpochs, 'lr-decay-epochs'), 'lr-decay-epochs', 0),
     optimizer: choiceOption(o.optimizer, 'optimizer', ['sgd', 'adagrad', 'adam'] as const),
     weighting: choiceOption(o.weighting, 'weighting', ['tfidf', 'counts'] as const),
     bigrams: intOption(num(o.bigrams, 'bigrams'), 'bigrams', 0),
@@ -138,6 +140,7 @@ function addCommonOptions(c: Command): Command {
     .option('--seed <s>', 'random seed', '1')
     .option('--batch <B>', 'rows per step', '64')
     .option('--lr <x>', 'learning rate', '0.01')
+    .option('--lr-decay-epochs <n>', 'decay the learning rate linearly to 0 at the end of epoch n (0: constant; e.g. the value of --epochs)', '0')
     .option('--optimizer <name>', 'sgd | adagrad | adam', 'adam')
     .option('--weighting <w>', 'tfidf | counts (rows are L2-normalized either way)', 'tfidf')
     .option('--bigrams <buckets>', 'hashed word-bigram buckets (0: tokens only)', '0')

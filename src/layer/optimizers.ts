@@ -46,6 +46,12 @@ export interface SparseOptimizer {
   /** Number of `step` calls so far. */
   readonly steps: number;
   /**
+   * Multiplier of `options.lr` for the steps that follow (default 1): a learning-rate schedule
+   * sets it between steps. Not part of the state: whoever schedules sets it again on resume.
+   * @throws OptionError when set to a negative or non-finite value
+   */
+  lrScale: number;
+  /**
    * Applies one update to the rows `grad.ids` of `table` (weights and, when the table has
    * them, biases), in place. The first call sizes the state for the table; later calls must
    * use a table of the same shape.
@@ -113,6 +119,7 @@ abstract class SparseOptimizerBase implements SparseOptimizer {
   protected hasBias = false;
   protected sized = false;
   private count = 0;
+  private scale = 1;
   /** Zero gradient over every row (identity ids), reused by {@link SparseOptimizerBase.stepAll}. */
   private all: SparseRowGrad | null = null;
   /** Where the accumulators live. */
@@ -124,6 +131,19 @@ abstract class SparseOptimizerBase implements SparseOptimizer {
 
   get steps(): number {
     return this.count;
+  }
+
+  get lrScale(): number {
+    return this.scale;
+  }
+
+  set lrScale(x: number) {
+    this.scale = numOption(x, 'lrScale', 0);
+  }
+
+  /** The learning rate of the next step: `options.lr · lrScale`. */
+  protected get lr(): number {
+    return (this.options['lr'] ?? 0) * this.scale;
   }
 
   /** Allocates the accumulators for an `n × d` table. */
@@ -317,7 +337,8 @@ export class Sgd extends SparseOptimizerBase {
   }
 
   protected apply(table: ClassTable, grad: SparseRowGrad): void {
-    const { lr, weightDecay } = this.options;
+    const { weightDecay } = this.options;
+    const lr = this.lr;
     const d = table.d;
     const w = table.weights;
     for (let i = 0; i < grad.ids.length; i++) {
@@ -375,7 +396,8 @@ export class Adagrad extends SparseOptimizerBase {
   }
 
   protected apply(table: ClassTable, grad: SparseRowGrad): void {
-    const { lr, eps } = this.options;
+    const { eps } = this.options;
+    const lr = this.lr;
     const d = table.d;
     const w = table.weights;
     const acc = this.acc;
@@ -477,14 +499,16 @@ export class Adam extends SparseOptimizerBase {
   }
 
   protected apply(table: ClassTable, grad: SparseRowGrad): void {
-    const { lr, beta1, beta2, eps } = this.options;
+    const { beta1, beta2, eps } = this.options;
+    const lr = this.lr;
     kernels.adamRows(table.weights, this.m, this.v, table.d, grad.ids, grad.ids.length, grad.rows, this.rowSteps, lr, beta1, beta2, eps);
     if (table.bias) this.biasStep(table.bias, grad, false);
   }
 
   /** Every row in one pass of `kernels.adamAllRows` (no dense gradient is built or read). */
   protected override applyAll(table: ClassTable, grad: SparseRowGrad): void {
-    const { lr, beta1, beta2, eps } = this.options;
+    const { beta1, beta2, eps } = this.options;
+    const lr = this.lr;
     kernels.adamAllRows(table.weights, this.m, this.v, table.d, table.n, grad.ids, grad.ids.length, grad.rows, this.rowSteps, lr, beta1, beta2, eps);
     if (table.bias) this.biasStep(table.bias, grad, true);
   }
@@ -494,7 +518,8 @@ export class Adam extends SparseOptimizerBase {
    * where `grad` lists none); the rows' step counts have already been advanced by the kernel.
    */
   private biasStep(bias: Float32Array, grad: SparseRowGrad, all: boolean): void {
-    const { lr, beta1, beta2, eps } = this.options;
+    const { beta1, beta2, eps } = this.options;
+    const lr = this.lr;
     const mB = this.mBias!;
     const vB = this.vBias!;
     const k = grad.ids.length;

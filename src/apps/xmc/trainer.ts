@@ -47,6 +47,12 @@ export interface XmcConfig {
   optimizer?: OptimizerName;
   /** Learning rate (default 0.01). */
   lr?: number;
+  /**
+   * Linear learning-rate decay (default 0: constant): the rate falls linearly from `lr` at the
+   * first step to 0 at the end of epoch `lrDecayEpochs` (fastText's schedule), for every
+   * parameter table; an epoch past it trains with rate 0.
+   */
+  lrDecayEpochs?: number;
   /** Input weighting (default `'tfidf'`). */
   weighting?: TermWeighting;
   /** Hashed bigram buckets (default 0: tokens only). */
@@ -82,7 +88,7 @@ export interface XmcConfig {
 export type ResolvedXmcConfig = Required<XmcConfig>;
 
 const CONFIG_KEYS = [
-  'sampler', 'samplerOptions', 'negatives', 'dim', 'hidden', 'batchSize', 'optimizer', 'lr', 'weighting', 'bigrams', 'convention', 'labelWeighting', 'seed', 'rebuildEvery', 'updatePerStep', 'denseUpdates',
+  'sampler', 'samplerOptions', 'negatives', 'dim', 'hidden', 'batchSize', 'optimizer', 'lr', 'lrDecayEpochs', 'weighting', 'bigrams', 'convention', 'labelWeighting', 'seed', 'rebuildEvery', 'updatePerStep', 'denseUpdates',
 ] as const;
 
 /** Names accepted as `sampler`: `'full'` and the registered samplers. */
@@ -109,6 +115,7 @@ export function resolveXmcConfig(c: XmcConfig = {}): ResolvedXmcConfig {
     batchSize: intOption(c.batchSize ?? 64, 'batchSize', 1, 1 << 20),
     optimizer: choiceOption(c.optimizer ?? 'adam', 'optimizer', OPTIMIZER_NAMES),
     lr: numOption(c.lr ?? 0.01, 'lr', 0, Infinity, true),
+    lrDecayEpochs: intOption(c.lrDecayEpochs ?? 0, 'lrDecayEpochs', 0),
     weighting: choiceOption(c.weighting ?? 'tfidf', 'weighting', ['tfidf', 'counts'] as const),
     bigrams: intOption(c.bigrams ?? 0, 'bigrams', 0, 1 << 26),
     convention: choiceOption(c.convention ?? 'correctedAll', 'convention', CONVENTIONS),
@@ -381,7 +388,12 @@ export class XmcTrainer {
     let lossSum = 0;
     let outMs = 0;
     const total = order.length;
+    const scaled = [encoder, layer, this.optimizers.classes].filter((o): o is SparseOptimizer => o !== null);
     for (let s = 0; s < total; s += c.batchSize) {
+      if (c.lrDecayEpochs > 0) {
+        const scale = Math.max(0, 1 - (epoch - 1 + s / total) / c.lrDecayEpochs);
+        for (const o of scaled) o.lrScale = scale;
+      }
       const rows = order.subarray(s, Math.min(total, s + c.batchSize));
       const pass = enc.forward(this.trainX, rows);
       const labels = batchLabels(train, rows);
