@@ -39,15 +39,25 @@ test('train xmc writes metrics per epoch, a checkpoint and a report, and resumes
   assert.equal(again.code, 2);
   assert.match(again.stderr, /E_STATE/);
 
-  // An interrupted run (1 epoch) resumed to 2 epochs equals the uninterrupted run.
+  // A 2-epoch run interrupted after epoch 1 (its learning rate decays over 2 epochs), resumed to
+  // 2 epochs, equals the uninterrupted run.
   const outB = join(root, 'run-b');
-  assert.equal((await runCli(['train', 'xmc', '--data', ftDir, '--sampler', 'midx', '--epochs', '1', '--out', outB, ...quick])).code, 0);
+  assert.equal((await runCli(['train', 'xmc', '--data', ftDir, '--sampler', 'midx', '--epochs', '1', '--lr-decay-epochs', '2', '--out', outB, ...quick])).code, 0);
   const res = await runCli(['train', 'xmc', '--data', ftDir, '--epochs', '2', '--out', outB, '--resume', ...quick]);
   assert.equal(res.code, 0, res.stderr);
   const recsB = records(outB);
   const pick = (x: Record<string, number | string>) => [x['epoch'], x['loss'], x['p1'], x['p3'], x['p5'], x['ndcg5'], x['nll']];
   assert.deepEqual(recsB.map(pick), recs.map(pick));
   assert.ok(!existsSync(join(outB, 'checkpoint-1.safetensors')), 'the previous checkpoint file is removed');
+  // Past the end of the decay (rate 0) is refused; --lr-decay-epochs on resume extends the schedule.
+  const past = await runCli(['train', 'xmc', '--data', ftDir, '--epochs', '3', '--out', outB, '--resume', ...quick]);
+  assert.equal(past.code, 2);
+  assert.match(past.stderr, /E_OPTION.*--lr-decay-epochs/);
+  const longer = await runCli(['train', 'xmc', '--data', ftDir, '--epochs', '3', '--lr-decay-epochs', '4', '--out', outB, '--resume', ...quick]);
+  assert.equal(longer.code, 0, longer.stderr);
+  assert.deepEqual(records(outB).map((x) => x['epoch']), [1, 2, 3]);
+  assert.equal(JSON.parse(readFileSync(join(outB, 'model.json'), 'utf8')).config.lrDecayEpochs, 4);
+  assert.notEqual(records(outB)[2]!['loss'], records(outB)[1]!['loss'], 'epoch 3 trains');
 
   // predict: k labels per input line.
   const input = join(root, 'input.txt');

@@ -32,7 +32,7 @@ export interface XmcCommonOptions {
   seed: string;
   batch: string;
   lr: string;
-  lrDecayEpochs: string;
+  lrDecayEpochs?: string;
   optimizer: string;
   weighting: string;
   bigrams: string;
@@ -89,7 +89,7 @@ function configFor(sampler: string, o: XmcCommonOptions, names: readonly string[
     hidden: o.hidden ?? false,
     batchSize: intOption(num(o.batch, 'batch'), 'batch', 1),
     lr: numOption(num(o.lr, 'lr'), 'lr', 0, Infinity, true),
-    lrDecayEpochs: intOption(num(o.lrDecayEpochs, 'lr-decay-epochs'), 'lr-decay-epochs', 0),
+    lrDecayEpochs: o.lrDecayEpochs === undefined ? intOption(num(o.epochs, 'epochs'), 'epochs', 1) : intOption(num(o.lrDecayEpochs, 'lr-decay-epochs'), 'lr-decay-epochs', 0),
     optimizer: choiceOption(o.optimizer, 'optimizer', ['sgd', 'adagrad', 'adam'] as const),
     weighting: choiceOption(o.weighting, 'weighting', ['tfidf', 'counts'] as const),
     bigrams: intOption(num(o.bigrams, 'bigrams'), 'bigrams', 0),
@@ -117,6 +117,7 @@ async function runOne(
 ): Promise<XmcRunResult> {
   return trainXmcRun({
     data, out, epochs, config, resume, threads, kernels: fast.path,
+    ...(resume && o.lrDecayEpochs !== undefined ? { resumeLrDecayEpochs: config.lrDecayEpochs } : {}),
     runtime: {
       pool: fast.pool, placeTable: (t) => tableInKernelMemory(fast, t), optimizerStorage: { f32: fast.allocF32, i32: fast.allocI32 }, midxWorkers,
     },
@@ -140,15 +141,15 @@ function addCommonOptions(c: Command): Command {
     .option('--seed <s>', 'random seed', '1')
     .option('--batch <B>', 'rows per step', '64')
     .option('--lr <x>', 'learning rate', '0.01')
-    .option('--lr-decay-epochs <n>', 'decay the learning rate linearly to 0 at the end of epoch n (0: constant; e.g. the value of --epochs)', '0')
+    .option('--lr-decay-epochs <n>', 'the learning rate falls linearly to 0 at the end of epoch n (0: constant) (default: the value of --epochs)')
     .option('--optimizer <name>', 'sgd | adagrad | adam', 'adam')
     .option('--weighting <w>', 'tfidf | counts (rows are L2-normalized either way)', 'tfidf')
     .option('--bigrams <buckets>', 'hashed word-bigram buckets (0: tokens only)', '0')
     .option('--hidden', 'add a hidden layer (relu, width dim) after the embedding sum')
     .option('--rebuild-every <steps>', 'rebuild an adaptive sampler every this many steps (0: only at the start of each epoch)', '100')
-    .option('--convention <c>', 'sampled-loss estimator: correctedAll (draw from all labels, correct every candidate, mask hits) | maskedExclusive (draw from all labels, drop hits, renormalize the proposal over the non-positive labels) | exclusive (draw from the non-positive labels by rejection)', 'correctedAll')
+    .option('--convention <c>', 'sampled-loss estimator: correctedAll (draw from all labels, correct every candidate, mask hits) | maskedExclusive (draw from all labels, drop hits, renormalize the proposal over the non-positive labels) | exclusive (draw from the non-positive labels by rejection)', 'maskedExclusive')
     .option('--sparse-updates', 'update only the sampled label rows each step (lazy Adam) instead of every row')
-    .option('--opt <key=value>', 'sampler option (repeatable; prefix with "name." to target one sampler)', (v: string, p: string[]) => [...p, v], [] as string[])
+    .option('--opt <key=value>', 'sampler option (repeatable; prefix with "name." to target one sampler); midx starts from codewords=16 stage=softmax', (v: string, p: string[]) => [...p, v], [] as string[])
     .option('--kernels <path>', 'dense math: auto (WebAssembly FMA, else SIMD, else TypeScript) | fma | simd | ts', 'auto')
     .option('--no-progress', 'no progress bar');
 }
@@ -215,7 +216,7 @@ export function addXmcCommands(program: Command, print: (line: string) => void):
     });
     const c0 = configs[0]!;
     const settings = {
-      data: data.source, samplers: names.join(','), epochs, negatives: c0.negatives, dim: c0.dim, batch: c0.batchSize, optimizer: c0.optimizer, lr: c0.lr, seed: c0.seed, threads, kernels: fast.path,
+      data: data.source, samplers: names.join(','), epochs, negatives: c0.negatives, dim: c0.dim, batch: c0.batchSize, optimizer: c0.optimizer, lr: c0.lr, lrDecayEpochs: c0.lrDecayEpochs, convention: c0.convention, seed: c0.seed, threads, kernels: fast.path,
     };
     const html = xmcReportHtml('samplex compare xmc', settings, results.map(({ name, res }) => curveOf(name, res.records)), { head, rows });
     const path = join(o.out, REPORT_FILE);

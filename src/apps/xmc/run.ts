@@ -7,7 +7,8 @@
  */
 import { existsSync, rmSync } from 'node:fs';
 import { ClassTable } from '../../core/classTable.js';
-import { DataFormatError, IoError, StateError } from '../../core/errors.js';
+import { DataFormatError, IoError, OptionError, StateError } from '../../core/errors.js';
+import { intOption } from '../../core/validate.js';
 import { readSafetensors, writeSafetensors } from '../../layer/safetensors.js';
 import { trainingReportHtml, type CurvePoint, type TrainingRun } from '../../report/training.js';
 import { CHECKPOINT_FILE, RunDir, type MetricsRecord } from '../../train/runDir.js';
@@ -77,6 +78,7 @@ export function curveOf(name: string, records: readonly MetricsRecord[]): Traini
 function settingsOf(c: ResolvedXmcConfig, data: string, threads: number, kernels: string): Record<string, string | number> {
   return {
     data, dim: c.dim, hidden: c.hidden ? 'yes' : 'no', negatives: c.negatives, batch: c.batchSize, optimizer: c.optimizer, lr: c.lr,
+    lrSchedule: c.lrDecayEpochs > 0 ? `linear to 0 at the end of epoch ${c.lrDecayEpochs}` : 'constant',
     weighting: c.weighting, bigrams: c.bigrams, labelWeighting: c.labelWeighting, convention: c.convention,
     updates: c.denseUpdates ? 'every row' : 'sampled rows', rebuildEvery: c.rebuildEvery, seed: c.seed, threads, kernels,
   };
@@ -87,6 +89,17 @@ export function xmcReportHtml(
   title: string, settings: Record<string, string | number>, runs: TrainingRun[], summary?: { head: string[]; rows: (string | number)[][] },
 ): string {
   return trainingReportHtml({ title, settings, runs, metrics: XMC_REPORT_METRICS, ...(summary ? { summary } : {}) });
+}
+
+/** Refuses epochs past the end of the learning-rate decay, where training would change nothing. */
+function checkDecay(config: ResolvedXmcConfig, o: XmcRunOptions): void {
+  const decay = config.lrDecayEpochs;
+  if (decay > 0 && o.epochs > decay) {
+    throw new OptionError(
+      `the learning rate ${o.resume ? 'of this run ' : ''}decays to 0 at the end of epoch ${decay}; training to epoch ${o.epochs} would not change the model: ` +
+        `set --lr-decay-epochs to ${o.epochs} or more${o.resume ? ' to extend the schedule from the next step on' : ''} (or 0 for a constant rate)`,
+    );
+  }
 }
 
 /** Options of {@link trainXmcRun}. */
@@ -101,6 +114,11 @@ export interface XmcRunOptions {
   epochs: number;
   /** The configuration (ignored when resuming). */
   config: ResolvedXmcConfig;
+  /**
+   * When resuming: a new horizon of the learning-rate decay (`lrDecayEpochs`), replacing the
+   * saved one from the next step on (to train past the epoch where the saved schedule reaches 0).
+   */
+  resumeLrDecayEpochs?: number;
   /** Kernel pool and table placement. */
   runtime?: XmcRuntime;
   /** Threads and kernel path, for the report. */
@@ -137,8 +155,15 @@ export async function trainXmcRun(o: XmcRunOptions): Promise<XmcRunResult> {
     const info = dir.readJson<XmcModelInfo>(MODEL_FILE);
     ck = dir.readJson<XmcCheckpointInfo>(CHECKPOINT_FILE);
     if (info === null || ck === null) throw new StateError(`${dir.dir} has no checkpoint to resume (${MODEL_FILE} and ${CHECKPOINT_FILE}); start a new run without --resume`);
-    config = info.config;
+    // a model.json written before the schedule existed has no lrDecayEpochs: constant
+    config = { ...info.config, lrDecayEpochs: info.config.lrDecayEpochs ?? 0 };
+    if (o.resumeLrDecayEpochs !== undefined && o.resumeLrDecayEpochs !== config.lrDecayEpochs) {
+      config = { ...config, lrDecayEpochs: intOption(o.resumeLrDecayEpochs, 'lrDecayEpochs', 0) };
+      checkDecay(config, o);
+      dir.writeJson(MODEL_FILE, { ...info, config });
+    }
   }
+  checkDecay(config, o);
   const trainer = new XmcTrainer(o.data.split, config, o.runtime ?? {});
   let trainSec = 0;
   if (ck) {

@@ -33,7 +33,10 @@ export const FULL_SOFTMAX = 'full';
 export interface XmcConfig {
   /** `'full'` (exact softmax) or a registered sampler name (default `'midx'`). */
   sampler?: string;
-  /** Options passed to the sampler (its `seed`, when it takes one, defaults from {@link XmcConfig.seed}). */
+  /**
+   * Options passed to the sampler (its `seed`, when it takes one, defaults from
+   * {@link XmcConfig.seed}; `midx` starts from {@link XMC_MIDX_DEFAULTS}).
+   */
   samplerOptions?: Record<string, unknown>;
   /** Negatives per row for sampled samplers (default 50). */
   negatives?: number;
@@ -58,9 +61,11 @@ export interface XmcConfig {
   /** Hashed bigram buckets (default 0: tokens only). */
   bigrams?: number;
   /**
-   * Estimator convention of the sampled loss (default `'correctedAll'`: draw from all labels and
-   * mask draws that hit any positive of the row; `'exclusive'` draws from the other labels by
-   * rejection, which needs many tries once an adaptive proposal concentrates on the positives).
+   * Estimator convention of the sampled loss (default `'maskedExclusive'`: draw from all labels,
+   * drop the draws that hit a positive of the row and correct the others as draws from the
+   * proposal restricted to the non-positives; `'correctedAll'` masks the hits instead;
+   * `'exclusive'` draws from the other labels by rejection, which needs many tries once an
+   * adaptive proposal concentrates on the positives).
    */
   convention?: Convention;
   /** Weighting of a row's per-positive softmax terms (default `'mean'`). */
@@ -91,6 +96,14 @@ const CONFIG_KEYS = [
   'sampler', 'samplerOptions', 'negatives', 'dim', 'hidden', 'batchSize', 'optimizer', 'lr', 'lrDecayEpochs', 'weighting', 'bigrams', 'convention', 'labelWeighting', 'seed', 'rebuildEvery', 'updatePerStep', 'denseUpdates',
 ] as const;
 
+/**
+ * The `midx` options the classifier uses unless `samplerOptions` says otherwise: 16 codewords per
+ * codebook and the `softmax` last stage (a class in proportion to its exact logit within the
+ * drawn bucket), the proposal that trains within a point of the full softmax on WordNet
+ * (docs/xmc.md); `{stage: 'uniform', codewords: 64}` is the sampler's own, faster default.
+ */
+export const XMC_MIDX_DEFAULTS: Readonly<Record<string, unknown>> = Object.freeze({ codewords: 16, stage: 'softmax' });
+
 /** Names accepted as `sampler`: `'full'` and the registered samplers. */
 export function xmcSamplerNames(): string[] {
   return [FULL_SOFTMAX, ...samplerNames()];
@@ -108,7 +121,7 @@ export function resolveXmcConfig(c: XmcConfig = {}): ResolvedXmcConfig {
   }
   return {
     sampler,
-    samplerOptions: { ...(c.samplerOptions ?? {}) },
+    samplerOptions: { ...(sampler === 'midx' ? XMC_MIDX_DEFAULTS : {}), ...(c.samplerOptions ?? {}) },
     negatives: intOption(c.negatives ?? 50, 'negatives', 1),
     dim: intOption(c.dim ?? 128, 'dim', 1, 4096),
     hidden: c.hidden ?? false,
@@ -118,7 +131,7 @@ export function resolveXmcConfig(c: XmcConfig = {}): ResolvedXmcConfig {
     lrDecayEpochs: intOption(c.lrDecayEpochs ?? 0, 'lrDecayEpochs', 0),
     weighting: choiceOption(c.weighting ?? 'tfidf', 'weighting', ['tfidf', 'counts'] as const),
     bigrams: intOption(c.bigrams ?? 0, 'bigrams', 0, 1 << 26),
-    convention: choiceOption(c.convention ?? 'correctedAll', 'convention', CONVENTIONS),
+    convention: choiceOption(c.convention ?? 'maskedExclusive', 'convention', CONVENTIONS),
     labelWeighting: choiceOption(c.labelWeighting ?? 'mean', 'labelWeighting', ['mean', 'sum'] as const),
     seed: intOption(c.seed ?? 1, 'seed', 0),
     rebuildEvery: intOption(c.rebuildEvery ?? 100, 'rebuildEvery', 0),
