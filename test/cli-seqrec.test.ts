@@ -81,6 +81,13 @@ test('samplex compare seqrec: one run per sampler, a joint report and summary', 
       assert.ok(existsSync(join(out, s, 'metrics.jsonl')));
     }
     assert.match(html, /nDCG@10 vs full/);
+    // midx's softmax last stage with the maskedExclusive estimator
+    const st = await runCli(['train', 'seqrec', '--data', data, '--sampler', 'midx', '--stage', 'softmax', '--convention', 'maskedExclusive', '--epochs', '1', '--out', join(root, 'st'), '--json', ...TINY]);
+    assert.equal(st.code, 0, st.stderr);
+    assert.match(readFileSync(join(root, 'st', 'report.html'), 'utf8'), /maskedExclusive.*last stage softmax/);
+    const badStage = await runCli(['train', 'seqrec', '--data', data, '--stage', 'exact', '--out', join(root, 'bs'), ...TINY]);
+    assert.equal(badStage.code, 2);
+    assert.match(badStage.stderr, /--stage/);
   } finally {
     rmSync(root, { recursive: true, force: true });
   }

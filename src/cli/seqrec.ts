@@ -11,6 +11,7 @@ import { ClassTable } from '../core/classTable.js';
 import { IoError, OptionError } from '../core/errors.js';
 import { Rng } from '../core/rng.js';
 import { choiceOption, intOption, numOption } from '../core/validate.js';
+import { CONVENTIONS, type Convention } from '../loss/types.js';
 import { buildSequences, DEFAULT_MIN_INTERACTIONS, leaveOneOut, type InteractionLog, type LeaveOneOutSplit } from '../data/interactions.js';
 import { defaultCacheDir, isRecDataset, loadRecDataset, readMovielensRatings } from '../data/movielens.js';
 import { OutputLayer } from '../layer/outputLayer.js';
@@ -39,6 +40,8 @@ export interface SeqRecCommandOptions {
   sampler: string;
   negatives: string;
   codewords: string;
+  stage: string;
+  convention: string;
   refreshEvery: string;
   denseUpdates?: boolean;
   epochs: string;
@@ -67,6 +70,10 @@ interface Settings {
   minInteractions: number;
   negatives: number;
   codewords: number;
+  /** midx last stage. */
+  stage: 'uniform' | 'pop' | 'residual' | 'softmax';
+  /** Sampled-loss estimator. */
+  convention: Convention;
   /** Rebuild an adaptive sampler every this many steps instead of updating it every step (0: update every step). */
   refreshEvery: number;
   /** The item-table optimizer steps every row each step (zero gradient for the untouched ones). */
@@ -97,6 +104,8 @@ function settings(o: SeqRecCommandOptions): Settings {
     minInteractions: int(o.minInteractions, '--min-interactions', 3),
     negatives: int(o.negatives, '--negatives', 1),
     codewords: int(o.codewords, '--codewords', 1, 4096),
+    stage: choiceOption(o.stage, '--stage', ['uniform', 'pop', 'residual', 'softmax'] as const),
+    convention: choiceOption(o.convention, '--convention', CONVENTIONS),
     refreshEvery: int(o.refreshEvery, '--refresh-every', 0),
     denseUpdates: o.denseUpdates ?? false,
     epochs: int(o.epochs, '--epochs', 0),
@@ -127,7 +136,7 @@ export function loadSplit(data: string, cache: string | undefined, minInteractio
 /** The sampler of `name` for the item table (`full` carries a uniform sampler that its full-softmax head never uses). */
 function samplerFor(name: string, split: LeaveOneOutSplit, s: Settings): Sampler {
   const data = { n: split.sequences.numItems, counts: split.trainItemCounts, seed: s.seed };
-  return createSamplerFor(name === 'full' ? 'uniform' : name, data, name === 'midx' ? { codewords: s.codewords } : {});
+  return createSamplerFor(name === 'full' ? 'uniform' : name, data, name === 'midx' ? { codewords: s.codewords, stage: s.stage } : {});
 }
 
 /** Loads TensorFlow.js on `backend`; on wasm with samplex's kernels (the stock wasm backend lacks gather's gradient and is slow on transposed products). */
@@ -150,6 +159,7 @@ function buildTrainer(tf: Tf, split: LeaveOneOutSplit, sampler: string, s: Setti
     sampler: samplerFor(sampler, split, s),
     optimizer: createOptimizer('adam', { lr: s.itemLr, beta2: 0.98 }),
     negatives: Math.min(s.negatives, n - 1),
+    convention: s.convention,
     rebuildEvery: s.refreshEvery,
     stepUpdates: s.refreshEvery === 0,
     denseUpdates: s.denseUpdates,
@@ -168,7 +178,12 @@ function buildTrainer(tf: Tf, split: LeaveOneOutSplit, sampler: string, s: Setti
 
 function configOf(sampler: string, s: Settings): Record<string, string | number | boolean> {
   const { epochs: _epochs, backend: _backend, select: _select, patience: _patience, ...rest } = s;
-  return { sampler, ...rest, ...(sampler === 'midx' ? {} : { codewords: 0 }), ...(sampler === 'full' ? { negatives: 0 } : {}) };
+  return {
+    sampler,
+    ...rest,
+    ...(sampler === 'midx' ? {} : { codewords: 0, stage: '-' }),
+    ...(sampler === 'full' ? { negatives: 0, convention: '-' } : {}),
+  };
 }
 
 /** The report's metrics. */
@@ -219,7 +234,7 @@ function dataSettings(split: LeaveOneOutSplit, s: Settings): Record<string, stri
     'model': `SASRec d=${s.dim}, ${s.blocks} blocks, ${s.heads} head(s), L=${s.maxLen}, dropout ${s.dropout}, tied item embeddings`,
     'test state': s.select === 'best-valid' ? 'the epoch with the best validation nDCG@10' : 'the last epoch trained',
     ...(s.patience > 0 ? { 'early stop': `after ${s.patience} epochs without a better validation nDCG@10` } : {}),
-    'training': `batch ${s.batchSize}, Adam lr ${s.lr} (items: sparse Adam lr ${s.itemLr}), negatives m=${s.negatives}, midx codewords ${s.codewords}`,
+    'training': `batch ${s.batchSize}, Adam lr ${s.lr} (items: sparse Adam lr ${s.itemLr}), negatives m=${s.negatives} (${s.convention}), midx codewords ${s.codewords}, last stage ${s.stage}`,
     seed: s.seed,
   };
 }
@@ -316,6 +331,8 @@ function addOptions(c: Command): Command {
     .option('--min-interactions <n>', 'drop users with fewer interactions (≥ 3)', String(DEFAULT_MIN_INTERACTIONS))
     .option('--negatives <m>', 'negatives per position for the sampled softmax', '100')
     .option('--codewords <K>', 'midx codewords per codebook', '32')
+    .option('--stage <s>', 'midx last stage: uniform | pop | residual | softmax (a class in proportion to its exact logit within the drawn bucket)', 'uniform')
+    .option('--convention <c>', 'sampled-loss estimator: exclusive | maskedExclusive | correctedAll', 'exclusive')
     .option('--refresh-every <k>', 'rebuild an adaptive sampler every k steps instead of updating it every step (0: every step)', '0')
     .option('--dense-updates', 'step every item row each step (zero gradient for the rows not sampled), as the full softmax does, instead of the touched rows only')
     .option('--epochs <n>', 'training epochs', '50')
