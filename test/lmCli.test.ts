@@ -84,6 +84,14 @@ test('samplex compare lm: one report with a line per sampler', async () => {
     for (const s of ['full', 'uniform', 'tokens/s', 'output layer ms/step', 'first 120 of valid and test']) assert.ok(html.includes(s), s);
     const bad = await runCli(['compare', 'lm', '--data', data, '--samplers', 'nope', '--out', join(root, 'bad'), ...small]);
     assert.equal(bad.code, 2);
+    // sampler options and the estimator reach the layer (and the report)
+    const st = await runCli(['train', 'lm', '--data', data, '--sampler', 'midx', '--opt', 'stage=softmax', '--opt', 'codewords=4', '--convention', 'maskedExclusive', '--epochs', '1', '--eval-tokens', '120', '--out', join(root, 'st'), ...small]);
+    assert.equal(st.code, 0, st.stderr);
+    const sth = readFileSync(join(root, 'st', 'report.html'), 'utf8');
+    for (const x of ['stage=softmax codewords=4', 'maskedExclusive']) assert.ok(sth.includes(x), x);
+    const badOpt = await runCli(['train', 'lm', '--data', data, '--sampler', 'uniform', '--opt', 'stage=softmax', '--out', join(root, 'bo'), ...small]);
+    assert.equal(badOpt.code, 2);
+    assert.match(badOpt.stderr, /--opt stage/);
   } finally {
     rmSync(root, { recursive: true, force: true });
   }

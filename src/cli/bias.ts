@@ -11,6 +11,7 @@ import { syntheticQueries, syntheticTable, type SyntheticKind } from '../diagnos
 import { loadClassTable } from '../layer/safetensors.js';
 import { CONVENTIONS, type Convention } from '../loss/types.js';
 import { createSampler, samplerOptionNames } from '../samplers/factory.js';
+import { parseKeyValues } from './samplerOptions.js';
 
 /** Parsed options of `samplex bias`. */
 export interface BiasCommandOptions {
@@ -31,21 +32,6 @@ export interface BiasCommandOptions {
   codebooks?: string;
   /** Shorthand for `--opt midx.codewords=…`. */
   codewords?: string;
-}
-
-/** Parses `key=value` sampler options: numbers and booleans are converted, the rest kept as strings. */
-function parseKeyValues(pairs: readonly string[]): Record<string, number | string | boolean> {
-  const out: Record<string, number | string | boolean> = {};
-  for (const p of pairs) {
-    const eq = p.indexOf('=');
-    if (eq <= 0) throw new OptionError(`--opt expects key=value, got '${p}'`);
-    const k = p.slice(0, eq);
-    const v = p.slice(eq + 1);
-    if (v === 'true' || v === 'false') out[k] = v === 'true';
-    else if (v.trim() !== '' && Number.isFinite(Number(v))) out[k] = Number(v);
-    else out[k] = v;
-  }
-  return out;
 }
 
 const STATIC_SAMPLERS = ['exact', 'uniform', 'unigram', 'logUniform'];

