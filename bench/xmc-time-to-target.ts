@@ -16,7 +16,9 @@ import { loadXmcData } from '../src/apps/xmc/data.js';
 import { XmcTrainer } from '../src/apps/xmc/trainer.js';
 import { initFastKernels, tableInKernelMemory } from '../src/kernels/fast.js';
 import { precisionAtK } from '../src/loss/metrics.js';
-import type { Convention } from '../src/loss/types.js';
+import { CONVENTIONS } from '../src/loss/types.js';
+import { parseKeyValues } from '../src/cli/samplerOptions.js';
+import { choiceOption } from '../src/core/validate.js';
 import '../src/samplers/index.js';
 import { MidxThreads } from '../src/samplers/midxThreads.js';
 import { emit } from './util.js';
@@ -35,16 +37,12 @@ export async function run(filter?: string): Promise<void> {
   const batchSize = env('BATCH', 64);
   const lrDecayEpochs = env('DECAY', 5);
   const convention = process.env['CONVENTION'];
-  const samplerOptions: Record<string, string | number> = {};
-  for (const kv of (process.env['OPTS'] ?? '').split(',').filter((x) => x !== '')) {
-    const [k, v] = kv.split('=');
-    samplerOptions[k!] = Number.isFinite(Number(v)) ? Number(v) : v!;
-  }
+  const samplerOptions = parseKeyValues((process.env['OPTS'] ?? '').split(',').filter((x) => x !== ''));
   const data = loadXmcData('wordnet');
   const fast = await initFastKernels({ threads: 0 });
   const helpers = threads > 1 ? await MidxThreads.create(threads - 1) : null;
   try {
-    const trainer = new XmcTrainer(data.split, { sampler: 'midx', lr, seed, batchSize, lrDecayEpochs, samplerOptions, ...(convention ? { convention: convention as Convention } : {}) }, {
+    const trainer = new XmcTrainer(data.split, { sampler: 'midx', lr, seed, batchSize, lrDecayEpochs, samplerOptions, ...(convention ? { convention: choiceOption(convention, 'CONVENTION', CONVENTIONS) } : {}) }, {
       placeTable: (t) => tableInKernelMemory(fast, t),
       optimizerStorage: { f32: fast.allocF32, i32: fast.allocI32 },
       midxWorkers: helpers,

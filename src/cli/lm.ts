@@ -61,7 +61,7 @@ function loadCorpus(data: string, minCount: number): LmCorpus {
 function settingsOf(o: LmCommandOptions, sampler: string, samplers: readonly string[]): Partial<LmRunSettings> {
   return {
     negatives: intOption(Number(o.negatives), '--negatives', 1),
-    samplerOptions: optionsFor(sampler, parseKeyValues(o.opt), samplers) as Record<string, number | string | boolean>,
+    samplerOptions: optionsFor(sampler, parseKeyValues(o.opt), samplers),
     convention: choiceOption(o.convention, '--convention', CONVENTIONS),
     epochs: intOption(Number(o.epochs), '--epochs', 1),
     timeBudgetSec: o.timeBudget ? parseDuration(o.timeBudget) : 0,

@@ -25,8 +25,8 @@ export function parseKeyValues(pairs: readonly string[]): Record<string, number 
  * key (`midx.codewords`) goes to its sampler, an unprefixed one to every sampler that declares it.
  * @throws OptionError for a prefix naming a sampler not trained, or a key no trained sampler takes
  */
-export function optionsFor(name: string, opts: Record<string, number | string | boolean>, names: readonly string[]): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
+export function optionsFor(name: string, opts: Record<string, number | string | boolean>, names: readonly string[]): Record<string, number | string | boolean> {
+  const out: Record<string, number | string | boolean> = {};
   for (const [k, v] of Object.entries(opts)) {
     const dot = k.indexOf('.');
     if (dot > 0) {

@@ -100,13 +100,11 @@ class BestState {
 
   constructor(private readonly dir: RunDir | null) {}
 
-  /** Records `trainer`'s current state as the best, at validation value `value`. */
-  keep(trainer: SeqRecTrainer, value: number): void {
-    this.epoch = trainer.epoch;
-    this.value = value;
+  /** Keeps `trainer`'s current state as that of the best epoch ({@link BestState.offer} took it). */
+  keep(trainer: SeqRecTrainer): void {
     if (this.dir) {
       writeState(this.dir, BEST_TENSORS, trainer.stateTensors(), trainer.epoch);
-      this.dir.writeJson(BEST_FILE, { epoch: this.epoch, value } satisfies SeqRecBestMeta);
+      this.dir.writeJson(BEST_FILE, { epoch: this.epoch, value: this.value } satisfies SeqRecBestMeta);
     } else {
       this.memory = trainer.stateTensors();
     }
@@ -133,7 +131,7 @@ class BestState {
     const meta = this.dir?.readJson<SeqRecBestMeta>(BEST_FILE) ?? null;
     if (meta && meta.epoch === epoch) return;
     if (epoch === trainer.epoch) {
-      this.keep(trainer, this.value);
+      this.keep(trainer);
     } else {
       throw new StateError(`the state of the best validation epoch (${epoch}) is missing from ${this.dir?.dir ?? 'the run'}; start a new run or pass --select last`);
     }
@@ -247,7 +245,7 @@ export function runSeqRec(opts: RunSeqRecOptions): SeqRecRunResult {
     records.push(r);
     log(r);
     if (dir) saveSeqRecCheckpoint(dir, trainer, opts.config);
-    if (best.offer(r) && select === 'best-valid') best.keep(trainer, best.value);
+    if (best.offer(r) && select === 'best-valid') best.keep(trainer);
     stoppedEarly = exhausted() && trainer.epoch < opts.epochs;
   }
   const trainedEpochs = trainer.epoch;

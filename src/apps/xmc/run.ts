@@ -151,19 +151,21 @@ export async function trainXmcRun(o: XmcRunOptions): Promise<XmcRunResult> {
   const dir = RunDir.open(o.out, { resume: o.resume ?? false });
   let config = o.config;
   let ck: XmcCheckpointInfo | null = null;
+  let savedInfo: XmcModelInfo | null = null;
+  let newHorizon = false;
   if (o.resume) {
     const info = dir.readJson<XmcModelInfo>(MODEL_FILE);
     ck = dir.readJson<XmcCheckpointInfo>(CHECKPOINT_FILE);
     if (info === null || ck === null) throw new StateError(`${dir.dir} has no checkpoint to resume (${MODEL_FILE} and ${CHECKPOINT_FILE}); start a new run without --resume`);
     // a model.json written before the schedule existed has no lrDecayEpochs: constant
-    config = { ...info.config, lrDecayEpochs: info.config.lrDecayEpochs ?? 0 };
-    if (o.resumeLrDecayEpochs !== undefined && o.resumeLrDecayEpochs !== config.lrDecayEpochs) {
-      config = { ...config, lrDecayEpochs: intOption(o.resumeLrDecayEpochs, 'lrDecayEpochs', 0) };
-      checkDecay(config, o);
-      dir.writeJson(MODEL_FILE, { ...info, config });
-    }
+    const saved = info.config.lrDecayEpochs ?? 0;
+    const decay = o.resumeLrDecayEpochs === undefined ? saved : intOption(o.resumeLrDecayEpochs, 'lrDecayEpochs', 0);
+    config = { ...info.config, lrDecayEpochs: decay };
+    newHorizon = decay !== saved;
+    savedInfo = info;
   }
   checkDecay(config, o);
+  if (savedInfo && newHorizon) dir.writeJson(MODEL_FILE, { ...savedInfo, config });
   const trainer = new XmcTrainer(o.data.split, config, o.runtime ?? {});
   let trainSec = 0;
   if (ck) {
