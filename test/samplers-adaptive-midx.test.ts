@@ -12,7 +12,10 @@ import { Rng } from '../src/core/rng.js';
 import { chiSquareTest } from '../src/core/stats.js';
 import { createSampler } from '../src/index.js';
 import { kmeans } from '../src/samplers/kmeans.js';
-import { MidxSampler, type MidxCodebook, type MidxStage } from '../src/samplers/midx.js';
+import { MidxRow, MidxSampler, type MidxCodebook, type MidxStage } from '../src/samplers/midx.js';
+import { newRowRangeOutput, sampleRowRange, type RowDistribution } from '../src/samplers/base.js';
+import { logInclusionProb } from '../src/samplers/types.js';
+import { log1mExp, logSumExp } from '../src/core/math.js';
 import { RebuildPolicy } from '../src/samplers/rebuild.js';
 import { drawChiSquare, logNormalize, logQAll, maxAbsDiff, queryRow, randomQueries, randomTable } from './util/adaptive.js';
 
@@ -186,6 +189,83 @@ test('midx: degenerate inputs (n < K², n < K, duplicates, zero query, huge logi
   assert.throws(() => new MidxSampler({ stage: 'pop', popularity: [1, -1] }), OptionError);
   assert.throws(() => new MidxSampler({ codewords: 0 }), OptionError);
   assert.throws(() => createSampler('midx', { codebook: 'opq' }), OptionError);
+});
+
+test('midx: batched draws (drawMany) equal one-by-one draws, bit for bit, for every stage', () => {
+  const t = randomTable(300, 8, 61, true, 0.8);
+  const q = randomQueries(3, 8, 62);
+  for (const stage of ['uniform', 'pop', 'residual', 'softmax'] as MidxStage[]) {
+    const s = new MidxSampler({ codewords: 6, stage, popularity: stage === 'pop' ? POP.slice(0, 300) : null, seed: 4 });
+    s.build(t);
+    const one = new MidxRow(s.internals);
+    const many = new MidxRow(s.internals);
+    for (let r = 0; r < 3; r++) {
+      one.setQuery(q.data, r * 8);
+      many.setQuery(q.data, r * 8);
+      const a = Rng.fromSeed(70 + r);
+      const b = Rng.fromSeed(70 + r);
+      const ids = new Int32Array(90);
+      const lq = new Float64Array(90);
+      // two calls: the second starts with buckets already cached by the first
+      many.drawMany(b, 50, ids, lq, 0);
+      many.drawMany(b, 40, ids, lq, 50);
+      for (let j = 0; j < 90; j++) {
+        assert.equal(ids[j], one.draw(a), `${stage} row ${r} draw ${j}`);
+        assert.equal(lq[j], one.lastLogQ);
+        assert.equal(lq[j], many.logProb(ids[j]!));
+      }
+      assert.deepEqual(b.state(), a.state(), 'the generator is consumed as by single draws');
+    }
+  }
+});
+
+test('midx: rounds of batched draws with exclusion and unique draws give what single draws give', () => {
+  const t = randomTable(120, 8, 81, true, 0.5);
+  const q = randomQueries(4, 8, 82);
+  const s = new MidxSampler({ codewords: 4, stage: 'softmax', seed: 5 });
+  s.build(t);
+  const row = new MidxRow(s.internals);
+  // each row excludes its most probable ids (none for row 2), so that rejections do happen
+  const exclude = [3, 1, 0, 2].map((k, r) => {
+    row.setQuery(q.data, r * 8);
+    const lp = Array.from({ length: 120 }, (_, i) => row.logProb(i));
+    return Array.from(lp.keys()).sort((a, b) => lp[b]! - lp[a]!).slice(0, k);
+  });
+  const m = 40;
+  for (const unique of [false, true]) {
+    const out = newRowRangeOutput(4, m, unique, 0);
+    const distOf = (r: number): RowDistribution => {
+      row.setQuery(q.data, r * 8);
+      return row;
+    };
+    // one generator for all rows: a round that drew too many would shift every later row
+    const shared = Rng.fromSeed(90);
+    sampleRowRange('midx', 120, distOf, () => shared, { m, rng: shared, unique, exclude: multiLabels(exclude) }, null, 0, 4, out, 0);
+    // reference: one draw at a time, rejection of excluded ids, unique draws until m distinct
+    const rng = Rng.fromSeed(90);
+    for (let r = 0; r < 4; r++) {
+      row.setQuery(q.data, r * 8);
+      const ex = new Set(exclude[r]);
+      const logKeep = ex.size ? log1mExp(logSumExp([...ex].map((e) => row.logProb(e)))) : 0;
+      const ids: number[] = [];
+      const lq: number[] = [];
+      const seen = new Map<number, number>();
+      let tries = 0;
+      while (unique ? seen.size < m : ids.length < m) {
+        const id = row.draw(rng);
+        if (ex.has(id)) continue;
+        tries++;
+        if (!unique) {
+          ids.push(id);
+          lq.push(row.lastLogQ - logKeep);
+        } else if (!seen.has(id)) seen.set(id, row.lastLogQ - logKeep);
+      }
+      if (unique) for (const [id, l] of seen) ids.push(id), lq.push(logInclusionProb(l, tries));
+      assert.deepEqual([...out.ids.subarray(r * m, r * m + m)], ids, `unique ${unique} row ${r}`);
+      assert.deepEqual([...out.logQ.subarray(r * m, r * m + m)], lq);
+      if (unique) assert.equal(out.tries![r], tries);
+    }
+  }
 });
 
 test('midx: exclusion renormalizes exactly and unique draws are distinct', () => {

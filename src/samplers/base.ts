@@ -20,7 +20,30 @@ export interface RowDistribution {
   lastLogQ: number;
   /** `log q(id)` under this row's distribution. */
   logProb(id: number): number;
+  /**
+   * Optional batched form of `draw`: writes `count` draws to `ids[o..o+count)` and their
+   * log-probabilities to `logQ[o..o+count)`. It must consume `rng` as `count` calls of `draw`
+   * would and return the same ids, so that the batched and the one-by-one paths agree exactly;
+   * it lets a distribution do per-row work for all the draws at once (see MIDX's `softmax` stage).
+   */
+  drawMany?(rng: Rng, count: number, ids: Int32Array, logQ: Float64Array, o: number): void;
 }
+
+/** `count` draws of `dist` into `ids[o..)` / `logQ[o..)`: its `drawMany` when it has one, else one by one. */
+function drawInto(dist: RowDistribution, rng: Rng, count: number, ids: Int32Array, logQ: Float64Array, o: number): void {
+  if (dist.drawMany) {
+    dist.drawMany(rng, count, ids, logQ, o);
+    return;
+  }
+  for (let j = 0; j < count; j++) {
+    ids[o + j] = dist.draw(rng);
+    logQ[o + j] = dist.lastLogQ;
+  }
+}
+
+/** Scratch of the unique-draw rounds (grown on demand). */
+let roundIds = new Int32Array(0);
+let roundLogQ = new Float64Array(0);
 
 /** Maximum with-replacement tries per requested id before giving up (unique or excluded draws). */
 const TRIES_PER_DRAW = 2000;
@@ -59,6 +82,27 @@ export abstract class SamplerBase implements Sampler {
    * return the same object for every row).
    */
   protected abstract rowDistribution(queries: Matrix | null, row: number): RowDistribution;
+
+  /**
+   * Called with the queries before the generic `sample`, `sampleWithLogQ` and `logQ` set up
+   * their rows (`endRows` after, even when they throw): a query-dependent sampler may do work
+   * for the whole batch at once here. No-op by default.
+   */
+  protected beginRows(_queries: Matrix | null): void {}
+
+  /** Ends what {@link SamplerBase.beginRows} began. No-op by default. */
+  protected endRows(): void {}
+
+  /** Runs `body` between {@link SamplerBase.beginRows} and {@link SamplerBase.endRows} (adaptive samplers only). */
+  private inRows<T>(queries: Matrix | null, body: () => T): T {
+    if (!this.adaptive) return body();
+    this.beginRows(queries);
+    try {
+      return body();
+    } finally {
+      this.endRows();
+    }
+  }
 
   /**
    * Number of ids with positive probability (the most distinct ids a row can draw).
@@ -113,7 +157,7 @@ export abstract class SamplerBase implements Sampler {
     let staticDist: RowDistribution | null = null;
     const distOf = (r: number): RowDistribution => (this.adaptive ? this.rowDistribution(queries, r) : (staticDist ??= this.rowDistribution(null, 0)));
     const out = newRowRangeOutput(rows, opts.m, opts.unique ?? false, 0);
-    sampleRowRange(this.name, this.supportSize(), distOf, rowGenerators(opts), opts, null, 0, rows, out, 0);
+    this.inRows(queries, () => sampleRowRange(this.name, this.supportSize(), distOf, rowGenerators(opts), opts, null, 0, rows, out, 0));
     return drawsOf(out, rows, opts);
   }
 
@@ -145,7 +189,9 @@ export abstract class SamplerBase implements Sampler {
     const queries = opts.queries!;
     this.checkLogQArgs(queries, ids, false);
     const out = newRowRangeOutput(rows, opts.m, opts.unique ?? false, ids.ids.length);
-    sampleRowRange(this.name, this.supportSize(), (r) => this.rowDistribution(queries, r), rowGenerators(opts), opts, ids, 0, rows, out, 0);
+    this.inRows(queries, () =>
+      sampleRowRange(this.name, this.supportSize(), (r) => this.rowDistribution(queries, r), rowGenerators(opts), opts, ids, 0, rows, out, 0),
+    );
     return { draws: drawsOf(out, rows, opts), logQ: out.posLogQ };
   }
 
@@ -153,13 +199,15 @@ export abstract class SamplerBase implements Sampler {
     const rows = this.checkLogQArgs(queries, ids, true);
     const out = new Float64Array(ids.ids.length);
     let staticDist: RowDistribution | null = null;
-    for (let r = 0; r < rows; r++) {
-      const a = ids.offsets[r]!;
-      const b = ids.offsets[r + 1]!;
-      if (a === b) continue;
-      const dist = this.adaptive ? this.rowDistribution(queries, r) : (staticDist ??= this.rowDistribution(null, 0));
-      for (let k = a; k < b; k++) out[k] = dist.logProb(ids.ids[k]!);
-    }
+    this.inRows(queries, () => {
+      for (let r = 0; r < rows; r++) {
+        const a = ids.offsets[r]!;
+        const b = ids.offsets[r + 1]!;
+        if (a === b) continue;
+        const dist = this.adaptive ? this.rowDistribution(queries, r) : (staticDist ??= this.rowDistribution(null, 0));
+        for (let k = a; k < b; k++) out[k] = dist.logProb(ids.ids[k]!);
+      }
+    });
     return out;
   }
 }
@@ -288,28 +336,49 @@ export function drawRow(
     }
   }
   const maxTries = TRIES_PER_DRAW * m + 100000;
+  // Draws come in rounds of as many as are still missing. Every draw of a round adds at most
+  // one id, so a round never draws past the point where the one-by-one loop would stop: the
+  // generator is consumed exactly as by single draws.
   if (!unique) {
     let attempts = 0;
-    for (let j = 0; j < m; j++) {
-      let id: number;
-      do {
-        if (++attempts > maxTries) throw tooManyTries(name, row);
-        id = dist.draw(rng);
-      } while (excluded !== null && excluded.has(id));
-      ids[o + j] = id;
-      logQ[o + j] = dist.lastLogQ - logKeep;
+    let j = 0;
+    while (j < m) {
+      const want = Math.min(m - j, maxTries - attempts);
+      if (want <= 0) throw tooManyTries(name, row);
+      attempts += want;
+      drawInto(dist, rng, want, ids, logQ, o + j);
+      // keep the draws that are not excluded, in order
+      const end = o + j + want;
+      for (let p = o + j; p < end; p++) {
+        const id = ids[p]!;
+        if (excluded !== null && excluded.has(id)) continue;
+        ids[o + j] = id;
+        logQ[o + j] = logQ[p]! - logKeep;
+        j++;
+      }
     }
     return;
   }
+  if (roundIds.length < m) {
+    roundIds = new Int32Array(m);
+    roundLogQ = new Float64Array(m);
+  }
+  const rIds = roundIds;
+  const rLogQ = roundLogQ;
   const seen = new Map<number, number>();
   let t = 0;
   let attempts = 0;
   while (seen.size < m) {
-    if (++attempts > maxTries) throw tooManyTries(name, row);
-    const id = dist.draw(rng);
-    if (excluded !== null && excluded.has(id)) continue;
-    t++;
-    if (!seen.has(id)) seen.set(id, dist.lastLogQ - logKeep);
+    const want = Math.min(m - seen.size, maxTries - attempts);
+    if (want <= 0) throw tooManyTries(name, row);
+    attempts += want;
+    drawInto(dist, rng, want, rIds, rLogQ, 0);
+    for (let p = 0; p < want; p++) {
+      const id = rIds[p]!;
+      if (excluded !== null && excluded.has(id)) continue;
+      t++;
+      if (!seen.has(id)) seen.set(id, rLogQ[p]! - logKeep);
+    }
   }
   let j = 0;
   for (const [id, lq] of seen) {

@@ -501,9 +501,27 @@ export class MidxSampler extends SamplerBase {
     this.updateMs = performance.now() - t0;
   }
 
+  /** The queries whose codeword scores `dist` holds for the whole batch (stages that read the table). */
+  private batchQueries: Float32Array | null = null;
+
+  /**
+   * Stages that read the table (they never use helper threads) score the codewords of the
+   * whole batch in one `kernels.matmulNT` call instead of row by row.
+   */
+  protected override beginRows(queries: Matrix | null): void {
+    if (queries === null || !this.readsTable || !this.dist) return;
+    this.dist.scoreBatch(queries.data, queries.rows);
+    this.batchQueries = queries.data;
+  }
+
+  protected override endRows(): void {
+    this.batchQueries = null;
+  }
+
   protected rowDistribution(queries: Matrix | null, row: number): RowDistribution {
     const d = this.dist!;
-    d.setQuery(queries!.data, row * this.dim);
+    if (this.batchQueries !== null && queries!.data === this.batchQueries) d.setQueryScored(queries!.data, row * this.dim, row);
+    else d.setQuery(queries!.data, row * this.dim);
     return d;
   }
 
@@ -662,6 +680,8 @@ export class MidxRow implements RowDistribution {
   private readonly logP1: Float64Array;
   private readonly cum2: Float64Array;
   private readonly stamp2: Int32Array;
+  /** `log` of each row's stage-2 total (cached with `cum2`). */
+  private readonly logTot2: Float64Array;
   private gen = 0;
   private total1 = 0;
   /** residual stage: per-class weights and per-bucket cumulative (CSR order) for this query */
@@ -671,13 +691,26 @@ export class MidxRow implements RowDistribution {
   private readonly logitBuf: Float32Array;
   /** Codeword scores of the residual stage: all zero (the class weights carry the whole logit). */
   private readonly zeros: Float64Array;
-  /** softmax stage: the query, and per bucket (stamped per query) the logits, max logit and cumulative exp(o − max) in CSR order */
+  /** softmax stage: the query, and per bucket (stamped per query) the logits, their log-sum-exp and the cumulative exp(o − max) in CSR order */
   private hq: Float32Array = new Float32Array(0);
   private bBuf: Float32Array = new Float32Array(64);
   private readonly bLogit: Float64Array;
   private readonly bStamp: Int32Array;
-  private readonly bMax: Float64Array;
+  private readonly bLse: Float64Array;
   private readonly bCum: Float64Array;
+  /** softmax stage, batched draws: buckets and last-stage uniforms of a round, buckets to compute, their concatenated ids */
+  private pb = new Int32Array(0);
+  private pu = new Float64Array(0);
+  private readonly fresh: Int32Array;
+  private gIds = new Int32Array(0);
+  /** Non-empty buckets per first code (CSR over `k1`): second codes and static weights (not for `'residual'`). */
+  private readonly nzOff: Int32Array;
+  private readonly nzK2: Int32Array;
+  private readonly nzW: Float64Array;
+  /** Batch scoring: both codebooks as `2K × d` rows over the query, their constant parts (the query's appended 1), the scores. */
+  private fused: Float32Array | null = null;
+  private fusedConst: Float64Array | null = null;
+  private batch = new Float32Array(0);
 
   constructor(ix: MidxInternals) {
     this.ix = ix;
@@ -691,8 +724,8 @@ export class MidxRow implements RowDistribution {
     this.A = new Float64Array(K);
     this.cum1 = new Float64Array(K);
     this.logP1 = new Float64Array(K);
-    this.cum2 = new Float64Array(K * K);
     this.stamp2 = new Int32Array(K);
+    this.logTot2 = new Float64Array(K);
     const res = ix.stage === 'residual';
     this.g = new Float64Array(res ? ix.n : 0);
     this.gCum = new Float64Array(res ? ix.n : 0);
@@ -701,9 +734,65 @@ export class MidxRow implements RowDistribution {
     this.zeros = new Float64Array(res ? K : 0);
     const soft = ix.stage === 'softmax';
     this.bStamp = new Int32Array(soft ? K * K : 0);
-    this.bMax = new Float64Array(soft ? K * K : 0);
+    this.bLse = new Float64Array(soft ? K * K : 0);
     this.bCum = new Float64Array(soft ? ix.n : 0);
     this.bLogit = new Float64Array(soft ? ix.n : 0);
+    this.fresh = new Int32Array(soft ? K * K : 0);
+    // the stage-1 sums Σ_k2 e2(k2)·W(k1,k2) skip the empty buckets (often most of the K²)
+    const W = res ? null : ix.bucketW;
+    let nz = 0;
+    if (W) for (let b = 0; b < K * K; b++) if (W[b] !== 0) nz++;
+    this.cum2 = new Float64Array(W ? nz : K * K);
+    this.nzOff = new Int32Array(W ? K + 1 : 0);
+    this.nzK2 = new Int32Array(nz);
+    this.nzW = new Float64Array(nz);
+    if (W) {
+      let p = 0;
+      for (let k1 = 0; k1 < K; k1++) {
+        for (let k2 = 0; k2 < K; k2++) {
+          const w = W[k1 * K + k2]!;
+          if (w === 0) continue;
+          this.nzK2[p] = k2;
+          this.nzW[p++] = w;
+        }
+        this.nzOff[k1 + 1] = p;
+      }
+    }
+  }
+
+  /**
+   * Scores the codewords of `rows` queries (`rows × d`) at once with `kernels.matmulNT` (float32
+   * products), for {@link MidxRow.setQueryScored}.
+   */
+  scoreBatch(queries: Float32Array, rows: number): void {
+    const K = this.K;
+    const d = this.ix.d;
+    if (this.fused === null) this.fuseCodebooks();
+    if (this.batch.length < rows * 2 * K) this.batch = new Float32Array(rows * 2 * K);
+    if (rows > 0) kernels.matmulNT(queries, rows, this.fused!, 0, 2 * K, d, this.batch);
+  }
+
+  /** Both codebooks as rows over the `d` query coordinates plus a constant (the coordinate of the appended 1). */
+  private fuseCodebooks(): void {
+    const cb = this.ix.cb;
+    const K = this.K;
+    const d = this.ix.d;
+    const f = new Float32Array(2 * K * d);
+    const c = new Float64Array(2 * K);
+    const put = (row: number, w: Float32Array, width: number, k: number, first: number): void => {
+      for (let t = 0; t < width; t++) {
+        const coord = first + t;
+        const v = w[k * width + t]!;
+        if (coord < d) f[row * d + coord] = v;
+        else c[row]! += v;
+      }
+    };
+    for (let k = 0; k < K; k++) {
+      put(k, cb.c1, cb.w1, k, 0);
+      put(K + k, cb.c2, cb.w2, k, cb.kind === 'pq' ? cb.w1 : 0);
+    }
+    this.fused = f;
+    this.fusedConst = c;
   }
 
   /** Codeword scores `s1`, `s2` (float64, `K·d'` per query) for query `h[ho .. ho+d)`: all `topK` needs. */
@@ -730,15 +819,40 @@ export class MidxRow implements RowDistribution {
 
   /** Computes the codeword scores and the stage-1 distribution for query `h[ho .. ho+d)`. */
   setQuery(h: Float32Array, ho: number): void {
-    const ix = this.ix;
+    this.beginQuery(h, ho);
+    this.codewordScores(h, ho);
+    this.stageOne(h, ho);
+  }
+
+  /** As {@link MidxRow.setQuery}, with the codeword scores of row `r` of the last {@link MidxRow.scoreBatch}. */
+  setQueryScored(h: Float32Array, ho: number, r: number): void {
+    this.beginQuery(h, ho);
     const K = this.K;
+    const o = r * 2 * K;
+    const b = this.batch;
+    const c = this.fusedConst!;
+    for (let k = 0; k < K; k++) {
+      this.s1[k] = b[o + k]! + c[k]!;
+      this.s2[k] = b[o + K + k]! + c[K + k]!;
+    }
+    this.stageOne(h, ho);
+  }
+
+  /** New query: invalidates the per-query caches. */
+  private beginQuery(h: Float32Array, ho: number): void {
+    const ix = this.ix;
     if (++this.gen >= 0x7fffffff) {
       this.gen = 1;
       this.stamp2.fill(0);
       this.bStamp.fill(0);
     }
     if (ix.stage === 'softmax') this.hq = h.subarray(ho, ho + ix.d);
-    this.codewordScores(h, ho);
+  }
+
+  /** The stage-1 distribution from the codeword scores `s1`, `s2` (and the residual weights). */
+  private stageOne(h: Float32Array, ho: number): void {
+    const ix = this.ix;
+    const K = this.K;
     let s1 = this.s1;
     let s2 = this.s2;
     if (ix.stage === 'residual') {
@@ -751,11 +865,20 @@ export class MidxRow implements RowDistribution {
     let m2 = -Infinity;
     for (let j = 0; j < K; j++) if (s2[j]! > m2) m2 = s2[j]!;
     for (let j = 0; j < K; j++) this.e2[j] = Math.exp(s2[j]! - m2);
+    const sparse = ix.stage !== 'residual';
+    const nzOff = this.nzOff;
+    const nzK2 = this.nzK2;
+    const nzW = this.nzW;
     let m1 = -Infinity;
     for (let k1 = 0; k1 < K; k1++) {
       let a = 0;
-      const o = k1 * K;
-      for (let k2 = 0; k2 < K; k2++) a += this.e2[k2]! * W[o + k2]!;
+      if (sparse) {
+        // the same sum as the dense loop: the skipped terms are exact zeros
+        for (let p = nzOff[k1]!; p < nzOff[k1 + 1]!; p++) a += this.e2[nzK2[p]!]! * nzW[p]!;
+      } else {
+        const o = k1 * K;
+        for (let k2 = 0; k2 < K; k2++) a += this.e2[k2]! * W[o + k2]!;
+      }
       this.A[k1] = a;
       const lw = a > 0 ? s1[k1]! + Math.log(a) : -Infinity;
       this.logP1[k1] = lw;
@@ -766,10 +889,11 @@ export class MidxRow implements RowDistribution {
       const e = this.logP1[k1] === -Infinity ? 0 : Math.exp(this.logP1[k1]! - m1);
       tot += e;
       this.cum1[k1] = tot;
-      this.logP1[k1] = e > 0 ? Math.log(e) : -Infinity;
+      // a weight that underflows is never drawn: its log-probability is −∞ too
+      if (e === 0) this.logP1[k1] = -Infinity;
     }
     this.total1 = tot;
-    const lt = Math.log(tot);
+    const lt = m1 + Math.log(tot);
     for (let k1 = 0; k1 < K; k1++) this.logP1[k1] -= lt;
   }
 
@@ -807,7 +931,7 @@ export class MidxRow implements RowDistribution {
   }
 
   /**
-   * Softmax stage: the logits (`kernels.gatherDot`, plus the bias), their max and the cumulative
+   * Softmax stage: the logits (`kernels.gatherDot`, plus the bias), their log-sum-exp and the cumulative
    * `exp(o − max)` of bucket `b`'s classes, in CSR order (cached per query); returns the bucket's total.
    */
   private bucket(b: number): number {
@@ -815,43 +939,114 @@ export class MidxRow implements RowDistribution {
     const a = ix.bucketOff[b]!;
     const end = ix.bucketOff[b + 1]!;
     if (this.bStamp[b] !== this.gen) {
-      const t = ix.table!;
       const cnt = end - a;
-      if (this.bBuf.length < cnt) this.bBuf = new Float32Array(Math.max(cnt, 2 * this.bBuf.length));
-      const buf = this.bBuf;
-      kernels.gatherDot(this.hq, 1, t.weights, ix.d, ix.bucketIds.subarray(a, end), cnt, true, buf);
-      const lg = this.bLogit;
-      const cum = this.bCum;
-      let mx = -Infinity;
-      for (let p = a; p < end; p++) {
-        const o = buf[p - a]! + (t.bias ? t.bias[ix.bucketIds[p]!]! : 0);
-        lg[p] = o;
-        if (o > mx) mx = o;
-      }
-      let s = 0;
-      for (let p = a; p < end; p++) {
-        s += Math.exp(lg[p]! - mx);
-        cum[p] = s;
-      }
-      this.bMax[b] = mx;
-      this.bStamp[b] = this.gen;
+      const buf = this.logitScratch(cnt);
+      kernels.gatherDot(this.hq, 1, ix.table!.weights, ix.d, ix.bucketIds.subarray(a, end), cnt, true, buf);
+      this.fillBucket(b, buf, 0);
     }
     return end > a ? this.bCum[end - 1]! : 0;
   }
 
-  /** Cumulative stage-2 weights of row `k1` (cached per query). */
+  /** `bBuf`, grown to at least `cnt` entries. */
+  private logitScratch(cnt: number): Float32Array {
+    if (this.bBuf.length < cnt) this.bBuf = new Float32Array(Math.max(cnt, 2 * this.bBuf.length));
+    return this.bBuf;
+  }
+
+  /** Caches bucket `b`'s logits (dot products at `buf[at..)`, plus the bias), max and cumulative exp. */
+  private fillBucket(b: number, buf: Float32Array, at: number): void {
+    const ix = this.ix;
+    const bias = ix.table!.bias;
+    const a = ix.bucketOff[b]!;
+    const end = ix.bucketOff[b + 1]!;
+    const lg = this.bLogit;
+    const cum = this.bCum;
+    let mx = -Infinity;
+    for (let p = a; p < end; p++) {
+      const o = buf[at + p - a]! + (bias ? bias[ix.bucketIds[p]!]! : 0);
+      lg[p] = o;
+      if (o > mx) mx = o;
+    }
+    let s = 0;
+    for (let p = a; p < end; p++) {
+      s += Math.exp(lg[p]! - mx);
+      cum[p] = s;
+    }
+    this.bLse[b] = mx + Math.log(s);
+    this.bStamp[b] = this.gen;
+  }
+
+  /**
+   * Softmax stage: the logits of every not yet cached bucket among `bs[0..count)`, in one
+   * `gatherDot` call (the same values as one call per bucket).
+   */
+  private fillBuckets(bs: Int32Array, count: number): void {
+    const ix = this.ix;
+    const off = ix.bucketOff;
+    let total = 0;
+    let fresh = 0;
+    for (let j = 0; j < count; j++) {
+      const b = bs[j]!;
+      // stamp −gen marks a bucket already listed in this call
+      if (this.bStamp[b] === this.gen || this.bStamp[b] === -this.gen) continue;
+      this.bStamp[b] = -this.gen;
+      this.fresh[fresh++] = b;
+      total += off[b + 1]! - off[b]!;
+    }
+    if (fresh === 0) return;
+    if (this.gIds.length < total) this.gIds = new Int32Array(Math.max(total, 2 * this.gIds.length));
+    const gIds = this.gIds;
+    let at = 0;
+    const bIds = ix.bucketIds;
+    for (let f = 0; f < fresh; f++) {
+      const b = this.fresh[f]!;
+      for (let p = off[b]!; p < off[b + 1]!; p++) gIds[at++] = bIds[p]!;
+    }
+    const buf = this.logitScratch(total);
+    if (total > 0) kernels.gatherDot(this.hq, 1, ix.table!.weights, ix.d, gIds.subarray(0, total), total, true, buf);
+    at = 0;
+    for (let f = 0; f < fresh; f++) {
+      const b = this.fresh[f]!;
+      this.fillBucket(b, buf, at);
+      at += off[b + 1]! - off[b]!;
+    }
+  }
+
+  /**
+   * Cumulative stage-2 weights of row `k1` (cached per query): over the row's non-empty buckets
+   * (CSR positions), or over all `K` for the `'residual'` stage; returns the row's total.
+   */
   private row2(k1: number): number {
-    const K = this.K;
-    const o = k1 * K;
+    const sparse = this.nzOff.length > 0;
+    const a = sparse ? this.nzOff[k1]! : k1 * this.K;
+    const end = sparse ? this.nzOff[k1 + 1]! : a + this.K;
     if (this.stamp2[k1] !== this.gen) {
       let s = 0;
-      for (let k2 = 0; k2 < K; k2++) {
-        s += this.e2[k2]! * this.W[o + k2]!;
-        this.cum2[o + k2] = s;
+      if (sparse) {
+        for (let p = a; p < end; p++) {
+          s += this.e2[this.nzK2[p]!]! * this.nzW[p]!;
+          this.cum2[p] = s;
+        }
+      } else {
+        for (let p = a; p < end; p++) {
+          s += this.e2[p - a]! * this.W[p]!;
+          this.cum2[p] = s;
+        }
       }
       this.stamp2[k1] = this.gen;
+      this.logTot2[k1] = Math.log(s);
     }
-    return this.cum2[o + K - 1]!;
+    return end > a ? this.cum2[end - 1]! : 0;
+  }
+
+  /**
+   * The second code drawn in row `k1` for `x` uniform on `[0, row2(k1))`. The sparse and the dense
+   * cumulative sums agree on the non-empty buckets, so both give the same code.
+   */
+  private pickK2(k1: number, x: number): number {
+    if (this.nzOff.length === 0) return searchCum(this.cum2, k1 * this.K, this.K, x) - k1 * this.K;
+    const a = this.nzOff[k1]!;
+    return this.nzK2[searchCum(this.cum2, a, this.nzOff[k1 + 1]! - a, x)]!;
   }
 
   logProb(id: number): number {
@@ -874,14 +1069,14 @@ export class MidxRow implements RowDistribution {
         l3 = Math.log(ix.pop![id]!) - Math.log(this.W[b]!);
         break;
       case 'softmax': {
-        const tot = this.bucket(b);
-        l3 = this.bLogit[ix.bucketPos[id]!]! - this.bMax[b]! - Math.log(tot);
+        this.bucket(b);
+        l3 = this.bLogit[ix.bucketPos[id]!]! - this.bLse[b]!;
         break;
       }
       default:
         l3 = Math.log(this.g[id]!) - Math.log(this.W[b]!);
     }
-    return l1 + Math.log(w2) - Math.log(tot2) + l3;
+    return l1 + Math.log(w2) - this.logTot2[k1]! + l3;
   }
 
   draw(rng: Rng): number {
@@ -889,7 +1084,7 @@ export class MidxRow implements RowDistribution {
     const K = this.K;
     const k1 = searchCum(this.cum1, 0, K, rng.float() * this.total1);
     const tot2 = this.row2(k1);
-    const k2 = searchCum(this.cum2, k1 * K, K, rng.float() * tot2) - k1 * K;
+    const k2 = this.pickK2(k1, rng.float() * tot2);
     const b = k1 * K + k2;
     const a = ix.bucketOff[b]!;
     const size = ix.bucketOff[b + 1]! - a;
@@ -910,6 +1105,47 @@ export class MidxRow implements RowDistribution {
     const id = ix.bucketIds[p]!;
     this.lastLogQ = this.logProb(id);
     return id;
+  }
+
+  /**
+   * `count` draws, as `count` calls of {@link MidxRow.draw}. The `softmax` stage first draws
+   * every bucket (and the uniform of its last stage, in the generator's order), computes the
+   * logits of all the new buckets in one kernel call, then picks the classes: one call per row
+   * instead of one per bucket.
+   */
+  drawMany(rng: Rng, count: number, ids: Int32Array, logQ: Float64Array, o: number): void {
+    const ix = this.ix;
+    if (ix.stage !== 'softmax') {
+      for (let j = 0; j < count; j++) {
+        ids[o + j] = this.draw(rng);
+        logQ[o + j] = this.lastLogQ;
+      }
+      return;
+    }
+    const K = this.K;
+    if (this.pb.length < count) {
+      this.pb = new Int32Array(count);
+      this.pu = new Float64Array(count);
+    }
+    const pb = this.pb;
+    const pu = this.pu;
+    for (let j = 0; j < count; j++) {
+      const k1 = searchCum(this.cum1, 0, K, rng.float() * this.total1);
+      const tot2 = this.row2(k1);
+      const k2 = this.pickK2(k1, rng.float() * tot2);
+      pb[j] = k1 * K + k2;
+      pu[j] = rng.float();
+    }
+    this.fillBuckets(pb, count);
+    for (let j = 0; j < count; j++) {
+      const b = pb[j]!;
+      const a = ix.bucketOff[b]!;
+      const p = searchCum(this.bCum, a, ix.bucketOff[b + 1]! - a, pu[j]! * this.bucket(b));
+      const id = ix.bucketIds[p]!;
+      ids[o + j] = id;
+      logQ[o + j] = this.logProb(id);
+    }
+    if (count > 0) this.lastLogQ = logQ[o + count - 1]!;
   }
 }
 
