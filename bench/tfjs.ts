@@ -8,8 +8,9 @@
  *   and registered;
  * - `tfjs-output-layer`: output-layer milliseconds per step (samplex's sampling, loss,
  *   gradients and sparse update, as timed by the head) of midx (m = 100; rebuilt every 100
- *   steps, its rebuild time amortized into `ms`) against the full softmax at n = 50 000,
- *   d = 200, 700 queries per step, in the same run; tables in the kernels' memory.
+ *   steps, its rebuild time amortized into `ms`), with the default last stage and with the
+ *   `softmax` stage at 128 codewords, against the full softmax at n = 50 000, d = 200, 700
+ *   queries per step, in the same run; tables in the kernels' memory.
  */
 import type * as tfc from '@tensorflow/tfjs-core';
 import { ClassTable } from '../src/core/classTable.js';
@@ -45,10 +46,11 @@ function zipfIds(n: number, len: number, rng: Rng): Int32Array {
 
 function makeHead(
   tf: Tf, n: number, d: number, sampler: string, negatives: number, rng: Rng, loss: 'sampled' | 'full' = 'sampled', fast: FastKernels | null = null,
+  midxOptions: Record<string, unknown> = {},
 ): TfOutputHead {
   const init = ClassTable.init(n, d, rng, { init: 'uniform', scale: 0.1, bias: true });
   const table = fast ? tableInKernelMemory(fast, init) : init;
-  const opts = sampler === 'midx' ? { seed: 1 } : { n };
+  const opts = sampler === 'midx' ? { seed: 1, ...midxOptions } : { n };
   // as `samplex train lm`: an adaptive sampler is rebuilt every 100 steps, not updated per step, and
   // Adam steps every row of the table (its moments in the fast kernels' memory when there are some)
   const layer = new OutputLayer({
@@ -146,6 +148,9 @@ async function matmuls(tf: Tf): Promise<void> {
   tf.dispose([a, b, aT, bT]);
 }
 
+/** The `softmax` last stage with 128 codewords (see docs/tfjs.md). */
+const MIDX_SOFTMAX = { stage: 'softmax', codewords: 128 } as const;
+
 async function outputLayer(tf: Tf, fullSteps: number, midxSteps: number): Promise<void> {
   await tf.setBackend('cpu');
   const fast = await initFastKernels({ threads: 0 });
@@ -155,13 +160,13 @@ async function outputLayer(tf: Tf, fullSteps: number, midxSteps: number): Promis
   const rng = Rng.fromSeed(9, 0);
   const ms: Record<string, number> = {};
   try {
-    for (const kind of ['full', 'midx'] as const) {
+    for (const kind of ['full', 'midx', 'midx-softmax'] as const) {
       const head = kind === 'full'
         ? makeHead(tf, n, d, 'uniform', 1, Rng.fromSeed(10, 0), 'full', fast)
-        : makeHead(tf, n, d, 'midx', 100, Rng.fromSeed(10, 0), 'sampled', fast);
+        : makeHead(tf, n, d, 'midx', 100, Rng.fromSeed(10, 0), 'sampled', fast, kind === 'midx' ? {} : MIDX_SOFTMAX);
       const tb = performance.now();
       head.layer.sampler.build(head.layer.table);
-      const rebuildMs = kind === 'midx' ? performance.now() - tb : 0;
+      const rebuildMs = kind === 'full' ? 0 : performance.now() - tb;
       const labels = zipfIds(n, rows, rng);
       const h = tf.tensor2d(Float32Array.from({ length: rows * d }, () => rng.normal()), [rows, d]);
       const step = () => tf.tidy(() => tf.grad((x: tfc.Tensor) => head.loss(x, labels, { rng }))(h).dataSync());
@@ -176,7 +181,10 @@ async function outputLayer(tf: Tf, fullSteps: number, midxSteps: number): Promis
       ms[kind] = head.timing.outputMs / steps + rebuildMs / 100;
       emit({
         bench: 'tfjs-output-layer',
-        parameters: { loss: kind, n, d, rows, negatives: kind === 'midx' ? 100 : n, kernels: fast.path, steps, rebuildEvery: kind === 'midx' ? 100 : 0 },
+        parameters: {
+          loss: kind, n, d, rows, negatives: kind === 'full' ? n : 100, kernels: fast.path, steps, rebuildEvery: kind === 'full' ? 0 : 100,
+          ...(kind === 'midx-softmax' ? MIDX_SOFTMAX : {}),
+        },
         ms: ms[kind],
         stepMs: head.timing.outputMs / steps,
         rebuildMs,
@@ -187,6 +195,7 @@ async function outputLayer(tf: Tf, fullSteps: number, midxSteps: number): Promis
       head.dispose();
     }
     emit({ bench: 'tfjs-output-layer-gain', parameters: { n, d, rows }, ratio: ms['full']! / ms['midx']! });
+    emit({ bench: 'tfjs-output-layer-gain', parameters: { n, d, rows, ...MIDX_SOFTMAX }, ratio: ms['full']! / ms['midx-softmax']! });
   } finally {
     await fast.close();
   }

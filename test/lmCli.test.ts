@@ -96,3 +96,37 @@ test('samplex compare lm: one report with a line per sampler', async () => {
     rmSync(root, { recursive: true, force: true });
   }
 });
+
+test('samplex train lm: midx starts from the softmax stage and maskedExclusive; a checkpoint from before those defaults keeps its own', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'samplex-lmd-'));
+  try {
+    const data = join(root, 'corpus');
+    mkdirSync(data);
+    writeCorpus(data);
+    const ckpt = (run: string): { settings: { samplerOptions: Record<string, unknown>; convention: string }; settingsVersion?: number } =>
+      JSON.parse(readFileSync(join(root, run, 'checkpoint.json'), 'utf8'));
+    const d = await runCli(['train', 'lm', '--data', data, '--epochs', '1', '--eval-tokens', '120', '--out', join(root, 'd'), ...small]);
+    assert.equal(d.code, 0, d.stderr);
+    assert.deepEqual(ckpt('d').settings.samplerOptions, { stage: 'softmax', codewords: 128 });
+    assert.equal(ckpt('d').settings.convention, 'maskedExclusive');
+    assert.equal(ckpt('d').settingsVersion, 2);
+    // a run with the earlier defaults, its checkpoint rewritten as it was written before them
+    const old = ['--opt', 'stage=uniform', '--opt', 'codewords=64', '--convention', 'exclusive'];
+    const o1 = await runCli(['train', 'lm', '--data', data, '--epochs', '1', '--eval-tokens', '120', '--out', join(root, 'o'), ...old, ...small]);
+    assert.equal(o1.code, 0, o1.stderr);
+    const legacy = ckpt('o') as unknown as Record<string, unknown> & { settings: Record<string, unknown> };
+    delete legacy.settingsVersion;
+    delete legacy.settings['convention'];
+    legacy.settings['samplerOptions'] = {};
+    writeFileSync(join(root, 'o', 'checkpoint.json'), JSON.stringify(legacy));
+    const withNewDefaults = await runCli(['train', 'lm', '--data', data, '--epochs', '2', '--resume', '--eval-tokens', '120', '--out', join(root, 'o'), ...small]);
+    assert.equal(withNewDefaults.code, 2, 'the legacy run used the uniform stage and exclusive: the new defaults do not match it');
+    assert.match(withNewDefaults.stderr, /E_STATE/);
+    const o2 = await runCli(['train', 'lm', '--data', data, '--epochs', '2', '--resume', '--eval-tokens', '120', '--out', join(root, 'o'), ...old, ...small]);
+    assert.equal(o2.code, 0, o2.stderr);
+    assert.deepEqual(ckpt('o').settings.samplerOptions, { stage: 'uniform', codewords: 64 });
+    assert.equal(ckpt('o').settings.convention, 'exclusive');
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});

@@ -73,12 +73,21 @@ export interface LmRunSettings {
   evalTokens: number;
 }
 
+/**
+ * The `midx` options a language model starts from unless `samplerOptions` says otherwise: the
+ * `softmax` last stage (exact logits inside each drawn bucket) over 128 × 128 buckets, small
+ * enough (a few classes each on a 50k vocabulary) that the exact logits stay cheap. On Brown it
+ * trains within 2 % of the full softmax's perplexity at an output layer about 10× cheaper
+ * (docs/tfjs.md); `{stage: 'uniform', codewords: 64}` is the sampler's own default.
+ */
+export const LM_MIDX_DEFAULTS: Readonly<Record<string, number | string>> = Object.freeze({ stage: 'softmax', codewords: 128 });
+
 /** Defaults of {@link LmRunSettings}: the 2-layer LSTM of the usual small PTB setups. */
 export const DEFAULT_LM_SETTINGS: Readonly<LmRunSettings> = Object.freeze({
   sampler: 'midx',
   negatives: 100,
   samplerOptions: {},
-  convention: 'exclusive',
+  convention: 'maskedExclusive',
   epochs: 1,
   timeBudgetSec: 0,
   seed: 1,
@@ -138,13 +147,31 @@ interface Checkpoint {
   wallSec: number;
   rng: number[];
   settings: LmRunSettings;
+  /** 2 since the `midx` defaults and the `maskedExclusive` default; absent before. */
+  settingsVersion?: number;
+}
+
+const SETTINGS_VERSION = 2;
+
+/**
+ * The settings of a checkpoint written before {@link SETTINGS_VERSION} 2, spelled out with the
+ * defaults of that time: no sampler options or estimator recorded meant `exclusive` and, for
+ * `midx`, the sampler's own `uniform` stage with 64 codewords.
+ */
+function legacySettings(s: Partial<LmRunSettings>): Partial<LmRunSettings> {
+  const opts = s.samplerOptions ?? {};
+  return {
+    ...s,
+    convention: s.convention ?? 'exclusive',
+    samplerOptions: s.sampler === 'midx' ? { stage: 'uniform', codewords: 64, ...opts } : opts,
+  };
 }
 
 const CHECKPOINT_JSON = 'checkpoint.json';
 const CHECKPOINT_TENSORS = 'checkpoint.safetensors';
 
 /**
- * Checks and completes run settings.
+ * Checks and completes run settings (`midx` options over {@link LM_MIDX_DEFAULTS}).
  * @throws OptionError for out-of-range values or an unknown sampler
  */
 export function resolveLmSettings(s: Partial<LmRunSettings>): LmRunSettings {
@@ -152,7 +179,7 @@ export function resolveLmSettings(s: Partial<LmRunSettings>): LmRunSettings {
   return {
     sampler: r.sampler,
     negatives: intOption(r.negatives, 'negatives', 1),
-    samplerOptions: { ...r.samplerOptions },
+    samplerOptions: { ...(r.sampler === 'midx' ? LM_MIDX_DEFAULTS : {}), ...r.samplerOptions },
     convention: choiceOption(r.convention, 'convention', CONVENTIONS),
     epochs: intOption(r.epochs, 'epochs', 1),
     timeBudgetSec: numOption(r.timeBudgetSec, 'timeBudgetSec', 0),
@@ -189,8 +216,8 @@ export async function runLm(tf: Tf, corpus: LmCorpus, given: Partial<LmRunSettin
   const log = hooks.log ?? (() => {});
   const ckpt = dir?.readJson<Checkpoint>(CHECKPOINT_JSON) ?? null;
   if (ckpt) {
-    // a checkpoint written before a setting existed ran with that setting's default
-    ckpt.settings = resolveLmSettings(ckpt.settings);
+    // a checkpoint written before a setting existed ran with that setting's default of the time
+    ckpt.settings = resolveLmSettings(ckpt.settingsVersion === undefined ? legacySettings(ckpt.settings) : ckpt.settings);
     const a = JSON.stringify({ ...ckpt.settings, epochs: 0, timeBudgetSec: 0 });
     const b = JSON.stringify({ ...settings, epochs: 0, timeBudgetSec: 0 });
     if (a !== b) throw new StateError(`the run in ${dir!.dir} was trained with other settings (${a}); resume with the same options or choose another --out`);
@@ -282,7 +309,7 @@ export async function runLm(tf: Tf, corpus: LmCorpus, given: Partial<LmRunSettin
         break;
       }
       epochsDone++;
-      if (dir) await saveCheckpoint(dir, model, layer, { epochsDone, wallSec, rng: rng.state(), settings: s });
+      if (dir) await saveCheckpoint(dir, model, layer, { epochsDone, wallSec, rng: rng.state(), settings: s, settingsVersion: SETTINGS_VERSION });
     }
     const test = evaluatePerplexity(model, evalSplit(corpus.test, s.evalTokens), { batchSize: s.evalBatchSize, seqLen: s.bptt });
     log(`${s.sampler}: test perplexity ${test.perplexity.toFixed(2)}`);

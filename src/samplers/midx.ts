@@ -711,6 +711,11 @@ export class MidxRow implements RowDistribution {
   private fused: Float32Array | null = null;
   private fusedConst: Float64Array | null = null;
   private batch = new Float32Array(0);
+  /** Batch scoring of the non-residual stages: `exp(s2 − max)` per row, the stage-1 sums, `W` as a `K × K` float32 matrix. */
+  private batchE2 = new Float32Array(0);
+  private batchA = new Float32Array(0);
+  private batchRows = 0;
+  private wMat: Float32Array | null = null;
 
   constructor(ix: MidxInternals) {
     this.ix = ix;
@@ -768,8 +773,27 @@ export class MidxRow implements RowDistribution {
     const K = this.K;
     const d = this.ix.d;
     if (this.fused === null) this.fuseCodebooks();
-    if (this.batch.length < rows * 2 * K) this.batch = new Float32Array(rows * 2 * K);
-    if (rows > 0) kernels.matmulNT(queries, rows, this.fused!, 0, 2 * K, d, this.batch);
+    if (this.batch.length < rows * 2 * K) {
+      this.batch = new Float32Array(rows * 2 * K);
+      this.batchE2 = new Float32Array(rows * K);
+      this.batchA = new Float32Array(rows * K);
+    }
+    this.batchRows = rows;
+    if (rows === 0) return;
+    kernels.matmulNT(queries, rows, this.fused!, 0, 2 * K, d, this.batch);
+    if (this.nzOff.length === 0) return;
+    // the stage-1 sums of the whole batch as one product: A[r, k1] = Σ_k2 e2[r, k2]·W(k1, k2)
+    const b = this.batch;
+    const c = this.fusedConst!;
+    const e2 = this.batchE2;
+    for (let r = 0; r < rows; r++) {
+      const o = r * 2 * K + K;
+      let m2 = -Infinity;
+      for (let k = 0; k < K; k++) m2 = Math.max(m2, b[o + k]! + c[K + k]!);
+      for (let k = 0; k < K; k++) e2[r * K + k] = Math.exp(b[o + k]! + c[K + k]! - m2);
+    }
+    if (this.wMat === null) this.wMat = Float32Array.from(this.ix.bucketW);
+    kernels.matmulNT(e2, rows, this.wMat, 0, K, K, this.batchA);
   }
 
   /** Both codebooks as rows over the `d` query coordinates plus a constant (the coordinate of the appended 1). */
@@ -826,6 +850,7 @@ export class MidxRow implements RowDistribution {
 
   /** As {@link MidxRow.setQuery}, with the codeword scores of row `r` of the last {@link MidxRow.scoreBatch}. */
   setQueryScored(h: Float32Array, ho: number, r: number): void {
+    if (r >= this.batchRows) throw new StateError(`midx: row ${r} is not in the scored batch of ${this.batchRows} rows`);
     this.beginQuery(h, ho);
     const K = this.K;
     const o = r * 2 * K;
@@ -835,7 +860,14 @@ export class MidxRow implements RowDistribution {
       this.s1[k] = b[o + k]! + c[k]!;
       this.s2[k] = b[o + K + k]! + c[K + k]!;
     }
-    this.stageOne(h, ho);
+    if (this.nzOff.length === 0) {
+      this.stageOne(h, ho);
+      return;
+    }
+    // the batch's e2 (as float32) and stage-1 sums; stage 2 sums the same e2
+    const e2 = this.batchE2;
+    for (let k = 0; k < K; k++) this.e2[k] = e2[r * K + k]!;
+    this.stageOneFrom(this.s1, this.batchA, r * K);
   }
 
   /** New query: invalidates the per-query caches. */
@@ -869,7 +901,6 @@ export class MidxRow implements RowDistribution {
     const nzOff = this.nzOff;
     const nzK2 = this.nzK2;
     const nzW = this.nzW;
-    let m1 = -Infinity;
     for (let k1 = 0; k1 < K; k1++) {
       let a = 0;
       if (sparse) {
@@ -880,6 +911,16 @@ export class MidxRow implements RowDistribution {
         for (let k2 = 0; k2 < K; k2++) a += this.e2[k2]! * W[o + k2]!;
       }
       this.A[k1] = a;
+    }
+    this.stageOneFrom(s1, this.A, 0);
+  }
+
+  /** The stage-1 distribution `∝ e^{s1(k1)}·A(k1)` from the sums `A[ao .. ao+K)`. */
+  private stageOneFrom(s1: Float64Array, A: Float64Array | Float32Array, ao: number): void {
+    const K = this.K;
+    let m1 = -Infinity;
+    for (let k1 = 0; k1 < K; k1++) {
+      const a = A[ao + k1]!;
       const lw = a > 0 ? s1[k1]! + Math.log(a) : -Infinity;
       this.logP1[k1] = lw;
       if (lw > m1) m1 = lw;
