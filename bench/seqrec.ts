@@ -5,6 +5,7 @@
  * with the full softmax and with midx (m = 100) in the same process. Reports per training step
  * the output-layer time (the adapter's own timing: sampling, loss and gradients, the sparse
  * table update, the sampler refresh and the tied lookup) and the whole step, and their ratio.
+ * As in `samplex train seqrec`, the item table and Adam's moments live in the kernels' memory.
  *
  * Full softmax at 10^6 items costs about `3 · positions · n · d` flops per step, so the batch
  * is small (16 sequences of 50 positions: 800 positions) to keep a full-softmax step within minutes.
@@ -12,7 +13,7 @@
 import { ClassTable } from '../src/core/classTable.js';
 import { Rng } from '../src/core/rng.js';
 import { leaveOneOut, type LeaveOneOutSplit, type UserSequences } from '../src/data/interactions.js';
-import { initFastKernels } from '../src/kernels/fast.js';
+import { initFastKernels, tableInKernelMemory } from '../src/kernels/fast.js';
 import { OutputLayer } from '../src/layer/outputLayer.js';
 import { createOptimizer } from '../src/layer/optimizers.js';
 import '../src/samplers/index.js';
@@ -78,19 +79,21 @@ export async function run(filter?: string): Promise<void> {
     const split = syntheticSplit(Rng.fromSeed(1, 9), USERS, N_ITEMS);
     const batch = trainingBatch(split, Int32Array.from({ length: USERS }, (_, u) => u), L);
     const results: Record<string, number> = {};
-    // midx: the sampler updated after every step (train seqrec's default, --refresh-every 0);
-    // midx-rebuild100: no per-step updates, rebuilt every 100 steps (--refresh-every 100), with
+    // midx: the sampler updated after every step (--refresh-every 0);
+    // midx-rebuild100: no per-step updates, rebuilt every 100 steps (train seqrec's default), with
     // one measured rebuild's time divided by 100 added to every step. Adam updates the touched
     // rows of the table in both (train seqrec's default; --dense-updates would add a pass over
     // all 10^6 rows per step).
     for (const [name, steps] of [['midx', 5], ['midx-rebuild100', 5], ['full', 2]] as const) {
       const sampled = name !== 'full';
-      const table = ClassTable.init(N_ITEMS, D, Rng.fromSeed(1, 2), { scale: 1 / Math.sqrt(D) });
+      // as `train seqrec`: the table and Adam's moments in the kernels' memory
+      const table = tableInKernelMemory(fast, ClassTable.init(N_ITEMS, D, Rng.fromSeed(1, 2), { scale: 1 / Math.sqrt(D) }));
       const t0 = performance.now();
+      const optimizer = createOptimizer('adam', { lr: 1e-3, beta2: 0.98 }, { f32: fast.allocF32, i32: fast.allocI32 });
       const layer = new OutputLayer({
         table,
         sampler: sampled ? createSampler('midx', { codewords: 32, seed: 1 }) : createSampler('uniform', { n: N_ITEMS }),
-        optimizer: createOptimizer('adam', { lr: 1e-3, beta2: 0.98 }),
+        optimizer,
         negatives: M,
         ...(name === 'midx-rebuild100' ? { rebuildEvery: REBUILD_EVERY, stepUpdates: false } : {}),
       });
@@ -127,6 +130,8 @@ export async function run(filter?: string): Promise<void> {
       });
       trainer.dispose();
       tfHead.dispose();
+      // give the 10^6-row arrays back before the next phase
+      for (const a of [table.weights, ...Object.values(optimizer.stateTensors())]) if (fast.arena?.owns(a)) fast.free(a);
     }
     for (const name of ['midx', 'midx-rebuild100']) {
       const ratio = results['full']! / results[name]!;

@@ -33,6 +33,19 @@ function metrics(dir: string): Array<Record<string, number>> {
   return readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, number>);
 }
 
+/** Runs `body` with a fresh temporary directory holding the Markov corpus in `root/corpus`; removes it after. */
+async function withCorpus(prefix: string, body: (root: string, data: string) => Promise<void>): Promise<void> {
+  const root = mkdtempSync(join(tmpdir(), prefix));
+  try {
+    const data = join(root, 'corpus');
+    mkdirSync(data);
+    writeCorpus(data);
+    await body(root, data);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+}
+
 test('parseDuration reads seconds, minutes and hours', () => {
   assert.equal(parseDuration('90'), 90);
   assert.equal(parseDuration('20m'), 1200);
@@ -41,11 +54,7 @@ test('parseDuration reads seconds, minutes and hours', () => {
 });
 
 test('samplex train lm: metrics, checkpoint and report; a resumed run equals an uninterrupted one', async () => {
-  const root = mkdtempSync(join(tmpdir(), 'samplex-lm-'));
-  try {
-    const data = join(root, 'corpus');
-    mkdirSync(data);
-    writeCorpus(data);
+  await withCorpus('samplex-lm-', async (root, data) => {
     const a = await runCli(['train', 'lm', '--data', data, '--sampler', 'uniform', '--epochs', '2', '--out', join(root, 'a'), ...small]);
     assert.equal(a.code, 0, a.stderr);
     const ma = metrics(join(root, 'a'));
@@ -66,17 +75,11 @@ test('samplex train lm: metrics, checkpoint and report; a resumed run equals an 
     const other = await runCli(['train', 'lm', '--data', data, '--sampler', 'uniform', '--epochs', '3', '--resume', '--out', join(root, 'b'), ...small, '--dim', '10']);
     assert.equal(other.code, 2);
     assert.match(other.stderr, /E_STATE/);
-  } finally {
-    rmSync(root, { recursive: true, force: true });
-  }
+  });
 });
 
 test('samplex compare lm: one report with a line per sampler', async () => {
-  const root = mkdtempSync(join(tmpdir(), 'samplex-lmc-'));
-  try {
-    const data = join(root, 'corpus');
-    mkdirSync(data);
-    writeCorpus(data);
+  await withCorpus('samplex-lmc-', async (root, data) => {
     const r = await runCli(['compare', 'lm', '--data', data, '--samplers', 'full,uniform', '--epochs', '1', '--eval-tokens', '120', '--out', join(root, 'cmp'), ...small]);
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(r.lines.map((l) => (JSON.parse(l) as { sampler: string }).sampler), ['full', 'uniform']);
@@ -92,17 +95,11 @@ test('samplex compare lm: one report with a line per sampler', async () => {
     const badOpt = await runCli(['train', 'lm', '--data', data, '--sampler', 'uniform', '--opt', 'stage=softmax', '--out', join(root, 'bo'), ...small]);
     assert.equal(badOpt.code, 2);
     assert.match(badOpt.stderr, /--opt stage/);
-  } finally {
-    rmSync(root, { recursive: true, force: true });
-  }
+  });
 });
 
 test('samplex train lm: midx starts from the softmax stage and maskedExclusive; a checkpoint from before those defaults keeps its own', async () => {
-  const root = mkdtempSync(join(tmpdir(), 'samplex-lmd-'));
-  try {
-    const data = join(root, 'corpus');
-    mkdirSync(data);
-    writeCorpus(data);
+  await withCorpus('samplex-lmd-', async (root, data) => {
     const ckpt = (run: string): { settings: { samplerOptions: Record<string, unknown>; convention: string }; settingsVersion?: number } =>
       JSON.parse(readFileSync(join(root, run, 'checkpoint.json'), 'utf8'));
     const d = await runCli(['train', 'lm', '--data', data, '--epochs', '1', '--eval-tokens', '120', '--out', join(root, 'd'), ...small]);
@@ -126,7 +123,5 @@ test('samplex train lm: midx starts from the softmax stage and maskedExclusive; 
     assert.equal(o2.code, 0, o2.stderr);
     assert.deepEqual(ckpt('o').settings.samplerOptions, { stage: 'uniform', codewords: 64 });
     assert.equal(ckpt('o').settings.convention, 'exclusive');
-  } finally {
-    rmSync(root, { recursive: true, force: true });
-  }
+  });
 });

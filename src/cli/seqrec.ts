@@ -16,6 +16,7 @@ import { buildSequences, DEFAULT_MIN_INTERACTIONS, leaveOneOut, type Interaction
 import { defaultCacheDir, isRecDataset, loadRecDataset, readMovielensRatings } from '../data/movielens.js';
 import { OutputLayer } from '../layer/outputLayer.js';
 import { createOptimizer } from '../layer/optimizers.js';
+import { tableInKernelMemory, type FastKernels } from '../kernels/fast.js';
 import { trainingReportHtml, type TrainingRun } from '../report/training.js';
 import { createSamplerFor } from '../samplers/factory.js';
 import { loadTfjs } from '../tfjs/node.js';
@@ -151,13 +152,15 @@ async function loadTf(backend: 'cpu' | 'wasm'): Promise<Tf> {
 }
 
 /** Builds the trainer for one sampler (the item table, its sampler, sparse Adam and the adapter head). */
-function buildTrainer(tf: Tf, split: LeaveOneOutSplit, sampler: string, s: Settings): { trainer: SeqRecTrainer; tfHead: TfOutputHead } {
+function buildTrainer(tf: Tf, split: LeaveOneOutSplit, sampler: string, s: Settings, fast: FastKernels): { trainer: SeqRecTrainer; tfHead: TfOutputHead } {
   const n = split.sequences.numItems;
-  const table = ClassTable.init(n, s.dim, Rng.fromSeed(s.seed, 2), { scale: 1 / Math.sqrt(s.dim) });
+  // the item table and Adam's moments live in the kernels' memory: the sampled loss gathers rows
+  // and the optimizer updates them in place, with no staging copies
+  const table = tableInKernelMemory(fast, ClassTable.init(n, s.dim, Rng.fromSeed(s.seed, 2), { scale: 1 / Math.sqrt(s.dim) }));
   const layer = new OutputLayer({
     table,
     sampler: samplerFor(sampler, split, s),
-    optimizer: createOptimizer('adam', { lr: s.itemLr, beta2: 0.98 }),
+    optimizer: createOptimizer('adam', { lr: s.itemLr, beta2: 0.98 }, { f32: fast.allocF32, i32: fast.allocI32 }),
     negatives: Math.min(s.negatives, n - 1),
     convention: s.convention,
     rebuildEvery: s.refreshEvery,
@@ -240,8 +243,10 @@ function dataSettings(split: LeaveOneOutSplit, s: Settings): Record<string, stri
 }
 
 /** Trains one sampler in `out` (resuming when asked) and returns its result. */
-function trainOne(tf: Tf, split: LeaveOneOutSplit, sampler: string, s: Settings, out: string, o: SeqRecCommandOptions, print: (l: string) => void): SeqRecRunResult {
-  const { trainer, tfHead } = buildTrainer(tf, split, sampler, s);
+function trainOne(
+  tf: Tf, fast: FastKernels, split: LeaveOneOutSplit, sampler: string, s: Settings, out: string, o: SeqRecCommandOptions, print: (l: string) => void,
+): SeqRecRunResult {
+  const { trainer, tfHead } = buildTrainer(tf, split, sampler, s, fast);
   try {
     const dir = RunDir.open(out, { resume: o.resume === true });
     dir.writeJson('settings.json', { sampler, ...s });
@@ -286,8 +291,8 @@ export async function trainSeqRecCommand(o: SeqRecCommandOptions, print: (l: str
   const sampler = choiceOption(o.sampler, '--sampler', SEQREC_SAMPLERS);
   const split = loadSplit(s.data, o.cache, s.minInteractions);
   const tf = await loadTf(s.backend);
-  return withKernels(o.kernels, () => {
-    const res = trainOne(tf, split, sampler, s, o.out, o, print);
+  return withKernels(o.kernels, (fast) => {
+    const res = trainOne(tf, fast, split, sampler, s, o.out, o, print);
     process.stderr.write(`run written to ${o.out} (metrics.jsonl, checkpoint, test.json, report.html)\n`);
     return res;
   });
@@ -301,9 +306,9 @@ export async function compareSeqRecCommand(o: SeqRecCommandOptions & { samplers:
   for (const n of names) choiceOption(n, '--samplers entry', SEQREC_SAMPLERS);
   const split = loadSplit(s.data, o.cache, s.minInteractions);
   const tf = await loadTf(s.backend);
-  return withKernels(o.kernels, () => {
+  return withKernels(o.kernels, (fast) => {
     const results: Record<string, SeqRecRunResult> = {};
-    for (const name of names) results[name] = trainOne(tf, split, name, s, join(o.out, name), o, print);
+    for (const name of names) results[name] = trainOne(tf, fast, split, name, s, join(o.out, name), o, print);
     const rows = names.map((n) => summaryRow(n, results[n]!));
     const full = results['full'];
     const head = [...SUMMARY_HEAD, 'nDCG@10 vs full'];
@@ -333,7 +338,7 @@ function addOptions(c: Command): Command {
     .option('--codewords <K>', 'midx codewords per codebook', '32')
     .option('--stage <s>', 'midx last stage: uniform | pop | residual | softmax (a class in proportion to its exact logit within the drawn bucket)', 'uniform')
     .option('--convention <c>', 'sampled-loss estimator: exclusive | maskedExclusive | correctedAll', 'exclusive')
-    .option('--refresh-every <k>', 'rebuild an adaptive sampler every k steps instead of updating it every step (0: every step)', '0')
+    .option('--refresh-every <k>', 'rebuild an adaptive sampler every k steps instead of updating it every step (0: update it every step)', '100')
     .option('--dense-updates', 'step every item row each step (zero gradient for the rows not sampled), as the full softmax does, instead of the touched rows only')
     .option('--epochs <n>', 'training epochs', '50')
     .option('--select <which>', 'state the test evaluation uses: best-valid (the epoch with the best validation nDCG@10) | last', 'best-valid')
