@@ -31,10 +31,12 @@ export interface RowDistribution {
 
 /** `count` draws of `dist` into `ids[o..)` / `logQ[o..)`: its `drawMany` when it has one, else one by one. */
 function drawInto(dist: RowDistribution, rng: Rng, count: number, ids: Int32Array, logQ: Float64Array, o: number): void {
-  if (dist.drawMany) {
-    dist.drawMany(rng, count, ids, logQ, o);
-    return;
-  }
+  if (dist.drawMany) dist.drawMany(rng, count, ids, logQ, o);
+  else drawOneByOne(dist, rng, count, ids, logQ, o);
+}
+
+/** `count` calls of `dist.draw` into `ids[o..)` / `logQ[o..)` (what a `drawMany` must equal). */
+export function drawOneByOne(dist: RowDistribution, rng: Rng, count: number, ids: Int32Array, logQ: Float64Array, o: number): void {
   for (let j = 0; j < count; j++) {
     ids[o + j] = dist.draw(rng);
     logQ[o + j] = dist.lastLogQ;

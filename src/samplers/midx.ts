@@ -31,7 +31,7 @@ import { assertFinite, assertMatrix, choiceOption, intOption, rejectUnknown } fr
 import { kernels } from '../kernels/index.js';
 import type { Labels } from '../core/matrix.js';
 import {
-  drawsOf, newRowRangeOutput, rowStreamsOf, sampleRowRange, SamplerBase, type RowDistribution, type RowRangeOutput,
+  drawOneByOne, drawsOf, newRowRangeOutput, rowStreamsOf, sampleRowRange, SamplerBase, type RowDistribution, type RowRangeOutput,
 } from './base.js';
 import { kmeans, nearestCentroid } from './kmeans.js';
 import type { SampleOptions, SampleWithLogQ, SamplerStats } from './types.js';
@@ -1157,10 +1157,7 @@ export class MidxRow implements RowDistribution {
   drawMany(rng: Rng, count: number, ids: Int32Array, logQ: Float64Array, o: number): void {
     const ix = this.ix;
     if (ix.stage !== 'softmax') {
-      for (let j = 0; j < count; j++) {
-        ids[o + j] = this.draw(rng);
-        logQ[o + j] = this.lastLogQ;
-      }
+      drawOneByOne(this, rng, count, ids, logQ, o);
       return;
     }
     const K = this.K;
