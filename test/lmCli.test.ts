@@ -5,6 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Rng } from '../src/core/rng.js';
 import { parseDuration } from '../src/cli/lm.js';
+import { readTextCorpus } from '../src/data/lmFiles.js';
+import { runLm } from '../src/lm/session.js';
+import { loadTfjs } from '../src/tfjs/node.js';
+import { RunDir } from '../src/train/runDir.js';
 import { runCli } from './util/cli.js';
 
 /** A plain-text corpus of Markov sentences over 40 words (train/valid/test). */
@@ -123,5 +127,28 @@ test('samplex train lm: midx starts from the softmax stage and maskedExclusive; 
     assert.equal(o2.code, 0, o2.stderr);
     assert.deepEqual(ckpt('o').settings.samplerOptions, { stage: 'uniform', codewords: 64 });
     assert.equal(ckpt('o').settings.convention, 'exclusive');
+  });
+});
+
+test('runLm: an epoch that fails stops its progress display and leaves the last checkpoint alone', async () => {
+  await withCorpus('samplex-lm-fail-', async (root, data) => {
+    const tf = await loadTfjs('cpu');
+    const corpus = readTextCorpus(data, { minCount: 1 });
+    const settings = { sampler: 'uniform', dim: 12, layers: 1, batchSize: 6, bptt: 8, negatives: 5, seed: 3 };
+    const out = join(root, 'run');
+    await runLm(tf, corpus, { ...settings, epochs: 1 }, RunDir.open(out), {});
+    const checkpoint = readFileSync(join(out, 'checkpoint.json'), 'utf8');
+    let stopped = 0;
+    let updates = 0;
+    const failing = (): { update(): void; stop(): void } => ({
+      update: () => {
+        if (++updates === 3) throw new Error('display failed mid-epoch');
+      },
+      stop: () => void stopped++,
+    });
+    await assert.rejects(runLm(tf, corpus, { ...settings, epochs: 2 }, RunDir.open(out, { resume: true }), { progress: failing }), /mid-epoch/);
+    assert.equal(stopped, 1);
+    assert.equal(readFileSync(join(out, 'checkpoint.json'), 'utf8'), checkpoint);
+    assert.equal(metrics(out).filter((r) => r['epoch'] === 2).length, 0);
   });
 });

@@ -14,6 +14,8 @@ import { OptionError, StateError } from '../src/core/errors.js';
 import { BEST_FILE, BEST_TENSORS, runSeqRec, type RunSeqRecOptions } from '../src/rec/run.js';
 import type { SeqRecTrainer } from '../src/rec/trainer.js';
 import { RunDir } from '../src/train/runDir.js';
+import { liveTimers } from './util/cli.js';
+import { PassThrough } from 'node:stream';
 
 /** Validation nDCG@10 after epochs 1, 2, …: best at epoch 2, tied at epoch 6. */
 const CURVE = [0.1, 0.3, 0.2, 0.25, 0.15, 0.3, 0.12];
@@ -130,4 +132,15 @@ test('runSeqRec in a run directory: best.safetensors, resume keeps the best stat
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
+});
+
+test('runSeqRec: an epoch that throws stops its progress bar (nothing left to keep the process alive)', () => {
+  class Failing extends ScriptedTrainer {
+    override trainEpoch(): never {
+      throw new StateError('failed mid-epoch');
+    }
+  }
+  const before = liveTimers();
+  assert.throws(() => run({ epochs: 2, progress: new PassThrough() }, new Failing()), StateError);
+  assert.equal(liveTimers(), before);
 });

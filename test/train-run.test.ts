@@ -6,8 +6,9 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { DataFormatError, StateError } from '../src/core/errors.js';
 import { RunDir, METRICS_FILE, CHECKPOINT_FILE } from '../src/train/runDir.js';
-import { ProgressBar, formatRate } from '../src/train/progress.js';
+import { ProgressBar, formatRate, withProgress } from '../src/train/progress.js';
 import { trainingReportHtml } from '../src/report/training.js';
+import { liveTimers } from './util/cli.js';
 
 function tmpDir(): string {
   return fs.mkdtempSync(join(os.tmpdir(), 'samplex-run-'));
@@ -83,6 +84,22 @@ test('ProgressBar: draws counts, rate, ETA and fields on a stream; null draws no
   assert.equal(formatRate(1234), '1.23k');
   assert.equal(formatRate(2.5e6), '2.50M');
   assert.equal(formatRate(12.34), '12.3');
+});
+
+test('withProgress: the display is stopped when the epoch throws, so no redraw timer keeps the process alive', () => {
+  const before = liveTimers();
+  const bar = new ProgressBar({ total: 100, unit: 'tok', stream: new PassThrough() });
+  bar.update(10);
+  assert.ok(liveTimers() > before, 'a drawing bar holds a timer (else this test proves nothing)');
+  assert.throws(
+    () =>
+      withProgress(bar, () => {
+        throw new StateError('failed mid-epoch');
+      }),
+    StateError,
+  );
+  assert.equal(liveTimers(), before);
+  assert.equal(withProgress(null, () => 7), 7);
 });
 
 test('trainingReportHtml: every finite point of every run is drawn, against epoch and wall time', () => {

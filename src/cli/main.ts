@@ -129,13 +129,16 @@ function invokedDirectly(): boolean {
 }
 
 if (invokedDirectly()) {
+  // A failed command exits at once: whatever it left running (a helper thread, a display's
+  // timer) must not keep the process alive after the error is printed.
   main(process.argv.slice(2)).then(
     (code) => {
+      if (code !== 0) process.exit(code);
       process.exitCode = code;
     },
     (e: unknown) => {
       process.stderr.write(`samplex: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
-      process.exitCode = 1;
+      process.exit(1);
     },
   );
 }

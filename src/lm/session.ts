@@ -21,6 +21,7 @@ import { createSamplerFor } from '../samplers/factory.js';
 import '../samplers/index.js';
 import type { Sampler } from '../samplers/types.js';
 import type { RunDir } from '../train/runDir.js';
+import { withProgress } from '../train/progress.js';
 import { TfOutputHead, type Tf } from '../tfjs/adapter.js';
 import { LstmLm } from './model.js';
 import { evaluatePerplexity, trainEpoch } from './trainer.js';
@@ -281,13 +282,14 @@ export async function runLm(tf: Tf, corpus: LmCorpus, given: Partial<LmRunSettin
       head.resetTiming();
       const t0 = performance.now();
       const startWall = wallSec;
-      const res = trainEpoch(model, corpus.train, rng, {
-        batchSize: s.batchSize,
-        seqLen: s.bptt,
-        shouldStop: () => s.timeBudgetSec > 0 && startWall + (performance.now() - t0) / 1000 >= s.timeBudgetSec,
-        onBatch: (p) => bar?.update(p.tokens, { loss: p.meanLoss }),
-      });
-      bar?.stop();
+      const res = withProgress(bar, () =>
+        trainEpoch(model, corpus.train, rng, {
+          batchSize: s.batchSize,
+          seqLen: s.bptt,
+          shouldStop: () => s.timeBudgetSec > 0 && startWall + (performance.now() - t0) / 1000 >= s.timeBudgetSec,
+          onBatch: (p) => bar?.update(p.tokens, { loss: p.meanLoss }),
+        }),
+      );
       const sec = (performance.now() - t0) / 1000;
       wallSec += sec;
       const timing = head.timing;

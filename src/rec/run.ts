@@ -8,7 +8,7 @@
  */
 import { OptionError, StateError } from '../core/errors.js';
 import { readSafetensors, writeSafetensors } from '../layer/safetensors.js';
-import { ProgressBar } from '../train/progress.js';
+import { ProgressBar, withProgress } from '../train/progress.js';
 import { CHECKPOINT_FILE, type MetricsRecord, type RunDir } from '../train/runDir.js';
 import type { RankingMetrics } from './evaluate.js';
 import type { SeqRecTrainer } from './trainer.js';
@@ -227,8 +227,7 @@ export function runSeqRec(opts: RunSeqRecOptions): SeqRecRunResult {
       ...(opts.progress !== undefined ? { stream: opts.progress } : {}),
     });
     const steps0 = trainer.steps;
-    const ep = trainer.trainEpoch((done, _total, loss) => bar.update(done, { loss }));
-    bar.stop();
+    const ep = withProgress(bar, () => trainer.trainEpoch((done, _total, loss) => bar.update(done, { loss })));
     const t0 = performance.now();
     const m = trainer.evaluate('valid');
     const r: MetricsRecord = {

@@ -71,3 +71,16 @@ export class ProgressBar {
     this.bar?.stop();
   }
 }
+
+/**
+ * Runs `fn` (an epoch) with a progress display and stops the display however `fn` ends. A
+ * display left running keeps its redraw timer alive, so a command that failed mid-epoch would
+ * print its error and then never exit.
+ */
+export function withProgress<T>(bar: { stop(): void } | null | undefined, fn: () => T): T {
+  try {
+    return fn();
+  } finally {
+    bar?.stop();
+  }
+}

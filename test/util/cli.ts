@@ -29,3 +29,8 @@ export async function runCli(args: string[]): Promise<CliRun> {
     process.stderr.write = write;
   }
 }
+
+/** Timers alive in this process (a drawing progress bar holds one, and keeps a CLI from exiting). */
+export function liveTimers(): number {
+  return process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+}

@@ -12,6 +12,7 @@ import { intOption } from '../../core/validate.js';
 import { readSafetensors, writeSafetensors } from '../../layer/safetensors.js';
 import { trainingReportHtml, type CurvePoint, type TrainingRun } from '../../report/training.js';
 import { CHECKPOINT_FILE, RunDir, type MetricsRecord } from '../../train/runDir.js';
+import { withProgress } from '../../train/progress.js';
 import { SparseEncoder } from './encoder.js';
 import { Featurizer } from './features.js';
 import type { XmcData, XmcInputKind } from './data.js';
@@ -191,12 +192,7 @@ export async function trainXmcRun(o: XmcRunOptions): Promise<XmcRunResult> {
   while (trainer.epoch < o.epochs) {
     const epoch = trainer.epoch + 1;
     const bar = o.progress?.(epoch, trainer.instancesPerEpoch);
-    let st;
-    try {
-      st = trainer.trainEpoch(bar?.update);
-    } finally {
-      bar?.stop();
-    }
+    const st = withProgress(bar, () => trainer.trainEpoch(bar?.update));
     trainSec += st.seconds;
     const e0 = performance.now();
     const m = await trainer.evaluate();
