@@ -407,3 +407,19 @@ test('static samplers: invalid sample options raise typed errors', () => {
   const allPos = COUNTS.map((c, i) => (c > 0 ? i : -1)).filter((i) => i >= 0);
   assert.throws(() => s.sample({ m: 1, rng, exclude: multiLabels([allPos]) }), ImpossibleError);
 });
+
+test('exclusion that rejection cannot finish is refused at once, naming the mass left and the conventions without exclusion', () => {
+  // id 0 holds 1 − 9e-6 of the mass: m = 5 other ids would need about 5.6e5 draws
+  const heavy = new UnigramSampler({ counts: [1e6, 1, 1, 1, 1, 1, 1, 1, 1, 1], alpha: 1 });
+  const rng = Rng.fromSeed(8);
+  const before = rng.state();
+  assert.throws(
+    () => heavy.sample({ m: 5, rng, rows: 1, exclude: multiLabels([[0]]) }),
+    (e: unknown) => e instanceof ImpossibleError && /9\.0e-6 left/.test(e.message) && /maskedExclusive/.test(e.message),
+  );
+  assert.deepEqual(rng.state(), before, 'nothing was drawn');
+  // 1e-3 left: about 5,000 draws, which rejection does; the excluded id never comes out
+  const ok = new UnigramSampler({ counts: [9990, 1, 1, 1, 1, 1, 1, 1, 1, 1], alpha: 1 });
+  const d = ok.sample({ m: 5, rng: Rng.fromSeed(8), rows: 1, exclude: multiLabels([[0]]) });
+  assert.ok(!d.ids.includes(0));
+});

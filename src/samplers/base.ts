@@ -49,6 +49,8 @@ let roundLogQ = new Float64Array(0);
 
 /** Maximum with-replacement tries per requested id before giving up (unique or excluded draws). */
 const TRIES_PER_DRAW = 2000;
+/** Tries allowed on top of {@link TRIES_PER_DRAW} per id. */
+const EXTRA_TRIES = 100000;
 
 /**
  * Base class: subclasses provide {@link SamplerBase.rowDistribution} (and optionally override
@@ -325,10 +327,14 @@ export function drawRow(
     }
     const lEx = logSumExp(lp);
     logKeep = lEx >= 0 ? -Infinity : log1mExp(lEx);
-    if (logKeep === -Infinity || logKeep < -30) {
+    // Rejection needs m / (1 − excluded mass) draws on average: refuse at once what cannot finish.
+    const expectedTries = m * Math.exp(-logKeep);
+    if (!(expectedTries <= TRIES_PER_DRAW * m + EXTRA_TRIES)) {
+      const left = logKeep === -Infinity ? 'none' : Math.exp(logKeep).toExponential(1);
       throw new ImpossibleError(
-        `sampler '${name}': the excluded ids hold all (or nearly all) of row ${row}'s probability mass; ` +
-          'nothing else can be drawn — use a sampler with exact exclusion or do not exclude positives',
+        `sampler '${name}': the excluded ids hold nearly all of row ${row}'s probability mass ` +
+          `(${left} left), so drawing ${m} other ids by rejection would take about ${expectedTries.toExponential(1)} draws; ` +
+          "exclude fewer ids; in a sampled loss, use a convention that draws from all classes ('maskedExclusive' or 'correctedAll')",
       );
     }
     if (unique && n - excludedPositive < m) {
@@ -337,7 +343,7 @@ export function drawRow(
       );
     }
   }
-  const maxTries = TRIES_PER_DRAW * m + 100000;
+  const maxTries = TRIES_PER_DRAW * m + EXTRA_TRIES;
   // Draws come in rounds of as many as are still missing. Every draw of a round adds at most
   // one id, so a round never draws past the point where the one-by-one loop would stop: the
   // generator is consumed exactly as by single draws.
