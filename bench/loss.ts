@@ -27,6 +27,7 @@ const N = 100_000;
 /** Runs the loss benchmarks whose name contains `filter` (all when omitted). */
 export async function run(filter?: string): Promise<void> {
   const want = (name: string): boolean => !filter || name.includes(filter);
+  if (!['loss.sampled.correctedAll', 'loss.sampled.exclusive', 'loss.full'].some(want)) return;
   const rng = Rng.fromSeed(12345);
   const table = ClassTable.init(N, D, rng, { bias: true });
   const queries = matrix(B, D);

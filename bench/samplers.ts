@@ -32,6 +32,7 @@ function timeDraws(s: Sampler, rows: number, rng: Rng, reps: number, queries: Re
 /** Runs the sampler benchmarks whose name contains `filter` (all when omitted). */
 export async function run(filter?: string): Promise<void> {
   const want = (name: string): boolean => !filter || name.includes(filter);
+  if (!['uniform', 'unigram', 'logUniform', 'exact'].some((s) => want(`samplers.${s}`))) return;
   const rng = Rng.fromSeed(2024);
   // Zipf-like counts in shuffled id order (ids are not frequency-sorted).
   const zipf = Array.from({ length: N }, (_, i) => 1e6 / (i + 1));
