@@ -13,6 +13,10 @@ export const CONVENTIONS = ['exclusive', 'correctedAll', 'maskedExclusive'] as c
  * The estimator conventions of ALGORITHMS.md §2.
  * - `exclusive`: negatives drawn from the classes other than the row's positives (draws made
  *   with `exclude: labels`); the positive keeps its raw logit; each negative uses `o − log(m·q)`.
+ *   The exclusion is by rejection, so a row whose positives hold nearly all of the proposal's
+ *   mass is refused with an `ImpossibleError`. An adaptive proposal gets there as the model
+ *   grows confident (a language model after "." predicts `<eos>` almost surely); the other two
+ *   conventions never reject.
  * - `correctedAll`: draws from all classes; every candidate, the positive included, uses
  *   `o − log Q`; sampled ids equal to any positive of the row are masked out.
  * - `maskedExclusive`: the exclusive estimator without rejection sampling. Draws come from all
