@@ -23,11 +23,13 @@ const B = 256;
 const M = 100;
 const D = 128;
 const N = 100_000;
+/** The conventions timed as `loss.sampled.<convention>`. */
+const SAMPLED_CONVENTIONS: readonly Convention[] = ['correctedAll', 'exclusive'];
 
 /** Runs the loss benchmarks whose name contains `filter` (all when omitted). */
 export async function run(filter?: string): Promise<void> {
   const want = (name: string): boolean => !filter || name.includes(filter);
-  if (!['loss.sampled.correctedAll', 'loss.sampled.exclusive', 'loss.full'].some(want)) return;
+  if (![...SAMPLED_CONVENTIONS.map((c) => `loss.sampled.${c}`), 'loss.full'].some(want)) return;
   const rng = Rng.fromSeed(12345);
   const table = ClassTable.init(N, D, rng, { bias: true });
   const queries = matrix(B, D);
@@ -68,7 +70,7 @@ export async function run(filter?: string): Promise<void> {
     const common = { B, m: M, d: D, n: N, kernels: kernels.name };
 
     let sampledMs = NaN;
-    for (const convention of ['correctedAll', 'exclusive'] as Convention[]) {
+    for (const convention of SAMPLED_CONVENTIONS) {
       const name = `loss.sampled.${convention}`;
       if (!want(name)) continue;
       const input: SampledLossInput = { queries, table, labels, draws, convention, posLogQ };
