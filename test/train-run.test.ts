@@ -86,6 +86,21 @@ test('ProgressBar: draws counts, rate, ETA and fields on a stream; null draws no
   assert.equal(formatRate(12.34), '12.3');
 });
 
+test('ProgressBar: on a non-terminal stream, update itself prints the lines, so a loop that never yields shows progress', () => {
+  const out = new PassThrough();
+  const bar = new ProgressBar({ total: 100, unit: 'tok', stream: out, plainEveryMs: 0 });
+  // a synchronous loop: no timer can run until it ends, so every line read here came from update()
+  let text: string;
+  try {
+    for (let k = 1; k <= 3; k++) bar.update(10 * k, { loss: k });
+    text = String(out.read() ?? '');
+  } finally {
+    bar.stop();
+  }
+  const lines = text.split('\n').filter((l) => l.includes('tok/s'));
+  assert.ok(lines.some((l) => l.includes('30/100 tok') && l.includes('loss 3')), lines.join(' | '));
+});
+
 test('withProgress: the display is stopped when the epoch throws, so no redraw timer keeps the process alive', () => {
   const before = liveTimers();
   const bar = new ProgressBar({ total: 100, unit: 'tok', stream: new PassThrough() });

@@ -1,7 +1,8 @@
 /**
  * A terminal progress bar for training loops (Node only), on `cli-progress`: done/total, rate
  * per second, ETA and free fields such as the current loss. On a non-terminal stream (a log
- * file, CI) it prints a plain line every few seconds instead of redrawing.
+ * file, CI) it prints a plain line every few seconds instead of redrawing, from `update` itself,
+ * so a training loop that never yields to the event loop still shows its progress.
  * @module
  */
 import cliProgress from 'cli-progress';
@@ -16,7 +17,12 @@ export interface ProgressBarOptions {
   label?: string;
   /** Where to draw (default `process.stderr`); `null` draws nothing. */
   stream?: NodeJS.WritableStream | null;
+  /** On a non-terminal stream, the least time between two printed lines in ms (default 5000). */
+  plainEveryMs?: number;
 }
+
+/** A timer delay that never fires in practice (the largest `setTimeout` accepts). */
+const NEVER_MS = 2 ** 31 - 1;
 
 /** Formats a rate compactly (`1234` → `1.23k`). */
 export function formatRate(perSec: number): string {
@@ -36,13 +42,21 @@ function formatField(v: string | number): string {
 export class ProgressBar {
   private readonly bar: cliProgress.SingleBar | null;
   private readonly t0 = Date.now();
+  /** Non-terminal stream: lines are printed by `update`, at most one per this many ms. */
+  private readonly plainEveryMs: number | null;
+  private lastPlain = 0;
 
   constructor(opts: ProgressBarOptions) {
     const stream = opts.stream === undefined ? process.stderr : opts.stream;
     if (stream === null) {
       this.bar = null;
+      this.plainEveryMs = null;
       return;
     }
+    const tty = (stream as { isTTY?: boolean }).isTTY === true;
+    // cli-progress prints non-terminal lines from a timer, which never runs while a synchronous
+    // epoch holds the event loop; update() prints them instead
+    this.plainEveryMs = tty ? null : (opts.plainEveryMs ?? 5000);
     const label = opts.label ? `${opts.label} ` : '';
     this.bar = new cliProgress.SingleBar({
       format: `${label}[{bar}] {percentage}% | {value}/{total} ${opts.unit} | {rate} ${opts.unit}/s | ETA {eta_formatted}{info}`,
@@ -50,7 +64,7 @@ export class ProgressBar {
       barsize: 24,
       hideCursor: null,
       noTTYOutput: true,
-      notTTYSchedule: 5000,
+      notTTYSchedule: NEVER_MS,
       etaBuffer: 50,
     });
     this.bar.start(Math.max(0, Math.floor(opts.total)), 0, { rate: '-', info: '' });
@@ -64,6 +78,13 @@ export class ProgressBar {
       .map(([k, v]) => ` | ${k} ${formatField(v)}`)
       .join('');
     this.bar.update(Math.floor(done), { rate: sec > 0 ? formatRate(done / sec) : '-', info });
+    if (this.plainEveryMs !== null) {
+      const now = Date.now();
+      if (now - this.lastPlain >= this.plainEveryMs) {
+        this.lastPlain = now;
+        this.bar.render();
+      }
+    }
   }
 
   /** Draws the final state and releases the terminal line. */
