@@ -185,7 +185,7 @@ test('OutputLayer trains with the adaptive samplers, keeps them in sync with the
     const rng = Rng.fromSeed(9);
     const layer = new OutputLayer({
       table: ClassTable.init(N, D, rng, { bias: true, scale: 0.01 }),
-      sampler: createSampler(name, name === 'midx' ? { codewords: 8 } : {}),
+      sampler: createSampler(name, name === 'midx' ? { codewords: 8 } : name === 'quadratic' ? { method: 'tree' } : {}),
       optimizer: createOptimizer('adagrad', { lr: 0.5 }),
       negatives: 20,
     });
@@ -199,7 +199,7 @@ test('OutputLayer trains with the adaptive samplers, keeps them in sync with the
     const got = layer.sampler.logQ(probe, all);
     let fresh: Float64Array | null = null;
     if (name === 'quadratic') {
-      const q = createSampler('quadratic');
+      const q = createSampler('quadratic', { method: 'tree' });
       q.build(layer.table);
       fresh = q.logQ(probe, all);
     } else if (name === 'midx') {

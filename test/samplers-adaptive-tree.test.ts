@@ -12,7 +12,7 @@ import { Rng } from '../src/core/rng.js';
 import { chiSquareTest } from '../src/core/stats.js';
 import { createSampler } from '../src/index.js';
 import { multiDot, rowsDot, seqDot } from '../src/samplers/kernelTree.js';
-import { QuadraticSampler } from '../src/samplers/quadratic.js';
+import { chooseQuadraticMethod, QuadraticSampler } from '../src/samplers/quadratic.js';
 import { RffSampler } from '../src/samplers/rff.js';
 import {
   drawChiSquare,
@@ -40,7 +40,7 @@ test('quadratic: log q of every id equals log K/ΣK for several leaf sizes (with
   const t = randomTable(300, 8, 11, true);
   const q = randomQueries(3, 8, 12);
   for (const leafSize of [1, 7, 16, 64, 1000]) {
-    const s = new QuadraticSampler({ leafSize, alpha: 100 });
+    const s = new QuadraticSampler({ leafSize, alpha: 100, method: 'tree' });
     s.build(t);
     for (let r = 0; r < q.rows; r++) {
       const got = logQAll(s, queryRow(q, r));
@@ -48,25 +48,40 @@ test('quadratic: log q of every id equals log K/ΣK for several leaf sizes (with
       assert.ok(maxAbsDiff(got, want) < 1e-9, `leafSize ${leafSize} row ${r}: ${maxAbsDiff(got, want)}`);
     }
   }
+  // the dense method: exact to float64 rounding with float64 dot products, to float32's with float32 ones
+  for (const [precision, tol] of [['float64', 1e-9], ['float32', 1e-5]] as const) {
+    const s = new QuadraticSampler({ alpha: 100, method: 'dense', precision });
+    s.build(t);
+    assert.equal(s.activeMethod, 'dense');
+    for (let r = 0; r < q.rows; r++) {
+      const got = logQAll(s, queryRow(q, r));
+      assert.ok(maxAbsDiff(got, quadraticBrute(t, q, r, 100)) < tol, `${precision} row ${r}`);
+    }
+  }
 });
 
 test('quadratic: draw frequencies match K/ΣK (chi-square) and reported log q is exact', () => {
   const t = randomTable(300, 8, 21, true);
   const q = randomQueries(2, 8, 22);
-  const s = new QuadraticSampler({ leafSize: 16 });
-  s.build(t);
-  for (let r = 0; r < q.rows; r++) {
-    const want = quadraticBrute(t, q, r, 100);
-    const p = drawChiSquare(s, queryRow(q, r), want, 30000, 100 + r, 1e-9);
-    assert.ok(p > P_MIN, `row ${r}: p = ${p}`);
+  // 4 chi-square tests at p > 1e-3: family false-failure rate below 4e-3
+  for (const [opts, tol] of [[{ leafSize: 16, method: 'tree' }, 1e-9], [{ method: 'dense' }, 1e-5]] as const) {
+    const s = new QuadraticSampler(opts);
+    s.build(t);
+    for (let r = 0; r < q.rows; r++) {
+      const want = quadraticBrute(t, q, r, 100);
+      const p = drawChiSquare(s, queryRow(q, r), want, 30000, 100 + r, tol);
+      assert.ok(p > P_MIN, `${opts.method} row ${r}: p = ${p}`);
+    }
   }
 });
 
 test('quadratic: update(ids) gives the same distribution as a fresh build on the changed table', () => {
   const t = randomTable(400, 8, 31, true);
   const q = randomQueries(2, 8, 32);
-  const s = new QuadraticSampler({ leafSize: 16 });
+  const s = new QuadraticSampler({ leafSize: 16, method: 'tree' });
+  const dense = new QuadraticSampler({ method: 'dense', precision: 'float64' });
   s.build(t);
+  dense.build(t);
   const rng = Rng.fromSeed(33);
   const changed: number[] = [];
   for (let i = 0; i < 400; i += 7) {
@@ -75,14 +90,56 @@ test('quadratic: update(ids) gives the same distribution as a fresh build on the
     t.bias![i] = rng.normal();
   }
   s.update(changed);
-  const fresh = new QuadraticSampler({ leafSize: 16 });
+  dense.update(changed);
+  const fresh = new QuadraticSampler({ leafSize: 16, method: 'tree' });
   fresh.build(t);
   for (let r = 0; r < 2; r++) {
     const a = logQAll(s, queryRow(q, r));
     const b = logQAll(fresh, queryRow(q, r));
     assert.ok(maxAbsDiff(a, b) < 1e-9, `row ${r}: ${maxAbsDiff(a, b)}`);
     assert.ok(maxAbsDiff(a, quadraticBrute(t, q, r, 100)) < 1e-9);
+    // the dense method reads the live table
+    assert.ok(maxAbsDiff(logQAll(dense, queryRow(q, r)), a) < 1e-9);
   }
+});
+
+test('quadratic dense: batches scored in groups of rows match each row alone; row streams; sampleWithLogQ', () => {
+  // 100 000 classes: a group holds 20 rows, so 45 queries span three groups
+  const n = 100000;
+  const d = 4;
+  const t = randomTable(n, d, 41, true);
+  const q = randomQueries(45, d, 42);
+  const s = new QuadraticSampler({ method: 'dense' });
+  s.build(t);
+  const probe = { ids: Int32Array.from({ length: 45 * 3 }, (_, k) => (k * 7919) % n), offsets: Int32Array.from({ length: 46 }, (_, r) => 3 * r) };
+  const both = s.sampleWithLogQ({ m: 8, rng: Rng.fromSeed(43), queries: q, rowStreams: true }, probe);
+  const alone = s.logQ(q, probe);
+  assert.deepEqual(both.logQ, alone);
+  for (let r = 0; r < 45; r++) {
+    const one = { ids: probe.ids.subarray(3 * r, 3 * r + 3), offsets: Int32Array.from([0, 3]) };
+    assert.deepEqual(s.logQ(queryRow(q, r), one), alone.subarray(3 * r, 3 * r + 3), `row ${r}`);
+    // each draw reports logQ of its id under its own row
+    const drawn = { ids: both.draws.ids.subarray(8 * r, 8 * r + 8), offsets: Int32Array.from([0, 8]) };
+    assert.deepEqual(s.logQ(queryRow(q, r), drawn), both.draws.logQ.subarray(8 * r, 8 * r + 8), `row ${r} draws`);
+  }
+  // with rowStreams a row's draws do not depend on the other rows of the batch
+  const last = s.sample({ m: 8, rng: Rng.fromSeed(43), queries: q, rowStreams: true });
+  assert.deepEqual(last.ids, both.draws.ids);
+  const sub = s.sample({ m: 8, rng: Rng.fromSeed(43), queries: { data: q.data.subarray(0, 30 * d), rows: 30, cols: d }, rowStreams: true });
+  assert.deepEqual(sub.ids, both.draws.ids.subarray(0, 30 * 8));
+});
+
+test("quadratic: 'auto' picks the dense scan for small tables and wide rows, the tree for large ones", () => {
+  assert.equal(chooseQuadraticMethod(50000, 201), 'dense');
+  assert.equal(chooseQuadraticMethod(1e6, 65), 'tree');
+  const s = new QuadraticSampler();
+  assert.equal(s.method, 'auto');
+  assert.equal(s.activeMethod, null);
+  s.build(randomTable(300, 8, 51, true));
+  assert.equal(s.activeMethod, chooseQuadraticMethod(300, 9));
+  assert.equal(s.stats()['method'], s.activeMethod);
+  assert.throws(() => new QuadraticSampler({ method: 'fast' as never }), OptionError);
+  assert.throws(() => new QuadraticSampler({ precision: 'float16' as never }), OptionError);
 });
 
 /** φ(u) = D^{-1/2}[cos(Wu); sin(Wu)] in float64, recomputed independently of the sampler. */
@@ -256,7 +313,7 @@ test('tree samplers: degenerate inputs give finite probabilities that sum to 1',
   for (let k = 0; k < d; k++) huge.weights[17 * d + k] *= 1000;
   const zeroQ = matrix(1, d);
   const q = randomQueries(1, d, 83);
-  for (const make of [() => new QuadraticSampler({ leafSize: 4 }), () => new RffSampler({ features: 16, leafSize: 4 })]) {
+  for (const make of [() => new QuadraticSampler({ leafSize: 4, method: 'tree' }), () => new QuadraticSampler({ method: 'dense' }), () => new RffSampler({ features: 16, leafSize: 4 })]) {
     for (const t of [tiny, dup, huge]) {
       const s = make();
       s.build(t);
@@ -274,14 +331,14 @@ test('tree samplers: degenerate inputs give finite probabilities that sum to 1',
     }
   }
   // quadratic with one huge logit concentrates on it
-  const s = new QuadraticSampler({ leafSize: 4 });
+  const s = new QuadraticSampler({ leafSize: 4, method: 'tree' });
   s.build(huge);
   const lq = logQAll(s, q);
   assert.ok(lq[17]! > Math.log(0.99));
   // all-zero query: only the biases remain, K = α b² + 1
   assert.ok(maxAbsDiff(logQAll(s, zeroQ), quadraticBrute(huge, zeroQ, 0, 100)) < 1e-9);
   // no biases and a zero query: K = 1 everywhere → uniform
-  const nb = new QuadraticSampler({ leafSize: 4 });
+  const nb = new QuadraticSampler({ leafSize: 4, method: 'tree' });
   nb.build(dup);
   assert.ok(maxAbsDiff(logQAll(nb, zeroQ), new Float64Array(50).fill(-Math.log(50))) < 1e-12);
 });
@@ -289,7 +346,7 @@ test('tree samplers: degenerate inputs give finite probabilities that sum to 1',
 test('tree samplers: exclusion renormalizes exactly; unique draws report inclusion probabilities', () => {
   const t = randomTable(120, 8, 91, true);
   const q = randomQueries(1, 8, 92);
-  for (const s of [new QuadraticSampler({ leafSize: 8 }), new RffSampler({ features: 32, leafSize: 8 })]) {
+  for (const s of [new QuadraticSampler({ leafSize: 8, method: 'tree' }), new QuadraticSampler({ method: 'dense' }), new RffSampler({ features: 32, leafSize: 8 })]) {
     s.build(t);
     const full = logQAll(s, q);
     // exclude the 5 most likely ids
@@ -326,7 +383,7 @@ test('tree samplers: exclusion renormalizes exactly; unique draws report inclusi
 test('tree samplers: same seed gives the same draws; rff frequencies depend on the seed', () => {
   const t = randomTable(200, 8, 101, false);
   const q = randomQueries(4, 8, 102);
-  for (const make of [() => new QuadraticSampler(), () => new RffSampler({ seed: 4, features: 32 })]) {
+  for (const make of [() => new QuadraticSampler({ method: 'tree' }), () => new QuadraticSampler({ method: 'dense' }), () => new RffSampler({ seed: 4, features: 32 })]) {
     const a = make();
     const b = make();
     a.build(t);
@@ -400,7 +457,7 @@ test('tree samplers: batched draws of many queries follow each query\'s distribu
   // 18 chi-square tests at p > 1e-4 each: family false-failure rate below 2e-3.
   const t = randomTable(600, 8, 121, true);
   const q = randomQueries(9, 8, 122);
-  const samplers = [new QuadraticSampler({ leafSize: 8 }), new RffSampler({ features: 32, leafSize: 8, seed: 2 })];
+  const samplers = [new QuadraticSampler({ leafSize: 8, method: 'tree' }), new RffSampler({ features: 32, leafSize: 8, seed: 2 })];
   for (const s of samplers) {
     s.build(t);
     const want = Array.from({ length: q.rows }, (_, r) => logQAll(s, queryRow(q, r)));

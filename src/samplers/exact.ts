@@ -31,7 +31,7 @@ export interface ExactOptions {
 }
 
 /** Float64 logits buffered per group of rows (elements). */
-const GROUP_ELEMS = 1 << 21;
+export const GROUP_ELEMS = 1 << 21;
 /** Float32 scratch per kernel call (elements). */
 const BLOCK_ELEMS = 1 << 16;
 /** Largest number of tries reported for unique draws (the `tries` array is Int32). */
@@ -70,49 +70,6 @@ export class ExactSampler extends SamplerBase {
   }
 
   /**
-   * Fills `out[r*n + i]` (`r < rows`) with the logits of query rows `r0 .. r0+rows` in float64.
-   * In float32 mode a row whose float32 dot products overflow is recomputed in float64.
-   */
-  private logits(q: Matrix, r0: number, rows: number, out: Float64Array): void {
-    const t = this.table!;
-    const n = t.n;
-    const d = t.d;
-    const bias = t.bias;
-    const h = q.data;
-    const float64Row = (r: number): void => {
-      const ho = (r0 + r) * d;
-      const oo = r * n;
-      for (let i = 0; i < n; i++) out[oo + i] = dot(h, ho, t.weights, i * d, d) + (bias ? bias[i]! : 0);
-    };
-    if (this.precision === 'float64') {
-      for (let r = 0; r < rows; r++) float64Row(r);
-      return;
-    }
-    const a = h.subarray(r0 * d, (r0 + rows) * d);
-    const cb = Math.max(1, Math.min(n, Math.floor(BLOCK_ELEMS / rows)));
-    const tmp = new Float32Array(rows * cb);
-    for (let c0 = 0; c0 < n; c0 += cb) {
-      const len = Math.min(cb, n - c0);
-      kernels.matmulNT(a, rows, t.weights, c0, len, d, tmp);
-      for (let r = 0; r < rows; r++) {
-        const oo = r * n + c0;
-        const to = r * len;
-        if (bias) for (let j = 0; j < len; j++) out[oo + j] = tmp[to + j]! + bias[c0 + j]!;
-        else for (let j = 0; j < len; j++) out[oo + j] = tmp[to + j]!;
-      }
-    }
-    for (let r = 0; r < rows; r++) {
-      const oo = r * n;
-      for (let i = 0; i < n; i++) {
-        if (!Number.isFinite(out[oo + i]!)) {
-          float64Row(r);
-          break;
-        }
-      }
-    }
-  }
-
-  /**
    * Draws per query row from the exact softmax. With `exclude`, excluded ids get zero mass
    * and the reported `logQ` is under the renormalized softmax. With `unique`, the with-replacement
    * process is simulated exactly: distinct ids in order of appearance come from successive
@@ -135,7 +92,7 @@ export class ExactSampler extends SamplerBase {
     const ex = opts.exclude ?? null;
     for (let r0 = 0; r0 < rows; r0 += group) {
       const g = Math.min(group, rows - r0);
-      this.logits(q, r0, g, buf);
+      denseDots(this.table!, this.precision, q, r0, g, buf);
       for (let r = 0; r < g; r++) {
         const row = r0 + r;
         const o = buf.subarray(r * n, (r + 1) * n);
@@ -167,8 +124,61 @@ export class ExactSampler extends SamplerBase {
 
   protected rowDistribution(queries: Matrix | null, row: number): RowDistribution {
     const o = new Float64Array(this.n);
-    this.logits(queries!, row, 1, o);
+    denseDots(this.table!, this.precision, queries!, row, 1, o);
     return new LogitsRow(o);
+  }
+}
+
+/**
+ * Fills `out[r*n + i]` (`r < rows`) with `h·c_i + b_i` in float64 for query rows `r0 .. r0+rows`
+ * of `q` against every row of `table`. `'float32'`: dot products through the active
+ * `kernels.matmulNT` (float32 results, the fast path), the bias added in float64; a row whose
+ * float32 products overflow is recomputed in float64. `'float64'`: float64 dot products.
+ * With `alpha` it stores the quadratic kernel `alpha · s² + 1` of each `s = h·c_i + b_i` instead.
+ * Shared by the dense samplers (exact softmax, dense quadratic kernel).
+ */
+export function denseDots(t: ClassTable, precision: ExactPrecision, q: Matrix, r0: number, rows: number, out: Float64Array, alpha: number | null = null): void {
+  const n = t.n;
+  const d = t.d;
+  const bias = t.bias;
+  const h = q.data;
+  const float64Row = (r: number): void => {
+    const ho = (r0 + r) * d;
+    const oo = r * n;
+    for (let i = 0; i < n; i++) out[oo + i] = dot(h, ho, t.weights, i * d, d) + (bias ? bias[i]! : 0);
+    if (alpha !== null) for (let i = oo; i < oo + n; i++) out[i] = alpha * out[i]! * out[i]! + 1;
+  };
+  if (precision === 'float64') {
+    for (let r = 0; r < rows; r++) float64Row(r);
+    return;
+  }
+  const a = h.subarray(r0 * d, (r0 + rows) * d);
+  const cb = Math.max(1, Math.min(n, Math.floor(BLOCK_ELEMS / rows)));
+  const tmp = new Float32Array(rows * cb);
+  for (let c0 = 0; c0 < n; c0 += cb) {
+    const len = Math.min(cb, n - c0);
+    kernels.matmulNT(a, rows, t.weights, c0, len, d, tmp);
+    for (let r = 0; r < rows; r++) {
+      const oo = r * n + c0;
+      const to = r * len;
+      if (alpha !== null) {
+        for (let j = 0; j < len; j++) {
+          const v = tmp[to + j]! + (bias ? bias[c0 + j]! : 0);
+          out[oo + j] = alpha * v * v + 1;
+        }
+      } else if (bias) for (let j = 0; j < len; j++) out[oo + j] = tmp[to + j]! + bias[c0 + j]!;
+      else for (let j = 0; j < len; j++) out[oo + j] = tmp[to + j]!;
+    }
+  }
+  for (let r = 0; r < rows; r++) {
+    const oo = r * n;
+    for (let i = 0; i < n; i++) {
+      // a float32 product overflowed (an infinite score, or an infinite kernel from it)
+      if (!Number.isFinite(out[oo + i]!)) {
+        float64Row(r);
+        break;
+      }
+    }
   }
 }
 

@@ -31,7 +31,18 @@ export {
   type TopK,
 } from './midx.js';
 export { RebuildPolicy, type RebuildPolicyOptions } from './rebuild.js';
-export { QUADRATIC_OPTIONS, QuadraticSampler, type QuadraticOptions } from './quadratic.js';
+export {
+  AUTO_SCAN_DRAWS,
+  chooseQuadraticMethod,
+  QUADRATIC_OPTIONS,
+  QuadraticDenseSampler,
+  QuadraticSampler,
+  QuadraticTreeSampler,
+  type QuadraticDenseOptions,
+  type QuadraticMethod,
+  type QuadraticOptions,
+  type QuadraticTreeOptions,
+} from './quadratic.js';
 export { RFF_OPTIONS, RffSampler, type RffOptions } from './rff.js';
 export { SumTree } from './sumTree.js';
 export { UniformSampler, type UniformOptions } from './uniform.js';
