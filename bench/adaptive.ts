@@ -28,7 +28,6 @@
  * a case runs when `adaptive.<sampler> n=<n> d=<d>` contains TEXT (e.g. `midx`, `n=10000 `, `d=64`).
  * @module
  */
-import { performance } from 'node:perf_hooks';
 import { ClassTable } from '../src/core/classTable.js';
 import { matrix, type Matrix } from '../src/core/matrix.js';
 import { Rng } from '../src/core/rng.js';
@@ -38,31 +37,12 @@ import { MidxSampler } from '../src/samplers/midx.js';
 import { QuadraticDenseSampler, QuadraticTreeSampler } from '../src/samplers/quadratic.js';
 import { RffSampler } from '../src/samplers/rff.js';
 import type { Sampler } from '../src/samplers/types.js';
-import { emit, peakRssMB } from './util.js';
+import { cpuTimed as timed, emit, peakRssMB } from './util.js';
 
 const M = 100;
 const B = 256;
 const NS = [1e4, 1e5, 1e6];
 const DS = [64, 128];
-
-/** CPU milliseconds (user + system) used by this process so far. */
-function cpuMs(): number {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1000;
-}
-
-/** Runs `f` `reps` times and returns the least CPU milliseconds of a run (and that run's wall time). */
-function timed(f: () => void, reps = 1): { ms: number; wallMs: number } {
-  let best = { ms: Infinity, wallMs: Infinity };
-  for (let r = 0; r < reps; r++) {
-    const w0 = performance.now();
-    const c0 = cpuMs();
-    f();
-    const ms = cpuMs() - c0;
-    if (ms < best.ms) best = { ms, wallMs: performance.now() - w0 };
-  }
-  return best;
-}
 
 const round = (x: number, digits = 1): number => +x.toFixed(digits);
 

@@ -15,6 +15,25 @@ export function peakRssMB(): number {
   return Math.round(process.resourceUsage().maxRSS / 1024);
 }
 
+/** CPU milliseconds (user + system) used by this process so far. */
+export function cpuMs(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+}
+
+/** Runs `f` `reps` times and returns the least CPU milliseconds of a run (and that run's wall time). */
+export function cpuTimed(f: () => void, reps = 1): { ms: number; wallMs: number } {
+  let best = { ms: Infinity, wallMs: Infinity };
+  for (let r = 0; r < reps; r++) {
+    const w0 = performance.now();
+    const c0 = cpuMs();
+    f();
+    const ms = cpuMs() - c0;
+    if (ms < best.ms) best = { ms, wallMs: performance.now() - w0 };
+  }
+  return best;
+}
+
 /** Median wall time in ms of `reps` calls of `fn` after `warmup` calls. */
 export function medianMs(fn: () => void, reps: number, warmup: number): number {
   for (let i = 0; i < warmup; i++) fn();

@@ -13,7 +13,7 @@
  * (`O(n·d)` per query through the fast float32 kernels), then draw from the prefix sums of
  * `K`. Which is cheaper depends on `n`, `d` and the draws per query: a tree draw costs
  * `O(d²·log n)`, so at `d = 200` and `n = 43 401` (the Brown vocabulary) a scan of all classes
- * costs about as much as 16 tree draws, and with 100 draws per query the scan is 6× faster.
+ * costs about as much as 17 tree draws, and with 100 draws per query the scan is 6× faster.
  * {@link QuadraticSampler} picks the method (`method: 'auto'`, {@link chooseQuadraticMethod}) or
  * takes the one it is given.
  * @module
@@ -70,10 +70,10 @@ export const QUADRATIC_OPTIONS = ['alpha', 'leafSize', 'precision', 'method'] as
 
 /**
  * `'auto'` picks the dense scan when scoring all `n` classes takes no more multiply-adds than this
- * many tree draws (see {@link chooseQuadraticMethod}). Calibrated on 2 cores with the WebAssembly
- * kernels at m = 100 draws per query: the scan was 6.3× faster than the tree at n = 43 401,
- * d = 200 (ratio of multiply-adds 0.36 of this threshold), 2.3× faster at n = 10^5, d = 128
- * (0.60) and 5.4× slower at n = 10^6, d = 64 (7.7).
+ * many tree draws (see {@link chooseQuadraticMethod}). Calibrated with `bench/quadratic-methods.ts`
+ * (2 cores, WebAssembly kernels, m = 100 draws per query): the scan took 0.17× the tree's time at
+ * n = 43 401, d = 200 (where the rule's ratio `n·d' / (200 · tree draw)` is 0.18), 0.44× at
+ * n = 10^5, d = 128 (ratio 0.48) and 5.8× at n = 10^6, d = 64 (ratio 7.7).
  */
 export const AUTO_SCAN_DRAWS = 200;
 
