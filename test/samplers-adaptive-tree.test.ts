@@ -138,6 +138,11 @@ test("quadratic: 'auto' picks the dense scan for small tables and wide rows, the
   s.build(randomTable(300, 8, 51, true));
   assert.equal(s.activeMethod, chooseQuadraticMethod(300, 9));
   assert.equal(s.stats()['method'], s.activeMethod);
+  // a rebuild on a changed table gives that table's distribution
+  const t2 = randomTable(300, 8, 52, true);
+  s.build(t2);
+  const q = randomQueries(1, 8, 53);
+  assert.ok(maxAbsDiff(logQAll(s, q), quadraticBrute(t2, q, 0, 100)) < 1e-5);
   assert.throws(() => new QuadraticSampler({ method: 'fast' as never }), OptionError);
   assert.throws(() => new QuadraticSampler({ precision: 'float16' as never }), OptionError);
 });

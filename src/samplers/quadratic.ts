@@ -370,7 +370,9 @@ export class QuadraticSampler implements Sampler {
   build(table: ClassTable): void {
     const rowDim = table.d + (table.bias !== null ? 1 : 0);
     const want = this.method !== 'auto' ? this.method : chooseQuadraticMethod(table.n, rowDim, this.treeOpts.leafSize);
-    const impl = want === 'tree' ? new QuadraticTreeSampler(this.treeOpts) : new QuadraticDenseSampler(this.denseOpts);
+    // a rebuild with the same method reuses the sampler (and the dense method's buffers)
+    const same = this.impl !== null && this.activeMethod === want;
+    const impl = same ? this.impl! : want === 'tree' ? new QuadraticTreeSampler(this.treeOpts) : new QuadraticDenseSampler(this.denseOpts);
     impl.build(table);
     this.impl = impl;
   }
