@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { Rng } from '../src/core/rng.js';
 import { parseDuration } from '../src/cli/lm.js';
 import { readTextCorpus } from '../src/data/lmFiles.js';
-import { runLm } from '../src/lm/session.js';
+import { openLmRun, runLm } from '../src/lm/session.js';
+import { evaluatePerplexity, lmQueries } from '../src/lm/trainer.js';
 import { loadTfjs } from '../src/tfjs/node.js';
 import { RunDir } from '../src/train/runDir.js';
 import { runCli } from './util/cli.js';
@@ -150,5 +151,53 @@ test('runLm: an epoch that fails stops its progress display and leaves the last 
     assert.equal(stopped, 1);
     assert.equal(readFileSync(join(out, 'checkpoint.json'), 'utf8'), checkpoint);
     assert.equal(metrics(out).filter((r) => r['epoch'] === 2).length, 0);
+  });
+});
+
+test('samplex bias --lm-run: the study on a trained model\'s table and output vectors; refuses synthetic-data options and another vocabulary', async () => {
+  await withCorpus('samplex-lmb-', async (root, data) => {
+    const run = join(root, 'run');
+    const r = await runCli(['train', 'lm', '--data', data, '--sampler', 'uniform', '--epochs', '1', '--out', run, ...small]);
+    assert.equal(r.code, 0, r.stderr);
+    // the opened run is the trained model: its valid perplexity is the one the run recorded
+    const corpus = readTextCorpus(data, { minCount: 1 });
+    const tf = await loadTfjs('wasm');
+    const opened = await openLmRun(tf, corpus, RunDir.open(run, { resume: true }));
+    try {
+      assert.equal(opened.epochsDone, 1);
+      const ppl = evaluatePerplexity(opened.model, corpus.valid, { batchSize: opened.settings.evalBatchSize, seqLen: opened.settings.bptt }).perplexity;
+      const want = metrics(run)[0]!['validPpl']!;
+      assert.ok(Math.abs(ppl / want - 1) < 1e-4, `${ppl} vs ${want}`);
+      // stride 1: the first output vectors in evaluation order, as the model computes them
+      const q = lmQueries(opened.model, corpus.valid, 5, { batchSize: opened.settings.evalBatchSize, seqLen: opened.settings.bptt, stride: 1 });
+      assert.equal(q.cols, 12);
+      assert.ok(q.data.some((x) => x !== 0));
+      assert.throws(() => lmQueries(opened.model, corpus.valid, 1e6), { code: 'E_OPTION' });
+    } finally {
+      opened.dispose();
+    }
+    const b = await runCli(['bias', '--lm-run', run, '--data', data, '--sampler', 'exact,uniform,quadratic', '--negatives', '5', '--trials', '4', '--queries', '6', '--json']);
+    assert.equal(b.code, 0, b.stderr);
+    const rows = b.lines.map((l) => JSON.parse(l) as { sampler: string; classes: number; dim: number; queries: number; kl: number; embeddings: string });
+    assert.deepEqual(rows.map((x) => x.sampler), ['exact', 'uniform', 'quadratic']);
+    for (const x of rows) {
+      assert.equal(x.classes, corpus.vocab.size);
+      assert.equal(x.dim, 12);
+      assert.equal(x.queries, 6);
+      assert.equal(x.embeddings, `lm:${run}`);
+    }
+    assert.ok(Math.abs(rows[0]!.kl) < 1e-9, `exact KL ${rows[0]!.kl}`);
+    assert.ok(rows[1]!.kl > 0 && rows[2]!.kl > 0);
+    // bad input: a synthetic-data option, --data without --lm-run, no run, another vocabulary
+    const scale = await runCli(['bias', '--lm-run', run, '--data', data, '--scale', '2']);
+    assert.equal(scale.code, 2);
+    assert.match(scale.stderr, /drop --scale/);
+    assert.equal((await runCli(['bias', '--data', data])).code, 2);
+    const none = await runCli(['bias', '--lm-run', join(root, 'nope'), '--data', data]);
+    assert.notEqual(none.code, 0);
+    assert.match(none.stderr, /no run directory/);
+    const other = await runCli(['bias', '--lm-run', run, '--data', data, '--min-count', '40', '--queries', '6']);
+    assert.notEqual(other.code, 0);
+    assert.match(other.stderr, /--min-count the run was trained with/);
   });
 });

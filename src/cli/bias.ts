@@ -4,6 +4,7 @@
  */
 import { OptionError } from '../core/errors.js';
 import type { ClassTable } from '../core/classTable.js';
+import type { Matrix } from '../core/matrix.js';
 import { Rng } from '../core/rng.js';
 import { choiceOption, intOption, numOption } from '../core/validate.js';
 import { exactReference, marginalProbs, runBiasStudy, type BiasRow, type StudySampler } from '../diagnostics/bias.js';
@@ -87,8 +88,25 @@ function num(v: string, what: string): number {
   return x;
 }
 
-/** Runs the bias command; returns the rows (also printed). */
-export function biasCommand(o: BiasCommandOptions, print: (line: string) => void): BiasRow[] {
+/**
+ * The class table, queries and class counts of a study that does not use synthetic data: a
+ * trained model's table and output vectors (see `samplex bias --lm-run`).
+ */
+export interface BiasInput {
+  readonly table: ClassTable;
+  readonly queries: Matrix;
+  /** Class frequencies for the static samplers (e.g. the training data's word counts). */
+  readonly counts: ArrayLike<number>;
+  /** What the rows name as the embeddings (e.g. `lm:runs/full`). */
+  readonly embeddings: string;
+}
+
+/**
+ * Runs the bias command; returns the rows (also printed). With `input`, the study uses its table,
+ * queries and counts instead of synthetic ones (`--classes`, `--dim`, `--embeddings` and `--scale`
+ * are then not used, and `rff` keeps its own `tau` and `nu` unless `--opt` sets them).
+ */
+export function biasCommand(o: BiasCommandOptions, print: (line: string) => void, input?: BiasInput): BiasRow[] {
   const seed = intOption(num(o.seed, 'seed'), 'seed', 0);
   const rng = Rng.fromSeed(seed);
   const dim = intOption(num(o.dim, 'dim'), 'dim', 1);
@@ -98,21 +116,27 @@ export function biasCommand(o: BiasCommandOptions, print: (line: string) => void
   const convention = choiceOption<Convention>(o.convention, 'convention', CONVENTIONS);
   const negatives = parseIntList(o.negatives, 'negatives');
   let table: ClassTable;
+  let queries: Matrix;
+  let counts: ArrayLike<number>;
   let embeddings = o.embeddings;
-  if (o.embeddings === 'gaussian' || o.embeddings === 'clustered') {
-    const classes = intOption(num(o.classes, 'classes'), 'classes', 2);
-    table = syntheticTable(o.embeddings as SyntheticKind, classes, dim, rng.fork(0));
-  } else if (o.embeddings.endsWith('.safetensors')) {
-    table = loadClassTable(o.embeddings);
-    embeddings = `file:${o.embeddings}`;
+  if (input) {
+    ({ table, queries, counts, embeddings } = input);
   } else {
-    throw new OptionError(`--embeddings must be gaussian, clustered or a .safetensors file, got '${o.embeddings}'`);
+    if (o.embeddings === 'gaussian' || o.embeddings === 'clustered') {
+      const classes = intOption(num(o.classes, 'classes'), 'classes', 2);
+      table = syntheticTable(o.embeddings as SyntheticKind, classes, dim, rng.fork(0));
+    } else if (o.embeddings.endsWith('.safetensors')) {
+      table = loadClassTable(o.embeddings);
+      embeddings = `file:${o.embeddings}`;
+    } else {
+      throw new OptionError(`--embeddings must be gaussian, clustered or a .safetensors file, got '${o.embeddings}'`);
+    }
+    const near = o.embeddings !== 'gaussian';
+    queries = syntheticQueries(table, nQueries, scale, rng.fork(2), near);
+    // class frequencies for the static samplers: the marginal softmax over a separate query set
+    const calib = syntheticQueries(table, Math.max(256, nQueries), scale, rng.fork(3), near);
+    counts = marginalProbs(exactReference(table, calib, rng.fork(4)), calib.rows, table.n);
   }
-  const near = o.embeddings !== 'gaussian';
-  const queries = syntheticQueries(table, nQueries, scale, rng.fork(2), near);
-  // class frequencies for the static samplers: the marginal softmax over a separate query set
-  const calib = syntheticQueries(table, Math.max(256, nQueries), scale, rng.fork(3), near);
-  const counts = marginalProbs(exactReference(table, calib, rng.fork(4)), calib.rows, table.n);
   const names = o.sampler
     .split(',')
     .map((s) => s.trim())
@@ -134,7 +158,7 @@ export function biasCommand(o: BiasCommandOptions, print: (line: string) => void
     }
     if (takesOption(name, 'seed') && opts['seed'] === undefined) opts['seed'] = seed;
     // RF-softmax assumes logits τ·ĥ·ĉ; the study's logits are scale × cosine, so τ = scale, ν = τ/2
-    if (name === 'rff') {
+    if (name === 'rff' && !input) {
       opts['tau'] ??= scale;
       const tau = opts['tau'];
       if (opts['nu'] === undefined && typeof tau === 'number' && tau > 0) opts['nu'] = tau / 2;
@@ -174,7 +198,7 @@ function printTable(rows: readonly BiasRow[], print: (line: string) => void): vo
   const r0 = rows[0]!;
   print(
     `classes=${r0.classes} dim=${r0.dim} queries=${r0.queries} trials=${r0.trials} convention=${r0.convention}` +
-      ` embeddings=${r0.embeddings} scale=${r0.scale} seed=${r0.seed}${r0.unique ? ' unique' : ''}`,
+      ` embeddings=${r0.embeddings}${r0.embeddings.startsWith('lm:') ? '' : ` scale=${r0.scale}`} seed=${r0.seed}${r0.unique ? ' unique' : ''}`,
   );
   const head = ['sampler', 'm', 'KL', 'gradBias', '±stderr', 'noise', 'lossBias', '±stderr', 'draws/s'];
   const body = rows.map((r) => [

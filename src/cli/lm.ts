@@ -3,14 +3,17 @@
  * (optional peer dependency, loaded when the command runs) with a samplex softmax head.
  * @module
  */
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { OptionError } from '../core/errors.js';
+import { ClassTable } from '../core/classTable.js';
+import { IoError, OptionError } from '../core/errors.js';
 import { choiceOption, intOption, numOption } from '../core/validate.js';
 import type { LmCorpus } from '../data/lmCorpus.js';
 import { loadBrown, readTextCorpus } from '../data/lmFiles.js';
 import { initFastKernels, type FastKernels } from '../kernels/fast.js';
-import { lmReportHtml, runLm, type LmRunResult, type LmRunSettings } from '../lm/session.js';
+import { lmReportHtml, openLmRun, runLm, type LmRunResult, type LmRunSettings } from '../lm/session.js';
+import { lmQueries } from '../lm/trainer.js';
 import { ProgressBar } from '../train/progress.js';
 import { RunDir } from '../train/runDir.js';
 import { loadTfjs, type NodeTfBackend } from '../tfjs/node.js';
@@ -18,6 +21,7 @@ import { registerSamplexKernels } from '../tfjs/wasmKernels.js';
 import { commandGroup } from './groups.js';
 import { optionsFor, parseKeyValues } from './samplerOptions.js';
 import { CONVENTIONS } from '../loss/types.js';
+import type { BiasInput } from './bias.js';
 
 /** Options shared by `train lm` and `compare lm` (as commander parses them). */
 export interface LmCommandOptions {
@@ -92,6 +96,37 @@ async function withLmRuntime<T>(o: LmCommandOptions, fn: (tf: Awaited<ReturnType
     return await fn(tf, fast);
   } finally {
     await reg?.unregister();
+    await fast.close();
+  }
+}
+
+/**
+ * The input of `samplex bias --lm-run DIR`: the class table of the run's last checkpoint (copied
+ * out of the kernels' memory), `count` of the model's output vectors on the valid split (every
+ * seventh position of the evaluation order, from the zero state, no dropout), and the training
+ * split's word counts for the static samplers. `data` and `minCount` must be those of the run.
+ * @throws IoError when `dir` does not exist; StateError when it holds no checkpoint; ShapeError
+ *   when the vocabulary differs from the run's
+ */
+export async function lmBiasInput(dir: string, data: string, minCount: number, count: number): Promise<BiasInput> {
+  if (!existsSync(dir)) throw new IoError(`--lm-run: no run directory ${dir}`);
+  const corpus = loadCorpus(data, minCount);
+  const tf = await loadTfjs('wasm');
+  tf.env().set('PROD', true);
+  const fast = await initFastKernels({ threads: 0 });
+  const reg = await registerSamplexKernels(tf, { backends: ['wasm'], fast });
+  try {
+    const run = await openLmRun(tf, corpus, RunDir.open(dir, { resume: true }), fast);
+    try {
+      const t = run.model.head.layer.table;
+      const table = new ClassTable(t.n, t.d, Float32Array.from(t.weights), t.bias ? Float32Array.from(t.bias) : null);
+      const queries = lmQueries(run.model, corpus.valid, count, { batchSize: run.settings.evalBatchSize, seqLen: run.settings.bptt });
+      return { table, queries, counts: corpus.vocab.counts, embeddings: `lm:${dir}` };
+    } finally {
+      run.dispose();
+    }
+  } finally {
+    await reg.unregister();
     await fast.close();
   }
 }

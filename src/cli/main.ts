@@ -6,18 +6,18 @@
 import { readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
-import { SamplexError } from '../core/errors.js';
-import { choiceOption } from '../core/validate.js';
+import { OptionError, SamplexError } from '../core/errors.js';
+import { choiceOption, intOption } from '../core/validate.js';
 import { initFastKernels, type FastKernels, type KernelPath } from '../kernels/fast.js';
 import '../samplers/index.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { biasReportHtml } from '../report/bias.js';
-import { biasCommand, type BiasCommandOptions } from './bias.js';
+import { biasCommand, type BiasCommandOptions, type BiasInput } from './bias.js';
 import { dataExportCommand, type DataExportOptions } from './data.js';
 import { addDataRecCommands } from './dataRec.js';
 import { addDataStatsCommand } from './dataStats.js';
 import { addXmcCommands } from './xmc.js';
-import { addLmCommands } from './lm.js';
+import { addLmCommands, lmBiasInput } from './lm.js';
 import { addSeqRecCommands } from './seqrec.js';
 
 function version(): string {
@@ -55,9 +55,23 @@ export function buildProgram(print: (line: string) => void = (l) => process.stdo
     .option('--json', 'print one JSON object per line per (sampler, m)')
     .option('--report <file.html>', 'write a self-contained HTML report (charts of gradient bias and KL against m)')
     .option('--kernels <path>', 'dense math: auto (WebAssembly FMA, else SIMD, else TypeScript) | fma | simd | ts', 'auto')
-    .action(async (o: BiasCommandOptions & { report?: string; kernels: string }) => {
+    .option('--lm-run <dir>', 'study a trained language model instead of synthetic data: the class table of the run in DIR and --queries of its output vectors on valid')
+    .option('--data <name>', 'with --lm-run: the data the run was trained on (brown or a directory)', 'brown')
+    .option('--min-count <k>', 'with --lm-run: the --min-count the run was trained with', '1')
+    .action(async (o: BiasCommandOptions & { report?: string; kernels: string; lmRun?: string; data: string; minCount: string }, cmd: Command) => {
+      let input: BiasInput | undefined;
+      if (o.lmRun !== undefined) {
+        for (const k of ['classes', 'dim', 'embeddings', 'scale'] as const) {
+          if (cmd.getOptionValueSource(k) !== 'default') throw new OptionError(`--${k} describes synthetic data; --lm-run takes the table and queries from the run, so drop --${k}`);
+        }
+        input = await lmBiasInput(o.lmRun, o.data, intOption(Number(o.minCount), '--min-count', 1), intOption(Number(o.queries), '--queries', 1));
+      } else {
+        for (const k of ['data', 'minCount'] as const) {
+          if (cmd.getOptionValueSource(k) !== 'default') throw new OptionError(`--${k === 'minCount' ? 'min-count' : k} only applies with --lm-run`);
+        }
+      }
       await withKernels(o.kernels, () => {
-        const rows = biasCommand(o, print);
+        const rows = biasCommand(o, print, input);
         if (o.report) {
           writeFileAtomic(o.report, biasReportHtml(rows, `samplex ${process.argv.slice(2).join(' ')}`));
           process.stderr.write(`report written to ${o.report}\n`);

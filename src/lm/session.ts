@@ -6,7 +6,7 @@
  * @module
  */
 import { ClassTable } from '../core/classTable.js';
-import { OptionError, StateError } from '../core/errors.js';
+import { OptionError, ShapeError, StateError } from '../core/errors.js';
 import { Rng } from '../core/rng.js';
 import { boolOption, choiceOption, intOption, numOption } from '../core/validate.js';
 import { CONVENTIONS, type Convention } from '../loss/types.js';
@@ -229,45 +229,18 @@ export async function runLm(tf: Tf, corpus: LmCorpus, given: Partial<LmRunSettin
   if (s.sampler !== 'full' && s.negatives >= corpus.vocab.size) {
     throw new OptionError(`negatives (${s.negatives}) must be below the vocabulary size ${corpus.vocab.size}`);
   }
-  const root = Rng.fromSeed(s.seed, 0);
-  const n = corpus.vocab.size;
-  const init = ClassTable.init(n, s.dim, root.fork(1), { init: 'uniform', scale: 0.1, bias: true });
-  const table = hooks.fast ? tableInKernelMemory(hooks.fast, init) : init;
-  // the Adam moments live in the fast kernels' memory too, so the update runs as a kernel
-  const optimizer = new Adam({ lr: s.lr }, hooks.fast ? { f32: hooks.fast.allocF32, i32: hooks.fast.allocI32 } : undefined);
   let epochsDone = 0;
   let wallSec = 0;
-  let rng = root.fork(3);
+  let rng = Rng.fromSeed(s.seed, 0).fork(3);
   let restored: ReturnType<typeof readSafetensors> | null = null;
   if (ckpt && dir) {
     restored = readSafetensors(dir.path(CHECKPOINT_TENSORS));
-    table.weights.set(restored.tensors['table.weights']!.data as Float32Array);
-    table.bias!.set(restored.tensors['table.bias']!.data as Float32Array);
-    const st: Record<string, Float32Array | Int32Array> = {};
-    for (const [k, t] of Object.entries(restored.tensors)) if (k.startsWith('opt.')) st[k.slice(4)] = t.data as Float32Array | Int32Array;
-    optimizer.loadState(st);
     epochsDone = ckpt.epochsDone;
     wallSec = ckpt.wallSec;
     rng = Rng.fromState(ckpt.rng);
     log(`resuming after epoch ${epochsDone} (${wallSec.toFixed(0)} s of training)`);
   }
-  const layer = new OutputLayer({
-    table,
-    sampler: lmSampler(s.sampler, corpus, s.seed, s.samplerOptions),
-    convention: s.convention,
-    optimizer,
-    negatives: s.sampler === 'full' ? 1 : s.negatives,
-    rebuildEvery: s.refreshEvery,
-    stepUpdates: s.refreshEvery === 0,
-    denseUpdates: s.denseUpdates,
-  });
-  const head = new TfOutputHead(tf, layer, { loss: s.sampler === 'full' ? 'full' : 'sampled' });
-  const model = new LstmLm(tf, head, root.fork(2), { layers: s.layers, dropout: s.dropout, tied: s.tied, lr: s.lr });
-  if (restored) {
-    const dense: Record<string, { data: Float32Array; shape: readonly number[] }> = {};
-    for (const [k, t] of Object.entries(restored.tensors)) if (k.startsWith('dense.')) dense[k.slice(6)] = { data: t.data as Float32Array, shape: t.shape };
-    await model.loadDenseState(dense);
-  }
+  const { layer, head, model } = await buildLm(tf, corpus, s, hooks.fast, restored);
   const epochs: LmEpochMetrics[] = (dir?.readMetrics() ?? []).filter((r) => typeof r['validPpl'] === 'number') as unknown as LmEpochMetrics[];
   let stoppedByBudget = false;
   try {
@@ -323,6 +296,92 @@ export async function runLm(tf: Tf, corpus: LmCorpus, given: Partial<LmRunSettin
     model.dispose();
     head.dispose();
   }
+}
+
+/** The parts of a language model, as {@link runLm} trains them. */
+interface LmParts {
+  table: ClassTable;
+  layer: OutputLayer;
+  head: TfOutputHead;
+  model: LstmLm;
+}
+
+/**
+ * Builds the class table, its optimizer, the output layer with the run's sampler, the tfjs head
+ * and the LSTM for settings `s`, every random choice from `s.seed`; with `restored` (a
+ * checkpoint's tensors) the table and optimizer state are restored before the sampler is built
+ * on the table, and the dense parameters after the model is built.
+ */
+async function buildLm(tf: Tf, corpus: LmCorpus, s: LmRunSettings, fast: FastKernels | undefined, restored: ReturnType<typeof readSafetensors> | null): Promise<LmParts> {
+  const root = Rng.fromSeed(s.seed, 0);
+  const n = corpus.vocab.size;
+  const init = ClassTable.init(n, s.dim, root.fork(1), { init: 'uniform', scale: 0.1, bias: true });
+  const table = fast ? tableInKernelMemory(fast, init) : init;
+  // the Adam moments live in the fast kernels' memory too, so the update runs as a kernel
+  const optimizer = new Adam({ lr: s.lr }, fast ? { f32: fast.allocF32, i32: fast.allocI32 } : undefined);
+  if (restored) {
+    const w = restored.tensors['table.weights'];
+    if (!w || w.shape[0] !== n || w.shape[1] !== s.dim) {
+      throw new ShapeError(`the checkpoint's class table is [${w?.shape.join(', ') ?? 'missing'}], the vocabulary and settings give [${n}, ${s.dim}]; use the data and --min-count the run was trained with`);
+    }
+    table.weights.set(w.data as Float32Array);
+    table.bias!.set(restored.tensors['table.bias']!.data as Float32Array);
+    const st: Record<string, Float32Array | Int32Array> = {};
+    for (const [k, t] of Object.entries(restored.tensors)) if (k.startsWith('opt.')) st[k.slice(4)] = t.data as Float32Array | Int32Array;
+    optimizer.loadState(st);
+  }
+  const layer = new OutputLayer({
+    table,
+    sampler: lmSampler(s.sampler, corpus, s.seed, s.samplerOptions),
+    convention: s.convention,
+    optimizer,
+    negatives: s.sampler === 'full' ? 1 : s.negatives,
+    rebuildEvery: s.refreshEvery,
+    stepUpdates: s.refreshEvery === 0,
+    denseUpdates: s.denseUpdates,
+  });
+  const head = new TfOutputHead(tf, layer, { loss: s.sampler === 'full' ? 'full' : 'sampled' });
+  const model = new LstmLm(tf, head, root.fork(2), { layers: s.layers, dropout: s.dropout, tied: s.tied, lr: s.lr });
+  if (restored) {
+    const dense: Record<string, { data: Float32Array; shape: readonly number[] }> = {};
+    for (const [k, t] of Object.entries(restored.tensors)) if (k.startsWith('dense.')) dense[k.slice(6)] = { data: t.data as Float32Array, shape: t.shape };
+    await model.loadDenseState(dense);
+  }
+  return { table, layer, head, model };
+}
+
+/** A trained run opened by {@link openLmRun}. */
+export interface OpenedLmRun {
+  /** The run's settings, as recorded in its checkpoint. */
+  readonly settings: LmRunSettings;
+  /** Epochs completed by the checkpoint. */
+  readonly epochsDone: number;
+  /** The model with the checkpoint's parameters (its class table is `model.head.layer.table`). */
+  readonly model: LstmLm;
+  /** Releases the model's tensors. */
+  dispose(): void;
+}
+
+/**
+ * Opens the last checkpoint of the run in `dir` for analysis: the model as {@link runLm} left it
+ * after its last completed epoch. `corpus` must be the one the run was trained on (its vocabulary
+ * size is checked against the checkpoint's table).
+ * @throws StateError when `dir` holds no checkpoint; ShapeError when the vocabulary does not match
+ */
+export async function openLmRun(tf: Tf, corpus: LmCorpus, dir: RunDir, fast?: FastKernels): Promise<OpenedLmRun> {
+  const ckpt = dir.readJson<Checkpoint>(CHECKPOINT_JSON);
+  if (!ckpt) throw new StateError(`${dir.dir} holds no checkpoint (${CHECKPOINT_JSON}); train a language model into it first`);
+  const settings = resolveLmSettings(ckpt.settingsVersion === undefined ? legacySettings(ckpt.settings) : ckpt.settings);
+  const { head, model } = await buildLm(tf, corpus, settings, fast, readSafetensors(dir.path(CHECKPOINT_TENSORS)));
+  return {
+    settings,
+    epochsDone: ckpt.epochsDone,
+    model,
+    dispose: () => {
+      model.dispose();
+      head.dispose();
+    },
+  };
 }
 
 /** The first `tokens` tokens of a split (all when 0). */

@@ -2,6 +2,8 @@
  * Training and evaluation loops of the {@link LstmLm} language model over BPTT batches.
  * @module
  */
+import { OptionError } from '../core/errors.js';
+import { matrix, type Matrix } from '../core/matrix.js';
 import { BpttBatcher } from '../data/bptt.js';
 import { intOption, rejectUnknown } from '../core/validate.js';
 import type { Rng } from '../core/rng.js';
@@ -34,26 +36,77 @@ export interface PerplexityResult {
  */
 export function evaluatePerplexity(model: LstmLm, stream: Int32Array, opts: PerplexityOptions = {}): PerplexityResult {
   rejectUnknown(opts, ['batchSize', 'seqLen'], 'evaluatePerplexity');
-  const batcher = new BpttBatcher(stream, {
-    batchSize: intOption(opts.batchSize ?? 10, 'batchSize', 1),
-    seqLen: intOption(opts.seqLen ?? 35, 'seqLen', 1),
-  });
   const layer = model.head.layer;
   const d = layer.table.d;
   let total = 0;
   let tokens = 0;
-  model.resetState();
-  for (const batch of batcher) {
-    const { queries, targets } = model.evalQueries(batch);
-    const q = { data: queries.dataSync() as Float32Array, rows: targets.length, cols: d };
+  for (const { data, targets } of evalOutputs(model, stream, opts)) {
+    const q = { data, rows: targets.length, cols: d };
     const offsets = Int32Array.from({ length: targets.length + 1 }, (_, i) => i);
     total += layer.fullLoss(q, { ids: targets, offsets }) * targets.length;
     tokens += targets.length;
-    queries.dispose();
   }
-  model.resetState();
   const nll = total / tokens;
   return { nll, perplexity: Math.exp(nll), tokens };
+}
+
+/**
+ * The model's output vectors (the queries its softmax scores, `rows × d` row-major) batch by
+ * batch over `stream` in evaluation order: from the zero state, without dropout. A batch's
+ * `data` is valid until the next one is asked for.
+ */
+function* evalOutputs(model: LstmLm, stream: Int32Array, opts: PerplexityOptions): Generator<{ data: Float32Array; targets: Int32Array }> {
+  const batcher = new BpttBatcher(stream, {
+    batchSize: intOption(opts.batchSize ?? 10, 'batchSize', 1),
+    seqLen: intOption(opts.seqLen ?? 35, 'seqLen', 1),
+  });
+  model.resetState();
+  try {
+    for (const batch of batcher) {
+      const { queries, targets } = model.evalQueries(batch);
+      try {
+        yield { data: queries.dataSync() as Float32Array, targets };
+      } finally {
+        queries.dispose();
+      }
+    }
+  } finally {
+    model.resetState();
+  }
+}
+
+/** Options of {@link lmQueries}. */
+export interface LmQueriesOptions extends PerplexityOptions {
+  /** Take every `stride`-th position of the evaluation order (default 7; see {@link lmQueries}). */
+  stride?: number;
+}
+
+/**
+ * `count` output vectors of the model on `stream`, as {@link evaluatePerplexity} computes them:
+ * positions `offset, offset + stride, …` of the evaluation order (`offset = ⌊stride / 2⌋`), so
+ * they spread over the batches' rows and time steps. For studying a sampler's proposal against
+ * the model's own softmax (`samplex bias --lm-run`).
+ * @throws OptionError when `stream` has fewer than `count` such positions
+ */
+export function lmQueries(model: LstmLm, stream: Int32Array, count: number, opts: LmQueriesOptions = {}): Matrix {
+  rejectUnknown(opts, ['batchSize', 'seqLen', 'stride'], 'lmQueries');
+  const want = intOption(count, 'count', 1);
+  const stride = intOption(opts.stride ?? 7, 'stride', 1);
+  const d = model.head.layer.table.d;
+  const out = matrix(want, d);
+  let taken = 0;
+  let pos = 0;
+  const offset = Math.floor(stride / 2);
+  for (const { data, targets } of evalOutputs(model, stream, opts)) {
+    for (let r = 0; r < targets.length && taken < want; r++, pos++) {
+      if (pos % stride !== offset) continue;
+      out.data.set(data.subarray(r * d, (r + 1) * d), taken * d);
+      taken++;
+    }
+    if (taken === want) break;
+  }
+  if (taken < want) throw new OptionError(`the evaluation split gives only ${taken} positions at stride ${stride}; ask for fewer queries or a smaller stride`);
+  return out;
 }
 
 /** Progress of {@link trainEpoch}, reported after every batch. */
