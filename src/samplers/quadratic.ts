@@ -49,7 +49,8 @@ export interface QuadraticDenseOptions {
   /**
    * Precision of the dot products `h·c_i + b_i` (default `'float32'`, through the active fast
    * kernels; `'float64'` is exact up to float64 rounding and slower). The kernel and its sums are
-   * float64 either way, and the reported `log q` is that of the distribution actually drawn.
+   * float64 either way, and the reported `log q` is that of the distribution actually drawn (up to
+   * the rounding of the float64 prefix sums the draws search).
    */
   precision?: ExactPrecision;
 }
