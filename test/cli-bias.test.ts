@@ -38,7 +38,7 @@ test('samplex bias prints a readable table and writes an HTML report atomically'
     const { code, lines } = await run([...small, '--sampler', 'exact,uniform', '--report', report]);
     assert.equal(code, 0);
     assert.match(lines[0]!, /classes=400/);
-    assert.match(lines[1]!, /sampler\s+m\s+KL\s+gradBias/);
+    assert.match(lines[1]!, /sampler\s+m\s+KL\s+ess\s+qHead\s+gradBias/);
     assert.equal(lines.length, 2 + 4);
     const html = readFileSync(report, 'utf8');
     assert.match(html, /<svg/);

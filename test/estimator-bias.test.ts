@@ -10,7 +10,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Rng } from '../src/core/rng.js';
-import { exactReference, gradBias, gradientTrials } from '../src/diagnostics/bias.js';
+import { exactReference, gradBias, gradientTrials, proposalFit } from '../src/diagnostics/bias.js';
 import { syntheticQueries, syntheticTable } from '../src/diagnostics/synthetic.js';
 import { createSampler } from '../src/samplers/factory.js';
 import '../src/samplers/index.js';
@@ -107,4 +107,46 @@ test('uniform sampler: gradient bias is clearly non-zero and falls as m grows', 
   assert.ok(small.gradBias > 5 * small.gradBiasStderr, `m=3: ${small.gradBias} ± ${small.gradBiasStderr}`);
   assert.ok(large.gradBias > 0, `m=60: ${large.gradBias}`);
   assert.ok(small.gradBias - large.gradBias > 4 * Math.hypot(small.gradBiasStderr, large.gradBiasStderr), `${small.gradBias} vs ${large.gradBias}`);
+});
+
+test('proposalFit: KL, effective sample size and head mass of exact, uniform and unigram proposals, recomputed by hand', () => {
+  const n = 300;
+  const table = syntheticTable('clustered', n, 8, Rng.fromSeed(61));
+  const queries = syntheticQueries(table, 5, 4, Rng.fromSeed(62), true);
+  const ref = exactReference(table, queries, Rng.fromSeed(63));
+  const exact = createSampler('exact');
+  exact.build(table);
+  const fe = proposalFit(exact, queries, ref, n);
+  assert.ok(Math.abs(fe.kl) < 1e-6 && Math.abs(fe.ess - 1) < 1e-6, JSON.stringify(fe));
+  assert.ok(fe.headMass >= 0.5 - 1e-9, 'q = p puts at least half its mass on the head of p');
+  const counts = Float64Array.from({ length: n }, (_, i) => 1 + (i % 7));
+  const z = counts.reduce((a, b) => a + b, 0);
+  for (const [name, q] of [
+    ['uniform', (_: number) => 1 / n],
+    ['unigram', (i: number) => counts[i]! / z],
+  ] as const) {
+    const s = createSampler(name, name === 'uniform' ? { n } : { counts, alpha: 1 });
+    s.build(table);
+    const got = proposalFit(s, queries, ref, n);
+    let kl = 0;
+    let ess = 0;
+    let head = 0;
+    for (let b = 0; b < queries.rows; b++) {
+      const p = Array.from({ length: n }, (_, i) => Math.exp(ref.logProbs[b * n + i]!));
+      kl += p.reduce((a, pi, i) => a + (pi > 0 ? pi * Math.log(pi / q(i)) : 0), 0);
+      ess += 1 / p.reduce((a, pi, i) => a + (pi * pi) / q(i), 0);
+      const byP = p.map((pi, i) => [pi, i] as const).sort((x, y) => y[0] - x[0]);
+      let pm = 0;
+      for (const [pi, i] of byP) {
+        if (pm >= 0.5) break;
+        pm += pi;
+        head += q(i);
+      }
+    }
+    const B = queries.rows;
+    assert.ok(Math.abs(got.kl - kl / B) < 1e-9, `${name} kl`);
+    assert.ok(Math.abs(got.ess - ess / B) < 1e-9, `${name} ess`);
+    assert.ok(Math.abs(got.headMass - head / B) < 1e-9, `${name} head`);
+    assert.ok(got.ess < 1 && got.ess > 0, `${name} ess in (0, 1)`);
+  }
 });

@@ -200,11 +200,13 @@ function printTable(rows: readonly BiasRow[], print: (line: string) => void): vo
     `classes=${r0.classes} dim=${r0.dim} queries=${r0.queries} trials=${r0.trials} convention=${r0.convention}` +
       ` embeddings=${r0.embeddings}${r0.embeddings.startsWith('lm:') ? '' : ` scale=${r0.scale}`} seed=${r0.seed}${r0.unique ? ' unique' : ''}`,
   );
-  const head = ['sampler', 'm', 'KL', 'gradBias', '±stderr', 'noise', 'lossBias', '±stderr', 'draws/s'];
+  const head = ['sampler', 'm', 'KL', 'ess', 'qHead', 'gradBias', '±stderr', 'noise', 'lossBias', '±stderr', 'draws/s'];
   const body = rows.map((r) => [
     r.sampler,
     String(r.negatives),
     fmt(r.kl),
+    fmt(r.ess, 3),
+    fmt(r.headMass, 3),
     fmt(r.gradBias),
     fmt(r.gradBiasStderr, 2),
     fmt(r.gradNoise, 2),

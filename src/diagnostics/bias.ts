@@ -76,8 +76,27 @@ export function exactReference(table: ClassTable, queries: Matrix, rng: Rng): Ex
   return { logProbs, labels: singleLabels(labelIds), loss, grad };
 }
 
-/** Mean over queries of `KL(softmax ‖ q)`, with `q` the sampler's (unrestricted) proposal. */
-export function meanKL(sampler: Sampler, queries: Matrix, ref: ExactReference, n: number): number {
+/** How well a proposal fits the exact softmax, averaged over queries (see {@link proposalFit}). */
+export interface ProposalFit {
+  /** Mean `KL(softmax ‖ q)` in nats. */
+  kl: number;
+  /**
+   * Mean `1 / Σ_i p_i² / q_i`: the effective sample size per draw of importance sampling from `q`
+   * for the softmax `p` (`1/(1 + χ²(p‖q))`; 1 for `q = p`, 0 when `q` misses mass of `p`).
+   */
+  ess: number;
+  /**
+   * Mean mass of `q` on the softmax's head: the fewest classes, by decreasing `p`, that hold at
+   * least half of the softmax's mass.
+   */
+  headMass: number;
+}
+
+/**
+ * {@link ProposalFit} of `sampler` against the exact reference: `log q` of every class for every
+ * query (one `logQ` call over all `n` ids), compared with the reference's softmax.
+ */
+export function proposalFit(sampler: Sampler, queries: Matrix, ref: ExactReference, n: number): ProposalFit {
   const B = queries.rows;
   const offsets = new Int32Array(B + 1);
   const ids = new Int32Array(B * n);
@@ -86,19 +105,40 @@ export function meanKL(sampler: Sampler, queries: Matrix, ref: ExactReference, n
     for (let i = 0; i < n; i++) ids[b * n + i] = i;
   }
   const lq = sampler.logQ(sampler.adaptive ? queries : null, { ids, offsets });
-  let tot = 0;
+  const order = new Int32Array(n);
+  let kl = 0;
+  let ess = 0;
+  let head = 0;
   for (let b = 0; b < B; b++) {
-    let kl = 0;
+    const o = b * n;
+    let klb = 0;
+    let chi = 0;
     for (let i = 0; i < n; i++) {
-      const lp = ref.logProbs[b * n + i]!;
+      const lp = ref.logProbs[o + i]!;
       if (lp === -Infinity) continue;
       const p = Math.exp(lp);
       if (p === 0) continue;
-      kl += p * (lp - lq[b * n + i]!);
+      klb += p * (lp - lq[o + i]!);
+      chi += Math.exp(2 * lp - lq[o + i]!);
     }
-    tot += kl;
+    kl += klb;
+    ess += 1 / chi;
+    for (let i = 0; i < n; i++) order[i] = i;
+    order.sort((x, y) => ref.logProbs[o + y]! - ref.logProbs[o + x]!);
+    let pm = 0;
+    let qm = 0;
+    for (let r = 0; r < n && pm < 0.5; r++) {
+      pm += Math.exp(ref.logProbs[o + order[r]!]!);
+      qm += Math.exp(lq[o + order[r]!]!);
+    }
+    head += qm;
   }
-  return tot / B;
+  return { kl: kl / B, ess: ess / B, headMass: head / B };
+}
+
+/** Mean `KL(softmax ‖ q)` over queries ({@link ProposalFit.kl}). */
+export function meanKL(sampler: Sampler, queries: Matrix, ref: ExactReference, n: number): number {
+  return proposalFit(sampler, queries, ref, n).kl;
 }
 
 /** Monte-Carlo moments of the sampled gradient for each query. */
@@ -255,6 +295,10 @@ export interface BiasRow {
   seed: number;
   /** Mean over queries of KL(softmax ‖ q) in nats (exact, from `logQ` over all classes). */
   kl: number;
+  /** See {@link ProposalFit.ess}. */
+  ess: number;
+  /** See {@link ProposalFit.headMass}. */
+  headMass: number;
   /** See {@link GradBias.gradBias}. */
   gradBias: number;
   gradBiasStderr: number;
@@ -311,7 +355,7 @@ export function runBiasStudy(opts: BiasStudyOptions): BiasRow[] {
     const t0 = performance.now();
     s.sampler.build(table);
     const buildMs = performance.now() - t0;
-    const kl = meanKL(s.sampler, queries, ref, table.n);
+    const fit = proposalFit(s.sampler, queries, ref, table.n);
     opts.negatives.forEach((m, mi) => {
       const rng = opts.rng.fork(1000 + si * 1000 + mi);
       const tr = gradientTrials(s.sampler, table, queries, ref.labels, {
@@ -341,7 +385,7 @@ export function runBiasStudy(opts: BiasStudyOptions): BiasRow[] {
         embeddings: opts.embeddings,
         scale: opts.scale,
         seed: opts.seed,
-        kl,
+        ...fit,
         ...gb,
         lossBias: lm - exactLoss,
         lossBiasStderr: Math.sqrt(lv / tr.trials),
