@@ -16,7 +16,7 @@ export function peakRssMB(): number {
 }
 
 /** CPU milliseconds (user + system) used by this process so far. */
-export function cpuMs(): number {
+function cpuMs(): number {
   const u = process.cpuUsage();
   return (u.user + u.system) / 1000;
 }

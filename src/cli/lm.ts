@@ -6,7 +6,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { ClassTable } from '../core/classTable.js';
 import { IoError, OptionError } from '../core/errors.js';
 import { choiceOption, intOption, numOption } from '../core/validate.js';
 import type { LmCorpus } from '../data/lmCorpus.js';
@@ -83,15 +82,26 @@ function settingsOf(o: LmCommandOptions, sampler: string, samplers: readonly str
   };
 }
 
+/** The tfjs module as {@link loadTfjs} gives it. */
+type Tf = Awaited<ReturnType<typeof loadTfjs>>;
+
 /** Runs `fn` with tfjs on the chosen backend, samplex's dense kernels installed and (unless `--tf-kernels stock`) registered with tfjs. */
-async function withLmRuntime<T>(o: LmCommandOptions, fn: (tf: Awaited<ReturnType<typeof loadTfjs>>, fast: FastKernels) => Promise<T>): Promise<T> {
+async function withLmRuntime<T>(o: LmCommandOptions, fn: (tf: Tf, fast: FastKernels) => Promise<T>): Promise<T> {
   const backend = choiceOption(o.backend, '--backend', ['wasm', 'cpu']) as NodeTfBackend;
   const tfKernels = choiceOption(o.tfKernels, '--tf-kernels', ['samplex', 'stock']);
   const threads = intOption(Number(o.threads), '--threads', 0, 256);
+  return withTfRuntime(backend, tfKernels === 'samplex', Math.max(0, threads - 1), fn);
+}
+
+/**
+ * Runs `fn` with tfjs on `backend` and samplex's dense kernels installed with `workers` pool
+ * threads, registered with tfjs when `register`; all released after.
+ */
+async function withTfRuntime<T>(backend: NodeTfBackend, register: boolean, workers: number, fn: (tf: Tf, fast: FastKernels) => Promise<T>): Promise<T> {
   const tf = await loadTfjs(backend);
   tf.env().set('PROD', true); // no per-op debug checks (and no console banner)
-  const fast = await initFastKernels({ threads: Math.max(0, threads - 1) });
-  const reg = tfKernels === 'samplex' ? await registerSamplexKernels(tf, { backends: [backend], fast }) : null;
+  const fast = await initFastKernels({ threads: workers });
+  const reg = register ? await registerSamplexKernels(tf, { backends: [backend], fast }) : null;
   try {
     return await fn(tf, fast);
   } finally {
@@ -111,24 +121,17 @@ async function withLmRuntime<T>(o: LmCommandOptions, fn: (tf: Awaited<ReturnType
 export async function lmBiasInput(dir: string, data: string, minCount: number, count: number): Promise<BiasInput> {
   if (!existsSync(dir)) throw new IoError(`--lm-run: no run directory ${dir}`);
   const corpus = loadCorpus(data, minCount);
-  const tf = await loadTfjs('wasm');
-  tf.env().set('PROD', true);
-  const fast = await initFastKernels({ threads: 0 });
-  const reg = await registerSamplexKernels(tf, { backends: ['wasm'], fast });
-  try {
+  return withTfRuntime('wasm', true, 0, async (tf, fast) => {
     const run = await openLmRun(tf, corpus, RunDir.open(dir, { resume: true }), fast);
     try {
-      const t = run.model.head.layer.table;
-      const table = new ClassTable(t.n, t.d, Float32Array.from(t.weights), t.bias ? Float32Array.from(t.bias) : null);
+      // a copy: the run's table lives in the kernels' memory, released with them
+      const table = run.model.head.layer.table.clone();
       const queries = lmQueries(run.model, corpus.valid, count, { batchSize: run.settings.evalBatchSize, seqLen: run.settings.bptt });
       return { table, queries, counts: corpus.vocab.counts, embeddings: `lm:${dir}` };
     } finally {
       run.dispose();
     }
-  } finally {
-    await reg.unregister();
-    await fast.close();
-  }
+  });
 }
 
 function progressFor(o: LmCommandOptions) {

@@ -300,7 +300,6 @@ export async function runLm(tf: Tf, corpus: LmCorpus, given: Partial<LmRunSettin
 
 /** The parts of a language model, as {@link runLm} trains them. */
 interface LmParts {
-  table: ClassTable;
   layer: OutputLayer;
   head: TfOutputHead;
   model: LstmLm;
@@ -347,7 +346,7 @@ async function buildLm(tf: Tf, corpus: LmCorpus, s: LmRunSettings, fast: FastKer
     for (const [k, t] of Object.entries(restored.tensors)) if (k.startsWith('dense.')) dense[k.slice(6)] = { data: t.data as Float32Array, shape: t.shape };
     await model.loadDenseState(dense);
   }
-  return { table, layer, head, model };
+  return { layer, head, model };
 }
 
 /** A trained run opened by {@link openLmRun}. */

@@ -265,15 +265,14 @@ export class QuadraticDenseSampler extends SamplerBase {
   protected rowDistribution(queries: Matrix | null, row: number): RowDistribution {
     const q = queries!;
     const n = this.n;
-    if (q !== this.queries || row < this.g0 || row >= this.g0 + this.g) {
-      const rows = this.queries === q ? Math.max(1, Math.min(q.rows - row, Math.floor(GROUP_ELEMS / n))) : 1;
+    if (row < this.g0 || row >= this.g0 + this.g) {
+      // outside a batch (no beginRows) the row is scored alone and kept for no other call
+      const inBatch = q === this.queries;
+      const rows = inBatch ? Math.max(1, Math.min(q.rows - row, Math.floor(GROUP_ELEMS / n))) : 1;
       if (this.k.length < rows * n) this.k = new Float64Array(rows * n);
-      const k = this.k;
-      denseDots(this.table!, this.precision, q, row, rows, k, this.alpha);
+      denseDots(this.table!, this.precision, q, row, rows, this.k, this.alpha);
       this.g0 = row;
-      this.g = this.queries === q ? rows : 0;
-      this.row.set(k, 0, n);
-      return this.row;
+      this.g = inBatch ? rows : 0;
     }
     this.row.set(this.k, (row - this.g0) * n, n);
     return this.row;
