@@ -16,6 +16,7 @@ import {
   StateError,
 } from '../src/core/errors.js';
 import { createSampler, createSamplerFor, registerSampler, samplerNames, logExpectedCountOf, type Sampler } from '../src/index.js';
+import { samplerDataOptions, samplerNeeds } from '../src/samplers/factory.js';
 import { LogUniformSampler, UniformSampler, UnigramSampler } from '../src/samplers/index.js';
 import { assertRelClose, histogram, renormalize, uniqueLaw } from './util/oracle.js';
 
@@ -297,7 +298,7 @@ test('createSamplerFor fills n, counts and seed from the data unless the options
   assert.deepEqual(logQOf(createSamplerFor('unigram', data, { counts: [1, 1, 1, 1] })), logQOf(createSampler('uniform', { n: 4 })));
   // The seed goes to samplers that declare a `seed` option, unless the options set one.
   let seen: Record<string, unknown> = {};
-  registerSampler('probe-with-seed', (o) => ((seen = o), new UniformSampler({ n: 4 })), { options: ['seed'] });
+  registerSampler('probe-with-seed', (o) => ((seen = o), new UniformSampler({ n: 4 })), { options: ['seed'], needs: ['seed'] });
   createSamplerFor('probe-with-seed', data);
   assert.deepEqual(seen, { seed: 7 });
   createSamplerFor('probe-with-seed', data, { seed: 3 });
@@ -307,6 +308,17 @@ test('createSamplerFor fills n, counts and seed from the data unless the options
   assert.deepEqual(seen, {});
   assert.doesNotThrow(() => createSamplerFor('quadratic', data));
   assert.throws(() => createSamplerFor('nope', data), OptionError);
+  // midx takes the class counts as its popularity for the 'pop' stage only
+  assert.deepEqual(samplerDataOptions('midx', data, { stage: 'pop' }), { seed: 7, popularity: counts });
+  assert.deepEqual(samplerDataOptions('midx', data, { stage: 'uniform' }), { seed: 7 });
+  assert.doesNotThrow(() => createSamplerFor('midx', data, { stage: 'pop', codewords: 2 }).build(table));
+  assert.throws(() => createSampler('midx', { stage: 'pop' }), OptionError);
+  // rff takes τ = s and ν = τ/2 from a logit scale s, and nothing from data without one
+  assert.deepEqual(samplerDataOptions('rff', { ...data, logitScale: 6 }), { seed: 7, tau: 6, nu: 3 });
+  assert.deepEqual(samplerDataOptions('rff', { ...data, logitScale: 6 }, { tau: 2 }), { seed: 7, nu: 1 });
+  assert.deepEqual(samplerDataOptions('rff', data, { tau: 2 }), { seed: 7 });
+  assert.deepEqual(samplerNeeds('uniform'), ['n']);
+  assert.equal(samplerNeeds('nope'), undefined);
 });
 
 test('bad counts raise typed errors', () => {

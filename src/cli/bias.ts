@@ -11,7 +11,7 @@ import { exactReference, marginalProbs, runBiasStudy, type BiasRow, type StudySa
 import { syntheticQueries, syntheticTable, type SyntheticKind } from '../diagnostics/synthetic.js';
 import { loadClassTable } from '../layer/safetensors.js';
 import { CONVENTIONS, type Convention } from '../loss/types.js';
-import { createSampler, samplerOptionNames } from '../samplers/factory.js';
+import { createSampler, samplerDataOptions, samplerOptionNames } from '../samplers/factory.js';
 import { parseKeyValues } from './samplerOptions.js';
 
 /** Parsed options of `samplex bias`. */
@@ -35,17 +35,17 @@ export interface BiasCommandOptions {
   codewords?: string;
 }
 
-const STATIC_SAMPLERS = ['exact', 'uniform', 'unigram', 'logUniform'];
+/** Whether an unprefixed `--opt key=value` goes to sampler `name`: to the samplers that declare `key` at registration. */
+function takesOption(name: string, key: string): boolean {
+  return samplerOptionNames(name)?.includes(key) ?? false;
+}
 
 /**
- * Whether an unprefixed `--opt key=value` goes to sampler `name`: to the samplers that declare
- * `key` at registration; samplers without a declared list take every unprefixed option, except the
- * static and exact ones, which take none.
+ * Options the study sets for a sampler unless `--opt` does: the frequency samplers draw in
+ * proportion to the study's class frequencies (no distortion exponent), so their proposal is
+ * the marginal softmax itself.
  */
-function takesOption(name: string, key: string): boolean {
-  const known = samplerOptionNames(name);
-  return known !== undefined ? known.includes(key) : !STATIC_SAMPLERS.includes(name);
-}
+const STUDY_DEFAULTS: Readonly<Record<string, Readonly<Record<string, number>>>> = { unigram: { alpha: 1 } };
 
 /**
  * The `--opt` options plus the MIDX shorthands `--codebooks` and `--codewords`, checked against
@@ -144,10 +144,7 @@ export function biasCommand(o: BiasCommandOptions, print: (line: string) => void
   if (names.length === 0) throw new OptionError('--sampler: name at least one sampler');
   const extra = samplerOptions(o, names);
   const samplers: StudySampler[] = names.map((name) => {
-    const opts: Record<string, number | string | boolean> = {};
-    const full: Record<string, unknown> = {};
-    if (name === 'unigram' || name === 'logUniform') full['counts'] = counts;
-    if (name === 'unigram') opts['alpha'] = 1;
+    const opts: Record<string, number | string | boolean> = { ...STUDY_DEFAULTS[name] };
     for (const [k, v] of Object.entries(extra)) {
       const dot = k.indexOf('.');
       if (dot > 0) {
@@ -156,16 +153,12 @@ export function biasCommand(o: BiasCommandOptions, print: (line: string) => void
         opts[k] = v;
       }
     }
-    if (takesOption(name, 'seed') && opts['seed'] === undefined) opts['seed'] = seed;
-    // RF-softmax assumes logits τ·ĥ·ĉ; the study's logits are scale × cosine, so τ = scale, ν = τ/2
-    if (name === 'rff' && !input) {
-      opts['tau'] ??= scale;
-      const tau = opts['tau'];
-      if (opts['nu'] === undefined && typeof tau === 'number' && tau > 0) opts['nu'] = tau / 2;
-    }
-    // midx's popularity stage uses the same class frequencies as the static samplers
-    if (name === 'midx' && opts['stage'] === 'pop') full['popularity'] = counts;
-    return { label: name, options: opts, sampler: createSampler(name, { ...full, ...opts }) };
+    // the data each sampler declares it takes: class frequencies (the static samplers, midx's pop
+    // stage), the seed, and for synthetic embeddings the logit scale (logits are scale × cosine)
+    const data = { n: table.n, counts, seed, ...(input ? {} : { logitScale: scale }) };
+    Object.assign(opts, samplerDataOptions(name, data, opts));
+    const shown = Object.fromEntries(Object.entries(opts).filter(([, v]) => typeof v !== 'object')) as Record<string, number | string | boolean>;
+    return { label: name, options: shown, sampler: createSampler(name, opts) };
   });
   const rows = runBiasStudy({
     table,

@@ -18,7 +18,7 @@ import { OutputLayer } from '../layer/outputLayer.js';
 import { createOptimizer } from '../layer/optimizers.js';
 import { tableInKernelMemory, type FastKernels } from '../kernels/fast.js';
 import { trainingReportHtml, type TrainingRun } from '../report/training.js';
-import { createSamplerFor } from '../samplers/factory.js';
+import { createSamplerFor, samplerNames, samplerOptionNames } from '../samplers/factory.js';
 import { loadTfjs } from '../tfjs/node.js';
 import type { Sampler } from '../samplers/types.js';
 import { RunDir, type MetricsRecord } from '../train/runDir.js';
@@ -31,7 +31,12 @@ import { withKernels } from './main.js';
 import { commandGroup } from './groups.js';
 
 /** Samplers `--sampler` accepts: `full` (exact softmax over all items) or a registered sampler. */
-export const SEQREC_SAMPLERS = ['full', 'uniform', 'unigram', 'quadratic', 'rff', 'midx'] as const;
+export function seqRecSamplers(): string[] {
+  return ['full', ...samplerNames()];
+}
+
+/** The samplers `compare seqrec` trains unless `--samplers` names others. */
+export const SEQREC_COMPARE_SAMPLERS: readonly string[] = ['full', 'uniform', 'unigram', 'quadratic', 'rff', 'midx'];
 
 /** Options of `samplex train seqrec` (strings as given on the command line). */
 export interface SeqRecCommandOptions {
@@ -137,7 +142,12 @@ export function loadSplit(data: string, cache: string | undefined, minInteractio
 /** The sampler of `name` for the item table (`full` carries a uniform sampler that its full-softmax head never uses). */
 function samplerFor(name: string, split: LeaveOneOutSplit, s: Settings): Sampler {
   const data = { n: split.sequences.numItems, counts: split.trainItemCounts, seed: s.seed };
-  return createSamplerFor(name === 'full' ? 'uniform' : name, data, name === 'midx' ? { codewords: s.codewords, stage: s.stage } : {});
+  return createSamplerFor(name === 'full' ? 'uniform' : name, data, takesCodewords(name) ? { codewords: s.codewords, stage: s.stage } : {});
+}
+
+/** Whether `--codewords` and `--stage` are options of sampler `name`. */
+function takesCodewords(name: string): boolean {
+  return samplerOptionNames(name)?.includes('codewords') ?? false;
 }
 
 /** Loads TensorFlow.js on `backend`; on wasm with samplex's kernels (the stock wasm backend lacks gather's gradient and is slow on transposed products). */
@@ -184,7 +194,7 @@ function configOf(sampler: string, s: Settings): Record<string, string | number 
   return {
     sampler,
     ...rest,
-    ...(sampler === 'midx' ? {} : { codewords: 0, stage: '-' }),
+    ...(takesCodewords(sampler) ? {} : { codewords: 0, stage: '-' }),
     ...(sampler === 'full' ? { negatives: 0, convention: '-' } : {}),
   };
 }
@@ -288,7 +298,7 @@ function trainOne(
 /** Runs `samplex train seqrec`. */
 export async function trainSeqRecCommand(o: SeqRecCommandOptions, print: (l: string) => void): Promise<SeqRecRunResult> {
   const s = settings(o);
-  const sampler = choiceOption(o.sampler, '--sampler', SEQREC_SAMPLERS);
+  const sampler = choiceOption(o.sampler, '--sampler', seqRecSamplers());
   const split = loadSplit(s.data, o.cache, s.minInteractions);
   const tf = await loadTf(s.backend);
   return withKernels(o.kernels, (fast) => {
@@ -303,7 +313,7 @@ export async function compareSeqRecCommand(o: SeqRecCommandOptions & { samplers:
   const s = settings(o);
   const names = o.samplers.split(',').map((x) => x.trim()).filter((x) => x !== '');
   if (names.length === 0) throw new OptionError('--samplers: give a comma-separated list, e.g. full,uniform,midx');
-  for (const n of names) choiceOption(n, '--samplers entry', SEQREC_SAMPLERS);
+  for (const n of names) choiceOption(n, '--samplers entry', seqRecSamplers());
   const split = loadSplit(s.data, o.cache, s.minInteractions);
   const tf = await loadTf(s.backend);
   return withKernels(o.kernels, (fast) => {
@@ -366,7 +376,7 @@ export function addSeqRecCommands(program: Command, print: (line: string) => voi
       .command('seqrec')
       .description('SASRec next-item recommendation (tfjs) with a sampled or the full softmax; full-ranking nDCG/Recall on leave-one-out'),
   )
-    .option('--sampler <name>', `${SEQREC_SAMPLERS.join(' | ')}`, 'midx')
+    .option('--sampler <name>', seqRecSamplers().join(' | '), 'midx')
     .requiredOption('--out <dir>', 'run directory (metrics.jsonl, checkpoint, test.json, report.html)')
     .action(async (o: SeqRecCommandOptions) => {
       await trainSeqRecCommand(o, print);
@@ -376,7 +386,7 @@ export function addSeqRecCommands(program: Command, print: (line: string) => voi
       .command('seqrec')
       .description('SASRec with each sampler of --samplers; one run directory per sampler and a joint report'),
   )
-    .option('--samplers <list>', 'comma-separated samplers', SEQREC_SAMPLERS.join(','))
+    .option('--samplers <list>', 'comma-separated samplers', SEQREC_COMPARE_SAMPLERS.join(','))
     .requiredOption('--out <dir>', 'output directory (one run directory per sampler, report.html, summary.json)')
     .action(async (o: SeqRecCommandOptions & { samplers: string }) => {
       await compareSeqRecCommand(o, print);

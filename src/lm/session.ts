@@ -17,7 +17,7 @@ import { OutputLayer } from '../layer/outputLayer.js';
 import { readSafetensors, writeSafetensors } from '../layer/safetensors.js';
 import type { SafetensorsInput } from '../layer/safetensorsCodec.js';
 import { trainingReportHtml, type CurvePoint } from '../report/training.js';
-import { createSamplerFor } from '../samplers/factory.js';
+import { createSamplerFor, samplerNames } from '../samplers/factory.js';
 import '../samplers/index.js';
 import type { Sampler } from '../samplers/types.js';
 import type { RunDir } from '../train/runDir.js';
@@ -225,7 +225,7 @@ export async function runLm(tf: Tf, corpus: LmCorpus, given: Partial<LmRunSettin
     settings = { ...ckpt.settings, epochs: settings.epochs, timeBudgetSec: settings.timeBudgetSec };
   }
   const s = settings;
-  if (s.sampler !== 'full') choiceOption(s.sampler, 'sampler', ['uniform', 'unigram', 'logUniform', 'quadratic', 'rff', 'midx', 'exact']);
+  if (s.sampler !== 'full') choiceOption(s.sampler, 'sampler', samplerNames());
   if (s.sampler !== 'full' && s.negatives >= corpus.vocab.size) {
     throw new OptionError(`negatives (${s.negatives}) must be below the vocabulary size ${corpus.vocab.size}`);
   }

@@ -48,10 +48,24 @@ export { SumTree } from './sumTree.js';
 export { UniformSampler, type UniformOptions } from './uniform.js';
 export { UnigramSampler, type UnigramOptions } from './unigram.js';
 
-registerSampler('uniform', (o) => new UniformSampler(o as UniformOptions));
-registerSampler('unigram', (o) => new UnigramSampler(o as unknown as UnigramOptions));
-registerSampler('logUniform', (o) => new LogUniformSampler(o as LogUniformOptions));
-registerSampler('exact', (o) => new ExactSampler(o as ExactOptions));
+registerSampler('uniform', (o) => new UniformSampler(o as UniformOptions), { options: ['n'], needs: ['n'] });
+registerSampler('unigram', (o) => new UnigramSampler(o as unknown as UnigramOptions), { options: ['counts', 'alpha'], needs: ['counts'] });
+registerSampler('logUniform', (o) => new LogUniformSampler(o as LogUniformOptions), { options: ['counts', 'assumeSorted', 'n'], needs: ['counts'] });
+registerSampler('exact', (o) => new ExactSampler(o as ExactOptions), { options: ['precision'] });
 registerSampler('quadratic', (o) => new QuadraticSampler(o as QuadraticOptions), { options: QUADRATIC_OPTIONS });
-registerSampler('rff', (o) => new RffSampler(o as RffOptions), { options: RFF_OPTIONS });
-registerSampler('midx', (o) => new MidxSampler(o as MidxOptions), { options: MIDX_OPTIONS });
+registerSampler('rff', (o) => new RffSampler(o as RffOptions), {
+  options: RFF_OPTIONS,
+  needs: ['seed', 'logitScale'],
+  // RF-softmax assumes logits τ·ĥ·ĉ of unit vectors: with logits s·cos, τ = s and ν = τ/2
+  fromData: (d, o) => {
+    if (d.logitScale === undefined) return { seed: d.seed };
+    const tau = o['tau'] ?? d.logitScale;
+    return { seed: d.seed, tau: d.logitScale, nu: typeof tau === 'number' && tau > 0 ? tau / 2 : undefined };
+  },
+});
+registerSampler('midx', (o) => new MidxSampler(o as MidxOptions), {
+  options: MIDX_OPTIONS,
+  needs: ['popularity', 'seed'],
+  // the popularity is used (and required) by the 'pop' stage only
+  fromData: (d, o) => ({ seed: d.seed, popularity: o['stage'] === 'pop' ? (d.popularity ?? d.counts) : undefined }),
+});
