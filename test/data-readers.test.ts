@@ -85,9 +85,10 @@ test('parseXmc rejects every malformed case with its line number', () => {
   throwsAt(p('1 6 4\n0 1:\n'), 2, /expected 'index:value', got '1:'/);
   throwsAt(p('1 6 4\n0 :1\n'), 2, /expected 'index:value', got ':1'/);
   throwsAt(p('1 6 4\n0 -1:1\n'), 2, /expected 'index:value'/);
-  throwsAt(p('1 6 4\n0 1:abc\n'), 2, /feature 1 has value 'abc', expected a finite number/);
-  throwsAt(p('1 6 4\n0 1:NaN\n'), 2, /finite number/);
-  throwsAt(p('1 6 4\n0 1:Infinity\n'), 2, /finite number/);
+  throwsAt(p('1 6 4\n0 1:abc\n'), 2, /feature 1 has value 'abc', expected a finite decimal number/);
+  throwsAt(p('1 6 4\n0 1:0x1f\n'), 2, /feature 1 has value '0x1f', expected a finite decimal number/);
+  throwsAt(p('1 6 4\n0 1:NaN\n'), 2, /finite decimal number/);
+  throwsAt(p('1 6 4\n0 1:Infinity\n'), 2, /finite decimal number/);
   throwsAt(p('1 6 4\n0 1:1 2:1 1:3\n'), 2, /feature index 1 appears twice/);
   throwsAt(p('3 6 4\n0 1:1\n\n1 1:1\n'), 3, /empty instance \(blank line\)/);
   throwsAt(p('2 6 4\n0 1:1\n1,2\n'), 3, /empty instance \(no features\)/);

@@ -6,7 +6,7 @@ import { OptionError } from '../core/errors.js';
 import type { ClassTable } from '../core/classTable.js';
 import type { Matrix } from '../core/matrix.js';
 import { Rng } from '../core/rng.js';
-import { choiceOption, intOption, numOption } from '../core/validate.js';
+import { choiceOption, intArg, intOption, numOption, parseDecimal } from '../core/validate.js';
 import { exactReference, marginalProbs, runBiasStudy, type BiasRow, type StudySampler } from '../diagnostics/bias.js';
 import { syntheticQueries, syntheticTable, type SyntheticKind } from '../diagnostics/synthetic.js';
 import { loadClassTable } from '../layer/safetensors.js';
@@ -79,12 +79,12 @@ function samplerOptions(o: BiasCommandOptions, names: readonly string[]): Record
 function parseIntList(s: string, what: string): number[] {
   const parts = s.split(',').map((x) => x.trim()).filter((x) => x !== '');
   if (parts.length === 0) throw new OptionError(`${what}: give a comma-separated list of positive integers, got '${s}'`);
-  return parts.map((x) => intOption(Number(x), what, 1));
+  return parts.map((x) => intArg(x, what, 1));
 }
 
 function num(v: string, what: string): number {
-  const x = Number(v);
-  if (v.trim() === '' || !Number.isFinite(x)) throw new OptionError(`--${what} must be a number, got '${v}'`);
+  const x = parseDecimal(v.trim());
+  if (!Number.isFinite(x)) throw new OptionError(`--${what} must be a number, got '${v}'`);
   return x;
 }
 

@@ -3,7 +3,7 @@
  * @module
  */
 import { OptionError } from '../core/errors.js';
-import { choiceOption, intOption } from '../core/validate.js';
+import { choiceOption, intArg } from '../core/validate.js';
 import { EXPORT_FORMATS, exportSplit, loadWordNet, type ExportFormat } from '../data/files.js';
 import type { WordNetStats } from '../data/wordnet.js';
 
@@ -33,9 +33,7 @@ export function dataExportCommand(dataset: string, o: DataExportOptions, print: 
   choiceOption(dataset, 'dataset', EXPORT_DATASETS);
   const format = choiceOption<ExportFormat>(o.format, 'format', EXPORT_FORMATS);
   if (!o.out) throw new OptionError('--out DIR is required: the directory to write train.txt and test.txt to');
-  const depthNum = Number(o.depth);
-  if (o.depth.trim() === '' || !Number.isFinite(depthNum)) throw new OptionError(`--depth must be an integer >= 1, got '${o.depth}'`);
-  const depth = intOption(depthNum, 'depth', 1, 64);
+  const depth = intArg(o.depth, 'depth', 1, 64);
   const ds = loadWordNet({ depth, ...(o.wordnet ? { dict: o.wordnet } : {}) });
   const files = exportSplit(ds, o.out, format);
   const s = ds.stats;

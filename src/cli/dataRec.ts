@@ -6,6 +6,7 @@
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { OptionError } from '../core/errors.js';
+import { parseDecimal } from '../core/validate.js';
 import { DEFAULT_MIN_INTERACTIONS, interactionStats, type InteractionFormat, type InteractionLog, type InteractionStats } from '../data/interactions.js';
 import {
   datasetPath,
@@ -77,7 +78,7 @@ export function isRecStatsTarget(target: string): boolean {
 
 /** Runs `samplex data stats <dataset|file>` for interaction data; returns the figures. */
 export function dataRecStatsCommand(target: string, o: DataRecStatsOptions, print: (line: string) => void): InteractionStats {
-  const minInteractions = o.minInteractions === undefined ? DEFAULT_MIN_INTERACTIONS : Number(o.minInteractions);
+  const minInteractions = o.minInteractions === undefined ? DEFAULT_MIN_INTERACTIONS : parseDecimal(o.minInteractions.trim());
   let log: InteractionLog;
   let source: string;
   if (isRecDataset(target)) {

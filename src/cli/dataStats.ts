@@ -4,7 +4,7 @@
  */
 import type { Command } from 'commander';
 import { OptionError } from '../core/errors.js';
-import { intOption } from '../core/validate.js';
+import { intArg } from '../core/validate.js';
 import { lmCorpusStats, SPLIT_NAMES, type LmCorpus, type LmCorpusStats } from '../data/lmCorpus.js';
 import { loadBrown, readTextCorpus } from '../data/lmFiles.js';
 import { REC_DATASETS } from '../data/movielens.js';
@@ -24,8 +24,7 @@ interface DataStatsOptions {
 const DATA_CORPORA = ['brown', 'text'] as const;
 
 function minCountOf(v: string): number {
-  const x = v.trim() === '' ? NaN : Number(v);
-  return intOption(x, '--min-count', 1);
+  return intArg(v, '--min-count', 1);
 }
 
 /**

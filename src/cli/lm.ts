@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { IoError, OptionError } from '../core/errors.js';
-import { choiceOption, intOption, numOption } from '../core/validate.js';
+import { choiceOption, intArg, numArg } from '../core/validate.js';
 import type { LmCorpus } from '../data/lmCorpus.js';
 import { loadBrown, readTextCorpus } from '../data/lmFiles.js';
 import { initFastKernels, type FastKernels } from '../kernels/fast.js';
@@ -63,22 +63,22 @@ function loadCorpus(data: string, minCount: number): LmCorpus {
 
 function settingsOf(o: LmCommandOptions, sampler: string, samplers: readonly string[]): Partial<LmRunSettings> {
   return {
-    negatives: intOption(Number(o.negatives), '--negatives', 1),
+    negatives: intArg(o.negatives, '--negatives', 1),
     samplerOptions: optionsFor(sampler, parseKeyValues(o.opt), samplers),
     convention: choiceOption(o.convention, '--convention', CONVENTIONS),
-    epochs: intOption(Number(o.epochs), '--epochs', 1),
+    epochs: intArg(o.epochs, '--epochs', 1),
     timeBudgetSec: o.timeBudget ? parseDuration(o.timeBudget) : 0,
-    seed: intOption(Number(o.seed), '--seed', 0),
-    dim: intOption(Number(o.dim), '--dim', 1),
-    layers: intOption(Number(o.layers), '--layers', 1, 16),
-    dropout: numOption(Number(o.dropout), '--dropout', 0, 1),
+    seed: intArg(o.seed, '--seed', 0),
+    dim: intArg(o.dim, '--dim', 1),
+    layers: intArg(o.layers, '--layers', 1, 16),
+    dropout: numArg(o.dropout, '--dropout', 0, 1),
     tied: Boolean(o.tied),
-    lr: numOption(Number(o.lr), '--lr', 0, Infinity, true),
-    batchSize: intOption(Number(o.batch), '--batch', 1),
-    bptt: intOption(Number(o.bptt), '--bptt', 1),
-    refreshEvery: intOption(Number(o.refreshEvery), '--refresh-every', 0),
+    lr: numArg(o.lr, '--lr', 0, Infinity, true),
+    batchSize: intArg(o.batch, '--batch', 1),
+    bptt: intArg(o.bptt, '--bptt', 1),
+    refreshEvery: intArg(o.refreshEvery, '--refresh-every', 0),
     denseUpdates: !(o.sparseUpdates ?? false),
-    evalTokens: intOption(Number(o.evalTokens), '--eval-tokens', 0),
+    evalTokens: intArg(o.evalTokens, '--eval-tokens', 0),
   };
 }
 
@@ -89,7 +89,7 @@ type Tf = Awaited<ReturnType<typeof loadTfjs>>;
 async function withLmRuntime<T>(o: LmCommandOptions, fn: (tf: Tf, fast: FastKernels) => Promise<T>): Promise<T> {
   const backend = choiceOption(o.backend, '--backend', ['wasm', 'cpu']) as NodeTfBackend;
   const tfKernels = choiceOption(o.tfKernels, '--tf-kernels', ['samplex', 'stock']);
-  const threads = intOption(Number(o.threads), '--threads', 0, 256);
+  const threads = intArg(o.threads, '--threads', 0, 256);
   return withTfRuntime(backend, tfKernels === 'samplex', Math.max(0, threads - 1), fn);
 }
 
@@ -180,7 +180,7 @@ export function addLmCommands(program: Command, print: (line: string) => void): 
     .option('--sampler <name>', 'full | uniform | unigram | logUniform | quadratic | rff | midx', 'midx')
     .option('--resume', 'continue the run in --out from its last checkpoint')
     .action(async (o: LmCommandOptions & { sampler: string }) => {
-      const corpus = loadCorpus(o.data, intOption(Number(o.minCount), '--min-count', 1));
+      const corpus = loadCorpus(o.data, intArg(o.minCount, '--min-count', 1));
       const dir = RunDir.open(o.out, { resume: Boolean(o.resume) });
       const r = await withLmRuntime(o, (tf, fast) =>
         runLm(tf, corpus, { ...settingsOf(o, o.sampler, [o.sampler]), sampler: o.sampler }, dir, { progress: progressFor(o), log: stderrLog, fast }),
@@ -196,7 +196,7 @@ export function addLmCommands(program: Command, print: (line: string) => void): 
     .action(async (o: LmCommandOptions & { samplers: string }) => {
       const names = o.samplers.split(',').map((x) => x.trim()).filter(Boolean);
       if (names.length === 0) throw new OptionError('--samplers is empty; name at least one sampler');
-      const corpus = loadCorpus(o.data, intOption(Number(o.minCount), '--min-count', 1));
+      const corpus = loadCorpus(o.data, intArg(o.minCount, '--min-count', 1));
       const top = RunDir.open(o.out, { resume: true });
       const runs: Array<{ name: string; result: LmRunResult }> = [];
       await withLmRuntime(o, async (tf, fast) => {

@@ -7,7 +7,7 @@ import { readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { OptionError, SamplexError } from '../core/errors.js';
-import { choiceOption, intOption } from '../core/validate.js';
+import { choiceOption, intArg } from '../core/validate.js';
 import { initFastKernels, type FastKernels, type KernelPath } from '../kernels/fast.js';
 import '../samplers/index.js';
 import { writeFileAtomic } from '../io/atomic.js';
@@ -64,7 +64,7 @@ export function buildProgram(print: (line: string) => void = (l) => process.stdo
         for (const k of ['classes', 'dim', 'embeddings', 'scale'] as const) {
           if (cmd.getOptionValueSource(k) !== 'default') throw new OptionError(`--${k} describes synthetic data; --lm-run takes the table and queries from the run, so drop --${k}`);
         }
-        input = await lmBiasInput(o.lmRun, o.data, intOption(Number(o.minCount), '--min-count', 1), intOption(Number(o.queries), '--queries', 1));
+        input = await lmBiasInput(o.lmRun, o.data, intArg(o.minCount, '--min-count', 1), intArg(o.queries, '--queries', 1));
       } else {
         for (const k of ['data', 'minCount'] as const) {
           if (cmd.getOptionValueSource(k) !== 'default') throw new OptionError(`--${k === 'minCount' ? 'min-count' : k} only applies with --lm-run`);

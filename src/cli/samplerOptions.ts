@@ -3,6 +3,7 @@
  * @module
  */
 import { OptionError } from '../core/errors.js';
+import { parseDecimal } from '../core/validate.js';
 import { samplerOptionNames } from '../samplers/factory.js';
 
 /** Parses `key=value` pairs: numbers and booleans are converted, the rest kept as strings. */
@@ -14,7 +15,7 @@ export function parseKeyValues(pairs: readonly string[]): Record<string, number 
     const k = p.slice(0, eq);
     const v = p.slice(eq + 1);
     if (v === 'true' || v === 'false') out[k] = v === 'true';
-    else if (v.trim() !== '' && Number.isFinite(Number(v))) out[k] = Number(v);
+    else if (Number.isFinite(parseDecimal(v.trim()))) out[k] = parseDecimal(v.trim());
     else out[k] = v;
   }
   return out;

@@ -10,7 +10,7 @@ import type { Command } from 'commander';
 import { ClassTable } from '../core/classTable.js';
 import { IoError, OptionError } from '../core/errors.js';
 import { Rng } from '../core/rng.js';
-import { choiceOption, intOption, numOption } from '../core/validate.js';
+import { choiceOption, intArg, numArg } from '../core/validate.js';
 import { CONVENTIONS, type Convention } from '../loss/types.js';
 import { buildSequences, DEFAULT_MIN_INTERACTIONS, leaveOneOut, type InteractionLog, type LeaveOneOutSplit } from '../data/interactions.js';
 import { defaultCacheDir, isRecDataset, loadRecDataset, readMovielensRatings } from '../data/movielens.js';
@@ -102,8 +102,8 @@ interface Settings {
 }
 
 function settings(o: SeqRecCommandOptions): Settings {
-  const int = (v: string, what: string, lo: number, hi?: number): number => intOption(Number(v), what, lo, hi);
-  const num = (v: string, what: string, lo: number, hi?: number): number => numOption(Number(v), what, lo, hi);
+  const int = (v: string, what: string, lo: number, hi?: number): number => intArg(v, what, lo, hi);
+  const num = (v: string, what: string, lo: number, hi?: number): number => numArg(v, what, lo, hi);
   const lr = num(o.lr, '--lr', 0);
   return {
     data: o.data,

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { IoError, OptionError } from '../core/errors.js';
-import { choiceOption, intOption, numOption } from '../core/validate.js';
+import { choiceOption, intOption, numOption, parseDecimal } from '../core/validate.js';
 import { loadXmcData, type XmcData } from '../apps/xmc/data.js';
 import {
   curveOf, loadXmcModel, parseXmcInputs, REPORT_FILE, trainXmcRun, xmcReportHtml, type XmcRunResult,
@@ -46,8 +46,8 @@ export interface XmcCommonOptions {
 }
 
 function num(v: string, what: string): number {
-  const x = Number(v);
-  if (v.trim() === '' || !Number.isFinite(x)) throw new OptionError(`--${what} must be a number, got '${v}'`);
+  const x = parseDecimal(v.trim());
+  if (!Number.isFinite(x)) throw new OptionError(`--${what} must be a number, got '${v}'`);
   return x;
 }
 

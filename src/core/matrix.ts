@@ -42,15 +42,37 @@ export function labelRows(l: Labels): number {
   return l.offsets.length - 1;
 }
 
-/** Wraps one label per row as a {@link Labels}. */
+/**
+ * Wraps one label per row as a {@link Labels}.
+ * @throws LabelRangeError for an id that is not a 32-bit integer (1.5, NaN, 2³¹)
+ */
 export function singleLabels(ids: ArrayLike<number>): Labels {
   const n = ids.length;
   const offsets = new Int32Array(n + 1);
   for (let i = 0; i <= n; i++) offsets[i] = i;
-  return { ids: Int32Array.from(ids), offsets };
+  return { ids: labelIds(ids, n, (i) => `row ${i}`), offsets };
 }
 
-/** Builds a {@link Labels} from one array of positives per row. */
+/**
+ * `ids` as an Int32Array, every entry checked to be a 32-bit integer (the range `[0, n)` of a
+ * class set is checked by {@link checkLabels} where `n` is known).
+ */
+function labelIds(ids: ArrayLike<number>, total: number, where: (i: number) => string): Int32Array {
+  const out = new Int32Array(total);
+  for (let i = 0; i < total; i++) {
+    const v = ids[i]!;
+    if (!Number.isInteger(v) || v < -(2 ** 31) || v > 2 ** 31 - 1) {
+      throw new LabelRangeError(`${where(i)} has class id ${v}; class ids must be integers`);
+    }
+    out[i] = v;
+  }
+  return out;
+}
+
+/**
+ * Builds a {@link Labels} from one array of positives per row.
+ * @throws LabelRangeError for an id that is not a 32-bit integer
+ */
 export function multiLabels(rows: ReadonlyArray<ArrayLike<number>>): Labels {
   const offsets = new Int32Array(rows.length + 1);
   let total = 0;
@@ -59,8 +81,7 @@ export function multiLabels(rows: ReadonlyArray<ArrayLike<number>>): Labels {
     offsets[r + 1] = total;
   }
   const ids = new Int32Array(total);
-  let k = 0;
-  for (const r of rows) for (let j = 0; j < r.length; j++) ids[k++] = r[j]!;
+  for (let r = 0; r < rows.length; r++) ids.set(labelIds(rows[r]!, rows[r]!.length, (j) => `row ${r}, entry ${j},`), offsets[r]!);
   return { ids, offsets };
 }
 

@@ -27,6 +27,23 @@ export function assertFinite(a: ArrayLike<number>, what: string, cols = 0): void
   }
 }
 
+/** Largest `log q` accepted as a log-probability: rounding may leave a certain draw a little above 0. */
+export const LOG_PROB_SLACK = 1e-6;
+
+/**
+ * Throws unless every element of `a` is a log-probability: finite ({@link NonFiniteError}
+ * otherwise) and at most {@link LOG_PROB_SLACK} ({@link OptionError} otherwise, naming the first).
+ */
+export function assertLogProb(a: ArrayLike<number>, what: string, cols = 0): void {
+  assertFinite(a, what, cols);
+  for (let i = 0; i < a.length; i++) {
+    if (a[i]! > LOG_PROB_SLACK) {
+      const where = cols > 0 ? `row ${Math.floor(i / cols)}, column ${i % cols}` : `index ${i}`;
+      throw new OptionError(`${what}: ${a[i]} at ${where} is not a log-probability, which must be ≤ 0; pass the log q the sampler reported`);
+    }
+  }
+}
+
 /** Throws {@link ShapeError} unless `m` has `cols` columns (and `rows` rows when given). */
 export function assertMatrix(m: Matrix, what: string, cols: number, rows?: number): void {
   if (m.data.length !== m.rows * m.cols) {
@@ -44,20 +61,60 @@ export function assertLength(a: { length: number }, n: number, what: string): vo
 /** Returns `v` if it is an integer in `[lo, hi]`, else throws {@link OptionError}. */
 export function intOption(v: unknown, name: string, lo: number, hi = Number.MAX_SAFE_INTEGER): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < lo || v > hi) {
-    const range = hi === Number.MAX_SAFE_INTEGER ? `an integer ≥ ${lo}` : `an integer in [${lo}, ${hi}]`;
-    throw new OptionError(`option ${name} must be ${range}, got ${String(v)}`);
+    throw new OptionError(`option ${name} must be ${intRange(lo, hi)}, got ${String(v)}`);
   }
   return v;
 }
 
+function intRange(lo: number, hi: number): string {
+  return hi === Number.MAX_SAFE_INTEGER ? `an integer ≥ ${lo}` : `an integer in [${lo}, ${hi}]`;
+}
+
 /** Returns `v` if it is a finite number in `[lo, hi]` (open bounds when `open`), else throws. */
 export function numOption(v: unknown, name: string, lo = -Infinity, hi = Infinity, open = false): number {
-  const ok = typeof v === 'number' && Number.isFinite(v) && (open ? v > lo && v < hi : v >= lo && v <= hi);
-  if (!ok) {
-    const range = open ? `in (${lo}, ${hi})` : `in [${lo}, ${hi}]`;
-    throw new OptionError(`option ${name} must be a finite number ${range}, got ${String(v)}`);
-  }
+  if (!inRange(v, lo, hi, open)) throw new OptionError(`option ${name} must be a finite number ${numRange(lo, hi, open)}, got ${String(v)}`);
   return v as number;
+}
+
+function inRange(v: unknown, lo: number, hi: number, open: boolean): boolean {
+  return typeof v === 'number' && Number.isFinite(v) && (open ? v > lo && v < hi : v >= lo && v <= hi);
+}
+
+function numRange(lo: number, hi: number, open: boolean): string {
+  return open ? `in (${lo}, ${hi})` : `in [${lo}, ${hi}]`;
+}
+
+const DECIMAL = /^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$/;
+
+/**
+ * The number a decimal string spells (`12`, `-0.5`, `.5`, `3e-4`), or NaN for anything else:
+ * unlike `Number`, hexadecimal (`0x1f`), octal and binary literals, `Infinity`, and empty or
+ * blank strings are not numbers here. Data files and command-line values are read with it.
+ */
+export function parseDecimal(s: string): number {
+  return DECIMAL.test(s) ? Number(s) : NaN;
+}
+
+/**
+ * A command-line value as an integer in `[lo, hi]`: {@link parseDecimal} of the trimmed string,
+ * so `'0x5'`, `'5k'` or `''` is refused.
+ * @throws OptionError naming `name` and the value as given
+ */
+export function intArg(v: string, name: string, lo: number, hi = Number.MAX_SAFE_INTEGER): number {
+  const x = parseDecimal(String(v).trim());
+  if (!Number.isInteger(x) || x < lo || x > hi) throw new OptionError(`option ${name} must be ${intRange(lo, hi)}, got '${String(v)}'`);
+  return x;
+}
+
+/**
+ * A command-line value as a finite number in `[lo, hi]` (open bounds when `open`):
+ * {@link parseDecimal} of the trimmed string.
+ * @throws OptionError naming `name` and the value as given
+ */
+export function numArg(v: string, name: string, lo = -Infinity, hi = Infinity, open = false): number {
+  const x = parseDecimal(String(v).trim());
+  if (!inRange(x, lo, hi, open)) throw new OptionError(`option ${name} must be a finite number ${numRange(lo, hi, open)}, got '${String(v)}'`);
+  return x;
 }
 
 /** Returns `v` if it is a boolean, else throws {@link OptionError}. */

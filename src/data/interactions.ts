@@ -10,7 +10,7 @@
  */
 import { DataFormatError, OptionError } from '../core/errors.js';
 import type { Labels } from '../core/matrix.js';
-import { intOption, rejectUnknown } from '../core/validate.js';
+import { intOption, parseDecimal, rejectUnknown } from '../core/validate.js';
 
 /** A column given by its header name or by its 0-based index. */
 export type ColumnRef = string | number;
@@ -206,7 +206,7 @@ export class InteractionLineParser {
     const ts = timeField.trim();
     if (user === '') throw new DataFormatError(this.source, lineNo, `empty user id in ${describe(this.refs[0])}`);
     if (item === '') throw new DataFormatError(this.source, lineNo, `empty item id in ${describe(this.refs[1])}`);
-    const time = ts === '' ? NaN : Number(ts);
+    const time = parseDecimal(ts);
     if (!Number.isFinite(time)) {
       throw new DataFormatError(this.source, lineNo, `time ${JSON.stringify(ts)} in ${describe(this.refs[2])} is not a number (times must be numeric, e.g. Unix seconds)`);
     }

@@ -7,6 +7,7 @@
  * @module
  */
 import { DataFormatError } from '../core/errors.js';
+import { parseDecimal } from '../core/validate.js';
 import { checkDataset, formatFloat32, numRows, SparseBuilder, type SparseDataset } from './sparse.js';
 
 /** Options of {@link parseXmc}. */
@@ -24,6 +25,9 @@ export interface XmcReadOptions {
 }
 
 const UINT = /^[0-9]+$/;
+/** Largest count or id a header may declare: ids are stored as 32-bit integers. */
+const MAX_ID = 2 ** 31 - 1;
+const HEADER_FIELDS = ['instances', 'features', 'labels'];
 const WS = /[ \t]+/;
 
 /**
@@ -57,6 +61,11 @@ export function parseXmc(lines: Iterable<string>, opts: XmcReadOptions = {}): Sp
         throw new DataFormatError(src, lineNo, `header must be 'instances features labels' (three non-negative integers), got '${clip(raw)}'`);
       }
       [n, numFeatures, numLabels] = h.map(Number) as [number, number, number];
+      for (let i = 0; i < 3; i++) {
+        if (Number(h[i]) > MAX_ID) {
+          throw new DataFormatError(src, lineNo, `header declares ${h[i]} ${HEADER_FIELDS[i]}, more than ${MAX_ID} (ids are 32-bit integers); fix the header`);
+        }
+      }
       continue;
     }
     if (b.rows === n) {
@@ -94,8 +103,8 @@ export function parseXmc(lines: Iterable<string>, opts: XmcReadOptions = {}): Sp
         throw new DataFormatError(src, lineNo, `expected 'index:value', got '${clip(t)}'`);
       }
       const j = Number(is);
-      const v = Number(vs);
-      if (!Number.isFinite(v)) throw new DataFormatError(src, lineNo, `feature ${j} has value '${clip(vs)}', expected a finite number`);
+      const v = parseDecimal(vs);
+      if (!Number.isFinite(v)) throw new DataFormatError(src, lineNo, `feature ${j} has value '${clip(vs)}', expected a finite decimal number (e.g. 0.25 or 2.5e-3)`);
       if (j >= numFeatures) {
         throw new DataFormatError(src, lineNo, `feature index ${j} is outside [0, ${numFeatures}) declared in the header; fix the index or raise the header's feature count`);
       }

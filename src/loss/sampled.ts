@@ -5,7 +5,7 @@
 import { OptionError, ShapeError } from '../core/errors.js';
 import { logAddExp } from '../core/math.js';
 import { checkLabels } from '../core/matrix.js';
-import { assertFinite, assertLength, choiceOption, intOption, rejectUnknown } from '../core/validate.js';
+import { assertLength, assertLogProb, choiceOption, intOption, rejectUnknown } from '../core/validate.js';
 import { dot, kernels } from '../kernels/index.js';
 import { logExpectedCount, logExpectedCountOf, type Draws } from '../samplers/types.js';
 import {
@@ -59,7 +59,8 @@ const KEYS = [...BASE_KEYS, 'draws', 'convention', 'posLogQ'];
  * @throws ShapeError for shapes that do not match (queries vs `table.d`, draws rows vs batch,
  *   a row with weight > 0 and no positive); NonFiniteError for NaN/±Inf queries, weights or
  *   log-probabilities; LabelRangeError for ids outside `[0, n)`; OptionError for a missing
- *   `posLogQ` under `correctedAll`, or a positive drawn under `exclusive`.
+ *   `posLogQ` under `correctedAll`, a log-probability above 0 in `draws.logQ` or `posLogQ`, or a
+ *   positive drawn under `exclusive`.
  */
 export function sampledSoftmaxLoss(input: SampledLossInput): LossResult {
   if (input === null || typeof input !== 'object') throw new OptionError(`${WHAT}: expected an input object`);
@@ -86,7 +87,7 @@ export function sampledSoftmaxLoss(input: SampledLossInput): LossResult {
       );
     }
     assertLength(posLogQ, posIds.length, `${WHAT}: posLogQ (one entry per positive in labels.ids)`);
-    assertFinite(posLogQ, `${WHAT}: posLogQ`);
+    assertLogProb(posLogQ, `${WHAT}: posLogQ`);
   }
 
   // Accidental hits: exclusive forbids them, correctedAll and maskedExclusive mask them.
@@ -279,7 +280,7 @@ function checkDraws(draws: Draws, B: number, n: number, needTries: boolean): voi
   const offsets = new Int32Array(rows + 1);
   for (let r = 0; r <= rows; r++) offsets[r] = r * m;
   checkLabels({ ids: draws.ids, offsets }, n, rows, `${WHAT}: draws.ids`);
-  assertFinite(draws.logQ, `${WHAT}: draws.logQ (a sampled id must have probability > 0)`, m);
+  assertLogProb(draws.logQ, `${WHAT}: draws.logQ (a sampled id must have probability > 0)`, m);
   if (draws.unique && needTries) {
     const t = draws.tries;
     if (!(t instanceof Int32Array) || t.length !== rows) {

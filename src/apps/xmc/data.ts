@@ -6,7 +6,7 @@
  */
 import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { IoError } from '../../core/errors.js';
+import { DataFormatError, IoError } from '../../core/errors.js';
 import { readFastTextFile, readFastTextSplit, readXmcFile, readXmcSplit, SPLIT_FILES, loadWordNet } from '../../data/files.js';
 import { numRows, SparseBuilder, type DatasetSplit, type SparseDataset } from '../../data/sparse.js';
 
@@ -92,11 +92,33 @@ export function loadXmcData(spec: string): XmcData {
     if (!existsSync(trainPath) || !existsSync(testPath)) {
       throw new IoError(`--data ${spec}: the directory must hold ${SPLIT_FILES.train} and ${SPLIT_FILES.test} (XMC or fastText format)`);
     }
-    if (isXmcFile(trainPath)) return { split: readXmcSplit(spec), input: 'pairs', source: spec };
-    return { split: readFastTextSplit(trainPath, testPath), input: 'whitespace', source: spec };
+    refuseEmptyFile(trainPath);
+    refuseEmptyFile(testPath);
+    const xmc = isXmcFile(trainPath);
+    const split = xmc ? readXmcSplit(spec) : readFastTextSplit(trainPath, testPath);
+    refuseNoRows(split.train, trainPath, 'the file holds no instances');
+    refuseNoRows(split.test, testPath, 'the file holds no instances');
+    return { split, input: xmc ? 'pairs' : 'whitespace', source: spec };
   }
+  refuseEmptyFile(spec);
   const xmc = isXmcFile(spec);
   const all = xmc ? readXmcFile(spec) : readFastTextFile(spec);
   const split = { train: selectRows(all, (r) => !isTestRow(r)), test: selectRows(all, isTestRow) };
+  refuseNoRows(all, spec, 'the file holds no instances');
+  const few = `its ${numRows(all)} instances leave no row in the`;
+  refuseNoRows(split.train, spec, `${few} training split (80 %); give more instances or a directory with train.txt and test.txt`);
+  refuseNoRows(split.test, spec, `${few} test split (20 %); give more instances or a directory with train.txt and test.txt`);
   return { split, input: xmc ? 'pairs' : 'whitespace', source: spec };
+}
+
+/** Refuses a file of zero bytes before its format is guessed (an empty file is neither format). */
+function refuseEmptyFile(path: string): void {
+  if (statSync(path).size === 0) {
+    throw new DataFormatError(path, 1, 'the file is empty; an XMC file starts with the header line \'instances features labels\', a fastText file has one instance per line');
+  }
+}
+
+/** Refuses a dataset without rows: training or evaluating on it would give no figure at all. */
+function refuseNoRows(ds: SparseDataset, path: string, why: string): void {
+  if (numRows(ds) === 0) throw new DataFormatError(path, 1, `${why}; every split needs at least one instance`);
 }
