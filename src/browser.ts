@@ -1,220 +1,87 @@
 /**
- * samplex for browsers and any JavaScript runtime: everything except the Node-only file
- * functions (atomic writes, `.safetensors` files on disk). `.safetensors` bytes can still be
- * encoded and decoded in memory with `encodeSafetensors` / `decodeSafetensors`. Bundlers pick
- * this entry through the `browser` export condition.
+ * samplex for browsers and any JavaScript runtime: what a user builds with (class tables,
+ * samplers and their factory, the sampled and full softmax losses, the output layer, sparse
+ * optimizers, exact evaluation and metrics, errors, the seeded generator, the fast kernels,
+ * `.safetensors` bytes in memory, the dataset parsers, the bias study and the xmc trainer). The
+ * Node entry adds the file functions. Everything else is importable by path from `dist/src/`.
+ * Bundlers pick this entry through the `browser` export condition.
  * @packageDocumentation
  */
-export * from './core/errors.js';
+export {
+  SamplexError,
+  ShapeError,
+  NonFiniteError,
+  LabelRangeError,
+  OptionError,
+  DataFormatError,
+  IoError,
+  StateError,
+  ImpossibleError,
+  type SamplexErrorCode,
+} from './core/errors.js';
 export { Rng } from './core/rng.js';
-export * from './core/matrix.js';
-export { ClassTable, type TableInit, type TableInitOptions } from './core/classTable.js';
-export { logSumExp, log1mExp, logAddExp } from './core/math.js';
-export { chiSquareTest, gammaQ, type ChiSquareResult } from './core/stats.js';
-export { kernels, tsKernels, useKernels, type KernelSet } from './kernels/index.js';
-export {
-  initFastKernels,
-  tableInKernelMemory,
-  detectFeatures,
-  choosePath,
-  type FastKernels,
-  type FastKernelOptions,
-  type KernelPath,
-  type WasmFeatures,
-} from './kernels/fast.js';
-export type { AsyncKernels } from './kernels/pool.js';
-export type { WasmArena, StagingFrame, KernelArray } from './kernels/arena.js';
-export * from './samplers/types.js';
-export {
-  SamplerBase,
-  sampleRowRange,
-  newRowRangeOutput,
-  drawsOf,
-  rowGenerators,
-  rowStreamsOf,
-  type RowDistribution,
-  type RowRangeOutput,
-} from './samplers/base.js';
+export { matrix, singleLabels, multiLabels, type Matrix, type Labels } from './core/matrix.js';
+export { ClassTable, type TableInitOptions } from './core/classTable.js';
+export { initFastKernels, tableInKernelMemory, type FastKernels, type FastKernelOptions } from './kernels/fast.js';
+export { logExpectedCount, logExpectedCountOf, type Sampler, type SampleOptions, type Draws } from './samplers/types.js';
+export { SamplerBase, type RowDistribution } from './samplers/base.js';
 export {
   createSampler,
   createSamplerFor,
-  type SamplerData,
   registerSampler,
   samplerNames,
-  samplerOptionNames,
-  type SamplerFactory,
+  samplerNeeds,
+  type SamplerData,
   type SamplerInfo,
 } from './samplers/factory.js';
-export * from './samplers/index.js';
-export { KernelTree, KernelTreeSampler, TreeDescent, TreeQuery, type TreeKernel, type KernelTreeOptions } from './samplers/kernelTree.js';
-export { kmeans, assignNearest, nearestCentroid, type KMeansOptions, type KMeansResult } from './samplers/kmeans.js';
-export * from './loss/types.js';
+export {
+  UniformSampler,
+  UnigramSampler,
+  LogUniformSampler,
+  ExactSampler,
+  QuadraticSampler,
+  RffSampler,
+  MidxSampler,
+  RebuildPolicy,
+  type UniformOptions,
+  type UnigramOptions,
+  type LogUniformOptions,
+  type ExactOptions,
+  type QuadraticOptions,
+  type RffOptions,
+  type MidxOptions,
+} from './samplers/index.js';
+export { CONVENTIONS, type Convention, type LossResult, type SampledLossInput } from './loss/types.js';
 export { sampledSoftmaxLoss } from './loss/sampled.js';
 export { fullSoftmaxLoss, type FullLossOptions } from './loss/full.js';
-export {
-  createOptimizer,
-  Sgd,
-  Adagrad,
-  Adam,
-  OPTIMIZER_NAMES,
-  type SparseOptimizer,
-  type OptimizerName,
-  type OptimizerState,
-  type OptimizerStorage,
-  type OptimizerOptionsMap,
-  type SgdOptions,
-  type AdagradOptions,
-  type AdamOptions,
-} from './layer/optimizers.js';
-export {
-  precisionAtK,
-  recallAtK,
-  ndcgAtK,
-  meanNll,
-  perplexity,
-  nllPerRow,
-  type MetricResult,
-} from './loss/metrics.js';
+export { precisionAtK, recallAtK, ndcgAtK, meanNll, perplexity } from './loss/metrics.js';
+export { createOptimizer, Sgd, Adagrad, Adam, type SparseOptimizer, type OptimizerName } from './layer/optimizers.js';
+export { OutputLayer, type OutputLayerOptions } from './layer/outputLayer.js';
+export { evaluate, evaluateMetrics, type EvaluateResult, type EvaluationMetrics } from './layer/evaluator.js';
 export {
   encodeSafetensors,
   decodeSafetensors,
-  planSafetensors,
-  parseSafetensorsHeader,
-  safetensorsHeaderLength,
-  allocSafetensorsArray,
-  littleEndianToNative,
-  dtypeBytes,
-  classTableTensors,
   classTableToSafetensors,
   classTableFromSafetensors,
-  classTableFromContent,
-  SAFETENSORS_MAX_HEADER,
-  SAFETENSORS_KIND_KEY,
-  type SafetensorsDtype,
-  type SafetensorsArray,
-  type SafetensorsInput,
   type SafetensorsTensor,
   type SafetensorsContent,
-  type SafetensorsDecodeOptions,
-  type SafetensorsPlan,
-  type SafetensorsEntry,
-  type SafetensorsHeader,
 } from './layer/safetensorsCodec.js';
-export {
-  evaluate,
-  evaluateMetrics,
-  DEFAULT_BLOCK_SIZE,
-  type EvaluateOptions,
-  type EvaluateResult,
-  type EvaluateMetricsOptions,
-  type EvaluationMetrics,
-} from './layer/evaluator.js';
-export { OutputLayer, type OutputLayerOptions, type StepInput, type StepResult } from './layer/outputLayer.js';
-export {
-  runBiasStudy,
-  exactReference,
-  meanKL,
-  proposalFit,
-  gradientTrials,
-  gradBias,
-  marginalProbs,
-  type BiasRow,
-  type BiasStudyOptions,
-  type ProposalFit,
-  type StudySampler,
-  type ExactReference,
-  type GradientTrials,
-  type TrialOptions,
-  type GradBias,
-} from './diagnostics/bias.js';
-export { syntheticTable, syntheticQueries, type SyntheticKind, type SyntheticOptions } from './diagnostics/synthetic.js';
+export { runBiasStudy, type BiasRow, type BiasStudyOptions, type StudySampler } from './diagnostics/bias.js';
+export { syntheticTable, syntheticQueries } from './diagnostics/synthetic.js';
 export { biasReportHtml } from './report/bias.js';
+export { trainingReportHtml, type TrainingRun } from './report/training.js';
+export type { SparseDataset, DatasetSplit } from './data/sparse.js';
+export { parseXmc } from './data/xmc.js';
+export { parseFastText } from './data/fasttext.js';
+export { Vocabulary } from './data/vocab.js';
+export { buildLmCorpus, parseTextCorpus, type LmCorpus } from './data/lmCorpus.js';
+export { BpttBatcher } from './data/bptt.js';
 export {
-  trainingReportHtml,
-  type TrainingReportOptions,
-  type TrainingRun,
-  type CurvePoint,
-  type ReportMetric,
-} from './report/training.js';
-export {
-  Vocab,
-  SparseBuilder,
-  checkDataset,
-  datasetStats,
-  numRows,
-  tokenize,
-  formatFloat32,
-  type SparseRows,
-  type Sequences,
-  type SparseDataset,
-  type DatasetSplit,
-  type DatasetStats,
-  type BuildInfo,
-} from './data/sparse.js';
-export { linesOf } from './data/lines.js';
-export { parseXmc, formatXmc, FORMAT_CHUNK_LINES, type XmcReadOptions } from './data/xmc.js';
-export { parseFastText, formatFastText, FASTTEXT_LABEL_PREFIX, type FastTextReadOptions } from './data/fasttext.js';
-export {
-  parseWordNetNouns,
-  buildWordNetDataset,
-  isWordNetTest,
-  type WordNetSynset,
-  type WordNetOptions,
-  type WordNetStats,
-  type WordNetDataset,
-} from './data/wordnet.js';
-export { Vocabulary, countTokens, UNK, EOS, type VocabularyOptions } from './data/vocab.js';
-export {
-  buildLmCorpus,
-  lmCorpusStats,
-  parseTextCorpus,
-  textTokens,
-  decodeText,
-  SPLIT_NAMES,
-  type SplitName,
-  type TokenSource,
-  type LmCorpus,
-  type LmCorpusStats,
-  type LmTexts,
-} from './data/lmCorpus.js';
-export { BROWN_GENRES, brownGenre, brownHeldOut, parseBrownText, sentenceTokens, splitBrownFiles } from './data/brownFormat.js';
-export { BpttBatcher, type BpttBatch, type BpttOptions } from './data/bptt.js';
-export {
-  parseInteractionLines,
   parseInteractionLog,
-  InteractionLineParser,
-  collectInteractions,
-  InteractionLogBuilder,
-  compareIds,
   buildSequences,
   leaveOneOut,
-  interactionStats,
-  MOVIELENS_RATINGS_FORMAT,
-  type ColumnRef,
-  type InteractionFormat,
-  type InteractionRecord,
   type InteractionLog,
-  type SequenceOptions,
-  type UserSequences,
-  type EvalSplit,
+  type InteractionFormat,
   type LeaveOneOutSplit,
-  type InteractionStats,
 } from './data/interactions.js';
-export { Featurizer, bigramBucket, type FeaturizerOptions, type FeaturizerState, type TermWeighting } from './apps/xmc/features.js';
-export { SparseEncoder, checkInputs, type SparseEncoderOptions, type EncoderPass, type EncoderGrads } from './apps/xmc/encoder.js';
-export {
-  XmcTrainer,
-  XmcModel,
-  FULL_SOFTMAX,
-  xmcSamplerNames,
-  resolveXmcConfig,
-  batchLabels,
-  labelCounts,
-  type XmcConfig,
-  type ResolvedXmcConfig,
-  type XmcMetrics,
-  type EpochStats,
-  type XmcProgress,
-  type XmcRuntime,
-  type XmcTensors,
-} from './apps/xmc/trainer.js';
+export { XmcTrainer, type XmcConfig } from './apps/xmc/trainer.js';
