@@ -2,7 +2,7 @@
  * samplex: adaptive sampled softmax for huge output spaces. This is the Node entry: everything
  * in the browser entry plus the file functions (`.safetensors` files, the dataset readers,
  * MovieLens download and cache), the multi-threaded midx sampling and the applications' runs.
- * Everything else is importable by path from `dist/src/`.
+ * The other modules are internal (the tests and benchmarks import them by path).
  * @packageDocumentation
  */
 export * from './browser.js';

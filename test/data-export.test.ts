@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { OptionError, ShapeError } from '../src/core/errors.js';
-import { linesOf } from '../src/data/lines.js';
+import { linesOf } from '../src/core/lines.js';
 import type { SparseDataset } from '../src/data/sparse.js';
 import { buildWordNetDataset, parseWordNetNouns } from '../src/data/wordnet.js';
 import { exportSplit, readFastTextSplit, readXmcSplit } from '../src/data/files.js';

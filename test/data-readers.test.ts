@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { DataFormatError, IoError } from '../src/core/errors.js';
-import { linesOf } from '../src/data/lines.js';
+import { linesOf } from '../src/core/lines.js';
 import { readLines } from '../src/io/lines.js';
 import { formatXmc, parseXmc } from '../src/data/xmc.js';
 import { formatFastText, parseFastText } from '../src/data/fasttext.js';

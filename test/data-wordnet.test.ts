@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { DataFormatError, OptionError } from '../src/core/errors.js';
-import { linesOf } from '../src/data/lines.js';
+import { linesOf } from '../src/core/lines.js';
 import { checkDataset, type SparseDataset } from '../src/data/sparse.js';
 import { buildWordNetDataset, isWordNetTest, parseWordNetNouns } from '../src/data/wordnet.js';
 import { loadWordNet, wordnetDictDir } from '../src/data/files.js';

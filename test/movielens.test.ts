@@ -16,7 +16,7 @@ import {
   readInteractionsFile,
   readMovielensRatings,
 } from '../src/data/movielens.js';
-import { linesOf } from '../src/data/lines.js';
+import { linesOf } from '../src/core/lines.js';
 import { R_NA_INTEGER } from '../src/data/rds.js';
 import { gzip, rdbRecord, XdrWriter } from './util/xdr.js';
 

@@ -8,7 +8,7 @@
 import { DataFormatError } from '../core/errors.js';
 import type { SplitName } from './lmCorpus.js';
 import { EOS } from './vocab.js';
-import { linesOf } from './lines.js';
+import { linesOf } from '../core/lines.js';
 
 /** The fifteen Brown genres by file letter (names as in the corpus's `cats.txt`). */
 export const BROWN_GENRES: Readonly<Record<string, string>> = Object.freeze({

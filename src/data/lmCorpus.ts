@@ -6,7 +6,7 @@
  */
 import { DataFormatError } from '../core/errors.js';
 import { EOS, Vocabulary, countTokens, type VocabularyOptions } from './vocab.js';
-import { linesOf } from './lines.js';
+import { linesOf } from '../core/lines.js';
 
 /** The three splits of a corpus. */
 export type SplitName = 'train' | 'valid' | 'test';

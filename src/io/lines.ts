@@ -6,7 +6,7 @@
  */
 import * as fs from 'node:fs';
 import { IoError } from '../core/errors.js';
-import { linesOf } from '../data/lines.js';
+import { linesOf } from '../core/lines.js';
 
 /** Default read size in bytes. */
 const CHUNK = 1 << 20;

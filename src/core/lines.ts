@@ -1,7 +1,8 @@
 /**
  * Line sources for the text readers (browser-safe): any `Iterable<string>` of
  * lines works, e.g. {@link linesOf} over an in-memory string or the file reader
- * `readLines` of `src/io/lines.ts` (Node).
+ * `readLines` of `src/io/lines.ts` (Node). Lives in `core/` because both the parsers of `data/`
+ * and the file reader of `io/` use it.
  * @module
  */
 
