@@ -3,8 +3,8 @@
  * samplers and their factory, the sampled and full softmax losses, the output layer, sparse
  * optimizers, exact evaluation and metrics, errors, the seeded generator, the fast kernels,
  * `.safetensors` bytes in memory, the dataset parsers, the bias study and the xmc trainer). The
- * Node entry adds the file functions. The other modules
- * are internal (the tests and benchmarks import them by path). Bundlers pick this entry through the `browser` export condition.
+ * Node entry adds the file functions. The other modules are internal (the tests and benchmarks
+ * import them by path). Bundlers pick this entry through the `browser` export condition.
  * @packageDocumentation
  */
 export {
