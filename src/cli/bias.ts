@@ -156,9 +156,10 @@ export function biasCommand(o: BiasCommandOptions, print: (line: string) => void
     // the data each sampler declares it takes: class frequencies (the static samplers, midx's pop
     // stage), the seed, and for synthetic embeddings the logit scale (logits are scale × cosine)
     const data = { n: table.n, counts, seed, ...(input ? {} : { logitScale: scale }) };
-    Object.assign(opts, samplerDataOptions(name, data, opts));
-    const shown = Object.fromEntries(Object.entries(opts).filter(([, v]) => typeof v !== 'object')) as Record<string, number | string | boolean>;
-    return { label: name, options: shown, sampler: createSampler(name, opts) };
+    const filled = samplerDataOptions(name, data, opts);
+    const scalars: Record<string, number | string | boolean> = {};
+    for (const [k, v] of Object.entries(filled)) if (typeof v === 'number' || typeof v === 'string' || typeof v === 'boolean') scalars[k] = v;
+    return { label: name, options: { ...opts, ...scalars }, sampler: createSampler(name, { ...opts, ...filled }) };
   });
   const rows = runBiasStudy({
     table,
