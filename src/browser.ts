@@ -11,7 +11,7 @@ export * from './core/matrix.js';
 export { ClassTable, type TableInit, type TableInitOptions } from './core/classTable.js';
 export { logSumExp, log1mExp, logAddExp } from './core/math.js';
 export { chiSquareTest, gammaQ, type ChiSquareResult } from './core/stats.js';
-export { kernels, tsKernels, useKernels, type KernelSet } from './kernels/index.js';
+export { kernels, tsKernels, defaultKernels, useKernels, type KernelSet } from './kernels/index.js';
 export {
   initFastKernels,
   tableInKernelMemory,
@@ -109,7 +109,7 @@ export {
   type EvaluateMetricsOptions,
   type EvaluationMetrics,
 } from './layer/evaluator.js';
-export { OutputLayer, type OutputLayerOptions, type StepInput, type StepResult } from './layer/outputLayer.js';
+export { OutputLayer, AUTO_REBUILD_EVERY, type OutputLayerOptions, type StepInput, type StepResult } from './layer/outputLayer.js';
 export {
   runBiasStudy,
   exactReference,

@@ -6,16 +6,32 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Rng } from '../src/core/rng.js';
 import { LabelRangeError, OptionError, ShapeError, StateError } from '../src/core/errors.js';
-import { kernels, tsKernels, type KernelSet } from '../src/kernels/index.js';
+import { defaultKernels, kernels, tsKernels, useKernels, type KernelSet } from '../src/kernels/index.js';
 import * as ref from '../src/kernels/ref.js';
 import { detectFeatures, initFastKernels, choosePath, type FastKernels, type KernelPath } from '../src/kernels/fast.js';
 import { U32, assertClose, dot64, dotTol, randF32, randIds } from './util/kernelCheck.js';
 
 const features = await detectFeatures();
 
-test('the default kernels are the TS reference until fast kernels are installed', () => {
+test('the default kernels are the WebAssembly ones, loaded at first use; useKernels(tsKernels) chooses the TS reference', () => {
+  // nothing was installed yet in this process: reading the name resolves the defaults
+  const want = features.simd && features.sharedMemory ? (features.relaxedSimd ? 'wasm-fma' : 'wasm-simd') : 'ts';
+  assert.equal(kernels.name, want);
+  assert.equal(defaultKernels.name, want);
+  const a = randF32(Rng.fromSeed(3), 5 * 7);
+  const c = randF32(Rng.fromSeed(4), 9 * 7);
+  const got = new Float32Array(45);
+  kernels.matmulNT(a, 5, c, 0, 9, 7, got);
+  const before = useKernels(tsKernels);
+  assert.equal(before, defaultKernels, 'the defaults were active');
   assert.equal(kernels.name, 'ts');
   assert.equal(kernels.matmulNT, tsKernels.matmulNT);
+  const refOut = new Float32Array(45);
+  kernels.matmulNT(a, 5, c, 0, 9, 7, refOut);
+  for (let i = 0; i < 45; i++) assert.ok(Math.abs(got[i]! - refOut[i]!) <= 2 * dotTol(a, Math.floor(i / 9) * 7, c, (i % 9) * 7, 7), `entry ${i}`);
+  useKernels(defaultKernels);
+  assert.equal(kernels.name, want, 'useKernels(defaultKernels) restores the defaults');
+  useKernels(tsKernels);
 });
 
 test('this Node runtime has WebAssembly SIMD and shared memory', () => {
@@ -468,11 +484,27 @@ describe('TS fallback', () => {
     await fk.close();
   });
 
-  test('auto falls back to TS when the wasm build cannot be loaded', async () => {
-    const fk = await initFastKernels({ wasmBaseUrl: new URL('file:///nonexistent-samplex-wasm/'), threads: 0, install: false });
-    assert.equal(fk.path, 'ts');
-    assert.match(fk.fallbackReason ?? '', /cannot load/);
-    await fk.close();
+  test('auto falls back to TS when the wasm build cannot be loaded, and says so in one line, once (quiet: not at all)', async () => {
+    const lines: string[] = [];
+    const warn = console.warn;
+    console.warn = (...a: unknown[]) => void lines.push(a.map(String).join(' '));
+    try {
+      const quiet = await initFastKernels({ wasmBaseUrl: new URL('file:///nonexistent-samplex-wasm-quiet/'), threads: 0, install: false, quiet: true });
+      assert.equal(quiet.path, 'ts');
+      assert.deepEqual(lines, [], 'quiet');
+      for (let i = 0; i < 2; i++) {
+        const fk = await initFastKernels({ wasmBaseUrl: new URL('file:///nonexistent-samplex-wasm/'), threads: 0, install: false });
+        assert.equal(fk.path, 'ts');
+        assert.match(fk.fallbackReason ?? '', /cannot load/);
+        await fk.close();
+      }
+    } finally {
+      console.warn = warn;
+    }
+    assert.equal(lines.length, 1, lines.join('\n'));
+    const line = String(lines[0]);
+    assert.equal(line.split('\n').length, 1, 'one line');
+    assert.match(line, /^samplex: using the TypeScript kernels .*cannot load the (fma|simd) build/);
   });
 
   test('auto falls back from a missing FMA build to the SIMD build', { skip: !features.relaxedSimd && 'no relaxed SIMD' }, async () => {
@@ -491,10 +523,11 @@ describe('TS fallback', () => {
 
   test('installing wasm kernels swaps the dispatch table; close() restores it', async () => {
     if (paths.length === 0) return;
+    const before = kernels.name;
     const fk = await initFastKernels({ path: 'simd', threads: 0 });
     assert.equal(kernels.name, 'wasm-simd');
     await fk.close();
-    assert.equal(kernels.name, 'ts');
+    assert.equal(kernels.name, before);
   });
 
   test('bad options are rejected', async () => {

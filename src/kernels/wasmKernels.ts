@@ -82,10 +82,21 @@ function gatherRows(
   const cnt = shared ? m : rows * m;
   const t = f.tempF32(cnt * d);
   const idv = f.tempI32(cnt);
-  for (let e = 0; e < cnt; e++) {
-    const r = ids[e]!;
-    t.view.set(c.subarray(r * d, r * d + d), e * d);
-    idv.view[e] = e;
+  const v = t.view;
+  if (d >= 64) {
+    for (let e = 0; e < cnt; e++) {
+      const r = ids[e]!;
+      v.set(c.subarray(r * d, r * d + d), e * d);
+      idv.view[e] = e;
+    }
+  } else {
+    // short rows: a plain loop beats a subarray view per row
+    for (let e = 0; e < cnt; e++) {
+      const src = ids[e]! * d;
+      const dst = e * d;
+      for (let t2 = 0; t2 < d; t2++) v[dst + t2] = c[src + t2]!;
+      idv.view[e] = e;
+    }
   }
   return { c: t.ptr, ids: idv.ptr };
 }
