@@ -536,3 +536,27 @@ describe('TS fallback', () => {
     await assert.rejects(initFastKernels({ path: 'fma', fma: false }), OptionError);
   });
 });
+
+test('a kernel argument of 64 MiB or more copied in on a call says so once, in one line', { skip: paths.length === 0 && 'no WebAssembly SIMD' }, async () => {
+  const fk = await initFastKernels({ path: 'simd', threads: 0, install: false });
+  const lines: string[] = [];
+  const warn = console.warn;
+  console.warn = (...a: unknown[]) => void lines.push(a.map(String).join(' '));
+  try {
+    const [n, d] = [1 << 18, 64]; // 64 MiB of float32
+    const c = new Float32Array(n * d);
+    const a = Float32Array.from({ length: d }, (_, i) => i % 3);
+    const out = { l: new Float64Array(1), i: new Int32Array(1), s: new Float32Array(1) };
+    fk.kernels.fusedSoftmaxTopK(a, 1, c.subarray(0, 1000 * d), null, 1000, d, 1, out.l, out.i, out.s);
+    assert.deepEqual(lines, [], 'a small staged argument is not reported');
+    for (let r = 0; r < 2; r++) fk.kernels.fusedSoftmaxTopK(a, 1, c, null, n, d, 1, out.l, out.i, out.s);
+    assert.ok(Math.abs(out.l[0]! - Math.log(n)) < 1e-6, 'the call still computes (all logits 0)');
+  } finally {
+    console.warn = warn;
+    await fk.close();
+  }
+  assert.equal(lines.length, 1, lines.join('\n'));
+  const line = String(lines[0]);
+  assert.equal(line.split('\n').length, 1);
+  assert.match(line, /^samplex: a kernel call copies 64 MiB \('c'\) into WebAssembly memory on every call/);
+});
