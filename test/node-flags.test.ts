@@ -3,7 +3,8 @@
  * that Node refuses in a worker's explicit `execArgv`) alone and with `--input-type` / `-e`
  * (options of the main script only). Each case runs a fresh `node` process: the fast kernels
  * keep the WebAssembly path with a pool of two workers, a midx helper thread samples what one
- * thread samples, and `samplex train xmc --threads 2` trains.
+ * thread samples, and `samplex train xmc --threads 2` trains. A worker started by samplex runs
+ * the kernels of the thread that started it (SAMPLEX_KERNELS).
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -15,7 +16,9 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { exportSplit } from '../src/data/files.js';
 import { detectFeatures } from '../src/kernels/fast.js';
-import { nodeWorkerOptions } from '../src/core/nodeWorker.js';
+import { nodeWorkerOptions, spawnNodeWorker } from '../src/core/nodeWorker.js';
+import { OptionError } from '../src/core/errors.js';
+import { defaultKernels, kernels, tsKernels, useKernels } from '../src/kernels/index.js';
 import { syntheticXmc } from './util/xmcSynthetic.js';
 
 const run = promisify(execFile);
@@ -112,4 +115,43 @@ test('nodeWorkerOptions: no execArgv of its own where the parent has no main-scr
   const o = nodeWorkerOptions({ resourceLimits: { maxOldGenerationSizeMb: 123 } });
   if (!process.execArgv.some((a) => a.startsWith('--input-type') || a === '-e' || a === '--eval')) assert.equal(o.execArgv, undefined);
   assert.equal(o.resourceLimits?.maxOldGenerationSizeMb, 123);
+});
+
+/** The name of the default kernels in a worker started with spawnNodeWorker. */
+async function workerKernels(passKernels = true): Promise<string> {
+  const code = `import(${JSON.stringify(src('kernels/index.js'))}).then((m) => require('node:worker_threads').parentPort.postMessage(m.kernels.name))`;
+  const w = spawnNodeWorker(code, { eval: true }, passKernels);
+  try {
+    return await new Promise<string>((resolve, reject) => {
+      w.once('message', resolve);
+      w.once('error', reject);
+    });
+  } finally {
+    await w.terminate();
+  }
+}
+
+test('a worker started by samplex runs the kernels of the thread that started it', { skip: !wasm && 'no WebAssembly SIMD', timeout: 60_000 }, async () => {
+  const prev = useKernels(tsKernels);
+  try {
+    assert.equal(await workerKernels(), 'ts');
+    useKernels(defaultKernels);
+    const name = kernels.name;
+    assert.match(name, /^wasm-(fma|simd)$/);
+    assert.equal(await workerKernels(), name);
+  } finally {
+    useKernels(prev);
+  }
+});
+
+test('SAMPLEX_KERNELS chooses the default kernels of a process; an unknown value is refused at the first kernel call', { skip: !wasm && 'no WebAssembly SIMD', timeout: 60_000 }, async () => {
+  const code = `const m = await import(${JSON.stringify(src('kernels/index.js'))}); try { console.log(m.kernels.name); } catch (e) { console.log(e.constructor.name + ': ' + e.message); }`;
+  const name = async (v: string): Promise<string> => {
+    const { stdout } = await run(process.execPath, ['--input-type=module', '-e', code], { env: { ...process.env, SAMPLEX_KERNELS: v } });
+    return stdout.trim();
+  };
+  assert.equal(await name('ts'), 'ts');
+  assert.equal(await name('simd'), 'wasm-simd');
+  assert.match(await name('auto'), /^wasm-(fma|simd)$/);
+  assert.match(await name('fast'), new RegExp(`^${OptionError.name}: SAMPLEX_KERNELS=fast`));
 });

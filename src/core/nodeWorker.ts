@@ -10,6 +10,8 @@
  * @module
  */
 import { Worker, type WorkerOptions } from 'node:worker_threads';
+import { KERNELS_ENV, kernelsEnvValue } from '../kernels/auto.js';
+import { kernels } from '../kernels/index.js';
 
 /** Options of the main script only, with the number of values that follow them as separate tokens. */
 const MAIN_SCRIPT_ONLY: ReadonlyMap<string, number> = new Map([
@@ -66,12 +68,17 @@ function refusedFlags(e: unknown): string[] {
 }
 
 /**
- * The options for a new worker: `options` with {@link workerExecArgv} and, when this process
- * has a `--max-old-space-size` and `options` sets no old-generation limit, that limit as
- * `resourceLimits.maxOldGenerationSizeMb`.
+ * The options for a new worker: `options` with {@link workerExecArgv}; when this process has a
+ * `--max-old-space-size` and `options` sets no old-generation limit, that limit as
+ * `resourceLimits.maxOldGenerationSizeMb`; and, unless `options` has its own `env`, the active
+ * kernels of this thread as `SAMPLEX_KERNELS`, so that the worker's default kernels are the same
+ * (its results then equal this thread's bit for bit). `passKernels: false` leaves that out
+ * (workers that never call the dispatch table, such as the kernel pool's).
  */
-export function nodeWorkerOptions(options: WorkerOptions = {}): WorkerOptions {
+export function nodeWorkerOptions(options: WorkerOptions = {}, passKernels = true): WorkerOptions {
   const out: WorkerOptions = { ...options };
+  const k = passKernels && options.env === undefined ? kernelsEnvValue(kernels.name) : null;
+  if (k !== null) out.env = { ...process.env, [KERNELS_ENV]: k };
   const execArgv = workerExecArgv();
   if (execArgv !== undefined) out.execArgv = execArgv;
   else delete out.execArgv;
@@ -83,15 +90,15 @@ export function nodeWorkerOptions(options: WorkerOptions = {}): WorkerOptions {
 }
 
 /**
- * Starts a worker on `url` with {@link nodeWorkerOptions}. When Node refuses some of the
+ * Starts a worker on `url` with {@link nodeWorkerOptions} (`passKernels` as there). When Node refuses some of the
  * inherited flags (`ERR_WORKER_INVALID_EXEC_ARGV`, thrown before the thread starts), they are
  * left out from then on and the worker is started again without them.
  * @throws what `new Worker` throws for any other reason
  */
-export function spawnNodeWorker(url: URL | string, options: WorkerOptions = {}): Worker {
+export function spawnNodeWorker(url: URL | string, options: WorkerOptions = {}, passKernels = true): Worker {
   for (;;) {
     try {
-      return new Worker(url, nodeWorkerOptions(options));
+      return new Worker(url, nodeWorkerOptions(options, passKernels));
     } catch (e) {
       const flags = refusedFlags(e).filter((f) => !refused.has(f));
       if (flags.length === 0) throw e;

@@ -5,6 +5,7 @@
  * modules are reached through `process.getBuiltinModule` on the Node path only.
  * @module
  */
+import { OptionError } from '../core/errors.js';
 import { isNode, warnOnce } from '../core/runtime.js';
 import { WasmArena } from './arena.js';
 import type { KernelSet } from './index.js';
@@ -73,6 +74,18 @@ export function missingFeatures(features: WasmFeatures): string | null {
   return `this runtime lacks ${lacks.filter((s) => s).join(' and ')}`;
 }
 
+/**
+ * Environment variable that chooses the default kernels of a Node process or worker thread:
+ * `auto` (or unset), `fma`, `simd` or `ts`. Workers started by samplex get the kernels of the
+ * thread that starts them through it, so that helper threads compute what that thread computes.
+ */
+export const KERNELS_ENV = 'SAMPLEX_KERNELS';
+
+/** The {@link KERNELS_ENV} value that selects the kernel set named `name`, or null for a set it cannot name. */
+export function kernelsEnvValue(name: string): string | null {
+  return name === 'ts' ? 'ts' : name === 'wasm-fma' ? 'fma' : name === 'wasm-simd' ? 'simd' : null;
+}
+
 /** One line on stderr, once per reason, saying that the kernels fell back to TypeScript and why. */
 export function warnTsFallback(reason: string): void {
   warnOnce(`ts:${reason}`, `samplex: using the TypeScript kernels (10–20× slower than the WebAssembly ones): ${reason}`);
@@ -84,9 +97,15 @@ export function warnTsFallback(reason: string): void {
  * on demand; null, after one line on stderr saying why, when that is not possible here (a
  * browser, a Node without `process.getBuiltinModule`, a runtime without SIMD or shared memory,
  * missing build files). Used by the active kernels on their first call when no kernels were
- * chosen explicitly (`useKernels`, `initFastKernels`).
+ * chosen explicitly (`useKernels`, `initFastKernels`). {@link KERNELS_ENV} narrows the choice.
+ * @throws OptionError for a {@link KERNELS_ENV} value it does not know
  */
 export function loadDefaultKernels(): KernelSet | null {
+  const want = isNode ? process.env[KERNELS_ENV] : undefined;
+  if (want !== undefined && want !== '' && !['auto', 'ts', 'simd', 'fma'].includes(want)) {
+    throw new OptionError(`${KERNELS_ENV}=${want}: use 'auto', 'fma', 'simd' or 'ts' (or leave it unset)`);
+  }
+  if (want === 'ts') return null;
   const builtins = nodeBuiltins();
   if (builtins === null) {
     warnTsFallback(isNode
@@ -104,7 +123,8 @@ export function loadDefaultKernels(): KernelSet | null {
       return null;
     }
     const fs = builtins('node:fs') as { readFileSync(path: URL): Uint8Array };
-    for (const path of features.relaxedSimd ? (['fma', 'simd'] as const) : (['simd'] as const)) {
+    if (want === 'fma' && !features.relaxedSimd) reasons.push('this runtime lacks relaxed SIMD for the fma build');
+    for (const path of features.relaxedSimd && want !== 'simd' ? (['fma', 'simd'] as const) : (['simd'] as const)) {
       try {
         const module = new WebAssembly.Module(fs.readFileSync(new URL(`./wasm/kernels-${path}.wasm`, import.meta.url)) as BufferSource);
         const memory = WasmArena.createMemory();
