@@ -560,3 +560,41 @@ test('a kernel argument of 64 MiB or more copied in on a call says so once, in o
   assert.equal(line.split('\n').length, 1);
   assert.match(line, /^samplex: a kernel call copies 64 MiB \('c'\) into WebAssembly memory on every call/);
 });
+
+test('Adam on arrays outside kernel memory runs the TS loop and says so once, in one line', { skip: paths.length === 0 && 'no WebAssembly SIMD' }, async () => {
+  const fk = await initFastKernels({ path: 'simd', threads: 0, install: false });
+  const lines: string[] = [];
+  const warn = console.warn;
+  console.warn = (...a: unknown[]) => void lines.push(a.map(String).join(' '));
+  try {
+    const [n, d] = [6, 5];
+    const rng = Rng.fromSeed(5);
+    const grad = randF32(rng, 2 * d);
+    const ids = Int32Array.of(1, 4);
+    const make = (inArena: boolean) => {
+      const f = (len: number) => (inArena ? fk.allocF32(len) : new Float32Array(len));
+      const w = f(n * d);
+      w.set(randF32(Rng.fromSeed(6), n * d));
+      return { w, m: f(n * d), v: f(n * d), s: inArena ? fk.allocI32(n) : new Int32Array(n) };
+    };
+    const inside = make(true);
+    fk.kernels.adamRows(inside.w, inside.m, inside.v, d, ids, 2, grad, inside.s, 0.01, 0.9, 0.999, 1e-8);
+    assert.deepEqual(lines, [], 'in kernel memory: the WebAssembly kernel, nothing to say');
+    const outside = make(false);
+    const refArr = make(false);
+    for (let r = 0; r < 2; r++) {
+      fk.kernels.adamRows(outside.w, outside.m, outside.v, d, ids, 2, grad, outside.s, 0.01, 0.9, 0.999, 1e-8);
+      ref.adamRows(refArr.w, refArr.m, refArr.v, d, ids, 2, grad, refArr.s, 0.01, 0.9, 0.999, 1e-8);
+    }
+    fk.kernels.adamAllRows(outside.w, outside.m, outside.v, d, n, ids, 2, grad, outside.s, 0.01, 0.9, 0.999, 1e-8);
+    ref.adamAllRows(refArr.w, refArr.m, refArr.v, d, n, ids, 2, grad, refArr.s, 0.01, 0.9, 0.999, 1e-8);
+    assert.deepEqual([outside.w, outside.m, outside.v, outside.s], [refArr.w, refArr.m, refArr.v, refArr.s], 'the TS loop');
+  } finally {
+    console.warn = warn;
+    await fk.close();
+  }
+  assert.equal(lines.length, 1, lines.join('\n'));
+  const line = String(lines[0]);
+  assert.equal(line.split('\n').length, 1);
+  assert.match(line, /^samplex: Adam updates the table on the TypeScript loop, not the WebAssembly kernel/);
+});
