@@ -21,7 +21,8 @@ export interface OutputLayerOptions {
   /** The class embeddings (and biases) being trained; updated in place. */
   table: ClassTable;
   /**
-   * The proposal. It is built on the table when the layer is constructed and, when adaptive, told about the rows each step changed (`update(ids)`).
+   * The proposal. It is built on the table when the layer is constructed and, when adaptive, kept
+   * in step with the table by per-step `update(ids)` and/or rebuilds (see `stepUpdates`).
    */
   sampler: Sampler;
   /** Sparse optimizer for the class rows. */
