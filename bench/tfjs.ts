@@ -10,19 +10,26 @@
  *   gradients and sparse update, as timed by the head) of midx (m = 100; rebuilt every 100
  *   steps, its rebuild time amortized into `ms`), with the default last stage and with the
  *   `softmax` stage at 128 codewords, against the full softmax at n = 50 000, d = 200, 700
- *   queries per step, in the same run; tables in the kernels' memory.
+ *   queries per step, in the same run; tables in the kernels' memory;
+ * - `tfjs-first-use`: the first program docs/tfjs.md leads to (n = 20 000, d = 32, B = 128, a
+ *   dense layer under the head, `midx` with its defaults, Adam, m = 100, no `initFastKernels`,
+ *   every `OutputLayer` default), in a fresh process: milliseconds per step spent in samplex (the
+ *   head's timing: custom-grad forward and backward, the table's optimizer, the sampler's
+ *   refresh), its CPU milliseconds and a breakdown by phase. The row `setup: 'before'` runs the
+ *   same program with the earlier defaults (TS kernels, per-step midx updates) for comparison.
  */
 import type * as tfc from '@tensorflow/tfjs-core';
 import { ClassTable } from '../src/core/classTable.js';
 import { Rng } from '../src/core/rng.js';
 import { initFastKernels, tableInKernelMemory, type FastKernels } from '../src/kernels/fast.js';
+import { kernels, tsKernels, useKernels } from '../src/kernels/index.js';
 import { OutputLayer } from '../src/layer/outputLayer.js';
 import { Adam } from '../src/layer/optimizers.js';
 import { LstmLm } from '../src/lm/model.js';
 import '../src/samplers/index.js';
 import { createSampler } from '../src/samplers/factory.js';
 import { TfOutputHead, loadTfjs, registerSamplexKernels, type Tf } from '../src/tfjs/index.js';
-import { emit, peakRssMB } from './util.js';
+import { emit, peakRssMB, runInChild, sendToParent } from './util.js';
 
 /** Zipf-like token ids (rank r with weight 1/(r+1)). */
 function zipfIds(n: number, len: number, rng: Rng): Int32Array {
@@ -201,9 +208,113 @@ async function outputLayer(tf: Tf, fullSteps: number, midxSteps: number): Promis
   }
 }
 
+const FIRST_USE_FLAG = '--tfjs-first-use-child';
+
+/** What the first-use child reports. */
+interface FirstUseResult {
+  ms: number;
+  cpuMs: number;
+  wallMs: number;
+  phases: Record<string, number>;
+  kernels: string;
+  stepUpdates: string;
+  rebuildEvery: number;
+  peakRssMB: number;
+}
+
+/**
+ * The first tfjs program of docs/tfjs.md, run in this (fresh) process: `setup` 'defaults' as
+ * written there; 'before' with the TS kernels and per-step sampler updates.
+ */
+async function firstUseChild(setup: 'defaults' | 'before', steps: number): Promise<FirstUseResult> {
+  const tf = await loadTfjs('cpu');
+  if (setup === 'before') useKernels(tsKernels);
+  const [n, d, B, F] = [20000, 32, 128, 64];
+  const rng = Rng.fromSeed(1, 0);
+  const table = ClassTable.init(n, d, rng, { init: 'uniform', scale: 0.1, bias: true });
+  const layer = new OutputLayer({
+    table, sampler: createSampler('midx', { seed: 1 }), optimizer: new Adam({ lr: 1e-3 }), negatives: 100,
+    ...(setup === 'before' ? { stepUpdates: true } : {}),
+  });
+  const head = new TfOutputHead(tf, layer);
+  const W = tf.variable(tf.randomNormal([F, d], 0, 0.1, 'float32', 2));
+  const opt = tf.train.adam(1e-3);
+  const data = Rng.fromSeed(2, 0);
+  const x = tf.tensor2d(Float32Array.from({ length: B * F }, () => data.normal()), [B, F]);
+  const labels = Int32Array.from({ length: B }, () => data.int(n));
+  const step = (): void => {
+    opt.minimize(() => head.loss(tf.matMul(x, W), labels, { rng }));
+  };
+  // phase timing: wall milliseconds of the sampler's draws, its refresh (update or rebuild) and the table's optimizer
+  const phases: Record<string, number> = { sample: 0, refresh: 0, optimizer: 0 };
+  const timed = <T extends object>(o: T, k: keyof T & string, phase: string): void => {
+    const f = (o[k] as (...a: unknown[]) => unknown).bind(o);
+    (o as Record<string, unknown>)[k] = (...a: unknown[]) => {
+      const t0 = performance.now();
+      try {
+        return f(...a);
+      } finally {
+        phases[phase]! += performance.now() - t0;
+      }
+    };
+  };
+  timed(layer.sampler, 'sample', 'sample');
+  timed(layer.sampler, 'update', 'refresh');
+  timed(layer.sampler, 'build', 'refresh');
+  timed(layer.optimizer, 'step', 'optimizer');
+  let cpu = 0;
+  const cpuTimed = (k: 'computeGradients' | 'applyGradients'): void => {
+    const f = layer[k].bind(layer) as (a: never) => unknown;
+    (layer as unknown as Record<string, unknown>)[k] = (a: never) => {
+      const c0 = process.cpuUsage();
+      try {
+        return f(a);
+      } finally {
+        const c = process.cpuUsage(c0);
+        cpu += (c.user + c.system) / 1000;
+      }
+    };
+  };
+  cpuTimed('computeGradients');
+  cpuTimed('applyGradients');
+  step(); // warm-up (the first step also decides stepUpdates: 'auto')
+  head.resetTiming();
+  for (const k of Object.keys(phases)) phases[k] = 0;
+  cpu = 0;
+  const t0 = performance.now();
+  for (let s = 0; s < steps; s++) step();
+  const wallMs = (performance.now() - t0) / steps;
+  for (const k of Object.keys(phases)) phases[k] = phases[k]! / steps;
+  const timing = head.timing;
+  return {
+    ms: timing.outputMs / timing.steps, cpuMs: cpu / steps, wallMs, phases, kernels: kernels.name,
+    stepUpdates: String(layer.stepUpdates), rebuildEvery: layer.rebuildEvery, peakRssMB: peakRssMB(),
+  };
+}
+
+async function firstUse(): Promise<void> {
+  // 200 steps hold two of the default rebuilds (every 100 steps); the slow setup needs fewer
+  for (const [setup, steps] of [['before', 40], ['defaults', 200]] as const) {
+    const r = await runInChild<FirstUseResult>(import.meta.url, FIRST_USE_FLAG, [setup === 'before' ? 0 : 1, steps]);
+    emit({
+      bench: 'tfjs-first-use',
+      parameters: { setup, n: 20000, d: 32, batch: 128, negatives: 100, sampler: 'midx', steps, kernels: r.kernels, stepUpdates: r.stepUpdates, rebuildEvery: r.rebuildEvery },
+      ms: r.ms, cpuMs: r.cpuMs, wallMs: r.wallMs, phases: r.phases, peakRssMB: r.peakRssMB,
+    });
+  }
+}
+
+if (process.argv[2] === FIRST_USE_FLAG) {
+  const [setup, steps] = process.argv.slice(3, 5).map(Number) as [number, number];
+  sendToParent(await firstUseChild(setup === 0 ? 'before' : 'defaults', steps));
+}
+
 /** Runs the tfjs benchmarks whose name contains `filter` (all when omitted). */
 export async function run(filter?: string): Promise<void> {
   const want = (name: string): boolean => !filter || name.includes(filter);
+  if (!['tfjs-matmul', 'tfjs-lstm-step', 'tfjs-output-layer', 'tfjs-first-use'].some(want)) return;
+  // in its own processes: it measures what a program that chose no kernels gets
+  if (want('tfjs-first-use')) await firstUse();
   if (!['tfjs-matmul', 'tfjs-lstm-step', 'tfjs-output-layer'].some(want)) return;
   let tf: Tf;
   try {

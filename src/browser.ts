@@ -23,6 +23,7 @@ export { Rng } from './core/rng.js';
 export { matrix, singleLabels, multiLabels, type Matrix, type Labels } from './core/matrix.js';
 export { ClassTable, type TableInitOptions } from './core/classTable.js';
 export { initFastKernels, tableInKernelMemory, type FastKernels, type FastKernelOptions } from './kernels/fast.js';
+export { defaultKernels, tsKernels, useKernels, type KernelSet } from './kernels/index.js';
 export { logExpectedCount, logExpectedCountOf, type Sampler, type SampleOptions, type Draws } from './samplers/types.js';
 export { SamplerBase, type RowDistribution } from './samplers/base.js';
 export {
@@ -56,7 +57,7 @@ export { sampledSoftmaxLoss } from './loss/sampled.js';
 export { fullSoftmaxLoss, type FullLossOptions } from './loss/full.js';
 export { precisionAtK, recallAtK, ndcgAtK, meanNll, perplexity } from './loss/metrics.js';
 export { createOptimizer, Sgd, Adagrad, Adam, type SparseOptimizer, type OptimizerName } from './layer/optimizers.js';
-export { OutputLayer, type OutputLayerOptions } from './layer/outputLayer.js';
+export { OutputLayer, AUTO_REBUILD_EVERY, type OutputLayerOptions, type StepInput, type StepResult } from './layer/outputLayer.js';
 export { evaluate, evaluateMetrics, type EvaluateResult, type EvaluationMetrics } from './layer/evaluator.js';
 export {
   encodeSafetensors,

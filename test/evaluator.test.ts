@@ -7,9 +7,15 @@ import { Rng } from '../src/core/rng.js';
 import { ClassTable } from '../src/core/classTable.js';
 import { matrix, multiLabels, singleLabels, type Labels, type Matrix } from '../src/core/matrix.js';
 import { LabelRangeError, NonFiniteError, OptionError, ShapeError } from '../src/core/errors.js';
-import { kernels, useKernels } from '../src/kernels/index.js';
+import { kernels, tsKernels, useKernels } from '../src/kernels/index.js';
 import { evaluate, evaluateMetrics, type EvaluateResult } from '../src/layer/evaluator.js';
 import { allLogits, bruteLse, bruteTopK, rowIds } from './util/brute.js';
+
+// These tests hold the evaluator on the TS reference kernels (float64 sums) to brute force at
+// tight tolerances; the WebAssembly kernels (Node's default) are held to the TS ones in
+// kernels-integration.test.ts.
+useKernels(tsKernels);
+
 
 /** Small-integer data: every float32 dot product is exact, so ties are real and results exact. */
 function intCase(B: number, n: number, d: number, bias: boolean, seed: number, range = 3): { q: Matrix; t: ClassTable } {

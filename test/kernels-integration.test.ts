@@ -20,7 +20,7 @@ import { fullSoftmaxLoss } from '../src/loss/full.js';
 import { sampledSoftmaxLoss } from '../src/loss/sampled.js';
 import { createSampler } from '../src/samplers/factory.js';
 import '../src/samplers/index.js';
-import { kernels } from '../src/kernels/index.js';
+import { kernels, tsKernels, useKernels } from '../src/kernels/index.js';
 import { detectFeatures, initFastKernels, tableInKernelMemory } from '../src/kernels/fast.js';
 import { dot64 } from './util/kernelCheck.js';
 
@@ -58,17 +58,24 @@ test('evaluator and losses agree on TS and wasm kernels', { skip: !(features.sim
     full: fullSoftmaxLoss({ queries: q, table, labels }),
     sampled: sampledSoftmaxLoss({ queries: q, table, labels, draws, convention: 'exclusive' }),
   });
-  assert.equal(kernels.name, 'ts');
-  const ts = run();
-  const fk = await initFastKernels({ path: 'simd', threads: 0 });
+  // the TS reference, chosen explicitly (the default kernels are the WebAssembly ones in Node)
+  const before = useKernels(tsKernels);
+  let ts: ReturnType<typeof run>;
   let wa: ReturnType<typeof run>;
   try {
-    assert.equal(kernels.name, 'wasm-simd');
-    wa = run();
+    assert.equal(kernels.name, 'ts');
+    ts = run();
+    const fk = await initFastKernels({ path: 'simd', threads: 0 });
+    try {
+      assert.equal(kernels.name, 'wasm-simd');
+      wa = run();
+    } finally {
+      await fk.close();
+    }
   } finally {
-    await fk.close();
+    useKernels(before);
   }
-  assert.equal(kernels.name, 'ts');
+  assert.equal(kernels.name, before.name, 'the kernels from before are back');
 
   const tol = 5e-5;
   for (let i = 0; i < B; i++) {

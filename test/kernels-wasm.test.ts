@@ -6,16 +6,32 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Rng } from '../src/core/rng.js';
 import { LabelRangeError, OptionError, ShapeError, StateError } from '../src/core/errors.js';
-import { kernels, tsKernels, type KernelSet } from '../src/kernels/index.js';
+import { defaultKernels, kernels, tsKernels, useKernels, type KernelSet } from '../src/kernels/index.js';
 import * as ref from '../src/kernels/ref.js';
 import { detectFeatures, initFastKernels, choosePath, type FastKernels, type KernelPath } from '../src/kernels/fast.js';
 import { U32, assertClose, dot64, dotTol, randF32, randIds } from './util/kernelCheck.js';
 
 const features = await detectFeatures();
 
-test('the default kernels are the TS reference until fast kernels are installed', () => {
+test('the default kernels are the WebAssembly ones, loaded at first use; useKernels(tsKernels) chooses the TS reference', () => {
+  // nothing was installed yet in this process: reading the name resolves the defaults
+  const want = features.simd && features.sharedMemory ? (features.relaxedSimd ? 'wasm-fma' : 'wasm-simd') : 'ts';
+  assert.equal(kernels.name, want);
+  assert.equal(defaultKernels.name, want);
+  const a = randF32(Rng.fromSeed(3), 5 * 7);
+  const c = randF32(Rng.fromSeed(4), 9 * 7);
+  const got = new Float32Array(45);
+  kernels.matmulNT(a, 5, c, 0, 9, 7, got);
+  const before = useKernels(tsKernels);
+  assert.equal(before, defaultKernels, 'the defaults were active');
   assert.equal(kernels.name, 'ts');
   assert.equal(kernels.matmulNT, tsKernels.matmulNT);
+  const refOut = new Float32Array(45);
+  kernels.matmulNT(a, 5, c, 0, 9, 7, refOut);
+  for (let i = 0; i < 45; i++) assert.ok(Math.abs(got[i]! - refOut[i]!) <= 2 * dotTol(a, Math.floor(i / 9) * 7, c, (i % 9) * 7, 7), `entry ${i}`);
+  useKernels(defaultKernels);
+  assert.equal(kernels.name, want, 'useKernels(defaultKernels) restores the defaults');
+  useKernels(tsKernels);
 });
 
 test('this Node runtime has WebAssembly SIMD and shared memory', () => {
@@ -468,11 +484,27 @@ describe('TS fallback', () => {
     await fk.close();
   });
 
-  test('auto falls back to TS when the wasm build cannot be loaded', async () => {
-    const fk = await initFastKernels({ wasmBaseUrl: new URL('file:///nonexistent-samplex-wasm/'), threads: 0, install: false });
-    assert.equal(fk.path, 'ts');
-    assert.match(fk.fallbackReason ?? '', /cannot load/);
-    await fk.close();
+  test('auto falls back to TS when the wasm build cannot be loaded, and says so in one line, once (quiet: not at all)', async () => {
+    const lines: string[] = [];
+    const warn = console.warn;
+    console.warn = (...a: unknown[]) => void lines.push(a.map(String).join(' '));
+    try {
+      const quiet = await initFastKernels({ wasmBaseUrl: new URL('file:///nonexistent-samplex-wasm-quiet/'), threads: 0, install: false, quiet: true });
+      assert.equal(quiet.path, 'ts');
+      assert.deepEqual(lines, [], 'quiet');
+      for (let i = 0; i < 2; i++) {
+        const fk = await initFastKernels({ wasmBaseUrl: new URL('file:///nonexistent-samplex-wasm/'), threads: 0, install: false });
+        assert.equal(fk.path, 'ts');
+        assert.match(fk.fallbackReason ?? '', /cannot load/);
+        await fk.close();
+      }
+    } finally {
+      console.warn = warn;
+    }
+    assert.equal(lines.length, 1, lines.join('\n'));
+    const line = String(lines[0]);
+    assert.equal(line.split('\n').length, 1, 'one line');
+    assert.match(line, /^samplex: using the TypeScript kernels .*cannot load the (fma|simd) build/);
   });
 
   test('auto falls back from a missing FMA build to the SIMD build', { skip: !features.relaxedSimd && 'no relaxed SIMD' }, async () => {
@@ -491,10 +523,11 @@ describe('TS fallback', () => {
 
   test('installing wasm kernels swaps the dispatch table; close() restores it', async () => {
     if (paths.length === 0) return;
+    const before = kernels.name;
     const fk = await initFastKernels({ path: 'simd', threads: 0 });
     assert.equal(kernels.name, 'wasm-simd');
     await fk.close();
-    assert.equal(kernels.name, 'ts');
+    assert.equal(kernels.name, before);
   });
 
   test('bad options are rejected', async () => {
@@ -502,4 +535,66 @@ describe('TS fallback', () => {
     await assert.rejects(initFastKernels({ path: 'gpu' as never }), OptionError);
     await assert.rejects(initFastKernels({ path: 'fma', fma: false }), OptionError);
   });
+});
+
+test('a kernel argument of 64 MiB or more copied in on a call says so once, in one line', { skip: paths.length === 0 && 'no WebAssembly SIMD' }, async () => {
+  const fk = await initFastKernels({ path: 'simd', threads: 0, install: false });
+  const lines: string[] = [];
+  const warn = console.warn;
+  console.warn = (...a: unknown[]) => void lines.push(a.map(String).join(' '));
+  try {
+    const [n, d] = [1 << 18, 64]; // 64 MiB of float32
+    const c = new Float32Array(n * d);
+    const a = Float32Array.from({ length: d }, (_, i) => i % 3);
+    const out = { l: new Float64Array(1), i: new Int32Array(1), s: new Float32Array(1) };
+    fk.kernels.fusedSoftmaxTopK(a, 1, c.subarray(0, 1000 * d), null, 1000, d, 1, out.l, out.i, out.s);
+    assert.deepEqual(lines, [], 'a small staged argument is not reported');
+    for (let r = 0; r < 2; r++) fk.kernels.fusedSoftmaxTopK(a, 1, c, null, n, d, 1, out.l, out.i, out.s);
+    assert.ok(Math.abs(out.l[0]! - Math.log(n)) < 1e-6, 'the call still computes (all logits 0)');
+  } finally {
+    console.warn = warn;
+    await fk.close();
+  }
+  assert.equal(lines.length, 1, lines.join('\n'));
+  const line = String(lines[0]);
+  assert.equal(line.split('\n').length, 1);
+  assert.match(line, /^samplex: a kernel call copies 64 MiB \('c'\) into WebAssembly memory on every call/);
+});
+
+test('Adam on arrays outside kernel memory runs the TS loop and says so once, in one line', { skip: paths.length === 0 && 'no WebAssembly SIMD' }, async () => {
+  const fk = await initFastKernels({ path: 'simd', threads: 0, install: false });
+  const lines: string[] = [];
+  const warn = console.warn;
+  console.warn = (...a: unknown[]) => void lines.push(a.map(String).join(' '));
+  try {
+    const [n, d] = [6, 5];
+    const rng = Rng.fromSeed(5);
+    const grad = randF32(rng, 2 * d);
+    const ids = Int32Array.of(1, 4);
+    const make = (inArena: boolean) => {
+      const f = (len: number) => (inArena ? fk.allocF32(len) : new Float32Array(len));
+      const w = f(n * d);
+      w.set(randF32(Rng.fromSeed(6), n * d));
+      return { w, m: f(n * d), v: f(n * d), s: inArena ? fk.allocI32(n) : new Int32Array(n) };
+    };
+    const inside = make(true);
+    fk.kernels.adamRows(inside.w, inside.m, inside.v, d, ids, 2, grad, inside.s, 0.01, 0.9, 0.999, 1e-8);
+    assert.deepEqual(lines, [], 'in kernel memory: the WebAssembly kernel, nothing to say');
+    const outside = make(false);
+    const refArr = make(false);
+    for (let r = 0; r < 2; r++) {
+      fk.kernels.adamRows(outside.w, outside.m, outside.v, d, ids, 2, grad, outside.s, 0.01, 0.9, 0.999, 1e-8);
+      ref.adamRows(refArr.w, refArr.m, refArr.v, d, ids, 2, grad, refArr.s, 0.01, 0.9, 0.999, 1e-8);
+    }
+    fk.kernels.adamAllRows(outside.w, outside.m, outside.v, d, n, ids, 2, grad, outside.s, 0.01, 0.9, 0.999, 1e-8);
+    ref.adamAllRows(refArr.w, refArr.m, refArr.v, d, n, ids, 2, grad, refArr.s, 0.01, 0.9, 0.999, 1e-8);
+    assert.deepEqual([outside.w, outside.m, outside.v, outside.s], [refArr.w, refArr.m, refArr.v, refArr.s], 'the TS loop');
+  } finally {
+    console.warn = warn;
+    await fk.close();
+  }
+  assert.equal(lines.length, 1, lines.join('\n'));
+  const line = String(lines[0]);
+  assert.equal(line.split('\n').length, 1);
+  assert.match(line, /^samplex: Adam updates the table on the TypeScript loop, not the WebAssembly kernel/);
 });

@@ -8,6 +8,12 @@ import { fullSoftmaxLoss } from '../src/loss/full.js';
 import type { LossInputBase } from '../src/loss/types.js';
 import { refFullLoss, refParams } from './util/lossRef.js';
 import { assertClose, makeProblem } from './util/lossFixtures.js';
+import { tsKernels, useKernels } from '../src/kernels/index.js';
+
+// The TS reference kernels (float64 sums), held to the float64 reference at tight tolerances; the
+// WebAssembly kernels (Node's default) are held to the TS ones in kernels-integration.test.ts.
+useKernels(tsKernels);
+
 
 /** Naive single-label check: loss = mean −log softmax, ∂L/∂o = (softmax − onehot)/B. */
 function naive(input: LossInputBase): { loss: number; gradH: Float64Array; gradW: Float64Array; gradB: Float64Array } {

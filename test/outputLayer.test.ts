@@ -188,6 +188,7 @@ test('OutputLayer trains with the adaptive samplers, keeps them in sync with the
       sampler: createSampler(name, name === 'midx' ? { codewords: 8 } : name === 'quadratic' ? { method: 'tree' } : {}),
       optimizer: createOptimizer('adagrad', { lr: 0.5 }),
       negatives: 20,
+      stepUpdates: true,
     });
     const data = Rng.fromSeed(10);
     for (let s = 0; s < 300; s++) layer.step({ ...p.sample(64, data), rng });
@@ -219,6 +220,69 @@ test('OutputLayer trains with the adaptive samplers, keeps them in sync with the
     rebuildPerEpoch: false,
   });
   assert.equal(off.endEpoch(), false);
+});
+
+test("stepUpdates 'auto' (the default) decides at the first step: rebuilds every 100 steps when a step touches n/100 rows or more, else per-step updates", () => {
+  const p = planted(7);
+  /** A midx layer of n classes with counted updates and builds, after `steps` steps of `rows` queries. */
+  const run = (n: number, rows: number, steps: number, extra: { rebuildEvery?: number; denseUpdates?: boolean } = {}) => {
+    const sampler = createSampler('midx', { codewords: 4 });
+    const count = { updates: 0, builds: 0, touched: 0 };
+    const update = sampler.update.bind(sampler);
+    const build = sampler.build.bind(sampler);
+    sampler.update = (ids) => {
+      count.updates++;
+      update(ids);
+    };
+    sampler.build = (t) => {
+      count.builds++;
+      build(t);
+    };
+    const layer = new OutputLayer({
+      table: ClassTable.init(n, D, Rng.fromSeed(1), { bias: true, scale: 0.01 }),
+      sampler, optimizer: createOptimizer('adam', { lr: 0.01 }), negatives: 5, ...extra,
+    });
+    assert.equal(layer.stepUpdates, 'auto', 'undecided before the first step');
+    const rng = Rng.fromSeed(2);
+    const data = Rng.fromSeed(3);
+    for (let s = 0; s < steps; s++) {
+      const b = p.sample(rows, data);
+      const labels = { ids: b.labels.ids.map((y) => y % n), offsets: b.labels.offsets };
+      const r = layer.step({ queries: b.queries, labels, rng });
+      if (s === 0) count.touched = r.touchedRows;
+    }
+    return { layer, ...count };
+  };
+  // 300 classes: one step of 8 queries touches far more than 3 rows
+  const big = run(N, 8, 201);
+  assert.ok(big.touched * 100 >= N);
+  assert.equal(big.layer.stepUpdates, false);
+  assert.equal(big.layer.rebuildEvery, 100);
+  assert.equal(big.updates, 0);
+  assert.equal(big.builds, 1 + 2, 'built at construction, then at steps 100 and 200');
+  // 50,000 classes: one query with 5 negatives touches at most 6 rows, 6 · 100 < 50,000
+  const small = run(50_000, 1, 3);
+  assert.ok(small.touched * 100 < 50_000);
+  assert.equal(small.layer.stepUpdates, true);
+  assert.equal(small.layer.rebuildEvery, 0);
+  assert.equal(small.updates, 3);
+  assert.equal(small.builds, 1);
+  // a given rebuild period is the one the rule uses: 6 · 10,000 ≥ 50,000
+  const given = run(50_000, 1, 3, { rebuildEvery: 10_000 });
+  assert.equal(given.layer.stepUpdates, false);
+  assert.equal(given.layer.rebuildEvery, 10_000);
+  assert.equal(given.updates, 0);
+  // rebuildEvery: 0 (never) keeps the updates; denseUpdates changes every row: rebuilds
+  assert.equal(run(N, 8, 2, { rebuildEvery: 0 }).layer.stepUpdates, true);
+  const dense = run(50_000, 1, 2, { denseUpdates: true });
+  assert.equal(dense.layer.stepUpdates, false);
+  assert.equal(dense.layer.rebuildEvery, 100);
+  // a static sampler has nothing to update
+  const uniform = new OutputLayer({
+    table: ClassTable.init(N, D, Rng.fromSeed(1)), sampler: createSampler('uniform', {}), optimizer: createOptimizer('sgd', { lr: 0.1 }), negatives: 5,
+  });
+  assert.equal(uniform.stepUpdates, false);
+  assert.throws(() => new OutputLayer({ table: ClassTable.init(N, D, Rng.fromSeed(1)), sampler: createSampler('midx', { codewords: 4 }), optimizer: createOptimizer('sgd', { lr: 0.1 }), negatives: 5, stepUpdates: 'yes' as never }), OptionError);
 });
 
 test('OutputLayer with stepUpdates: false refreshes an adaptive sampler only by its rebuilds, and still learns', () => {

@@ -12,11 +12,14 @@
  * @module
  */
 import { OptionError, ShapeError } from '../core/errors.js';
+import { warnOnce } from '../core/runtime.js';
 
 /** Typed arrays the kernels accept. */
 export type KernelArray = Float32Array | Float64Array | Int32Array;
 
 const PAGE = 65536;
+/** A kernel argument this large that is copied in (and out) for one call gets a one-line warning. */
+const STAGING_WARN_BYTES = 64 << 20;
 const ALIGN = 64;
 /** Bytes kept free at the top of memory: vector loads may read up to 12 bytes past a row. */
 const GUARD = 64;
@@ -211,6 +214,9 @@ export class StagingFrame {
     }
     const bpe = arr.BYTES_PER_ELEMENT;
     if (this.arena.owns(arr)) return arr.byteOffset + off * bpe;
+    if (len * bpe >= STAGING_WARN_BYTES) {
+      warnOnce('staging', `samplex: a kernel call copies ${Math.round((len * bpe) / 2 ** 20)} MiB ('${name}') into WebAssembly memory${mode === 'in' ? '' : ' and back'} on every call; keep such arrays in kernel memory (tableInKernelMemory, FastKernels.allocF32) to use them in place`);
+    }
     const p = this.arena.alloc(Math.max(len, 1) * bpe);
     this.temps.push(p);
     if (len === 0) return p;

@@ -7,25 +7,16 @@
  */
 import { ClassTable } from '../core/classTable.js';
 import { OptionError, StateError } from '../core/errors.js';
-import { isNode } from '../core/runtime.js';
+import { isNode, warnOnce } from '../core/runtime.js';
 import { choiceOption, intOption } from '../core/validate.js';
 import { WasmArena, type KernelArray } from './arena.js';
+import { missingFeatures, probeFeatures, setRelaxedSimdFlag, warnTsFallback, type WasmFeatures } from './auto.js';
 import { tsKernels, useKernels, type KernelSet } from './index.js';
 import { InlineKernels, KernelPool, type AsyncKernels } from './pool.js';
 import { instantiateKernels, makeWasmKernelSet } from './wasmKernels.js';
 
 /** Which implementation runs the kernels. */
 export type KernelPath = 'fma' | 'simd' | 'ts';
-
-/** What the runtime supports. */
-export interface WasmFeatures {
-  /** WebAssembly SIMD128. */
-  simd: boolean;
-  /** Relaxed SIMD (`f32x4.relaxed_madd`). */
-  relaxedSimd: boolean;
-  /** Shared WebAssembly memory (needs SharedArrayBuffer; in browsers, cross-origin isolation). */
-  sharedMemory: boolean;
-}
 
 /** Options of {@link initFastKernels}. */
 export interface FastKernelOptions {
@@ -44,7 +35,14 @@ export interface FastKernelOptions {
   initialMemoryBytes?: number;
   /** Folder URL holding `kernels-simd.wasm` / `kernels-fma.wasm` (default: the built `wasm/` folder beside this module). */
   wasmBaseUrl?: string | URL;
+  /**
+   * Say nothing when `auto` falls back (default false: one line on stderr, once per reason,
+   * names the build that was not used and why; {@link FastKernels.fallbackReason} holds it too).
+   */
+  quiet?: boolean;
 }
+
+export type { WasmFeatures } from './auto.js';
 
 /** Handle returned by {@link initFastKernels}. */
 export interface FastKernels {
@@ -56,7 +54,10 @@ export interface FastKernels {
   readonly kernels: KernelSet;
   /** Pooled asynchronous kernels (inline on the TS path or with `threads: 0`). */
   readonly pool: AsyncKernels;
-  /** Why `auto` did not get the build the features allow (e.g. the FMA build failed to load; absent otherwise). */
+  /**
+   * Why `auto` did not get the fastest path: a build that failed to load, or the features the
+   * runtime lacks for the WebAssembly kernels (absent otherwise). Also printed on stderr unless `quiet`.
+   */
   readonly fallbackReason?: string;
   /** The wasm arena, or null on the TS path. */
   readonly arena: WasmArena | null;
@@ -73,46 +74,19 @@ export interface FastKernels {
 }
 
 
-// Tiny probe modules: `() -> v128` bodies using i8x16.popcnt (SIMD) and f32x4.relaxed_madd.
-const SIMD_PROBE = new Uint8Array([
-  0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11,
-]);
-const RELAXED_PROBE = new Uint8Array([
-  0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 19, 1, 17, 0,
-  65, 1, 253, 15, 65, 2, 253, 15, 65, 3, 253, 15, 253, 133, 2, 11,
-]);
-
-let relaxedFlagSet = false;
-
-/** Enables V8's relaxed-SIMD flag in Node (needed in Node 20; harmless where it is on by default). */
-async function enableRelaxedSimdFlag(): Promise<void> {
-  if (!isNode || relaxedFlagSet) return;
-  relaxedFlagSet = true;
-  try {
-    const v8 = await import('node:v8');
-    v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
-  } catch {
-    // not fatal: detection below reports whether the feature is usable
-  }
-}
-
 /**
  * Detects SIMD, relaxed SIMD and shared memory with tiny probe modules.
  * @param fma allow enabling relaxed SIMD in Node (default true)
  */
 export async function detectFeatures(fma = true): Promise<WasmFeatures> {
-  if (typeof WebAssembly !== 'object') return { simd: false, relaxedSimd: false, sharedMemory: false };
-  if (fma) await enableRelaxedSimdFlag();
-  const simd = WebAssembly.validate(SIMD_PROBE);
-  const relaxedSimd = fma && simd && WebAssembly.validate(RELAXED_PROBE);
-  let sharedMemory = false;
-  try {
-    sharedMemory = typeof SharedArrayBuffer === 'function' &&
-      new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true }).buffer instanceof SharedArrayBuffer;
-  } catch {
-    sharedMemory = false;
+  if (fma && isNode) {
+    try {
+      setRelaxedSimdFlag(await import('node:v8'));
+    } catch {
+      // not fatal: detection below reports whether the feature is usable
+    }
   }
-  return { simd, relaxedSimd, sharedMemory };
+  return probeFeatures(fma);
 }
 
 const moduleCache = new Map<string, Promise<WebAssembly.Module>>();
@@ -171,15 +145,23 @@ export async function initFastKernels(opts: FastKernelOptions = {}): Promise<Fas
     const reasons: string[] = [];
     for (const p of path === 'fma' ? (['fma', 'simd'] as const) : (['simd'] as const)) {
       try {
-        return await startWasm(p, features, threads, install, opts, reasons.length ? reasons.join('; ') : undefined);
+        const fast = await startWasm(p, features, threads, install, opts, reasons.length ? reasons.join('; ') : undefined);
+        if (fast.fallbackReason !== undefined && !opts.quiet) {
+          warnOnce(`build:${fast.fallbackReason}`, `samplex: using the ${p} build of the WebAssembly kernels: ${fast.fallbackReason}`);
+        }
+        return fast;
       } catch (e) {
         reasons.push(`cannot load the ${p} build: ${e instanceof Error ? e.message : String(e)}`);
       }
     }
+    if (!opts.quiet) warnTsFallback(reasons.join('; '));
     return startTs(features, install, reasons.join('; '));
   }
   if (path !== 'ts') return startWasm(path, features, threads, install, opts, undefined);
-  return startTs(features, install, undefined);
+  // `auto` on a runtime without the features is a fallback too; a forced 'ts' is not
+  const missing = want === 'auto' ? missingFeatures(features) : null;
+  if (missing !== null && !opts.quiet) warnTsFallback(missing);
+  return startTs(features, install, missing ?? undefined);
 }
 
 /**

@@ -3,6 +3,7 @@
  * faster implementation of the same signature can be installed without touching callers.
  * @module
  */
+import { loadDefaultKernels } from './auto.js';
 import * as ref from './ref.js';
 
 /** The dense kernels samplex uses, with the signatures of the reference implementation. */
@@ -48,13 +49,71 @@ export const tsKernels: KernelSet = {
   adamAllRows: ref.adamAllRows,
 };
 
-/** The active kernels (mutable dispatch table; starts as the TS reference). */
-export const kernels: KernelSet = { ...tsKernels };
+type KernelName = Exclude<keyof KernelSet, 'name'>;
+type AnyKernel = (...args: never[]) => unknown;
+const KERNEL_NAMES = (Object.keys(tsKernels) as Array<keyof KernelSet>).filter((k): k is KernelName => k !== 'name');
 
-/** Installs `set` as the active kernels; returns the previous ones. */
+let defaultSet: KernelSet | null = null;
+/** True while the active kernels are the defaults, not yet resolved or restored by `useKernels(defaultKernels)`. */
+let usingDefaults = true;
+
+/** The default kernels, resolved once: the WebAssembly ones where they load synchronously, else the TS ones. */
+function resolveDefaults(): KernelSet {
+  defaultSet ??= loadDefaultKernels() ?? tsKernels;
+  return defaultSet;
+}
+
+/** Copies `set` into the dispatch table. */
+function install(set: KernelSet): void {
+  Object.defineProperty(kernels, 'name', { value: set.name, writable: true, enumerable: true, configurable: true });
+  for (const k of KERNEL_NAMES) (kernels as unknown as Record<KernelName, AnyKernel>)[k] = set[k] as AnyKernel;
+}
+
+/** Puts first-use stubs into `target`: calling a kernel (or reading `name`) resolves the defaults; on `kernels`, it also installs them. */
+function stubs(target: KernelSet, installs: boolean): void {
+  const resolved = (): KernelSet => {
+    const set = resolveDefaults();
+    if (installs) install(set);
+    return set;
+  };
+  Object.defineProperty(target, 'name', { get: () => resolved().name, enumerable: true, configurable: true });
+  for (const k of KERNEL_NAMES) {
+    (target as unknown as Record<KernelName, AnyKernel>)[k] = (...args: never[]) => (resolved()[k] as AnyKernel)(...args);
+  }
+}
+
+/**
+ * The default kernels. In Node they are the WebAssembly kernels (relaxed-SIMD FMA build, else
+ * SIMD128), compiled synchronously at the first kernel call, without worker threads; in a
+ * browser, in a Node without `process.getBuiltinModule` (before 20.16), or where the build
+ * cannot load, the TS reference, after one line on stderr saying why. Resolved once per
+ * thread. Restore them with `useKernels(defaultKernels)`.
+ */
+export const defaultKernels: KernelSet = { ...tsKernels };
+stubs(defaultKernels, false);
+
+/**
+ * The active kernels (mutable dispatch table). Until something is installed with
+ * {@link useKernels} (which `initFastKernels` does), they are the {@link defaultKernels}:
+ * the first call (or reading `name`) resolves and installs them.
+ */
+export const kernels: KernelSet = { ...tsKernels };
+stubs(kernels, true);
+
+/**
+ * Installs `set` as the active kernels; returns the previous ones ({@link defaultKernels} when
+ * the defaults were active). `useKernels(tsKernels)` before any kernel call keeps a program on
+ * the TS reference without loading the WebAssembly kernels.
+ */
 export function useKernels(set: KernelSet): KernelSet {
-  const prev = { ...kernels };
-  Object.assign(kernels, set);
+  const prev = usingDefaults ? defaultKernels : { ...kernels };
+  if (set === defaultKernels) {
+    usingDefaults = true;
+    stubs(kernels, true);
+  } else {
+    usingDefaults = false;
+    install(set);
+  }
   return prev;
 }
 

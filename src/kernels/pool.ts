@@ -58,10 +58,9 @@ interface WorkerHandle {
 
 async function spawn(url: URL, onMessage: (m: FromWorker) => void, onError: (e: Error) => void): Promise<WorkerHandle> {
   if (isNode) {
-    const { Worker } = await import('node:worker_threads');
-    // workers inherit the parent's flags; `--input-type` (used with `node -e`) is rejected there
-    const execArgv = process.execArgv.filter((a) => !a.startsWith('--input-type'));
-    const w = new Worker(url, { execArgv });
+    // the parent's flags minus those a worker refuses (V8 options, `--input-type`, …)
+    const { spawnNodeWorker } = await import('../core/nodeWorker.js');
+    const w = spawnNodeWorker(url, {}, false); // the worker runs the module itself, not the dispatch table
     w.on('message', onMessage);
     w.on('error', onError);
     w.on('exit', (code) => {

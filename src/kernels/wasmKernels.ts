@@ -5,6 +5,7 @@
  * @module
  */
 import { LabelRangeError, ShapeError } from '../core/errors.js';
+import { warnOnce } from '../core/runtime.js';
 import { WasmArena, type StagingFrame } from './arena.js';
 import type { KernelSet } from './index.js';
 import * as ref from './ref.js';
@@ -82,12 +83,28 @@ function gatherRows(
   const cnt = shared ? m : rows * m;
   const t = f.tempF32(cnt * d);
   const idv = f.tempI32(cnt);
-  for (let e = 0; e < cnt; e++) {
-    const r = ids[e]!;
-    t.view.set(c.subarray(r * d, r * d + d), e * d);
-    idv.view[e] = e;
+  const v = t.view;
+  if (d >= 64) {
+    for (let e = 0; e < cnt; e++) {
+      const r = ids[e]!;
+      v.set(c.subarray(r * d, r * d + d), e * d);
+      idv.view[e] = e;
+    }
+  } else {
+    // short rows: a plain loop beats a subarray view per row
+    for (let e = 0; e < cnt; e++) {
+      const src = ids[e]! * d;
+      const dst = e * d;
+      for (let t2 = 0; t2 < d; t2++) v[dst + t2] = c[src + t2]!;
+      idv.view[e] = e;
+    }
   }
   return { c: t.ptr, ids: idv.ptr };
+}
+
+/** One line, once: Adam runs on the TS loop because its arrays are outside kernel memory. */
+function warnAdamOutside(): void {
+  warnOnce('adam-outside', 'samplex: Adam updates the table on the TypeScript loop, not the WebAssembly kernel, because the table or its moments are not in kernel memory; allocate them there (tableInKernelMemory, and the optimizer storage { f32: fast.allocF32, i32: fast.allocI32 })');
 }
 
 /**
@@ -202,6 +219,7 @@ export function makeWasmKernelSet(name: string, ex: KernelExports, arena: WasmAr
       // the table and its moments are updated in place: only worth it (and only possible without
       // copying whole tables) when all three live in the arena
       if (count <= 0 || d === 0 || !(arena.owns(w) && arena.owns(m) && arena.owns(v) && arena.owns(rowSteps))) {
+        if (count > 0 && d > 0) warnAdamOutside();
         ref.adamRows(w, m, v, d, ids, count, grad, rowSteps, lr, beta1, beta2, eps);
         return;
       }
@@ -214,6 +232,7 @@ export function makeWasmKernelSet(name: string, ex: KernelExports, arena: WasmAr
     },
     adamAllRows(w, m, v, d, n, ids, count, grad, rowSteps, lr, beta1, beta2, eps) {
       if (n <= 0 || d === 0 || !(arena.owns(w) && arena.owns(m) && arena.owns(v) && arena.owns(rowSteps))) {
+        if (n > 0 && d > 0) warnAdamOutside();
         ref.adamAllRows(w, m, v, d, n, ids, count, grad, rowSteps, lr, beta1, beta2, eps);
         return;
       }

@@ -21,7 +21,8 @@ export interface OutputLayerOptions {
   /** The class embeddings (and biases) being trained; updated in place. */
   table: ClassTable;
   /**
-   * The proposal. It is built on the table when the layer is constructed and, when adaptive, told about the rows each step changed (`update(ids)`).
+   * The proposal. It is built on the table when the layer is constructed and, when adaptive, kept
+   * in step with the table by per-step `update(ids)` and/or rebuilds (see `stepUpdates`).
    */
   sampler: Sampler;
   /** Sparse optimizer for the class rows. */
@@ -37,21 +38,28 @@ export interface OutputLayerOptions {
   /** Weighting of a multi-label row's terms (default `'mean'`). */
   labelWeighting?: LabelWeighting;
   /**
-   * Rebuild an adaptive sampler from scratch every this many steps (0, the default: never;
-   * the per-step `update(ids)` keeps it current).
+   * Rebuild an adaptive sampler from scratch every this many steps (0: never, the per-step
+   * `update(ids)` keeps it current). Default: {@link AUTO_REBUILD_EVERY} when `stepUpdates: 'auto'`
+   * turns the per-step updates off, else 0.
    */
   rebuildEvery?: number;
   /** Rebuild an adaptive sampler from scratch at {@link OutputLayer.endEpoch} (default true). */
   rebuildPerEpoch?: boolean;
   /**
-   * Tell an adaptive sampler about the rows each step changed (`update(ids)`; default true).
-   * With false the sampler is refreshed only by the rebuilds (`rebuildEvery`, `rebuildPerEpoch`)
-   * and proposes from a stale snapshot of the table in between: the loss stays a correct sampled
-   * softmax (each draw's `log q` is that of the proposal actually used), only the proposal drifts
-   * from the current logits. Use it when a step touches most of the table (many queries × many
-   * negatives), where per-step updates cost about a rebuild each.
+   * Tell an adaptive sampler about the rows each step changed (`update(ids)`). With false the
+   * sampler is refreshed only by the rebuilds (`rebuildEvery`, `rebuildPerEpoch`) and proposes
+   * from a stale snapshot of the table in between: the loss stays a correct sampled softmax
+   * (each draw's `log q` is that of the proposal actually used), only the proposal drifts from
+   * the current logits. Per-step updates cost in proportion to the rows a step touches, a
+   * rebuild in proportion to `n`: when a step touches a large share of the table (many queries ×
+   * many negatives), `k` steps of updates cost about `k` rebuilds.
+   *
+   * Default `'auto'`: decided at the first step, from the rows it changed (`t`, or `n` with
+   * `denseUpdates`): per-step updates when `t · R < n`, else none, with rebuilds every `R` steps,
+   * where `R` is `rebuildEvery` when given, else {@link AUTO_REBUILD_EVERY} (`rebuildEvery: 0`
+   * keeps the updates). {@link OutputLayer.stepUpdates} tells what was decided.
    */
-  stepUpdates?: boolean;
+  stepUpdates?: boolean | 'auto';
   /**
    * Apply the optimizer to every class row at every step, with a zero gradient for the rows the
    * step did not touch (default false: only the touched rows). This is what a non-lazy optimizer
@@ -71,6 +79,12 @@ export interface OutputLayerOptions {
    */
   rowStreams?: boolean;
 }
+
+/**
+ * Steps between rebuilds of an adaptive sampler when `stepUpdates: 'auto'` turns the per-step
+ * updates off and `rebuildEvery` is not given.
+ */
+export const AUTO_REBUILD_EVERY = 100;
 
 /** Inputs of one training step. */
 export interface StepInput {
@@ -116,10 +130,9 @@ export class OutputLayer {
   readonly shared: boolean;
   /** Multi-label weighting. */
   readonly labelWeighting: LabelWeighting;
-  /** When an adaptive sampler is rebuilt from scratch (every `rebuildEvery` steps and/or per epoch). */
-  readonly rebuild: RebuildPolicy;
-  /** Whether an adaptive sampler gets `update(ids)` after every step. */
-  readonly stepUpdates: boolean;
+  private rebuildPolicy: RebuildPolicy;
+  private updates: boolean | 'auto';
+  private readonly rebuildGiven: boolean;
   /** Whether the optimizer updates every row at every step (see {@link OutputLayerOptions.denseUpdates}). */
   readonly denseUpdates: boolean;
   /** Whether every row samples from its own generator. */
@@ -146,18 +159,35 @@ export class OutputLayer {
       throw new OptionError(`OutputLayer: shared negatives need a query-independent sampler; '${this.sampler.name}' is adaptive (drop shared)`);
     }
     this.labelWeighting = opts.labelWeighting === undefined ? 'mean' : choiceOption(opts.labelWeighting, 'labelWeighting', ['mean', 'sum']);
+    this.rebuildGiven = opts.rebuildEvery !== undefined;
     const everySteps = opts.rebuildEvery === undefined ? 0 : intOption(opts.rebuildEvery, 'rebuildEvery', 0, 2 ** 31 - 1);
-    this.rebuild = new RebuildPolicy({ everySteps, perEpoch: opts.rebuildPerEpoch ?? true });
-    this.stepUpdates = opts.stepUpdates ?? true;
+    this.rebuildPolicy = new RebuildPolicy({ everySteps, perEpoch: opts.rebuildPerEpoch ?? true });
+    const su = opts.stepUpdates ?? 'auto';
+    if (su !== true && su !== false && su !== 'auto') throw new OptionError(`OutputLayer: stepUpdates must be true, false or 'auto', got ${String(su)}`);
+    // a static sampler has nothing to update
+    this.updates = this.sampler.adaptive ? su : false;
     this.denseUpdates = opts.denseUpdates ?? false;
     this.rowStreams = opts.rowStreams ?? false;
     // Builds the sampler's state (static samplers only check that their class count matches).
     this.sampler.build(this.table);
   }
 
+  /** When an adaptive sampler is rebuilt from scratch (every `rebuildEvery` steps and/or per epoch). */
+  get rebuild(): RebuildPolicy {
+    return this.rebuildPolicy;
+  }
+
   /** Full rebuild period of an adaptive sampler (0 = never), as held by {@link OutputLayer.rebuild}. */
   get rebuildEvery(): number {
-    return this.rebuild.everySteps;
+    return this.rebuildPolicy.everySteps;
+  }
+
+  /**
+   * Whether an adaptive sampler gets `update(ids)` after every step (always false for a static
+   * one); `'auto'` until the first step decides (see {@link OutputLayerOptions.stepUpdates}).
+   */
+  get stepUpdates(): boolean | 'auto' {
+    return this.updates;
   }
 
   /** Number of `step` calls so far. */
@@ -231,8 +261,18 @@ export class OutputLayer {
     else this.optimizer.step(this.table, grad);
     this.stepCount++;
     if (this.sampler.adaptive) {
-      if (this.rebuild.shouldRebuild(this.stepCount, false)) this.sampler.build(this.table);
-      else if (this.stepUpdates) this.sampler.update(this.denseUpdates ? this.allIds() : grad.ids);
+      if (this.updates === 'auto') this.decideUpdates(this.denseUpdates ? this.table.n : grad.ids.length);
+      if (this.rebuildPolicy.shouldRebuild(this.stepCount, false)) this.sampler.build(this.table);
+      else if (this.updates === true) this.sampler.update(this.denseUpdates ? this.allIds() : grad.ids);
+    }
+  }
+
+  /** Resolves `stepUpdates: 'auto'` from the rows the first step changed. */
+  private decideUpdates(touched: number): void {
+    const every = this.rebuildGiven ? this.rebuildPolicy.everySteps : AUTO_REBUILD_EVERY;
+    this.updates = every === 0 || touched * every < this.table.n;
+    if (!this.updates && !this.rebuildGiven) {
+      this.rebuildPolicy = new RebuildPolicy({ everySteps: every, perEpoch: this.rebuildPolicy.perEpoch });
     }
   }
 
@@ -248,7 +288,7 @@ export class OutputLayer {
    * whether it rebuilt.
    */
   endEpoch(): boolean {
-    if (!this.sampler.adaptive || !this.rebuild.shouldRebuild(this.stepCount, true)) return false;
+    if (!this.sampler.adaptive || !this.rebuildPolicy.shouldRebuild(this.stepCount, true)) return false;
     this.sampler.build(this.table);
     return true;
   }

@@ -8,6 +8,7 @@
  */
 import type { MessagePort, Worker } from 'node:worker_threads';
 import { OptionError, StateError } from '../core/errors.js';
+import { spawnNodeWorker } from '../core/nodeWorker.js';
 import type { MidxInternals, MidxRangeRequest, MidxRangeResult, MidxWorkers } from './midx.js';
 import type { FromMidxWorker, ToMidxWorker } from './midxWorker.js';
 
@@ -46,8 +47,7 @@ export class MidxThreads implements MidxWorkers {
       for (let i = 0; i < count; i++) {
         const { port1, port2 } = new wt.MessageChannel();
         const sab = new SharedArrayBuffer(4);
-        const execArgv = process.execArgv.filter((a) => !a.startsWith('--input-type'));
-        const worker = new wt.Worker(url, { workerData: { port: port2, flag: sab }, transferList: [port2], execArgv });
+        const worker = spawnNodeWorker(url, { workerData: { port: port2, flag: sab }, transferList: [port2] });
         helpers.push({ worker, port: port1, flag: new Int32Array(sab) });
         await new Promise<void>((resolve, reject) => {
           const fail = (e: unknown): void => reject(new StateError(`a midx helper thread failed to start: ${e instanceof Error ? e.message : String(e)}`));
