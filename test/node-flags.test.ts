@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { exportSplit } from '../src/data/files.js';
 import { detectFeatures } from '../src/kernels/fast.js';
-import { nodeWorkerOptions, spawnNodeWorker } from '../src/core/nodeWorker.js';
+import { nodeWorkerOptions, spawnNodeWorker } from '../src/kernels/nodeWorker.js';
 import { OptionError } from '../src/core/errors.js';
 import { defaultKernels, kernels, tsKernels, useKernels } from '../src/kernels/index.js';
 import { syntheticXmc } from './util/xmcSynthetic.js';
@@ -33,7 +33,7 @@ const src = (p: string): string => new URL(`../src/${p}`, import.meta.url).href;
 const PROGRAM = `
 import { initFastKernels, MidxSampler, Rng, ClassTable, matrix, singleLabels } from '${src('index.js')}';
 import { MidxThreads } from '${src('samplers/midxThreads.js')}';
-import { nodeWorkerOptions } from '${src('core/nodeWorker.js')}';
+import { nodeWorkerOptions } from '${src('kernels/nodeWorker.js')}';
 const fk = await initFastKernels({ threads: 2 });
 const a = Float32Array.from({ length: 64 * 8 }, (_, i) => (i % 7) - 3);
 const c = Float32Array.from({ length: 16 * 8 }, (_, i) => (i % 5) - 2);

@@ -8,7 +8,7 @@
 import { OptionError } from '../core/errors.js';
 import { isNode, warnOnce } from '../core/runtime.js';
 import { WasmArena } from './arena.js';
-import type { KernelSet } from './index.js';
+import type { KernelSet } from './types.js';
 import { makeWasmKernelSet, type KernelExports } from './wasmKernels.js';
 
 /** What the runtime supports. */

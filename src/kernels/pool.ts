@@ -59,7 +59,7 @@ interface WorkerHandle {
 async function spawn(url: URL, onMessage: (m: FromWorker) => void, onError: (e: Error) => void): Promise<WorkerHandle> {
   if (isNode) {
     // the parent's flags minus those a worker refuses (V8 options, `--input-type`, …)
-    const { spawnNodeWorker } = await import('../core/nodeWorker.js');
+    const { spawnNodeWorker } = await import('./nodeWorker.js');
     const w = spawnNodeWorker(url, {}, false); // the worker runs the module itself, not the dispatch table
     w.on('message', onMessage);
     w.on('error', onError);

@@ -7,7 +7,7 @@
 import { LabelRangeError, ShapeError } from '../core/errors.js';
 import { warnOnce } from '../core/runtime.js';
 import { WasmArena, type StagingFrame } from './arena.js';
-import type { KernelSet } from './index.js';
+import type { KernelSet } from './types.js';
 import * as ref from './ref.js';
 
 /** The raw exports of the compiled kernel module (all addresses are byte offsets). */

@@ -8,7 +8,7 @@
  */
 import type { MessagePort, Worker } from 'node:worker_threads';
 import { OptionError, StateError } from '../core/errors.js';
-import { spawnNodeWorker } from '../core/nodeWorker.js';
+import { spawnNodeWorker } from '../kernels/nodeWorker.js';
 import type { MidxInternals, MidxRangeRequest, MidxRangeResult, MidxWorkers } from './midx.js';
 import type { FromMidxWorker, ToMidxWorker } from './midxWorker.js';
 

@@ -10,8 +10,8 @@
  * @module
  */
 import { Worker, type WorkerOptions } from 'node:worker_threads';
-import { KERNELS_ENV, kernelsEnvValue } from '../kernels/auto.js';
-import { kernels } from '../kernels/index.js';
+import { KERNELS_ENV, kernelsEnvValue } from './auto.js';
+import { kernels } from './index.js';
 
 /** Options of the main script only, with the number of values that follow them as separate tokens. */
 const MAIN_SCRIPT_ONLY: ReadonlyMap<string, number> = new Map([
