@@ -33,7 +33,7 @@ import type { Labels } from '../core/matrix.js';
 import {
   drawOneByOne, drawsOf, newRowRangeOutput, rowStreamsOf, sampleRowRange, SamplerBase, type RowDistribution, type RowRangeOutput,
 } from './base.js';
-import { kmeans, nearestCentroid } from './kmeans.js';
+import { kmeans } from './kmeans.js';
 import type { SampleOptions, SampleWithLogQ, SamplerStats } from './types.js';
 
 /** Codebook structure of {@link MidxSampler}. */
@@ -159,7 +159,6 @@ export class MidxSampler extends SamplerBase {
 
   private table: ClassTable | null = null;
   private cb: MidxCodebooks | null = null;
-  private dp = 0; // d' = d (+1 with biases)
   private code1: Int32Array = new Int32Array(0);
   private code2: Int32Array = new Int32Array(0);
   /** CSR: bucket b = k1*K + k2 holds bucketIds[bucketOff[b] .. bucketOff[b+1]). */
@@ -356,24 +355,30 @@ export class MidxSampler extends SamplerBase {
     const n = table.n;
     const K = Math.min(this.kOpt, n);
     const prev = this.cb && this.cb.k === K && this.cb.w1 === w1 && this.cb.w2 === w2 && this.cb.kind === this.codebook ? this.cb : null;
-    const x = augmented(table);
-    const sample = this.trainSample ?? 256 * K;
     const iters = prev ? this.refitIters : this.iters;
-    const part1 = this.codebook === 'pq' ? columns(x, n, dp, 0, w1) : x;
-    const r1 = kmeans(part1, n, w1, K, this.rng, { iters, initial: prev?.c1 ?? null, sample });
+    // both codebooks are fitted on one random subset of the rows (all rows when n is small);
+    // the whole table is never copied: every row is then assigned block by block
+    const fitN = Math.max(K, Math.min(n, this.trainSample ?? 256 * K));
+    const x = augmentedRows(table, sampleRows(n, fitN, this.rng));
+    const part1 = this.codebook === 'pq' ? columns(x, fitN, dp, 0, w1) : x;
+    const r1 = kmeans(part1, fitN, w1, K, this.rng, { iters, initial: prev?.c1 ?? null });
     let part2: Float32Array;
     if (this.codebook === 'pq') {
-      part2 = columns(x, n, dp, w1, dp);
+      part2 = columns(x, fitN, dp, w1, dp);
     } else {
-      part2 = x; // residual in place
-      for (let i = 0; i < n; i++) {
+      part2 = x; // residual of the fitted rows, in place
+      for (let i = 0; i < fitN; i++) {
         const co = r1.assign[i]! * dp;
         for (let t = 0; t < dp; t++) part2[i * dp + t] -= r1.centroids[co + t]!;
       }
     }
-    const r2 = kmeans(part2, n, w2, K, this.rng, { iters, initial: prev?.c2 ?? null, sample });
+    const r2 = kmeans(part2, fitN, w2, K, this.rng, { iters, initial: prev?.c2 ?? null });
     this.kmeansIters = r1.iterations + r2.iterations;
-    this.install(table, { kind: this.codebook, k: K, w1, w2, c1: r1.centroids, c2: r2.centroids }, r1.assign, r2.assign);
+    const cb: MidxCodebooks = { kind: this.codebook, k: K, w1, w2, c1: r1.centroids, c2: r2.centroids };
+    const a1 = new Int32Array(n);
+    const a2 = new Int32Array(n);
+    assignCodes(table, cb, null, n, a1, a2);
+    this.install(table, cb, a1, a2);
     this.buildMs = performance.now() - t0;
   }
 
@@ -392,15 +397,7 @@ export class MidxSampler extends SamplerBase {
     const copy: MidxCodebooks = { ...cb, c1: cb.c1.slice(), c2: cb.c2.slice() };
     const a1 = new Int32Array(table.n);
     const a2 = new Int32Array(table.n);
-    this.table = table;
-    this.cb = copy;
-    this.dp = dp;
-    const row = new Float32Array(dp);
-    for (let i = 0; i < table.n; i++) {
-      const [k1, k2] = this.assignRow(i, row);
-      a1[i] = k1;
-      a2[i] = k2;
-    }
+    assignCodes(table, copy, null, table.n, a1, a2);
     this.install(table, copy, a1, a2);
     this.buildMs = performance.now() - t0;
   }
@@ -423,28 +420,12 @@ export class MidxSampler extends SamplerBase {
     }
     this.table = table;
     this.cb = cb;
-    this.dp = table.d + (table.bias ? 1 : 0);
     this.code1 = a1;
     this.code2 = a2;
     this.n = n;
     this.dim = table.d;
     this.built = true;
     this.reindex();
-  }
-
-  /** Nearest codewords of row `i` of the table (`O(K·d)`); `row` is scratch of length `d'`. */
-  private assignRow(i: number, row: Float32Array): [number, number] {
-    const t = this.table!;
-    const cb = this.cb!;
-    const d = t.d;
-    row.set(t.weights.subarray(i * d, (i + 1) * d));
-    if (t.bias) row[d] = t.bias[i]!;
-    if (cb.kind === 'pq') {
-      return [nearestCentroid(row, 0, cb.w1, cb.c1, cb.k), nearestCentroid(row, cb.w1, cb.w2, cb.c2, cb.k)];
-    }
-    const k1 = nearestCentroid(row, 0, cb.w1, cb.c1, cb.k);
-    for (let s = 0; s < cb.w1; s++) row[s] -= cb.c1[k1 * cb.w1 + s]!;
-    return [k1, nearestCentroid(row, 0, cb.w2, cb.c2, cb.k)];
   }
 
   /** Rebuilds the CSR buckets and the static weights from the codes (`O(n + K²)`). */
@@ -486,14 +467,17 @@ export class MidxSampler extends SamplerBase {
   override update(ids: ArrayLike<number>): void {
     super.update(ids);
     const t0 = performance.now();
-    const row = new Float32Array(this.dp);
+    const cnt = ids.length;
+    const list = ids instanceof Int32Array ? ids : Int32Array.from(ids);
+    const a1 = new Int32Array(cnt);
+    const a2 = new Int32Array(cnt);
+    assignCodes(this.table!, this.cb!, list, cnt, a1, a2);
     let moved = false;
-    for (let k = 0; k < ids.length; k++) {
-      const i = ids[k]!;
-      const [k1, k2] = this.assignRow(i, row);
-      if (k1 !== this.code1[i] || k2 !== this.code2[i]) {
-        this.code1[i] = k1;
-        this.code2[i] = k2;
+    for (let k = 0; k < cnt; k++) {
+      const i = list[k]!;
+      if (a1[k] !== this.code1[i] || a2[k] !== this.code2[i]) {
+        this.code1[i] = a1[k]!;
+        this.code2[i] = a2[k]!;
         moved = true;
       }
     }
@@ -1222,16 +1206,94 @@ function searchCum(cum: Float64Array, a: number, len: number, u: number): number
   return lo;
 }
 
-/** `[c, b]` rows (bias appended when the table has one), a fresh `n × d'` array. */
-function augmented(t: ClassTable): Float32Array {
-  if (!t.bias) return t.weights.slice();
-  const dp = t.d + 1;
-  const x = new Float32Array(t.n * dp);
-  for (let i = 0; i < t.n; i++) {
-    x.set(t.weights.subarray(i * t.d, (i + 1) * t.d), i * dp);
-    x[i * dp + t.d] = t.bias[i]!;
+/**
+ * `count` distinct row indices of `[0, n)` drawn uniformly without replacement (Floyd's
+ * algorithm, `O(count)` memory), in ascending order; all rows when `count ≥ n`.
+ */
+export function sampleRows(n: number, count: number, rng: Rng): Int32Array {
+  if (count >= n) {
+    const all = new Int32Array(n);
+    for (let i = 0; i < n; i++) all[i] = i;
+    return all;
+  }
+  const chosen = new Set<number>();
+  for (let j = n - count; j < n; j++) {
+    const t = rng.int(j + 1);
+    chosen.add(chosen.has(t) ? j : t);
+  }
+  return Int32Array.from(chosen).sort();
+}
+
+/** The augmented rows `[c, b]` of the listed classes (bias appended when the table has one), `rows.length × d'`. */
+function augmentedRows(t: ClassTable, rows: Int32Array): Float32Array {
+  const d = t.d;
+  const dp = d + (t.bias ? 1 : 0);
+  const x = new Float32Array(rows.length * dp);
+  const w = t.weights;
+  for (let r = 0; r < rows.length; r++) {
+    const i = rows[r]!;
+    const so = i * d;
+    const o = r * dp;
+    for (let c = 0; c < d; c++) x[o + c] = w[so + c]!;
+    if (t.bias) x[o + d] = t.bias[i]!;
   }
   return x;
+}
+
+/** Rows per block of {@link assignCodes} (bounds its scratch, whatever the size of the table). */
+export const ASSIGN_BLOCK_ROWS = 4096;
+
+/**
+ * Codes of table rows under codebooks `cb`: the nearest first codeword, then the nearest second
+ * codeword (of the other half for PQ, of the residual for RQ), through `kernels.kmeansAssign`,
+ * in blocks of at most `block` rows whose augmented rows are staged in a scratch of
+ * `block × d'` floats — the table is never copied whole. Rows are `ids[0..count)`, or
+ * `0..count-1` when `ids` is null; their codes go to `out1[k]`, `out2[k]`. Each row's codes depend
+ * only on that row (any block size gives the same codes).
+ */
+export function assignCodes(
+  table: ClassTable, cb: MidxCodebooks, ids: Int32Array | null, count: number, out1: Int32Array, out2: Int32Array,
+  block = ASSIGN_BLOCK_ROWS,
+): void {
+  const d = table.d;
+  const bias = table.bias;
+  const w = table.weights;
+  const dp = d + (bias ? 1 : 0);
+  const pq = cb.kind === 'pq';
+  const bs = Math.max(1, Math.min(block, count));
+  const x1 = new Float32Array(bs * cb.w1);
+  const x2 = pq ? new Float32Array(bs * cb.w2) : x1;
+  const k1 = new Int32Array(bs);
+  const k2 = new Int32Array(bs);
+  for (let r0 = 0; r0 < count; r0 += bs) {
+    const cnt = Math.min(bs, count - r0);
+    for (let r = 0; r < cnt; r++) {
+      const i = ids ? ids[r0 + r]! : r0 + r;
+      const so = i * d;
+      if (pq) {
+        // first half [0, w1) and second half [w1, d') of [c, b]
+        const o1 = r * cb.w1;
+        const o2 = r * cb.w2;
+        for (let t = 0; t < cb.w1; t++) x1[o1 + t] = t < d ? w[so + t]! : bias![i]!;
+        for (let t = 0; t < cb.w2; t++) x2[o2 + t] = cb.w1 + t < d ? w[so + cb.w1 + t]! : bias![i]!;
+      } else {
+        const o = r * dp;
+        for (let t = 0; t < d; t++) x1[o + t] = w[so + t]!;
+        if (bias) x1[o + d] = bias[i]!;
+      }
+    }
+    kernels.kmeansAssign(x1, cnt, cb.c1, cb.k, cb.w1, k1, null);
+    if (!pq) {
+      for (let r = 0; r < cnt; r++) {
+        const o = r * dp;
+        const co = k1[r]! * dp;
+        for (let t = 0; t < dp; t++) x1[o + t] -= cb.c1[co + t]!;
+      }
+    }
+    kernels.kmeansAssign(x2, cnt, cb.c2, cb.k, cb.w2, k2, null);
+    out1.set(k1.subarray(0, cnt), r0);
+    out2.set(k2.subarray(0, cnt), r0);
+  }
 }
 
 /** Columns `[a, b)` of an `n × d` matrix as a fresh `n × (b−a)` array. */
