@@ -13,7 +13,8 @@ import { chiSquareTest } from '../src/core/stats.js';
 import { createSampler } from '../src/index.js';
 import { kmeans } from '../src/samplers/kmeans.js';
 import { assignCodes, MidxRow, MidxSampler, sampleRows, type MidxCodebook, type MidxStage } from '../src/samplers/midx.js';
-import { newRowRangeOutput, sampleRowRange, type RowDistribution } from '../src/samplers/base.js';
+import { newRowRangeOutput, rowGenerators, sampleRowRange, type RowDistribution } from '../src/samplers/base.js';
+import { initFastKernels, tableInKernelMemory } from '../src/kernels/fast.js';
 import { logInclusionProb } from '../src/samplers/types.js';
 import { log1mExp, logSumExp } from '../src/core/math.js';
 import { RebuildPolicy } from '../src/samplers/rebuild.js';
@@ -300,6 +301,58 @@ test('midx: batched draws (drawMany) equal one-by-one draws, bit for bit, for ev
         assert.equal(lq[j], many.logProb(ids[j]!));
       }
       assert.deepEqual(b.state(), a.state(), 'the generator is consumed as by single draws');
+    }
+  }
+});
+
+test('midx softmax stage: the batch prefetch of bucket logits gives the row-by-row draws and log q, bit for bit (TS and WebAssembly kernels)', async () => {
+  const B = 40;
+  const m = 30;
+  const q = randomQueries(B, 8, 92);
+  const scored = multiLabels(Array.from({ length: B }, (_, r) => [r * 7, (r * 13 + 5) % 300]));
+  const exclude = multiLabels(Array.from({ length: B }, (_, r) => (r % 3 === 0 ? [] : [r * 3, r * 3 + 1])));
+  for (const path of ['ts', 'wasm'] as const) {
+    const fk = path === 'ts' ? null : await initFastKernels({ threads: 0 });
+    if (fk && fk.path === 'ts') {
+      await fk.close();
+      continue; // no WebAssembly SIMD here
+    }
+    try {
+      // with the WebAssembly kernels the table also lives in kernel memory (read in place)
+      const t0 = randomTable(300, 8, 91, true, 0.8);
+      const t = fk ? tableInKernelMemory(fk, t0) : t0;
+      const s = new MidxSampler({ codewords: 5, stage: 'softmax', seed: 6 });
+      s.build(t);
+      for (const rowStreams of [false, true]) {
+        for (const unique of [false, true]) {
+          for (const ex of [null, exclude]) {
+            const opts = { m, queries: q, rowStreams, unique, exclude: ex };
+            const got = s.sampleWithLogQ({ ...opts, rng: Rng.fromSeed(93) }, scored);
+            const drawsOnly = s.sample({ ...opts, rng: Rng.fromSeed(93) });
+            // reference: every row's distribution computes its own buckets' logits when it needs them
+            const row = new MidxRow(s.internals);
+            row.scoreBatch(q.data, B);
+            const out = newRowRangeOutput(B, m, unique, scored.ids.length);
+            const ref = { ...opts, rng: Rng.fromSeed(93) };
+            const distOf = (r: number): RowDistribution => {
+              row.setQueryScored(q.data, r * 8, r);
+              return row;
+            };
+            sampleRowRange('midx', 300, distOf, rowGenerators(ref), ref, scored, 0, B, out, 0);
+            const what = `${path} rowStreams ${rowStreams} unique ${unique} exclude ${ex !== null}`;
+            assert.deepEqual([...got.draws.ids], [...out.ids], what);
+            assert.deepEqual([...got.draws.logQ], [...out.logQ], what);
+            assert.deepEqual([...got.logQ], [...out.posLogQ], what);
+            assert.deepEqual([...drawsOnly.ids], [...out.ids], what);
+            assert.deepEqual([...drawsOnly.logQ], [...out.logQ], what);
+            // and logQ() of the drawn ids, row by row, gives the same values
+            const lq = s.logQ(q, { ids: got.draws.ids, offsets: Int32Array.from({ length: B + 1 }, (_, r) => r * m) });
+            if (!unique && ex === null) assert.deepEqual([...lq], [...got.draws.logQ], what);
+          }
+        }
+      }
+    } finally {
+      await fk?.close();
     }
   }
 });

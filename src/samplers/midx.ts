@@ -26,15 +26,16 @@
 import type { ClassTable } from '../core/classTable.js';
 import { ImpossibleError, OptionError, ShapeError, StateError } from '../core/errors.js';
 import { checkLabels, type Matrix } from '../core/matrix.js';
+import { expNonPos } from '../core/fastExp.js';
 import { Rng } from '../core/rng.js';
 import { assertFinite, assertMatrix, choiceOption, intOption, rejectUnknown } from '../core/validate.js';
 import { kernels } from '../kernels/index.js';
 import type { Labels } from '../core/matrix.js';
 import {
-  drawOneByOne, drawsOf, newRowRangeOutput, rowStreamsOf, sampleRowRange, SamplerBase, type RowDistribution, type RowRangeOutput,
+  drawOneByOne, drawsOf, newRowRangeOutput, rowGenerators, rowStreamsOf, sampleRowRange, SamplerBase, type RowDistribution, type RowRangeOutput,
 } from './base.js';
 import { kmeans } from './kmeans.js';
-import type { SampleOptions, SampleWithLogQ, SamplerStats } from './types.js';
+import type { Draws, SampleOptions, SampleWithLogQ, SamplerStats } from './types.js';
 
 /** Codebook structure of {@link MidxSampler}. */
 export type MidxCodebook = 'pq' | 'rq';
@@ -234,7 +235,7 @@ export class MidxSampler extends SamplerBase {
   override sampleWithLogQ(opts: SampleOptions, ids: Labels): SampleWithLogQ {
     const w = this.workers;
     const B = opts.queries ? opts.queries.rows : 0;
-    if (!w || !opts.rowStreams || this.readsTable || B < 2 * MIN_ROWS_PER_THREAD) return super.sampleWithLogQ(opts, ids);
+    if (!w || !opts.rowStreams || this.readsTable || B < 2 * MIN_ROWS_PER_THREAD) return this.sampleOneThread(opts, ids);
     const { rows } = this.checkSampleOptions(opts);
     const queries = opts.queries!;
     if (ids.offsets.length - 1 !== rows) throw new OptionError(`logQ: ids have ${ids.offsets.length - 1} rows but queries have ${rows}`);
@@ -295,6 +296,71 @@ export class MidxSampler extends SamplerBase {
     if (failure !== null) throw failure;
     return { draws: drawsOf(out, rows, opts), logQ: out.posLogQ };
   }
+
+  /**
+   * As {@link SamplerBase.sample}; the `'softmax'` stage prefetches the exact logits of the
+   * buckets the rows will draw from, grouped by bucket (see {@link MidxSampler.sampleOneThread}).
+   */
+  override sample(opts: SampleOptions): Draws {
+    if (this.stage !== 'softmax') return super.sample(opts);
+    const { rows } = this.checkSampleOptions(opts);
+    const out = newRowRangeOutput(rows, opts.m, opts.unique ?? false, 0);
+    this.sampleRows(opts, null, rows, out);
+    return drawsOf(out, rows, opts);
+  }
+
+  /** One pass over the rows on the calling thread: draws, then the scores of `ids` under each row's distribution. */
+  private sampleOneThread(opts: SampleOptions, ids: Labels): SampleWithLogQ {
+    const { rows } = this.checkSampleOptions(opts);
+    const queries = opts.queries!;
+    if (ids.offsets.length - 1 !== rows) throw new OptionError(`logQ: ids have ${ids.offsets.length - 1} rows but queries have ${rows}`);
+    checkLabels(ids, this.n, undefined, 'logQ ids');
+    const out = newRowRangeOutput(rows, opts.m, opts.unique ?? false, ids.ids.length);
+    this.sampleRows(opts, ids, rows, out);
+    return { draws: drawsOf(out, rows, opts), logQ: out.posLogQ };
+  }
+
+  /**
+   * Samples every row (and scores `scored`) into `out` on the calling thread. For the
+   * `'softmax'` stage the rows go in chunks: a first pass replays each row's bucket draws with a
+   * copy of its generator (the bucket draws do not depend on the logits) and lists the buckets
+   * the row will need (drawn, scored or excluded ids'); the exact logits of each listed bucket are
+   * then computed for all the chunk's rows that need it in one `kernels.gatherDot` call (each
+   * class row is read once per chunk instead of once per row), and handed to each row's
+   * distribution before it draws. Each logit is the same float32 dot product a row would compute
+   * alone, so the draws and `log q` are those of the row-by-row path, bit for bit; a bucket the
+   * replay did not foresee (extra rounds of unique or excluded draws) is computed when needed.
+   */
+  private sampleRows(opts: SampleOptions, scored: Labels | null, rows: number, out: RowRangeOutput): void {
+    const queries = opts.queries!;
+    const rngOf = rowGenerators(opts);
+    this.beginRows(queries);
+    try {
+      if (this.stage !== 'softmax' || rows === 0) {
+        sampleRowRange(this.name, this.supportSize(), (r) => this.rowDistribution(queries, r), rngOf, opts, scored, 0, rows, out, 0);
+        return;
+      }
+      const prefetch = this.prefetch ??= new SoftmaxPrefetch(this.internals, this.dist!);
+      // without row streams every row draws from opts.rng in turn: replay with a copy of it
+      const replay = opts.rowStreams ? null : Rng.fromState(opts.rng.state());
+      for (let r0 = 0; r0 < rows;) {
+        const r1 = prefetch.plan(queries, r0, rows, opts.m, replay ?? rngOf, scored, opts.exclude ?? null);
+        prefetch.score(queries);
+        const distOf = (r: number): RowDistribution => {
+          const dist = this.rowDistribution(queries, r);
+          prefetch.install(r);
+          return dist;
+        };
+        sampleRowRange(this.name, this.supportSize(), distOf, rngOf, opts, scored, r0, r1, out, 0);
+        r0 = r1;
+      }
+    } finally {
+      this.endRows();
+    }
+  }
+
+  /** Softmax stage: the bucket-logit prefetch of {@link MidxSampler.sampleRows} (made on first use after each re-index). */
+  private prefetch: SoftmaxPrefetch | null = null;
 
   /** Measured milliseconds per row of each thread (0: the calling thread), smoothed. */
   private rowCost: number[] = [];
@@ -460,6 +526,7 @@ export class MidxSampler extends SamplerBase {
     }
     this.bucketW = W;
     this.dist = new MidxRow(this.internals);
+    this.prefetch = null;
     this.workers?.setIndex(this.workerIndex());
   }
 
@@ -994,7 +1061,7 @@ export class MidxRow implements RowDistribution {
     }
     let s = 0;
     for (let p = a; p < end; p++) {
-      s += Math.exp(lg[p]! - mx);
+      s += expNonPos(lg[p]! - mx);
       cum[p] = s;
     }
     this.bLse[b] = mx + Math.log(s);
@@ -1072,6 +1139,28 @@ export class MidxRow implements RowDistribution {
     if (this.nzOff.length === 0) return searchCum(this.cum2, k1 * this.K, this.K, x) - k1 * this.K;
     const a = this.nzOff[k1]!;
     return this.nzK2[searchCum(this.cum2, a, this.nzOff[k1 + 1]! - a, x)]!;
+  }
+
+  /**
+   * Softmax stage: the buckets of the next `count` draws, consuming `rng` exactly as `count`
+   * draws would (two uniforms for the bucket, one for the class); the classes are not drawn.
+   */
+  planBuckets(rng: Rng, count: number, out: Int32Array): void {
+    const K = this.K;
+    for (let j = 0; j < count; j++) {
+      const k1 = searchCum(this.cum1, 0, K, rng.float() * this.total1);
+      const tot2 = this.row2(k1);
+      out[j] = k1 * K + this.pickK2(k1, rng.float() * tot2);
+      rng.float();
+    }
+  }
+
+  /**
+   * Softmax stage: bucket `b`'s dot products with the current query, computed elsewhere
+   * (`dots[at ..)`, CSR order, the values of `kernels.gatherDot`), cached as if computed here.
+   */
+  preloadBucket(b: number, dots: Float32Array, at: number): void {
+    if (this.bStamp[b] !== this.gen) this.fillBucket(b, dots, at);
   }
 
   logProb(id: number): number {
@@ -1168,6 +1257,148 @@ export class MidxRow implements RowDistribution {
       logQ[o + j] = this.logProb(id);
     }
     if (count > 0) this.lastLogQ = logQ[o + count - 1]!;
+  }
+}
+
+/** Most prefetched logits held at once (a chunk of rows ends when its buckets reach it). */
+const PREFETCH_ENTRIES = 1 << 23;
+
+/**
+ * The softmax stage's prefetch of bucket logits for a chunk of rows (see
+ * `MidxSampler.sampleRows`): `plan` lists each row's buckets, `score` computes them grouped by
+ * bucket, `install` hands a row's buckets to the row distribution.
+ * @internal
+ */
+class SoftmaxPrefetch {
+  private readonly ix: MidxInternals;
+  private readonly dist: MidxRow;
+  private readonly K2: number;
+  /** Per bucket, the last row (+1, from the chunk's start) that listed it. */
+  private readonly seen: Int32Array;
+  private drawn = new Int32Array(0);
+  /** Pairs (row of the chunk, bucket), row by row; `rowStart[r]` the first pair of row r; `pairAt` the logits' offset. */
+  private pairRow: Int32Array = new Int32Array(64);
+  private pairB: Int32Array = new Int32Array(64);
+  private pairAt: Int32Array = new Int32Array(64);
+  private rowStart = new Int32Array(2);
+  private pairs = 0;
+  private r0 = 0;
+  private rows = 0;
+  private entries = 0;
+  private dots = new Float32Array(0);
+  private keys = new Float64Array(0);
+  private q = new Float32Array(0);
+  private stamp = 0;
+
+  constructor(ix: MidxInternals, dist: MidxRow) {
+    this.ix = ix;
+    this.dist = dist;
+    this.K2 = ix.cb.k * ix.cb.k;
+    this.seen = new Int32Array(this.K2);
+  }
+
+  /** Adds bucket `b` to row `rl` of the chunk unless listed already. */
+  private add(rl: number, b: number): void {
+    if (this.seen[b] === this.stamp) return;
+    this.seen[b] = this.stamp;
+    if (this.pairs === this.pairB.length) {
+      const grow = (a: Int32Array): Int32Array => {
+        const x = new Int32Array(2 * a.length);
+        x.set(a);
+        return x;
+      };
+      this.pairRow = grow(this.pairRow);
+      this.pairB = grow(this.pairB);
+      this.pairAt = grow(this.pairAt);
+    }
+    this.pairRow[this.pairs] = rl;
+    this.pairB[this.pairs++] = b;
+    this.entries += this.ix.bucketOff[b + 1]! - this.ix.bucketOff[b]!;
+  }
+
+  /** Bucket of class `id`. */
+  private bucketOf(id: number): number {
+    return this.ix.code1[id]! * this.ix.cb.k + this.ix.code2[id]!;
+  }
+
+  /**
+   * Lists the buckets of rows `r0 ..` (until about {@link PREFETCH_ENTRIES} logits or `rows`):
+   * the first `m` draws of each row replayed with `rng` (one generator for all rows, consumed in
+   * turn) or `rngOf(r)` (row streams: a fresh copy of the row's own generator), plus the buckets
+   * of its scored and excluded ids. Returns the end of the chunk.
+   */
+  plan(
+    queries: Matrix, r0: number, rows: number, m: number, rng: Rng | ((r: number) => Rng), scored: Labels | null, exclude: Labels | null,
+  ): number {
+    const d = this.ix.d;
+    if (this.drawn.length < m) this.drawn = new Int32Array(m);
+    this.pairs = 0;
+    this.entries = 0;
+    this.r0 = r0;
+    let r = r0;
+    if (this.rowStart.length < 2) this.rowStart = new Int32Array(2);
+    this.rowStart[0] = 0;
+    for (; r < rows && (r === r0 || this.entries < PREFETCH_ENTRIES); r++) {
+      const rl = r - r0;
+      if (++this.stamp >= 0x7fffffff) {
+        this.stamp = 1;
+        this.seen.fill(0);
+      }
+      this.dist.setQueryScored(queries.data, r * d, r);
+      this.dist.planBuckets(typeof rng === 'function' ? rng(r) : rng, m, this.drawn);
+      for (let j = 0; j < m; j++) this.add(rl, this.drawn[j]!);
+      if (scored) for (let k = scored.offsets[r]!; k < scored.offsets[r + 1]!; k++) this.add(rl, this.bucketOf(scored.ids[k]!));
+      if (exclude) {
+        for (let k = exclude.offsets[r]!; k < exclude.offsets[r + 1]!; k++) this.add(rl, this.bucketOf(exclude.ids[k]!));
+      }
+      if (this.rowStart.length < rl + 2) {
+        const x = new Int32Array(2 * (rl + 2));
+        x.set(this.rowStart);
+        this.rowStart = x;
+      }
+      this.rowStart[rl + 1] = this.pairs;
+    }
+    this.rows = r - r0;
+    return r;
+  }
+
+  /** Computes the listed logits: one `kernels.gatherDot` per bucket over the chunk's rows that listed it. */
+  score(queries: Matrix): void {
+    const ix = this.ix;
+    const d = ix.d;
+    const P = this.pairs;
+    if (this.dots.length < this.entries) this.dots = new Float32Array(Math.max(this.entries, 2 * this.dots.length));
+    if (this.keys.length < P) this.keys = new Float64Array(Math.max(P, 2 * this.keys.length));
+    // pairs ordered by bucket (then by row): key = bucket·2^26 + pair (exact in float64)
+    const keys = this.keys.subarray(0, P);
+    for (let p = 0; p < P; p++) keys[p] = this.pairB[p]! * 67108864 + p;
+    keys.sort();
+    let at = 0;
+    for (let g = 0; g < P;) {
+      const b = Math.floor(keys[g]! / 67108864);
+      let e = g + 1;
+      while (e < P && Math.floor(keys[e]! / 67108864) === b) e++;
+      const cnt = e - g;
+      if (this.q.length < cnt * d) this.q = new Float32Array(Math.max(cnt * d, 2 * this.q.length));
+      for (let k = 0; k < cnt; k++) {
+        const p = keys[g + k]! - b * 67108864;
+        const qr = this.r0 + this.pairRow[p]!;
+        this.q.set(queries.data.subarray(qr * d, qr * d + d), k * d);
+      }
+      const a = ix.bucketOff[b]!;
+      const size = ix.bucketOff[b + 1]! - a;
+      kernels.gatherDot(this.q, cnt, ix.table!.weights, d, ix.bucketIds.subarray(a, a + size), size, true, this.dots.subarray(at, at + cnt * size));
+      for (let k = 0; k < cnt; k++) this.pairAt[keys[g + k]! - b * 67108864] = at + k * size;
+      at += cnt * size;
+      g = e;
+    }
+  }
+
+  /** Hands row `r`'s prefetched buckets to the row distribution (after its `setQuery…`). */
+  install(r: number): void {
+    const rl = r - this.r0;
+    if (rl < 0 || rl >= this.rows) return;
+    for (let p = this.rowStart[rl]!; p < this.rowStart[rl + 1]!; p++) this.dist.preloadBucket(this.pairB[p]!, this.dots, this.pairAt[p]!);
   }
 }
 
