@@ -1165,32 +1165,34 @@ export class MidxRow implements RowDistribution {
 
   logProb(id: number): number {
     const ix = this.ix;
-    const K = this.K;
-    const k1 = ix.code1[id]!;
-    const k2 = ix.code2[id]!;
+    return this.logProbAt(ix.code1[id]!, ix.code2[id]!, ix.bucketPos[id]!, id);
+  }
+
+  /**
+   * `log q` of class `id`, with codes `(k1, k2)`, at CSR position `p` (what {@link MidxRow.logProb}
+   * looks up; a draw knows them already). For `'uniform'` the bucket's size cancels:
+   * `q = P(k1) · e2(k2) / Σ_k2' e2(k2')·W(k1,k2')`.
+   */
+  private logProbAt(k1: number, k2: number, p: number, id: number): number {
+    const ix = this.ix;
     const l1 = this.logP1[k1]!;
     if (l1 === -Infinity) return -Infinity;
-    const tot2 = this.row2(k1);
-    const w2 = this.e2[k2]! * this.W[k1 * K + k2]!;
-    if (!(w2 > 0)) return -Infinity;
-    let l3: number;
-    const b = k1 * K + k2;
+    this.row2(k1);
+    const b = k1 * this.K + k2;
+    const e2 = this.e2[k2]!;
+    const wb = this.W[b]!;
+    if (!(e2 * wb > 0)) return -Infinity;
     switch (ix.stage) {
       case 'uniform':
-        l3 = -Math.log(ix.bucketOff[b + 1]! - ix.bucketOff[b]!);
-        break;
+        return l1 + Math.log(e2) - this.logTot2[k1]!;
       case 'pop':
-        l3 = Math.log(ix.pop![id]!) - Math.log(this.W[b]!);
-        break;
-      case 'softmax': {
+        return l1 + Math.log(e2 * wb) - this.logTot2[k1]! + (Math.log(ix.pop![id]!) - Math.log(wb));
+      case 'softmax':
         this.bucket(b);
-        l3 = this.bLogit[ix.bucketPos[id]!]! - this.bLse[b]!;
-        break;
-      }
+        return l1 + Math.log(e2 * wb) - this.logTot2[k1]! + (this.bLogit[p]! - this.bLse[b]!);
       default:
-        l3 = Math.log(this.g[id]!) - Math.log(this.W[b]!);
+        return l1 + Math.log(e2 * wb) - this.logTot2[k1]! + (Math.log(this.g[id]!) - Math.log(wb));
     }
-    return l1 + Math.log(w2) - this.logTot2[k1]! + l3;
   }
 
   draw(rng: Rng): number {
@@ -1217,7 +1219,7 @@ export class MidxRow implements RowDistribution {
         p = searchCum(this.gCum, a, size, rng.float() * this.W[b]!);
     }
     const id = ix.bucketIds[p]!;
-    this.lastLogQ = this.logProb(id);
+    this.lastLogQ = this.logProbAt(k1, k2, p, id);
     return id;
   }
 
@@ -1254,7 +1256,7 @@ export class MidxRow implements RowDistribution {
       const p = searchCum(this.bCum, a, ix.bucketOff[b + 1]! - a, pu[j]! * this.bucket(b));
       const id = ix.bucketIds[p]!;
       ids[o + j] = id;
-      logQ[o + j] = this.logProb(id);
+      logQ[o + j] = this.logProbAt((b / K) | 0, b % K, p, id);
     }
     if (count > 0) this.lastLogQ = logQ[o + count - 1]!;
   }
