@@ -64,10 +64,32 @@ export interface MidxOptions {
   trainSample?: number;
   /** Seed of the k-means generator (default 0). */
   seed?: number;
+  /**
+   * Threads that sample a batch (default 1). With `threads ≥ 2` (Node only) the sampler starts
+   * `threads − 1` helper threads at its first build ({@link MidxSampler.useWorkers}) and every
+   * call draws with row streams (as with `rowStreams: true`, whatever the call says), so the draws
+   * are those of one thread with `rowStreams: true`, for any number of threads. Stop the threads
+   * with {@link MidxSampler.close} (they do not keep the process alive).
+   */
+  threads?: number;
 }
 
 /** Option names accepted by the constructor. */
-export const MIDX_OPTIONS = ['codebook', 'codewords', 'stage', 'popularity', 'iters', 'refitIters', 'trainSample', 'seed'] as const;
+export const MIDX_OPTIONS = ['codebook', 'codewords', 'stage', 'popularity', 'iters', 'refitIters', 'trainSample', 'seed', 'threads'] as const;
+
+/** Helper threads a sampler starts for itself (with their `close`). */
+export type OwnedMidxWorkers = MidxWorkers & { close(): Promise<void> };
+
+/** Starts `count` helper threads synchronously; set by the Node-only `midxThreads` module. */
+let startThreads: ((count: number) => OwnedMidxWorkers) | null = null;
+
+/**
+ * Installs the function that starts a sampler's own helper threads (the `threads` option).
+ * @internal called by the Node-only `midxThreads` module when it loads
+ */
+export function setMidxThreadStarter(start: (count: number) => OwnedMidxWorkers): void {
+  startThreads = start;
+}
 
 /** The two codebooks of a built {@link MidxSampler}. */
 export interface MidxCodebooks {
@@ -176,6 +198,9 @@ export class MidxSampler extends SamplerBase {
   /** Classes that can be drawn (positive popularity for `'pop'`, else all). */
   private support = 0;
   private workers: MidxWorkers | null = null;
+  /** The `threads` option, and the helper threads this sampler started for it. */
+  private readonly threadsOpt: number;
+  private owned: OwnedMidxWorkers | null = null;
 
   /** @throws OptionError for unknown or invalid options */
   constructor(opts: MidxOptions = {}) {
@@ -188,6 +213,10 @@ export class MidxSampler extends SamplerBase {
     this.refitIters = intOption(opts.refitIters ?? 3, 'refitIters', 0, 10000);
     this.trainSample = opts.trainSample === undefined ? undefined : intOption(opts.trainSample, 'trainSample', 1);
     this.rng = Rng.fromSeed(opts.seed === undefined ? 0 : intOption(opts.seed, 'seed', 0));
+    this.threadsOpt = intOption(opts.threads ?? 1, 'threads', 1, 256);
+    if (this.threadsOpt > 1 && (this.stage === 'softmax' || this.stage === 'residual')) {
+      throw new OptionError(`midx threads: ${this.threadsOpt} cannot be honoured with stage '${this.stage}' (it reads the class table per query and samples on the calling thread); use threads: 1, or stage 'uniform' or 'pop'`);
+    }
     if (opts.popularity != null) {
       if (typeof (opts.popularity as { length?: unknown }).length !== 'number') {
         throw new OptionError('midx option popularity must be an array of non-negative numbers, one per class');
@@ -216,6 +245,15 @@ export class MidxSampler extends SamplerBase {
     if (workers && this.built) workers.setIndex(this.workerIndex());
   }
 
+  /** Stops the helper threads this sampler started for its `threads` option (idempotent); it then samples on one thread, with row streams still. */
+  async close(): Promise<void> {
+    const o = this.owned;
+    if (o === null) return;
+    this.owned = null;
+    if (this.workers === o) this.workers = null;
+    await o.close();
+  }
+
   /** Whether the last stage reads the class table per query (then sampling stays on the calling thread). */
   private get readsTable(): boolean {
     return this.stage === 'residual' || this.stage === 'softmax';
@@ -232,7 +270,8 @@ export class MidxSampler extends SamplerBase {
    * the calling thread. The split follows each thread's measured time per row (threads that
    * share their core with other work get fewer rows); it never changes the result.
    */
-  override sampleWithLogQ(opts: SampleOptions, ids: Labels): SampleWithLogQ {
+  override sampleWithLogQ(callOpts: SampleOptions, ids: Labels): SampleWithLogQ {
+    const opts = this.threadsOpt > 1 ? { ...callOpts, rowStreams: true } : callOpts;
     const w = this.workers;
     const B = opts.queries ? opts.queries.rows : 0;
     if (!w || !opts.rowStreams || this.readsTable || B < 2 * MIN_ROWS_PER_THREAD) return this.sampleOneThread(opts, ids);
@@ -301,7 +340,13 @@ export class MidxSampler extends SamplerBase {
    * As {@link SamplerBase.sample}; the `'softmax'` stage prefetches the exact logits of the
    * buckets the rows will draw from, grouped by bucket (see {@link MidxSampler.sampleOneThread}).
    */
-  override sample(opts: SampleOptions): Draws {
+  override sample(callOpts: SampleOptions): Draws {
+    const opts = this.threadsOpt > 1 ? { ...callOpts, rowStreams: true } : callOpts;
+    if (this.workers && opts.rowStreams && !this.readsTable && opts.queries) {
+      // the helper threads split the rows; no ids to score
+      const rows = opts.queries.rows;
+      return this.sampleWithLogQ(opts, { ids: new Int32Array(0), offsets: new Int32Array(rows + 1) }).draws;
+    }
     if (this.stage !== 'softmax') return super.sample(opts);
     const { rows } = this.checkSampleOptions(opts);
     const out = newRowRangeOutput(rows, opts.m, opts.unique ?? false, 0);
@@ -470,6 +515,13 @@ export class MidxSampler extends SamplerBase {
 
   private install(table: ClassTable, cb: MidxCodebooks, a1: Int32Array, a2: Int32Array): void {
     const n = table.n;
+    if (this.threadsOpt > 1 && this.owned === null) {
+      if (startThreads === null) {
+        throw new OptionError(`midx threads: ${this.threadsOpt} needs Node's worker_threads (import samplex's Node entry); use threads: 1 here`);
+      }
+      this.owned = startThreads(this.threadsOpt - 1);
+      this.workers = this.owned;
+    }
     if (this.popOpt !== null && this.popOpt.length !== n) {
       throw new ShapeError(`midx popularity has length ${this.popOpt.length}, expected one weight per class (n = ${n})`);
     }
@@ -667,6 +719,7 @@ export class MidxSampler extends SamplerBase {
       memoryBytes: this.indexBytes,
       buildMs: this.buildMs,
       lastUpdateMs: this.updateMs,
+      threads: this.workers ? this.workers.count + 1 : 1,
     };
   }
 
