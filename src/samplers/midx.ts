@@ -1553,19 +1553,22 @@ export function assignCodes(
   const k2 = new Int32Array(bs);
   for (let r0 = 0; r0 < count; r0 += bs) {
     const cnt = Math.min(bs, count - r0);
-    for (let r = 0; r < cnt; r++) {
-      const i = ids ? ids[r0 + r]! : r0 + r;
-      const so = i * d;
-      if (pq) {
-        // first half [0, w1) and second half [w1, d') of [c, b]
-        const o1 = r * cb.w1;
-        const o2 = r * cb.w2;
-        for (let t = 0; t < cb.w1; t++) x1[o1 + t] = t < d ? w[so + t]! : bias![i]!;
-        for (let t = 0; t < cb.w2; t++) x2[o2 + t] = cb.w1 + t < d ? w[so + cb.w1 + t]! : bias![i]!;
-      } else {
-        const o = r * dp;
-        for (let t = 0; t < d; t++) x1[o + t] = w[so + t]!;
-        if (bias) x1[o + d] = bias[i]!;
+    if (ids === null && !pq && !bias) {
+      x1.set(w.subarray(r0 * d, (r0 + cnt) * d)); // consecutive rows: one copy
+    } else {
+      for (let r = 0; r < cnt; r++) {
+        const i = ids ? ids[r0 + r]! : r0 + r;
+        const so = i * d;
+        if (pq) {
+          // first half [0, w1) and second half [w1, d') of [c, b]; the bias is coordinate d
+          const h1 = Math.min(cb.w1, d);
+          x1.set(w.subarray(so, so + h1), r * cb.w1);
+          x2.set(w.subarray(so + h1, so + d), r * cb.w2);
+          if (bias) x2[r * cb.w2 + cb.w2 - 1] = bias[i]!;
+        } else {
+          x1.set(w.subarray(so, so + d), r * dp);
+          if (bias) x1[r * dp + d] = bias[i]!;
+        }
       }
     }
     kernels.kmeansAssign(x1, cnt, cb.c1, cb.k, cb.w1, k1, null);
