@@ -12,8 +12,9 @@ import { Rng } from '../src/core/rng.js';
 import { chiSquareTest } from '../src/core/stats.js';
 import { createSampler } from '../src/index.js';
 import { kmeans } from '../src/samplers/kmeans.js';
-import { MidxRow, MidxSampler, type MidxCodebook, type MidxStage } from '../src/samplers/midx.js';
-import { newRowRangeOutput, sampleRowRange, type RowDistribution } from '../src/samplers/base.js';
+import { assignCodes, MidxRow, MidxSampler, sampleRows, type MidxCodebook, type MidxStage } from '../src/samplers/midx.js';
+import { newRowRangeOutput, rowGenerators, sampleRowRange, type RowDistribution } from '../src/samplers/base.js';
+import { initFastKernels, tableInKernelMemory } from '../src/kernels/fast.js';
 import { logInclusionProb } from '../src/samplers/types.js';
 import { log1mExp, logSumExp } from '../src/core/math.js';
 import { RebuildPolicy } from '../src/samplers/rebuild.js';
@@ -92,6 +93,92 @@ for (const codebook of ['pq', 'rq'] as MidxCodebook[]) {
     });
   }
 }
+
+test('midx: codebooks fitted on a subset of the rows (trainSample) still give the exact log q; draws match (chi-square)', () => {
+  for (const codebook of ['pq', 'rq'] as MidxCodebook[]) {
+    for (const stage of ['uniform', 'softmax'] as MidxStage[]) {
+      const t = randomTable(600, 8, 41, true, 0.8);
+      const q = randomQueries(1, 8, 42);
+      // 40 of 600 rows fit the codebooks; every row is then assigned to its nearest codewords
+      const s = new MidxSampler({ codebook, stage, codewords: 6, trainSample: 40, seed: 5 });
+      s.build(t);
+      const cb = s.codebooks()!;
+      const c1 = new Int32Array(600);
+      const c2 = new Int32Array(600);
+      assignCodes(t, cb, null, 600, c1, c2);
+      for (let i = 0; i < 600; i++) assert.deepEqual(s.codesOf(i), [c1[i], c2[i]]);
+      const qr = queryRow(q, 0);
+      const got = logQAll(s, qr);
+      const want = brute(s, t, q, 0, stage);
+      // the softmax stage scores a bucket's classes in float32 (the active kernels)
+      assert.ok(maxAbsDiff(got, want) < (stage === 'softmax' ? 5e-6 : 1e-9), `${codebook}/${stage}: ${maxAbsDiff(got, want)}`);
+      const p = drawChiSquare(s, qr, got, 20000, 401, 1e-12);
+      assert.ok(p > P_MIN, `${codebook}/${stage}: p = ${p}`);
+    }
+  }
+});
+
+test('midx: blocked code assignment equals one block and the brute-force nearest codewords', () => {
+  for (const codebook of ['pq', 'rq'] as MidxCodebook[]) {
+    for (const bias of [true, false]) {
+      const t = randomTable(257, 7, 51, bias, 0.8);
+      const s = new MidxSampler({ codebook, codewords: 5, seed: 1 });
+      s.build(t);
+      const cb = s.codebooks()!;
+      const ref1 = new Int32Array(257);
+      const ref2 = new Int32Array(257);
+      assignCodes(t, cb, null, 257, ref1, ref2, 257);
+      for (const block of [1, 3, 64, 100000]) {
+        const a1 = new Int32Array(257);
+        const a2 = new Int32Array(257);
+        assignCodes(t, cb, null, 257, a1, a2, block);
+        assert.deepEqual([...a1], [...ref1], `block ${block}`);
+        assert.deepEqual([...a2], [...ref2], `block ${block}`);
+      }
+      // listed rows get the codes of those rows
+      const ids = Int32Array.from([256, 0, 17, 17, 100]);
+      const l1 = new Int32Array(5);
+      const l2 = new Int32Array(5);
+      assignCodes(t, cb, ids, 5, l1, l2, 2);
+      for (let k = 0; k < 5; k++) assert.deepEqual([l1[k], l2[k]], [ref1[ids[k]!], ref2[ids[k]!]]);
+      // brute force: nearest first codeword, then nearest second one (other half / residual), float64
+      const dp = 7 + (bias ? 1 : 0);
+      const near = (x: number[], c: Float32Array, w: number): number => {
+        let best = 0;
+        let bestD = Infinity;
+        for (let j = 0; j < cb.k; j++) {
+          let e = 0;
+          for (let u = 0; u < w; u++) e += (x[u]! - c[j * w + u]!) ** 2;
+          if (e < bestD) [best, bestD] = [j, e];
+        }
+        return best;
+      };
+      for (let i = 0; i < 257; i++) {
+        const row = [...t.weights.subarray(i * 7, i * 7 + 7)];
+        if (bias) row.push(t.bias![i]!);
+        assert.equal(row.length, dp);
+        const k1 = near(row.slice(0, cb.w1), cb.c1, cb.w1);
+        const second = codebook === 'pq' ? row.slice(cb.w1) : row.map((v, u) => Math.fround(v - cb.c1[k1 * cb.w1 + u]!));
+        assert.deepEqual([ref1[i], ref2[i]], [k1, near(second, cb.c2, cb.w2)], `row ${i}`);
+      }
+      assert.equal(s.codesOf(100).join(), `${ref1[100]},${ref2[100]}`);
+    }
+  }
+});
+
+test('midx: sampleRows draws distinct sorted rows, all rows when asked for as many', () => {
+  const rng = Rng.fromSeed(3);
+  const r = sampleRows(1000, 50, rng);
+  assert.equal(r.length, 50);
+  for (let k = 1; k < 50; k++) assert.ok(r[k]! > r[k - 1]!);
+  assert.ok(r[0]! >= 0 && r[49]! < 1000);
+  assert.deepEqual([...sampleRows(5, 9, rng)], [0, 1, 2, 3, 4]);
+  // each row equally likely: 20000 subsets of 3 of 10 rows, chi-square on the row counts
+  const counts = new Array<number>(10).fill(0);
+  for (let k = 0; k < 20000; k++) for (const i of sampleRows(10, 3, rng)) counts[i]!++;
+  const p = chiSquareTest(counts, new Array<number>(10).fill(0.1)).pValue;
+  assert.ok(p > P_MIN, `p = ${p}`);
+});
 
 test('midx: update(ids) equals indexing the changed table with the same codebooks', () => {
   for (const codebook of ['pq', 'rq'] as MidxCodebook[]) {
@@ -215,6 +302,58 @@ test('midx: batched draws (drawMany) equal one-by-one draws, bit for bit, for ev
         assert.equal(lq[j], many.logProb(ids[j]!));
       }
       assert.deepEqual(b.state(), a.state(), 'the generator is consumed as by single draws');
+    }
+  }
+});
+
+test('midx softmax stage: the batch prefetch of bucket logits gives the row-by-row draws and log q, bit for bit (TS and WebAssembly kernels)', async () => {
+  const B = 40;
+  const m = 30;
+  const q = randomQueries(B, 8, 92);
+  const scored = multiLabels(Array.from({ length: B }, (_, r) => [r * 7, (r * 13 + 5) % 300]));
+  const exclude = multiLabels(Array.from({ length: B }, (_, r) => (r % 3 === 0 ? [] : [r * 3, r * 3 + 1])));
+  for (const path of ['ts', 'wasm'] as const) {
+    const fk = path === 'ts' ? null : await initFastKernels({ threads: 0 });
+    if (fk && fk.path === 'ts') {
+      await fk.close();
+      continue; // no WebAssembly SIMD here
+    }
+    try {
+      // with the WebAssembly kernels the table also lives in kernel memory (read in place)
+      const t0 = randomTable(300, 8, 91, true, 0.8);
+      const t = fk ? tableInKernelMemory(fk, t0) : t0;
+      const s = new MidxSampler({ codewords: 5, stage: 'softmax', seed: 6 });
+      s.build(t);
+      for (const rowStreams of [false, true]) {
+        for (const unique of [false, true]) {
+          for (const ex of [null, exclude]) {
+            const opts = { m, queries: q, rowStreams, unique, exclude: ex };
+            const got = s.sampleWithLogQ({ ...opts, rng: Rng.fromSeed(93) }, scored);
+            const drawsOnly = s.sample({ ...opts, rng: Rng.fromSeed(93) });
+            // reference: every row's distribution computes its own buckets' logits when it needs them
+            const row = new MidxRow(s.internals);
+            row.scoreBatch(q.data, B);
+            const out = newRowRangeOutput(B, m, unique, scored.ids.length);
+            const ref = { ...opts, rng: Rng.fromSeed(93) };
+            const distOf = (r: number): RowDistribution => {
+              row.setQueryScored(q.data, r * 8, r);
+              return row;
+            };
+            sampleRowRange('midx', 300, distOf, rowGenerators(ref), ref, scored, 0, B, out, 0);
+            const what = `${path} rowStreams ${rowStreams} unique ${unique} exclude ${ex !== null}`;
+            assert.deepEqual([...got.draws.ids], [...out.ids], what);
+            assert.deepEqual([...got.draws.logQ], [...out.logQ], what);
+            assert.deepEqual([...got.logQ], [...out.posLogQ], what);
+            assert.deepEqual([...drawsOnly.ids], [...out.ids], what);
+            assert.deepEqual([...drawsOnly.logQ], [...out.logQ], what);
+            // and logQ() of the drawn ids, row by row, gives the same values
+            const lq = s.logQ(q, { ids: got.draws.ids, offsets: Int32Array.from({ length: B + 1 }, (_, r) => r * m) });
+            if (!unique && ex === null) assert.deepEqual([...lq], [...got.draws.logQ], what);
+          }
+        }
+      }
+    } finally {
+      await fk?.close();
     }
   }
 });

@@ -305,3 +305,34 @@ test('midx refitIters: warm rebuilds run at most refitIters Lloyd steps per code
   assert.ok((s.stats().kmeansIterations as number) <= 2);
   assert.throws(() => new MidxSampler({ refitIters: -1 }), OptionError);
 });
+
+test("midx threads option: helper threads started by the sampler give one thread's row-stream draws, bit for bit", async () => {
+  const t = randomTable(300, 8, 41, true, 0.8);
+  const q = randomQueries(37, 8, 42);
+  const labels = randomLabels(37, 300, 43);
+  for (const codebook of ['pq', 'rq'] as MidxCodebook[]) {
+    for (const stage of ['uniform', 'pop'] as MidxStage[]) {
+      const opts = { codebook, stage, codewords: 6, seed: 2, popularity: stage === 'pop' ? POP : null };
+      const one = createSampler('midx', opts) as MidxSampler;
+      const two = createSampler('midx', { ...opts, threads: 2 }) as MidxSampler;
+      one.build(t);
+      two.build(t);
+      assert.equal(two.stats().threads, 2);
+      for (const extra of [{}, { unique: true }, { exclude: labels }] as Partial<SampleOptions>[]) {
+        // the threaded sampler draws with row streams whatever the call says
+        const a = one.sampleWithLogQ({ m: 11, rng: Rng.fromSeed(5), queries: q, rowStreams: true, ...extra }, labels);
+        const b = two.sampleWithLogQ({ m: 11, rng: Rng.fromSeed(5), queries: q, ...extra }, labels);
+        sameSamples(a, b, `${codebook}/${stage} ${Object.keys(extra).join(',')}`);
+        const c = two.sample({ m: 11, rng: Rng.fromSeed(5), queries: q, ...extra });
+        assert.deepEqual(c.ids, a.draws.ids);
+        assert.deepEqual(c.logQ, a.draws.logQ);
+      }
+      await two.close();
+      assert.equal(two.stats().threads, 1);
+      // after close: one thread, same draws
+      const d = two.sampleWithLogQ({ m: 11, rng: Rng.fromSeed(5), queries: q }, labels);
+      sameSamples(one.sampleWithLogQ({ m: 11, rng: Rng.fromSeed(5), queries: q, rowStreams: true }, labels), d, `${codebook}/${stage} closed`);
+    }
+  }
+  assert.throws(() => createSampler('midx', { stage: 'softmax', threads: 2 }), OptionError);
+});

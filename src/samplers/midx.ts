@@ -26,15 +26,16 @@
 import type { ClassTable } from '../core/classTable.js';
 import { ImpossibleError, OptionError, ShapeError, StateError } from '../core/errors.js';
 import { checkLabels, type Matrix } from '../core/matrix.js';
+import { expNonPos } from '../core/fastExp.js';
 import { Rng } from '../core/rng.js';
 import { assertFinite, assertMatrix, choiceOption, intOption, rejectUnknown } from '../core/validate.js';
 import { kernels } from '../kernels/index.js';
 import type { Labels } from '../core/matrix.js';
 import {
-  drawOneByOne, drawsOf, newRowRangeOutput, rowStreamsOf, sampleRowRange, SamplerBase, type RowDistribution, type RowRangeOutput,
+  drawOneByOne, drawsOf, newRowRangeOutput, rowGenerators, rowStreamsOf, sampleRowRange, SamplerBase, type RowDistribution, type RowRangeOutput,
 } from './base.js';
-import { kmeans, nearestCentroid } from './kmeans.js';
-import type { SampleOptions, SampleWithLogQ, SamplerStats } from './types.js';
+import { kmeans } from './kmeans.js';
+import type { Draws, SampleOptions, SampleWithLogQ, SamplerStats } from './types.js';
 
 /** Codebook structure of {@link MidxSampler}. */
 export type MidxCodebook = 'pq' | 'rq';
@@ -63,10 +64,32 @@ export interface MidxOptions {
   trainSample?: number;
   /** Seed of the k-means generator (default 0). */
   seed?: number;
+  /**
+   * Threads that sample a batch (default 1). With `threads ≥ 2` (Node only) the sampler starts
+   * `threads − 1` helper threads at its first build ({@link MidxSampler.useWorkers}) and every
+   * call draws with row streams (as with `rowStreams: true`, whatever the call says), so the draws
+   * are those of one thread with `rowStreams: true`, for any number of threads. Stop the threads
+   * with {@link MidxSampler.close} (they do not keep the process alive).
+   */
+  threads?: number;
 }
 
 /** Option names accepted by the constructor. */
-export const MIDX_OPTIONS = ['codebook', 'codewords', 'stage', 'popularity', 'iters', 'refitIters', 'trainSample', 'seed'] as const;
+export const MIDX_OPTIONS = ['codebook', 'codewords', 'stage', 'popularity', 'iters', 'refitIters', 'trainSample', 'seed', 'threads'] as const;
+
+/** Helper threads a sampler starts for itself (with their `close`). */
+export type OwnedMidxWorkers = MidxWorkers & { close(): Promise<void> };
+
+/** Starts `count` helper threads synchronously; set by the Node-only `midxThreads` module. */
+let startThreads: ((count: number) => OwnedMidxWorkers) | null = null;
+
+/**
+ * Installs the function that starts a sampler's own helper threads (the `threads` option).
+ * @internal called by the Node-only `midxThreads` module when it loads
+ */
+export function setMidxThreadStarter(start: (count: number) => OwnedMidxWorkers): void {
+  startThreads = start;
+}
 
 /** The two codebooks of a built {@link MidxSampler}. */
 export interface MidxCodebooks {
@@ -159,7 +182,6 @@ export class MidxSampler extends SamplerBase {
 
   private table: ClassTable | null = null;
   private cb: MidxCodebooks | null = null;
-  private dp = 0; // d' = d (+1 with biases)
   private code1: Int32Array = new Int32Array(0);
   private code2: Int32Array = new Int32Array(0);
   /** CSR: bucket b = k1*K + k2 holds bucketIds[bucketOff[b] .. bucketOff[b+1]). */
@@ -176,6 +198,9 @@ export class MidxSampler extends SamplerBase {
   /** Classes that can be drawn (positive popularity for `'pop'`, else all). */
   private support = 0;
   private workers: MidxWorkers | null = null;
+  /** The `threads` option, and the helper threads this sampler started for it. */
+  private readonly threadsOpt: number;
+  private owned: OwnedMidxWorkers | null = null;
 
   /** @throws OptionError for unknown or invalid options */
   constructor(opts: MidxOptions = {}) {
@@ -188,6 +213,10 @@ export class MidxSampler extends SamplerBase {
     this.refitIters = intOption(opts.refitIters ?? 3, 'refitIters', 0, 10000);
     this.trainSample = opts.trainSample === undefined ? undefined : intOption(opts.trainSample, 'trainSample', 1);
     this.rng = Rng.fromSeed(opts.seed === undefined ? 0 : intOption(opts.seed, 'seed', 0));
+    this.threadsOpt = intOption(opts.threads ?? 1, 'threads', 1, 256);
+    if (this.threadsOpt > 1 && (this.stage === 'softmax' || this.stage === 'residual')) {
+      throw new OptionError(`midx threads: ${this.threadsOpt} cannot be honoured with stage '${this.stage}' (it reads the class table per query and samples on the calling thread); use threads: 1, or stage 'uniform' or 'pop'`);
+    }
     if (opts.popularity != null) {
       if (typeof (opts.popularity as { length?: unknown }).length !== 'number') {
         throw new OptionError('midx option popularity must be an array of non-negative numbers, one per class');
@@ -216,6 +245,15 @@ export class MidxSampler extends SamplerBase {
     if (workers && this.built) workers.setIndex(this.workerIndex());
   }
 
+  /** Stops the helper threads this sampler started for its `threads` option (idempotent); it then samples on one thread, with row streams still. */
+  async close(): Promise<void> {
+    const o = this.owned;
+    if (o === null) return;
+    this.owned = null;
+    if (this.workers === o) this.workers = null;
+    await o.close();
+  }
+
   /** Whether the last stage reads the class table per query (then sampling stays on the calling thread). */
   private get readsTable(): boolean {
     return this.stage === 'residual' || this.stage === 'softmax';
@@ -232,10 +270,11 @@ export class MidxSampler extends SamplerBase {
    * the calling thread. The split follows each thread's measured time per row (threads that
    * share their core with other work get fewer rows); it never changes the result.
    */
-  override sampleWithLogQ(opts: SampleOptions, ids: Labels): SampleWithLogQ {
+  override sampleWithLogQ(callOpts: SampleOptions, ids: Labels): SampleWithLogQ {
+    const opts = this.threadsOpt > 1 ? { ...callOpts, rowStreams: true } : callOpts;
     const w = this.workers;
     const B = opts.queries ? opts.queries.rows : 0;
-    if (!w || !opts.rowStreams || this.readsTable || B < 2 * MIN_ROWS_PER_THREAD) return super.sampleWithLogQ(opts, ids);
+    if (!w || !opts.rowStreams || this.readsTable || B < 2 * MIN_ROWS_PER_THREAD) return this.sampleOneThread(opts, ids);
     const { rows } = this.checkSampleOptions(opts);
     const queries = opts.queries!;
     if (ids.offsets.length - 1 !== rows) throw new OptionError(`logQ: ids have ${ids.offsets.length - 1} rows but queries have ${rows}`);
@@ -297,6 +336,77 @@ export class MidxSampler extends SamplerBase {
     return { draws: drawsOf(out, rows, opts), logQ: out.posLogQ };
   }
 
+  /**
+   * As {@link SamplerBase.sample}; the `'softmax'` stage prefetches the exact logits of the
+   * buckets the rows will draw from, grouped by bucket (see {@link MidxSampler.sampleOneThread}).
+   */
+  override sample(callOpts: SampleOptions): Draws {
+    const opts = this.threadsOpt > 1 ? { ...callOpts, rowStreams: true } : callOpts;
+    if (this.workers && opts.rowStreams && !this.readsTable && opts.queries) {
+      // the helper threads split the rows; no ids to score
+      const rows = opts.queries.rows;
+      return this.sampleWithLogQ(opts, { ids: new Int32Array(0), offsets: new Int32Array(rows + 1) }).draws;
+    }
+    if (this.stage !== 'softmax') return super.sample(opts);
+    const { rows } = this.checkSampleOptions(opts);
+    const out = newRowRangeOutput(rows, opts.m, opts.unique ?? false, 0);
+    this.sampleRows(opts, null, rows, out);
+    return drawsOf(out, rows, opts);
+  }
+
+  /** One pass over the rows on the calling thread: draws, then the scores of `ids` under each row's distribution. */
+  private sampleOneThread(opts: SampleOptions, ids: Labels): SampleWithLogQ {
+    const { rows } = this.checkSampleOptions(opts);
+    const queries = opts.queries!;
+    if (ids.offsets.length - 1 !== rows) throw new OptionError(`logQ: ids have ${ids.offsets.length - 1} rows but queries have ${rows}`);
+    checkLabels(ids, this.n, undefined, 'logQ ids');
+    const out = newRowRangeOutput(rows, opts.m, opts.unique ?? false, ids.ids.length);
+    this.sampleRows(opts, ids, rows, out);
+    return { draws: drawsOf(out, rows, opts), logQ: out.posLogQ };
+  }
+
+  /**
+   * Samples every row (and scores `scored`) into `out` on the calling thread. For the
+   * `'softmax'` stage the rows go in chunks: a first pass replays each row's bucket draws with a
+   * copy of its generator (the bucket draws do not depend on the logits) and lists the buckets
+   * the row will need (drawn, scored or excluded ids'); the exact logits of each listed bucket are
+   * then computed for all the chunk's rows that need it in one `kernels.gatherDot` call (each
+   * class row is read once per chunk instead of once per row), and handed to each row's
+   * distribution before it draws. Each logit is the same float32 dot product a row would compute
+   * alone, so the draws and `log q` are those of the row-by-row path, bit for bit; a bucket the
+   * replay did not foresee (extra rounds of unique or excluded draws) is computed when needed.
+   */
+  private sampleRows(opts: SampleOptions, scored: Labels | null, rows: number, out: RowRangeOutput): void {
+    const queries = opts.queries!;
+    const rngOf = rowGenerators(opts);
+    this.beginRows(queries);
+    try {
+      if (this.stage !== 'softmax' || rows === 0) {
+        sampleRowRange(this.name, this.supportSize(), (r) => this.rowDistribution(queries, r), rngOf, opts, scored, 0, rows, out, 0);
+        return;
+      }
+      const prefetch = this.prefetch ??= new SoftmaxPrefetch(this.internals, this.dist!);
+      // without row streams every row draws from opts.rng in turn: replay with a copy of it
+      const replay = opts.rowStreams ? null : Rng.fromState(opts.rng.state());
+      for (let r0 = 0; r0 < rows;) {
+        const r1 = prefetch.plan(queries, r0, rows, opts.m, replay ?? rngOf, scored, opts.exclude ?? null);
+        prefetch.score(queries);
+        const distOf = (r: number): RowDistribution => {
+          const dist = this.rowDistribution(queries, r);
+          prefetch.install(r);
+          return dist;
+        };
+        sampleRowRange(this.name, this.supportSize(), distOf, rngOf, opts, scored, r0, r1, out, 0);
+        r0 = r1;
+      }
+    } finally {
+      this.endRows();
+    }
+  }
+
+  /** Softmax stage: the bucket-logit prefetch of {@link MidxSampler.sampleRows} (made on first use after each re-index). */
+  private prefetch: SoftmaxPrefetch | null = null;
+
   /** Measured milliseconds per row of each thread (0: the calling thread), smoothed. */
   private rowCost: number[] = [];
 
@@ -356,24 +466,30 @@ export class MidxSampler extends SamplerBase {
     const n = table.n;
     const K = Math.min(this.kOpt, n);
     const prev = this.cb && this.cb.k === K && this.cb.w1 === w1 && this.cb.w2 === w2 && this.cb.kind === this.codebook ? this.cb : null;
-    const x = augmented(table);
-    const sample = this.trainSample ?? 256 * K;
     const iters = prev ? this.refitIters : this.iters;
-    const part1 = this.codebook === 'pq' ? columns(x, n, dp, 0, w1) : x;
-    const r1 = kmeans(part1, n, w1, K, this.rng, { iters, initial: prev?.c1 ?? null, sample });
+    // both codebooks are fitted on one random subset of the rows (all rows when n is small);
+    // the whole table is never copied: every row is then assigned block by block
+    const fitN = Math.max(K, Math.min(n, this.trainSample ?? 256 * K));
+    const x = augmentedRows(table, sampleRows(n, fitN, this.rng));
+    const part1 = this.codebook === 'pq' ? columns(x, fitN, dp, 0, w1) : x;
+    const r1 = kmeans(part1, fitN, w1, K, this.rng, { iters, initial: prev?.c1 ?? null });
     let part2: Float32Array;
     if (this.codebook === 'pq') {
-      part2 = columns(x, n, dp, w1, dp);
+      part2 = columns(x, fitN, dp, w1, dp);
     } else {
-      part2 = x; // residual in place
-      for (let i = 0; i < n; i++) {
+      part2 = x; // residual of the fitted rows, in place
+      for (let i = 0; i < fitN; i++) {
         const co = r1.assign[i]! * dp;
         for (let t = 0; t < dp; t++) part2[i * dp + t] -= r1.centroids[co + t]!;
       }
     }
-    const r2 = kmeans(part2, n, w2, K, this.rng, { iters, initial: prev?.c2 ?? null, sample });
+    const r2 = kmeans(part2, fitN, w2, K, this.rng, { iters, initial: prev?.c2 ?? null });
     this.kmeansIters = r1.iterations + r2.iterations;
-    this.install(table, { kind: this.codebook, k: K, w1, w2, c1: r1.centroids, c2: r2.centroids }, r1.assign, r2.assign);
+    const cb: MidxCodebooks = { kind: this.codebook, k: K, w1, w2, c1: r1.centroids, c2: r2.centroids };
+    const a1 = new Int32Array(n);
+    const a2 = new Int32Array(n);
+    assignCodes(table, cb, null, n, a1, a2);
+    this.install(table, cb, a1, a2);
     this.buildMs = performance.now() - t0;
   }
 
@@ -392,21 +508,20 @@ export class MidxSampler extends SamplerBase {
     const copy: MidxCodebooks = { ...cb, c1: cb.c1.slice(), c2: cb.c2.slice() };
     const a1 = new Int32Array(table.n);
     const a2 = new Int32Array(table.n);
-    this.table = table;
-    this.cb = copy;
-    this.dp = dp;
-    const row = new Float32Array(dp);
-    for (let i = 0; i < table.n; i++) {
-      const [k1, k2] = this.assignRow(i, row);
-      a1[i] = k1;
-      a2[i] = k2;
-    }
+    assignCodes(table, copy, null, table.n, a1, a2);
     this.install(table, copy, a1, a2);
     this.buildMs = performance.now() - t0;
   }
 
   private install(table: ClassTable, cb: MidxCodebooks, a1: Int32Array, a2: Int32Array): void {
     const n = table.n;
+    if (this.threadsOpt > 1 && this.owned === null) {
+      if (startThreads === null) {
+        throw new OptionError(`midx threads: ${this.threadsOpt} needs Node's worker_threads (import samplex's Node entry); use threads: 1 here`);
+      }
+      this.owned = startThreads(this.threadsOpt - 1);
+      this.workers = this.owned;
+    }
     if (this.popOpt !== null && this.popOpt.length !== n) {
       throw new ShapeError(`midx popularity has length ${this.popOpt.length}, expected one weight per class (n = ${n})`);
     }
@@ -423,28 +538,12 @@ export class MidxSampler extends SamplerBase {
     }
     this.table = table;
     this.cb = cb;
-    this.dp = table.d + (table.bias ? 1 : 0);
     this.code1 = a1;
     this.code2 = a2;
     this.n = n;
     this.dim = table.d;
     this.built = true;
     this.reindex();
-  }
-
-  /** Nearest codewords of row `i` of the table (`O(K·d)`); `row` is scratch of length `d'`. */
-  private assignRow(i: number, row: Float32Array): [number, number] {
-    const t = this.table!;
-    const cb = this.cb!;
-    const d = t.d;
-    row.set(t.weights.subarray(i * d, (i + 1) * d));
-    if (t.bias) row[d] = t.bias[i]!;
-    if (cb.kind === 'pq') {
-      return [nearestCentroid(row, 0, cb.w1, cb.c1, cb.k), nearestCentroid(row, cb.w1, cb.w2, cb.c2, cb.k)];
-    }
-    const k1 = nearestCentroid(row, 0, cb.w1, cb.c1, cb.k);
-    for (let s = 0; s < cb.w1; s++) row[s] -= cb.c1[k1 * cb.w1 + s]!;
-    return [k1, nearestCentroid(row, 0, cb.w2, cb.c2, cb.k)];
   }
 
   /** Rebuilds the CSR buckets and the static weights from the codes (`O(n + K²)`). */
@@ -479,6 +578,7 @@ export class MidxSampler extends SamplerBase {
     }
     this.bucketW = W;
     this.dist = new MidxRow(this.internals);
+    this.prefetch = null;
     this.workers?.setIndex(this.workerIndex());
   }
 
@@ -486,14 +586,17 @@ export class MidxSampler extends SamplerBase {
   override update(ids: ArrayLike<number>): void {
     super.update(ids);
     const t0 = performance.now();
-    const row = new Float32Array(this.dp);
+    const cnt = ids.length;
+    const list = ids instanceof Int32Array ? ids : Int32Array.from(ids);
+    const a1 = new Int32Array(cnt);
+    const a2 = new Int32Array(cnt);
+    assignCodes(this.table!, this.cb!, list, cnt, a1, a2);
     let moved = false;
-    for (let k = 0; k < ids.length; k++) {
-      const i = ids[k]!;
-      const [k1, k2] = this.assignRow(i, row);
-      if (k1 !== this.code1[i] || k2 !== this.code2[i]) {
-        this.code1[i] = k1;
-        this.code2[i] = k2;
+    for (let k = 0; k < cnt; k++) {
+      const i = list[k]!;
+      if (a1[k] !== this.code1[i] || a2[k] !== this.code2[i]) {
+        this.code1[i] = a1[k]!;
+        this.code2[i] = a2[k]!;
         moved = true;
       }
     }
@@ -616,6 +719,7 @@ export class MidxSampler extends SamplerBase {
       memoryBytes: this.indexBytes,
       buildMs: this.buildMs,
       lastUpdateMs: this.updateMs,
+      threads: this.workers ? this.workers.count + 1 : 1,
     };
   }
 
@@ -1010,7 +1114,7 @@ export class MidxRow implements RowDistribution {
     }
     let s = 0;
     for (let p = a; p < end; p++) {
-      s += Math.exp(lg[p]! - mx);
+      s += expNonPos(lg[p]! - mx);
       cum[p] = s;
     }
     this.bLse[b] = mx + Math.log(s);
@@ -1090,34 +1194,58 @@ export class MidxRow implements RowDistribution {
     return this.nzK2[searchCum(this.cum2, a, this.nzOff[k1 + 1]! - a, x)]!;
   }
 
+  /**
+   * Softmax stage: the buckets of the next `count` draws, consuming `rng` exactly as `count`
+   * draws would (two uniforms for the bucket, one for the class); the classes are not drawn.
+   */
+  planBuckets(rng: Rng, count: number, out: Int32Array): void {
+    const K = this.K;
+    for (let j = 0; j < count; j++) {
+      const k1 = searchCum(this.cum1, 0, K, rng.float() * this.total1);
+      const tot2 = this.row2(k1);
+      out[j] = k1 * K + this.pickK2(k1, rng.float() * tot2);
+      rng.float();
+    }
+  }
+
+  /**
+   * Softmax stage: bucket `b`'s dot products with the current query, computed elsewhere
+   * (`dots[at ..)`, CSR order, the values of `kernels.gatherDot`), cached as if computed here.
+   */
+  preloadBucket(b: number, dots: Float32Array, at: number): void {
+    if (this.bStamp[b] !== this.gen) this.fillBucket(b, dots, at);
+  }
+
   logProb(id: number): number {
     const ix = this.ix;
-    const K = this.K;
-    const k1 = ix.code1[id]!;
-    const k2 = ix.code2[id]!;
+    return this.logProbAt(ix.code1[id]!, ix.code2[id]!, ix.bucketPos[id]!, id);
+  }
+
+  /**
+   * `log q` of class `id`, with codes `(k1, k2)`, at CSR position `p` (what {@link MidxRow.logProb}
+   * looks up; a draw knows them already). For `'uniform'` the bucket's size cancels:
+   * `q = P(k1) · e2(k2) / Σ_k2' e2(k2')·W(k1,k2')`.
+   */
+  private logProbAt(k1: number, k2: number, p: number, id: number): number {
+    const ix = this.ix;
     const l1 = this.logP1[k1]!;
     if (l1 === -Infinity) return -Infinity;
-    const tot2 = this.row2(k1);
-    const w2 = this.e2[k2]! * this.W[k1 * K + k2]!;
-    if (!(w2 > 0)) return -Infinity;
-    let l3: number;
-    const b = k1 * K + k2;
+    this.row2(k1);
+    const b = k1 * this.K + k2;
+    const e2 = this.e2[k2]!;
+    const wb = this.W[b]!;
+    if (!(e2 * wb > 0)) return -Infinity;
     switch (ix.stage) {
       case 'uniform':
-        l3 = -Math.log(ix.bucketOff[b + 1]! - ix.bucketOff[b]!);
-        break;
+        return l1 + Math.log(e2) - this.logTot2[k1]!;
       case 'pop':
-        l3 = Math.log(ix.pop![id]!) - Math.log(this.W[b]!);
-        break;
-      case 'softmax': {
+        return l1 + Math.log(e2 * wb) - this.logTot2[k1]! + (Math.log(ix.pop![id]!) - Math.log(wb));
+      case 'softmax':
         this.bucket(b);
-        l3 = this.bLogit[ix.bucketPos[id]!]! - this.bLse[b]!;
-        break;
-      }
+        return l1 + Math.log(e2 * wb) - this.logTot2[k1]! + (this.bLogit[p]! - this.bLse[b]!);
       default:
-        l3 = Math.log(this.g[id]!) - Math.log(this.W[b]!);
+        return l1 + Math.log(e2 * wb) - this.logTot2[k1]! + (Math.log(this.g[id]!) - Math.log(wb));
     }
-    return l1 + Math.log(w2) - this.logTot2[k1]! + l3;
   }
 
   draw(rng: Rng): number {
@@ -1144,7 +1272,7 @@ export class MidxRow implements RowDistribution {
         p = searchCum(this.gCum, a, size, rng.float() * this.W[b]!);
     }
     const id = ix.bucketIds[p]!;
-    this.lastLogQ = this.logProb(id);
+    this.lastLogQ = this.logProbAt(k1, k2, p, id);
     return id;
   }
 
@@ -1181,9 +1309,151 @@ export class MidxRow implements RowDistribution {
       const p = searchCum(this.bCum, a, ix.bucketOff[b + 1]! - a, pu[j]! * this.bucket(b));
       const id = ix.bucketIds[p]!;
       ids[o + j] = id;
-      logQ[o + j] = this.logProb(id);
+      logQ[o + j] = this.logProbAt((b / K) | 0, b % K, p, id);
     }
     if (count > 0) this.lastLogQ = logQ[o + count - 1]!;
+  }
+}
+
+/** Most prefetched logits held at once (a chunk of rows ends when its buckets reach it). */
+const PREFETCH_ENTRIES = 1 << 23;
+
+/**
+ * The softmax stage's prefetch of bucket logits for a chunk of rows (see
+ * `MidxSampler.sampleRows`): `plan` lists each row's buckets, `score` computes them grouped by
+ * bucket, `install` hands a row's buckets to the row distribution.
+ * @internal
+ */
+class SoftmaxPrefetch {
+  private readonly ix: MidxInternals;
+  private readonly dist: MidxRow;
+  private readonly K2: number;
+  /** Per bucket, the last row (+1, from the chunk's start) that listed it. */
+  private readonly seen: Int32Array;
+  private drawn = new Int32Array(0);
+  /** Pairs (row of the chunk, bucket), row by row; `rowStart[r]` the first pair of row r; `pairAt` the logits' offset. */
+  private pairRow: Int32Array = new Int32Array(64);
+  private pairB: Int32Array = new Int32Array(64);
+  private pairAt: Int32Array = new Int32Array(64);
+  private rowStart = new Int32Array(2);
+  private pairs = 0;
+  private r0 = 0;
+  private rows = 0;
+  private entries = 0;
+  private dots = new Float32Array(0);
+  private keys = new Float64Array(0);
+  private q = new Float32Array(0);
+  private stamp = 0;
+
+  constructor(ix: MidxInternals, dist: MidxRow) {
+    this.ix = ix;
+    this.dist = dist;
+    this.K2 = ix.cb.k * ix.cb.k;
+    this.seen = new Int32Array(this.K2);
+  }
+
+  /** Adds bucket `b` to row `rl` of the chunk unless listed already. */
+  private add(rl: number, b: number): void {
+    if (this.seen[b] === this.stamp) return;
+    this.seen[b] = this.stamp;
+    if (this.pairs === this.pairB.length) {
+      const grow = (a: Int32Array): Int32Array => {
+        const x = new Int32Array(2 * a.length);
+        x.set(a);
+        return x;
+      };
+      this.pairRow = grow(this.pairRow);
+      this.pairB = grow(this.pairB);
+      this.pairAt = grow(this.pairAt);
+    }
+    this.pairRow[this.pairs] = rl;
+    this.pairB[this.pairs++] = b;
+    this.entries += this.ix.bucketOff[b + 1]! - this.ix.bucketOff[b]!;
+  }
+
+  /** Bucket of class `id`. */
+  private bucketOf(id: number): number {
+    return this.ix.code1[id]! * this.ix.cb.k + this.ix.code2[id]!;
+  }
+
+  /**
+   * Lists the buckets of rows `r0 ..` (until about {@link PREFETCH_ENTRIES} logits or `rows`):
+   * the first `m` draws of each row replayed with `rng` (one generator for all rows, consumed in
+   * turn) or `rngOf(r)` (row streams: a fresh copy of the row's own generator), plus the buckets
+   * of its scored and excluded ids. Returns the end of the chunk.
+   */
+  plan(
+    queries: Matrix, r0: number, rows: number, m: number, rng: Rng | ((r: number) => Rng), scored: Labels | null, exclude: Labels | null,
+  ): number {
+    const d = this.ix.d;
+    if (this.drawn.length < m) this.drawn = new Int32Array(m);
+    this.pairs = 0;
+    this.entries = 0;
+    this.r0 = r0;
+    let r = r0;
+    if (this.rowStart.length < 2) this.rowStart = new Int32Array(2);
+    this.rowStart[0] = 0;
+    for (; r < rows && (r === r0 || this.entries < PREFETCH_ENTRIES); r++) {
+      const rl = r - r0;
+      if (++this.stamp >= 0x7fffffff) {
+        this.stamp = 1;
+        this.seen.fill(0);
+      }
+      this.dist.setQueryScored(queries.data, r * d, r);
+      this.dist.planBuckets(typeof rng === 'function' ? rng(r) : rng, m, this.drawn);
+      for (let j = 0; j < m; j++) this.add(rl, this.drawn[j]!);
+      if (scored) for (let k = scored.offsets[r]!; k < scored.offsets[r + 1]!; k++) this.add(rl, this.bucketOf(scored.ids[k]!));
+      if (exclude) {
+        for (let k = exclude.offsets[r]!; k < exclude.offsets[r + 1]!; k++) this.add(rl, this.bucketOf(exclude.ids[k]!));
+      }
+      if (this.rowStart.length < rl + 2) {
+        const x = new Int32Array(2 * (rl + 2));
+        x.set(this.rowStart);
+        this.rowStart = x;
+      }
+      this.rowStart[rl + 1] = this.pairs;
+    }
+    this.rows = r - r0;
+    return r;
+  }
+
+  /** Computes the listed logits: one `kernels.gatherDot` per bucket over the chunk's rows that listed it. */
+  score(queries: Matrix): void {
+    const ix = this.ix;
+    const d = ix.d;
+    const P = this.pairs;
+    if (this.dots.length < this.entries) this.dots = new Float32Array(Math.max(this.entries, 2 * this.dots.length));
+    if (this.keys.length < P) this.keys = new Float64Array(Math.max(P, 2 * this.keys.length));
+    // pairs ordered by bucket (then by row): key = bucket·2^26 + pair (exact in float64)
+    const keys = this.keys.subarray(0, P);
+    for (let p = 0; p < P; p++) keys[p] = this.pairB[p]! * 67108864 + p;
+    keys.sort();
+    let at = 0;
+    for (let g = 0; g < P;) {
+      const b = Math.floor(keys[g]! / 67108864);
+      let e = g + 1;
+      while (e < P && Math.floor(keys[e]! / 67108864) === b) e++;
+      const cnt = e - g;
+      if (this.q.length < cnt * d) this.q = new Float32Array(Math.max(cnt * d, 2 * this.q.length));
+      for (let k = 0; k < cnt; k++) {
+        const p = keys[g + k]! - b * 67108864;
+        const qr = this.r0 + this.pairRow[p]!;
+        this.q.set(queries.data.subarray(qr * d, qr * d + d), k * d);
+      }
+      const a = ix.bucketOff[b]!;
+      const size = ix.bucketOff[b + 1]! - a;
+      kernels.gatherDot(this.q, cnt, ix.table!.weights, d, ix.bucketIds.subarray(a, a + size), size, true, this.dots.subarray(at, at + cnt * size));
+      for (let k = 0; k < cnt; k++) this.pairAt[keys[g + k]! - b * 67108864] = at + k * size;
+      at += cnt * size;
+      g = e;
+    }
+  }
+
+  /** Hands row `r`'s prefetched buckets to the row distribution (after its `setQuery…`). */
+  install(r: number): void {
+    const rl = r - this.r0;
+    if (rl < 0 || rl >= this.rows) return;
+    for (let p = this.rowStart[rl]!; p < this.rowStart[rl + 1]!; p++) this.dist.preloadBucket(this.pairB[p]!, this.dots, this.pairAt[p]!);
   }
 }
 
@@ -1222,16 +1492,97 @@ function searchCum(cum: Float64Array, a: number, len: number, u: number): number
   return lo;
 }
 
-/** `[c, b]` rows (bias appended when the table has one), a fresh `n × d'` array. */
-function augmented(t: ClassTable): Float32Array {
-  if (!t.bias) return t.weights.slice();
-  const dp = t.d + 1;
-  const x = new Float32Array(t.n * dp);
-  for (let i = 0; i < t.n; i++) {
-    x.set(t.weights.subarray(i * t.d, (i + 1) * t.d), i * dp);
-    x[i * dp + t.d] = t.bias[i]!;
+/**
+ * `count` distinct row indices of `[0, n)` drawn uniformly without replacement (Floyd's
+ * algorithm, `O(count)` memory), in ascending order; all rows when `count ≥ n`.
+ */
+export function sampleRows(n: number, count: number, rng: Rng): Int32Array {
+  if (count >= n) {
+    const all = new Int32Array(n);
+    for (let i = 0; i < n; i++) all[i] = i;
+    return all;
+  }
+  const chosen = new Set<number>();
+  for (let j = n - count; j < n; j++) {
+    const t = rng.int(j + 1);
+    chosen.add(chosen.has(t) ? j : t);
+  }
+  return Int32Array.from(chosen).sort();
+}
+
+/** The augmented rows `[c, b]` of the listed classes (bias appended when the table has one), `rows.length × d'`. */
+function augmentedRows(t: ClassTable, rows: Int32Array): Float32Array {
+  const d = t.d;
+  const dp = d + (t.bias ? 1 : 0);
+  const x = new Float32Array(rows.length * dp);
+  const w = t.weights;
+  for (let r = 0; r < rows.length; r++) {
+    const i = rows[r]!;
+    const so = i * d;
+    const o = r * dp;
+    for (let c = 0; c < d; c++) x[o + c] = w[so + c]!;
+    if (t.bias) x[o + d] = t.bias[i]!;
   }
   return x;
+}
+
+/** Rows per block of {@link assignCodes} (bounds its scratch, whatever the size of the table). */
+export const ASSIGN_BLOCK_ROWS = 4096;
+
+/**
+ * Codes of table rows under codebooks `cb`: the nearest first codeword, then the nearest second
+ * codeword (of the other half for PQ, of the residual for RQ), through `kernels.kmeansAssign`,
+ * in blocks of at most `block` rows whose augmented rows are staged in a scratch of
+ * `block × d'` floats — the table is never copied whole. Rows are `ids[0..count)`, or
+ * `0..count-1` when `ids` is null; their codes go to `out1[k]`, `out2[k]`. Each row's codes depend
+ * only on that row (any block size gives the same codes).
+ */
+export function assignCodes(
+  table: ClassTable, cb: MidxCodebooks, ids: Int32Array | null, count: number, out1: Int32Array, out2: Int32Array,
+  block = ASSIGN_BLOCK_ROWS,
+): void {
+  const d = table.d;
+  const bias = table.bias;
+  const w = table.weights;
+  const dp = d + (bias ? 1 : 0);
+  const pq = cb.kind === 'pq';
+  const bs = Math.max(1, Math.min(block, count));
+  const x1 = new Float32Array(bs * cb.w1);
+  const x2 = pq ? new Float32Array(bs * cb.w2) : x1;
+  const k1 = new Int32Array(bs);
+  const k2 = new Int32Array(bs);
+  for (let r0 = 0; r0 < count; r0 += bs) {
+    const cnt = Math.min(bs, count - r0);
+    if (ids === null && !pq && !bias) {
+      x1.set(w.subarray(r0 * d, (r0 + cnt) * d)); // consecutive rows: one copy
+    } else {
+      for (let r = 0; r < cnt; r++) {
+        const i = ids ? ids[r0 + r]! : r0 + r;
+        const so = i * d;
+        if (pq) {
+          // first half [0, w1) and second half [w1, d') of [c, b]; the bias is coordinate d
+          const h1 = Math.min(cb.w1, d);
+          x1.set(w.subarray(so, so + h1), r * cb.w1);
+          x2.set(w.subarray(so + h1, so + d), r * cb.w2);
+          if (bias) x2[r * cb.w2 + cb.w2 - 1] = bias[i]!;
+        } else {
+          x1.set(w.subarray(so, so + d), r * dp);
+          if (bias) x1[r * dp + d] = bias[i]!;
+        }
+      }
+    }
+    kernels.kmeansAssign(x1, cnt, cb.c1, cb.k, cb.w1, k1, null);
+    if (!pq) {
+      for (let r = 0; r < cnt; r++) {
+        const o = r * dp;
+        const co = k1[r]! * dp;
+        for (let t = 0; t < dp; t++) x1[o + t] -= cb.c1[co + t]!;
+      }
+    }
+    kernels.kmeansAssign(x2, cnt, cb.c2, cb.k, cb.w2, k2, null);
+    out1.set(k1.subarray(0, cnt), r0);
+    out2.set(k2.subarray(0, cnt), r0);
+  }
 }
 
 /** Columns `[a, b)` of an `n × d` matrix as a fresh `n × (b−a)` array. */

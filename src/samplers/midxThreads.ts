@@ -9,11 +9,13 @@
 import type { MessagePort, Worker } from 'node:worker_threads';
 import { OptionError, StateError } from '../core/errors.js';
 import { spawnNodeWorker } from '../kernels/nodeWorker.js';
-import type { MidxInternals, MidxRangeRequest, MidxRangeResult, MidxWorkers } from './midx.js';
+import { setMidxThreadStarter, type MidxInternals, type MidxRangeRequest, type MidxRangeResult, type MidxWorkers } from './midx.js';
 import type { FromMidxWorker, ToMidxWorker } from './midxWorker.js';
 
 /** Longest wait for a helper thread's range before it is declared dead. */
 const REPLY_TIMEOUT_MS = 120_000;
+/** Longest wait for a helper thread to start ({@link MidxThreads.createSync}). */
+const START_TIMEOUT_MS = 60_000;
 
 interface Helper {
   worker: Worker;
@@ -35,6 +37,44 @@ export class MidxThreads implements MidxWorkers {
   }
 
   /**
+   * As {@link MidxThreads.create}, without returning to the event loop: waits for each thread's
+   * start on a shared flag (what the `threads` option of the midx sampler uses).
+   * @throws OptionError for a bad count; StateError when a thread fails to start
+   */
+  static createSync(count: number): MidxThreads {
+    if (!Number.isInteger(count) || count < 1) throw new OptionError(`MidxThreads needs count >= 1 helper threads, got ${count}`);
+    const wt = process.getBuiltinModule('node:worker_threads') as typeof import('node:worker_threads');
+    const url = new URL('./midxWorker.js', import.meta.url);
+    const helpers: Helper[] = [];
+    const receive = wt.receiveMessageOnPort as (port: MessagePort) => { message: unknown } | undefined;
+    try {
+      for (let i = 0; i < count; i++) {
+        const { port1, port2 } = new wt.MessageChannel();
+        const sab = new SharedArrayBuffer(4);
+        const flag = new Int32Array(sab);
+        const worker = spawnNodeWorker(url, { workerData: { port: port2, flag: sab }, transferList: [port2] });
+        helpers.push({ worker, port: port1, flag });
+        worker.on('error', () => {}); // reported through finish (no reply / timeout)
+        worker.unref();
+        port1.unref();
+        const t0 = Date.now();
+        while (Atomics.load(flag, 0) === 0) {
+          if (Atomics.wait(flag, 0, 0, 1000) === 'timed-out' && Date.now() - t0 > START_TIMEOUT_MS) {
+            throw new StateError(`a midx helper thread did not start within ${START_TIMEOUT_MS / 1000} s`);
+          }
+        }
+        const got = receive(port1);
+        const m = got?.message as FromMidxWorker | undefined;
+        if (!m || m.type !== 'ready') throw new StateError(`a midx helper thread failed to start: ${m && m.type === 'error' ? m.message : 'no ready message'}`);
+      }
+    } catch (e) {
+      for (const h of helpers) void h.worker.terminate();
+      throw e;
+    }
+    return new MidxThreads(helpers, receive);
+  }
+
+  /**
    * Starts `count` helper threads (`count ≥ 1`).
    * @throws OptionError for a bad count; StateError when a thread fails to start
    */
@@ -48,7 +88,8 @@ export class MidxThreads implements MidxWorkers {
         const { port1, port2 } = new wt.MessageChannel();
         const sab = new SharedArrayBuffer(4);
         const worker = spawnNodeWorker(url, { workerData: { port: port2, flag: sab }, transferList: [port2] });
-        helpers.push({ worker, port: port1, flag: new Int32Array(sab) });
+        const flag = new Int32Array(sab);
+        helpers.push({ worker, port: port1, flag });
         await new Promise<void>((resolve, reject) => {
           const fail = (e: unknown): void => reject(new StateError(`a midx helper thread failed to start: ${e instanceof Error ? e.message : String(e)}`));
           worker.once('error', fail);
@@ -56,7 +97,12 @@ export class MidxThreads implements MidxWorkers {
           port1.once('message', (m: FromMidxWorker) => {
             worker.off('error', fail);
             worker.removeAllListeners('exit');
-            if (m.type === 'ready') resolve();
+            // the thread raises its flag right after 'ready' (for a synchronous start): wait for
+            // it, so that it cannot land after the first range's reset of the flag
+            if (m.type === 'ready') {
+              while (Atomics.load(flag, 0) === 0) Atomics.wait(flag, 0, 0, 100);
+              resolve();
+            }
             else fail(new Error(m.type === 'error' ? m.message : 'unexpected first message'));
           });
         });
@@ -111,3 +157,5 @@ export class MidxThreads implements MidxWorkers {
     await Promise.all(this.helpers.map((h) => h.worker.terminate()));
   }
 }
+
+setMidxThreadStarter((count) => MidxThreads.createSync(count));

@@ -73,3 +73,6 @@ port.on('message', (msg: ToMidxWorker) => {
   Atomics.notify(done, 0);
 });
 port.postMessage({ type: 'ready' } satisfies FromMidxWorker);
+// a synchronous start waits on the flag
+Atomics.store(done, 0, 1);
+Atomics.notify(done, 0);
