@@ -21,9 +21,9 @@ import { createSampler } from '../src/samplers/factory.js';
 import { TfOutputHead } from '../src/tfjs/adapter.js';
 import { registerSamplexKernels } from '../src/tfjs/wasmKernels.js';
 import { loadTfjs } from '../src/tfjs/node.js';
-import { seqRecHead } from '../src/rec/head.js';
-import type { Tf } from '../src/rec/sasrec.js';
-import { SeqRecTrainer, trainingBatch } from '../src/rec/trainer.js';
+import { seqRecHead } from '../src/apps/seqrec/head.js';
+import type { Tf } from '../src/apps/seqrec/sasrec.js';
+import { SeqRecTrainer, trainingBatch } from '../src/apps/seqrec/trainer.js';
 import { emit, peakRssMB } from './util.js';
 
 const N_ITEMS = 1_000_000;

@@ -18,7 +18,7 @@ import { Rng } from '../src/core/rng.js';
 import { initFastKernels, tableInKernelMemory, type FastKernels } from '../src/kernels/fast.js';
 import { OutputLayer } from '../src/layer/outputLayer.js';
 import { Adam } from '../src/layer/optimizers.js';
-import { LstmLm } from '../src/lm/model.js';
+import { LstmLm } from '../src/apps/lm/model.js';
 import '../src/samplers/index.js';
 import { createSampler } from '../src/samplers/factory.js';
 import { TfOutputHead, loadTfjs, registerSamplexKernels, type Tf } from '../src/tfjs/index.js';

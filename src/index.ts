@@ -75,7 +75,7 @@ export {
   type XmcRunResult,
   type LoadedXmcModel,
 } from './apps/xmc/run.js';
-export { rankTargets, SEQREC_CUTOFFS, type RankingMetrics } from './rec/evaluate.js';
+export { rankTargets, SEQREC_CUTOFFS, type RankingMetrics } from './apps/seqrec/evaluate.js';
 export {
   SasRec,
   gatherRows,
@@ -84,8 +84,8 @@ export {
   type SasRecOptions,
   type SeqInput,
   type ForwardOptions,
-} from './rec/sasrec.js';
-export { seqRecHead, type SeqRecHead } from './rec/head.js';
+} from './apps/seqrec/sasrec.js';
+export { seqRecHead, type SeqRecHead } from './apps/seqrec/head.js';
 export { DenseAdam, type DenseAdamOptions } from './tfjs/denseAdam.js';
 export {
   SeqRecTrainer,
@@ -95,7 +95,7 @@ export {
   type SeqRecTrainerOptions,
   type SeqBatch,
   type EpochResult,
-} from './rec/trainer.js';
+} from './apps/seqrec/trainer.js';
 export {
   runSeqRec,
   saveSeqRecCheckpoint,
@@ -109,4 +109,4 @@ export {
   type RunSeqRecOptions,
   type SeqRecRunResult,
   type SeqRecCheckpointMeta,
-} from './rec/run.js';
+} from './apps/seqrec/run.js';

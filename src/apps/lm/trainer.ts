@@ -2,11 +2,11 @@
  * Training and evaluation loops of the {@link LstmLm} language model over BPTT batches.
  * @module
  */
-import { OptionError } from '../core/errors.js';
-import { matrix, type Matrix } from '../core/matrix.js';
-import { BpttBatcher } from '../data/bptt.js';
-import { intOption, rejectUnknown } from '../core/validate.js';
-import type { Rng } from '../core/rng.js';
+import { OptionError } from '../../core/errors.js';
+import { matrix, type Matrix } from '../../core/matrix.js';
+import { BpttBatcher } from '../../data/bptt.js';
+import { intOption, rejectUnknown } from '../../core/validate.js';
+import type { Rng } from '../../core/rng.js';
 import type { LstmLm } from './model.js';
 
 /** Options of {@link evaluatePerplexity}. */

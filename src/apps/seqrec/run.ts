@@ -6,10 +6,10 @@
  * evaluation at the end (of the best validation epoch by default), and a progress bar.
  * @module
  */
-import { OptionError, StateError } from '../core/errors.js';
-import { readSafetensors, writeSafetensors } from '../layer/safetensors.js';
-import { ProgressBar, withProgress } from '../train/progress.js';
-import { CHECKPOINT_FILE, type MetricsRecord, type RunDir } from '../train/runDir.js';
+import { OptionError, StateError } from '../../core/errors.js';
+import { readSafetensors, writeSafetensors } from '../../layer/safetensors.js';
+import { ProgressBar, withProgress } from '../../train/progress.js';
+import { CHECKPOINT_FILE, type MetricsRecord, type RunDir } from '../../train/runDir.js';
 import type { RankingMetrics } from './evaluate.js';
 import type { SeqRecTrainer } from './trainer.js';
 

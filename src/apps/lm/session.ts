@@ -5,24 +5,24 @@
  * checkpoints after every epoch (resumable) and writes the HTML report into a {@link RunDir}.
  * @module
  */
-import { ClassTable } from '../core/classTable.js';
-import { OptionError, ShapeError, StateError } from '../core/errors.js';
-import { Rng } from '../core/rng.js';
-import { boolOption, choiceOption, intOption, numOption } from '../core/validate.js';
-import { CONVENTIONS, type Convention } from '../loss/types.js';
-import type { LmCorpus } from '../data/lmCorpus.js';
-import { tableInKernelMemory, type FastKernels } from '../kernels/fast.js';
-import { Adam } from '../layer/optimizers.js';
-import { OutputLayer } from '../layer/outputLayer.js';
-import { readSafetensors, writeSafetensors } from '../layer/safetensors.js';
-import type { SafetensorsInput } from '../layer/safetensorsCodec.js';
-import { trainingReportHtml, type CurvePoint } from '../report/training.js';
-import { createSamplerFor } from '../samplers/factory.js';
-import '../samplers/index.js';
-import type { Sampler } from '../samplers/types.js';
-import type { RunDir } from '../train/runDir.js';
-import { withProgress } from '../train/progress.js';
-import { TfOutputHead, type Tf } from '../tfjs/adapter.js';
+import { ClassTable } from '../../core/classTable.js';
+import { OptionError, ShapeError, StateError } from '../../core/errors.js';
+import { Rng } from '../../core/rng.js';
+import { boolOption, choiceOption, intOption, numOption } from '../../core/validate.js';
+import { CONVENTIONS, type Convention } from '../../loss/types.js';
+import type { LmCorpus } from '../../data/lmCorpus.js';
+import { tableInKernelMemory, type FastKernels } from '../../kernels/fast.js';
+import { Adam } from '../../layer/optimizers.js';
+import { OutputLayer } from '../../layer/outputLayer.js';
+import { readSafetensors, writeSafetensors } from '../../layer/safetensors.js';
+import type { SafetensorsInput } from '../../layer/safetensorsCodec.js';
+import { trainingReportHtml, type CurvePoint } from '../../report/training.js';
+import { createSamplerFor } from '../../samplers/factory.js';
+import '../../samplers/index.js';
+import type { Sampler } from '../../samplers/types.js';
+import type { RunDir } from '../../train/runDir.js';
+import { withProgress } from '../../train/progress.js';
+import { TfOutputHead, type Tf } from '../../tfjs/adapter.js';
 import { LstmLm } from './model.js';
 import { evaluatePerplexity, trainEpoch } from './trainer.js';
 
