@@ -70,7 +70,6 @@ export {
   REPORT_FILE,
   XMC_REPORT_METRICS,
   type XmcModelInfo,
-  type XmcCheckpointInfo,
   type XmcRunOptions,
   type XmcRunResult,
   type LoadedXmcModel,

@@ -148,7 +148,7 @@ export function addXmcCommands(program: Command, print: (line: string) => void):
       const res = await runOne(data, out, epochs, config, fast, threads, o, o.resume ?? false, print, helpers);
       const last = res.records[res.records.length - 1];
       if (last) print(`P@1 ${Number(last['p1']).toFixed(4)} P@3 ${Number(last['p3']).toFixed(4)} P@5 ${Number(last['p5']).toFixed(4)} after ${last['epoch']} epochs`);
-      print(`report written to ${res.dir.path(REPORT_FILE)}`);
+      print(`report written to ${join(res.dir, REPORT_FILE)}`);
     } finally {
       await helpers?.close();
       await fast.close();
