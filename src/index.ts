@@ -9,7 +9,12 @@ export { writeFileAtomic, type AtomicFileOps } from './io/atomic.js';
 export { writeSafetensors, readSafetensors, saveClassTable, loadClassTable } from './layer/safetensors.js';
 export { readLines } from './io/lines.js';
 export { MidxThreads } from './samplers/midxThreads.js';
-export { RunDir, METRICS_FILE, CHECKPOINT_FILE, type RunDirOptions, type MetricsRecord } from './train/runDir.js';
+export {
+  RunFolder, RunLockedError, CheckpointError, RunPathError, METRICS_FILE, CHECKPOINT_FILE, LOCK_FILE, fingerprint,
+  type RunFolderOptions, type MetricsRecord, type CommitRecord,
+} from './harness/runFolder.js';
+export { runTask, REPORT_FILE, type RunTaskOptions, type RunTaskResult } from './harness/runTask.js';
+export { RESUMABLE_SETTINGS, checkResume, type Task, type TaskContext, type TaskEpochResult } from './harness/task.js';
 export { ProgressBar, formatRate, type ProgressBarOptions } from './train/progress.js';
 export {
   readXmcFile,
@@ -67,7 +72,6 @@ export {
   xmcReportHtml,
   curveOf,
   MODEL_FILE,
-  REPORT_FILE,
   XMC_REPORT_METRICS,
   type XmcModelInfo,
   type XmcRunOptions,
@@ -97,9 +101,8 @@ export {
 } from './apps/seqrec/trainer.js';
 export {
   runSeqRec,
-  saveSeqRecCheckpoint,
-  loadSeqRecCheckpoint,
-  CHECKPOINT_TENSORS,
+  seqRecTask,
+  seqRecDataFingerprint,
   BEST_TENSORS,
   BEST_FILE,
   SELECT_METRIC,
@@ -107,5 +110,4 @@ export {
   type SeqRecBestMeta,
   type RunSeqRecOptions,
   type SeqRecRunResult,
-  type SeqRecCheckpointMeta,
 } from './apps/seqrec/run.js';

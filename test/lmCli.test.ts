@@ -9,7 +9,6 @@ import { readTextCorpus } from '../src/data/lmFiles.js';
 import { openLmRun, runLm } from '../src/apps/lm/session.js';
 import { evaluatePerplexity, lmQueries } from '../src/apps/lm/trainer.js';
 import { loadTfjs } from '../src/tfjs/node.js';
-import { RunDir } from '../src/train/runDir.js';
 import { runCli } from './util/cli.js';
 
 /** A plain-text corpus of Markov sentences over 40 words (train/valid/test). */
@@ -103,31 +102,17 @@ test('samplex compare lm: one report with a line per sampler', async () => {
   });
 });
 
-test('samplex train lm: midx starts from the softmax stage and maskedExclusive; a checkpoint from before those defaults keeps its own', async () => {
+test('samplex train lm: midx starts from the softmax stage and maskedExclusive; a resume with other sampler options is refused', async () => {
   await withCorpus('samplex-lmd-', async (root, data) => {
-    const ckpt = (run: string): { settings: { samplerOptions: Record<string, unknown>; convention: string }; settingsVersion?: number } =>
-      JSON.parse(readFileSync(join(root, run, 'checkpoint.json'), 'utf8'));
+    const ckpt = (run: string): { settings: Record<string, unknown> } => JSON.parse(readFileSync(join(root, run, 'checkpoint.json'), 'utf8'));
     const d = await runCli(['train', 'lm', '--data', data, '--epochs', '1', '--eval-tokens', '120', '--out', join(root, 'd'), ...small]);
     assert.equal(d.code, 0, d.stderr);
-    assert.deepEqual(ckpt('d').settings.samplerOptions, { stage: 'softmax', codewords: 128 });
-    assert.equal(ckpt('d').settings.convention, 'maskedExclusive');
-    assert.equal(ckpt('d').settingsVersion, 2);
-    // a run with the earlier defaults, its checkpoint rewritten as it was written before them
-    const old = ['--opt', 'stage=uniform', '--opt', 'codewords=64', '--convention', 'exclusive'];
-    const o1 = await runCli(['train', 'lm', '--data', data, '--epochs', '1', '--eval-tokens', '120', '--out', join(root, 'o'), ...old, ...small]);
-    assert.equal(o1.code, 0, o1.stderr);
-    const legacy = ckpt('o') as unknown as Record<string, unknown> & { settings: Record<string, unknown> };
-    delete legacy.settingsVersion;
-    delete legacy.settings['convention'];
-    legacy.settings['samplerOptions'] = {};
-    writeFileSync(join(root, 'o', 'checkpoint.json'), JSON.stringify(legacy));
-    const withNewDefaults = await runCli(['train', 'lm', '--data', data, '--epochs', '2', '--resume', '--eval-tokens', '120', '--out', join(root, 'o'), ...small]);
-    assert.equal(withNewDefaults.code, 2, 'the legacy run used the uniform stage and exclusive: the new defaults do not match it');
-    assert.match(withNewDefaults.stderr, /E_STATE/);
-    const o2 = await runCli(['train', 'lm', '--data', data, '--epochs', '2', '--resume', '--eval-tokens', '120', '--out', join(root, 'o'), ...old, ...small]);
-    assert.equal(o2.code, 0, o2.stderr);
-    assert.deepEqual(ckpt('o').settings.samplerOptions, { stage: 'uniform', codewords: 64 });
-    assert.equal(ckpt('o').settings.convention, 'exclusive');
+    assert.equal(ckpt('d').settings['opt.stage'], 'softmax');
+    assert.equal(ckpt('d').settings['opt.codewords'], 128);
+    assert.equal(ckpt('d').settings['convention'], 'maskedExclusive');
+    const other = await runCli(['train', 'lm', '--data', data, '--epochs', '2', '--resume', '--eval-tokens', '120', '--out', join(root, 'd'), '--opt', 'stage=uniform', ...small]);
+    assert.equal(other.code, 2);
+    assert.match(other.stderr, /opt\.stage was "softmax", now "uniform"/);
   });
 });
 
@@ -137,7 +122,7 @@ test('runLm: an epoch that fails stops its progress display and leaves the last 
     const corpus = readTextCorpus(data, { minCount: 1 });
     const settings = { sampler: 'uniform', dim: 12, layers: 1, batchSize: 6, bptt: 8, negatives: 5, seed: 3 };
     const out = join(root, 'run');
-    await runLm(tf, corpus, { ...settings, epochs: 1 }, RunDir.open(out), {});
+    await runLm(tf, corpus, { ...settings, epochs: 1 }, out, {});
     const checkpoint = readFileSync(join(out, 'checkpoint.json'), 'utf8');
     let stopped = 0;
     let updates = 0;
@@ -147,7 +132,7 @@ test('runLm: an epoch that fails stops its progress display and leaves the last 
       },
       stop: () => void stopped++,
     });
-    await assert.rejects(runLm(tf, corpus, { ...settings, epochs: 2 }, RunDir.open(out, { resume: true }), { progress: failing }), /mid-epoch/);
+    await assert.rejects(runLm(tf, corpus, { ...settings, epochs: 2 }, out, { progress: failing, resume: true }), /mid-epoch/);
     assert.equal(stopped, 1);
     assert.equal(readFileSync(join(out, 'checkpoint.json'), 'utf8'), checkpoint);
     assert.equal(metrics(out).filter((r) => r['epoch'] === 2).length, 0);
@@ -162,7 +147,7 @@ test('samplex bias --lm-run: the study on a trained model\'s table and output ve
     // the opened run is the trained model: its valid perplexity is the one the run recorded
     const corpus = readTextCorpus(data, { minCount: 1 });
     const tf = await loadTfjs('wasm');
-    const opened = await openLmRun(tf, corpus, RunDir.open(run, { resume: true }));
+    const opened = await openLmRun(tf, corpus, run);
     try {
       assert.equal(opened.epochsDone, 1);
       const ppl = evaluatePerplexity(opened.model, corpus.valid, { batchSize: opened.settings.evalBatchSize, seqLen: opened.settings.bptt }).perplexity;

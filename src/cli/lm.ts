@@ -3,8 +3,8 @@
  * (optional peer dependency, loaded when the command runs) with a samplex softmax head.
  * @module
  */
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { IoError, OptionError } from '../core/errors.js';
 import { choiceOption, intOption, numOption } from '../core/validate.js';
@@ -14,7 +14,7 @@ import { initFastKernels, type FastKernels } from '../kernels/fast.js';
 import { lmReportHtml, openLmRun, runLm, type LmRunResult, type LmRunSettings } from '../apps/lm/session.js';
 import { lmQueries } from '../apps/lm/trainer.js';
 import { ProgressBar } from '../train/progress.js';
-import { RunDir } from '../train/runDir.js';
+import { writeFileAtomic } from '../io/atomic.js';
 import { loadTfjs, type NodeTfBackend } from '../tfjs/node.js';
 import { registerSamplexKernels } from '../tfjs/wasmKernels.js';
 import { commandGroup } from './groups.js';
@@ -122,7 +122,7 @@ export async function lmBiasInput(dir: string, data: string, minCount: number, c
   if (!existsSync(dir)) throw new IoError(`--lm-run: no run directory ${dir}`);
   const corpus = loadCorpus(data, minCount);
   return withTfRuntime('wasm', true, 0, async (tf, fast) => {
-    const run = await openLmRun(tf, corpus, RunDir.open(dir, { resume: true }), fast);
+    const run = await openLmRun(tf, corpus, dir, fast);
     try {
       // a copy: the run's table lives in the kernels' memory, released with them
       const table = run.model.head.layer.table.clone();
@@ -181,11 +181,10 @@ export function addLmCommands(program: Command, print: (line: string) => void): 
     .option('--resume', 'continue the run in --out from its last checkpoint')
     .action(async (o: LmCommandOptions & { sampler: string }) => {
       const corpus = loadCorpus(o.data, intOption(Number(o.minCount), '--min-count', 1));
-      const dir = RunDir.open(o.out, { resume: Boolean(o.resume) });
       const r = await withLmRuntime(o, (tf, fast) =>
-        runLm(tf, corpus, { ...settingsOf(o, o.sampler, [o.sampler]), sampler: o.sampler }, dir, { progress: progressFor(o), log: stderrLog, fast }),
+        runLm(tf, corpus, { ...settingsOf(o, o.sampler, [o.sampler]), sampler: o.sampler }, o.out, { progress: progressFor(o), log: stderrLog, fast, resume: Boolean(o.resume) }),
       );
-      print(JSON.stringify({ sampler: o.sampler, testPpl: r.testPpl, epochs: r.epochs.at(-1)?.epoch ?? 0, validPpl: r.epochs.at(-1)?.validPpl ?? null, out: dir.dir }));
+      print(JSON.stringify({ sampler: o.sampler, testPpl: r.testPpl, epochs: r.epochs.at(-1)?.epoch ?? 0, validPpl: r.epochs.at(-1)?.validPpl ?? null, out: resolve(o.out) }));
     });
   lmOptions(
     commandGroup(program, 'compare')
@@ -197,17 +196,16 @@ export function addLmCommands(program: Command, print: (line: string) => void): 
       const names = o.samplers.split(',').map((x) => x.trim()).filter(Boolean);
       if (names.length === 0) throw new OptionError('--samplers is empty; name at least one sampler');
       const corpus = loadCorpus(o.data, intOption(Number(o.minCount), '--min-count', 1));
-      const top = RunDir.open(o.out, { resume: true });
+      mkdirSync(o.out, { recursive: true });
       const runs: Array<{ name: string; result: LmRunResult }> = [];
       await withLmRuntime(o, async (tf, fast) => {
         for (const name of names) {
-          const dir = RunDir.open(join(top.dir, name), { resume: Boolean(o.resume) });
-          const result = await runLm(tf, corpus, { ...settingsOf(o, name, names), sampler: name }, dir, { progress: progressFor(o), log: stderrLog, fast });
+          const result = await runLm(tf, corpus, { ...settingsOf(o, name, names), sampler: name }, join(o.out, name), { progress: progressFor(o), log: stderrLog, fast, resume: Boolean(o.resume) });
           runs.push({ name, result });
           print(JSON.stringify({ sampler: name, testPpl: result.testPpl, validPpl: result.epochs.at(-1)?.validPpl ?? null }));
         }
       });
-      top.writeText('report.html', lmReportHtml(runs, corpus));
-      stderrLog(`report written to ${top.path('report.html')}`);
+      writeFileAtomic(join(o.out, 'report.html'), lmReportHtml(runs, corpus));
+      stderrLog(`report written to ${join(o.out, 'report.html')}`);
     });
 }

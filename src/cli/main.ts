@@ -109,7 +109,7 @@ export async function withKernels<T>(path: string, fn: (fast: FastKernels) => T)
   const want = choiceOption(path, 'kernels', ['auto', 'fma', 'simd', 'ts']) as KernelPath | 'auto';
   const fast = await initFastKernels({ path: want, threads: 0 });
   try {
-    return fn(fast);
+    return await fn(fast);
   } finally {
     await fast.close();
   }

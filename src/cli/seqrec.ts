@@ -21,9 +21,11 @@ import { trainingReportHtml, type TrainingRun } from '../report/training.js';
 import { createSamplerFor } from '../samplers/factory.js';
 import { loadTfjs } from '../tfjs/node.js';
 import type { Sampler } from '../samplers/types.js';
-import { RunDir, type MetricsRecord } from '../train/runDir.js';
+import type { MetricsRecord } from '../harness/runFolder.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import { mkdirSync } from 'node:fs';
 import { seqRecHead } from '../apps/seqrec/head.js';
-import { runSeqRec, type SeqRecRunResult, type SeqRecSelection } from '../apps/seqrec/run.js';
+import { runSeqRec, seqRecDataFingerprint, type SeqRecRunResult, type SeqRecSelection } from '../apps/seqrec/run.js';
 import type { Tf } from '../apps/seqrec/sasrec.js';
 import { SeqRecTrainer } from '../apps/seqrec/trainer.js';
 import { TfOutputHead } from '../tfjs/adapter.js';
@@ -243,22 +245,31 @@ function dataSettings(split: LeaveOneOutSplit, s: Settings): Record<string, stri
 }
 
 /** Trains one sampler in `out` (resuming when asked) and returns its result. */
-function trainOne(
+async function trainOne(
   tf: Tf, fast: FastKernels, split: LeaveOneOutSplit, sampler: string, s: Settings, out: string, o: SeqRecCommandOptions, print: (l: string) => void,
-): SeqRecRunResult {
+): Promise<SeqRecRunResult> {
   const { trainer, tfHead } = buildTrainer(tf, split, sampler, s, fast);
+  const report = (records: readonly MetricsRecord[], res?: SeqRecRunResult): string =>
+    trainingReportHtml({
+      title: `samplex train seqrec: ${sampler}`,
+      settings: { sampler, ...dataSettings(split, s) },
+      runs: [curve(sampler, records.filter((r) => r['split'] === 'valid'))],
+      metrics: REPORT_METRICS,
+      ...(res ? { summary: { head: SUMMARY_HEAD, rows: [summaryRow(sampler, res)] } } : {}),
+    });
   try {
-    const dir = RunDir.open(out, { resume: o.resume === true });
-    dir.writeJson('settings.json', { sampler, ...s });
-    const res = runSeqRec({
+    const res = await runSeqRec({
       trainer,
-      dir,
+      out,
+      resume: o.resume === true,
+      data: seqRecDataFingerprint(split),
       epochs: s.epochs,
       select: s.select,
       patience: s.patience,
       config: configOf(sampler, s),
       name: sampler,
       progress: o.progress === false ? null : process.stderr,
+      report: (records) => report(records),
       onRecord: (r) => {
         if (o.json) print(JSON.stringify(r));
         else {
@@ -268,16 +279,9 @@ function trainOne(
         }
       },
     });
-    dir.writeText(
-      'report.html',
-      trainingReportHtml({
-        title: `samplex train seqrec: ${sampler}`,
-        settings: { sampler, ...dataSettings(split, s) },
-        runs: [curve(sampler, res.records)],
-        metrics: REPORT_METRICS,
-        summary: { head: SUMMARY_HEAD, rows: [summaryRow(sampler, res)] },
-      }),
-    );
+    // the final report adds the test summary (the run folder's lock is released by now; the
+    // report is a view of committed results, written atomically)
+    writeFileAtomic(join(out, 'report.html'), report(res.records, res));
     return res;
   } finally {
     trainer.dispose();
@@ -291,8 +295,8 @@ export async function trainSeqRecCommand(o: SeqRecCommandOptions, print: (l: str
   const sampler = choiceOption(o.sampler, '--sampler', SEQREC_SAMPLERS);
   const split = loadSplit(s.data, o.cache, s.minInteractions);
   const tf = await loadTf(s.backend);
-  return withKernels(o.kernels, (fast) => {
-    const res = trainOne(tf, fast, split, sampler, s, o.out, o, print);
+  return withKernels(o.kernels, async (fast) => {
+    const res = await trainOne(tf, fast, split, sampler, s, o.out, o, print);
     process.stderr.write(`run written to ${o.out} (metrics.jsonl, checkpoint, test.json, report.html)\n`);
     return res;
   });
@@ -306,9 +310,9 @@ export async function compareSeqRecCommand(o: SeqRecCommandOptions & { samplers:
   for (const n of names) choiceOption(n, '--samplers entry', SEQREC_SAMPLERS);
   const split = loadSplit(s.data, o.cache, s.minInteractions);
   const tf = await loadTf(s.backend);
-  return withKernels(o.kernels, (fast) => {
+  return withKernels(o.kernels, async (fast) => {
     const results: Record<string, SeqRecRunResult> = {};
-    for (const name of names) results[name] = trainOne(tf, fast, split, name, s, join(o.out, name), o, print);
+    for (const name of names) results[name] = await trainOne(tf, fast, split, name, s, join(o.out, name), o, print);
     const rows = names.map((n) => summaryRow(n, results[n]!));
     const full = results['full'];
     const head = [...SUMMARY_HEAD, 'nDCG@10 vs full'];
@@ -320,9 +324,9 @@ export async function compareSeqRecCommand(o: SeqRecCommandOptions & { samplers:
       metrics: REPORT_METRICS,
       summary: { head, rows: rows.map((r, i) => [...r, rel(names[i]!)]) },
     });
-    const dir = RunDir.open(o.out, { resume: true });
-    dir.writeText('report.html', report);
-    dir.writeJson('summary.json', Object.fromEntries(names.map((n) => [n, results[n]!.testRecord])));
+    mkdirSync(o.out, { recursive: true });
+    writeFileAtomic(join(o.out, 'report.html'), report);
+    writeFileAtomic(join(o.out, 'summary.json'), JSON.stringify(Object.fromEntries(names.map((n) => [n, results[n]!.testRecord])), null, 2) + '\n');
     for (const r of rows) if (!o.json) print(`test ${r.join('  ')}`);
     process.stderr.write(`comparison written to ${o.out} (one run directory per sampler, report.html, summary.json)\n`);
     return results;

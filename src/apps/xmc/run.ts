@@ -218,10 +218,8 @@ export function xmcTask(o: XmcRunOptions): Task<XmcTrainer> {
     meta: () => ({ trainSec }),
     epochsDone: (t) => t.epoch,
     onStart: (_t, ctx) => ctx.folder?.writeJson(MODEL_FILE, modelInfo(o.data, config)),
-    onResume: (_t, ctx) => {
-      const info = ctx.folder?.readJson<XmcModelInfo>(MODEL_FILE) ?? null;
-      if (ctx.folder && (info === null || info.config?.lrDecayEpochs !== config.lrDecayEpochs)) ctx.folder.writeJson(MODEL_FILE, modelInfo(o.data, config));
-    },
+    // the description follows from the data and the configuration (a new decay horizon included)
+    onResume: (_t, ctx) => ctx.folder?.writeJson(MODEL_FILE, modelInfo(o.data, config)),
     epoch: async (trainer, epoch) => {
       const bar = o.progress?.(epoch, trainer.instancesPerEpoch);
       const st = withProgress(bar, () => trainer.trainEpoch(bar?.update));
