@@ -18,6 +18,7 @@ import { writeFileAtomic } from '../io/atomic.js';
 import { loadTfjs, type NodeTfBackend } from '../tfjs/node.js';
 import { registerSamplexKernels } from '../tfjs/wasmKernels.js';
 import { commandGroup } from './groups.js';
+import { RESUME_HELP } from '../harness/task.js';
 import { optionsFor, parseKeyValues } from './samplerOptions.js';
 import { CONVENTIONS } from '../loss/types.js';
 import type { BiasInput } from './bias.js';
@@ -178,7 +179,7 @@ export function addLmCommands(program: Command, print: (line: string) => void): 
       .description('train the LSTM language model (TensorFlow.js) with a samplex softmax head'),
   )
     .option('--sampler <name>', 'full | uniform | unigram | logUniform | quadratic | rff | midx', 'midx')
-    .option('--resume', 'continue the run in --out from its last checkpoint')
+    .option('--resume', RESUME_HELP)
     .action(async (o: LmCommandOptions & { sampler: string }) => {
       const corpus = loadCorpus(o.data, intOption(Number(o.minCount), '--min-count', 1));
       const r = await withLmRuntime(o, (tf, fast) =>

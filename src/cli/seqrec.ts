@@ -31,6 +31,7 @@ import { SeqRecTrainer } from '../apps/seqrec/trainer.js';
 import { TfOutputHead } from '../tfjs/adapter.js';
 import { withKernels } from './main.js';
 import { commandGroup } from './groups.js';
+import { RESUME_HELP } from '../harness/task.js';
 
 /** Samplers `--sampler` accepts: `full` (exact softmax over all items) or a registered sampler. */
 export const SEQREC_SAMPLERS = ['full', 'uniform', 'unigram', 'quadratic', 'rff', 'midx'] as const;
@@ -356,7 +357,7 @@ function addOptions(c: Command): Command {
     .option('--heads <h>', 'attention heads (must divide --dim)', '1')
     .option('--dropout <p>', 'dropout rate', '0.2')
     .option('--seed <s>', 'random seed', '1')
-    .option('--resume', 'continue the run in --out from its last checkpoint')
+    .option('--resume', RESUME_HELP)
     .option('--backend <b>', 'tfjs backend: wasm (with the samplex matrix kernels) | cpu', 'wasm')
     .option('--kernels <path>', 'samplex dense math: auto | fma | simd | ts', 'auto')
     .option('--no-progress', 'no progress bar')

@@ -21,6 +21,7 @@ import { MidxThreads } from '../samplers/midxThreads.js';
 import { ProgressBar } from '../train/progress.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { commandGroup } from './groups.js';
+import { RESUME_HELP } from '../harness/task.js';
 
 /** Options shared by `train xmc` and `compare xmc`, as typed on the command line. */
 export interface XmcCommonOptions {
@@ -135,7 +136,7 @@ export function addXmcCommands(program: Command, print: (line: string) => void):
       .description('train the extreme classifier (sparse bag-of-words encoder → sampled or full softmax); evaluates P@k and nDCG@k on test after every epoch')
       .option('--sampler <name>', `full | ${xmcSamplerNames().filter((s) => s !== 'full').join(' | ')}`, 'midx')
       .option('--out <dir>', 'run directory (metrics.jsonl, model, checkpoints, report.html)')
-      .option('--resume', 'continue the run in --out from its last checkpoint (its saved settings are used)'),
+      .option('--resume', RESUME_HELP),
   ).action(async (o: XmcCommonOptions & { sampler: string; out?: string; resume?: boolean }) => {
     const config = configFor(o.sampler, o, [o.sampler]);
     const epochs = intOption(num(o.epochs, 'epochs'), 'epochs', 1);
