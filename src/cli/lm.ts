@@ -10,7 +10,8 @@ import { IoError, OptionError } from '../core/errors.js';
 import { choiceOption, intOption, numOption } from '../core/validate.js';
 import type { LmCorpus } from '../data/lmCorpus.js';
 import { loadBrown, readTextCorpus } from '../data/lmFiles.js';
-import { initFastKernels, type FastKernels } from '../kernels/fast.js';
+import type { FastKernels } from '../kernels/fast.js';
+import { startKernels } from './kernels.js';
 import { lmReportHtml, openLmRun, runLm, type LmRunResult, type LmRunSettings } from '../apps/lm/session.js';
 import { lmQueries } from '../apps/lm/trainer.js';
 import { ProgressBar } from '../train/progress.js';
@@ -101,7 +102,7 @@ async function withLmRuntime<T>(o: LmCommandOptions, fn: (tf: Tf, fast: FastKern
 async function withTfRuntime<T>(backend: NodeTfBackend, register: boolean, workers: number, fn: (tf: Tf, fast: FastKernels) => Promise<T>): Promise<T> {
   const tf = await loadTfjs(backend);
   tf.env().set('PROD', true); // no per-op debug checks (and no console banner)
-  const fast = await initFastKernels({ threads: workers });
+  const fast = await startKernels('auto', workers);
   const reg = register ? await registerSamplexKernels(tf, { backends: [backend], fast }) : null;
   try {
     return await fn(tf, fast);

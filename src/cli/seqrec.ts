@@ -29,7 +29,7 @@ import { runSeqRec, seqRecDataFingerprint, type SeqRecRunResult, type SeqRecSele
 import type { Tf } from '../apps/seqrec/sasrec.js';
 import { SeqRecTrainer } from '../apps/seqrec/trainer.js';
 import { TfOutputHead } from '../tfjs/adapter.js';
-import { withKernels } from './main.js';
+import { withKernels } from './kernels.js';
 import { commandGroup } from './groups.js';
 import { RESUME_HELP } from '../harness/task.js';
 

@@ -13,7 +13,8 @@ import {
   curveOf, loadXmcModel, parseXmcInputs, REPORT_FILE, trainXmcRun, xmcReportHtml, type XmcRunResult,
 } from '../apps/xmc/run.js';
 import { resolveXmcConfig, xmcSamplerNames, type ResolvedXmcConfig } from '../apps/xmc/trainer.js';
-import { initFastKernels, tableInKernelMemory, type FastKernels, type KernelPath } from '../kernels/fast.js';
+import { tableInKernelMemory, type FastKernels } from '../kernels/fast.js';
+import { startKernels } from './kernels.js';
 import { optionsFor, parseKeyValues } from './samplerOptions.js';
 import { CONVENTIONS } from '../loss/types.js';
 import type { MidxWorkers } from '../samplers/midx.js';
@@ -79,9 +80,8 @@ async function startMidxThreads(threads: number, samplers: readonly string[]): P
 }
 
 /** Starts the kernels: `threads` workers for the evaluation, the chosen path for everything. */
-async function startKernels(path: string, threads: number): Promise<FastKernels> {
-  const want = choiceOption(path, 'kernels', ['auto', 'fma', 'simd', 'ts']) as KernelPath | 'auto';
-  return initFastKernels({ path: want, threads: threads > 1 ? threads : 0 });
+async function kernelsFor(path: string, threads: number): Promise<FastKernels> {
+  return startKernels(path, threads > 1 ? threads : 0);
 }
 
 async function runOne(
@@ -143,7 +143,7 @@ export function addXmcCommands(program: Command, print: (line: string) => void):
     const threads = intOption(num(o.threads, 'threads'), 'threads', 1, 256);
     const out = o.out ?? join('runs', `xmc-${o.sampler}`);
     const data = loadXmcData(o.data);
-    const fast = await startKernels(o.kernels, threads);
+    const fast = await kernelsFor(o.kernels, threads);
     const helpers = await startMidxThreads(threads, [o.sampler]);
     try {
       const res = await runOne(data, out, epochs, config, fast, threads, o, o.resume ?? false, print, helpers);
@@ -171,7 +171,7 @@ export function addXmcCommands(program: Command, print: (line: string) => void):
     const epochs = intOption(num(o.epochs, 'epochs'), 'epochs', 1);
     const threads = intOption(num(o.threads, 'threads'), 'threads', 1, 256);
     const data = loadXmcData(o.data);
-    const fast = await startKernels(o.kernels, threads);
+    const fast = await kernelsFor(o.kernels, threads);
     const helpers = await startMidxThreads(threads, names);
     const results: { name: string; res: XmcRunResult }[] = [];
     try {
