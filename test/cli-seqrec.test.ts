@@ -21,7 +21,7 @@ function ratingsCsv(): string {
   return lines.join('\n') + '\n';
 }
 
-const TINY = ['--dim', '8', '--max-len', '6', '--blocks', '1', '--batch-size', '8', '--negatives', '5', '--codewords', '4', '--backend', 'cpu', '--no-progress'];
+const TINY = ['--dim', '8', '--max-len', '6', '--blocks', '1', '--batch', '8', '--negatives', '5', '--opt', 'codewords=4', '--backend', 'cpu', '--no-progress'];
 
 test('samplex train seqrec: metrics.jsonl, checkpoint, test.json and report.html; --resume continues; bad options are typed errors', async () => {
   const root = mkdtempSync(join(tmpdir(), 'samplex-cli-seqrec-'));
@@ -82,12 +82,18 @@ test('samplex compare seqrec: one run per sampler, a joint report and summary', 
     }
     assert.match(html, /nDCG@10 vs full/);
     // midx's softmax last stage with the maskedExclusive estimator
-    const st = await runCli(['train', 'seqrec', '--data', data, '--sampler', 'midx', '--stage', 'softmax', '--convention', 'maskedExclusive', '--epochs', '1', '--out', join(root, 'st'), '--json', ...TINY]);
+    const st = await runCli(['train', 'seqrec', '--data', data, '--sampler', 'midx', '--opt', 'stage=softmax', '--convention', 'maskedExclusive', '--epochs', '1', '--out', join(root, 'st'), '--json', ...TINY]);
     assert.equal(st.code, 0, st.stderr);
-    assert.match(readFileSync(join(root, 'st', 'report.html'), 'utf8'), /maskedExclusive.*last stage softmax/);
-    const badStage = await runCli(['train', 'seqrec', '--data', data, '--stage', 'exact', '--out', join(root, 'bs'), ...TINY]);
+    assert.match(readFileSync(join(root, 'st', 'report.html'), 'utf8'), /maskedExclusive.*stage=softmax/);
+    const badStage = await runCli(['train', 'seqrec', '--data', data, '--opt', 'stage=exact', '--out', join(root, 'bs'), ...TINY]);
     assert.equal(badStage.code, 2);
-    assert.match(badStage.stderr, /--stage/);
+    assert.match(badStage.stderr, /stage/);
+    // the flags of earlier versions are refused, naming the flag that replaced them
+    for (const [old, now] of [[['--stage', 'softmax'], /--stage was replaced by --opt stage=NAME/], [['--batch-size', '8'], /--batch-size was replaced by --batch/], [['--dense-updates'], /--updates dense/]] as const) {
+      const r = await runCli(['train', 'seqrec', '--data', data, ...old, '--out', join(root, 'old'), ...TINY]);
+      assert.equal(r.code, 2);
+      assert.match(r.stderr, now);
+    }
   } finally {
     rmSync(root, { recursive: true, force: true });
   }

@@ -12,7 +12,7 @@ import { syntheticQueries, syntheticTable, type SyntheticKind } from '../diagnos
 import { loadClassTable } from '../layer/safetensors.js';
 import { CONVENTIONS, type Convention } from '../loss/types.js';
 import { createSampler, samplerOptionNames } from '../samplers/factory.js';
-import { parseKeyValues } from './samplerOptions.js';
+import { optionsFor, parseKeyValues } from './samplerOptions.js';
 
 /** Parsed options of `samplex bias`. */
 export interface BiasCommandOptions {
@@ -35,22 +35,9 @@ export interface BiasCommandOptions {
   codewords?: string;
 }
 
-const STATIC_SAMPLERS = ['exact', 'uniform', 'unigram', 'logUniform'];
-
 /**
- * Whether an unprefixed `--opt key=value` goes to sampler `name`: to the samplers that declare
- * `key` at registration; samplers without a declared list take every unprefixed option, except the
- * static and exact ones, which take none.
- */
-function takesOption(name: string, key: string): boolean {
-  const known = samplerOptionNames(name);
-  return known !== undefined ? known.includes(key) : !STATIC_SAMPLERS.includes(name);
-}
-
-/**
- * The `--opt` options plus the MIDX shorthands `--codebooks` and `--codewords`, checked against
- * the chosen samplers: a prefixed option must name one of them, an unprefixed one must be taken
- * by at least one.
+ * The `--opt` options plus the MIDX shorthands `--codebooks` and `--codewords` (as `midx.`
+ * options); they are routed to each sampler by {@link optionsFor}, as in training.
  */
 function samplerOptions(o: BiasCommandOptions, names: readonly string[]): Record<string, number | string | boolean> {
   const extra = parseKeyValues(o.opt ?? []);
@@ -63,15 +50,8 @@ function samplerOptions(o: BiasCommandOptions, names: readonly string[]): Record
     if (!names.includes('midx')) throw new OptionError(`--${flag} sets an option of the midx sampler; add midx to --sampler`);
     extra[`midx.${key}`] = key === 'codewords' ? num(value, flag) : value;
   }
-  for (const k of Object.keys(extra)) {
-    const dot = k.indexOf('.');
-    if (dot > 0) {
-      const target = k.slice(0, dot);
-      if (!names.includes(target)) throw new OptionError(`--opt ${k}: sampler '${target}' is not in --sampler (${names.join(',')})`);
-    } else if (!names.some((n) => takesOption(n, k))) {
-      throw new OptionError(`--opt ${k}: none of the samplers ${names.join(',')} takes option '${k}'; prefix it with a sampler name (name.${k})`);
-    }
-  }
+  // checks every option against the chosen samplers once
+  for (const n of names) optionsFor(n, extra, names);
   return extra;
 }
 
@@ -144,19 +124,11 @@ export function biasCommand(o: BiasCommandOptions, print: (line: string) => void
   if (names.length === 0) throw new OptionError('--sampler: name at least one sampler');
   const extra = samplerOptions(o, names);
   const samplers: StudySampler[] = names.map((name) => {
-    const opts: Record<string, number | string | boolean> = {};
+    const opts: Record<string, number | string | boolean> = optionsFor(name, extra, names);
     const full: Record<string, unknown> = {};
     if (name === 'unigram' || name === 'logUniform') full['counts'] = counts;
-    if (name === 'unigram') opts['alpha'] = 1;
-    for (const [k, v] of Object.entries(extra)) {
-      const dot = k.indexOf('.');
-      if (dot > 0) {
-        if (k.slice(0, dot) === name) opts[k.slice(dot + 1)] = v;
-      } else if (takesOption(name, k)) {
-        opts[k] = v;
-      }
-    }
-    if (takesOption(name, 'seed') && opts['seed'] === undefined) opts['seed'] = seed;
+    if (name === 'unigram') opts['alpha'] ??= 1;
+    if (samplerOptionNames(name)?.includes('seed') && opts['seed'] === undefined) opts['seed'] = seed;
     // RF-softmax assumes logits τ·ĥ·ĉ; the study's logits are scale × cosine, so τ = scale, ν = τ/2
     if (name === 'rff' && !input) {
       opts['tau'] ??= scale;

