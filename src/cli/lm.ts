@@ -163,9 +163,10 @@ export function addLmCommands(program: Command, print: (line: string) => void): 
     true,
   )
     .action(async (o: LmCommandOptions & { sampler: string }) => {
+      const settings = { ...settingsOf(o, o.sampler, [o.sampler]), sampler: o.sampler };
       const corpus = loadCorpus(o.data, intOption(Number(o.minCount), '--min-count', 1));
       const r = await withLmRuntime(o, (tf, fast) =>
-        runLm(tf, corpus, { ...settingsOf(o, o.sampler, [o.sampler]), sampler: o.sampler }, o.out, { progress: progressFor(o), log: stderrLog, fast, resume: Boolean(o.resume) }),
+        runLm(tf, corpus, settings, o.out, { progress: progressFor(o), log: stderrLog, fast, resume: Boolean(o.resume) }),
       );
       print(JSON.stringify({ sampler: o.sampler, testPpl: r.testPpl, epochs: r.epochs.at(-1)?.epoch ?? 0, validPpl: r.epochs.at(-1)?.validPpl ?? null, out: resolve(o.out) }));
     });
@@ -178,12 +179,13 @@ export function addLmCommands(program: Command, print: (line: string) => void): 
     .action(async (o: LmCommandOptions & { samplers: string }) => {
       const names = o.samplers.split(',').map((x) => x.trim()).filter(Boolean);
       if (names.length === 0) throw new OptionError('--samplers is empty; name at least one sampler');
+      const settings = names.map((name) => ({ ...settingsOf(o, name, names), sampler: name }));
       const corpus = loadCorpus(o.data, intOption(Number(o.minCount), '--min-count', 1));
       mkdirSync(o.out, { recursive: true });
       const runs: Array<{ name: string; result: LmRunResult }> = [];
       await withLmRuntime(o, async (tf, fast) => {
         for (const name of names) {
-          const result = await runLm(tf, corpus, { ...settingsOf(o, name, names), sampler: name }, join(o.out, name), { progress: progressFor(o), log: stderrLog, fast, resume: Boolean(o.resume) });
+          const result = await runLm(tf, corpus, settings[names.indexOf(name)]!, join(o.out, name), { progress: progressFor(o), log: stderrLog, fast, resume: Boolean(o.resume) });
           runs.push({ name, result });
           print(JSON.stringify({ sampler: name, testPpl: result.testPpl, validPpl: result.epochs.at(-1)?.validPpl ?? null }));
         }

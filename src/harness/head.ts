@@ -72,13 +72,3 @@ export function resolveHead(h: {
     updates: choiceOption(h.updates, '--updates', ['dense', 'sparse'] as const),
   };
 }
-
-/**
- * The refresh policy as `OutputLayer` options: rebuilds every `rebuildEvery` steps (0: none
- * between epochs) and per-step updates.
- */
-export function layerRefresh(r: RefreshPolicy): { rebuildEvery: number; stepUpdates: boolean } {
-  if (r === 'step') return { rebuildEvery: 0, stepUpdates: true };
-  if (r === 'epoch') return { rebuildEvery: 0, stepUpdates: false };
-  return { rebuildEvery: r.every, stepUpdates: false };
-}
