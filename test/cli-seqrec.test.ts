@@ -47,6 +47,24 @@ test('samplex train seqrec: metrics.jsonl, checkpoint, test.json and report.html
     assert.equal(testRec['selectedBy'], 'valid ndcg@10');
     assert.ok(existsSync(join(out, 'best.safetensors')) && existsSync(join(out, 'best.json')));
 
+    // predict: the top-k next items of histories given as the data's item ids, none of them repeated
+    const ids = [...new Set(readFileSync(data, 'utf8').trim().split('\n').slice(1).map((l) => l.split(',')[1]!))];
+    const hist = join(root, 'hist.txt');
+    writeFileSync(hist, `${ids[0]} ${ids[1]}\n${ids[2]},${ids[3]},${ids[4]}\n`);
+    const pred = await runCli(['predict', 'seqrec', '--model', out, '--k', '3', '--input', hist, '--backend', 'cpu']);
+    assert.equal(pred.code, 0, pred.stderr);
+    assert.equal(pred.lines.length, 2);
+    const rows = pred.lines.map((l) => l.split(' '));
+    for (const r of rows) assert.equal(r.length, 3);
+    for (const r of rows) for (const id of r) assert.ok(ids.includes(id), id);
+    assert.ok(!rows[0]!.includes(ids[0]!) && !rows[0]!.includes(ids[1]!), 'the history is not recommended');
+    const last = await runCli(['predict', 'seqrec', '--model', out, '--k', '3', '--state', 'last', '--input', hist, '--backend', 'cpu']);
+    assert.equal(last.code, 0, last.stderr);
+    writeFileSync(hist, 'no-such-item\n');
+    const unknown = await runCli(['predict', 'seqrec', '--model', out, '--input', hist, '--backend', 'cpu']);
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /hist\.txt:1: item 'no-such-item'/);
+
     const bad = await runCli(['train', 'seqrec', '--data', data, '--sampler', 'nope', '--out', join(root, 'x'), ...TINY]);
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /E_OPTION/);

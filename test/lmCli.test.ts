@@ -66,6 +66,23 @@ test('samplex train lm: metrics, checkpoint and report; a resumed run equals an 
     assert.ok(ma[1]!['validPpl']! < ma[0]!['validPpl']!, 'valid perplexity falls');
     assert.ok(Number.isFinite(ma[2]!['testPpl']));
     assert.match(readFileSync(join(root, 'a', 'report.html'), 'utf8'), /valid perplexity/);
+    // predict: next-word top-k for prefixes, and the perplexity of a text (the test split: the run's own figure)
+    const prefixes = join(root, 'prefixes.txt');
+    writeFileSync(prefixes, 'the\nthe cat\n');
+    const next = await runCli(['predict', 'lm', '--model', join(root, 'a'), '--data', data, '--k', '4', '--scores', '--input', prefixes]);
+    assert.equal(next.code, 0, next.stderr);
+    assert.equal(next.lines.length, 2);
+    for (const l of next.lines) {
+      const pairs = l.split(' ').map((p) => p.split(':'));
+      assert.equal(pairs.length, 4);
+      const probs = pairs.map((p) => Number(p[p.length - 1]));
+      for (let i = 1; i < 4; i++) assert.ok(probs[i]! <= probs[i - 1]!, 'descending probabilities');
+      assert.ok(probs.every((p) => p > 0 && p < 1));
+    }
+    const ppl = await runCli(['predict', 'lm', '--model', join(root, 'a'), '--data', data, '--perplexity', '--input', join(data, 'test.txt')]);
+    assert.equal(ppl.code, 0, ppl.stderr);
+    const got = JSON.parse(ppl.lines[0]!) as { perplexity: number };
+    assert.ok(Math.abs(got.perplexity / Number(ma[2]!['testPpl']) - 1) < 0.05, `${got.perplexity} vs the run's ${ma[2]!['testPpl']} (batch 1 instead of the run's columns)`);
     const b1 = await runCli(['train', 'lm', '--data', data, '--sampler', 'uniform', '--epochs', '1', '--out', join(root, 'b'), ...small]);
     assert.equal(b1.code, 0, b1.stderr);
     const again = await runCli(['train', 'lm', '--data', data, '--sampler', 'uniform', '--epochs', '2', '--out', join(root, 'b'), ...small]);

@@ -3,17 +3,19 @@
  * (optional peer dependency, loaded when the command runs) with a samplex softmax head.
  * @module
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { IoError, OptionError } from '../core/errors.js';
+import { DataFormatError, IoError, OptionError } from '../core/errors.js';
 import { choiceOption, intOption, numOption } from '../core/validate.js';
 import type { LmCorpus } from '../data/lmCorpus.js';
 import { loadBrown, readTextCorpus } from '../data/lmFiles.js';
 import type { FastKernels } from '../kernels/fast.js';
 import { startKernels } from './kernels.js';
 import { LM_MIDX_DEFAULTS, lmReportHtml, openLmRun, runLm, type LmRunResult, type LmRunSettings } from '../apps/lm/session.js';
-import { lmQueries } from '../apps/lm/trainer.js';
+import { evaluatePerplexity, lmQueries, nextWordQuery } from '../apps/lm/trainer.js';
+import { textTokens } from '../data/lmCorpus.js';
+import { evaluate } from '../layer/evaluator.js';
 import { ProgressBar } from '../train/progress.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { loadTfjs, type NodeTfBackend } from '../tfjs/node.js';
@@ -192,5 +194,55 @@ export function addLmCommands(program: Command, print: (line: string) => void): 
       });
       writeFileAtomic(join(o.out, 'report.html'), lmReportHtml(runs, corpus));
       stderrLog(`report written to ${join(o.out, 'report.html')}`);
+    });
+  commandGroup(program, 'predict')
+    .command('lm')
+    .description("the next-word top-k of every input line (a prefix), or with --perplexity the perplexity of the input text, under a trained language model")
+    .requiredOption('--model <dir>', 'run folder of a samplex train lm run')
+    .option('--data <name>', 'the data the run was trained on (its vocabulary; checked against the run)', 'brown')
+    .option('--min-count <k>', 'the --min-count the run was trained with', '1')
+    .option('--k <k>', 'words per line', '5')
+    .option('--scores', 'print word:probability pairs')
+    .option('--perplexity', 'print the perplexity of the whole input (each line followed by <eos>, unknown words as <unk>) instead')
+    .option('--input <file>', 'read lines from FILE instead of stdin')
+    .action(async (o: { model: string; data: string; minCount: string; k: string; scores?: boolean; perplexity?: boolean; input?: string }) => {
+      const corpus = loadCorpus(o.data, intOption(Number(o.minCount), '--min-count', 1));
+      const k = intOption(Number(o.k), '--k', 1, corpus.vocab.size);
+      let text: string;
+      try {
+        text = readFileSync(o.input ?? 0, 'utf8');
+      } catch (e) {
+        throw new IoError(`cannot read ${o.input ?? 'stdin'}: ${(e as Error).message}`);
+      }
+      await withTfRuntime('wasm', true, 'auto', 0, async (tf, fast) => {
+        const run = await openLmRun(tf, corpus, o.model, fast);
+        try {
+          if (o.perplexity) {
+            const stream = corpus.vocab.encode(textTokens(text));
+            if (stream.length < 2) throw new OptionError('--perplexity: the input has fewer than 2 tokens; give at least one line of text');
+            const r = evaluatePerplexity(run.model, stream, { batchSize: 1, seqLen: run.settings.bptt });
+            print(JSON.stringify({ tokens: r.tokens, perplexity: r.perplexity }));
+            return;
+          }
+          const lines = text.split('\n');
+          if (lines.at(-1) === '') lines.pop();
+          for (const [i, line] of lines.entries()) {
+            const words = line.split(/\s+/).filter((w) => w !== '');
+            if (words.length === 0) throw new DataFormatError(o.input ?? '<stdin>', i + 1, 'empty line; give a prefix of at least one word');
+            const q = nextWordQuery(run.model, corpus.vocab.encode(words));
+            const r = evaluate(q, run.model.head.layer.table, { k });
+            const parts: string[] = [];
+            for (let j = 0; j < r.k; j++) {
+              const id = r.topIds[j]!;
+              if (id < 0) continue;
+              const w = corpus.vocab.word(id);
+              parts.push(o.scores ? `${w}:${Math.exp(r.topScores[j]! - r.lse[0]!).toFixed(4)}` : w);
+            }
+            print(parts.join(' '));
+          }
+        } finally {
+          run.dispose();
+        }
+      });
     });
 }

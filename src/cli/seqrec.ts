@@ -4,11 +4,11 @@
  * ranking on the leave-one-out split.
  * @module
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { ClassTable } from '../core/classTable.js';
-import { IoError, OptionError } from '../core/errors.js';
+import { DataFormatError, IoError, OptionError } from '../core/errors.js';
 import { Rng } from '../core/rng.js';
 import { choiceOption, intOption, numOption } from '../core/validate.js';
 import type { Convention } from '../loss/types.js';
@@ -21,12 +21,13 @@ import { trainingReportHtml, type TrainingRun } from '../report/training.js';
 import { createSamplerFor } from '../samplers/factory.js';
 import { loadTfjs } from '../tfjs/node.js';
 import type { Sampler } from '../samplers/types.js';
-import type { MetricsRecord } from '../harness/runFolder.js';
+import { RunFolder, specOf, type MetricsRecord } from '../harness/runFolder.js';
+import { evaluate } from '../layer/evaluator.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { mkdirSync } from 'node:fs';
 import { seqRecHead } from '../apps/seqrec/head.js';
-import { runSeqRec, seqRecDataFingerprint, type SeqRecRunResult, type SeqRecSelection } from '../apps/seqrec/run.js';
-import type { Tf } from '../apps/seqrec/sasrec.js';
+import { BEST_FILE, BEST_TENSORS, isLazySeqRecState, runSeqRec, seqRecDataFingerprint, type SeqRecBestMeta, type SeqRecRunResult, type SeqRecSelection } from '../apps/seqrec/run.js';
+import { padLeft, type Tf } from '../apps/seqrec/sasrec.js';
 import { SeqRecTrainer } from '../apps/seqrec/trainer.js';
 import { TfOutputHead } from '../tfjs/adapter.js';
 import { withKernels } from './kernels.js';
@@ -366,4 +367,98 @@ export function addSeqRecCommands(program: Command, print: (line: string) => voi
     .action(async (o: SeqRecCommandOptions & { samplers: string }) => {
       await compareSeqRecCommand(o, print);
     });
+  commandGroup(program, 'predict')
+    .command('seqrec')
+    .description("the top-k next items of every input line (a user's history: item ids of the run's data, oldest first, separated by spaces or commas); the items of the history are not recommended")
+    .requiredOption('--model <dir>', 'run folder of a samplex train seqrec run')
+    .option('--k <k>', 'items per line', '10')
+    .option('--state <which>', 'best (the best validation epoch, when the run kept it) | last (the last committed epoch)', 'best')
+    .option('--cache <dir>', 'cache directory of the named datasets')
+    .option('--input <file>', 'read lines from FILE instead of stdin')
+    .option('--scores', 'print item:score pairs')
+    .option('--backend <b>', 'tfjs backend: wasm | cpu', 'wasm')
+    .action(async (o: { model: string; k: string; state: string; cache?: string; input?: string; scores?: boolean; backend: string }) => {
+      await predictSeqRec(o, print);
+    });
+}
+
+/** Reads a run's settings back as {@link Settings} (and the sampler's options). */
+function settingsOfRun(config: Readonly<Record<string, string | number | boolean>>, backend: 'cpu' | 'wasm'): { sampler: string; s: Settings; options: Record<string, OptionValue> } {
+  const options: Record<string, OptionValue> = {};
+  const rest: Record<string, string | number | boolean> = {};
+  for (const [k, v] of Object.entries(config)) {
+    if (k.startsWith('opt.')) options[k.slice(4)] = v;
+    else rest[k] = v;
+  }
+  const s = { ...(rest as unknown as Settings), epochs: 0, select: 'last' as const, patience: 0, backend };
+  // the full softmax records no negatives or estimator; its layer's sampler is never used
+  if (rest['sampler'] === 'full') Object.assign(s, { negatives: 1, convention: 'exclusive' });
+  return { sampler: String(rest['sampler']), s, options };
+}
+
+/** Runs `samplex predict seqrec`. */
+async function predictSeqRec(o: { model: string; k: string; state: string; cache?: string; input?: string; scores?: boolean; backend: string }, print: (l: string) => void): Promise<void> {
+  const view = RunFolder.view(o.model);
+  const c = view.committed!;
+  if (c.app !== 'seqrec') throw new IoError(`${view.dir} holds a ${c.app} run, not a sequential recommender; give the --out of a 'samplex train seqrec' run`);
+  const state = choiceOption(o.state, '--state', ['best', 'last'] as const);
+  const backend = choiceOption(o.backend, '--backend', ['cpu', 'wasm'] as const);
+  const { sampler, s, options } = settingsOfRun(c.settings, backend);
+  const split = loadSplit(s.data, o.cache, s.minInteractions);
+  if (seqRecDataFingerprint(split) !== c.data) throw new IoError(`${s.data} is not the data the run in ${view.dir} was trained on (its content changed); the item ids would not match`);
+  const k = intOption(numberOf(o.k, '--k'), '--k', 1, split.sequences.numItems);
+  let text: string;
+  try {
+    text = readFileSync(o.input ?? 0, 'utf8');
+  } catch (e) {
+    throw new IoError(`cannot read ${o.input ?? 'stdin'}: ${(e as Error).message}`);
+  }
+  const lines = text.split('\n');
+  if (lines.at(-1) === '') lines.pop();
+  const index = new Map(split.sequences.itemIds.map((id, i) => [id, i]));
+  const histories = lines.map((line, i) => {
+    const ids = line.split(/[\s,]+/).filter((t) => t !== '');
+    if (ids.length === 0) throw new DataFormatError(o.input ?? '<stdin>', i + 1, 'empty history; give at least one item id');
+    return Int32Array.from(ids, (id) => {
+      const j = index.get(id);
+      if (j === undefined) throw new DataFormatError(o.input ?? '<stdin>', i + 1, `item '${id}' is not an item of ${s.data}`);
+      return j;
+    });
+  });
+  const tf = await loadTf(backend);
+  await withKernels('auto', async (fast) => {
+    const { trainer, tfHead } = buildTrainer(tf, split, sampler, s, options, fast);
+    try {
+      const spec = specOf(trainer.stateTensors());
+      const useBest = state === 'best' && existsSync(join(view.dir, BEST_FILE));
+      const best = useBest ? view.readJson<SeqRecBestMeta>(BEST_FILE) : null;
+      const tensors = best
+        ? view.readTensors(BEST_TENSORS, spec, { epoch: String(best.epoch) }, { extra: isLazySeqRecState })
+        : view.loadCheckpoint(spec, { extra: isLazySeqRecState });
+      trainer.loadState(tensors);
+      const L = trainer.model.maxLen;
+      const ids = new Int32Array(histories.length * L);
+      histories.forEach((h, b) => padLeft(ids, b, L, h, 0, h.length));
+      const q = trainer.model.lastQueries({ rows: histories.length, ids });
+      const exclude = { ids: new Int32Array(0), offsets: new Int32Array(histories.length + 1) };
+      const seen = histories.map((h) => Int32Array.from(new Set(h)).sort());
+      exclude.offsets.set(Int32Array.from({ length: histories.length + 1 }, (_, b) => seen.slice(0, b).reduce((a, x) => a + x.length, 0)));
+      exclude.ids = new Int32Array(exclude.offsets[histories.length]!);
+      seen.forEach((x, b) => exclude.ids.set(x, exclude.offsets[b]!));
+      const r = evaluate(q, trainer.head.table, { k, exclude });
+      for (let b = 0; b < histories.length; b++) {
+        const parts: string[] = [];
+        for (let j = 0; j < r.k; j++) {
+          const id = r.topIds[b * r.k + j]!;
+          if (id < 0) continue;
+          const name = split.sequences.itemIds[id]!;
+          parts.push(o.scores ? `${name}:${r.topScores[b * r.k + j]!.toFixed(4)}` : name);
+        }
+        print(parts.join(' '));
+      }
+    } finally {
+      trainer.dispose();
+      tfHead.dispose();
+    }
+  });
 }

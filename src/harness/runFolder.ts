@@ -388,13 +388,15 @@ export class RunFolder {
    * Reads tensors written by {@link RunFolder.writeTensors}, checked as {@link RunFolder.loadCheckpoint}
    * checks a checkpoint (without the record's hash).
    */
-  readTensors(name: string, expect: Record<string, TensorSpec>, metadata: Record<string, string>): Record<string, Float32Array | Int32Array> {
+  readTensors(
+    name: string, expect: Record<string, TensorSpec>, metadata: Record<string, string>, opts: { extra?: (name: string) => boolean } = {},
+  ): Record<string, Float32Array | Int32Array> {
     const path = this.path(name);
     const content = readTensorsFile(path);
     for (const [k, v] of Object.entries(metadata)) {
       if (content.metadata[k] !== v) throw new CheckpointError(`${path}: metadata ${k} is ${JSON.stringify(content.metadata[k] ?? null)}, expected ${JSON.stringify(v)}; the run folder is damaged, start a new run`);
     }
-    return checkTensors(path, content.tensors, expect, () => false);
+    return checkTensors(path, content.tensors, expect, opts.extra ?? (() => false));
   }
 
   /**

@@ -42,6 +42,11 @@ export function seqRecDataFingerprint(split: LeaveOneOutSplit): string {
 
 type State = Record<string, Float32Array | Int32Array>;
 
+/** State a fresh trainer lacks until its first step: the item table's optimizer moments (their sizes are checked by the optimizer). */
+export function isLazySeqRecState(name: string): boolean {
+  return name.startsWith('items/opt/');
+}
+
 /**
  * The best validation epoch so far and where its state is kept: in `best.safetensors` with a run
  * folder, in memory without one.
@@ -94,7 +99,7 @@ class BestState {
   load(trainer: SeqRecTrainer): State {
     if (this.memory) return this.memory;
     if (!this.folder) throw new StateError('no best validation state was kept');
-    return this.folder.readTensors(BEST_TENSORS, specOf(trainer.stateTensors()), { epoch: String(this.epoch) });
+    return this.folder.readTensors(BEST_TENSORS, specOf(trainer.stateTensors()), { epoch: String(this.epoch) }, { extra: isLazySeqRecState });
   }
 }
 
@@ -181,7 +186,7 @@ export function seqRecTask(opts: RunSeqRecOptions, out: { result?: SeqRecRunResu
     epochs: opts.epochs,
     create: () => opts.trainer,
     stateTensors: (t) => t.stateTensors(),
-    lazyState: (name) => name.startsWith('items/opt/'),
+    lazyState: isLazySeqRecState,
     loadState: (t, tensors) => t.loadState(tensors),
     meta: () => ({}),
     epochsDone: (t) => t.epoch,
