@@ -3,7 +3,7 @@
  * (optional peer dependency, loaded when the command runs) with a samplex softmax head.
  * @module
  */
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { DataFormatError, IoError, OptionError } from '../core/errors.js';
@@ -21,6 +21,7 @@ import { writeFileAtomic } from '../io/atomic.js';
 import { loadTfjs, type NodeTfBackend } from '../tfjs/node.js';
 import { registerSamplexKernels } from '../tfjs/wasmKernels.js';
 import { commandGroup } from './groups.js';
+import { predictCommand, readInputText, splitLines } from './predictInput.js';
 import { addTrainOptions, commonOf, headOf, type TrainCliOptions, type TrainDefaults } from './trainOptions.js';
 import type { BiasInput } from './bias.js';
 
@@ -195,25 +196,14 @@ export function addLmCommands(program: Command, print: (line: string) => void): 
       writeFileAtomic(join(o.out, 'report.html'), lmReportHtml(runs, corpus));
       stderrLog(`report written to ${join(o.out, 'report.html')}`);
     });
-  commandGroup(program, 'predict')
-    .command('lm')
-    .description("the next-word top-k of every input line (a prefix), or with --perplexity the perplexity of the input text, under a trained language model")
-    .requiredOption('--model <dir>', 'run folder of a samplex train lm run')
+  predictCommand(program, 'lm', 'the next-word top-k of every input line (a prefix), or with --perplexity the perplexity of the input text, under a trained language model', 5, 'print word:probability pairs')
     .option('--data <name>', 'the data the run was trained on (its vocabulary; checked against the run)', 'brown')
     .option('--min-count <k>', 'the --min-count the run was trained with', '1')
-    .option('--k <k>', 'words per line', '5')
-    .option('--scores', 'print word:probability pairs')
     .option('--perplexity', 'print the perplexity of the whole input (each line followed by <eos>, unknown words as <unk>) instead')
-    .option('--input <file>', 'read lines from FILE instead of stdin')
     .action(async (o: { model: string; data: string; minCount: string; k: string; scores?: boolean; perplexity?: boolean; input?: string }) => {
       const corpus = loadCorpus(o.data, intOption(Number(o.minCount), '--min-count', 1));
       const k = intOption(Number(o.k), '--k', 1, corpus.vocab.size);
-      let text: string;
-      try {
-        text = readFileSync(o.input ?? 0, 'utf8');
-      } catch (e) {
-        throw new IoError(`cannot read ${o.input ?? 'stdin'}: ${(e as Error).message}`);
-      }
+      const text = readInputText(o.input);
       await withTfRuntime('wasm', true, 'auto', 0, async (tf, fast) => {
         const run = await openLmRun(tf, corpus, o.model, fast);
         try {
@@ -224,8 +214,7 @@ export function addLmCommands(program: Command, print: (line: string) => void): 
             print(JSON.stringify({ tokens: r.tokens, perplexity: r.perplexity }));
             return;
           }
-          const lines = text.split('\n');
-          if (lines.at(-1) === '') lines.pop();
+          const lines = splitLines(text);
           for (const [i, line] of lines.entries()) {
             const words = line.split(/\s+/).filter((w) => w !== '');
             if (words.length === 0) throw new DataFormatError(o.input ?? '<stdin>', i + 1, 'empty line; give a prefix of at least one word');

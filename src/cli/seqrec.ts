@@ -4,7 +4,7 @@
  * ranking on the leave-one-out split.
  * @module
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { ClassTable } from '../core/classTable.js';
@@ -32,6 +32,7 @@ import { SeqRecTrainer } from '../apps/seqrec/trainer.js';
 import { TfOutputHead } from '../tfjs/adapter.js';
 import { withKernels } from './kernels.js';
 import { commandGroup } from './groups.js';
+import { predictCommand, readInputLines } from './predictInput.js';
 import { addTrainOptions, commonOf, headOf, numberOf, refuseReplaced, type TrainCliOptions, type TrainDefaults } from './trainOptions.js';
 import { resolveHead, type OptionValue } from '../harness/head.js';
 
@@ -264,7 +265,7 @@ async function trainOne(
       config: configOf(sampler, s, options),
       name: sampler,
       progress: o.progress === false ? null : process.stderr,
-      report: (records) => report(records),
+      report,
       onRecord: (r) => {
         if (o.json) print(JSON.stringify(r));
         else {
@@ -274,9 +275,6 @@ async function trainOne(
         }
       },
     });
-    // the final report adds the test summary (the run folder's lock is released by now; the
-    // report is a view of committed results, written atomically)
-    writeFileAtomic(join(out, 'report.html'), report(res.records, res));
     return res;
   } finally {
     trainer.dispose();
@@ -367,15 +365,9 @@ export function addSeqRecCommands(program: Command, print: (line: string) => voi
     .action(async (o: SeqRecCommandOptions & { samplers: string }) => {
       await compareSeqRecCommand(o, print);
     });
-  commandGroup(program, 'predict')
-    .command('seqrec')
-    .description("the top-k next items of every input line (a user's history: item ids of the run's data, oldest first, separated by spaces or commas); the items of the history are not recommended")
-    .requiredOption('--model <dir>', 'run folder of a samplex train seqrec run')
-    .option('--k <k>', 'items per line', '10')
+  predictCommand(program, 'seqrec', "the top-k next items of every input line (a user's history: item ids of the run's data, oldest first, separated by spaces or commas); the items of the history are not recommended", 10, 'print item:score pairs')
     .option('--state <which>', 'best (the best validation epoch, when the run kept it) | last (the last committed epoch)', 'best')
     .option('--cache <dir>', 'cache directory of the named datasets')
-    .option('--input <file>', 'read lines from FILE instead of stdin')
-    .option('--scores', 'print item:score pairs')
     .option('--backend <b>', 'tfjs backend: wasm | cpu', 'wasm')
     .action(async (o: { model: string; k: string; state: string; cache?: string; input?: string; scores?: boolean; backend: string }) => {
       await predictSeqRec(o, print);
@@ -407,14 +399,7 @@ async function predictSeqRec(o: { model: string; k: string; state: string; cache
   const split = loadSplit(s.data, o.cache, s.minInteractions);
   if (seqRecDataFingerprint(split) !== c.data) throw new IoError(`${s.data} is not the data the run in ${view.dir} was trained on (its content changed); the item ids would not match`);
   const k = intOption(numberOf(o.k, '--k'), '--k', 1, split.sequences.numItems);
-  let text: string;
-  try {
-    text = readFileSync(o.input ?? 0, 'utf8');
-  } catch (e) {
-    throw new IoError(`cannot read ${o.input ?? 'stdin'}: ${(e as Error).message}`);
-  }
-  const lines = text.split('\n');
-  if (lines.at(-1) === '') lines.pop();
+  const lines = readInputLines(o.input);
   const index = new Map(split.sequences.itemIds.map((id, i) => [id, i]));
   const histories = lines.map((line, i) => {
     const ids = line.split(/[\s,]+/).filter((t) => t !== '');

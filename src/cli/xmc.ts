@@ -3,10 +3,9 @@
  * application on the command line.
  * @module
  */
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { IoError, OptionError } from '../core/errors.js';
+import { OptionError } from '../core/errors.js';
 import { choiceOption, intOption } from '../core/validate.js';
 import { loadXmcData, type XmcData } from '../apps/xmc/data.js';
 import {
@@ -20,6 +19,7 @@ import { MidxThreads } from '../samplers/midxThreads.js';
 import { ProgressBar } from '../train/progress.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { commandGroup } from './groups.js';
+import { predictCommand, readInputLines } from './predictInput.js';
 import { addTrainOptions, commonOf, headOf, numberOf, type TrainCliOptions, type TrainDefaults } from './trainOptions.js';
 import type { OptionValue } from '../harness/head.js';
 
@@ -177,26 +177,12 @@ export function addXmcCommands(program: Command, print: (line: string) => void):
     print(`report written to ${path}`);
   });
 
-  const predict = commandGroup(program, 'predict');
-  predict
-    .command('xmc')
-    .description('print the top-k labels of every input line (text, or index:value pairs for models trained on XMC files)')
-    .requiredOption('--model <dir>', 'run directory of a samplex train xmc run')
-    .option('--k <k>', 'labels per line', '5')
-    .option('--input <file>', 'read lines from FILE instead of stdin')
-    .option('--scores', 'print label:score pairs')
+  predictCommand(program, 'xmc', 'print the top-k labels of every input line (text, or index:value pairs for models trained on XMC files)', 5, 'print label:score pairs')
     .option('--info', "append each label's description in parentheses (e.g. WordNet lemmas), when the data has them")
     .action((o: { model: string; k: string; input?: string; scores?: boolean; info?: boolean }) => {
       const loaded = loadXmcModel(o.model);
       const k = intOption(num(o.k, 'k'), 'k', 1, loaded.model.table.n);
-      let text: string;
-      try {
-        text = readFileSync(o.input ?? 0, 'utf8');
-      } catch (e) {
-        throw new IoError(`cannot read ${o.input ?? 'stdin'}: ${(e as Error).message}`);
-      }
-      const lines = text.split('\n');
-      if (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
+      const lines = readInputLines(o.input);
       const x = parseXmcInputs(lines, loaded, o.input ?? '<stdin>');
       const { ids, scores } = loaded.model.predict(x, k);
       const info = o.info ? loaded.info.labelInfo : null;

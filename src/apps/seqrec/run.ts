@@ -138,8 +138,8 @@ export interface RunSeqRecOptions {
    * `epochs`).
    */
   patience?: number;
-  /** The HTML report of the records (rewritten after every epoch). */
-  report?: (records: readonly MetricsRecord[]) => string;
+  /** The HTML report of the records (rewritten after every epoch, and with the result at the end). */
+  report?: (records: readonly MetricsRecord[], result?: SeqRecRunResult) => string;
   /** Status lines. */
   log?: (line: string) => void;
   /** One-line notices of the run folder (default stderr). */
@@ -250,7 +250,7 @@ export function seqRecTask(opts: RunSeqRecOptions, out: { result?: SeqRecRunResu
       out.result = { records: valids(ctx.records), test, testRecord, selectedEpoch: trainer.epoch, stoppedEarly };
       return [];
     },
-    ...(opts.report ? { report: opts.report } : {}),
+    ...(opts.report ? { report: (records: readonly MetricsRecord[]) => opts.report!(records, out.result) } : {}),
   };
 }
 
