@@ -21,9 +21,9 @@ import { createSampler } from '../src/samplers/factory.js';
 import { TfOutputHead } from '../src/tfjs/adapter.js';
 import { registerSamplexKernels } from '../src/tfjs/wasmKernels.js';
 import { loadTfjs } from '../src/tfjs/node.js';
-import { seqRecHead } from '../src/rec/head.js';
-import type { Tf } from '../src/rec/sasrec.js';
-import { SeqRecTrainer, trainingBatch } from '../src/rec/trainer.js';
+import { seqRecHead } from '../src/apps/seqrec/head.js';
+import type { Tf } from '../src/apps/seqrec/sasrec.js';
+import { SeqRecTrainer, trainingBatch } from '../src/apps/seqrec/trainer.js';
 import { emit, peakRssMB } from './util.js';
 
 const N_ITEMS = 1_000_000;
@@ -79,10 +79,10 @@ export async function run(filter?: string): Promise<void> {
     const split = syntheticSplit(Rng.fromSeed(1, 9), USERS, N_ITEMS);
     const batch = trainingBatch(split, Int32Array.from({ length: USERS }, (_, u) => u), L);
     const results: Record<string, number> = {};
-    // midx: the sampler updated after every step (--refresh-every 0);
+    // midx: the sampler updated after every step (--refresh-every step);
     // midx-rebuild100: no per-step updates, rebuilt every 100 steps (train seqrec's default), with
     // one measured rebuild's time divided by 100 added to every step. Adam updates the touched
-    // rows of the table in both (train seqrec's default; --dense-updates would add a pass over
+    // rows of the table in both (train seqrec's default; --updates dense would add a pass over
     // all 10^6 rows per step).
     for (const [name, steps] of [['midx', 5], ['midx-rebuild100', 5], ['full', 2]] as const) {
       const sampled = name !== 'full';

@@ -25,7 +25,7 @@ import { initFastKernels, tableInKernelMemory, type FastKernels } from '../src/k
 import { kernels, tsKernels, useKernels } from '../src/kernels/index.js';
 import { OutputLayer } from '../src/layer/outputLayer.js';
 import { Adam } from '../src/layer/optimizers.js';
-import { LstmLm } from '../src/lm/model.js';
+import { LstmLm } from '../src/apps/lm/model.js';
 import '../src/samplers/index.js';
 import { createSampler } from '../src/samplers/factory.js';
 import { TfOutputHead, loadTfjs, registerSamplexKernels, type Tf } from '../src/tfjs/index.js';

@@ -12,4 +12,7 @@ export { readXmcFile, readFastTextFile, readXmcSplit, readFastTextSplit, exportS
 export { loadBrown, readTextCorpus } from './data/lmFiles.js';
 export { readMovielensRatings, fetchMovielensSmall, loadRecDataset, DatasetUnavailableError } from './data/movielens.js';
 export { trainXmcRun, loadXmcModel, type XmcRunOptions } from './apps/xmc/run.js';
-export { runSeqRec, type RunSeqRecOptions } from './rec/run.js';
+export { runSeqRec, type RunSeqRecOptions } from './apps/seqrec/run.js';
+export { RunFolder, RunLockedError, CheckpointError, RunPathError, type RunFolderOptions } from './harness/runFolder.js';
+export { runTask, type RunTaskOptions, type RunTaskResult } from './harness/runTask.js';
+export { RESUMABLE_SETTINGS, type Task, type TaskContext, type TaskEpochResult } from './harness/task.js';

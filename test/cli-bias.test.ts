@@ -125,6 +125,6 @@ test('samplex bias refuses sampler options that no chosen sampler takes', async 
   assert.equal((await runErr([...small, '--sampler', 'midx', '--codebooks', 'opq'])).code, 2);
   assert.ok(errs.some((e) => /--codewords sets an option of the midx sampler; add midx to --sampler/.test(e)));
   assert.ok(errs.some((e) => /none of the samplers quadratic takes option 'codewords'/.test(e)));
-  assert.ok(errs.some((e) => /sampler 'midx' is not in --sampler/.test(e)));
+  assert.ok(errs.some((e) => /sampler 'midx' is not one of the chosen samplers/.test(e)));
   assert.ok(errs.some((e) => /codebook/.test(e) && /opq/.test(e)));
 });

@@ -21,7 +21,7 @@ function ratingsCsv(): string {
   return lines.join('\n') + '\n';
 }
 
-const TINY = ['--dim', '8', '--max-len', '6', '--blocks', '1', '--batch-size', '8', '--negatives', '5', '--codewords', '4', '--backend', 'cpu', '--no-progress'];
+const TINY = ['--dim', '8', '--max-len', '6', '--blocks', '1', '--batch', '8', '--negatives', '5', '--opt', 'codewords=4', '--backend', 'cpu', '--no-progress'];
 
 test('samplex train seqrec: metrics.jsonl, checkpoint, test.json and report.html; --resume continues; bad options are typed errors', async () => {
   const root = mkdtempSync(join(tmpdir(), 'samplex-cli-seqrec-'));
@@ -34,7 +34,7 @@ test('samplex train seqrec: metrics.jsonl, checkpoint, test.json and report.html
     const recs = r.lines.map((l) => JSON.parse(l) as Record<string, unknown>);
     assert.deepEqual(recs.map((x) => x['split']), ['valid', 'test']);
     for (const k of ['ndcg@10', 'ndcg@20', 'recall@10', 'recall@20']) assert.equal(typeof recs[1]![k], 'number');
-    for (const f of ['metrics.jsonl', 'checkpoint.json', 'checkpoint.safetensors', 'test.json', 'report.html', 'settings.json']) assert.ok(existsSync(join(out, f)), f);
+    for (const f of ['metrics.jsonl', 'checkpoint.json', 'checkpoint-1.safetensors', 'test.json', 'report.html']) assert.ok(existsSync(join(out, f)), f);
     assert.match(readFileSync(join(out, 'report.html'), 'utf8'), /valid nDCG@10/);
 
     const again = await runCli(['train', 'seqrec', '--data', data, '--sampler', 'midx', '--epochs', '2', '--out', out, '--json', ...TINY]);
@@ -46,6 +46,24 @@ test('samplex train seqrec: metrics.jsonl, checkpoint, test.json and report.html
     assert.equal(testRec['trainedEpochs'], 2);
     assert.equal(testRec['selectedBy'], 'valid ndcg@10');
     assert.ok(existsSync(join(out, 'best.safetensors')) && existsSync(join(out, 'best.json')));
+
+    // predict: the top-k next items of histories given as the data's item ids, none of them repeated
+    const ids = [...new Set(readFileSync(data, 'utf8').trim().split('\n').slice(1).map((l) => l.split(',')[1]!))];
+    const hist = join(root, 'hist.txt');
+    writeFileSync(hist, `${ids[0]} ${ids[1]}\n${ids[2]},${ids[3]},${ids[4]}\n`);
+    const pred = await runCli(['predict', 'seqrec', '--model', out, '--k', '3', '--input', hist, '--backend', 'cpu']);
+    assert.equal(pred.code, 0, pred.stderr);
+    assert.equal(pred.lines.length, 2);
+    const rows = pred.lines.map((l) => l.split(' '));
+    for (const r of rows) assert.equal(r.length, 3);
+    for (const r of rows) for (const id of r) assert.ok(ids.includes(id), id);
+    assert.ok(!rows[0]!.includes(ids[0]!) && !rows[0]!.includes(ids[1]!), 'the history is not recommended');
+    const last = await runCli(['predict', 'seqrec', '--model', out, '--k', '3', '--state', 'last', '--input', hist, '--backend', 'cpu']);
+    assert.equal(last.code, 0, last.stderr);
+    writeFileSync(hist, 'no-such-item\n');
+    const unknown = await runCli(['predict', 'seqrec', '--model', out, '--input', hist, '--backend', 'cpu']);
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /hist\.txt:1: item 'no-such-item'/);
 
     const bad = await runCli(['train', 'seqrec', '--data', data, '--sampler', 'nope', '--out', join(root, 'x'), ...TINY]);
     assert.equal(bad.code, 2);
@@ -82,12 +100,18 @@ test('samplex compare seqrec: one run per sampler, a joint report and summary', 
     }
     assert.match(html, /nDCG@10 vs full/);
     // midx's softmax last stage with the maskedExclusive estimator
-    const st = await runCli(['train', 'seqrec', '--data', data, '--sampler', 'midx', '--stage', 'softmax', '--convention', 'maskedExclusive', '--epochs', '1', '--out', join(root, 'st'), '--json', ...TINY]);
+    const st = await runCli(['train', 'seqrec', '--data', data, '--sampler', 'midx', '--opt', 'stage=softmax', '--convention', 'maskedExclusive', '--epochs', '1', '--out', join(root, 'st'), '--json', ...TINY]);
     assert.equal(st.code, 0, st.stderr);
-    assert.match(readFileSync(join(root, 'st', 'report.html'), 'utf8'), /maskedExclusive.*last stage softmax/);
-    const badStage = await runCli(['train', 'seqrec', '--data', data, '--stage', 'exact', '--out', join(root, 'bs'), ...TINY]);
+    assert.match(readFileSync(join(root, 'st', 'report.html'), 'utf8'), /maskedExclusive.*stage=softmax/);
+    const badStage = await runCli(['train', 'seqrec', '--data', data, '--opt', 'stage=exact', '--out', join(root, 'bs'), ...TINY]);
     assert.equal(badStage.code, 2);
-    assert.match(badStage.stderr, /--stage/);
+    assert.match(badStage.stderr, /stage/);
+    // the flags of earlier versions are refused, naming the flag that replaced them
+    for (const [old, now] of [[['--stage', 'softmax'], /--stage was replaced by --opt stage=NAME/], [['--batch-size', '8'], /--batch-size was replaced by --batch/], [['--dense-updates'], /--updates dense/]] as const) {
+      const r = await runCli(['train', 'seqrec', '--data', data, ...old, '--out', join(root, 'old'), ...TINY]);
+      assert.equal(r.code, 2);
+      assert.match(r.stderr, now);
+    }
   } finally {
     rmSync(root, { recursive: true, force: true });
   }

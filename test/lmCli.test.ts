@@ -6,10 +6,9 @@ import { join } from 'node:path';
 import { Rng } from '../src/core/rng.js';
 import { parseDuration } from '../src/cli/lm.js';
 import { readTextCorpus } from '../src/data/lmFiles.js';
-import { openLmRun, runLm } from '../src/lm/session.js';
-import { evaluatePerplexity, lmQueries } from '../src/lm/trainer.js';
+import { openLmRun, runLm } from '../src/apps/lm/session.js';
+import { evaluatePerplexity, lmQueries } from '../src/apps/lm/trainer.js';
 import { loadTfjs } from '../src/tfjs/node.js';
-import { RunDir } from '../src/train/runDir.js';
 import { runCli } from './util/cli.js';
 
 /** A plain-text corpus of Markov sentences over 40 words (train/valid/test). */
@@ -67,6 +66,23 @@ test('samplex train lm: metrics, checkpoint and report; a resumed run equals an 
     assert.ok(ma[1]!['validPpl']! < ma[0]!['validPpl']!, 'valid perplexity falls');
     assert.ok(Number.isFinite(ma[2]!['testPpl']));
     assert.match(readFileSync(join(root, 'a', 'report.html'), 'utf8'), /valid perplexity/);
+    // predict: next-word top-k for prefixes, and the perplexity of a text (the test split: the run's own figure)
+    const prefixes = join(root, 'prefixes.txt');
+    writeFileSync(prefixes, 'the\nthe cat\n');
+    const next = await runCli(['predict', 'lm', '--model', join(root, 'a'), '--data', data, '--k', '4', '--scores', '--input', prefixes]);
+    assert.equal(next.code, 0, next.stderr);
+    assert.equal(next.lines.length, 2);
+    for (const l of next.lines) {
+      const pairs = l.split(' ').map((p) => p.split(':'));
+      assert.equal(pairs.length, 4);
+      const probs = pairs.map((p) => Number(p[p.length - 1]));
+      for (let i = 1; i < 4; i++) assert.ok(probs[i]! <= probs[i - 1]!, 'descending probabilities');
+      assert.ok(probs.every((p) => p > 0 && p < 1));
+    }
+    const ppl = await runCli(['predict', 'lm', '--model', join(root, 'a'), '--data', data, '--perplexity', '--input', join(data, 'test.txt')]);
+    assert.equal(ppl.code, 0, ppl.stderr);
+    const got = JSON.parse(ppl.lines[0]!) as { perplexity: number };
+    assert.ok(Math.abs(got.perplexity / Number(ma[2]!['testPpl']) - 1) < 0.05, `${got.perplexity} vs the run's ${ma[2]!['testPpl']} (batch 1 instead of the run's columns)`);
     const b1 = await runCli(['train', 'lm', '--data', data, '--sampler', 'uniform', '--epochs', '1', '--out', join(root, 'b'), ...small]);
     assert.equal(b1.code, 0, b1.stderr);
     const again = await runCli(['train', 'lm', '--data', data, '--sampler', 'uniform', '--epochs', '2', '--out', join(root, 'b'), ...small]);
@@ -103,31 +119,17 @@ test('samplex compare lm: one report with a line per sampler', async () => {
   });
 });
 
-test('samplex train lm: midx starts from the softmax stage and maskedExclusive; a checkpoint from before those defaults keeps its own', async () => {
+test('samplex train lm: midx starts from the softmax stage and maskedExclusive; a resume with other sampler options is refused', async () => {
   await withCorpus('samplex-lmd-', async (root, data) => {
-    const ckpt = (run: string): { settings: { samplerOptions: Record<string, unknown>; convention: string }; settingsVersion?: number } =>
-      JSON.parse(readFileSync(join(root, run, 'checkpoint.json'), 'utf8'));
+    const ckpt = (run: string): { settings: Record<string, unknown> } => JSON.parse(readFileSync(join(root, run, 'checkpoint.json'), 'utf8'));
     const d = await runCli(['train', 'lm', '--data', data, '--epochs', '1', '--eval-tokens', '120', '--out', join(root, 'd'), ...small]);
     assert.equal(d.code, 0, d.stderr);
-    assert.deepEqual(ckpt('d').settings.samplerOptions, { stage: 'softmax', codewords: 128 });
-    assert.equal(ckpt('d').settings.convention, 'maskedExclusive');
-    assert.equal(ckpt('d').settingsVersion, 2);
-    // a run with the earlier defaults, its checkpoint rewritten as it was written before them
-    const old = ['--opt', 'stage=uniform', '--opt', 'codewords=64', '--convention', 'exclusive'];
-    const o1 = await runCli(['train', 'lm', '--data', data, '--epochs', '1', '--eval-tokens', '120', '--out', join(root, 'o'), ...old, ...small]);
-    assert.equal(o1.code, 0, o1.stderr);
-    const legacy = ckpt('o') as unknown as Record<string, unknown> & { settings: Record<string, unknown> };
-    delete legacy.settingsVersion;
-    delete legacy.settings['convention'];
-    legacy.settings['samplerOptions'] = {};
-    writeFileSync(join(root, 'o', 'checkpoint.json'), JSON.stringify(legacy));
-    const withNewDefaults = await runCli(['train', 'lm', '--data', data, '--epochs', '2', '--resume', '--eval-tokens', '120', '--out', join(root, 'o'), ...small]);
-    assert.equal(withNewDefaults.code, 2, 'the legacy run used the uniform stage and exclusive: the new defaults do not match it');
-    assert.match(withNewDefaults.stderr, /E_STATE/);
-    const o2 = await runCli(['train', 'lm', '--data', data, '--epochs', '2', '--resume', '--eval-tokens', '120', '--out', join(root, 'o'), ...old, ...small]);
-    assert.equal(o2.code, 0, o2.stderr);
-    assert.deepEqual(ckpt('o').settings.samplerOptions, { stage: 'uniform', codewords: 64 });
-    assert.equal(ckpt('o').settings.convention, 'exclusive');
+    assert.equal(ckpt('d').settings['opt.stage'], 'softmax');
+    assert.equal(ckpt('d').settings['opt.codewords'], 128);
+    assert.equal(ckpt('d').settings['convention'], 'maskedExclusive');
+    const other = await runCli(['train', 'lm', '--data', data, '--epochs', '2', '--resume', '--eval-tokens', '120', '--out', join(root, 'd'), '--opt', 'stage=uniform', ...small]);
+    assert.equal(other.code, 2);
+    assert.match(other.stderr, /opt\.stage was "softmax", now "uniform"/);
   });
 });
 
@@ -137,7 +139,7 @@ test('runLm: an epoch that fails stops its progress display and leaves the last 
     const corpus = readTextCorpus(data, { minCount: 1 });
     const settings = { sampler: 'uniform', dim: 12, layers: 1, batchSize: 6, bptt: 8, negatives: 5, seed: 3 };
     const out = join(root, 'run');
-    await runLm(tf, corpus, { ...settings, epochs: 1 }, RunDir.open(out), {});
+    await runLm(tf, corpus, { ...settings, epochs: 1 }, out, {});
     const checkpoint = readFileSync(join(out, 'checkpoint.json'), 'utf8');
     let stopped = 0;
     let updates = 0;
@@ -147,7 +149,7 @@ test('runLm: an epoch that fails stops its progress display and leaves the last 
       },
       stop: () => void stopped++,
     });
-    await assert.rejects(runLm(tf, corpus, { ...settings, epochs: 2 }, RunDir.open(out, { resume: true }), { progress: failing }), /mid-epoch/);
+    await assert.rejects(runLm(tf, corpus, { ...settings, epochs: 2 }, out, { progress: failing, resume: true }), /mid-epoch/);
     assert.equal(stopped, 1);
     assert.equal(readFileSync(join(out, 'checkpoint.json'), 'utf8'), checkpoint);
     assert.equal(metrics(out).filter((r) => r['epoch'] === 2).length, 0);
@@ -162,7 +164,7 @@ test('samplex bias --lm-run: the study on a trained model\'s table and output ve
     // the opened run is the trained model: its valid perplexity is the one the run recorded
     const corpus = readTextCorpus(data, { minCount: 1 });
     const tf = await loadTfjs('wasm');
-    const opened = await openLmRun(tf, corpus, RunDir.open(run, { resume: true }));
+    const opened = await openLmRun(tf, corpus, run);
     try {
       assert.equal(opened.epochsDone, 1);
       const ppl = evaluatePerplexity(opened.model, corpus.valid, { batchSize: opened.settings.evalBatchSize, seqLen: opened.settings.bptt }).perplexity;

@@ -5,7 +5,7 @@ import { ClassTable } from '../src/core/classTable.js';
 import { matrix } from '../src/core/matrix.js';
 import { OptionError, ShapeError } from '../src/core/errors.js';
 import { leaveOneOut, type UserSequences } from '../src/data/interactions.js';
-import { rankTargets } from '../src/rec/evaluate.js';
+import { rankTargets } from '../src/apps/seqrec/evaluate.js';
 import { sequencesOf } from './util/seqData.js';
 
 /** Random user sequences over `n` items with repeats (so some targets were seen before). */

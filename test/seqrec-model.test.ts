@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { Rng } from '../src/core/rng.js';
 import { ClassTable } from '../src/core/classTable.js';
 import { OptionError, ShapeError } from '../src/core/errors.js';
-import { padLeft, SasRec } from '../src/rec/sasrec.js';
+import { padLeft, SasRec } from '../src/apps/seqrec/sasrec.js';
 import { PlainTfHead, tf } from './util/tfjsHead.js';
 import { useBackend } from './util/tfjs.js';
 

@@ -7,13 +7,12 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, unlinkSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { OptionError, StateError } from '../src/core/errors.js';
-import { BEST_FILE, BEST_TENSORS, runSeqRec, type RunSeqRecOptions } from '../src/rec/run.js';
-import type { SeqRecTrainer } from '../src/rec/trainer.js';
-import { RunDir } from '../src/train/runDir.js';
+import { BEST_FILE, BEST_TENSORS, runSeqRec, type RunSeqRecOptions, type SeqRecRunResult } from '../src/apps/seqrec/run.js';
+import type { SeqRecTrainer } from '../src/apps/seqrec/trainer.js';
 import { liveTimers } from './util/cli.js';
 import { PassThrough } from 'node:stream';
 
@@ -59,88 +58,88 @@ class ScriptedTrainer {
 
 type Extra = Partial<Omit<RunSeqRecOptions, 'trainer'>>;
 
-function run(extra: Extra & { epochs: number }, trainer = new ScriptedTrainer()): { res: ReturnType<typeof runSeqRec>; trainer: ScriptedTrainer } {
-  const res = runSeqRec({ trainer: trainer as unknown as SeqRecTrainer, dir: null, config: { seed: 1 }, name: 's', progress: null, ...extra });
+async function run(extra: Extra & { epochs: number }, trainer = new ScriptedTrainer()): Promise<{ res: SeqRecRunResult; trainer: ScriptedTrainer }> {
+  const res = await runSeqRec({ trainer: trainer as unknown as SeqRecTrainer, out: null, data: 'scripted', config: { seed: 1 }, name: 's', progress: null, ...extra });
   return { res, trainer };
 }
 
 /** The test value of the state after `epoch` epochs. */
 const testOf = (epoch: number): number => 100 + 0.5 * epoch;
 
-test('runSeqRec tests the best validation epoch by default (first of equals), the last with select: last', () => {
-  const best = run({ epochs: 7 }).res;
+test('runSeqRec tests the best validation epoch by default (first of equals), the last with select: last', async () => {
+  const best = (await run({ epochs: 7 })).res;
   assert.equal(best.selectedEpoch, 2);
   assert.equal(best.test['ndcg@10'], testOf(2));
   assert.equal(best.testRecord['epoch'], 2);
   assert.equal(best.testRecord['trainedEpochs'], 7);
   assert.equal(best.testRecord['stoppedEarly'], false);
   assert.equal(best.records.length, 7);
-  const last = run({ epochs: 7, select: 'last' }).res;
+  const last = (await run({ epochs: 7, select: 'last' })).res;
   assert.equal(last.selectedEpoch, 7);
   assert.equal(last.test['ndcg@10'], testOf(7));
   // A best that is the last epoch needs no reload.
-  assert.equal(run({ epochs: 2 }).res.test['ndcg@10'], testOf(2));
+  assert.equal((await run({ epochs: 2 })).res.test['ndcg@10'], testOf(2));
 });
 
-test('runSeqRec patience stops after that many epochs without a better validation value', () => {
-  const r = run({ epochs: 7, patience: 2 }).res;
+test('runSeqRec patience stops after that many epochs without a better validation value', async () => {
+  const r = (await run({ epochs: 7, patience: 2 })).res;
   assert.equal(r.records.length, 4, 'best at 2, no better at 3 and 4');
   assert.equal(r.stoppedEarly, true);
   assert.equal(r.testRecord['trainedEpochs'], 4);
   assert.equal(r.test['ndcg@10'], testOf(2));
-  const patient = run({ epochs: 7, patience: 5 }).res;
+  const patient = (await run({ epochs: 7, patience: 5 })).res;
   assert.equal(patient.records.length, 7, 'epoch 6 ties, which is not an improvement, but 7 − 2 = 5 is reached only at the end');
   assert.equal(patient.stoppedEarly, false, 'every epoch was trained');
-  const tight = run({ epochs: 7, patience: 4 }).res;
+  const tight = (await run({ epochs: 7, patience: 4 })).res;
   assert.equal(tight.records.length, 6);
   assert.equal(tight.stoppedEarly, true);
-  assert.throws(() => run({ epochs: 3, patience: -1 }), OptionError);
-  assert.throws(() => run({ epochs: 3, patience: 1.5 }), OptionError);
+  await assert.rejects(run({ epochs: 3, patience: -1 }), OptionError);
+  await assert.rejects(run({ epochs: 3, patience: 1.5 }), OptionError);
 });
 
-test('runSeqRec in a run directory: best.safetensors, resume keeps the best state and the patience count', () => {
+test('runSeqRec in a run directory: best.safetensors, resume keeps the best state and the patience count', async () => {
   const root = mkdtempSync(join(tmpdir(), 'samplex-seqrec-run-'));
   try {
-    const open = (name: string, resume = false): RunDir => RunDir.open(join(root, name), { resume });
+    const open = (name: string, resume = false): { out: string; resume: boolean } => ({ out: join(root, name), resume });
     // Interrupted after 3 epochs, resumed to 7: the best state (epoch 2) comes from best.safetensors.
-    run({ epochs: 3, dir: open('a') });
-    assert.equal(open('a', true).readJson<{ epoch: number }>(BEST_FILE)?.epoch, 2);
-    const resumed = run({ epochs: 7, dir: open('a', true) }).res;
+    (await run({ epochs: 3, ...open('a') }));
+    assert.equal((JSON.parse(readFileSync(join(root, 'a', BEST_FILE), 'utf8')) as { epoch: number }).epoch, 2);
+    const resumed = (await run({ epochs: 7, ...open('a', true) })).res;
     assert.equal(resumed.test['ndcg@10'], testOf(2));
     assert.equal(resumed.records.length, 7);
     // Patience counts the epochs before the interruption.
-    run({ epochs: 3, dir: open('p') });
-    const p = run({ epochs: 7, patience: 2, dir: open('p', true) }).res;
+    (await run({ epochs: 3, ...open('p') }));
+    const p = (await run({ epochs: 7, patience: 2, ...open('p', true) })).res;
     assert.equal(p.records.length, 4);
     assert.equal(p.test['ndcg@10'], testOf(2));
     // Already exhausted on resume: no more training.
-    const again = run({ epochs: 7, patience: 2, dir: open('p', true) }).res;
+    const again = (await run({ epochs: 7, patience: 2, ...open('p', true) })).res;
     assert.equal(again.records.length, 4);
     assert.equal(again.stoppedEarly, true);
     // Stopped between the checkpoint of the best epoch and its best state: the checkpoint is it.
-    run({ epochs: 2, dir: open('c') });
+    (await run({ epochs: 2, ...open('c') }));
     unlinkSync(join(root, 'c', BEST_FILE));
     unlinkSync(join(root, 'c', BEST_TENSORS));
-    const c = run({ epochs: 7, dir: open('c', true) }).res;
+    const c = (await run({ epochs: 7, ...open('c', true) })).res;
     assert.equal(c.test['ndcg@10'], testOf(2));
     // The best state lost at an earlier epoch than the checkpoint is a typed error.
-    run({ epochs: 3, dir: open('d') });
+    (await run({ epochs: 3, ...open('d') }));
     unlinkSync(join(root, 'd', BEST_FILE));
-    assert.throws(() => run({ epochs: 7, dir: open('d', true) }), StateError);
+    await assert.rejects(run({ epochs: 7, ...open('d', true) }), StateError);
     // …which select: last does not need.
-    assert.equal(run({ epochs: 4, select: 'last', dir: open('d', true) }).res.test['ndcg@10'], testOf(4));
+    assert.equal((await run({ epochs: 4, select: 'last', ...open('d', true) })).res.test['ndcg@10'], testOf(4));
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
 });
 
-test('runSeqRec: an epoch that throws stops its progress bar (nothing left to keep the process alive)', () => {
+test('runSeqRec: an epoch that throws stops its progress bar (nothing left to keep the process alive)', async () => {
   class Failing extends ScriptedTrainer {
     override trainEpoch(): never {
       throw new StateError('failed mid-epoch');
     }
   }
   const before = liveTimers();
-  assert.throws(() => run({ epochs: 2, progress: new PassThrough() }, new Failing()), StateError);
+  await assert.rejects(run({ epochs: 2, progress: new PassThrough() }, new Failing()), StateError);
   assert.equal(liveTimers(), before);
 });

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ClassTable } from '../src/core/classTable.js';
@@ -11,11 +11,10 @@ import { createOptimizer, Sgd } from '../src/layer/optimizers.js';
 import '../src/samplers/index.js';
 import { createSampler } from '../src/samplers/factory.js';
 import { TfOutputHead } from '../src/tfjs/index.js';
-import { seqRecHead, type SeqRecHead } from '../src/rec/head.js';
-import { SasRec } from '../src/rec/sasrec.js';
-import { SeqRecTrainer, trainingBatch } from '../src/rec/trainer.js';
-import { runSeqRec } from '../src/rec/run.js';
-import { RunDir } from '../src/train/runDir.js';
+import { seqRecHead, type SeqRecHead } from '../src/apps/seqrec/head.js';
+import { SasRec } from '../src/apps/seqrec/sasrec.js';
+import { SeqRecTrainer, trainingBatch } from '../src/apps/seqrec/trainer.js';
+import { runSeqRec, seqRecDataFingerprint } from '../src/apps/seqrec/run.js';
 import { PlainTfHead } from './util/tfjsHead.js';
 import { tf, useBackend } from './util/tfjs.js';
 import { cycleSequences } from './util/seqData.js';
@@ -101,7 +100,7 @@ test('SeqRecTrainer with the midx head learns next-item cycles (valid Recall@10 
   tfHead.dispose();
 });
 
-test('runSeqRec: a resumed run continues exactly as an uninterrupted one (checkpoint, metrics.jsonl)', () => {
+test('runSeqRec: a resumed run continues exactly as an uninterrupted one (checkpoint, metrics.jsonl)', async () => {
   const n = 30;
   const split = leaveOneOut(cycleSequences(Rng.fromSeed(8), 40, n, 4, 10));
   const cfg = { sampler: 'midx', seed: 5 };
@@ -113,12 +112,12 @@ test('runSeqRec: a resumed run continues exactly as an uninterrupted one (checkp
   const root = mkdtempSync(join(tmpdir(), 'samplex-seqrec-'));
   try {
     const a = make();
-    const ra = runSeqRec({ trainer: a.tr, dir: RunDir.open(join(root, 'a')), epochs: 2, config: cfg, name: 'midx', progress: null, select: 'last' });
+    const data = seqRecDataFingerprint(split);
+    const ra = await runSeqRec({ trainer: a.tr, out: join(root, 'a'), data, epochs: 2, config: cfg, name: 'midx', progress: null, select: 'last' });
     const b1 = make();
-    runSeqRec({ trainer: b1.tr, dir: RunDir.open(join(root, 'b')), epochs: 1, config: cfg, name: 'midx', progress: null, select: 'last' });
+    await runSeqRec({ trainer: b1.tr, out: join(root, 'b'), data, epochs: 1, config: cfg, name: 'midx', progress: null, select: 'last' });
     const b2 = make();
-    const dirB = RunDir.open(join(root, 'b'), { resume: true });
-    const rb = runSeqRec({ trainer: b2.tr, dir: dirB, epochs: 2, config: cfg, name: 'midx', progress: null, select: 'last' });
+    const rb = await runSeqRec({ trainer: b2.tr, out: join(root, 'b'), resume: true, data, epochs: 2, config: cfg, name: 'midx', progress: null, select: 'last' });
     const sa = a.tr.stateTensors();
     const sb = b2.tr.stateTensors();
     for (const k of Object.keys(sa)) {
@@ -126,14 +125,19 @@ test('runSeqRec: a resumed run continues exactly as an uninterrupted one (checkp
       assert.deepEqual(sb[k], sa[k], `state ${k}`);
     }
     assert.deepEqual(rb.test, ra.test);
-    const recs = dirB.readMetrics();
+    const recs = readFileSync(join(root, 'b', 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     assert.deepEqual(recs.map((r) => r['epoch']), [1, 2]);
     assert.equal(recs[1]!['ndcg@10'], ra.records[1]!['ndcg@10']);
     // Other settings are refused.
     const c = make();
-    assert.throws(
-      () => runSeqRec({ trainer: c.tr, dir: RunDir.open(join(root, 'b'), { resume: true }), epochs: 3, config: { ...cfg, seed: 6 }, name: 'midx', progress: null }),
-      StateError,
+    await assert.rejects(
+      runSeqRec({ trainer: c.tr, out: join(root, 'b'), resume: true, data, epochs: 3, config: { ...cfg, seed: 6 }, name: 'midx', progress: null }),
+      (e: unknown) => e instanceof StateError && /seed was 5, now 6/.test(e.message),
+    );
+    // Other data of the same shape is refused too.
+    await assert.rejects(
+      runSeqRec({ trainer: c.tr, out: join(root, 'b'), resume: true, data: 'other', epochs: 3, config: cfg, name: 'midx', progress: null }),
+      (e: unknown) => e instanceof StateError && /data differs/.test(e.message),
     );
     for (const x of [a, b1, b2, c]) {
       x.tr.dispose();

@@ -5,7 +5,7 @@ import * as os from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { DataFormatError, StateError } from '../src/core/errors.js';
-import { RunDir, METRICS_FILE, CHECKPOINT_FILE } from '../src/train/runDir.js';
+import { RunFolder, METRICS_FILE, CHECKPOINT_FILE } from '../src/harness/runFolder.js';
 import { ProgressBar, formatRate, withProgress } from '../src/train/progress.js';
 import { trainingReportHtml } from '../src/report/training.js';
 import { liveTimers } from './util/cli.js';
@@ -14,9 +14,9 @@ function tmpDir(): string {
   return fs.mkdtempSync(join(os.tmpdir(), 'samplex-run-'));
 }
 
-test('RunDir: metrics.jsonl holds every appended record, one JSON object per line', () => {
+test('RunFolder: metrics.jsonl holds every appended record, one JSON object per line', () => {
   const dir = join(tmpDir(), 'a', 'b');
-  const run = RunDir.open(dir);
+  const run = RunFolder.open(dir);
   run.appendMetrics({ epoch: 1, loss: 2.5, sampler: 'midx' });
   run.appendMetrics({ epoch: 2, loss: 1.25, sampler: 'midx', best: true, note: null });
   const lines = fs.readFileSync(join(dir, METRICS_FILE), 'utf8').trimEnd().split('\n');
@@ -26,36 +26,43 @@ test('RunDir: metrics.jsonl holds every appended record, one JSON object per lin
   ]);
   assert.deepEqual(run.readMetrics().map((r) => r.epoch), [1, 2]);
   assert.deepEqual(fs.readdirSync(dir).filter((f) => f.endsWith('.tmp')), []);
+  run.close();
 });
 
-test('RunDir: an existing run is refused without resume and continued with it', () => {
+test('RunFolder: an existing run is refused without resume; resume keeps the committed lines only', () => {
   const dir = tmpDir();
-  const a = RunDir.open(dir);
+  const a = RunFolder.open(dir);
   a.appendMetrics({ epoch: 1, loss: 3 });
+  a.commit({ app: 't', epoch: 1, tensors: { w: Float32Array.of(1) }, settings: {}, data: 'd', meta: {} });
   a.appendMetrics({ epoch: 2, loss: 2 });
-  assert.throws(() => RunDir.open(dir), (e: unknown) => e instanceof StateError && /--resume/.test(e.message));
-  const b = RunDir.open(dir, { resume: true });
-  assert.deepEqual(b.readMetrics(), [{ epoch: 1, loss: 3 }, { epoch: 2, loss: 2 }]);
-  b.retainMetrics((r) => (r.epoch as number) <= 1);
+  a.close();
+  assert.throws(() => RunFolder.open(dir), (e: unknown) => e instanceof StateError && /--resume/.test(e.message));
+  const notices: string[] = [];
+  const b = RunFolder.open(dir, { resume: true, notice: (l) => notices.push(l) });
+  assert.deepEqual(b.readMetrics(), [{ epoch: 1, loss: 3 }]);
+  assert.deepEqual(b.loadCheckpoint({ w: { dtype: 'F32', shape: [1] } }), { w: Float32Array.of(1) });
   b.appendMetrics({ epoch: 2, loss: 1.5 });
-  assert.deepEqual(RunDir.open(dir, { resume: true }).readMetrics(), [{ epoch: 1, loss: 3 }, { epoch: 2, loss: 1.5 }]);
+  assert.equal(notices.length, 1);
+  b.close();
+  assert.deepEqual(fs.readFileSync(join(dir, METRICS_FILE), 'utf8').trim().split('\n').map((l) => JSON.parse(l)), [{ epoch: 1, loss: 3 }, { epoch: 2, loss: 1.5 }]);
 
   const c = tmpDir();
   fs.writeFileSync(join(c, CHECKPOINT_FILE), '{}');
-  assert.throws(() => RunDir.open(c), StateError);
+  assert.throws(() => RunFolder.open(c), StateError);
 });
 
-test('RunDir: a malformed metrics line is reported with its line number', () => {
+test('RunFolder: an edited committed metrics line is a typed error', () => {
   const dir = tmpDir();
-  fs.writeFileSync(join(dir, METRICS_FILE), '{"epoch":1}\n[1,2]\n');
-  assert.throws(
-    () => RunDir.open(dir, { resume: true }),
-    (e: unknown) => e instanceof DataFormatError && e.line === 2 && /fix or delete/.test(e.message),
-  );
+  const a = RunFolder.open(dir);
+  a.appendMetrics({ epoch: 1 });
+  a.commit({ app: 't', epoch: 1, tensors: { w: Float32Array.of(1) }, settings: {}, data: 'd', meta: {} });
+  a.close();
+  fs.writeFileSync(join(dir, METRICS_FILE), '[1,2]\n');
+  assert.throws(() => RunFolder.open(dir, { resume: true }), (e: unknown) => e instanceof StateError && /edited/.test(e.message));
 });
 
-test('RunDir: JSON and text files round-trip; a missing JSON file reads as null; bad JSON is a typed error', () => {
-  const run = RunDir.open(tmpDir());
+test('RunFolder: JSON and text files round-trip; a missing JSON file reads as null; bad JSON is a typed error', () => {
+  const run = RunFolder.open(tmpDir());
   assert.equal(run.readJson('checkpoint.json'), null);
   run.writeJson('state.json', { epoch: 3, rng: [1, 2, 3, 4] });
   assert.deepEqual(run.readJson<{ epoch: number }>('state.json'), { epoch: 3, rng: [1, 2, 3, 4] });
@@ -63,6 +70,7 @@ test('RunDir: JSON and text files round-trip; a missing JSON file reads as null;
   assert.equal(fs.readFileSync(run.path('report.html'), 'utf8'), '<p>x</p>');
   fs.writeFileSync(run.path('bad.json'), '{oops');
   assert.throws(() => run.readJson('bad.json'), DataFormatError);
+  run.close();
 });
 
 test('ProgressBar: draws counts, rate, ETA and fields on a stream; null draws nothing', () => {

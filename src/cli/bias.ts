@@ -11,8 +11,8 @@ import { exactReference, marginalProbs, runBiasStudy, type BiasRow, type StudySa
 import { syntheticQueries, syntheticTable, type SyntheticKind } from '../diagnostics/synthetic.js';
 import { loadClassTable } from '../layer/safetensors.js';
 import { CONVENTIONS, type Convention } from '../loss/types.js';
-import { createSampler, samplerDataOptions, samplerOptionNames } from '../samplers/factory.js';
-import { parseKeyValues } from './samplerOptions.js';
+import { createSampler, samplerDataOptions } from '../samplers/factory.js';
+import { optionsFor, parseKeyValues } from './samplerOptions.js';
 
 /** Parsed options of `samplex bias`. */
 export interface BiasCommandOptions {
@@ -35,11 +35,6 @@ export interface BiasCommandOptions {
   codewords?: string;
 }
 
-/** Whether an unprefixed `--opt key=value` goes to sampler `name`: to the samplers that declare `key` at registration. */
-function takesOption(name: string, key: string): boolean {
-  return samplerOptionNames(name)?.includes(key) ?? false;
-}
-
 /**
  * Options the study sets for a sampler unless `--opt` does: the frequency samplers draw in
  * proportion to the study's class frequencies (no distortion exponent), so their proposal is
@@ -48,9 +43,8 @@ function takesOption(name: string, key: string): boolean {
 const STUDY_DEFAULTS: Readonly<Record<string, Readonly<Record<string, number>>>> = { unigram: { alpha: 1 } };
 
 /**
- * The `--opt` options plus the MIDX shorthands `--codebooks` and `--codewords`, checked against
- * the chosen samplers: a prefixed option must name one of them, an unprefixed one must be taken
- * by at least one.
+ * The `--opt` options plus the MIDX shorthands `--codebooks` and `--codewords` (as `midx.`
+ * options); they are routed to each sampler by {@link optionsFor}, as in training.
  */
 function samplerOptions(o: BiasCommandOptions, names: readonly string[]): Record<string, number | string | boolean> {
   const extra = parseKeyValues(o.opt ?? []);
@@ -63,15 +57,8 @@ function samplerOptions(o: BiasCommandOptions, names: readonly string[]): Record
     if (!names.includes('midx')) throw new OptionError(`--${flag} sets an option of the midx sampler; add midx to --sampler`);
     extra[`midx.${key}`] = key === 'codewords' ? num(value, flag) : value;
   }
-  for (const k of Object.keys(extra)) {
-    const dot = k.indexOf('.');
-    if (dot > 0) {
-      const target = k.slice(0, dot);
-      if (!names.includes(target)) throw new OptionError(`--opt ${k}: sampler '${target}' is not in --sampler (${names.join(',')})`);
-    } else if (!names.some((n) => takesOption(n, k))) {
-      throw new OptionError(`--opt ${k}: none of the samplers ${names.join(',')} takes option '${k}'; prefix it with a sampler name (name.${k})`);
-    }
-  }
+  // checks every option against the chosen samplers once
+  for (const n of names) optionsFor(n, extra, names);
   return extra;
 }
 
@@ -144,15 +131,7 @@ export function biasCommand(o: BiasCommandOptions, print: (line: string) => void
   if (names.length === 0) throw new OptionError('--sampler: name at least one sampler');
   const extra = samplerOptions(o, names);
   const samplers: StudySampler[] = names.map((name) => {
-    const opts: Record<string, number | string | boolean> = { ...STUDY_DEFAULTS[name] };
-    for (const [k, v] of Object.entries(extra)) {
-      const dot = k.indexOf('.');
-      if (dot > 0) {
-        if (k.slice(0, dot) === name) opts[k.slice(dot + 1)] = v;
-      } else if (takesOption(name, k)) {
-        opts[k] = v;
-      }
-    }
+    const opts: Record<string, number | string | boolean> = { ...STUDY_DEFAULTS[name], ...optionsFor(name, extra, names) };
     // the data each sampler declares it takes: class frequencies (the static samplers, midx's pop
     // stage), the seed, and for synthetic embeddings the logit scale (logits are scale × cosine)
     const data = { n: table.n, counts, seed, ...(input ? {} : { logitScale: scale }) };

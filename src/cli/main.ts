@@ -7,8 +7,8 @@ import { readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { OptionError, SamplexError } from '../core/errors.js';
-import { choiceOption, intArg } from '../core/validate.js';
-import { initFastKernels, type FastKernels, type KernelPath } from '../kernels/fast.js';
+import { choiceOption, intArg, intOption } from '../core/validate.js';
+import { withKernels } from './kernels.js';
 import '../samplers/index.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { biasReportHtml } from '../report/bias.js';
@@ -97,22 +97,6 @@ export function buildProgram(print: (line: string) => void = (l) => process.stdo
   addLmCommands(program, print);
   addSeqRecCommands(program, print);
   return program;
-}
-
-/**
- * Runs `fn` with the requested dense kernels installed (single-threaded: the commands call the
- * synchronous kernels) and passes them on (for arrays in their memory), then restores the
- * previous ones.
- * @throws OptionError for an unknown path; StateError when a forced path is unavailable here
- */
-export async function withKernels<T>(path: string, fn: (fast: FastKernels) => T): Promise<T> {
-  const want = choiceOption(path, 'kernels', ['auto', 'fma', 'simd', 'ts']) as KernelPath | 'auto';
-  const fast = await initFastKernels({ path: want, threads: 0 });
-  try {
-    return fn(fast);
-  } finally {
-    await fast.close();
-  }
 }
 
 /** Runs the CLI with `argv` (without the node and script entries); returns the exit code. */

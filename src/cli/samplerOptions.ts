@@ -32,7 +32,7 @@ export function optionsFor(name: string, opts: Record<string, number | string | 
     const dot = k.indexOf('.');
     if (dot > 0) {
       const target = k.slice(0, dot);
-      if (!names.includes(target)) throw new OptionError(`--opt ${k}: sampler '${target}' is not being trained (${names.join(',')})`);
+      if (!names.includes(target)) throw new OptionError(`--opt ${k}: sampler '${target}' is not one of the chosen samplers (${names.join(',')})`);
       if (target === name) out[k.slice(dot + 1)] = v;
     } else if (samplerOptionNames(name)?.includes(k)) out[k] = v;
     else if (!names.some((n) => samplerOptionNames(n)?.includes(k))) {

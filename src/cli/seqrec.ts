@@ -8,10 +8,10 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { ClassTable } from '../core/classTable.js';
-import { IoError, OptionError } from '../core/errors.js';
+import { DataFormatError, IoError, OptionError } from '../core/errors.js';
 import { Rng } from '../core/rng.js';
-import { choiceOption, intArg, numArg } from '../core/validate.js';
-import { CONVENTIONS, type Convention } from '../loss/types.js';
+import { choiceOption, intArg, intOption, numArg, numOption } from '../core/validate.js';
+import type { Convention } from '../loss/types.js';
 import { buildSequences, DEFAULT_MIN_INTERACTIONS, leaveOneOut, type InteractionLog, type LeaveOneOutSplit } from '../data/interactions.js';
 import { defaultCacheDir, isRecDataset, loadRecDataset, readMovielensRatings } from '../data/movielens.js';
 import { OutputLayer } from '../layer/outputLayer.js';
@@ -21,14 +21,20 @@ import { trainingReportHtml, type TrainingRun } from '../report/training.js';
 import { createSamplerFor, samplerNames, samplerOptionNames } from '../samplers/factory.js';
 import { loadTfjs } from '../tfjs/node.js';
 import type { Sampler } from '../samplers/types.js';
-import { RunDir, type MetricsRecord } from '../train/runDir.js';
-import { seqRecHead } from '../rec/head.js';
-import { runSeqRec, type SeqRecRunResult, type SeqRecSelection } from '../rec/run.js';
-import type { Tf } from '../rec/sasrec.js';
-import { SeqRecTrainer } from '../rec/trainer.js';
+import { RunFolder, specOf, type MetricsRecord } from '../harness/runFolder.js';
+import { evaluate } from '../layer/evaluator.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import { mkdirSync } from 'node:fs';
+import { seqRecHead } from '../apps/seqrec/head.js';
+import { BEST_FILE, BEST_TENSORS, isLazySeqRecState, runSeqRec, seqRecDataFingerprint, type SeqRecBestMeta, type SeqRecRunResult, type SeqRecSelection } from '../apps/seqrec/run.js';
+import { padLeft, type Tf } from '../apps/seqrec/sasrec.js';
+import { SeqRecTrainer } from '../apps/seqrec/trainer.js';
 import { TfOutputHead } from '../tfjs/adapter.js';
-import { withKernels } from './main.js';
+import { withKernels } from './kernels.js';
 import { commandGroup } from './groups.js';
+import { predictCommand, readInputLines } from './predictInput.js';
+import { addTrainOptions, commonOf, headOf, numberOf, refuseReplaced, type TrainCliOptions, type TrainDefaults } from './trainOptions.js';
+import { resolveHead, type OptionValue } from '../harness/head.js';
 
 /** Samplers `--sampler` accepts: `full` (exact softmax over all items) or a registered sampler. */
 export function seqRecSamplers(): string[] {
@@ -39,45 +45,34 @@ export function seqRecSamplers(): string[] {
 export const SEQREC_COMPARE_SAMPLERS: readonly string[] = ['full', 'uniform', 'unigram', 'quadratic', 'rff', 'midx'];
 
 /** Options of `samplex train seqrec` (strings as given on the command line). */
-export interface SeqRecCommandOptions {
+export interface SeqRecCommandOptions extends TrainCliOptions {
   data: string;
   cache?: string;
   minInteractions: string;
   sampler: string;
-  negatives: string;
-  codewords: string;
-  stage: string;
-  convention: string;
-  refreshEvery: string;
-  denseUpdates?: boolean;
-  epochs: string;
   select: string;
   patience: string;
-  batchSize: string;
-  lr: string;
   itemLr?: string;
-  dim: string;
   maxLen: string;
   blocks: string;
   heads: string;
   dropout: string;
-  seed: string;
   out: string;
-  resume?: boolean;
-  kernels: string;
   backend: string;
-  progress?: boolean;
   json?: boolean;
 }
+
+/** The recommender's defaults of the shared training options (midx: 32 codewords, uniform last stage). */
+export const SEQREC_TRAIN_DEFAULTS: TrainDefaults = {
+  negatives: 100, convention: 'exclusive', refreshEvery: '100', updates: 'sparse', batch: 128, epochs: 50, lr: 0.001, dim: 64, threads: 1, // no --threads: the step runs on one
+  presets: { midx: { codewords: 32, stage: 'uniform' } }, perEpochRefresh: false,
+};
 
 /** Settings resolved from {@link SeqRecCommandOptions}. */
 interface Settings {
   data: string;
   minInteractions: number;
   negatives: number;
-  codewords: number;
-  /** midx last stage. */
-  stage: 'uniform' | 'pop' | 'residual' | 'softmax';
   /** Sampled-loss estimator. */
   convention: Convention;
   /** Rebuild an adaptive sampler every this many steps instead of updating it every step (0: update every step). */
@@ -104,28 +99,30 @@ interface Settings {
 function settings(o: SeqRecCommandOptions): Settings {
   const int = (v: string, what: string, lo: number, hi?: number): number => intArg(v, what, lo, hi);
   const num = (v: string, what: string, lo: number, hi?: number): number => numArg(v, what, lo, hi);
-  const lr = num(o.lr, '--lr', 0);
+  refuseReplaced(o);
+  const c = commonOf(o);
+  // the sampler-independent part of the head (each sampler's options are resolved in trainOne)
+  const head = resolveHead({ sampler: '-', negatives: numberOf(o.negatives, '--negatives'), convention: o.convention, refresh: o.refreshEvery, updates: o.updates });
+  if (head.refresh === 'epoch') throw new OptionError("--refresh-every epoch: seqrec does not rebuild samplers per epoch; give a number of steps or 'step'");
   return {
     data: o.data,
     minInteractions: int(o.minInteractions, '--min-interactions', 3),
-    negatives: int(o.negatives, '--negatives', 1),
-    codewords: int(o.codewords, '--codewords', 1, 4096),
-    stage: choiceOption(o.stage, '--stage', ['uniform', 'pop', 'residual', 'softmax'] as const),
-    convention: choiceOption(o.convention, '--convention', CONVENTIONS),
-    refreshEvery: int(o.refreshEvery, '--refresh-every', 0),
-    denseUpdates: o.denseUpdates ?? false,
-    epochs: int(o.epochs, '--epochs', 0),
+    negatives: head.negatives,
+    convention: head.convention,
+    refreshEvery: head.refresh === 'step' ? 0 : (head.refresh as { every: number }).every,
+    denseUpdates: head.updates === 'dense',
+    epochs: c.epochs,
     select: choiceOption(o.select, '--select', ['best-valid', 'last'] as const),
     patience: int(o.patience, '--patience', 0),
-    batchSize: int(o.batchSize, '--batch-size', 1),
-    lr,
-    itemLr: o.itemLr === undefined ? lr : num(o.itemLr, '--item-lr', 0),
-    dim: int(o.dim, '--dim', 1),
+    batchSize: c.batch,
+    lr: c.lr,
+    itemLr: o.itemLr === undefined ? c.lr : num(o.itemLr, '--item-lr', 0),
+    dim: c.dim,
     maxLen: int(o.maxLen, '--max-len', 1, 4096),
     blocks: int(o.blocks, '--blocks', 0, 64),
     heads: int(o.heads, '--heads', 1),
     dropout: num(o.dropout, '--dropout', 0, 0.99),
-    seed: int(o.seed, '--seed', 0, 2 ** 32 - 1),
+    seed: c.seed,
     backend: choiceOption(o.backend, '--backend', ['cpu', 'wasm'] as const),
   };
 }
@@ -140,14 +137,9 @@ export function loadSplit(data: string, cache: string | undefined, minInteractio
 }
 
 /** The sampler of `name` for the item table (`full` carries a uniform sampler that its full-softmax head never uses). */
-function samplerFor(name: string, split: LeaveOneOutSplit, s: Settings): Sampler {
+function samplerFor(name: string, split: LeaveOneOutSplit, s: Settings, options: Record<string, OptionValue>): Sampler {
   const data = { n: split.sequences.numItems, counts: split.trainItemCounts, seed: s.seed };
-  return createSamplerFor(name === 'full' ? 'uniform' : name, data, takesCodewords(name) ? { codewords: s.codewords, stage: s.stage } : {});
-}
-
-/** Whether `--codewords` and `--stage` are options of sampler `name`. */
-function takesCodewords(name: string): boolean {
-  return samplerOptionNames(name)?.includes('codewords') ?? false;
+  return createSamplerFor(name === 'full' ? 'uniform' : name, data, name === 'full' ? {} : options);
 }
 
 /** Loads TensorFlow.js on `backend`; on wasm with samplex's kernels (the stock wasm backend lacks gather's gradient and is slow on transposed products). */
@@ -162,14 +154,14 @@ async function loadTf(backend: 'cpu' | 'wasm'): Promise<Tf> {
 }
 
 /** Builds the trainer for one sampler (the item table, its sampler, sparse Adam and the adapter head). */
-function buildTrainer(tf: Tf, split: LeaveOneOutSplit, sampler: string, s: Settings, fast: FastKernels): { trainer: SeqRecTrainer; tfHead: TfOutputHead } {
+function buildTrainer(tf: Tf, split: LeaveOneOutSplit, sampler: string, s: Settings, options: Record<string, OptionValue>, fast: FastKernels): { trainer: SeqRecTrainer; tfHead: TfOutputHead } {
   const n = split.sequences.numItems;
   // the item table and Adam's moments live in the kernels' memory: the sampled loss gathers rows
   // and the optimizer updates them in place, with no staging copies
   const table = tableInKernelMemory(fast, ClassTable.init(n, s.dim, Rng.fromSeed(s.seed, 2), { scale: 1 / Math.sqrt(s.dim) }));
   const layer = new OutputLayer({
     table,
-    sampler: samplerFor(sampler, split, s),
+    sampler: samplerFor(sampler, split, s, options),
     optimizer: createOptimizer('adam', { lr: s.itemLr, beta2: 0.98 }, { f32: fast.allocF32, i32: fast.allocI32 }),
     negatives: Math.min(s.negatives, n - 1),
     convention: s.convention,
@@ -189,12 +181,12 @@ function buildTrainer(tf: Tf, split: LeaveOneOutSplit, sampler: string, s: Setti
   return { trainer, tfHead };
 }
 
-function configOf(sampler: string, s: Settings): Record<string, string | number | boolean> {
+function configOf(sampler: string, s: Settings, options: Record<string, OptionValue>): Record<string, string | number | boolean> {
   const { epochs: _epochs, backend: _backend, select: _select, patience: _patience, ...rest } = s;
   return {
     sampler,
     ...rest,
-    ...(takesCodewords(sampler) ? {} : { codewords: 0, stage: '-' }),
+    ...Object.fromEntries(Object.entries(options).map(([k, v]) => [`opt.${k}`, v])),
     ...(sampler === 'full' ? { negatives: 0, convention: '-' } : {}),
   };
 }
@@ -238,7 +230,7 @@ function summaryRow(name: string, r: SeqRecRunResult): (string | number)[] {
 
 const SUMMARY_HEAD = ['run', 'test nDCG@10', 'test nDCG@20', 'test Recall@10', 'test Recall@20', 'epochs', 'test epoch', 'train s/epoch', 'output-layer ms/step'];
 
-function dataSettings(split: LeaveOneOutSplit, s: Settings): Record<string, string | number> {
+function dataSettings(split: LeaveOneOutSplit, s: Settings, opt: readonly string[]): Record<string, string | number> {
   return {
     data: s.data,
     users: split.sequences.numUsers,
@@ -247,28 +239,38 @@ function dataSettings(split: LeaveOneOutSplit, s: Settings): Record<string, stri
     'model': `SASRec d=${s.dim}, ${s.blocks} blocks, ${s.heads} head(s), L=${s.maxLen}, dropout ${s.dropout}, tied item embeddings`,
     'test state': s.select === 'best-valid' ? 'the epoch with the best validation nDCG@10' : 'the last epoch trained',
     ...(s.patience > 0 ? { 'early stop': `after ${s.patience} epochs without a better validation nDCG@10` } : {}),
-    'training': `batch ${s.batchSize}, Adam lr ${s.lr} (items: sparse Adam lr ${s.itemLr}), negatives m=${s.negatives} (${s.convention}), midx codewords ${s.codewords}, last stage ${s.stage}`,
+    'training': `batch ${s.batchSize}, Adam lr ${s.lr} (items: sparse Adam lr ${s.itemLr}), negatives m=${s.negatives} (${s.convention}), sampler options ${[...Object.entries(SEQREC_TRAIN_DEFAULTS.presets).map(([n, p]) => `${n}: ${Object.entries(p).map(([k, v]) => `${k}=${v}`).join(' ')}`), ...opt].join(', ')}`,
     seed: s.seed,
   };
 }
 
 /** Trains one sampler in `out` (resuming when asked) and returns its result. */
-function trainOne(
-  tf: Tf, fast: FastKernels, split: LeaveOneOutSplit, sampler: string, s: Settings, out: string, o: SeqRecCommandOptions, print: (l: string) => void,
-): SeqRecRunResult {
-  const { trainer, tfHead } = buildTrainer(tf, split, sampler, s, fast);
+async function trainOne(
+  tf: Tf, fast: FastKernels, split: LeaveOneOutSplit, sampler: string, names: readonly string[], s: Settings, out: string, o: SeqRecCommandOptions, print: (l: string) => void,
+): Promise<SeqRecRunResult> {
+  const options = headOf(o, sampler, names, SEQREC_TRAIN_DEFAULTS).samplerOptions;
+  const { trainer, tfHead } = buildTrainer(tf, split, sampler, s, options, fast);
+  const report = (records: readonly MetricsRecord[], res?: SeqRecRunResult): string =>
+    trainingReportHtml({
+      title: `samplex train seqrec: ${sampler}`,
+      settings: { sampler, ...dataSettings(split, s, o.opt) },
+      runs: [curve(sampler, records.filter((r) => r['split'] === 'valid'))],
+      metrics: REPORT_METRICS,
+      ...(res ? { summary: { head: SUMMARY_HEAD, rows: [summaryRow(sampler, res)] } } : {}),
+    });
   try {
-    const dir = RunDir.open(out, { resume: o.resume === true });
-    dir.writeJson('settings.json', { sampler, ...s });
-    const res = runSeqRec({
+    const res = await runSeqRec({
       trainer,
-      dir,
+      out,
+      resume: o.resume === true,
+      data: seqRecDataFingerprint(split),
       epochs: s.epochs,
       select: s.select,
       patience: s.patience,
-      config: configOf(sampler, s),
+      config: configOf(sampler, s, options),
       name: sampler,
       progress: o.progress === false ? null : process.stderr,
+      report,
       onRecord: (r) => {
         if (o.json) print(JSON.stringify(r));
         else {
@@ -278,16 +280,6 @@ function trainOne(
         }
       },
     });
-    dir.writeText(
-      'report.html',
-      trainingReportHtml({
-        title: `samplex train seqrec: ${sampler}`,
-        settings: { sampler, ...dataSettings(split, s) },
-        runs: [curve(sampler, res.records)],
-        metrics: REPORT_METRICS,
-        summary: { head: SUMMARY_HEAD, rows: [summaryRow(sampler, res)] },
-      }),
-    );
     return res;
   } finally {
     trainer.dispose();
@@ -301,8 +293,8 @@ export async function trainSeqRecCommand(o: SeqRecCommandOptions, print: (l: str
   const sampler = choiceOption(o.sampler, '--sampler', seqRecSamplers());
   const split = loadSplit(s.data, o.cache, s.minInteractions);
   const tf = await loadTf(s.backend);
-  return withKernels(o.kernels, (fast) => {
-    const res = trainOne(tf, fast, split, sampler, s, o.out, o, print);
+  return withKernels(o.kernels, async (fast) => {
+    const res = await trainOne(tf, fast, split, sampler, [sampler], s, o.out, o, print);
     process.stderr.write(`run written to ${o.out} (metrics.jsonl, checkpoint, test.json, report.html)\n`);
     return res;
   });
@@ -316,57 +308,43 @@ export async function compareSeqRecCommand(o: SeqRecCommandOptions & { samplers:
   for (const n of names) choiceOption(n, '--samplers entry', seqRecSamplers());
   const split = loadSplit(s.data, o.cache, s.minInteractions);
   const tf = await loadTf(s.backend);
-  return withKernels(o.kernels, (fast) => {
+  return withKernels(o.kernels, async (fast) => {
     const results: Record<string, SeqRecRunResult> = {};
-    for (const name of names) results[name] = trainOne(tf, fast, split, name, s, join(o.out, name), o, print);
+    for (const name of names) results[name] = await trainOne(tf, fast, split, name, names, s, join(o.out, name), o, print);
     const rows = names.map((n) => summaryRow(n, results[n]!));
     const full = results['full'];
     const head = [...SUMMARY_HEAD, 'nDCG@10 vs full'];
     const rel = (n: string): string => (full ? `${(100 * (results[n]!.test['ndcg@10']! / full.test['ndcg@10']! - 1)).toFixed(1)}%` : '-');
     const report = trainingReportHtml({
       title: 'samplex compare seqrec',
-      settings: { samplers: names.join(', '), ...dataSettings(split, s) },
+      settings: { samplers: names.join(', '), ...dataSettings(split, s, o.opt) },
       runs: names.map((n) => curve(n, results[n]!.records)),
       metrics: REPORT_METRICS,
       summary: { head, rows: rows.map((r, i) => [...r, rel(names[i]!)]) },
     });
-    const dir = RunDir.open(o.out, { resume: true });
-    dir.writeText('report.html', report);
-    dir.writeJson('summary.json', Object.fromEntries(names.map((n) => [n, results[n]!.testRecord])));
+    mkdirSync(o.out, { recursive: true });
+    writeFileAtomic(join(o.out, 'report.html'), report);
+    writeFileAtomic(join(o.out, 'summary.json'), JSON.stringify(Object.fromEntries(names.map((n) => [n, results[n]!.testRecord])), null, 2) + '\n');
     for (const r of rows) if (!o.json) print(`test ${r.join('  ')}`);
     process.stderr.write(`comparison written to ${o.out} (one run directory per sampler, report.html, summary.json)\n`);
     return results;
   });
 }
 
-function addOptions(c: Command): Command {
-  return c
-    .option('--data <name|file>', 'movielens-small (cached by `samplex data fetch`) or a MovieLens-format ratings.csv', 'movielens-small')
+function addOptions(c: Command, resume = false): Command {
+  c.option('--data <name|file>', 'movielens-small (cached by `samplex data fetch`) or a MovieLens-format ratings.csv', 'movielens-small')
     .option('--cache <dir>', 'cache directory of the named datasets')
     .option('--min-interactions <n>', 'drop users with fewer interactions (≥ 3)', String(DEFAULT_MIN_INTERACTIONS))
-    .option('--negatives <m>', 'negatives per position for the sampled softmax', '100')
-    .option('--codewords <K>', 'midx codewords per codebook', '32')
-    .option('--stage <s>', 'midx last stage: uniform | pop | residual | softmax (a class in proportion to its exact logit within the drawn bucket)', 'uniform')
-    .option('--convention <c>', 'sampled-loss estimator: exclusive | maskedExclusive | correctedAll', 'exclusive')
-    .option('--refresh-every <k>', 'rebuild an adaptive sampler every k steps instead of updating it every step (0: update it every step)', '100')
-    .option('--dense-updates', 'step every item row each step (zero gradient for the rows not sampled), as the full softmax does, instead of the touched rows only')
-    .option('--epochs <n>', 'training epochs', '50')
     .option('--select <which>', 'state the test evaluation uses: best-valid (the epoch with the best validation nDCG@10) | last', 'best-valid')
     .option('--patience <k>', 'stop after k epochs without a better validation nDCG@10 (0: train every epoch)', '0')
-    .option('--batch-size <B>', 'user sequences per batch', '128')
-    .option('--lr <lr>', 'Adam learning rate of the dense parameters', '0.001')
     .option('--item-lr <lr>', 'sparse Adam learning rate of the item table (default: --lr)')
-    .option('--dim <d>', 'embedding dimension', '64')
     .option('--max-len <L>', 'maximum sequence length', '50')
     .option('--blocks <n>', 'self-attention blocks', '2')
     .option('--heads <h>', 'attention heads (must divide --dim)', '1')
     .option('--dropout <p>', 'dropout rate', '0.2')
-    .option('--seed <s>', 'random seed', '1')
-    .option('--resume', 'continue the run in --out from its last checkpoint')
     .option('--backend <b>', 'tfjs backend: wasm (with the samplex matrix kernels) | cpu', 'wasm')
-    .option('--kernels <path>', 'samplex dense math: auto | fma | simd | ts', 'auto')
-    .option('--no-progress', 'no progress bar')
     .option('--json', 'print every metrics record as one JSON line');
+  return addTrainOptions(c, SEQREC_TRAIN_DEFAULTS, { resume, except: ['--threads'] });
 }
 
 /** Adds `train seqrec` and `compare seqrec` under the `train` and `compare` commands (created when missing). */
@@ -374,9 +352,10 @@ export function addSeqRecCommands(program: Command, print: (line: string) => voi
   addOptions(
     commandGroup(program, 'train')
       .command('seqrec')
-      .description('SASRec next-item recommendation (tfjs) with a sampled or the full softmax; full-ranking nDCG/Recall on leave-one-out'),
+      .description('SASRec next-item recommendation (tfjs) with a sampled or the full softmax; full-ranking nDCG/Recall on leave-one-out')
+      .option('--sampler <name>', seqRecSamplers().join(' | '), 'midx'),
+    true,
   )
-    .option('--sampler <name>', seqRecSamplers().join(' | '), 'midx')
     .requiredOption('--out <dir>', 'run directory (metrics.jsonl, checkpoint, test.json, report.html)')
     .action(async (o: SeqRecCommandOptions) => {
       await trainSeqRecCommand(o, print);
@@ -391,4 +370,85 @@ export function addSeqRecCommands(program: Command, print: (line: string) => voi
     .action(async (o: SeqRecCommandOptions & { samplers: string }) => {
       await compareSeqRecCommand(o, print);
     });
+  predictCommand(program, 'seqrec', "the top-k next items of every input line (a user's history: item ids of the run's data, oldest first, separated by spaces or commas); the items of the history are not recommended", 10, 'print item:score pairs')
+    .option('--state <which>', 'best (the best validation epoch, when the run kept it) | last (the last committed epoch)', 'best')
+    .option('--cache <dir>', 'cache directory of the named datasets')
+    .option('--backend <b>', 'tfjs backend: wasm | cpu', 'wasm')
+    .action(async (o: { model: string; k: string; state: string; cache?: string; input?: string; scores?: boolean; backend: string }) => {
+      await predictSeqRec(o, print);
+    });
+}
+
+/** Reads a run's settings back as {@link Settings} (and the sampler's options). */
+function settingsOfRun(config: Readonly<Record<string, string | number | boolean>>, backend: 'cpu' | 'wasm'): { sampler: string; s: Settings; options: Record<string, OptionValue> } {
+  const options: Record<string, OptionValue> = {};
+  const rest: Record<string, string | number | boolean> = {};
+  for (const [k, v] of Object.entries(config)) {
+    if (k.startsWith('opt.')) options[k.slice(4)] = v;
+    else rest[k] = v;
+  }
+  const s = { ...(rest as unknown as Settings), epochs: 0, select: 'last' as const, patience: 0, backend };
+  // the full softmax records no negatives or estimator; its layer's sampler is never used
+  if (rest['sampler'] === 'full') Object.assign(s, { negatives: 1, convention: 'exclusive' });
+  return { sampler: String(rest['sampler']), s, options };
+}
+
+/** Runs `samplex predict seqrec`. */
+async function predictSeqRec(o: { model: string; k: string; state: string; cache?: string; input?: string; scores?: boolean; backend: string }, print: (l: string) => void): Promise<void> {
+  const view = RunFolder.view(o.model);
+  const c = view.committed!;
+  if (c.app !== 'seqrec') throw new IoError(`${view.dir} holds a ${c.app} run, not a sequential recommender; give the --out of a 'samplex train seqrec' run`);
+  const state = choiceOption(o.state, '--state', ['best', 'last'] as const);
+  const backend = choiceOption(o.backend, '--backend', ['cpu', 'wasm'] as const);
+  const { sampler, s, options } = settingsOfRun(c.settings, backend);
+  const split = loadSplit(s.data, o.cache, s.minInteractions);
+  if (seqRecDataFingerprint(split) !== c.data) throw new IoError(`${s.data} is not the data the run in ${view.dir} was trained on (its content changed); the item ids would not match`);
+  const k = intOption(numberOf(o.k, '--k'), '--k', 1, split.sequences.numItems);
+  const lines = readInputLines(o.input);
+  const index = new Map(split.sequences.itemIds.map((id, i) => [id, i]));
+  const histories = lines.map((line, i) => {
+    const ids = line.split(/[\s,]+/).filter((t) => t !== '');
+    if (ids.length === 0) throw new DataFormatError(o.input ?? '<stdin>', i + 1, 'empty history; give at least one item id');
+    return Int32Array.from(ids, (id) => {
+      const j = index.get(id);
+      if (j === undefined) throw new DataFormatError(o.input ?? '<stdin>', i + 1, `item '${id}' is not an item of ${s.data}`);
+      return j;
+    });
+  });
+  const tf = await loadTf(backend);
+  await withKernels('auto', async (fast) => {
+    const { trainer, tfHead } = buildTrainer(tf, split, sampler, s, options, fast);
+    try {
+      const spec = specOf(trainer.stateTensors());
+      const useBest = state === 'best' && existsSync(join(view.dir, BEST_FILE));
+      const best = useBest ? view.readJson<SeqRecBestMeta>(BEST_FILE) : null;
+      const tensors = best
+        ? view.readTensors(BEST_TENSORS, spec, { epoch: String(best.epoch) }, { extra: isLazySeqRecState })
+        : view.loadCheckpoint(spec, { extra: isLazySeqRecState });
+      trainer.loadState(tensors);
+      const L = trainer.model.maxLen;
+      const ids = new Int32Array(histories.length * L);
+      histories.forEach((h, b) => padLeft(ids, b, L, h, 0, h.length));
+      const q = trainer.model.lastQueries({ rows: histories.length, ids });
+      const exclude = { ids: new Int32Array(0), offsets: new Int32Array(histories.length + 1) };
+      const seen = histories.map((h) => Int32Array.from(new Set(h)).sort());
+      exclude.offsets.set(Int32Array.from({ length: histories.length + 1 }, (_, b) => seen.slice(0, b).reduce((a, x) => a + x.length, 0)));
+      exclude.ids = new Int32Array(exclude.offsets[histories.length]!);
+      seen.forEach((x, b) => exclude.ids.set(x, exclude.offsets[b]!));
+      const r = evaluate(q, trainer.head.table, { k, exclude });
+      for (let b = 0; b < histories.length; b++) {
+        const parts: string[] = [];
+        for (let j = 0; j < r.k; j++) {
+          const id = r.topIds[b * r.k + j]!;
+          if (id < 0) continue;
+          const name = split.sequences.itemIds[id]!;
+          parts.push(o.scores ? `${name}:${r.topScores[b * r.k + j]!.toFixed(4)}` : name);
+        }
+        print(parts.join(' '));
+      }
+    } finally {
+      trainer.dispose();
+      tfHead.dispose();
+    }
+  });
 }

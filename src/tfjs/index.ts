@@ -24,7 +24,7 @@ export {
   type RegisteredKernels,
 } from './wasmKernels.js';
 export { loadTfjs, type NodeTfBackend } from './node.js';
-export { LstmLm, timeMajor, type LstmLmOptions, type LmStepResult } from '../lm/model.js';
+export { LstmLm, timeMajor, type LstmLmOptions, type LmStepResult } from '../apps/lm/model.js';
 export {
   evaluatePerplexity,
   trainEpoch,
@@ -33,4 +33,4 @@ export {
   type EpochProgress,
   type TrainEpochOptions,
   type EpochResult,
-} from '../lm/trainer.js';
+} from '../apps/lm/trainer.js';

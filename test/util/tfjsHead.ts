@@ -5,8 +5,8 @@
  */
 import { tf } from './tfjs.js';
 import { ClassTable } from '../../src/core/classTable.js';
-import { gatherRows } from '../../src/rec/sasrec.js';
-import type { SeqRecHead } from '../../src/rec/head.js';
+import { gatherRows } from '../../src/apps/seqrec/sasrec.js';
+import type { SeqRecHead } from '../../src/apps/seqrec/head.js';
 
 export { tf };
 

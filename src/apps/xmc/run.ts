@@ -5,13 +5,16 @@
  * loading a trained model back for prediction.
  * @module
  */
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { ClassTable } from '../../core/classTable.js';
-import { DataFormatError, IoError, OptionError, StateError } from '../../core/errors.js';
+import { DataFormatError, IoError, OptionError } from '../../core/errors.js';
 import { intOption } from '../../core/validate.js';
-import { readSafetensors, writeSafetensors } from '../../layer/safetensors.js';
 import { trainingReportHtml, type CurvePoint, type TrainingRun } from '../../report/training.js';
-import { CHECKPOINT_FILE, RunDir, type MetricsRecord } from '../../train/runDir.js';
+import {
+  CheckpointError, fingerprint, peekCommit, RunFolder, type CommitStage, type MetricsRecord, type SettingValue,
+} from '../../harness/runFolder.js';
+import { runTask } from '../../harness/runTask.js';
+import type { Task } from '../../harness/task.js';
 import { withProgress } from '../../train/progress.js';
 import { SparseEncoder } from './encoder.js';
 import { Featurizer } from './features.js';
@@ -40,20 +43,10 @@ export interface XmcModelInfo {
   labelInfo: string[] | null;
 }
 
-/** Contents of `checkpoint.json`. */
-export interface XmcCheckpointInfo {
-  /** Epochs completed. */
-  epoch: number;
-  /** Cumulative training seconds (steps only). */
-  trainSec: number;
-  /** The `.safetensors` file holding the state, relative to the run directory. */
-  tensors: string;
-}
-
 /** The model description file. */
 export const MODEL_FILE = 'model.json';
 /** The report file. */
-export const REPORT_FILE = 'report.html';
+export { REPORT_FILE } from '../../harness/runTask.js';
 
 /** The metric columns of a report. */
 export const XMC_REPORT_METRICS = [
@@ -107,17 +100,21 @@ function checkDecay(config: ResolvedXmcConfig, o: XmcRunOptions): void {
 export interface XmcRunOptions {
   /** The data (already loaded). */
   data: XmcData;
-  /** Run directory. */
+  /** Run folder. */
   out: string;
-  /** Continue the run in `out` from its checkpoint (its saved configuration wins). */
+  /** Continue the run in `out` from its checkpoint (the configuration must be the run's). */
   resume?: boolean;
   /** Train until this many epochs are complete. */
   epochs: number;
-  /** The configuration (ignored when resuming). */
+  /**
+   * The configuration. On resume it must equal the run's except `lrDecayEpochs`, which may be
+   * raised to train past the epoch where the saved schedule reaches 0 (the new horizon applies
+   * from the next step on).
+   */
   config: ResolvedXmcConfig;
   /**
-   * When resuming: a new horizon of the learning-rate decay (`lrDecayEpochs`), replacing the
-   * saved one from the next step on (to train past the epoch where the saved schedule reaches 0).
+   * When resuming: a new horizon of the learning-rate decay, replacing the saved one from the
+   * next step on (without it the run's own horizon is kept).
    */
   resumeLrDecayEpochs?: number;
   /** Kernel pool and table placement. */
@@ -129,113 +126,146 @@ export interface XmcRunOptions {
   progress?: (epoch: number, total: number) => { update: XmcProgress; stop: () => void };
   /** Receives one line per epoch. */
   log?: (line: string) => void;
+  /** One-line notices of the run folder (default stderr). */
+  notice?: (line: string) => void;
+  /** Fault injection for tests (see `RunFolder.open`). */
+  afterStage?: (stage: CommitStage, epoch: number) => void;
 }
 
 /** Result of {@link trainXmcRun}. */
 export interface XmcRunResult {
-  /** The run directory. */
-  dir: RunDir;
+  /** The run folder. */
+  dir: string;
   /** The trainer (model after the last epoch). */
   trainer: XmcTrainer;
   /** All metric records of the run. */
   records: MetricsRecord[];
 }
 
+/** The content fingerprint of a dataset split (features, labels and names). */
+export function xmcDataFingerprint(data: XmcData): string {
+  const parts: (ArrayBufferView | string)[] = [data.input];
+  for (const ds of [data.split.train, data.split.test]) {
+    parts.push(`${ds.numFeatures}/${ds.numLabels}`, ds.features.indices, ds.features.values, ds.features.offsets, ds.labels.ids, ds.labels.offsets);
+    parts.push((ds.featureNames ?? []).join('\n'), (ds.labelNames ?? []).join('\n'));
+  }
+  return fingerprint(parts);
+}
+
+/** The configuration as recorded settings (sampler options flattened as `opt.<key>`). */
+function xmcSettings(c: ResolvedXmcConfig, epochs: number, threads: number, kernels: string): Record<string, SettingValue> {
+  const out: Record<string, SettingValue> = { epochs, threads, kernels };
+  for (const [k, v] of Object.entries(c)) {
+    if (k === 'samplerOptions') {
+      for (const [ok, ov] of Object.entries(v as Record<string, unknown>)) out[`opt.${ok}`] = ov as SettingValue;
+    } else if (typeof v === 'number' || typeof v === 'string' || typeof v === 'boolean') {
+      out[k] = v;
+    }
+  }
+  return out;
+}
+
+/** The model description of a fresh run. */
+function modelInfo(data: XmcData, config: ResolvedXmcConfig): XmcModelInfo {
+  const train = data.split.train;
+  return {
+    kind: 'samplex.xmc',
+    config,
+    data: data.source,
+    input: data.input,
+    numFeatures: train.numFeatures,
+    numLabels: train.numLabels,
+    featureNames: data.input === 'pairs' ? null : [...(train.featureNames ?? [])],
+    labelNames: train.labelNames ? [...train.labelNames] : Array.from({ length: train.numLabels }, (_, i) => String(i)),
+    labelInfo: train.labelInfo ? [...train.labelInfo] : null,
+  };
+}
+
 /**
- * Trains (or resumes) a run: after every epoch it evaluates on the test set, writes the
- * checkpoint (tensors file, then `checkpoint.json` pointing at it, each atomically; the previous
- * tensors file is removed afterwards), appends the epoch's record to `metrics.jsonl` and rewrites
- * `report.html`. A run killed at any point resumes from its last complete epoch.
- * @throws StateError (a run exists without `resume`, or resuming without a checkpoint), IoError
+ * The extreme classifier as a {@link Task}: the trainer's state tensors (with the featurizer's
+ * idf) are the checkpoint; each epoch logs `{epoch, sampler, loss, p1, …, trainSec, epochSec,
+ * instPerSec, outputShare, evalSec}`.
  */
-export async function trainXmcRun(o: XmcRunOptions): Promise<XmcRunResult> {
-  const dir = RunDir.open(o.out, { resume: o.resume ?? false });
-  let config = o.config;
-  let ck: XmcCheckpointInfo | null = null;
-  let savedInfo: XmcModelInfo | null = null;
-  let newHorizon = false;
-  if (o.resume) {
-    const info = dir.readJson<XmcModelInfo>(MODEL_FILE);
-    ck = dir.readJson<XmcCheckpointInfo>(CHECKPOINT_FILE);
-    if (info === null || ck === null) throw new StateError(`${dir.dir} has no checkpoint to resume (${MODEL_FILE} and ${CHECKPOINT_FILE}); start a new run without --resume`);
-    // a model.json written before the schedule existed has no lrDecayEpochs: constant
-    const saved = info.config.lrDecayEpochs ?? 0;
-    const decay = o.resumeLrDecayEpochs === undefined ? saved : intOption(o.resumeLrDecayEpochs, 'lrDecayEpochs', 0);
-    config = { ...info.config, lrDecayEpochs: decay };
-    newHorizon = decay !== saved;
-    savedInfo = info;
-  }
-  checkDecay(config, o);
-  if (savedInfo && newHorizon) dir.writeJson(MODEL_FILE, { ...savedInfo, config });
-  const trainer = new XmcTrainer(o.data.split, config, o.runtime ?? {});
+export function xmcTask(o: XmcRunOptions): Task<XmcTrainer> {
+  const config = o.config;
+  const settings = xmcSettings(config, o.epochs, o.threads ?? 1, o.kernels ?? 'ts');
+  const report = (records: readonly MetricsRecord[]): string =>
+    xmcReportHtml(`samplex train xmc: ${config.sampler}`, settingsOf(config, o.data.source, o.threads ?? 1, o.kernels ?? 'ts'), [curveOf(config.sampler, records)]);
   let trainSec = 0;
-  if (ck) {
-    trainer.loadState(readSafetensorsTensors(dir.path(ck.tensors)));
-    trainSec = ck.trainSec;
-    dir.retainMetrics((r) => Number(r['epoch']) <= ck!.epoch);
-  } else {
-    const train = o.data.split.train;
-    const info: XmcModelInfo = {
-      kind: 'samplex.xmc',
-      config,
-      data: o.data.source,
-      input: o.data.input,
-      numFeatures: train.numFeatures,
-      numLabels: train.numLabels,
-      featureNames: o.data.input === 'pairs' ? null : [...(train.featureNames ?? [])],
-      labelNames: train.labelNames ? [...train.labelNames] : Array.from({ length: train.numLabels }, (_, i) => String(i)),
-      labelInfo: train.labelInfo ? [...train.labelInfo] : null,
-    };
-    dir.writeJson(MODEL_FILE, info);
-  }
-  const settings = settingsOf(config, o.data.source, o.threads ?? 1, o.kernels ?? 'ts');
-  while (trainer.epoch < o.epochs) {
-    const epoch = trainer.epoch + 1;
-    const bar = o.progress?.(epoch, trainer.instancesPerEpoch);
-    const st = withProgress(bar, () => trainer.trainEpoch(bar?.update));
-    trainSec += st.seconds;
-    const e0 = performance.now();
-    const m = await trainer.evaluate();
-    const evalSec = (performance.now() - e0) / 1000;
-    const tensors = `checkpoint-${epoch}.safetensors`;
-    writeSafetensors(dir.path(tensors), shapeTensors(trainer), { 'samplex.kind': 'xmcCheckpoint' });
-    dir.writeJson(CHECKPOINT_FILE, { epoch, trainSec, tensors } satisfies XmcCheckpointInfo);
-    if (ck && ck.tensors !== tensors) rmSync(dir.path(ck.tensors), { force: true });
-    ck = { epoch, trainSec, tensors };
-    const rec: MetricsRecord = {
-      epoch, sampler: config.sampler, loss: st.loss, p1: m.p1, p3: m.p3, p5: m.p5, ndcg1: m.ndcg1, ndcg3: m.ndcg3, ndcg5: m.ndcg5, nll: m.nll,
-      trainSec, epochSec: st.seconds, instPerSec: st.instances / st.seconds, outputShare: st.outputSeconds / st.seconds, evalSec,
-    };
-    dir.appendMetrics(rec);
-    dir.writeText(REPORT_FILE, xmcReportHtml(`samplex train xmc: ${config.sampler}`, settings, [curveOf(config.sampler, dir.readMetrics())]));
-    o.log?.(
-      `epoch ${epoch}: loss ${st.loss.toFixed(4)}, P@1 ${m.p1.toFixed(4)} P@3 ${m.p3.toFixed(4)} P@5 ${m.p5.toFixed(4)}, ` +
-        `nDCG@3 ${m.ndcg3.toFixed(4)} nDCG@5 ${m.ndcg5.toFixed(4)}, ${Math.round(st.instances / st.seconds)} inst/s, train ${trainSec.toFixed(1)} s`,
-    );
-  }
-  if (!existsSync(dir.path(REPORT_FILE))) {
-    dir.writeText(REPORT_FILE, xmcReportHtml(`samplex train xmc: ${config.sampler}`, settings, [curveOf(config.sampler, dir.readMetrics())]));
-  }
-  return { dir, trainer, records: dir.readMetrics() };
+  return {
+    app: 'xmc',
+    settings,
+    data: xmcDataFingerprint(o.data),
+    epochs: o.epochs,
+    create: () => new XmcTrainer(o.data.split, config, o.runtime ?? {}),
+    stateTensors: (t) => shapeTensors(t),
+    lazyState: (name) => name.startsWith('opt.'),
+    loadState: (t, tensors, meta, epoch) => {
+      const ep = tensors['epoch'];
+      if (!(ep instanceof Int32Array) || ep[0] !== epoch) {
+        throw new CheckpointError(`the checkpoint's epoch tensor is ${ep ? ep[0] : 'missing'} but its record says ${epoch}; restore the run folder or start a new run`);
+      }
+      const idf = tensors['featurizer.idf']!;
+      const own = t.model.featurizer.idf;
+      for (let i = 0; i < own.length; i++) {
+        if (idf[i] !== own[i]) throw new CheckpointError("the checkpoint's feature weights (idf) differ from those of the data; resume with the run's data");
+      }
+      t.loadState(tensors);
+      const s = meta['trainSec'];
+      if (typeof s !== 'number' || !Number.isFinite(s) || s < 0) throw new CheckpointError(`the checkpoint's trainSec ${JSON.stringify(s ?? null)} is not a number of seconds ≥ 0; restore the run folder or start a new run`);
+      trainSec = s;
+    },
+    meta: () => ({ trainSec }),
+    epochsDone: (t) => t.epoch,
+    onStart: (_t, ctx) => ctx.folder?.writeJson(MODEL_FILE, modelInfo(o.data, config)),
+    // the description follows from the data and the configuration (a new decay horizon included)
+    onResume: (_t, ctx) => ctx.folder?.writeJson(MODEL_FILE, modelInfo(o.data, config)),
+    epoch: async (trainer, epoch) => {
+      const bar = o.progress?.(epoch, trainer.instancesPerEpoch);
+      const st = withProgress(bar, () => trainer.trainEpoch(bar?.update));
+      trainSec += st.seconds;
+      const e0 = performance.now();
+      const m = await trainer.evaluate();
+      const evalSec = (performance.now() - e0) / 1000;
+      const rec: MetricsRecord = {
+        epoch, sampler: config.sampler, loss: st.loss, p1: m.p1, p3: m.p3, p5: m.p5, ndcg1: m.ndcg1, ndcg3: m.ndcg3, ndcg5: m.ndcg5, nll: m.nll,
+        trainSec, epochSec: st.seconds, instPerSec: st.instances / st.seconds, outputShare: st.outputSeconds / st.seconds, evalSec,
+      };
+      o.log?.(
+        `epoch ${epoch}: loss ${st.loss.toFixed(4)}, P@1 ${m.p1.toFixed(4)} P@3 ${m.p3.toFixed(4)} P@5 ${m.p5.toFixed(4)}, ` +
+          `nDCG@3 ${m.ndcg3.toFixed(4)} nDCG@5 ${m.ndcg5.toFixed(4)}, ${Math.round(st.instances / st.seconds)} inst/s, train ${trainSec.toFixed(1)} s`,
+      );
+      return { records: [rec], complete: true };
+    },
+    report,
+  };
 }
 
-/** The trainer's state with the featurizer's idf, as safetensors inputs. */
-function shapeTensors(t: XmcTrainer): Record<string, { data: Float32Array | Int32Array; shape: number[] }> {
-  const out: Record<string, { data: Float32Array | Int32Array; shape: number[] }> = {};
-  for (const [k, v] of Object.entries(t.stateTensors())) out[k] = { data: v, shape: [v.length] };
-  out['featurizer.idf'] = { data: t.model.featurizer.idf, shape: [t.model.featurizer.idf.length] };
-  return out;
+/**
+ * Trains (or resumes) a run with {@link runTask}: after every epoch it evaluates on the test set,
+ * commits the checkpoint with the epoch's metrics and rewrites `report.html`. A run killed at any
+ * point resumes from its last committed epoch.
+ * @throws RunLockedError, StateError (a run exists without `resume`, a resume with other data or
+ *   settings), CheckpointError, OptionError, IoError
+ */
+export async function trainXmcRun(given: XmcRunOptions): Promise<XmcRunResult> {
+  let o = given;
+  const saved = o.resume ? peekCommit(o.out) : null;
+  if (saved) {
+    const decay = o.resumeLrDecayEpochs ?? saved.settings['lrDecayEpochs'];
+    o = { ...o, config: { ...o.config, lrDecayEpochs: intOption(decay, 'lrDecayEpochs', 0) } };
+  }
+  checkDecay(o.config, o);
+  const res = await runTask(xmcTask(o), {
+    out: o.out, resume: o.resume ?? false,
+    ...(o.notice ? { notice: o.notice } : {}), ...(o.afterStage ? { afterStage: o.afterStage } : {}),
+  });
+  return { dir: res.dir!, trainer: res.model, records: res.records };
 }
 
-/** The tensors of a checkpoint file as flat arrays. */
-function readSafetensorsTensors(path: string): Record<string, Float32Array | Int32Array> {
-  const c = readSafetensors(path);
-  const out: Record<string, Float32Array | Int32Array> = {};
-  for (const [k, t] of Object.entries(c.tensors)) {
-    if (!(t.data instanceof Float32Array) && !(t.data instanceof Int32Array)) throw new DataFormatError(path, 0, `tensor '${k}' has dtype ${t.dtype}; expected F32 or I32`);
-    out[k] = t.data;
-  }
-  return out;
+/** The trainer's state with the featurizer's idf. */
+function shapeTensors(t: XmcTrainer): Record<string, Float32Array | Int32Array> {
+  return { ...t.stateTensors(), 'featurizer.idf': t.model.featurizer.idf };
 }
 
 /** A trained model and its description, loaded from a run directory. */
@@ -252,27 +282,30 @@ export interface LoadedXmcModel {
  */
 export function loadXmcModel(dir: string): LoadedXmcModel {
   if (!existsSync(dir)) throw new IoError(`--model ${dir}: no such run directory; give the --out of a 'samplex train xmc' run`);
-  const run = RunDir.open(dir, { resume: true });
+  const run = RunFolder.view(dir);
   const info = run.readJson<XmcModelInfo>(MODEL_FILE);
-  const ck = run.readJson<XmcCheckpointInfo>(CHECKPOINT_FILE);
-  if (info === null || ck === null || info.kind !== 'samplex.xmc') {
-    throw new IoError(`${dir} holds no trained extreme classifier (${MODEL_FILE} and ${CHECKPOINT_FILE}); train one with 'samplex train xmc --out ${dir}'`);
+  if (info === null || info.kind !== 'samplex.xmc' || run.committed?.app !== 'xmc') {
+    throw new IoError(`${dir} holds no trained extreme classifier (${MODEL_FILE} and a checkpoint); train one with 'samplex train xmc --out ${dir}'`);
   }
-  const path = run.path(ck.tensors);
-  const t = readSafetensorsTensors(path);
+  const c = info.config;
+  const n = info.numLabels;
+  const f = info.numFeatures;
+  // the hash, finiteness and moments are checked here; the sizes by the model's constructors
+  const t = run.loadCheckpoint({}, { extra: () => true });
+  const path = run.path(run.committed.tensors);
   const need = (name: string): Float32Array => {
     const a = t[name];
     if (!(a instanceof Float32Array)) throw new DataFormatError(path, 0, `missing float32 tensor '${name}'`);
     return a;
   };
-  const c = info.config;
   const idf = need('featurizer.idf');
   const featurizer = Featurizer.fromState({ numFeatures: info.numFeatures, bigrams: c.bigrams, weighting: c.weighting, idf });
   const emb = need('encoder.embedding');
+  if (emb.length % c.dim !== 0) throw new DataFormatError(path, 0, `tensor 'encoder.embedding' has ${emb.length} values, not a multiple of dim ${c.dim}`);
   const layer = c.hidden ? new ClassTable(c.dim, c.dim, need('encoder.layer.weights'), need('encoder.layer.bias')) : null;
   const encoder = new SparseEncoder(new ClassTable(emb.length / c.dim, c.dim, emb), layer);
   const table = new ClassTable(info.numLabels, c.dim, need('classes.weights'), need('classes.bias'));
-  return { model: new XmcModel(featurizer, encoder, table), info, epoch: ck.epoch };
+  return { model: new XmcModel(featurizer, encoder, table), info, epoch: run.committed.epoch };
 }
 
 /**

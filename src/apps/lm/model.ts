@@ -7,12 +7,12 @@
  * @module
  */
 import type * as tfc from '@tensorflow/tfjs-core';
-import { OptionError, ShapeError } from '../core/errors.js';
-import type { Rng } from '../core/rng.js';
-import { intOption, numOption, rejectUnknown } from '../core/validate.js';
-import type { BpttBatch } from '../data/bptt.js';
-import type { Tf, TfOutputHead } from '../tfjs/adapter.js';
-import { DenseAdam } from '../tfjs/denseAdam.js';
+import { OptionError, ShapeError } from '../../core/errors.js';
+import type { Rng } from '../../core/rng.js';
+import { intOption, numOption, rejectUnknown } from '../../core/validate.js';
+import type { BpttBatch } from '../../data/bptt.js';
+import type { Tf, TfOutputHead } from '../../tfjs/adapter.js';
+import { DenseAdam } from '../../tfjs/denseAdam.js';
 
 /** Options of {@link LstmLm}. */
 export interface LstmLmOptions {

@@ -2,27 +2,27 @@
  * A language-model training run (Node): builds the class table, sampler, output layer,
  * TensorFlow.js head and {@link LstmLm}; trains epoch by epoch within an optional time budget;
  * evaluates full-softmax perplexity on valid every epoch and on test at the end; logs metrics,
- * checkpoints after every epoch (resumable) and writes the HTML report into a {@link RunDir}.
+ * checkpoints after every epoch (resumable) and writes the HTML report, through `runTask`.
  * @module
  */
-import { ClassTable } from '../core/classTable.js';
-import { OptionError, ShapeError, StateError } from '../core/errors.js';
-import { Rng } from '../core/rng.js';
-import { boolOption, choiceOption, intOption, numOption } from '../core/validate.js';
-import { CONVENTIONS, type Convention } from '../loss/types.js';
-import type { LmCorpus } from '../data/lmCorpus.js';
-import { tableInKernelMemory, type FastKernels } from '../kernels/fast.js';
-import { Adam } from '../layer/optimizers.js';
-import { OutputLayer } from '../layer/outputLayer.js';
-import { readSafetensors, writeSafetensors } from '../layer/safetensors.js';
-import type { SafetensorsInput } from '../layer/safetensorsCodec.js';
-import { trainingReportHtml, type CurvePoint } from '../report/training.js';
-import { createSamplerFor, samplerNames } from '../samplers/factory.js';
-import '../samplers/index.js';
-import type { Sampler } from '../samplers/types.js';
-import type { RunDir } from '../train/runDir.js';
-import { withProgress } from '../train/progress.js';
-import { TfOutputHead, type Tf } from '../tfjs/adapter.js';
+import { ClassTable } from '../../core/classTable.js';
+import { OptionError, ShapeError } from '../../core/errors.js';
+import { Rng } from '../../core/rng.js';
+import { boolOption, choiceOption, intOption, numOption } from '../../core/validate.js';
+import { CONVENTIONS, type Convention } from '../../loss/types.js';
+import type { LmCorpus } from '../../data/lmCorpus.js';
+import { tableInKernelMemory, type FastKernels } from '../../kernels/fast.js';
+import { Adam } from '../../layer/optimizers.js';
+import { OutputLayer } from '../../layer/outputLayer.js';
+import { trainingReportHtml, type CurvePoint } from '../../report/training.js';
+import { createSamplerFor, samplerNames } from '../../samplers/factory.js';
+import '../../samplers/index.js';
+import type { Sampler } from '../../samplers/types.js';
+import { CheckpointError, fingerprint, RunFolder, type CommitStage, type MetricsRecord, type SettingValue, type StateTensors } from '../../harness/runFolder.js';
+import { runTask } from '../../harness/runTask.js';
+import type { Task } from '../../harness/task.js';
+import { withProgress } from '../../train/progress.js';
+import { TfOutputHead, type Tf } from '../../tfjs/adapter.js';
 import { LstmLm } from './model.js';
 import { evaluatePerplexity, trainEpoch } from './trainer.js';
 
@@ -141,35 +141,11 @@ export interface LmRunHooks {
   log?: (line: string) => void;
   /** samplex's fast kernels: the class table is then kept in their memory (no staging per step). */
   fast?: FastKernels;
+  /** One-line notices of the run folder (default stderr). */
+  notice?: (line: string) => void;
+  /** Fault injection for tests (see `RunFolder.open`). */
+  afterStage?: (stage: CommitStage, epoch: number) => void;
 }
-
-interface Checkpoint {
-  epochsDone: number;
-  wallSec: number;
-  rng: number[];
-  settings: LmRunSettings;
-  /** 2 since the `midx` defaults and the `maskedExclusive` default; absent before. */
-  settingsVersion?: number;
-}
-
-const SETTINGS_VERSION = 2;
-
-/**
- * The settings of a checkpoint written before {@link SETTINGS_VERSION} 2, spelled out with the
- * defaults of that time: no sampler options or estimator recorded meant `exclusive` and, for
- * `midx`, the sampler's own `uniform` stage with 64 codewords.
- */
-function legacySettings(s: Partial<LmRunSettings>): Partial<LmRunSettings> {
-  const opts = s.samplerOptions ?? {};
-  return {
-    ...s,
-    convention: s.convention ?? 'exclusive',
-    samplerOptions: s.sampler === 'midx' ? { stage: 'uniform', codewords: 64, ...opts } : opts,
-  };
-}
-
-const CHECKPOINT_JSON = 'checkpoint.json';
-const CHECKPOINT_TENSORS = 'checkpoint.safetensors';
 
 /**
  * Checks and completes run settings (`midx` options over {@link LM_MIDX_DEFAULTS}).
@@ -204,59 +180,87 @@ function lmSampler(name: string, corpus: LmCorpus, seed: number, opts: Record<st
   return createSamplerFor(name === 'full' ? 'uniform' : name, { n: corpus.vocab.size, counts: corpus.vocab.counts, seed }, name === 'full' ? {} : opts);
 }
 
-/**
- * Trains (or resumes) a language model on `corpus`; see the module notes. With `dir`,
- * `metrics.jsonl` gets one line per evaluation, `checkpoint.json` + `checkpoint.safetensors`
- * are rewritten after every epoch, and `report.html` at the end. Resuming (a `dir` opened with
- * `resume`) restarts after the last checkpointed epoch; an epoch cut short by the budget is
- * redone from its start.
- * @throws OptionError (settings), StateError (resuming with other settings), and as the layers
- */
-export async function runLm(tf: Tf, corpus: LmCorpus, given: Partial<LmRunSettings>, dir: RunDir | null, hooks: LmRunHooks = {}): Promise<LmRunResult> {
-  let settings = resolveLmSettings(given);
-  const log = hooks.log ?? (() => {});
-  const ckpt = dir?.readJson<Checkpoint>(CHECKPOINT_JSON) ?? null;
-  if (ckpt) {
-    // a checkpoint written before a setting existed ran with that setting's default of the time
-    ckpt.settings = resolveLmSettings(ckpt.settingsVersion === undefined ? legacySettings(ckpt.settings) : ckpt.settings);
-    const a = JSON.stringify({ ...ckpt.settings, epochs: 0, timeBudgetSec: 0 });
-    const b = JSON.stringify({ ...settings, epochs: 0, timeBudgetSec: 0 });
-    if (a !== b) throw new StateError(`the run in ${dir!.dir} was trained with other settings (${a}); resume with the same options or choose another --out`);
-    settings = { ...ckpt.settings, epochs: settings.epochs, timeBudgetSec: settings.timeBudgetSec };
+/** The run's settings as recorded ones (sampler options flattened as `opt.<key>`). */
+function recordedSettings(s: LmRunSettings): Record<string, SettingValue> {
+  const out: Record<string, SettingValue> = {};
+  for (const [k, v] of Object.entries(s)) {
+    if (k === 'samplerOptions') for (const [ok, ov] of Object.entries(v as Record<string, SettingValue>)) out[`opt.${ok}`] = ov;
+    else out[k] = v as SettingValue;
   }
-  const s = settings;
+  return out;
+}
+
+/** The content fingerprint of a corpus (vocabulary and the three splits). */
+export function lmDataFingerprint(corpus: LmCorpus): string {
+  const words: string[] = [];
+  for (let i = 0; i < corpus.vocab.size; i++) words.push(corpus.vocab.word(i));
+  return fingerprint([words.join('\n'), corpus.train, corpus.valid, corpus.test]);
+}
+
+/** The model of a language-model task: built on the first epoch, or from a checkpoint. */
+interface LmHolder {
+  parts: LmParts | null;
+  epochsDone: number;
+  wallSec: number;
+  rng: Rng;
+}
+
+/**
+ * Trains (or resumes) a language model on `corpus` with `runTask`; see the module notes. With
+ * `out`, `metrics.jsonl` gets one line per evaluation, a checkpoint is committed after every
+ * epoch, and `report.html` is rewritten. Resuming restarts after the last committed epoch; an
+ * epoch cut short by the budget is redone from its start.
+ * @throws OptionError (settings), StateError (resuming with other settings or data),
+ *   CheckpointError, RunLockedError, and as the layers
+ */
+export async function runLm(tf: Tf, corpus: LmCorpus, given: Partial<LmRunSettings>, out: string | null, hooks: LmRunHooks & { resume?: boolean } = {}): Promise<LmRunResult> {
+  const s = resolveLmSettings(given);
+  const log = hooks.log ?? (() => {});
   if (s.sampler !== 'full') choiceOption(s.sampler, 'sampler', samplerNames());
   if (s.sampler !== 'full' && s.negatives >= corpus.vocab.size) {
     throw new OptionError(`negatives (${s.negatives}) must be below the vocabulary size ${corpus.vocab.size}`);
   }
-  let epochsDone = 0;
-  let wallSec = 0;
-  let rng = Rng.fromSeed(s.seed, 0).fork(3);
-  let restored: ReturnType<typeof readSafetensors> | null = null;
-  if (ckpt && dir) {
-    restored = readSafetensors(dir.path(CHECKPOINT_TENSORS));
-    epochsDone = ckpt.epochsDone;
-    wallSec = ckpt.wallSec;
-    rng = Rng.fromState(ckpt.rng);
-    log(`resuming after epoch ${epochsDone} (${wallSec.toFixed(0)} s of training)`);
-  }
-  const { layer, head, model } = await buildLm(tf, corpus, s, hooks.fast, restored);
-  const epochs: LmEpochMetrics[] = (dir?.readMetrics() ?? []).filter((r) => typeof r['validPpl'] === 'number') as unknown as LmEpochMetrics[];
-  let stoppedByBudget = false;
-  try {
-    while (epochsDone < s.epochs) {
-      if (s.timeBudgetSec > 0 && wallSec >= s.timeBudgetSec) {
-        stoppedByBudget = true;
-        break;
+  const n = corpus.vocab.size;
+  const built = async (h: LmHolder): Promise<LmParts> => (h.parts ??= await buildLm(tf, corpus, s, hooks.fast, null));
+  const result: LmRunResult = { settings: s, epochs: [], testPpl: Number.NaN, stoppedByBudget: false };
+  let holder: LmHolder | null = null;
+  const task: Task<LmHolder> = {
+    app: 'lm',
+    settings: recordedSettings(s),
+    data: lmDataFingerprint(corpus),
+    epochs: s.epochs,
+    create: () => (holder = { parts: null, epochsDone: 0, wallSec: 0, rng: Rng.fromSeed(s.seed, 0).fork(3) }),
+    stateTensors: async (h) => (h.parts ? checkpointTensors(h.parts) : { 'table.weights': { data: new Float32Array(n * s.dim), shape: [n, s.dim] }, 'table.bias': new Float32Array(n) }),
+    lazyState: (name) => name.startsWith('opt.') || name.startsWith('dense.'),
+    loadState: async (h, tensors, meta, epoch) => {
+      const wall = meta['wallSec'];
+      const rng = meta['rng'];
+      if (typeof wall !== 'number' || !Number.isFinite(wall) || wall < 0) throw new CheckpointError(`the checkpoint's wallSec ${JSON.stringify(wall ?? null)} is not a number of seconds ≥ 0; restore the run folder or start a new run`);
+      if (!Array.isArray(rng) || rng.length !== 4 || !rng.every((w) => typeof w === 'number' && Number.isInteger(w) && w >= 0 && w < 2 ** 32) || rng.every((w) => w === 0)) {
+        throw new CheckpointError("the checkpoint's rng is not a generator state (4 unsigned 32-bit words, not all 0); restore the run folder or start a new run");
       }
-      const label = `${s.sampler} epoch ${epochsDone + 1}/${s.epochs}`;
+      h.parts = await buildLm(tf, corpus, s, hooks.fast, tensors);
+      h.epochsDone = epoch;
+      h.wallSec = wall;
+      h.rng = Rng.fromState(rng as number[]);
+      log(`resuming after epoch ${epoch} (${wall.toFixed(0)} s of training)`);
+    },
+    meta: (h) => ({ wallSec: h.wallSec, rng: h.rng.state() }),
+    epochsDone: (h) => h.epochsDone,
+    shouldStop: (h) => {
+      result.stoppedByBudget = s.timeBudgetSec > 0 && h.wallSec >= s.timeBudgetSec;
+      return result.stoppedByBudget;
+    },
+    epoch: async (h) => {
+      const { head, model } = await built(h);
+      const label = `${s.sampler} epoch ${h.epochsDone + 1}/${s.epochs}`;
       const totalTokens = s.batchSize * (Math.floor(corpus.train.length / s.batchSize) - 1);
       const bar = hooks.progress?.(label, totalTokens) ?? null;
       head.resetTiming();
       const t0 = performance.now();
-      const startWall = wallSec;
+      const startWall = h.wallSec;
       const res = withProgress(bar, () =>
-        trainEpoch(model, corpus.train, rng, {
+        trainEpoch(model, corpus.train, h.rng, {
           batchSize: s.batchSize,
           seqLen: s.bptt,
           shouldStop: () => s.timeBudgetSec > 0 && startWall + (performance.now() - t0) / 1000 >= s.timeBudgetSec,
@@ -264,37 +268,44 @@ export async function runLm(tf: Tf, corpus: LmCorpus, given: Partial<LmRunSettin
         }),
       );
       const sec = (performance.now() - t0) / 1000;
-      wallSec += sec;
+      h.wallSec += sec;
       const timing = head.timing;
       const valid = evaluatePerplexity(model, evalSplit(corpus.valid, s.evalTokens), { batchSize: s.evalBatchSize, seqLen: s.bptt });
       const fraction = res.stopped ? res.batches / Math.ceil((Math.floor(corpus.train.length / s.batchSize) - 1) / s.bptt) : 1;
       const m: LmEpochMetrics = {
-        epoch: epochsDone + fraction,
-        wallSec,
+        epoch: h.epochsDone + fraction,
+        wallSec: h.wallSec,
         trainLoss: res.meanLoss,
         validPpl: valid.perplexity,
         tokensPerSec: res.tokens / sec,
         outputMsPerStep: timing.steps ? timing.outputMs / timing.steps : 0,
       };
-      epochs.push(m);
-      dir?.appendMetrics({ ...m });
       log(`${label}: train loss ${m.trainLoss.toFixed(3)}, valid perplexity ${m.validPpl.toFixed(2)}, ${m.tokensPerSec.toFixed(0)} tokens/s, output layer ${m.outputMsPerStep.toFixed(1)} ms/step`);
-      if (res.stopped) {
-        stoppedByBudget = true;
-        break;
-      }
-      epochsDone++;
-      if (dir) await saveCheckpoint(dir, model, layer, { epochsDone, wallSec, rng: rng.state(), settings: s, settingsVersion: SETTINGS_VERSION });
-    }
-    const test = evaluatePerplexity(model, evalSplit(corpus.test, s.evalTokens), { batchSize: s.evalBatchSize, seqLen: s.bptt });
-    log(`${s.sampler}: test perplexity ${test.perplexity.toFixed(2)}`);
-    dir?.appendMetrics({ epoch: epochs.at(-1)?.epoch ?? 0, wallSec, testPpl: test.perplexity });
-    const result: LmRunResult = { settings: s, epochs, testPpl: test.perplexity, stoppedByBudget };
-    dir?.writeText('report.html', lmReportHtml([{ name: s.sampler, result }], corpus));
+      if (res.stopped) result.stoppedByBudget = true;
+      else h.epochsDone++;
+      return { records: [{ ...m }], complete: !res.stopped };
+    },
+    finish: async (h, ctx) => {
+      const { model } = await built(h);
+      const test = evaluatePerplexity(model, evalSplit(corpus.test, s.evalTokens), { batchSize: s.evalBatchSize, seqLen: s.bptt });
+      log(`${s.sampler}: test perplexity ${test.perplexity.toFixed(2)}`);
+      result.epochs = ctx.records.filter((r) => typeof r['validPpl'] === 'number') as unknown as LmEpochMetrics[];
+      result.testPpl = test.perplexity;
+      return [{ epoch: result.epochs.at(-1)?.epoch ?? 0, wallSec: h.wallSec, testPpl: test.perplexity }];
+    },
+    report: (records: readonly MetricsRecord[]) =>
+      lmReportHtml([{ name: s.sampler, result: { ...result, epochs: records.filter((r) => typeof r['validPpl'] === 'number') as unknown as LmEpochMetrics[] } }], corpus),
+  };
+  try {
+    await runTask(task, {
+      out, resume: hooks.resume ?? false, log,
+      ...(hooks.notice ? { notice: hooks.notice } : {}), ...(hooks.afterStage ? { afterStage: hooks.afterStage } : {}),
+    });
     return result;
   } finally {
-    model.dispose();
-    head.dispose();
+    const parts = (holder as LmHolder | null)?.parts;
+    parts?.model.dispose();
+    parts?.head.dispose();
   }
 }
 
@@ -311,7 +322,7 @@ interface LmParts {
  * checkpoint's tensors) the table and optimizer state are restored before the sampler is built
  * on the table, and the dense parameters after the model is built.
  */
-async function buildLm(tf: Tf, corpus: LmCorpus, s: LmRunSettings, fast: FastKernels | undefined, restored: ReturnType<typeof readSafetensors> | null): Promise<LmParts> {
+async function buildLm(tf: Tf, corpus: LmCorpus, s: LmRunSettings, fast: FastKernels | undefined, restored: Record<string, Float32Array | Int32Array> | null): Promise<LmParts> {
   const root = Rng.fromSeed(s.seed, 0);
   const n = corpus.vocab.size;
   const init = ClassTable.init(n, s.dim, root.fork(1), { init: 'uniform', scale: 0.1, bias: true });
@@ -319,14 +330,14 @@ async function buildLm(tf: Tf, corpus: LmCorpus, s: LmRunSettings, fast: FastKer
   // the Adam moments live in the fast kernels' memory too, so the update runs as a kernel
   const optimizer = new Adam({ lr: s.lr }, fast ? { f32: fast.allocF32, i32: fast.allocI32 } : undefined);
   if (restored) {
-    const w = restored.tensors['table.weights'];
-    if (!w || w.shape[0] !== n || w.shape[1] !== s.dim) {
-      throw new ShapeError(`the checkpoint's class table is [${w?.shape.join(', ') ?? 'missing'}], the vocabulary and settings give [${n}, ${s.dim}]; use the data and --min-count the run was trained with`);
+    const w = restored['table.weights'];
+    if (!(w instanceof Float32Array) || w.length !== n * s.dim) {
+      throw new ShapeError(`the checkpoint's class table has ${w?.length ?? 0} values, the vocabulary and settings give ${n} × ${s.dim}; use the data and --min-count the run was trained with`);
     }
-    table.weights.set(w.data as Float32Array);
-    table.bias!.set(restored.tensors['table.bias']!.data as Float32Array);
+    table.weights.set(w);
+    table.bias!.set(restored['table.bias'] as Float32Array);
     const st: Record<string, Float32Array | Int32Array> = {};
-    for (const [k, t] of Object.entries(restored.tensors)) if (k.startsWith('opt.')) st[k.slice(4)] = t.data as Float32Array | Int32Array;
+    for (const [k, t] of Object.entries(restored)) if (k.startsWith('opt.')) st[k.slice(4)] = t;
     optimizer.loadState(st);
   }
   const layer = new OutputLayer({
@@ -342,8 +353,16 @@ async function buildLm(tf: Tf, corpus: LmCorpus, s: LmRunSettings, fast: FastKer
   const head = new TfOutputHead(tf, layer, { loss: s.sampler === 'full' ? 'full' : 'sampled' });
   const model = new LstmLm(tf, head, root.fork(2), { layers: s.layers, dropout: s.dropout, tied: s.tied, lr: s.lr });
   if (restored) {
+    const denseShapes = new Map<string, readonly number[]>();
+    for (const [k, t] of Object.entries(await model.denseState())) denseShapes.set(k, t.shape);
     const dense: Record<string, { data: Float32Array; shape: readonly number[] }> = {};
-    for (const [k, t] of Object.entries(restored.tensors)) if (k.startsWith('dense.')) dense[k.slice(6)] = { data: t.data as Float32Array, shape: t.shape };
+    for (const [k, t] of Object.entries(restored)) {
+      if (k.startsWith('dense.')) {
+        if (!(t instanceof Float32Array)) throw new CheckpointError(`the checkpoint's ${k} is not float32; restore the run folder or start a new run`);
+        const own = denseShapes.get(k.slice(6));
+        dense[k.slice(6)] = { data: t, shape: own && own.reduce((a, b) => a * b, 1) === t.length ? own : [t.length] };
+      }
+    }
     await model.loadDenseState(dense);
   }
   return { layer, head, model };
@@ -367,14 +386,28 @@ export interface OpenedLmRun {
  * size is checked against the checkpoint's table).
  * @throws StateError when `dir` holds no checkpoint; ShapeError when the vocabulary does not match
  */
-export async function openLmRun(tf: Tf, corpus: LmCorpus, dir: RunDir, fast?: FastKernels): Promise<OpenedLmRun> {
-  const ckpt = dir.readJson<Checkpoint>(CHECKPOINT_JSON);
-  if (!ckpt) throw new StateError(`${dir.dir} holds no checkpoint (${CHECKPOINT_JSON}); train a language model into it first`);
-  const settings = resolveLmSettings(ckpt.settingsVersion === undefined ? legacySettings(ckpt.settings) : ckpt.settings);
-  const { head, model } = await buildLm(tf, corpus, settings, fast, readSafetensors(dir.path(CHECKPOINT_TENSORS)));
+export async function openLmRun(tf: Tf, corpus: LmCorpus, dir: string, fast?: FastKernels): Promise<OpenedLmRun> {
+  const run = RunFolder.view(dir);
+  const c = run.committed!;
+  if (c.app !== 'lm') throw new CheckpointError(`${run.dir} holds a ${c.app} run, not a language model`);
+  const opts: Record<string, number | string | boolean> = {};
+  const rest: Record<string, SettingValue> = {};
+  for (const [k, v] of Object.entries(c.settings)) {
+    if (k.startsWith('opt.')) opts[k.slice(4)] = v;
+    else rest[k] = v;
+  }
+  const settings = resolveLmSettings({ ...(rest as Partial<LmRunSettings>), samplerOptions: opts });
+  const n = corpus.vocab.size;
+  if (c.data !== lmDataFingerprint(corpus)) throw new ShapeError(`${run.dir} was trained on other data; give the --data and --min-count the run was trained with`);
+  const tensors = run.loadCheckpoint(
+    { 'table.weights': { dtype: 'F32', shape: [n, settings.dim] }, 'table.bias': { dtype: 'F32', shape: [n] } },
+    { extra: (name) => name.startsWith('opt.') || name.startsWith('dense.') },
+  );
+  const { head, model } = await buildLm(tf, corpus, settings, fast, tensors);
+  const epochsDone = c.epoch;
   return {
     settings,
-    epochsDone: ckpt.epochsDone,
+    epochsDone,
     model,
     dispose: () => {
       model.dispose();
@@ -388,15 +421,16 @@ function evalSplit(stream: Int32Array, tokens: number): Int32Array {
   return tokens > 0 && tokens < stream.length ? stream.subarray(0, tokens) : stream;
 }
 
-async function saveCheckpoint(dir: RunDir, model: LstmLm, layer: OutputLayer, meta: Checkpoint): Promise<void> {
-  const tensors: Record<string, SafetensorsInput> = {
+/** The checkpoint tensors of a language model: class table, its optimizer, the dense parameters and their optimizer. */
+async function checkpointTensors(p: LmParts): Promise<StateTensors> {
+  const { layer, model } = p;
+  const tensors: StateTensors = {
     'table.weights': { data: layer.table.weights, shape: [layer.table.n, layer.table.d] },
-    'table.bias': { data: layer.table.bias!, shape: [layer.table.n] },
+    'table.bias': layer.table.bias!,
   };
-  for (const [k, a] of Object.entries(layer.optimizer.stateTensors())) tensors[`opt.${k}`] = { data: a, shape: [a.length] };
+  for (const [k, a] of Object.entries(layer.optimizer.stateTensors())) tensors[`opt.${k}`] = a;
   for (const [k, t] of Object.entries(await model.denseState())) tensors[`dense.${k}`] = { data: t.data, shape: t.shape };
-  writeSafetensors(dir.path(CHECKPOINT_TENSORS), tensors);
-  dir.writeJson(CHECKPOINT_JSON, meta);
+  return tensors;
 }
 
 /**

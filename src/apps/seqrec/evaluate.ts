@@ -5,11 +5,11 @@
  * are averaged over users. No sampled metrics.
  * @module
  */
-import type { ClassTable } from '../core/classTable.js';
-import { OptionError, ShapeError } from '../core/errors.js';
-import { singleLabels, type Labels, type Matrix } from '../core/matrix.js';
-import { intOption } from '../core/validate.js';
-import { evaluateMetrics } from '../layer/evaluator.js';
+import type { ClassTable } from '../../core/classTable.js';
+import { OptionError, ShapeError } from '../../core/errors.js';
+import { singleLabels, type Labels, type Matrix } from '../../core/matrix.js';
+import { intOption } from '../../core/validate.js';
+import { evaluateMetrics } from '../../layer/evaluator.js';
 
 /** The default cut-offs of {@link rankTargets}: nDCG@10, nDCG@20, Recall@10, Recall@20. */
 export const SEQREC_CUTOFFS: readonly number[] = [10, 20];

@@ -6,12 +6,12 @@
  * @module
  */
 import type * as tfc from '@tensorflow/tfjs-core';
-import { StateError } from '../core/errors.js';
-import type { Matrix } from '../core/matrix.js';
-import { Rng } from '../core/rng.js';
-import { intOption, rejectUnknown } from '../core/validate.js';
-import type { EvalSplit, LeaveOneOutSplit } from '../data/interactions.js';
-import { DenseAdam } from '../tfjs/denseAdam.js';
+import { StateError } from '../../core/errors.js';
+import type { Matrix } from '../../core/matrix.js';
+import { Rng } from '../../core/rng.js';
+import { intOption, rejectUnknown } from '../../core/validate.js';
+import type { EvalSplit, LeaveOneOutSplit } from '../../data/interactions.js';
+import { DenseAdam } from '../../tfjs/denseAdam.js';
 import { rankTargets, SEQREC_CUTOFFS, type RankingMetrics } from './evaluate.js';
 import type { SeqRecHead } from './head.js';
 import { padLeft, SasRec, type SasRecOptions, type SeqInput, type Tf } from './sasrec.js';

@@ -2,11 +2,11 @@
  * Training and evaluation loops of the {@link LstmLm} language model over BPTT batches.
  * @module
  */
-import { OptionError } from '../core/errors.js';
-import { matrix, type Matrix } from '../core/matrix.js';
-import { BpttBatcher } from '../data/bptt.js';
-import { intOption, rejectUnknown } from '../core/validate.js';
-import type { Rng } from '../core/rng.js';
+import { OptionError } from '../../core/errors.js';
+import { matrix, type Matrix } from '../../core/matrix.js';
+import { BpttBatcher } from '../../data/bptt.js';
+import { intOption, rejectUnknown } from '../../core/validate.js';
+import type { Rng } from '../../core/rng.js';
 import type { LstmLm } from './model.js';
 
 /** Options of {@link evaluatePerplexity}. */
@@ -175,4 +175,31 @@ export function trainEpoch(model: LstmLm, stream: Int32Array, rng: Rng, opts: Tr
   model.resetState();
   model.head.layer.endEpoch();
   return { batches, tokens, meanLoss: tokens ? lossSum / tokens : Number.NaN, stopped };
+}
+
+/**
+ * The model's output vector after reading `prefix` from the zero state (no dropout): the query
+ * whose softmax over the vocabulary is the next-word distribution.
+ * @throws OptionError for an empty prefix
+ */
+export function nextWordQuery(model: LstmLm, prefix: Int32Array): Matrix {
+  if (prefix.length === 0) throw new OptionError('nextWordQuery: the prefix is empty; give at least one word');
+  const T = prefix.length;
+  // the targets are not used for the queries; each input is its own placeholder target
+  const batch = { index: 0, offset: 0, batch: 1, steps: T, inputs: prefix, targets: prefix };
+  model.resetState();
+  try {
+    const { queries } = model.evalQueries(batch);
+    try {
+      const all = queries.dataSync() as Float32Array;
+      const d = model.head.layer.table.d;
+      const out = matrix(1, d);
+      out.data.set(all.subarray((T - 1) * d, T * d));
+      return out;
+    } finally {
+      queries.dispose();
+    }
+  } finally {
+    model.resetState();
+  }
 }

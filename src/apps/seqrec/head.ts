@@ -4,9 +4,9 @@
  * updated sparsely by the output layer's optimizer.
  * @module
  */
-import type { ClassTable } from '../core/classTable.js';
-import { StateError } from '../core/errors.js';
-import type { TfOutputHead } from '../tfjs/adapter.js';
+import type { ClassTable } from '../../core/classTable.js';
+import { StateError } from '../../core/errors.js';
+import type { TfOutputHead } from '../../tfjs/adapter.js';
 import type { ItemHead } from './sasrec.js';
 
 /** An item head the trainer can checkpoint and step through epochs. */

@@ -11,13 +11,13 @@
  * @module
  */
 import type * as tfc from '@tensorflow/tfjs-core';
-import type { ClassTable } from '../core/classTable.js';
-import { OptionError, ShapeError } from '../core/errors.js';
-import type { Matrix } from '../core/matrix.js';
-import type { Rng } from '../core/rng.js';
-import { intOption, numOption, rejectUnknown } from '../core/validate.js';
+import type { ClassTable } from '../../core/classTable.js';
+import { OptionError, ShapeError } from '../../core/errors.js';
+import type { Matrix } from '../../core/matrix.js';
+import type { Rng } from '../../core/rng.js';
+import { intOption, numOption, rejectUnknown } from '../../core/validate.js';
 
-import type { Tf } from '../tfjs/adapter.js';
+import type { Tf } from '../../tfjs/adapter.js';
 export type { Tf };
 
 /**
