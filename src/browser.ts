@@ -102,7 +102,9 @@ export {
 } from './layer/safetensorsCodec.js';
 export {
   evaluate,
+  evaluateAsync,
   evaluateMetrics,
+  evaluateMetricsAsync,
   DEFAULT_BLOCK_SIZE,
   type EvaluateOptions,
   type EvaluateResult,

@@ -7,6 +7,7 @@
 import { LabelRangeError, ShapeError } from '../core/errors.js';
 import { WasmArena, type StagingFrame } from './arena.js';
 import type { KernelSet } from './index.js';
+import { mergeFusedParts } from './merge.js';
 import * as ref from './ref.js';
 
 /** The raw exports of the compiled kernel module (all addresses are byte offsets). */
@@ -33,6 +34,8 @@ export interface KernelExports {
     w: number, m: number, v: number, d: number, n: number, ids: number, count: number, g: number, steps: number,
     lr: number, beta1: number, beta2: number, eps: number,
   ): void;
+  fillNormal(out: number, len: number, seed: number, scale: number, start: number): void;
+  fillUniform(out: number, len: number, state: number, scale: number): void;
   heapBase(): number;
 }
 
@@ -56,6 +59,18 @@ export function checkIds(ids: Int32Array, len: number, n: number, what: string):
 
 /** Below this many multiply-adds a call with staged (non-arena) arrays runs the TS reference. */
 const SMALL_WORK = 2048;
+
+/**
+ * Bytes of a class table staged per block when the table is not in the arena (products and
+ * evaluation stream over blocks of this size; a table of any size, even beyond one 4 GiB wasm
+ * memory, is never copied whole).
+ */
+export const STAGE_BYTES = 32 << 20;
+
+/** Classes per staged block of a `d`-dimensional table (a multiple of 128). */
+export function stageClasses(d: number): number {
+  return Math.max(128, Math.floor(STAGE_BYTES / (4 * Math.max(1, d)) / 128) * 128);
+}
 
 /** Runs `body` with a staging frame; copies back and frees even when it throws. */
 function staged<T>(arena: WasmArena, body: (f: StagingFrame) => T): T {
@@ -90,11 +105,65 @@ function gatherRows(
   return { c: t.ptr, ids: idv.ptr };
 }
 
+/** Throws unless `ids[0 .. count)` are distinct (O(count) when they ascend, as the optimizers pass them). */
+function checkDistinct(ids: Int32Array, count: number, what: string): void {
+  let asc = true;
+  for (let t = 1; t < count && asc; t++) asc = ids[t]! > ids[t - 1]!;
+  if (asc) return;
+  const seen = new Set<number>();
+  for (let t = 0; t < count; t++) {
+    if (seen.has(ids[t]!)) throw new ShapeError(`${what}: ids must be distinct; ${ids[t]} is listed twice`);
+    seen.add(ids[t]!);
+  }
+}
+
+/**
+ * Copies the rows `ids[0 .. count)` of `arr` (`d` values each) into a compact staging block;
+ * `back()` writes the block's rows back to their places in `arr`.
+ */
+function stageRows(
+  f: StagingFrame, arr: Float32Array, d: number, ids: Int32Array, count: number,
+): { ptr: number; back: () => void } {
+  const t = f.tempF32(count * d);
+  const view = t.view;
+  for (let e = 0; e < count; e++) view.set(arr.subarray(ids[e]! * d, ids[e]! * d + d), e * d);
+  return {
+    ptr: t.ptr,
+    back: () => {
+      for (let e = 0; e < count; e++) arr.set(view.subarray(e * d, e * d + d), ids[e]! * d);
+    },
+  };
+}
+
 /**
  * Builds the synchronous kernel set over an instantiated module.
  * @param name backend name reported in `KernelSet.name` (`"wasm-simd"` or `"wasm-fma"`)
  */
 export function makeWasmKernelSet(name: string, ex: KernelExports, arena: WasmArena): KernelSet {
+  /**
+   * A random fill by `kernel` (`start`: the stream position of `out[off]`): in place in the arena,
+   * else through staged blocks (a multiple of the normal fill's chunk; same values).
+   */
+  const fill = (
+    kernel: (out: number, len: number, state: number, scale: number, start: number) => void,
+    out: Float32Array, off: number, len: number, state: Int32Array, scale: number, start: number,
+  ): void => {
+    staged(arena, (f) => {
+      const ps = f.ptr(state, 0, 4, 'inout', 'state');
+      if (arena.owns(out)) {
+        kernel(f.ptr(out, off, len, 'out', 'out'), len, ps, scale, start);
+        return;
+      }
+      if (off + len > out.length) throw new ShapeError(`out has length ${out.length}, but the call needs ${off + len} elements`);
+      const blk = Math.min(len, STAGE_BYTES >> 2);
+      const t = f.tempF32(blk);
+      for (let s = 0; s < len; s += blk) {
+        const cnt = Math.min(blk, len - s);
+        kernel(t.ptr, cnt, ps, scale, start + s);
+        out.set(cnt === blk ? t.view : t.view.subarray(0, cnt), off + s);
+      }
+    });
+  };
   return {
     name,
     matmulNT(a, aRows, c, cStart, cRows, d, out) {
@@ -164,15 +233,43 @@ export function makeWasmKernelSet(name: string, ex: KernelExports, arena: WasmAr
     fusedSoftmaxTopK(a, rows, c, bias, n, d, k, outLse, outTopIds, outTopScores) {
       if (rows <= 0) return;
       if (d === 0) return ref.fusedSoftmaxTopK(a, rows, c, bias, n, d, k, outLse, outTopIds, outTopScores);
+      const inPlace = arena.owns(c) && (bias === null || arena.owns(bias));
+      const blk = inPlace ? n : stageClasses(d);
       staged(arena, (f) => {
         const pa = f.ptr(a, 0, rows * d, 'in', 'a');
-        const pc = f.ptr(c, 0, n * d, 'in', 'c');
-        const pb = bias ? f.ptr(bias, 0, n, 'in', 'bias') : 0;
         const pl = f.ptr(outLse, 0, rows, 'out', 'outLse');
         const pi = f.ptr(outTopIds, 0, rows * k, 'out', 'outTopIds');
         const ps = f.ptr(outTopScores, 0, rows * k, 'out', 'outTopScores');
         const scratch = f.scratch(ex.fusedScratchBytes(rows, d));
-        ex.fusedSoftmaxTopK(pa, rows, pc, pb, n, d, k, pl, pi, ps, scratch);
+        if (blk >= n) {
+          const pc = f.ptr(c, 0, n * d, 'in', 'c');
+          const pb = bias ? f.ptr(bias, 0, n, 'in', 'bias') : 0;
+          ex.fusedSoftmaxTopK(pa, rows, pc, pb, n, d, k, pl, pi, ps, scratch);
+          return;
+        }
+        // the table is not in the arena: stream it through one staged block of classes and merge
+        // each block's log-sum-exps and top-k lists into the running ones
+        if (c.length < n * d) throw new ShapeError(`c has length ${c.length}, but the call needs ${n * d} elements; pass a larger array or fix the sizes`);
+        if (bias && bias.length < n) throw new ShapeError(`bias has length ${bias.length}, but the call needs ${n} elements`);
+        const cb = f.tempF32(blk * d);
+        const bb = bias ? f.tempF32(blk) : null;
+        const tl = f.scratch(rows * 8);
+        const ti = f.scratch(Math.max(1, rows * k) * 4);
+        const tsc = f.scratch(Math.max(1, rows * k) * 4);
+        for (let s = 0; s < n; s += blk) {
+          const cnt = Math.min(blk, n - s);
+          cb.view.set(c.subarray(s * d, (s + cnt) * d));
+          if (bb) bb.view.set(bias!.subarray(s, s + cnt));
+          const first = s === 0;
+          ex.fusedSoftmaxTopK(pa, rows, cb.ptr, bb ? bb.ptr : 0, cnt, d, k, first ? pl : tl, first ? pi : ti, first ? ps : tsc, scratch);
+          if (first) continue;
+          const buf = arena.buffer;
+          const acc = { offset: 0, lse: new Float64Array(buf, pl, rows), ids: new Int32Array(buf, pi, rows * k), scores: new Float32Array(buf, ps, rows * k) };
+          mergeFusedParts(
+            [acc, { offset: s, lse: new Float64Array(buf, tl, rows), ids: new Int32Array(buf, ti, rows * k), scores: new Float32Array(buf, tsc, rows * k) }],
+            rows, k, acc.lse, acc.ids, acc.scores,
+          );
+        }
       });
     },
     softmaxWeights(sc, rows, cols, bias, biasStart, refs, factor) {
@@ -199,17 +296,39 @@ export function makeWasmKernelSet(name: string, ex: KernelExports, arena: WasmAr
       });
     },
     adamRows(w, m, v, d, ids, count, grad, rowSteps, lr, beta1, beta2, eps) {
-      // the table and its moments are updated in place: only worth it (and only possible without
-      // copying whole tables) when all three live in the arena
-      if (count <= 0 || d === 0 || !(arena.owns(w) && arena.owns(m) && arena.owns(v) && arena.owns(rowSteps))) {
+      if (count <= 0 || d === 0) {
         ref.adamRows(w, m, v, d, ids, count, grad, rowSteps, lr, beta1, beta2, eps);
         return;
       }
       checkIds(ids, count, Math.min(Math.floor(w.length / d), Math.floor(m.length / d), Math.floor(v.length / d), rowSteps.length), 'ids');
+      if (grad.length < count * d) throw new ShapeError(`adamRows: grad has ${grad.length} values, ${count} rows of ${d} need ${count * d}`);
+      if (arena.owns(w) && arena.owns(m) && arena.owns(v) && arena.owns(rowSteps)) {
+        staged(arena, (f) => {
+          const pi = f.ptr(ids, 0, count, 'in', 'ids');
+          const pg = f.ptr(grad, 0, count * d, 'in', 'grad');
+          ex.adamRows(w.byteOffset, m.byteOffset, v.byteOffset, d, pi, count, pg, rowSteps.byteOffset, lr, beta1, beta2, eps);
+        });
+        return;
+      }
+      // the table or its moments live outside the arena: stage only the listed rows (ids are
+      // distinct, so the compact rows can be written back in any order)
+      checkDistinct(ids, count, 'adamRows');
       staged(arena, (f) => {
-        const pi = f.ptr(ids, 0, count, 'in', 'ids');
+        const rw = stageRows(f, w, d, ids, count);
+        const rm = stageRows(f, m, d, ids, count);
+        const rv = stageRows(f, v, d, ids, count);
+        const rs = f.tempI32(count);
+        const idv = f.tempI32(count);
+        for (let t = 0; t < count; t++) {
+          rs.view[t] = rowSteps[ids[t]!]!;
+          idv.view[t] = t;
+        }
         const pg = f.ptr(grad, 0, count * d, 'in', 'grad');
-        ex.adamRows(w.byteOffset, m.byteOffset, v.byteOffset, d, pi, count, pg, rowSteps.byteOffset, lr, beta1, beta2, eps);
+        ex.adamRows(rw.ptr, rm.ptr, rv.ptr, d, idv.ptr, count, pg, rs.ptr, lr, beta1, beta2, eps);
+        rw.back();
+        rm.back();
+        rv.back();
+        for (let t = 0; t < count; t++) rowSteps[ids[t]!] = rs.view[t]!;
       });
     },
     adamAllRows(w, m, v, d, n, ids, count, grad, rowSteps, lr, beta1, beta2, eps) {
@@ -230,6 +349,17 @@ export function makeWasmKernelSet(name: string, ex: KernelExports, arena: WasmAr
         const pg = count > 0 ? f.ptr(grad, 0, count * d, 'in', 'grad') : 0;
         ex.adamAllRows(w.byteOffset, m.byteOffset, v.byteOffset, d, n, pi, count, pg, rowSteps.byteOffset, lr, beta1, beta2, eps);
       });
+    },
+    fillNormal(out, off, len, seed, scale, start = 0) {
+      if (len <= 0) return;
+      if (start % ref.NORMAL_CHUNK !== 0) throw new ShapeError(`fillNormal: start ${start} must be a multiple of ${ref.NORMAL_CHUNK}`);
+      if (len < SMALL_WORK) return ref.fillNormal(out, off, len, seed, scale, start);
+      fill(ex.fillNormal, out, off, len, seed, scale, start);
+    },
+    fillUniform(out, off, len, state, scale) {
+      if (len <= 0) return;
+      if (len < SMALL_WORK) return ref.fillUniform(out, off, len, state, scale);
+      fill((o, l, st, sc) => ex.fillUniform(o, l, st, sc), out, off, len, state, scale, 0);
     },
     nodeScores(phi, nodes, count, D, out) {
       if (count <= 0) return;
