@@ -4,9 +4,10 @@
  * memory, else the table stays in JS memory) → `OutputLayer` with `createSampler('midx',
  * {codewords: 64})`, Adam, 100 negatives, `maskedExclusive`, `stepUpdates: false`, B = 256 random
  * queries. Each size runs in its own child process (clean peak RSS) and prints one JSON line:
- * init and sampler build time, the step's median time with its phases (sample, loss and
- * gradients, optimizer, sampler update), draws/s, exact evaluation GFLOP/s (pooled
- * `evaluateAsync` and synchronous `evaluate`), peak RSS. A last line per `d` gives
+ * init and sampler build time, the first step (which sizes Adam's state) and the median of the
+ * timed steps after 3 untimed ones, with their phases (sample, loss and gradients, optimizer,
+ * sampler update), draws/s, exact evaluation GFLOP/s (pooled `evaluateAsync`, and up to
+ * n·d = 2e8 the synchronous one-thread `evaluate`), peak RSS. A last line per `d` gives
  * step(largest n) / step(smallest n) from the same run.
  *
  * Sizes: `SAMPLEX_SCALE_N` (comma list, default `1e5,1e6,1e7`), `SAMPLEX_SCALE_D` (default
@@ -22,6 +23,10 @@ import {
 } from '../src/index.js';
 
 const FLAG = '--samplex-scale-child';
+/** Untimed steps before the timed ones (the first sizes the optimizer state). */
+const WARMUP = 3;
+/** Largest `n·d` also evaluated with the synchronous (one-thread) `evaluate`. */
+const SYNC_EVAL_MAX = 2e8;
 const B = 256;
 const M = 100;
 /** Table + Adam moments that still fit one 4 GiB wasm memory with room for staging. */
@@ -39,6 +44,7 @@ interface ScaleRecord {
   tableIn: 'kernel memory' | 'js memory';
   initMs: number;
   buildMs: number;
+  firstStepMs: number;
   stepMs: number;
   sampleMs: number;
   lossGradMs: number;
@@ -48,8 +54,8 @@ interface ScaleRecord {
   evalQueries: number;
   evalMs: number;
   evalGflops: number;
-  evalSyncMs: number;
-  evalSyncGflops: number;
+  evalSyncMs: number | null;
+  evalSyncGflops: number | null;
   peakRssMB: number;
   tableMB: number;
   adamMB: number;
@@ -98,13 +104,15 @@ async function child(n: number, d: number, steps: number, evalB: number): Promis
   const sampleT: number[] = [];
   const optT: number[] = [];
   const updT: number[] = [];
-  for (let s = 0; s < steps + 2; s++) {
+  let firstStepMs = 0;
+  for (let s = 0; s < steps + WARMUP; s++) {
     const { queries, labels } = batch();
     ph.sample = ph.opt = ph.update = 0;
     const t = performance.now();
     layer.step({ queries, labels, rng });
     const ms = performance.now() - t;
-    if (s < 2) continue; // warm-up
+    if (s === 0) firstStepMs = ms; // sizes the optimizer state
+    if (s < WARMUP) continue;
     stepT.push(ms);
     sampleT.push(ph.sample);
     optT.push(ph.opt);
@@ -119,20 +127,24 @@ async function child(n: number, d: number, steps: number, evalB: number): Promis
   rng.fillNormal(q.data);
   const labels = singleLabels(Array.from({ length: evalB }, () => rng.int(n)));
   const flop = 2 * evalB * n * d;
+  await layer.evaluateAsync(matrix(8, d, q.data.subarray(0, 8 * d)), singleLabels(labels.ids.subarray(0, 8))); // warm-up
   t0 = performance.now();
   await layer.evaluateAsync(q, labels);
   const evalMs = performance.now() - t0;
-  t0 = performance.now();
-  layer.evaluate(q, labels);
-  const evalSyncMs = performance.now() - t0;
+  let evalSyncMs: number | null = null;
+  if (n * d <= SYNC_EVAL_MAX) {
+    t0 = performance.now();
+    layer.evaluate(q, labels);
+    evalSyncMs = performance.now() - t0;
+  }
   const rec: ScaleRecord = {
     n, d, kernels: fast.kernels.name, tableIn: inArena ? 'kernel memory' : 'js memory',
     initMs: r1(initMs), buildMs: r1(buildMs),
-    stepMs: r1(stepMs), sampleMs: r1(sampleMs), lossGradMs: r1(Math.max(0, stepMs - sampleMs - optimizerMs - updateMs)),
+    firstStepMs: r1(firstStepMs), stepMs: r1(stepMs), sampleMs: r1(sampleMs), lossGradMs: r1(Math.max(0, stepMs - sampleMs - optimizerMs - updateMs)),
     optimizerMs: r1(optimizerMs), updateMs: r1(updateMs),
     drawsPerS: Math.round((B * M) / (sampleMs / 1000)),
     evalQueries: evalB, evalMs: r1(evalMs), evalGflops: +(flop / (evalMs * 1e6)).toFixed(2),
-    evalSyncMs: r1(evalSyncMs), evalSyncGflops: +(flop / (evalSyncMs * 1e6)).toFixed(2),
+    evalSyncMs: evalSyncMs === null ? null : r1(evalSyncMs), evalSyncGflops: evalSyncMs === null ? null : +(flop / (evalSyncMs * 1e6)).toFixed(2),
     peakRssMB: Math.round(process.resourceUsage().maxRSS / 1024),
     tableMB: Math.round((n * d * 4) / 2 ** 20), adamMB: Math.round((2 * n * d * 4 + n * 4) / 2 ** 20),
   };

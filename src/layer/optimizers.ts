@@ -480,9 +480,11 @@ export class Adam extends SparseOptimizerBase {
   }
 
   protected allocate(): void {
-    this.m = this.storage.f32(this.n * this.d);
-    this.v = this.storage.f32(this.n * this.d);
-    this.rowSteps = this.storage.i32(this.n);
+    // written once now (zeros): the pages become resident here rather than one first-touch page
+    // fault at a time inside the steps
+    this.m = this.storage.f32(this.n * this.d).fill(0);
+    this.v = this.storage.f32(this.n * this.d).fill(0);
+    this.rowSteps = this.storage.i32(this.n).fill(0);
     this.mBias = this.hasBias ? this.storage.f32(this.n) : null;
     this.vBias = this.hasBias ? this.storage.f32(this.n) : null;
   }
