@@ -81,6 +81,42 @@ test('adamRows on rows outside the arena (staged rows) equals the TS reference w
   assert.throws(() => fast.kernels.adamRows(z(), z(), z(), 2, Int32Array.of(3, 1, 3), 3, new Float32Array(6), new Int32Array(4), 0.1, 0.9, 0.999, 1e-8), ShapeError);
 });
 
+test('adamAllRows (dense updates) on a table outside the arena, over several staging blocks: the in-arena kernel\'s bits', () => {
+  const rng = Rng.fromSeed(72);
+  const d = 1000;
+  const n = Math.floor((32 << 20) / (12 * d)) * 2 + 31; // three staged blocks
+  const count = 50;
+  const perm = Int32Array.from({ length: n }, (_, i) => i);
+  rng.shuffle(perm);
+  const ids = perm.slice(0, count).sort();
+  const w = randF32(rng, n * d);
+  const m = randF32(rng, n * d).map((x) => 0.1 * x);
+  const v = randF32(rng, n * d).map((x) => 0.01 * Math.abs(x));
+  const steps = Int32Array.from({ length: n }, (_, i) => (i % 7 === 3 ? 2 : 5));
+  const grad = randF32(rng, count * d);
+  const [w1, m1, v1, s1] = [w.slice(), m.slice(), v.slice(), steps.slice()];
+  fast.kernels.adamAllRows(w1, m1, v1, d, n, ids, count, grad, s1, 0.01, 0.9, 0.999, 1e-8);
+  const put = (x: Float32Array): Float32Array => {
+    const y = fast.allocF32(x.length);
+    y.set(x);
+    return y;
+  };
+  const [w2, m2, v2] = [put(w), put(m), put(v)];
+  const s2 = fast.allocI32(n);
+  s2.set(steps);
+  fast.kernels.adamAllRows(w2, m2, v2, d, n, ids, count, grad, s2, 0.01, 0.9, 0.999, 1e-8);
+  assert.deepEqual([...s1], [...s2]);
+  assert.ok(w1.every((x, i) => x === w2[i]) && m1.every((x, i) => x === m2[i]) && v1.every((x, i) => x === v2[i]), 'same bits');
+  // and the reference within float32 bounds: the update is a chain of about 12 float32
+  // operations (two per moment, the corrections, sqrt, add, div, mul), each off by at most u,
+  // so 32u of its size covers first and second order (millions of elements reach past 16u)
+  const [w3, m3, v3, s3] = [w.slice(), m.slice(), v.slice(), steps.slice()];
+  ref.adamAllRows(w3, m3, v3, d, n, ids, count, grad, s3, 0.01, 0.9, 0.999, 1e-8);
+  assertClose(w1, w3, (i) => 2 * U32 * Math.abs(w3[i]!) + 32 * U32 * Math.abs(w[i]! - w3[i]!) + 1e-12, 'w');
+  for (const a of [w2, m2, v2]) fast.free(a);
+  fast.free(s2);
+});
+
 /** A table of `n` classes of dimension `d` in JS memory, spanning several staging blocks. */
 function bigCase(seed: number, d: number, blocks: number, rows: number) {
   const rng = Rng.fromSeed(seed);

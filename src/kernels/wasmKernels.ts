@@ -332,7 +332,7 @@ export function makeWasmKernelSet(name: string, ex: KernelExports, arena: WasmAr
       });
     },
     adamAllRows(w, m, v, d, n, ids, count, grad, rowSteps, lr, beta1, beta2, eps) {
-      if (n <= 0 || d === 0 || !(arena.owns(w) && arena.owns(m) && arena.owns(v) && arena.owns(rowSteps))) {
+      if (n <= 0 || d === 0) {
         ref.adamAllRows(w, m, v, d, n, ids, count, grad, rowSteps, lr, beta1, beta2, eps);
         return;
       }
@@ -344,10 +344,43 @@ export function makeWasmKernelSet(name: string, ex: KernelExports, arena: WasmAr
         if (ids[t]! <= ids[t - 1]!) throw new ShapeError(`adamAllRows: ids must be strictly ascending; ids[${t - 1}] = ${ids[t - 1]}, ids[${t}] = ${ids[t]}`);
       }
       if (grad.length < count * d) throw new ShapeError(`adamAllRows: grad has ${grad.length} values, ${count} rows of ${d} need ${count * d}`);
+      if (arena.owns(w) && arena.owns(m) && arena.owns(v) && arena.owns(rowSteps)) {
+        staged(arena, (f) => {
+          const pi = count > 0 ? f.ptr(ids, 0, count, 'in', 'ids') : 0;
+          const pg = count > 0 ? f.ptr(grad, 0, count * d, 'in', 'grad') : 0;
+          ex.adamAllRows(w.byteOffset, m.byteOffset, v.byteOffset, d, n, pi, count, pg, rowSteps.byteOffset, lr, beta1, beta2, eps);
+        });
+        return;
+      }
+      // the table or its state outside the arena: stream every row through staged blocks (a
+      // dense update reads and writes all n rows anyway; one block of each array at a time)
+      const blk = Math.max(1, Math.floor(STAGE_BYTES / (3 * 4 * d)));
       staged(arena, (f) => {
-        const pi = count > 0 ? f.ptr(ids, 0, count, 'in', 'ids') : 0;
+        const tw = f.tempF32(blk * d);
+        const tm = f.tempF32(blk * d);
+        const tv = f.tempF32(blk * d);
+        const ts = f.tempI32(blk);
+        const ti = f.tempI32(Math.max(1, Math.min(blk, count)));
         const pg = count > 0 ? f.ptr(grad, 0, count * d, 'in', 'grad') : 0;
-        ex.adamAllRows(w.byteOffset, m.byteOffset, v.byteOffset, d, n, pi, count, pg, rowSteps.byteOffset, lr, beta1, beta2, eps);
+        let p = 0;
+        for (let s = 0; s < n; s += blk) {
+          const e = Math.min(n, s + blk);
+          const len = (e - s) * d;
+          tw.view.set(w.subarray(s * d, e * d));
+          tm.view.set(m.subarray(s * d, e * d));
+          tv.view.set(v.subarray(s * d, e * d));
+          ts.view.set(rowSteps.subarray(s, e));
+          const p0 = p;
+          while (p < count && ids[p]! < e) {
+            ti.view[p - p0] = ids[p]! - s;
+            p++;
+          }
+          ex.adamAllRows(tw.ptr, tm.ptr, tv.ptr, d, e - s, ti.ptr, p - p0, pg + p0 * d * 4, ts.ptr, lr, beta1, beta2, eps);
+          w.set(tw.view.subarray(0, len), s * d);
+          m.set(tm.view.subarray(0, len), s * d);
+          v.set(tv.view.subarray(0, len), s * d);
+          rowSteps.set(ts.view.subarray(0, e - s), s);
+        }
       });
     },
     fillNormal(out, off, len, seed, scale, start = 0) {
