@@ -80,12 +80,14 @@ async function child(n: number, d: number, steps: number, evalB: number): Promis
 
   // phase timers around the layer's own sampler and optimizer (the step itself is unchanged)
   const ph = { sample: 0, opt: 0, update: 0 };
+  let depth = 0; // a wrapped method calling another (sampleWithLogQ → sample) counts once
   const timed = <A extends unknown[], R>(f: (...a: A) => R, key: keyof typeof ph) => (...a: A): R => {
     const s = performance.now();
+    depth++;
     try {
       return f(...a);
     } finally {
-      ph[key] += performance.now() - s;
+      if (--depth === 0) ph[key] += performance.now() - s;
     }
   };
   sampler.sample = timed(sampler.sample.bind(sampler), 'sample');
