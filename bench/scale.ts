@@ -8,7 +8,8 @@
  * timed steps after 3 untimed ones, with their phases (sample, loss and gradients, optimizer,
  * sampler update), draws/s, exact evaluation GFLOP/s (pooled `evaluateAsync`, and up to
  * n·d = 2e8 the synchronous one-thread `evaluate`), peak RSS. A last line per `d` gives
- * step(largest n) / step(smallest n) from the same run.
+ * step(largest n) / step(smallest n) from the same run. First, `scale.fill` lines give the
+ * table fills' values per second on one thread.
  *
  * Sizes: `SAMPLEX_SCALE_N` (comma list, default `1e5,1e6,1e7`), `SAMPLEX_SCALE_D` (default
  * `64,128`), `SAMPLEX_SCALE_STEPS` (timed steps, default 5), `SAMPLEX_SCALE_EVAL` (evaluated
@@ -156,9 +157,46 @@ async function child(n: number, d: number, steps: number, evalB: number): Promis
   return rec;
 }
 
+/**
+ * `scale.fill`: values per second of the table fills on one thread (the kernels `ClassTable.init`
+ * uses), into a plain array (staged through the arena) and into kernel memory; wall and CPU time.
+ */
+async function fillRates(): Promise<void> {
+  const fast = await initFastKernels({ threads: 0 });
+  try {
+    const len = 1 << 24;
+    const targets = { js: new Float32Array(len), kernel: fast.allocF32(len) };
+    const cpu = (): number => {
+      const u = process.cpuUsage();
+      return (u.user + u.system) / 1000;
+    };
+    for (const init of ['normal', 'uniform'] as const) {
+      for (const [where, out] of Object.entries(targets)) {
+        let best = { wall: Infinity, cpu: Infinity };
+        for (let r = 0; r < 3; r++) {
+          const seed = Int32Array.of(1, 2, 3, r);
+          const w0 = performance.now();
+          const c0 = cpu();
+          if (init === 'normal') fast.kernels.fillNormal(out, 0, len, seed, 1, 0);
+          else fast.kernels.fillUniform(out, 0, len, seed, 1);
+          const wall = performance.now() - w0;
+          if (wall < best.wall) best = { wall, cpu: cpu() - c0 };
+        }
+        emit({
+          bench: 'scale.fill', init, into: where, kernels: fast.kernels.name, values: len,
+          mValuesPerS: Math.round(len / best.wall / 1e3), mValuesPerCpuS: Math.round(len / Math.max(best.cpu, 1e-3) / 1e3),
+        });
+      }
+    }
+  } finally {
+    await fast.close();
+  }
+}
+
 /** Runs the scale benchmark when `filter` matches `scale` (or is omitted). */
 export async function run(filter?: string): Promise<void> {
   if (filter && !'scale'.includes(filter) && !filter.includes('scale')) return;
+  await fillRates();
   const ns = list(process.env['SAMPLEX_SCALE_N'], [1e5, 1e6, 1e7]);
   const ds = list(process.env['SAMPLEX_SCALE_D'], [64, 128]);
   const steps = list(process.env['SAMPLEX_SCALE_STEPS'], [5])[0]!;
