@@ -424,7 +424,7 @@ function xoNext(st: Int32Array): number {
  * Natural log of `s` in (0, 1] with only + − × ÷ (the wasm kernel's `lnUnit`): `s = 2^e·m`, `m`
  * in [√½, √2), `ln m = 2·atanh(t)`, `t = (m−1)/(m+1)`, to the t^11 term (relative error below 2e-9, far below float32's).
  */
-export function lnUnit(s: number): number {
+function lnUnit(s: number): number {
   F64[0] = s;
   const hi = W32[HI]!;
   let e = ((hi >>> 20) & 0x7ff) - 1023;

@@ -906,7 +906,8 @@ export function adamAllRows(
 
 // ---------------------------------------------------------------------------------------
 // random fills (bit-identical to `fillNormal` / `fillUniform` of the TS reference: integer
-// arithmetic, and only + − × ÷ and sqrt in float64, which are exactly rounded everywhere)
+// arithmetic, and only + − × ÷ and sqrt in float64, which are exactly rounded everywhere; the
+// log of the polar method is the reference's `lnUnit`, two lanes at a time)
 
 /** xoshiro128** on the four words at `st` (advanced in place); returns the next output (i32). */
 @inline function xoNext(st: usize): i32 {
@@ -926,25 +927,6 @@ export function adamAllRows(
 const TWO_M31: f64 = 1.0 / 2147483648.0;
 const LN2: f64 = 0.6931471805599453;
 const SQRT2: f64 = 1.4142135623730951;
-
-/**
- * Natural log of `s` in (0, 1] with only + − × ÷: `s = 2^e·m`, `m` in [√½, √2), and the series
- * `ln m = 2·atanh(t)`, `t = (m−1)/(m+1)`, to the t^11 term (|t| ≤ 0.172: relative error below 2e-9, far below float32's).
- */
-@inline function lnUnit(s: f64): f64 {
-  const bits = reinterpret<i64>(s);
-  let e = <i32>((bits >>> 52) & 0x7ff) - 1023;
-  let m = reinterpret<f64>((bits & 0x000fffffffffffff) | 0x3ff0000000000000);
-  if (m > SQRT2) {
-    m *= 0.5;
-    e += 1;
-  }
-  const t = (m - 1) / (m + 1);
-  const t2 = t * t;
-  const t4 = t2 * t2;
-  const p = (1.0 / 3.0 + t2 * (1.0 / 5.0)) + t4 * ((1.0 / 7.0 + t2 * (1.0 / 9.0)) + t4 * (1.0 / 11.0));
-  return <f64>e * LN2 + 2 * t * (1 + t2 * p);
-}
 
 /** Values per chunk of a normal fill; chunk `j` draws from its own generator (see {@link fillNormal}). */
 const NCHUNK: i32 = 1024;
