@@ -67,6 +67,7 @@ export {
   type SafetensorsTensor,
   type SafetensorsContent,
 } from './layer/safetensorsCodec.js';
+export { evaluateAsync, evaluateMetricsAsync } from './layer/evaluator.js';
 export { runBiasStudy, type BiasRow, type BiasStudyOptions, type StudySampler } from './diagnostics/bias.js';
 export { syntheticTable, syntheticQueries } from './diagnostics/synthetic.js';
 export { biasReportHtml } from './report/bias.js';

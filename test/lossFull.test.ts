@@ -75,7 +75,7 @@ test('multi-label and row weights match the float64 reference (other positives r
 });
 
 test('multi-label rows whose positives hold most of the mass (exact rescan) or little of it (subtraction) match the reference', () => {
-  const rng = Rng.fromSeed(91);
+  const rng = Rng.fromSeed(93); // a table where rows 0 and 3's positives lie on its hull (checked below)
   const n = 12;
   const d = 3;
   const table = ClassTable.init(n, d, rng, { init: 'normal', scale: 0.7, bias: true });

@@ -3,6 +3,7 @@
  * optional bias per class. Logits are `o_i = h · c_i + b_i`.
  * @module
  */
+import { kernels } from '../kernels/index.js';
 import { OptionError, ShapeError } from './errors.js';
 import type { Rng } from './rng.js';
 import { assertFinite, intOption, numOption } from './validate.js';
@@ -52,29 +53,25 @@ export class ClassTable {
     this.bias = bias;
   }
 
-  /** Creates an initialized table; every random value comes from `rng`. */
+  /**
+   * Creates an initialized table. The values come from a generator split off `rng` (which
+   * advances by one split) through `kernels.fillNormal` / `kernels.fillUniform` (their
+   * reference in `kernels/ref` defines the values): the same seed gives the same table with the
+   * TypeScript or the WebAssembly kernels, in Node and in browsers.
+   */
   static init(n: number, d: number, rng: Rng, opts: TableInitOptions = {}): ClassTable {
     intOption(n, 'n (number of classes)', 1);
     intOption(d, 'd (embedding dimension)', 1);
     const init = opts.init ?? 'normal';
-    const w = new Float32Array(n * d);
     const scale = opts.scale === undefined ? 1 / Math.sqrt(d) : numOption(opts.scale, 'scale', 0);
-    switch (init) {
-      case 'zeros':
-        break;
-      case 'normal':
-        for (let i = 0; i < w.length; i++) w[i] = rng.normal() * scale;
-        break;
-      case 'uniform':
-        for (let i = 0; i < w.length; i++) w[i] = (2 * rng.float() - 1) * scale;
-        break;
-      case 'xavier': {
-        const a = Math.sqrt(6 / (n + d));
-        for (let i = 0; i < w.length; i++) w[i] = (2 * rng.float() - 1) * a;
-        break;
-      }
-      default:
-        throw new OptionError(`unknown table init '${String(init)}'; use zeros, normal, uniform or xavier`);
+    if (init !== 'zeros' && init !== 'normal' && init !== 'uniform' && init !== 'xavier') {
+      throw new OptionError(`unknown table init '${String(init)}'; use zeros, normal, uniform or xavier`);
+    }
+    const w = new Float32Array(n * d);
+    if (init !== 'zeros') {
+      const state = Int32Array.from(rng.split().state());
+      if (init === 'normal') kernels.fillNormal(w, 0, w.length, state, scale, 0);
+      else kernels.fillUniform(w, 0, w.length, state, init === 'xavier' ? Math.sqrt(6 / (n + d)) : scale);
     }
     return new ClassTable(n, d, w, opts.bias ? new Float32Array(n) : null);
   }

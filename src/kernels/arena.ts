@@ -42,6 +42,10 @@ export class WasmArena {
   private readonly sizes = new Map<number, number>();
   private freeList: Block[] = [];
   private brk: number;
+  /** Highest address ever handed out: memory above it has never been written (zero from `grow`). */
+  private hwm: number;
+  /** First never-written byte of the last block {@link WasmArena.alloc} handed out. */
+  private freshFrom = 0;
   private buf: ArrayBufferLike;
 
   /**
@@ -53,6 +57,7 @@ export class WasmArena {
     this.buf = memory.buffer;
     this.buffers.add(this.buf);
     this.brk = alignUp(Math.max(base, ALIGN), ALIGN);
+    this.hwm = this.brk;
   }
 
   /** Creates a shared memory of `initialBytes` (rounded up to pages). */
@@ -98,6 +103,7 @@ export class WasmArena {
           b.size -= size;
         }
         this.sizes.set(ptr, size);
+        this.freshFrom = ptr + size;
         return ptr;
       }
     }
@@ -114,6 +120,20 @@ export class WasmArena {
     }
     this.brk = ptr + size;
     this.sizes.set(ptr, size);
+    this.freshFrom = Math.max(ptr, this.hwm);
+    this.hwm = Math.max(this.hwm, ptr + size);
+    return ptr;
+  }
+
+  /**
+   * {@link WasmArena.alloc} of zero-filled bytes: only the part of the block below the high-water
+   * mark is cleared (memory above it is still zero from `grow`), so a large fresh block costs no
+   * pass over its pages (they become resident when first written).
+   */
+  private allocZeroed(bytes: number): number {
+    const ptr = this.alloc(bytes);
+    const dirtyEnd = Math.min(ptr + bytes, this.freshFrom);
+    if (dirtyEnd > ptr) new Uint8Array(this.buffer, ptr, dirtyEnd - ptr).fill(0);
     return ptr;
   }
 
@@ -146,26 +166,20 @@ export class WasmArena {
 
   /** A zero-filled Float32Array of `len` elements inside wasm memory (zero-copy for kernels). */
   allocF32(len: number): Float32Array {
-    const p = this.alloc(len * 4);
-    const v = new Float32Array(this.buffer, p, len);
-    v.fill(0);
-    return v;
+    const p = this.allocZeroed(len * 4);
+    return new Float32Array(this.buffer, p, len);
   }
 
   /** A zero-filled Float64Array inside wasm memory. */
   allocF64(len: number): Float64Array {
-    const p = this.alloc(len * 8);
-    const v = new Float64Array(this.buffer, p, len);
-    v.fill(0);
-    return v;
+    const p = this.allocZeroed(len * 8);
+    return new Float64Array(this.buffer, p, len);
   }
 
   /** A zero-filled Int32Array inside wasm memory. */
   allocI32(len: number): Int32Array {
-    const p = this.alloc(len * 4);
-    const v = new Int32Array(this.buffer, p, len);
-    v.fill(0);
-    return v;
+    const p = this.allocZeroed(len * 4);
+    return new Int32Array(this.buffer, p, len);
   }
 
   /** Frees an array made by `allocF32` / `allocF64` / `allocI32` (must be the whole array). */

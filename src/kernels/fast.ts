@@ -11,7 +11,7 @@ import { isNode, warnOnce } from '../core/runtime.js';
 import { choiceOption, intOption } from '../core/validate.js';
 import { WasmArena, type KernelArray } from './arena.js';
 import { missingFeatures, probeFeatures, setRelaxedSimdFlag, warnTsFallback, type WasmFeatures } from './auto.js';
-import { tsKernels, useKernels, type KernelSet } from './index.js';
+import { tsKernels, useMemory, usePool, useKernels, type KernelSet } from './index.js';
 import { InlineKernels, KernelPool, type AsyncKernels } from './pool.js';
 import { instantiateKernels, makeWasmKernelSet } from './wasmKernels.js';
 
@@ -29,7 +29,7 @@ export interface FastKernelOptions {
   fma?: boolean;
   /** Force a path (tests, benchmarks); throws StateError when the runtime lacks it. Default `'auto'`. */
   path?: KernelPath | 'auto';
-  /** Install the synchronous kernels as the active {@link kernels} (default true). */
+  /** Install the synchronous kernels as the active {@link kernels} and the pool as the active pool (default true). */
   install?: boolean;
   /** Initial wasm memory in bytes (default 16 MiB; it grows on demand up to 4 GiB). */
   initialMemoryBytes?: number;
@@ -201,16 +201,23 @@ export function choosePath(want: KernelPath | 'auto', features: WasmFeatures): K
 }
 
 function startTs(features: WasmFeatures, install: boolean, fallbackReason: string | undefined): FastKernels {
+  const pool = new InlineKernels(tsKernels);
   const prev = install ? useKernels(tsKernels) : null;
+  const prevPool = install ? usePool(pool) : null;
+  const prevMemory = install ? useMemory(null) : null;
   return {
-    path: 'ts', features, kernels: tsKernels, pool: new InlineKernels(tsKernels), arena: null,
+    path: 'ts', features, kernels: tsKernels, pool, arena: null,
     ...(fallbackReason !== undefined ? { fallbackReason } : {}),
     allocF32: (len) => new Float32Array(len),
     allocF64: (len) => new Float64Array(len),
     allocI32: (len) => new Int32Array(len),
     free: () => {},
     close: async () => {
-      if (prev) useKernels(prev);
+      if (prev) {
+        useKernels(prev);
+        usePool(prevPool);
+        useMemory(prevMemory);
+      }
     },
   };
 }
@@ -228,6 +235,10 @@ async function startWasm(
   const kernels = makeWasmKernelSet(`wasm-${path}`, ex, arena);
   const pool: AsyncKernels = threads > 0 ? await KernelPool.create(module, arena, ex, threads) : new InlineKernels(kernels);
   const prev = install ? useKernels(kernels) : null;
+  const prevPool = install ? usePool(pool) : null;
+  const prevMemory = install
+    ? useMemory({ owns: (a) => arena.owns(a), f32: (len) => arena.allocF32(len), i32: (len) => arena.allocI32(len) })
+    : null;
   let closed = false;
   return {
     path, features, kernels, pool, arena,
@@ -239,8 +250,12 @@ async function startWasm(
     close: async () => {
       if (closed) return;
       closed = true;
+      if (prev) {
+        useKernels(prev);
+        usePool(prevPool);
+        useMemory(prevMemory);
+      }
       await pool.close();
-      if (prev) useKernels(prev);
     },
   };
 }

@@ -5,6 +5,7 @@
  */
 import { loadDefaultKernels } from './auto.js';
 import * as ref from './ref.js';
+import type { AsyncKernels } from './pool.js';
 import type { KernelSet } from './types.js';
 
 export type { KernelSet } from './types.js';
@@ -24,6 +25,8 @@ export const tsKernels: KernelSet = {
   nodeScores: ref.nodeScores,
   adamRows: ref.adamRows,
   adamAllRows: ref.adamAllRows,
+  fillNormal: ref.fillNormal,
+  fillUniform: ref.fillUniform,
 };
 
 type KernelName = Exclude<keyof KernelSet, 'name'>;
@@ -91,6 +94,48 @@ export function useKernels(set: KernelSet): KernelSet {
     usingDefaults = false;
     install(set);
   }
+  return prev;
+}
+
+let pool: AsyncKernels | null = null;
+
+/** The memory the active kernels work in (the wasm arena of {@link initFastKernels}). */
+export interface KernelMemory {
+  /** Whether `arr` lives in this memory (the kernels then use it in place). */
+  owns(arr: ArrayBufferView): boolean;
+  /** A zero-filled Float32Array in this memory; throws when it is full. */
+  f32(len: number): Float32Array;
+  /** A zero-filled Int32Array in this memory; throws when it is full. */
+  i32(len: number): Int32Array;
+}
+
+let memory: KernelMemory | null = null;
+
+/** The memory of the active kernels, or null (TypeScript kernels: plain arrays). */
+export function activeMemory(): KernelMemory | null {
+  return memory;
+}
+
+/** Installs `m` as the active kernel memory (null: none); returns the previous one. */
+export function useMemory(m: KernelMemory | null): KernelMemory | null {
+  const prev = memory;
+  memory = m;
+  return prev;
+}
+
+/**
+ * The pooled kernels that go with the active ones ({@link initFastKernels} installs its worker
+ * pool here), or null when none is installed. Asynchronous entry points such as `evaluateAsync`
+ * run on it.
+ */
+export function activePool(): AsyncKernels | null {
+  return pool;
+}
+
+/** Installs `p` as the active pool (null: none); returns the previous one. */
+export function usePool(p: AsyncKernels | null): AsyncKernels | null {
+  const prev = pool;
+  pool = p;
   return prev;
 }
 

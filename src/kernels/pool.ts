@@ -6,12 +6,12 @@
  * @module
  */
 import { OptionError, ShapeError, StateError } from '../core/errors.js';
-import { logSumExp } from '../core/math.js';
 import { isNode } from '../core/runtime.js';
 import type { WasmArena, StagingFrame } from './arena.js';
 import type { KernelSet } from './index.js';
+import { mergeFusedParts } from './merge.js';
 import * as ref from './ref.js';
-import type { KernelExports, KernelFn } from './wasmKernels.js';
+import { stageClasses, type KernelExports, type KernelFn } from './wasmKernels.js';
 import type { FromWorker, ToWorker } from './wasm-worker.js';
 
 /** Asynchronous versions of the kernels worth splitting across cores (same signatures). */
@@ -97,41 +97,6 @@ function split(total: number, parts: number): Array<[number, number]> {
 
 /** Below this many classes per worker, the fused evaluation is not split by classes. */
 const CLASS_SPLIT_MIN = 1024;
-
-/** One class range's fused-evaluation result: ids are relative to `offset`. */
-interface FusedPart {
-  offset: number;
-  lse: Float64Array;
-  ids: Int32Array;
-  scores: Float32Array;
-}
-
-/**
- * Merges fused-evaluation results over disjoint class ranges: log-sum-exps add in probability
- * space, top-k lists merge by descending score with ties to the smaller (global) id; missing
- * entries are `(-1, -Infinity)` as in the single-range kernel.
- */
-function mergeFusedParts(
-  parts: FusedPart[], rows: number, k: number, outLse: Float64Array, outIds: Int32Array, outScores: Float32Array,
-): void {
-  const cand: Array<{ id: number; s: number }> = [];
-  for (let i = 0; i < rows; i++) {
-    outLse[i] = logSumExp(parts.map((p) => p.lse[i]!));
-    cand.length = 0;
-    for (const p of parts) {
-      for (let r = 0; r < k; r++) {
-        const id = p.ids[i * k + r]!;
-        if (id >= 0) cand.push({ id: id + p.offset, s: p.scores[i * k + r]! });
-      }
-    }
-    cand.sort((x, y) => (y.s - x.s) || (x.id - y.id));
-    for (let r = 0; r < k; r++) {
-      const c = cand[r];
-      outIds[i * k + r] = c ? c.id : -1;
-      outScores[i * k + r] = c ? c.s : -Infinity;
-    }
-  }
-}
 
 /** A pool of kernel workers over one arena. Create with {@link KernelPool.create}. */
 export class KernelPool implements AsyncKernels {
@@ -269,41 +234,95 @@ export class KernelPool implements AsyncKernels {
   ): Promise<void> {
     if (rows <= 0) return;
     if (d === 0) return ref.fusedSoftmaxTopK(a, rows, c, bias, n, d, k, outLse, outTopIds, outTopScores);
+    const inPlace = this.arena.owns(c) && (bias === null || this.arena.owns(bias));
+    const blk = inPlace ? n : stageClasses(d);
     await this.staged(async (f) => {
       const pa = f.ptr(a, 0, rows * d, 'in', 'a');
-      const pc = f.ptr(c, 0, n * d, 'in', 'c');
-      const pb = bias ? f.ptr(bias, 0, n, 'in', 'bias') : 0;
       const pl = f.ptr(outLse, 0, rows, 'out', 'outLse');
       const pi = f.ptr(outTopIds, 0, rows * k, 'out', 'outTopIds');
       const ps = f.ptr(outTopScores, 0, rows * k, 'out', 'outTopScores');
-      if (rows >= 4 * this.threads || n < CLASS_SPLIT_MIN * this.threads) {
-        const parts = split(rows, this.threads);
-        await this.all(parts.map(([s, e], w) => {
-          const scratch = f.scratch(this.ex.fusedScratchBytes(e - s, d));
-          return this.run(w, 'fusedSoftmaxTopK', [
-            pa + s * d * 4, e - s, pc, pb, n, d, k, pl + s * 8, pi + s * k * 4, ps + s * k * 4, scratch,
-          ]);
-        }));
+      if (blk >= n) {
+        const pc = f.ptr(c, 0, n * d, 'in', 'c');
+        const pb = bias ? f.ptr(bias, 0, n, 'in', 'bias') : 0;
+        await this.fusedOn(f, pa, rows, pc, pb, n, d, k, pl, pi, ps);
         return;
       }
-      // few queries, many classes: each worker takes a range of classes, then the partial
-      // log-sum-exps and top-k lists are merged here
-      const parts = split(n, this.threads);
-      const tmp = parts.map(([s, e]) => ({
-        s, e, lse: f.scratch(rows * 8), ids: f.scratch(rows * k * 4), sc: f.scratch(rows * k * 4),
-        scratch: f.scratch(this.ex.fusedScratchBytes(rows, d)),
-      }));
-      await this.all(tmp.map((t, w) => this.run(w, 'fusedSoftmaxTopK', [
-        pa, rows, pc + t.s * d * 4, pb ? pb + t.s * 4 : 0, t.e - t.s, d, k, t.lse, t.ids, t.sc, t.scratch,
-      ])));
-      const buf = this.arena.buffer;
-      mergeFusedParts(
-        tmp.map((t) => ({
-          offset: t.s, lse: new Float64Array(buf, t.lse, rows), ids: new Int32Array(buf, t.ids, rows * k), scores: new Float32Array(buf, t.sc, rows * k),
-        })),
-        rows, k, new Float64Array(buf, pl, rows), new Int32Array(buf, pi, rows * k), new Float32Array(buf, ps, rows * k),
-      );
+      // the table is not in the arena: stream it through two staged blocks of classes (the next
+      // block is copied while the workers run on the current one) and merge the blocks' results
+      if (c.length < n * d) throw new ShapeError(`c has length ${c.length}, but the call needs ${n * d} elements; pass a larger array or fix the sizes`);
+      if (bias && bias.length < n) throw new ShapeError(`bias has length ${bias.length}, but the call needs ${n} elements`);
+      const bufs = [0, 1].map(() => ({ c: f.tempF32(blk * d), b: bias ? f.tempF32(blk) : null }));
+      const fill = (j: number, s: number): void => {
+        const cnt = Math.min(blk, n - s);
+        bufs[j]!.c.view.set(c.subarray(s * d, (s + cnt) * d));
+        if (bias) bufs[j]!.b!.view.set(bias.subarray(s, s + cnt));
+      };
+      const tl = f.scratch(rows * 8);
+      const ti = f.scratch(Math.max(1, rows * k) * 4);
+      const tsc = f.scratch(Math.max(1, rows * k) * 4);
+      fill(0, 0);
+      for (let s = 0, j = 0; s < n; s += blk, j ^= 1) {
+        const cnt = Math.min(blk, n - s);
+        const first = s === 0;
+        const cur = bufs[j]!;
+        const inner = this.arena.frame();
+        try {
+          const run = this.fusedOn(inner, pa, rows, cur.c.ptr, cur.b ? cur.b.ptr : 0, cnt, d, k, first ? pl : tl, first ? pi : ti, first ? ps : tsc);
+          if (s + blk < n) {
+            try {
+              fill(j ^ 1, s + blk);
+            } catch (e) {
+              await run.catch(() => {});
+              throw e;
+            }
+          }
+          await run;
+        } finally {
+          inner.release();
+        }
+        if (first) continue;
+        const buf = this.arena.buffer;
+        const acc = { offset: 0, lse: new Float64Array(buf, pl, rows), ids: new Int32Array(buf, pi, rows * k), scores: new Float32Array(buf, ps, rows * k) };
+        mergeFusedParts(
+          [acc, { offset: s, lse: new Float64Array(buf, tl, rows), ids: new Int32Array(buf, ti, rows * k), scores: new Float32Array(buf, tsc, rows * k) }],
+          rows, k, acc.lse, acc.ids, acc.scores,
+        );
+      }
     });
+  }
+
+  /** The fused evaluation of arena-resident operands, split over the workers by rows or by classes. */
+  private async fusedOn(
+    f: StagingFrame, pa: number, rows: number, pc: number, pb: number, n: number, d: number, k: number,
+    pl: number, pi: number, ps: number,
+  ): Promise<void> {
+    if (rows >= 4 * this.threads || n < CLASS_SPLIT_MIN * this.threads) {
+      const parts = split(rows, this.threads);
+      await this.all(parts.map(([s, e], w) => {
+        const scratch = f.scratch(this.ex.fusedScratchBytes(e - s, d));
+        return this.run(w, 'fusedSoftmaxTopK', [
+          pa + s * d * 4, e - s, pc, pb, n, d, k, pl + s * 8, pi + s * k * 4, ps + s * k * 4, scratch,
+        ]);
+      }));
+      return;
+    }
+    // few queries, many classes: each worker takes a range of classes, then the partial
+    // log-sum-exps and top-k lists are merged here
+    const parts = split(n, this.threads);
+    const tmp = parts.map(([s, e]) => ({
+      s, e, lse: f.scratch(rows * 8), ids: f.scratch(Math.max(1, rows * k) * 4), sc: f.scratch(Math.max(1, rows * k) * 4),
+      scratch: f.scratch(this.ex.fusedScratchBytes(rows, d)),
+    }));
+    await this.all(tmp.map((t, w) => this.run(w, 'fusedSoftmaxTopK', [
+      pa, rows, pc + t.s * d * 4, pb ? pb + t.s * 4 : 0, t.e - t.s, d, k, t.lse, t.ids, t.sc, t.scratch,
+    ])));
+    const buf = this.arena.buffer;
+    mergeFusedParts(
+      tmp.map((t) => ({
+        offset: t.s, lse: new Float64Array(buf, t.lse, rows), ids: new Int32Array(buf, t.ids, rows * k), scores: new Float32Array(buf, t.sc, rows * k),
+      })),
+      rows, k, new Float64Array(buf, pl, rows), new Int32Array(buf, pi, rows * k), new Float32Array(buf, ps, rows * k),
+    );
   }
 
   async kmeansAssign(...[x, n, cent, kc, d, outIdx, outDist]: Parameters<KernelSet['kmeansAssign']>): Promise<void> {

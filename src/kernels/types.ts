@@ -28,4 +28,8 @@ export interface KernelSet {
   adamRows: typeof ref.adamRows;
   /** Adam update of every table row with a sparse gradient (zero for the rows not listed). */
   adamAllRows: typeof ref.adamAllRows;
+  /** Seeded standard normal fill (the same values on every path). */
+  fillNormal: typeof ref.fillNormal;
+  /** Seeded uniform fill in `[−scale, scale)` (the same values on every path). */
+  fillUniform: typeof ref.fillUniform;
 }

@@ -8,6 +8,7 @@ import { LabelRangeError, ShapeError } from '../core/errors.js';
 import { warnOnce } from '../core/runtime.js';
 import { WasmArena, type StagingFrame } from './arena.js';
 import type { KernelSet } from './types.js';
+import { mergeFusedParts } from './merge.js';
 import * as ref from './ref.js';
 
 /** The raw exports of the compiled kernel module (all addresses are byte offsets). */
@@ -34,6 +35,8 @@ export interface KernelExports {
     w: number, m: number, v: number, d: number, n: number, ids: number, count: number, g: number, steps: number,
     lr: number, beta1: number, beta2: number, eps: number,
   ): void;
+  fillNormal(out: number, len: number, seed: number, scale: number, start: number): void;
+  fillUniform(out: number, len: number, state: number, scale: number): void;
   heapBase(): number;
 }
 
@@ -57,6 +60,18 @@ export function checkIds(ids: Int32Array, len: number, n: number, what: string):
 
 /** Below this many multiply-adds a call with staged (non-arena) arrays runs the TS reference. */
 const SMALL_WORK = 2048;
+
+/**
+ * Bytes of a class table staged per block when the table is not in the arena (products and
+ * evaluation stream over blocks of this size; a table of any size, even beyond one 4 GiB wasm
+ * memory, is never copied whole).
+ */
+export const STAGE_BYTES = 32 << 20;
+
+/** Classes per staged block of a `d`-dimensional table (a multiple of 128). */
+export function stageClasses(d: number): number {
+  return Math.max(128, Math.floor(STAGE_BYTES / (4 * Math.max(1, d)) / 128) * 128);
+}
 
 /** Runs `body` with a staging frame; copies back and frees even when it throws. */
 function staged<T>(arena: WasmArena, body: (f: StagingFrame) => T): T {
@@ -102,9 +117,34 @@ function gatherRows(
   return { c: t.ptr, ids: idv.ptr };
 }
 
-/** One line, once: Adam runs on the TS loop because its arrays are outside kernel memory. */
-function warnAdamOutside(): void {
-  warnOnce('adam-outside', 'samplex: Adam updates the table on the TypeScript loop, not the WebAssembly kernel, because the table or its moments are not in kernel memory; allocate them there (tableInKernelMemory, and the optimizer storage { f32: fast.allocF32, i32: fast.allocI32 })');
+/** Throws unless `ids[0 .. count)` are distinct (O(count) when they ascend, as the optimizers pass them). */
+function checkDistinct(ids: Int32Array, count: number, what: string): void {
+  let asc = true;
+  for (let t = 1; t < count && asc; t++) asc = ids[t]! > ids[t - 1]!;
+  if (asc) return;
+  const seen = new Set<number>();
+  for (let t = 0; t < count; t++) {
+    if (seen.has(ids[t]!)) throw new ShapeError(`${what}: ids must be distinct; ${ids[t]} is listed twice`);
+    seen.add(ids[t]!);
+  }
+}
+
+/**
+ * Copies the rows `ids[0 .. count)` of `arr` (`d` values each) into a compact staging block;
+ * `back()` writes the block's rows back to their places in `arr`.
+ */
+function stageRows(
+  f: StagingFrame, arr: Float32Array, d: number, ids: Int32Array, count: number,
+): { ptr: number; back: () => void } {
+  const t = f.tempF32(count * d);
+  const view = t.view;
+  for (let e = 0; e < count; e++) view.set(arr.subarray(ids[e]! * d, ids[e]! * d + d), e * d);
+  return {
+    ptr: t.ptr,
+    back: () => {
+      for (let e = 0; e < count; e++) arr.set(view.subarray(e * d, e * d + d), ids[e]! * d);
+    },
+  };
 }
 
 /**
@@ -112,6 +152,30 @@ function warnAdamOutside(): void {
  * @param name backend name reported in `KernelSet.name` (`"wasm-simd"` or `"wasm-fma"`)
  */
 export function makeWasmKernelSet(name: string, ex: KernelExports, arena: WasmArena): KernelSet {
+  /**
+   * A random fill by `kernel` (`start`: the stream position of `out[off]`): in place in the arena,
+   * else through staged blocks (a multiple of the normal fill's chunk; same values).
+   */
+  const fill = (
+    kernel: (out: number, len: number, state: number, scale: number, start: number) => void,
+    out: Float32Array, off: number, len: number, state: Int32Array, scale: number, start: number,
+  ): void => {
+    staged(arena, (f) => {
+      const ps = f.ptr(state, 0, 4, 'inout', 'state');
+      if (arena.owns(out)) {
+        kernel(f.ptr(out, off, len, 'out', 'out'), len, ps, scale, start);
+        return;
+      }
+      if (off + len > out.length) throw new ShapeError(`out has length ${out.length}, but the call needs ${off + len} elements`);
+      const blk = Math.min(len, STAGE_BYTES >> 2);
+      const t = f.tempF32(blk);
+      for (let s = 0; s < len; s += blk) {
+        const cnt = Math.min(blk, len - s);
+        kernel(t.ptr, cnt, ps, scale, start + s);
+        out.set(cnt === blk ? t.view : t.view.subarray(0, cnt), off + s);
+      }
+    });
+  };
   return {
     name,
     matmulNT(a, aRows, c, cStart, cRows, d, out) {
@@ -181,15 +245,43 @@ export function makeWasmKernelSet(name: string, ex: KernelExports, arena: WasmAr
     fusedSoftmaxTopK(a, rows, c, bias, n, d, k, outLse, outTopIds, outTopScores) {
       if (rows <= 0) return;
       if (d === 0) return ref.fusedSoftmaxTopK(a, rows, c, bias, n, d, k, outLse, outTopIds, outTopScores);
+      const inPlace = arena.owns(c) && (bias === null || arena.owns(bias));
+      const blk = inPlace ? n : stageClasses(d);
       staged(arena, (f) => {
         const pa = f.ptr(a, 0, rows * d, 'in', 'a');
-        const pc = f.ptr(c, 0, n * d, 'in', 'c');
-        const pb = bias ? f.ptr(bias, 0, n, 'in', 'bias') : 0;
         const pl = f.ptr(outLse, 0, rows, 'out', 'outLse');
         const pi = f.ptr(outTopIds, 0, rows * k, 'out', 'outTopIds');
         const ps = f.ptr(outTopScores, 0, rows * k, 'out', 'outTopScores');
         const scratch = f.scratch(ex.fusedScratchBytes(rows, d));
-        ex.fusedSoftmaxTopK(pa, rows, pc, pb, n, d, k, pl, pi, ps, scratch);
+        if (blk >= n) {
+          const pc = f.ptr(c, 0, n * d, 'in', 'c');
+          const pb = bias ? f.ptr(bias, 0, n, 'in', 'bias') : 0;
+          ex.fusedSoftmaxTopK(pa, rows, pc, pb, n, d, k, pl, pi, ps, scratch);
+          return;
+        }
+        // the table is not in the arena: stream it through one staged block of classes and merge
+        // each block's log-sum-exps and top-k lists into the running ones
+        if (c.length < n * d) throw new ShapeError(`c has length ${c.length}, but the call needs ${n * d} elements; pass a larger array or fix the sizes`);
+        if (bias && bias.length < n) throw new ShapeError(`bias has length ${bias.length}, but the call needs ${n} elements`);
+        const cb = f.tempF32(blk * d);
+        const bb = bias ? f.tempF32(blk) : null;
+        const tl = f.scratch(rows * 8);
+        const ti = f.scratch(Math.max(1, rows * k) * 4);
+        const tsc = f.scratch(Math.max(1, rows * k) * 4);
+        for (let s = 0; s < n; s += blk) {
+          const cnt = Math.min(blk, n - s);
+          cb.view.set(c.subarray(s * d, (s + cnt) * d));
+          if (bb) bb.view.set(bias!.subarray(s, s + cnt));
+          const first = s === 0;
+          ex.fusedSoftmaxTopK(pa, rows, cb.ptr, bb ? bb.ptr : 0, cnt, d, k, first ? pl : tl, first ? pi : ti, first ? ps : tsc, scratch);
+          if (first) continue;
+          const buf = arena.buffer;
+          const acc = { offset: 0, lse: new Float64Array(buf, pl, rows), ids: new Int32Array(buf, pi, rows * k), scores: new Float32Array(buf, ps, rows * k) };
+          mergeFusedParts(
+            [acc, { offset: s, lse: new Float64Array(buf, tl, rows), ids: new Int32Array(buf, ti, rows * k), scores: new Float32Array(buf, tsc, rows * k) }],
+            rows, k, acc.lse, acc.ids, acc.scores,
+          );
+        }
       });
     },
     softmaxWeights(sc, rows, cols, bias, biasStart, refs, factor) {
@@ -216,23 +308,43 @@ export function makeWasmKernelSet(name: string, ex: KernelExports, arena: WasmAr
       });
     },
     adamRows(w, m, v, d, ids, count, grad, rowSteps, lr, beta1, beta2, eps) {
-      // the table and its moments are updated in place: only worth it (and only possible without
-      // copying whole tables) when all three live in the arena
-      if (count <= 0 || d === 0 || !(arena.owns(w) && arena.owns(m) && arena.owns(v) && arena.owns(rowSteps))) {
-        if (count > 0 && d > 0) warnAdamOutside();
+      if (count <= 0 || d === 0) {
         ref.adamRows(w, m, v, d, ids, count, grad, rowSteps, lr, beta1, beta2, eps);
         return;
       }
       checkIds(ids, count, Math.min(Math.floor(w.length / d), Math.floor(m.length / d), Math.floor(v.length / d), rowSteps.length), 'ids');
+      if (grad.length < count * d) throw new ShapeError(`adamRows: grad has ${grad.length} values, ${count} rows of ${d} need ${count * d}`);
+      if (arena.owns(w) && arena.owns(m) && arena.owns(v) && arena.owns(rowSteps)) {
+        staged(arena, (f) => {
+          const pi = f.ptr(ids, 0, count, 'in', 'ids');
+          const pg = f.ptr(grad, 0, count * d, 'in', 'grad');
+          ex.adamRows(w.byteOffset, m.byteOffset, v.byteOffset, d, pi, count, pg, rowSteps.byteOffset, lr, beta1, beta2, eps);
+        });
+        return;
+      }
+      // the table or its moments live outside the arena: stage only the listed rows (ids are
+      // distinct, so the compact rows can be written back in any order)
+      checkDistinct(ids, count, 'adamRows');
       staged(arena, (f) => {
-        const pi = f.ptr(ids, 0, count, 'in', 'ids');
+        const rw = stageRows(f, w, d, ids, count);
+        const rm = stageRows(f, m, d, ids, count);
+        const rv = stageRows(f, v, d, ids, count);
+        const rs = f.tempI32(count);
+        const idv = f.tempI32(count);
+        for (let t = 0; t < count; t++) {
+          rs.view[t] = rowSteps[ids[t]!]!;
+          idv.view[t] = t;
+        }
         const pg = f.ptr(grad, 0, count * d, 'in', 'grad');
-        ex.adamRows(w.byteOffset, m.byteOffset, v.byteOffset, d, pi, count, pg, rowSteps.byteOffset, lr, beta1, beta2, eps);
+        ex.adamRows(rw.ptr, rm.ptr, rv.ptr, d, idv.ptr, count, pg, rs.ptr, lr, beta1, beta2, eps);
+        rw.back();
+        rm.back();
+        rv.back();
+        for (let t = 0; t < count; t++) rowSteps[ids[t]!] = rs.view[t]!;
       });
     },
     adamAllRows(w, m, v, d, n, ids, count, grad, rowSteps, lr, beta1, beta2, eps) {
-      if (n <= 0 || d === 0 || !(arena.owns(w) && arena.owns(m) && arena.owns(v) && arena.owns(rowSteps))) {
-        if (n > 0 && d > 0) warnAdamOutside();
+      if (n <= 0 || d === 0) {
         ref.adamAllRows(w, m, v, d, n, ids, count, grad, rowSteps, lr, beta1, beta2, eps);
         return;
       }
@@ -244,11 +356,55 @@ export function makeWasmKernelSet(name: string, ex: KernelExports, arena: WasmAr
         if (ids[t]! <= ids[t - 1]!) throw new ShapeError(`adamAllRows: ids must be strictly ascending; ids[${t - 1}] = ${ids[t - 1]}, ids[${t}] = ${ids[t]}`);
       }
       if (grad.length < count * d) throw new ShapeError(`adamAllRows: grad has ${grad.length} values, ${count} rows of ${d} need ${count * d}`);
+      if (arena.owns(w) && arena.owns(m) && arena.owns(v) && arena.owns(rowSteps)) {
+        staged(arena, (f) => {
+          const pi = count > 0 ? f.ptr(ids, 0, count, 'in', 'ids') : 0;
+          const pg = count > 0 ? f.ptr(grad, 0, count * d, 'in', 'grad') : 0;
+          ex.adamAllRows(w.byteOffset, m.byteOffset, v.byteOffset, d, n, pi, count, pg, rowSteps.byteOffset, lr, beta1, beta2, eps);
+        });
+        return;
+      }
+      // the table or its state outside the arena: stream every row through staged blocks (a
+      // dense update reads and writes all n rows anyway; one block of each array at a time)
+      const blk = Math.max(1, Math.floor(STAGE_BYTES / (3 * 4 * d)));
       staged(arena, (f) => {
-        const pi = count > 0 ? f.ptr(ids, 0, count, 'in', 'ids') : 0;
+        const tw = f.tempF32(blk * d);
+        const tm = f.tempF32(blk * d);
+        const tv = f.tempF32(blk * d);
+        const ts = f.tempI32(blk);
+        const ti = f.tempI32(Math.max(1, Math.min(blk, count)));
         const pg = count > 0 ? f.ptr(grad, 0, count * d, 'in', 'grad') : 0;
-        ex.adamAllRows(w.byteOffset, m.byteOffset, v.byteOffset, d, n, pi, count, pg, rowSteps.byteOffset, lr, beta1, beta2, eps);
+        let p = 0;
+        for (let s = 0; s < n; s += blk) {
+          const e = Math.min(n, s + blk);
+          const len = (e - s) * d;
+          tw.view.set(w.subarray(s * d, e * d));
+          tm.view.set(m.subarray(s * d, e * d));
+          tv.view.set(v.subarray(s * d, e * d));
+          ts.view.set(rowSteps.subarray(s, e));
+          const p0 = p;
+          while (p < count && ids[p]! < e) {
+            ti.view[p - p0] = ids[p]! - s;
+            p++;
+          }
+          ex.adamAllRows(tw.ptr, tm.ptr, tv.ptr, d, e - s, ti.ptr, p - p0, pg + p0 * d * 4, ts.ptr, lr, beta1, beta2, eps);
+          w.set(tw.view.subarray(0, len), s * d);
+          m.set(tm.view.subarray(0, len), s * d);
+          v.set(tv.view.subarray(0, len), s * d);
+          rowSteps.set(ts.view.subarray(0, e - s), s);
+        }
       });
+    },
+    fillNormal(out, off, len, seed, scale, start = 0) {
+      if (len <= 0) return;
+      if (start % ref.NORMAL_CHUNK !== 0) throw new ShapeError(`fillNormal: start ${start} must be a multiple of ${ref.NORMAL_CHUNK}`);
+      if (len < SMALL_WORK) return ref.fillNormal(out, off, len, seed, scale, start);
+      fill(ex.fillNormal, out, off, len, seed, scale, start);
+    },
+    fillUniform(out, off, len, state, scale) {
+      if (len <= 0) return;
+      if (len < SMALL_WORK) return ref.fillUniform(out, off, len, state, scale);
+      fill((o, l, st, sc) => ex.fillUniform(o, l, st, sc), out, off, len, state, scale, 0);
     },
     nodeScores(phi, nodes, count, D, out) {
       if (count <= 0) return;

@@ -9,7 +9,7 @@ import { NonFiniteError, OptionError } from '../core/errors.js';
 import { checkLabels, type Labels, type Matrix } from '../core/matrix.js';
 import { assertFinite, assertMatrix, intOption, rejectUnknown } from '../core/validate.js';
 import { expNonPos } from '../core/fastExp.js';
-import { dot, kernels } from '../kernels/index.js';
+import { activePool, dot, kernels } from '../kernels/index.js';
 import { containsSorted, sortedPositives } from '../loss/common.js';
 import {
   meanNll,
@@ -66,9 +66,10 @@ const MAX_BUFFER = 1 << 22;
 /**
  * Full-softmax evaluation of queries against all classes, streaming over class blocks.
  *
- * With fast kernels installed (`initFastKernels`) and no `exclude`, the whole evaluation is one
- * call of the fused kernel `kernels.fusedSoftmaxTopK` (same outputs, float32 accumulation);
- * otherwise it runs the blocked path below.
+ * With fast kernels installed (`initFastKernels`), the whole evaluation is one call of the fused
+ * kernel `kernels.fusedSoftmaxTopK` (same outputs, float32 accumulation; with `exclude` it asks
+ * for a longer top list and drops the excluded ids); with the TypeScript kernels it runs the
+ * blocked path below. {@link evaluateAsync} runs the fused kernel on the worker pool.
  *
  * For each block of `blockSize` classes it computes the `rows × block` logits with
  * `kernels.matmulNT` into one reused buffer, then per row updates an online log-sum-exp (float64:
@@ -87,6 +88,47 @@ const MAX_BUFFER = 1 << 22;
  *   OptionError (`k` not in `[0, n]`, bad `blockSize`, unknown option)
  */
 export function evaluate(queries: Matrix, table: ClassTable, opts: EvaluateOptions = {}): EvaluateResult {
+  const p = prepare(queries, table, opts);
+  return p.fused ? fusedSync(queries, table, p) : evaluateBlocked(queries, table, p);
+}
+
+function fusedSync(queries: Matrix, table: ClassTable, p: Prepared): EvaluateResult {
+  return fusedResult(queries, table, p, (kk, lse, ids, sc) => {
+    kernels.fusedSoftmaxTopK(queries.data, p.B, table.weights, table.bias, table.n, table.d, kk, lse, ids, sc);
+  }) as EvaluateResult;
+}
+
+/**
+ * {@link evaluate} on the worker pool of the fast kernels ({@link initFastKernels} installs it):
+ * the fused kernel runs on every core, by query rows or, for few queries, by class ranges; a
+ * table outside the kernels' memory (for instance one larger than 4 GiB) streams through it in
+ * blocks. Same options, checks and results as {@link evaluate} (the same kernel computes the
+ * logits); without a pool (TypeScript kernels) it runs {@link evaluate}.
+ * @throws as {@link evaluate}
+ */
+export async function evaluateAsync(queries: Matrix, table: ClassTable, opts: EvaluateOptions = {}): Promise<EvaluateResult> {
+  const p = prepare(queries, table, opts);
+  const pool = activePool();
+  if (!p.fused) return evaluateBlocked(queries, table, p);
+  if (pool === null) return fusedSync(queries, table, p);
+  return fusedResult(queries, table, p, (kk, lse, ids, sc) =>
+    pool.fusedSoftmaxTopK(queries.data, p.B, table.weights, table.bias, table.n, table.d, kk, lse, ids, sc));
+}
+
+/** Checked options of one evaluation. */
+interface Prepared {
+  B: number;
+  k: number;
+  block: number;
+  labels: Labels | undefined;
+  /** Excluded ids sorted per row (CSR with `exOff`), or null. */
+  exIds: Int32Array | null;
+  exOff: Int32Array | null;
+  /** Whether the fused kernel computes it (fast kernels installed). */
+  fused: boolean;
+}
+
+function prepare(queries: Matrix, table: ClassTable, opts: EvaluateOptions): Prepared {
   rejectUnknown(opts, ['k', 'labels', 'exclude', 'blockSize'], 'evaluate');
   const { n, d } = table;
   assertMatrix(queries, 'evaluate: queries', d);
@@ -109,11 +151,13 @@ export function evaluate(queries: Matrix, table: ClassTable, opts: EvaluateOptio
     exIds = sortedPositives(exclude.ids, exclude.offsets);
     exOff = exclude.offsets;
   }
+  return { B, k, block, labels, exIds, exOff, fused: kernels.name !== 'ts' && B > 0 && d > 0 };
+}
 
-  if (exIds === null && kernels.name !== 'ts' && B > 0 && d > 0) {
-    return evaluateFused(queries, table, k, labels);
-  }
-
+/** The blocked evaluation (any kernels; the only path of the TypeScript kernels). */
+function evaluateBlocked(queries: Matrix, table: ClassTable, p: Prepared): EvaluateResult {
+  const { n, d } = table;
+  const { B, k, block, labels, exIds, exOff } = p;
   // Label entries sorted by class id, so that each block picks up its labels' logits in order.
   let labOrder: Int32Array | null = null;
   let labRow: Int32Array | null = null;
@@ -237,30 +281,57 @@ function checkLse(lse: Float64Array): void {
 }
 
 /**
- * The path of {@link evaluate} on fast kernels without exclusions: one call of the fused
- * `kernels.fusedSoftmaxTopK` (tiled product, online log-sum-exp and top-k in one pass). Label
- * logits are recomputed as float32 `h·c_y + b_y`.
+ * The path of {@link evaluate} on fast kernels: one call of the fused `fusedSoftmaxTopK` (tiled
+ * product, online log-sum-exp and top-k in one pass) through `run`. With exclusions it asks for
+ * the top `k + (most ids excluded from one row)` and drops each row's excluded ids, which leaves
+ * that row's top `k` among the others (exclusion changes the ranking only). Label logits are
+ * recomputed as float32 `h·c_y + b_y`.
  */
-function evaluateFused(queries: Matrix, table: ClassTable, k: number, labels: Labels | undefined): EvaluateResult {
+function fusedResult(
+  queries: Matrix, table: ClassTable, p: Prepared,
+  run: (kk: number, lse: Float64Array, ids: Int32Array, scores: Float32Array) => void | Promise<void>,
+): EvaluateResult | Promise<EvaluateResult> {
   const { n, d } = table;
-  const B = queries.rows;
+  const { B, k, labels, exIds, exOff } = p;
+  let extra = 0;
+  if (exOff !== null) for (let r = 0; r < B; r++) extra = Math.max(extra, exOff[r + 1]! - exOff[r]!);
+  const kk = Math.min(n, k + extra);
   const lse = new Float64Array(B);
-  const topIds = new Int32Array(B * k);
-  const topScores = new Float32Array(B * k);
-  kernels.fusedSoftmaxTopK(queries.data, B, table.weights, table.bias, n, d, k, lse, topIds, topScores);
-  checkLse(lse);
-  if (!labels) return { k, lse, topIds, topScores };
-  const labelLogProb = new Float64Array(labels.ids.length);
-  const h = queries.data;
-  const bias = table.bias;
-  for (let r = 0; r < B; r++) {
-    for (let e = labels.offsets[r]!; e < labels.offsets[r + 1]!; e++) {
-      const y = labels.ids[e]!;
-      const o = Math.fround(Math.fround(dot(h, r * d, table.weights, y * d, d)) + (bias ? bias[y]! : 0));
-      labelLogProb[e] = Math.min(0, o - lse[r]!);
+  const ids = new Int32Array(B * kk);
+  const scores = new Float32Array(B * kk);
+  const finish = (): EvaluateResult => {
+    checkLse(lse);
+    let topIds = ids;
+    let topScores = scores;
+    if (exIds !== null) {
+      topIds = new Int32Array(B * k).fill(-1);
+      topScores = new Float32Array(B * k).fill(-Infinity);
+      for (let r = 0; r < B; r++) {
+        let c = 0;
+        for (let t = 0; t < kk && c < k; t++) {
+          const id = ids[r * kk + t]!;
+          if (id < 0 || containsSorted(exIds, exOff![r]!, exOff![r + 1]!, id)) continue;
+          topIds[r * k + c] = id;
+          topScores[r * k + c] = scores[r * kk + t]!;
+          c++;
+        }
+      }
     }
-  }
-  return { k, lse, topIds, topScores, labelLogProb };
+    if (!labels) return { k, lse, topIds, topScores };
+    const labelLogProb = new Float64Array(labels.ids.length);
+    const h = queries.data;
+    const bias = table.bias;
+    for (let r = 0; r < B; r++) {
+      for (let e = labels.offsets[r]!; e < labels.offsets[r + 1]!; e++) {
+        const y = labels.ids[e]!;
+        const o = Math.fround(Math.fround(dot(h, r * d, table.weights, y * d, d)) + (bias ? bias[y]! : 0));
+        labelLogProb[e] = Math.min(0, o - lse[r]!);
+      }
+    }
+    return { k, lse, topIds, topScores, labelLogProb };
+  };
+  const pending = run(kk, lse, ids, scores);
+  return pending instanceof Promise ? pending.then(finish) : finish();
 }
 
 /** `a` ranks below `b` (worse): smaller score, or equal score and larger id. */
@@ -361,17 +432,45 @@ export function evaluateMetrics(
   labels: Labels,
   opts: EvaluateMetricsOptions = {},
 ): EvaluationMetrics {
+  const kmax = metricsK(table, opts);
+  return metricsOf(evaluate(queries, table, metricsEvalOptions(labels, kmax, opts)), labels, opts, kmax);
+}
+
+/**
+ * {@link evaluateMetrics} through {@link evaluateAsync}: on the worker pool of the fast kernels
+ * when they are installed. Same options and results.
+ * @throws as {@link evaluateMetrics}
+ */
+export async function evaluateMetricsAsync(
+  queries: Matrix,
+  table: ClassTable,
+  labels: Labels,
+  opts: EvaluateMetricsOptions = {},
+): Promise<EvaluationMetrics> {
+  const kmax = metricsK(table, opts);
+  return metricsOf(await evaluateAsync(queries, table, metricsEvalOptions(labels, kmax, opts)), labels, opts, kmax);
+}
+
+/** Checks the options of {@link evaluateMetrics}; returns the largest cut-off. */
+function metricsK(table: ClassTable, opts: EvaluateMetricsOptions): number {
   rejectUnknown(opts, ['ks', 'exclude', 'blockSize'], 'evaluateMetrics');
   const ks = opts.ks ?? [1, 3, 5];
   if (!Array.isArray(ks) || ks.length === 0) throw new OptionError('evaluateMetrics: ks must be a non-empty array of cut-offs, e.g. [1, 3, 5]');
   for (const c of ks) intOption(c, 'ks[]', 1, table.n);
-  const kmax = Math.max(...ks);
-  const ev = evaluate(queries, table, {
+  return Math.max(...ks);
+}
+
+function metricsEvalOptions(labels: Labels, kmax: number, opts: EvaluateMetricsOptions): EvaluateOptions {
+  return {
     k: kmax,
     labels,
     ...(opts.exclude ? { exclude: opts.exclude } : {}),
     ...(opts.blockSize !== undefined ? { blockSize: opts.blockSize } : {}),
-  });
+  };
+}
+
+function metricsOf(ev: EvaluateResult, labels: Labels, opts: EvaluateMetricsOptions, kmax: number): EvaluationMetrics {
+  const ks = opts.ks ?? [1, 3, 5];
   const precision: Record<number, number> = {};
   const recall: Record<number, number> = {};
   const ndcg: Record<number, number> = {};

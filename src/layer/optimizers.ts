@@ -7,7 +7,7 @@ import type { ClassTable } from '../core/classTable.js';
 import { OptionError, ShapeError, StateError } from '../core/errors.js';
 import { assertFinite, choiceOption, numOption, rejectUnknown } from '../core/validate.js';
 import type { SparseRowGrad } from '../loss/types.js';
-import { kernels } from '../kernels/index.js';
+import { activeMemory, kernels } from '../kernels/index.js';
 
 /** Names accepted by {@link createOptimizer}. */
 export type OptimizerName = 'sgd' | 'adagrad' | 'adam';
@@ -16,9 +16,11 @@ export type OptimizerName = 'sgd' | 'adagrad' | 'adam';
 export const OPTIMIZER_NAMES: readonly OptimizerName[] = ['sgd', 'adagrad', 'adam'];
 
 /**
- * Where an optimizer allocates its accumulators: plain typed arrays by default, or e.g. the fast
- * kernels' memory (`FastKernels.allocF32` / `allocI32`), so that `kernels.adamRows` updates the
- * moments in place instead of falling back to the TypeScript loop. Arrays must come zero-filled.
+ * Where an optimizer allocates its accumulators. By default they go where the table is: into the
+ * fast kernels' memory when the table lives there (`tableInKernelMemory`), so that
+ * `kernels.adamRows` updates the moments in place, else (or when that memory is full, said in
+ * one line) plain typed arrays, whose touched rows the kernels stage per step. Arrays must come
+ * zero-filled.
  */
 export interface OptimizerStorage {
   /** A zero-filled Float32Array of `len` elements. */
@@ -123,10 +125,13 @@ abstract class SparseOptimizerBase implements SparseOptimizer {
   /** Zero gradient over every row (identity ids), reused by {@link SparseOptimizerBase.stepAll}. */
   private all: SparseRowGrad | null = null;
   /** Where the accumulators live. */
-  protected readonly storage: OptimizerStorage;
+  protected storage: OptimizerStorage;
+  /** Whether the caller chose the storage (else it follows the table, see {@link OptimizerStorage}). */
+  private readonly fixedStorage: boolean;
 
   constructor(storage: OptimizerStorage | undefined) {
     this.storage = storage ?? PLAIN_STORAGE;
+    this.fixedStorage = storage !== undefined;
   }
 
   get steps(): number {
@@ -212,7 +217,18 @@ abstract class SparseOptimizerBase implements SparseOptimizer {
       this.n = table.n;
       this.d = table.d;
       this.hasBias = table.bias !== null;
-      this.allocate();
+      if (!this.fixedStorage) this.storage = PLAIN_STORAGE;
+      const mem = this.fixedStorage ? null : activeMemory();
+      if (mem !== null && mem.owns(table.weights)) {
+        try {
+          this.storage = { f32: (len) => mem.f32(len), i32: (len) => mem.i32(len) };
+          this.allocate();
+        } catch (e) {
+          this.storage = PLAIN_STORAGE;
+          console.warn(`samplex: ${this.name}'s state does not fit the fast kernels' memory beside the table (${e instanceof Error ? e.message : String(e)}); it is kept in JS memory and its touched rows are copied to the kernels at each step`);
+          this.allocate();
+        }
+      } else this.allocate();
       this.sized = true;
     } else if (table.n !== this.n || table.d !== this.d || (table.bias !== null) !== this.hasBias) {
       throw new StateError(
@@ -464,9 +480,11 @@ export class Adam extends SparseOptimizerBase {
   }
 
   protected allocate(): void {
-    this.m = this.storage.f32(this.n * this.d);
-    this.v = this.storage.f32(this.n * this.d);
-    this.rowSteps = this.storage.i32(this.n);
+    // written once now (zeros): the pages become resident here rather than one first-touch page
+    // fault at a time inside the steps
+    this.m = this.storage.f32(this.n * this.d).fill(0);
+    this.v = this.storage.f32(this.n * this.d).fill(0);
+    this.rowSteps = this.storage.i32(this.n).fill(0);
     this.mBias = this.hasBias ? this.storage.f32(this.n) : null;
     this.vBias = this.hasBias ? this.storage.f32(this.n) : null;
   }

@@ -13,7 +13,7 @@ import { sampledSoftmaxLoss } from '../loss/sampled.js';
 import { CONVENTIONS, type Convention, type LabelWeighting, type LossResult, type SparseRowGrad } from '../loss/types.js';
 import { RebuildPolicy } from '../samplers/rebuild.js';
 import type { Draws, Sampler } from '../samplers/types.js';
-import { evaluateMetrics, type EvaluateMetricsOptions, type EvaluationMetrics } from './evaluator.js';
+import { evaluateMetrics, evaluateMetricsAsync, type EvaluateMetricsOptions, type EvaluationMetrics } from './evaluator.js';
 import type { SparseOptimizer } from './optimizers.js';
 
 /** Options of {@link OutputLayer}. */
@@ -307,5 +307,14 @@ export class OutputLayer {
    */
   evaluate(queries: Matrix, labels: Labels, opts: EvaluateMetricsOptions = {}): EvaluationMetrics {
     return evaluateMetrics(queries, this.table, labels, opts);
+  }
+
+  /**
+   * {@link OutputLayer.evaluate} on the worker pool of the fast kernels when `initFastKernels`
+   * installed them (all cores; the same results), else as `evaluate`.
+   * @throws as {@link evaluateMetrics}
+   */
+  evaluateAsync(queries: Matrix, labels: Labels, opts: EvaluateMetricsOptions = {}): Promise<EvaluationMetrics> {
+    return evaluateMetricsAsync(queries, this.table, labels, opts);
   }
 }

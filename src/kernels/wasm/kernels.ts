@@ -904,6 +904,130 @@ export function adamAllRows(
   }
 }
 
+// ---------------------------------------------------------------------------------------
+// random fills (bit-identical to `fillNormal` / `fillUniform` of the TS reference: integer
+// arithmetic, and only + − × ÷ and sqrt in float64, which are exactly rounded everywhere; the
+// log of the polar method is the reference's `lnUnit`, two lanes at a time)
+
+/** xoshiro128** on the four words at `st` (advanced in place); returns the next output (i32). */
+@inline function xoNext(st: usize): i32 {
+  const s0 = load<i32>(st), s1 = load<i32>(st, 4), s2 = load<i32>(st, 8), s3 = load<i32>(st, 12);
+  const r = rotl<i32>(s1 * 5, 7) * 9;
+  const t = s1 << 9;
+  let n2 = s2 ^ s0;
+  let n3 = s3 ^ s1;
+  store<i32>(st, s0 ^ n3);
+  store<i32>(st, s1 ^ n2, 4);
+  n2 ^= t;
+  store<i32>(st, n2, 8);
+  store<i32>(st, rotl<i32>(n3, 11), 12);
+  return r;
+}
+
+const TWO_M31: f64 = 1.0 / 2147483648.0;
+const LN2: f64 = 0.6931471805599453;
+const SQRT2: f64 = 1.4142135623730951;
+
+/** Values per chunk of a normal fill; chunk `j` draws from its own generator (see {@link fillNormal}). */
+const NCHUNK: i32 = 1024;
+
+@inline function fmix32(h: i32): i32 {
+  h ^= <i32>(<u32>h >> 16);
+  h *= <i32>0x85ebca6b;
+  h ^= <i32>(<u32>h >> 13);
+  h *= <i32>0xc2b2ae35;
+  return h ^ <i32>(<u32>h >> 16);
+}
+
+/**
+ * Positions `start … start+len−1` (`start` a multiple of 1024) of the normal stream of `seed`
+ * (4 words at `seed`, not changed) times `scale`, into `len` floats at `out`. The stream is
+ * cut in chunks of 1024 values; chunk `j` runs xoshiro128** from the words
+ * `fmix32(seed_w ^ (j + 1)·K_w)` and turns its words, four at a time, into two candidate
+ * pairs `u, v` uniform in [−1, 1) (Marsaglia's polar method): a pair with `0 < s = u²+v² < 1`
+ * gives `u·f, v·f`, `f = √(−2·ln s / s)·scale` rounded to float32, the first pair before the
+ * second; values past the end of a chunk are dropped. Chunks make any split of a fill give the
+ * same values; the two candidates of a group run in the two lanes of an f64x2.
+ */
+export function fillNormal(out: usize, len: i32, seed: usize, scale: f64, start: i32): void {
+  const k0 = load<i32>(seed), k1 = load<i32>(seed, 4), k2 = load<i32>(seed, 8), k3 = load<i32>(seed, 12);
+  const one = f64x2.splat(1), two = f64x2.splat(-2), half = f64x2.splat(0.5), sq2 = f64x2.splat(SQRT2);
+  const ln2 = f64x2.splat(LN2), sc = f64x2.splat(scale);
+  const magic = i64x2.splat(0x4330000000000000), bias = f64x2.splat(4503599627370496.0 + 1023.0);
+  const mantMask = i64x2.splat(0x000fffffffffffff), oneBits = i64x2.splat(0x3ff0000000000000);
+  const c3 = f64x2.splat(1.0 / 3.0), c5 = f64x2.splat(1.0 / 5.0), c7 = f64x2.splat(1.0 / 7.0);
+  const c9 = f64x2.splat(1.0 / 9.0), c11 = f64x2.splat(1.0 / 11.0), inv = f64x2.splat(TWO_M31);
+  for (let c0 = 0; c0 < len; c0 += NCHUNK) {
+    const j = (start + c0) / NCHUNK + 1;
+    let s0 = fmix32(k0 ^ (j * <i32>0x9e3779b9)), s1 = fmix32(k1 ^ (j * <i32>0x85ebca6b));
+    let s2 = fmix32(k2 ^ (j * <i32>0xc2b2ae35)), s3 = fmix32(k3 ^ (j * <i32>0x27d4eb2f));
+    if ((s0 | s1 | s2 | s3) == 0) s0 = 1;
+    const cl = min(NCHUNK, len - c0);
+    const o = out + (<usize>c0 << 2);
+    let i = 0;
+    while (i < cl) {
+      // four words: candidates A = (w0, w1), B = (w2, w3)
+      let r = rotl<i32>(s1 * 5, 7) * 9; let t = s1 << 9;
+      s2 ^= s0; s3 ^= s1; s1 ^= s2; s0 ^= s3; s2 ^= t; s3 = rotl<i32>(s3, 11);
+      const w0 = r;
+      r = rotl<i32>(s1 * 5, 7) * 9; t = s1 << 9;
+      s2 ^= s0; s3 ^= s1; s1 ^= s2; s0 ^= s3; s2 ^= t; s3 = rotl<i32>(s3, 11);
+      const w1 = r;
+      r = rotl<i32>(s1 * 5, 7) * 9; t = s1 << 9;
+      s2 ^= s0; s3 ^= s1; s1 ^= s2; s0 ^= s3; s2 ^= t; s3 = rotl<i32>(s3, 11);
+      const w2 = r;
+      r = rotl<i32>(s1 * 5, 7) * 9; t = s1 << 9;
+      s2 ^= s0; s3 ^= s1; s1 ^= s2; s0 ^= s3; s2 ^= t; s3 = rotl<i32>(s3, 11);
+      const w3 = r;
+      const u = f64x2.mul(f64x2.convert_low_i32x4_s(i32x4(w0, w2, 0, 0)), inv);
+      const v = f64x2.mul(f64x2.convert_low_i32x4_s(i32x4(w1, w3, 0, 0)), inv);
+      const s = f64x2.add(f64x2.mul(u, u), f64x2.mul(v, v));
+      const okA = f64x2.extract_lane(s, 0) < 1 && f64x2.extract_lane(s, 0) != 0;
+      const okB = f64x2.extract_lane(s, 1) < 1 && f64x2.extract_lane(s, 1) != 0;
+      // ln s: s = 2^e·m, m in [√½, √2)
+      const bits = s;
+      const eRaw = i64x2.shr_u(bits, 52);
+      let m = v128.or(v128.and(bits, mantMask), oneBits);
+      const big = f64x2.gt(m, sq2);
+      m = v128.bitselect(f64x2.mul(m, half), m, big);
+      let e = f64x2.sub(v128.or(eRaw, magic), bias);
+      e = f64x2.add(e, v128.and(big, one));
+      const tt = f64x2.div(f64x2.sub(m, one), f64x2.add(m, one));
+      const t2 = f64x2.mul(tt, tt);
+      const t4 = f64x2.mul(t2, t2);
+      const p = f64x2.add(f64x2.add(c3, f64x2.mul(t2, c5)), f64x2.mul(t4, f64x2.add(f64x2.add(c7, f64x2.mul(t2, c9)), f64x2.mul(t4, c11))));
+      const lnS = f64x2.add(f64x2.mul(e, ln2), f64x2.mul(f64x2.add(tt, tt), f64x2.add(one, f64x2.mul(t2, p))));
+      const f = f64x2.mul(f64x2.sqrt(f64x2.div(f64x2.mul(two, lnS), s)), sc);
+      const ou = f32x4.demote_f64x2_zero(f64x2.mul(u, f));
+      const ov = f32x4.demote_f64x2_zero(f64x2.mul(v, f));
+      const pairs = v128.shuffle<f32>(ou, ov, 0, 4, 1, 5); // [uA, vA, uB, vB]
+      if (i + 4 <= cl) {
+        const q = o + (<usize>i << 2);
+        v128.store64_lane(q, pairs, 0);
+        const adv = select<i32>(2, 0, okA);
+        v128.store64_lane(q + (<usize>adv << 2), pairs, 1);
+        i += adv + select<i32>(2, 0, okB);
+        continue;
+      }
+      if (okA) {
+        store<f32>(o + (<usize>i << 2), f32x4.extract_lane(pairs, 0));
+        if (i + 1 < cl) store<f32>(o + (<usize>i << 2), f32x4.extract_lane(pairs, 1), 4);
+        i += 2;
+      }
+      if (okB && i < cl) {
+        store<f32>(o + (<usize>i << 2), f32x4.extract_lane(pairs, 2));
+        if (i + 1 < cl) store<f32>(o + (<usize>i << 2), f32x4.extract_lane(pairs, 3), 4);
+        i += 2;
+      }
+    }
+  }
+}
+
+/** Fills `len` floats at `out` with `scale·u`, `u` uniform in [−1, 1) from one xoshiro128** word each. */
+export function fillUniform(out: usize, len: i32, st: usize, scale: f64): void {
+  for (let i = 0; i < len; i++) store<f32>(out + (<usize>i << 2), <f32>(<f64>xoNext(st) * TWO_M31 * scale));
+}
+
 /** First byte after the module's static data (start of the JavaScript-managed heap). */
 export function heapBase(): usize {
   return __heap_base;

@@ -1,0 +1,222 @@
+/**
+ * Scale benchmark: the library used as a user would at `n` classes of dimension `d`:
+ * `ClassTable.init` → `initFastKernels()` (+ `tableInKernelMemory` when the table fits one wasm
+ * memory, else the table stays in JS memory) → `OutputLayer` with `createSampler('midx',
+ * {codewords: 64})`, Adam, 100 negatives, `maskedExclusive`, `stepUpdates: false`, B = 256 random
+ * queries. Each size runs in its own child process (clean peak RSS) and prints one JSON line:
+ * init and sampler build time, the first step (which sizes Adam's state) and the median of the
+ * timed steps after 3 untimed ones, with their phases (sample, loss and gradients, optimizer,
+ * sampler update), draws/s, exact evaluation GFLOP/s (pooled `evaluateAsync`, and up to
+ * n·d = 2e8 the synchronous one-thread `evaluate`), peak RSS. A last line per `d` gives
+ * step(largest n) / step(smallest n) from the same run. First, `scale.fill` lines give the
+ * table fills' values per second on one thread.
+ *
+ * Sizes: `SAMPLEX_SCALE_N` (comma list, default `1e5,1e6,1e7`), `SAMPLEX_SCALE_D` (default
+ * `64,128`), `SAMPLEX_SCALE_STEPS` (timed steps, default 5), `SAMPLEX_SCALE_EVAL` (evaluated
+ * queries, default 256).
+ * @module
+ */
+import { performance } from 'node:perf_hooks';
+import { emit, runInChild, sendToParent } from './util.js';
+import {
+  ClassTable, createOptimizer, createSampler, initFastKernels, matrix, OutputLayer, Rng, singleLabels, tableInKernelMemory,
+  type Labels, type Matrix,
+} from '../src/index.js';
+
+const FLAG = '--samplex-scale-child';
+/** Untimed steps before the timed ones (the first sizes the optimizer state). */
+const WARMUP = 3;
+/** Largest `n·d` also evaluated with the synchronous (one-thread) `evaluate`. */
+const SYNC_EVAL_MAX = 2e8;
+const B = 256;
+const M = 100;
+/** Table + Adam moments that still fit one 4 GiB wasm memory with room for staging. */
+const ARENA_LIMIT = 3.5 * 2 ** 30;
+
+function list(env: string | undefined, dflt: number[]): number[] {
+  if (!env) return dflt;
+  return env.split(',').map((s) => Math.round(Number(s.trim()))).filter((x) => x > 0);
+}
+
+interface ScaleRecord {
+  n: number;
+  d: number;
+  kernels: string;
+  tableIn: 'kernel memory' | 'js memory';
+  initMs: number;
+  buildMs: number;
+  firstStepMs: number;
+  stepMs: number;
+  sampleMs: number;
+  lossGradMs: number;
+  optimizerMs: number;
+  updateMs: number;
+  drawsPerS: number;
+  evalQueries: number;
+  evalMs: number;
+  evalGflops: number;
+  evalSyncMs: number | null;
+  evalSyncGflops: number | null;
+  peakRssMB: number;
+  tableMB: number;
+  adamMB: number;
+}
+
+const median = (a: number[]): number => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]!;
+const r1 = (x: number): number => +x.toFixed(1);
+
+async function child(n: number, d: number, steps: number, evalB: number): Promise<ScaleRecord> {
+  const rng = Rng.fromSeed(1);
+  const fast = await initFastKernels();
+  let t0 = performance.now();
+  let table = ClassTable.init(n, d, rng);
+  const initMs = performance.now() - t0;
+  const inArena = fast.arena !== null && 3 * n * d * 4 + 2 * n * 4 <= ARENA_LIMIT;
+  if (inArena) table = tableInKernelMemory(fast, table);
+  const sampler = createSampler('midx', { codewords: 64 });
+  const optimizer = createOptimizer('adam', { lr: 0.01 });
+  t0 = performance.now();
+  const layer = new OutputLayer({ table, sampler, optimizer, negatives: M, convention: 'maskedExclusive', stepUpdates: false });
+  const buildMs = performance.now() - t0;
+
+  // phase timers around the layer's own sampler and optimizer (the step itself is unchanged)
+  const ph = { sample: 0, opt: 0, update: 0 };
+  let depth = 0; // a wrapped method calling another (sampleWithLogQ → sample) counts once
+  const timed = <A extends unknown[], R>(f: (...a: A) => R, key: keyof typeof ph) => (...a: A): R => {
+    const s = performance.now();
+    depth++;
+    try {
+      return f(...a);
+    } finally {
+      if (--depth === 0) ph[key] += performance.now() - s;
+    }
+  };
+  sampler.sample = timed(sampler.sample.bind(sampler), 'sample');
+  if (sampler.sampleWithLogQ) sampler.sampleWithLogQ = timed(sampler.sampleWithLogQ.bind(sampler), 'sample');
+  sampler.logQ = timed(sampler.logQ.bind(sampler), 'sample');
+  sampler.update = timed(sampler.update.bind(sampler), 'update');
+  sampler.build = timed(sampler.build.bind(sampler), 'update');
+  optimizer.step = timed(optimizer.step.bind(optimizer), 'opt');
+
+  const batch = (): { queries: Matrix; labels: Labels } => {
+    const queries = matrix(B, d);
+    rng.fillNormal(queries.data);
+    return { queries, labels: singleLabels(Array.from({ length: B }, () => rng.int(n))) };
+  };
+  const stepT: number[] = [];
+  const sampleT: number[] = [];
+  const optT: number[] = [];
+  const updT: number[] = [];
+  const lossT: number[] = [];
+  let firstStepMs = 0;
+  for (let s = 0; s < steps + WARMUP; s++) {
+    const { queries, labels } = batch();
+    ph.sample = ph.opt = ph.update = 0;
+    const t = performance.now();
+    layer.step({ queries, labels, rng });
+    const ms = performance.now() - t;
+    if (s === 0) firstStepMs = ms; // sizes the optimizer state
+    if (s < WARMUP) continue;
+    stepT.push(ms);
+    sampleT.push(ph.sample);
+    optT.push(ph.opt);
+    updT.push(ph.update);
+    lossT.push(ms - ph.sample - ph.opt - ph.update);
+  }
+  const stepMs = median(stepT);
+  const sampleMs = median(sampleT);
+  const optimizerMs = median(optT);
+  const updateMs = median(updT);
+
+  const q = matrix(evalB, d);
+  rng.fillNormal(q.data);
+  const labels = singleLabels(Array.from({ length: evalB }, () => rng.int(n)));
+  const flop = 2 * evalB * n * d;
+  await layer.evaluateAsync(matrix(8, d, q.data.subarray(0, 8 * d)), singleLabels(labels.ids.subarray(0, 8))); // warm-up
+  t0 = performance.now();
+  await layer.evaluateAsync(q, labels);
+  const evalMs = performance.now() - t0;
+  let evalSyncMs: number | null = null;
+  if (n * d <= SYNC_EVAL_MAX) {
+    t0 = performance.now();
+    layer.evaluate(q, labels);
+    evalSyncMs = performance.now() - t0;
+  }
+  const rec: ScaleRecord = {
+    n, d, kernels: fast.kernels.name, tableIn: inArena ? 'kernel memory' : 'js memory',
+    initMs: r1(initMs), buildMs: r1(buildMs),
+    firstStepMs: r1(firstStepMs), stepMs: r1(stepMs), sampleMs: r1(sampleMs), lossGradMs: r1(median(lossT)),
+    optimizerMs: r1(optimizerMs), updateMs: r1(updateMs),
+    drawsPerS: Math.round((B * M) / (sampleMs / 1000)),
+    evalQueries: evalB, evalMs: r1(evalMs), evalGflops: +(flop / (evalMs * 1e6)).toFixed(2),
+    evalSyncMs: evalSyncMs === null ? null : r1(evalSyncMs), evalSyncGflops: evalSyncMs === null ? null : +(flop / (evalSyncMs * 1e6)).toFixed(2),
+    peakRssMB: Math.round(process.resourceUsage().maxRSS / 1024),
+    tableMB: Math.round((n * d * 4) / 2 ** 20), adamMB: Math.round((2 * n * d * 4 + n * 4) / 2 ** 20),
+  };
+  await fast.close();
+  return rec;
+}
+
+/**
+ * `scale.fill`: values per second of the table fills on one thread (the kernels `ClassTable.init`
+ * uses), into a plain array (staged through the arena) and into kernel memory; wall and CPU time.
+ */
+async function fillRates(): Promise<void> {
+  const fast = await initFastKernels({ threads: 0 });
+  try {
+    const len = 1 << 24;
+    const targets = { js: new Float32Array(len), kernel: fast.allocF32(len) };
+    const cpu = (): number => {
+      const u = process.cpuUsage();
+      return (u.user + u.system) / 1000;
+    };
+    for (const init of ['normal', 'uniform'] as const) {
+      for (const [where, out] of Object.entries(targets)) {
+        let best = { wall: Infinity, cpu: Infinity };
+        for (let r = 0; r < 3; r++) {
+          const seed = Int32Array.of(1, 2, 3, r);
+          const w0 = performance.now();
+          const c0 = cpu();
+          if (init === 'normal') fast.kernels.fillNormal(out, 0, len, seed, 1, 0);
+          else fast.kernels.fillUniform(out, 0, len, seed, 1);
+          const wall = performance.now() - w0;
+          if (wall < best.wall) best = { wall, cpu: cpu() - c0 };
+        }
+        emit({
+          bench: 'scale.fill', init, into: where, kernels: fast.kernels.name, values: len,
+          mValuesPerS: Math.round(len / best.wall / 1e3), mValuesPerCpuS: Math.round(len / Math.max(best.cpu, 1e-3) / 1e3),
+        });
+      }
+    }
+  } finally {
+    await fast.close();
+  }
+}
+
+/** Runs the scale benchmark when `filter` matches `scale` (or is omitted). */
+export async function run(filter?: string): Promise<void> {
+  if (filter && !'scale'.includes(filter) && !filter.includes('scale')) return;
+  await fillRates();
+  const ns = list(process.env['SAMPLEX_SCALE_N'], [1e5, 1e6, 1e7]);
+  const ds = list(process.env['SAMPLEX_SCALE_D'], [64, 128]);
+  const steps = list(process.env['SAMPLEX_SCALE_STEPS'], [5])[0]!;
+  const evalB = list(process.env['SAMPLEX_SCALE_EVAL'], [256])[0]!;
+  for (const d of ds) {
+    const recs: ScaleRecord[] = [];
+    for (const n of ns) {
+      const r = await runInChild<ScaleRecord>(import.meta.url, FLAG, [n, d, steps, evalB]);
+      emit({ bench: 'scale', ...r });
+      recs.push(r);
+    }
+    if (recs.length > 1) {
+      const lo = recs[0]!;
+      const hi = recs[recs.length - 1]!;
+      emit({ bench: 'scale.ratio', d, nSmall: lo.n, nLarge: hi.n, stepRatio: +(hi.stepMs / lo.stepMs).toFixed(2) });
+    }
+  }
+}
+
+if (process.argv[2] === FLAG) {
+  const [n, d, steps, evalB] = process.argv.slice(3, 7).map(Number) as [number, number, number, number];
+  sendToParent(await child(n, d, steps, evalB));
+}
