@@ -9,6 +9,7 @@ export * from './core/errors.js';
 export { Rng } from './core/rng.js';
 export * from './core/matrix.js';
 export { ClassTable, type TableInit, type TableInitOptions } from './core/classTable.js';
+export { ShardedClassTable, shardSizes, type ShardLayoutOptions, type ShardedInitOptions } from './core/shardedTable.js';
 export { logSumExp, log1mExp, logAddExp } from './core/math.js';
 export { chiSquareTest, gammaQ, type ChiSquareResult } from './core/stats.js';
 export { kernels, tsKernels, useKernels, type KernelSet } from './kernels/index.js';
@@ -46,6 +47,7 @@ export {
   type SamplerInfo,
 } from './samplers/factory.js';
 export * from './samplers/index.js';
+export { ShardedSampler, type ShardInfo, type ShardSamplerFactory, type ShardedCreateOptions } from './samplers/sharded.js';
 export { KernelTree, KernelTreeSampler, TreeDescent, TreeQuery, type TreeKernel, type KernelTreeOptions } from './samplers/kernelTree.js';
 export { kmeans, assignNearest, nearestCentroid, type KMeansOptions, type KMeansResult } from './samplers/kmeans.js';
 export * from './loss/types.js';
@@ -110,6 +112,16 @@ export {
   type EvaluationMetrics,
 } from './layer/evaluator.js';
 export { OutputLayer, type OutputLayerOptions, type StepInput, type StepResult } from './layer/outputLayer.js';
+export {
+  ShardedOptimizer,
+  gatherRows,
+  shardedSampledLoss,
+  shardedEvaluate,
+  shardedEvaluateMetrics,
+  shardedFullLoss,
+  type ShardedSampledLossInput,
+  type ShardedFullLossInput,
+} from './layer/sharded.js';
 export {
   runBiasStudy,
   exactReference,

@@ -56,26 +56,8 @@ export class ClassTable {
   static init(n: number, d: number, rng: Rng, opts: TableInitOptions = {}): ClassTable {
     intOption(n, 'n (number of classes)', 1);
     intOption(d, 'd (embedding dimension)', 1);
-    const init = opts.init ?? 'normal';
     const w = new Float32Array(n * d);
-    const scale = opts.scale === undefined ? 1 / Math.sqrt(d) : numOption(opts.scale, 'scale', 0);
-    switch (init) {
-      case 'zeros':
-        break;
-      case 'normal':
-        for (let i = 0; i < w.length; i++) w[i] = rng.normal() * scale;
-        break;
-      case 'uniform':
-        for (let i = 0; i < w.length; i++) w[i] = (2 * rng.float() - 1) * scale;
-        break;
-      case 'xavier': {
-        const a = Math.sqrt(6 / (n + d));
-        for (let i = 0; i < w.length; i++) w[i] = (2 * rng.float() - 1) * a;
-        break;
-      }
-      default:
-        throw new OptionError(`unknown table init '${String(init)}'; use zeros, normal, uniform or xavier`);
-    }
+    tableFiller(n, d, opts)(w, rng);
     return new ClassTable(n, d, w, opts.bias ? new Float32Array(n) : null);
   }
 
@@ -102,5 +84,37 @@ export class ClassTable {
   /** Bytes held by the weights and bias. */
   get byteLength(): number {
     return this.weights.byteLength + (this.bias ? this.bias.byteLength : 0);
+  }
+}
+
+/**
+ * The fill of {@link ClassTable.init} for an `n × d` table: a function that writes the next
+ * `w.length` values of the initializer's stream into `w`. Filling consecutive pieces of the
+ * table one after the other from the same `rng` gives the same values as one fill of the whole
+ * table (this is how a sharded table is initialized).
+ * @throws OptionError for an unknown initializer or a bad scale
+ */
+export function tableFiller(n: number, d: number, opts: TableInitOptions): (w: Float32Array, rng: Rng) => void {
+  const init = opts.init ?? 'normal';
+  const scale = opts.scale === undefined ? 1 / Math.sqrt(d) : numOption(opts.scale, 'scale', 0);
+  switch (init) {
+    case 'zeros':
+      return () => {};
+    case 'normal':
+      return (w, rng) => {
+        for (let i = 0; i < w.length; i++) w[i] = rng.normal() * scale;
+      };
+    case 'uniform':
+      return (w, rng) => {
+        for (let i = 0; i < w.length; i++) w[i] = (2 * rng.float() - 1) * scale;
+      };
+    case 'xavier': {
+      const a = Math.sqrt(6 / (n + d));
+      return (w, rng) => {
+        for (let i = 0; i < w.length; i++) w[i] = (2 * rng.float() - 1) * a;
+      };
+    }
+    default:
+      throw new OptionError(`unknown table init '${String(init)}'; use zeros, normal, uniform or xavier`);
   }
 }

@@ -361,17 +361,36 @@ export function evaluateMetrics(
   labels: Labels,
   opts: EvaluateMetricsOptions = {},
 ): EvaluationMetrics {
+  const ks = metricCutoffs(opts, table.n);
+  const ev = evaluate(queries, table, evaluateOptionsFor(opts, ks, labels));
+  return metricsOf(ev, labels, ks);
+}
+
+/**
+ * The cut-offs of {@link evaluateMetrics} for `n` classes (default `[1, 3, 5]`), validated.
+ * @throws OptionError for unknown options, or cut-offs that are empty or not in `[1, n]`
+ */
+export function metricCutoffs(opts: EvaluateMetricsOptions, n: number): readonly number[] {
   rejectUnknown(opts, ['ks', 'exclude', 'blockSize'], 'evaluateMetrics');
   const ks = opts.ks ?? [1, 3, 5];
   if (!Array.isArray(ks) || ks.length === 0) throw new OptionError('evaluateMetrics: ks must be a non-empty array of cut-offs, e.g. [1, 3, 5]');
-  for (const c of ks) intOption(c, 'ks[]', 1, table.n);
-  const kmax = Math.max(...ks);
-  const ev = evaluate(queries, table, {
-    k: kmax,
+  for (const c of ks) intOption(c, 'ks[]', 1, n);
+  return ks;
+}
+
+/** The {@link evaluate} options {@link evaluateMetrics} runs with (`k = max(ks)`). */
+export function evaluateOptionsFor(opts: EvaluateMetricsOptions, ks: readonly number[], labels: Labels): EvaluateOptions {
+  return {
+    k: Math.max(...ks),
     labels,
     ...(opts.exclude ? { exclude: opts.exclude } : {}),
     ...(opts.blockSize !== undefined ? { blockSize: opts.blockSize } : {}),
-  });
+  };
+}
+
+/** NLL, perplexity and the ranking metrics at every cut-off from an evaluation run with `k = max(ks)` and `labels`. */
+export function metricsOf(ev: EvaluateResult, labels: Labels, ks: readonly number[]): EvaluationMetrics {
+  const kmax = Math.max(...ks);
   const precision: Record<number, number> = {};
   const recall: Record<number, number> = {};
   const ndcg: Record<number, number> = {};

@@ -5,6 +5,7 @@
  */
 import type { ClassTable } from '../core/classTable.js';
 import { OptionError } from '../core/errors.js';
+import { ShardedClassTable } from '../core/shardedTable.js';
 import type { Labels, Matrix } from '../core/matrix.js';
 import type { Rng } from '../core/rng.js';
 import { choiceOption, intOption, rejectUnknown } from '../core/validate.js';
@@ -12,19 +13,28 @@ import { fullSoftmaxLoss } from '../loss/full.js';
 import { sampledSoftmaxLoss } from '../loss/sampled.js';
 import { CONVENTIONS, type Convention, type LabelWeighting, type LossResult, type SparseRowGrad } from '../loss/types.js';
 import { RebuildPolicy } from '../samplers/rebuild.js';
+import { ShardedSampler } from '../samplers/sharded.js';
 import type { Draws, Sampler } from '../samplers/types.js';
 import { evaluateMetrics, type EvaluateMetricsOptions, type EvaluationMetrics } from './evaluator.js';
 import type { SparseOptimizer } from './optimizers.js';
+import { ShardedOptimizer, shardedEvaluateMetrics, shardedFullLoss, shardedSampledLoss } from './sharded.js';
 
 /** Options of {@link OutputLayer}. */
-export interface OutputLayerOptions {
-  /** The class embeddings (and biases) being trained; updated in place. */
-  table: ClassTable;
+export interface OutputLayerOptions<T extends ClassTable | ShardedClassTable = ClassTable> {
+  /**
+   * The class embeddings (and biases) being trained; updated in place. A {@link ShardedClassTable}
+   * needs a {@link ShardedSampler} of the same layout; a step then gathers its touched rows into a
+   * compact table for the loss and applies the optimizer shard by shard (see {@link ShardedOptimizer}).
+   */
+  table: T;
   /**
    * The proposal. It is built on the table when the layer is constructed and, when adaptive, told about the rows each step changed (`update(ids)`).
    */
   sampler: Sampler;
-  /** Sparse optimizer for the class rows. */
+  /**
+   * Sparse optimizer for the class rows. With a sharded table it optimizes shard 0, and one
+   * optimizer of the same kind and options is created for every other shard.
+   */
   optimizer: SparseOptimizer;
   /** Negatives per row, `m ≥ 1`. */
   negatives: number;
@@ -99,9 +109,9 @@ export interface StepResult {
  * applies the optimizer to the touched rows only, keeps an adaptive sampler in sync and returns
  * `dL/dh`; `evaluate` scores against the full softmax without materializing `B × n` logits.
  */
-export class OutputLayer {
+export class OutputLayer<T extends ClassTable | ShardedClassTable = ClassTable> {
   /** The class table (updated in place by `step`). */
-  readonly table: ClassTable;
+  readonly table: T;
   /** The proposal. */
   readonly sampler: Sampler;
   /** The optimizer of the class rows. */
@@ -124,11 +134,13 @@ export class OutputLayer {
   readonly denseUpdates: boolean;
   /** Whether every row samples from its own generator. */
   readonly rowStreams: boolean;
+  /** With a sharded table: the optimizer of every shard (`null` otherwise). */
+  readonly shardedOptimizer: ShardedOptimizer | null;
   private stepCount = 0;
   private ids: Int32Array | null = null;
 
   /** @throws OptionError (bad or unknown options, `shared` with an adaptive sampler), ShapeError (sampler and table disagree on n) */
-  constructor(opts: OutputLayerOptions) {
+  constructor(opts: OutputLayerOptions<T>) {
     rejectUnknown(
       opts,
       ['table', 'sampler', 'optimizer', 'negatives', 'convention', 'unique', 'shared', 'labelWeighting', 'rebuildEvery', 'rebuildPerEpoch', 'stepUpdates', 'denseUpdates', 'rowStreams'],
@@ -151,8 +163,21 @@ export class OutputLayer {
     this.stepUpdates = opts.stepUpdates ?? true;
     this.denseUpdates = opts.denseUpdates ?? false;
     this.rowStreams = opts.rowStreams ?? false;
+    if (this.table instanceof ShardedClassTable) {
+      if (!(this.sampler instanceof ShardedSampler)) {
+        throw new OptionError(`OutputLayer: a sharded table needs a ShardedSampler of the same layout (e.g. ShardedSampler.create('${this.sampler.name}', table, opts)); got '${this.sampler.name}'`);
+      }
+      this.shardedOptimizer = new ShardedOptimizer(this.optimizer, this.table.shards.length);
+    } else this.shardedOptimizer = null;
     // Builds the sampler's state (static samplers only check that their class count matches).
-    this.sampler.build(this.table);
+    this.buildSampler();
+  }
+
+  /** (Re)builds the sampler on the table. */
+  private buildSampler(): void {
+    const t = this.table;
+    if (t instanceof ShardedClassTable) (this.sampler as ShardedSampler).build(t);
+    else this.sampler.build(t as ClassTable);
   }
 
   /** Full rebuild period of an adaptive sampler (0 = never), as held by {@link OutputLayer.rebuild}. */
@@ -207,16 +232,17 @@ export class OutputLayer {
       draws = this.sampler.sample(opts);
       posLogQ = this.sampler.logQ(queries, labels);
     }
-    return sampledSoftmaxLoss({
+    const lossInput = {
       queries,
-      table: this.table,
       labels,
       rowWeights: input.rowWeights ?? null,
       labelWeighting: this.labelWeighting,
       draws,
       convention: this.convention,
       posLogQ,
-    });
+    };
+    const t = this.table;
+    return t instanceof ShardedClassTable ? shardedSampledLoss({ ...lossInput, table: t }) : sampledSoftmaxLoss({ ...lossInput, table: t as ClassTable });
   }
 
   /**
@@ -227,11 +253,13 @@ export class OutputLayer {
    * @throws as {@link SparseOptimizer.step} (shape, order and range of `grad.ids`, non-finite values)
    */
   applyGradients(grad: SparseRowGrad): void {
-    if (this.denseUpdates) this.optimizer.stepAll(this.table, grad);
-    else this.optimizer.step(this.table, grad);
+    const t = this.table;
+    if (t instanceof ShardedClassTable) this.shardedOptimizer!.step(t, grad, this.denseUpdates);
+    else if (this.denseUpdates) this.optimizer.stepAll(t as ClassTable, grad);
+    else this.optimizer.step(t as ClassTable, grad);
     this.stepCount++;
     if (this.sampler.adaptive) {
-      if (this.rebuild.shouldRebuild(this.stepCount, false)) this.sampler.build(this.table);
+      if (this.rebuild.shouldRebuild(this.stepCount, false)) this.buildSampler();
       else if (this.stepUpdates) this.sampler.update(this.denseUpdates ? this.allIds() : grad.ids);
     }
   }
@@ -249,7 +277,7 @@ export class OutputLayer {
    */
   endEpoch(): boolean {
     if (!this.sampler.adaptive || !this.rebuild.shouldRebuild(this.stepCount, true)) return false;
-    this.sampler.build(this.table);
+    this.buildSampler();
     return true;
   }
 
@@ -258,7 +286,9 @@ export class OutputLayer {
    * @throws as {@link fullSoftmaxLoss}
    */
   fullLoss(queries: Matrix, labels: Labels, rowWeights?: Float32Array | null): number {
-    return fullSoftmaxLoss({ queries, table: this.table, labels, rowWeights: rowWeights ?? null, labelWeighting: this.labelWeighting, grad: false }).loss;
+    const t = this.table;
+    if (t instanceof ShardedClassTable) return shardedFullLoss({ queries, table: t, labels, rowWeights: rowWeights ?? null, labelWeighting: this.labelWeighting });
+    return fullSoftmaxLoss({ queries, table: t as ClassTable, labels, rowWeights: rowWeights ?? null, labelWeighting: this.labelWeighting, grad: false }).loss;
   }
 
   /**
@@ -266,6 +296,8 @@ export class OutputLayer {
    * @throws as {@link evaluateMetrics}
    */
   evaluate(queries: Matrix, labels: Labels, opts: EvaluateMetricsOptions = {}): EvaluationMetrics {
-    return evaluateMetrics(queries, this.table, labels, opts);
+    const t = this.table;
+    if (t instanceof ShardedClassTable) return shardedEvaluateMetrics(queries, t, labels, opts);
+    return evaluateMetrics(queries, t as ClassTable, labels, opts);
   }
 }

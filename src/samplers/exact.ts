@@ -263,6 +263,10 @@ class LogitsRow implements RowDistribution {
   constructor(private readonly o: Float64Array) {
     this.lse = logSumExp(o);
   }
+  /** `log Σ exp(o_i)`: the softmax's partition function. */
+  get logMass(): number {
+    return this.lse;
+  }
   draw(rng: Rng): number {
     const o = this.o;
     let u = rng.float();
