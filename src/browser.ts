@@ -9,7 +9,15 @@ export * from './core/errors.js';
 export { Rng } from './core/rng.js';
 export * from './core/matrix.js';
 export { ClassTable, type TableInit, type TableInitOptions } from './core/classTable.js';
-export { ShardedClassTable, shardSizes, type ShardLayoutOptions, type ShardedInitOptions } from './core/shardedTable.js';
+export {
+  ShardedClassTable,
+  shardSizes,
+  type ShardLayoutOptions,
+  type ShardedInitOptions,
+  type TableShard,
+  type TableStorage,
+} from './core/shardedTable.js';
+export { Bf16ClassTable, toBf16, fromBf16, roundBf16, encodeBf16, decodeBf16 } from './core/bf16.js';
 export { logSumExp, log1mExp, logAddExp } from './core/math.js';
 export { chiSquareTest, gammaQ, type ChiSquareResult } from './core/stats.js';
 export { kernels, tsKernels, useKernels, type KernelSet } from './kernels/index.js';
@@ -115,6 +123,7 @@ export { OutputLayer, type OutputLayerOptions, type StepInput, type StepResult }
 export {
   ShardedOptimizer,
   gatherRows,
+  forEachFloatPiece,
   shardedSampledLoss,
   shardedEvaluate,
   shardedEvaluateMetrics,

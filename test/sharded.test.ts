@@ -90,7 +90,7 @@ test('ShardedClassTable: split/toTable round trip, shardOf/localId, clone, logit
   assert.deepEqual(st.toTable().weights, t.weights);
   assert.deepEqual(st.toTable().bias, t.bias);
   // split copies
-  st.shards[1]!.weights[0] = 99;
+  (st.shards[1] as ClassTable).weights[0] = 99;
   assert.notEqual(t.weights[7 * D], 99);
   const q = randomQueries(1, D, 2);
   for (let id = 0; id < N; id++) {
@@ -104,8 +104,8 @@ test('ShardedClassTable: split/toTable round trip, shardOf/localId, clone, logit
   assert.throws(() => st.shardOf(-1), LabelRangeError);
   assert.throws(() => st.shardOf(1.5), LabelRangeError);
   const c = st.clone();
-  c.shards[0]!.weights[0] = 123;
-  assert.notEqual(st.shards[0]!.weights[0], 123);
+  (c.shards[0] as ClassTable).weights[0] = 123;
+  assert.notEqual((st.shards[0] as ClassTable).weights[0], 123);
   assert.equal(st.byteLength, t.byteLength);
 });
 
@@ -418,7 +418,7 @@ test('update(ids) reaches the right shard with local ids, and keeps the composit
       const v = rng.normal();
       t.weights[id * D + k] = v;
       const s = st.shardOf(id);
-      st.shards[s]!.weights[st.localId(id) * D + k] = v;
+      (st.shards[s] as ClassTable).weights[st.localId(id) * D + k] = v;
     }
   }
   uns.update(changed);

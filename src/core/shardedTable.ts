@@ -5,6 +5,7 @@
  * worker or process. Global id `i` is row `i − starts[s]` of shard `s = shardOf(i)`.
  * @module
  */
+import { Bf16ClassTable } from './bf16.js';
 import { ClassTable, tableFiller, type TableInitOptions } from './classTable.js';
 import { LabelRangeError, OptionError, ShapeError } from './errors.js';
 import type { Rng } from './rng.js';
@@ -20,8 +21,20 @@ export interface ShardLayoutOptions {
   sizes?: readonly number[];
 }
 
-/** Options of {@link ShardedClassTable.init}: a layout and the options of {@link ClassTable.init}. */
-export interface ShardedInitOptions extends ShardLayoutOptions, TableInitOptions {}
+/** How a sharded table stores its embeddings: float32, or bfloat16 (half the bytes; float32 math). */
+export type TableStorage = 'f32' | 'bf16';
+
+/** A shard: a float32 {@link ClassTable} or a bfloat16 {@link Bf16ClassTable}. */
+export type TableShard = ClassTable | Bf16ClassTable;
+
+/** Options of {@link ShardedClassTable.init}: a layout, the options of {@link ClassTable.init} and the storage. */
+export interface ShardedInitOptions extends ShardLayoutOptions, TableInitOptions {
+  /**
+   * `'f32'` (default) or `'bf16'`: embeddings stored as bfloat16 (the initial values rounded to
+   * nearest even), decoded to float32 wherever they are computed with (biases stay float32).
+   */
+  storage?: TableStorage;
+}
 
 /**
  * The shard sizes of `n` classes for a layout (exactly one of `shardRows`, `shards`, `sizes`).
@@ -54,16 +67,19 @@ export function shardSizes(n: number, layout: ShardLayoutOptions): number[] {
 
 /**
  * `n × d` class embeddings (and optional biases) held as shards of consecutive ids, each an
- * ordinary {@link ClassTable} (its own `weights` and `bias` arrays). Shards may differ in size.
- * Logits are those of the concatenated table: `o_i = h · c_i + b_i`.
+ * ordinary {@link ClassTable} (its own `weights` and `bias` arrays) or, with bfloat16 storage, a
+ * {@link Bf16ClassTable}. Shards may differ in size. Logits are those of the concatenated table:
+ * `o_i = h · c_i + b_i`.
  */
 export class ShardedClassTable {
   /** Number of classes (all shards). */
   readonly n: number;
   /** Embedding dimension. */
   readonly d: number;
-  /** The shards, in id order. */
-  readonly shards: readonly ClassTable[];
+  /** The shards, in id order (all of one storage). */
+  readonly shards: readonly TableShard[];
+  /** How the shards store their embeddings. */
+  readonly storage: TableStorage;
   /** Global id of each shard's first row; `starts[shards.length] = n`. */
   readonly starts: Int32Array;
   /** Whether the shards hold biases (all or none do). */
@@ -73,10 +89,13 @@ export class ShardedClassTable {
    * Wraps the given shards (no copy): they must share `d` and either all have a bias or none.
    * @throws OptionError (no shards, not ClassTables), ShapeError (different widths, mixed biases, more than 2^31 − 1 classes)
    */
-  constructor(shards: readonly ClassTable[]) {
+  constructor(shards: readonly TableShard[]) {
     if (!Array.isArray(shards) || shards.length === 0) throw new OptionError('ShardedClassTable needs a non-empty array of ClassTable shards');
+    const bf16 = shards[0] instanceof Bf16ClassTable;
     for (let s = 0; s < shards.length; s++) {
-      if (!(shards[s] instanceof ClassTable)) throw new OptionError(`ShardedClassTable: shard ${s} is not a ClassTable`);
+      const x = shards[s];
+      if (!(x instanceof ClassTable) && !(x instanceof Bf16ClassTable)) throw new OptionError(`ShardedClassTable: shard ${s} is not a ClassTable or Bf16ClassTable`);
+      if (x instanceof Bf16ClassTable !== bf16) throw new OptionError('ShardedClassTable: mixed float32 and bfloat16 shards; give all shards one storage');
     }
     const d = shards[0]!.d;
     const hasBias = shards[0]!.bias !== null;
@@ -96,6 +115,7 @@ export class ShardedClassTable {
     this.shards = [...shards];
     this.starts = starts;
     this.hasBias = hasBias;
+    this.storage = bf16 ? 'bf16' : 'f32';
   }
 
   /**
@@ -105,30 +125,35 @@ export class ShardedClassTable {
    * @throws OptionError (layout, initializer, unknown options), ShapeError
    */
   static init(n: number, d: number, rng: Rng, opts: ShardedInitOptions): ShardedClassTable {
-    rejectUnknown(opts, ['shardRows', 'shards', 'sizes', 'init', 'scale', 'bias'], 'ShardedClassTable.init');
+    rejectUnknown(opts, ['shardRows', 'shards', 'sizes', 'init', 'scale', 'bias', 'storage'], 'ShardedClassTable.init');
     intOption(d, 'd (embedding dimension)', 1);
+    const storage = storageOption(opts.storage);
     const sizes = shardSizes(n, opts);
     const fill = tableFiller(n, d, opts);
-    const shards = sizes.map((ns) => {
+    const shards = sizes.map((ns): TableShard => {
       const w = new Float32Array(ns * d);
       fill(w, rng);
-      return new ClassTable(ns, d, w, opts.bias ? new Float32Array(ns) : null);
+      const t = new ClassTable(ns, d, w, opts.bias ? new Float32Array(ns) : null);
+      return storage === 'bf16' ? Bf16ClassTable.fromTable(t) : t;
     });
     return new ShardedClassTable(shards);
   }
 
   /**
-   * Copies `table` into shards of the given sizes (or any {@link ShardLayoutOptions}).
+   * Copies `table` into shards of the given sizes (or any {@link ShardLayoutOptions}), stored as
+   * `storage` (`'bf16'`: the values rounded to nearest even).
    * @throws as {@link shardSizes}
    */
-  static split(table: ClassTable, sizes: readonly number[] | ShardLayoutOptions): ShardedClassTable {
+  static split(table: ClassTable, sizes: readonly number[] | ShardLayoutOptions, storage: TableStorage = 'f32'): ShardedClassTable {
     const sz = shardSizes(table.n, Array.isArray(sizes) ? { sizes } : (sizes as ShardLayoutOptions));
+    const st = storageOption(storage);
     const d = table.d;
-    const shards: ClassTable[] = [];
+    const shards: TableShard[] = [];
     let a = 0;
     for (const ns of sz) {
       const w = table.weights.slice(a * d, (a + ns) * d);
-      shards.push(new ClassTable(ns, d, w, table.bias ? table.bias.slice(a, a + ns) : null));
+      const t = new ClassTable(ns, d, w, table.bias ? table.bias.slice(a, a + ns) : null);
+      shards.push(st === 'bf16' ? Bf16ClassTable.fromTable(t) : t);
       a += ns;
     }
     return new ShardedClassTable(shards);
@@ -159,14 +184,15 @@ export class ShardedClassTable {
     return this.shards[s]!.logit(h, ho, i - this.starts[s]!);
   }
 
-  /** The concatenated table (a copy of every shard: for tests and small tables). */
+  /** The concatenated float32 table (a copy of every shard, decoded: for tests and small tables). */
   toTable(): ClassTable {
     const { n, d } = this;
     const w = new Float32Array(n * d);
     const b = this.hasBias ? new Float32Array(n) : null;
     for (let s = 0; s < this.shards.length; s++) {
       const t = this.shards[s]!;
-      w.set(t.weights, this.starts[s]! * d);
+      if (t instanceof Bf16ClassTable) t.decodeRows(0, t.n, w, this.starts[s]! * d);
+      else w.set(t.weights, this.starts[s]! * d);
       if (b) b.set(t.bias!, this.starts[s]!);
     }
     return new ClassTable(n, d, w, b);
@@ -174,7 +200,7 @@ export class ShardedClassTable {
 
   /** Deep copy (every shard cloned). */
   clone(): ShardedClassTable {
-    return new ShardedClassTable(this.shards.map((t) => t.clone()));
+    return new ShardedClassTable(this.shards.map((t): TableShard => t.clone()));
   }
 
   /** Bytes held by the weights and biases of all shards. */
@@ -183,6 +209,12 @@ export class ShardedClassTable {
     for (const t of this.shards) b += t.byteLength;
     return b;
   }
+}
+
+/** Validates a {@link TableStorage} option (default `'f32'`). */
+function storageOption(v: unknown): TableStorage {
+  if (v === undefined || v === 'f32' || v === 'bf16') return v ?? 'f32';
+  throw new OptionError(`table storage '${String(v)}' is unknown; use 'f32' or 'bf16'`);
 }
 
 /** Index `s` with `starts[s] ≤ id < starts[s + 1]` (`id` in range). */

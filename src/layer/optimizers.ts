@@ -67,6 +67,15 @@ export interface SparseOptimizer {
    */
   stepAll(table: ClassTable, grad: SparseRowGrad): void;
   /**
+   * {@link SparseOptimizer.step} on rows held outside the table the state belongs to (e.g. rows
+   * decoded from 16-bit storage): the state is that of an `n`-row table, `rows` holds the current
+   * values of the rows `ids` (ascending, distinct; row `r` of `rows` is row `ids[r]`), and `grad`
+   * row `r` is their gradient. `rows` is updated in place, the state of `ids` as `step` would
+   * update it. `O(ids.length · d)`. Optional.
+   * @throws as {@link SparseOptimizer.step}
+   */
+  stepRows?(n: number, ids: Int32Array, rows: ClassTable, grad: { rows: Float32Array; bias: Float32Array | null }): void;
+  /**
    * The state as named typed arrays: `shape` (`Int32Array [n, d, hasBias]`), `steps`
    * (`Int32Array [count]`) and the optimizer's accumulators. Returns the live arrays (no copy);
    * copy them before further steps if a snapshot is needed.
@@ -206,17 +215,59 @@ abstract class SparseOptimizerBase implements SparseOptimizer {
     }
   }
 
+  stepRows(n: number, ids: Int32Array, rows: ClassTable, grad: { rows: Float32Array; bias: Float32Array | null }): void {
+    this.fitShape(n, rows.d, rows.bias !== null);
+    const k = ids.length;
+    if (!(ids instanceof Int32Array) || rows.n < k) throw new ShapeError(`${this.name}.stepRows: ids must be an Int32Array of at most rows.n = ${rows.n} ids`);
+    for (let i = 0; i < k; i++) {
+      const id = ids[i]!;
+      if (id < 0 || id >= n) throw new ShapeError(`${this.name}.stepRows: ids[${i}] = ${id} is outside [0, ${n})`);
+      if (i > 0 && id <= ids[i - 1]!) throw new ShapeError(`${this.name}.stepRows: ids must be strictly ascending (distinct)`);
+    }
+    const local: SparseRowGrad = { ids: Int32Array.from({ length: k }, (_, i) => i), rows: grad.rows, bias: grad.bias };
+    checkGrad(rows, local, this.name);
+    // the state rows of `ids`, gathered into compact accumulators (row r ↔ ids[r]) that `apply`
+    // updates alongside the compact rows, then scattered back
+    const live = this.accumulators();
+    const compact: OptimizerState = {};
+    const widths: Record<string, number> = {};
+    for (const [name, arr] of Object.entries(live)) {
+      const w = arr.length / n;
+      widths[name] = w;
+      const c = arr instanceof Int32Array ? new Int32Array(k * w) : new Float32Array(k * w);
+      for (let r = 0; r < k; r++) for (let t = 0; t < w; t++) c[r * w + t] = arr[ids[r]! * w + t]!;
+      compact[name] = c;
+    }
+    this.install(compact);
+    try {
+      this.apply(rows, local);
+    } finally {
+      this.install(live);
+      for (const [name, arr] of Object.entries(live)) {
+        const w = widths[name]!;
+        const c = compact[name]!;
+        for (let r = 0; r < k; r++) for (let t = 0; t < w; t++) arr[ids[r]! * w + t] = c[r * w + t]!;
+      }
+    }
+    this.count++;
+  }
+
   /** Sizes the state for `table` on first use; later tables must have the same shape. */
   private fit(table: ClassTable): void {
+    this.fitShape(table.n, table.d, table.bias !== null);
+  }
+
+  /** Sizes the state for an `n × d` table on first use; later calls must give the same shape. */
+  private fitShape(n: number, d: number, hasBias: boolean): void {
     if (!this.sized) {
-      this.n = table.n;
-      this.d = table.d;
-      this.hasBias = table.bias !== null;
+      this.n = n;
+      this.d = d;
+      this.hasBias = hasBias;
       this.allocate();
       this.sized = true;
-    } else if (table.n !== this.n || table.d !== this.d || (table.bias !== null) !== this.hasBias) {
+    } else if (n !== this.n || d !== this.d || hasBias !== this.hasBias) {
       throw new StateError(
-        `${this.name}: the optimizer state is for a ${this.n}×${this.d} table${this.hasBias ? ' with bias' : ''}, got ${table.n}×${table.d}${table.bias ? ' with bias' : ''}; use one optimizer per table`,
+        `${this.name}: the optimizer state is for a ${this.n}×${this.d} table${this.hasBias ? ' with bias' : ''}, got ${n}×${d}${hasBias ? ' with bias' : ''}; use one optimizer per table`,
       );
     }
   }

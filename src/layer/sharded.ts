@@ -1,9 +1,12 @@
 /**
  * Training and evaluation on a {@link ShardedClassTable}: the sampled loss on a compact gather of
  * a step's touched rows, the optimizer applied shard by shard, and exact evaluation run shard by
- * shard and merged (log-sum-exp, top-k). Nothing in a sampled step costs O(n).
+ * shard and merged (log-sum-exp, top-k). Nothing in a sampled step costs O(n). Bfloat16 shards
+ * are decoded where they are computed with: the touched rows of a step (gathered, updated by the
+ * optimizer in float32, encoded back rounded to nearest even) and blocks of classes in evaluation.
  * @module
  */
+import { Bf16ClassTable } from '../core/bf16.js';
 import { ClassTable } from '../core/classTable.js';
 import { OptionError, ShapeError } from '../core/errors.js';
 import { logAddExp } from '../core/math.js';
@@ -49,10 +52,39 @@ export function gatherRows(table: ShardedClassTable, ids: Int32Array): ClassTabl
     while (id >= table.starts[s + 1]!) s++;
     const t = table.shards[s]!;
     const local = id - table.starts[s]!;
-    w.set(t.weights.subarray(local * d, (local + 1) * d), k * d);
+    if (t instanceof Bf16ClassTable) t.decodeRows(local, 1, w, k * d);
+    else w.set(t.weights.subarray(local * d, (local + 1) * d), k * d);
     if (b) b[k] = t.bias![local]!;
   }
   return new ClassTable(rows, d, w, b);
+}
+
+/** Most float32 values a bfloat16 shard is decoded into at once (evaluation, full loss): 32 MB. */
+const DECODE_ELEMS = 1 << 23;
+
+/**
+ * Calls `visit(t, start)` for float32 pieces of the table in id order, `t` holding the classes
+ * `[start, start + t.n)`: a float32 shard itself, a bfloat16 shard decoded in blocks of rows into
+ * one reused buffer of at most `maxElems` floats (so `t` is valid during the call only).
+ */
+export function forEachFloatPiece(table: ShardedClassTable, visit: (t: ClassTable, start: number) => void, maxElems = DECODE_ELEMS): void {
+  const d = table.d;
+  let buf: Float32Array | null = null;
+  for (let s = 0; s < table.shards.length; s++) {
+    const t = table.shards[s]!;
+    const g0 = table.starts[s]!;
+    if (t instanceof ClassTable) {
+      visit(t, g0);
+      continue;
+    }
+    const rowsPer = Math.max(1, Math.min(t.n, Math.floor(maxElems / d)));
+    if (buf === null || buf.length < rowsPer * d) buf = new Float32Array(rowsPer * d);
+    for (let a = 0; a < t.n; a += rowsPer) {
+      const cnt = Math.min(rowsPer, t.n - a);
+      t.decodeRows(a, cnt, buf);
+      visit(new ClassTable(cnt, d, buf.subarray(0, cnt * d), t.bias ? t.bias.subarray(a, a + cnt) : null), g0 + a);
+    }
+  }
 }
 
 /**
@@ -149,8 +181,28 @@ export class ShardedOptimizer {
       const part: SparseRowGrad = { ids: local, rows: grad.rows.subarray(a * d, b * d), bias: grad.bias ? grad.bias.subarray(a, b) : null };
       const opt = this.shards[s]!;
       if (s > 0) opt.lrScale = scale;
-      if (all) opt.stepAll(table.shards[s]!, part);
-      else opt.step(table.shards[s]!, part);
+      const t = table.shards[s]!;
+      if (t instanceof ClassTable) {
+        if (all) opt.stepAll(t, part);
+        else opt.step(t, part);
+      } else if (all) {
+        // every row changes: decode the whole shard, update it in float32, encode it back
+        const dec = t.toTable();
+        opt.stepAll(dec, part);
+        t.encodeRows(0, t.n, dec.weights);
+        if (t.bias) t.bias.set(dec.bias!);
+      } else {
+        // the touched rows only: decoded, updated in float32 with their state, encoded back
+        const k = local.length;
+        const rows = new Float32Array(Math.max(1, k) * d);
+        for (let i = 0; i < k; i++) t.decodeRows(local[i]!, 1, rows, i * d);
+        const bias = t.bias ? new Float32Array(Math.max(1, k)) : null;
+        if (bias) for (let i = 0; i < k; i++) bias[i] = t.bias![local[i]!]!;
+        if (!opt.stepRows) throw new OptionError(`optimizer '${opt.name}' cannot update rows held outside its table (stepRows), which bfloat16 storage needs`);
+        opt.stepRows(t.n, local, new ClassTable(Math.max(1, k), d, rows, bias), { rows: part.rows, bias: part.bias });
+        for (let i = 0; i < k; i++) t.encodeRows(local[i]!, 1, rows, i * d);
+        if (bias) for (let i = 0; i < k; i++) t.bias![local[i]!] = bias[i]!;
+      }
     }
   }
 }
@@ -195,14 +247,12 @@ export function shardedEvaluate(queries: Matrix, table: ShardedClassTable, opts:
   const labels = opts.labels;
   if (labels) checkLabels(labels, n, B, 'evaluate: labels');
   if (opts.exclude) checkLabels(opts.exclude, n, B, 'evaluate: exclude');
-  const S = table.shards.length;
   const lse = new Float64Array(B).fill(-Infinity);
   const labelLogit = labels ? new Float64Array(labels.ids.length) : null;
   const parts: EvaluateResult[] = [];
-  for (let s = 0; s < S; s++) {
-    const t = table.shards[s]!;
-    const a = table.starts[s]!;
-    const b = table.starts[s + 1]!;
+  const partStart: number[] = [];
+  forEachFloatPiece(table, (t, a) => {
+    const b = a + t.n;
     const lab = labels ? restrictLabels(labels, a, b) : null;
     const ex = opts.exclude ? restrictLabels(opts.exclude, a, b).labels : null;
     const ev = evaluate(queries, t, {
@@ -221,7 +271,8 @@ export function shardedEvaluate(queries: Matrix, table: ShardedClassTable, opts:
       }
     }
     parts.push(ev);
-  }
+    partStart.push(a);
+  });
   const topIds = new Int32Array(B * k).fill(-1);
   const topScores = new Float32Array(B * k).fill(-Infinity);
   const candS: number[] = [];
@@ -230,13 +281,13 @@ export function shardedEvaluate(queries: Matrix, table: ShardedClassTable, opts:
   for (let r = 0; r < B && k > 0; r++) {
     candS.length = 0;
     candI.length = 0;
-    for (let s = 0; s < S; s++) {
+    for (let s = 0; s < parts.length; s++) {
       const ev = parts[s]!;
       for (let j = 0; j < ev.k; j++) {
         const id = ev.topIds[r * ev.k + j]!;
         if (id < 0) break;
         candS.push(ev.topScores[r * ev.k + j]!);
-        candI.push(id + table.starts[s]!);
+        candI.push(id + partStart[s]!);
       }
     }
     order.length = candS.length;
@@ -305,10 +356,11 @@ export function shardedFullLoss(input: ShardedFullLossInput): number {
   // every row's log-sum-exp: the fused pass of the unsharded loss on each shard, merged
   const lseAll = new Float64Array(B).fill(-Infinity);
   const part = new Float64Array(B);
-  for (const t of table.shards) {
+  forEachFloatPiece(table, (t) => {
     kernels.fusedSoftmaxTopK(h, B, t.weights, t.bias, t.n, d, 0, part, NO_IDS, NO_SCORES);
     for (let r = 0; r < B; r++) lseAll[r] = logAddExp(lseAll[r]!, part[r]!);
-  }
+  });
+  const row = new Float32Array(d);
   const posIds = labels.ids;
   const offs = labels.offsets;
   const oPos = new Float64Array(posIds.length);
@@ -325,7 +377,11 @@ export function shardedFullLoss(input: ShardedFullLossInput): number {
       const s = shardOfStart(table.starts, p);
       const t = table.shards[s]!;
       const local = p - table.starts[s]!;
-      oPos[e] = dot(h, r * d, t.weights, local * d, d) + (t.bias ? t.bias[local]! : 0);
+      if (t instanceof ClassTable) oPos[e] = dot(h, r * d, t.weights, local * d, d) + (t.bias ? t.bias[local]! : 0);
+      else {
+        t.decodeRows(local, 1, row);
+        oPos[e] = dot(h, r * d, row, 0, d) + (t.bias ? t.bias[local]! : 0);
+      }
       if (!isFirstInRow(posIds, a, e)) continue;
       distinct++;
       mass += Math.exp(oPos[e]! - lseAll[r]!);
@@ -349,9 +405,7 @@ function maskedRowLse(table: ShardedClassTable, h: Float32Array, r: number, posI
   const buf = new Float32Array(block);
   let mx = -Infinity;
   let sum = 0;
-  for (let s = 0; s < table.shards.length; s++) {
-    const t = table.shards[s]!;
-    const g0 = table.starts[s]!;
+  forEachFloatPiece(table, (t, g0) => {
     for (let start = 0; start < t.n; start += block) {
       const cnt = Math.min(block, t.n - start);
       kernels.matmulNT(q, 1, t.weights, start, cnt, d, buf);
@@ -369,6 +423,6 @@ function maskedRowLse(table: ShardedClassTable, h: Float32Array, r: number, posI
       }
       for (let j = 0; j < cnt; j++) sum += Math.exp(buf[j]! - mx);
     }
-  }
+  });
   return mx === -Infinity ? -Infinity : mx + Math.log(sum);
 }

@@ -14,6 +14,7 @@
  * the composite is a different proposal, still reported exactly.
  * @module
  */
+import type { Bf16ClassTable } from '../core/bf16.js';
 import { ClassTable } from '../core/classTable.js';
 import { ImpossibleError, OptionError, ShapeError, StateError } from '../core/errors.js';
 import { logSumExp } from '../core/math.js';
@@ -71,6 +72,8 @@ export class ShardedSampler extends SamplerBase {
   /** One codebook trainer for `midx` shards sharing codebooks (null otherwise). */
   private readonly codebookTrainer: MidxSampler | null;
   private rows: SamplerRows[] | null = null;
+  /** Float32 copies of a bfloat16 table's shards that adaptive shard samplers were built on. */
+  private mirror: { table: ShardedClassTable; copies: ClassTable[] } | null = null;
   private readonly dist: ShardedRow;
   private staticRow: ShardedRow | null = null;
 
@@ -155,7 +158,10 @@ export class ShardedSampler extends SamplerBase {
 
   /**
    * Builds every shard sampler on its shard: of a {@link ShardedClassTable} with the same layout,
-   * or of a {@link ClassTable} of `n` classes viewed (no copy) as shards of this layout. With
+   * or of a {@link ClassTable} of `n` classes viewed (no copy) as shards of this layout. The shards
+   * of a bfloat16 table are decoded into float32 copies for the shard samplers; an adaptive
+   * composite keeps them (its samplers read the table after `build`: memory of a float32 table)
+   * and refreshes the changed rows in `update`. With
    * shared `midx` codebooks, the codebooks are first trained on the whole table (all rows when
    * `n` is at most the trainer's `trainSample`, the default `256·K`; else a seeded sample of rows)
    * and every shard is indexed with them.
@@ -187,8 +193,17 @@ export class ShardedSampler extends SamplerBase {
       if (table.shards.length !== S || table.sizes.some((v, s) => v !== this.starts[s + 1]! - this.starts[s]!)) {
         throw new ShapeError(`ShardedSampler: the table's shards (${table.sizes.join(', ')}) differ from the sampler's (${this.sizes.join(', ')})`);
       }
-      return [...table.shards];
+      if (table.storage === 'f32') {
+        this.mirror = null;
+        return table.shards as ClassTable[];
+      }
+      // bfloat16 shards: the samplers read float32 copies of the decoded rows, which an adaptive
+      // composite keeps (and refreshes in `update`) because its samplers read the table later
+      const copies = table.shards.map((t) => (t as Bf16ClassTable).toTable());
+      this.mirror = this.adaptive ? { table, copies } : null;
+      return copies;
     }
+    this.mirror = null;
     if (!(table instanceof ClassTable)) throw new OptionError('ShardedSampler.build needs a ClassTable or a ShardedClassTable');
     if (table.n !== this.n) throw new ShapeError(`ShardedSampler: the table has ${table.n} classes, the shards hold ${this.n}`);
     const d = table.d;
@@ -211,9 +226,17 @@ export class ShardedSampler extends SamplerBase {
     }
     const local = Array.from({ length: S }, (_, s) => new Int32Array(count[s]!));
     const fill = new Int32Array(S);
+    const mirror = this.mirror;
     for (let k = 0; k < ids.length; k++) {
       const s = shardOf[k]!;
-      local[s]![fill[s]!++] = ids[k]! - this.starts[s]!;
+      const i = ids[k]! - this.starts[s]!;
+      local[s]![fill[s]!++] = i;
+      if (mirror) {
+        const src = mirror.table.shards[s] as Bf16ClassTable;
+        const copy = mirror.copies[s]!;
+        src.decodeRows(i, 1, copy.weights, i * copy.d);
+        if (copy.bias) copy.bias[i] = src.bias![i]!;
+      }
     }
     for (let s = 0; s < S; s++) if (count[s]! > 0) this.shards[s]!.update(local[s]!);
   }
