@@ -80,6 +80,8 @@ export class ShardedSampler extends SamplerBase {
   /**
    * @param layout the sharded table, or its shard sizes
    * @param make the sampler of each shard (created now, built by `build`)
+   * @param codebookTrainer `midx` shards only: the sampler whose codebooks, trained on the whole
+   *   table at every `build`, index every shard (`buildWithCodebooks`); null: each shard builds its own
    * @throws OptionError for an empty layout or a shard sampler that cannot be composed
    */
   constructor(layout: ShardedClassTable | readonly number[], make: ShardSamplerFactory, codebookTrainer: MidxSampler | null = null) {
