@@ -575,3 +575,16 @@ test('OutputLayer refuses a sharded table with an unsharded sampler or a sampler
   for (let s = 0; s < 30; s++) layer.step({ queries, labels, rng: Rng.fromSeed(s) });
   assert.ok(layer.fullLoss(queries, labels) < before - 0.5, `full loss ${before} → ${layer.fullLoss(queries, labels)}`);
 });
+
+test('a composite of composites is the flat composite (the rule composes: a ShardedRow reports its mass)', () => {
+  const t = lowMassTable(70);
+  const q = randomQueries(3, D, 71);
+  const flat = ShardedSampler.create('exact', SIZES, { precision: 'float64' });
+  flat.build(t);
+  // shards [7, 25] and [1, 27], each a composite of two exact samplers
+  const nested = new ShardedSampler([32, 28], (s) => ShardedSampler.create('exact', s.shard === 0 ? [7, 25] : [1, 27], { precision: 'float64' }));
+  nested.build(t);
+  assertSameLogQ(flat, nested, q, 3, 1e-9, 'nested composite');
+  const p = drawChiSquare(nested, queryRow(q, 1), logQAll(flat, queryRow(q, 1)), 20000, 72, 1e-9, 200);
+  assert.ok(p > P_MIN, `nested composite chi-square p = ${p}`);
+});
