@@ -487,7 +487,8 @@ test('OutputLayer on a sharded table equals the unsharded layer: losses, gradien
     // so both layers draw the same negatives from the same generator
     const common = { negatives: 12, convention: cfg.convention, unique: cfg.unique, denseUpdates: cfg.denseUpdates };
     const uns = new OutputLayer({ table: t, sampler: ShardedSampler.create(cfg.sampler, SIZES, cfg.opts), optimizer: createOptimizer('adam', { lr: 0.05 }), ...common });
-    const sh = new OutputLayer({ table: st, sampler: ShardedSampler.create(cfg.sampler, st, cfg.opts), optimizer: createOptimizer('adam', { lr: 0.05 }), ...common });
+    const given = createOptimizer('adam', { lr: 0.05 });
+    const sh = new OutputLayer({ table: st, sampler: ShardedSampler.create(cfg.sampler, st, cfg.opts), optimizer: given, ...common });
     for (let step = 0; step < 6; step++) {
       const { queries, labels } = batch(100 + step, 9);
       const gu = uns.computeGradients({ queries, labels, rng: Rng.fromSeed(step) });
@@ -507,7 +508,8 @@ test('OutputLayer on a sharded table equals the unsharded layer: losses, gradien
     // per-shard Adam state: every shard counted every step; row step counts follow the global ids
     const opts = sh.shardedOptimizer!.shards;
     assert.equal(opts.length, SIZES.length);
-    assert.equal(opts[0], sh.optimizer);
+    assert.equal(opts[0], given);
+    assert.equal(sh.optimizer, sh.shardedOptimizer);
     for (const o of opts) assert.equal(o.steps, 6);
     for (let id = 0; id < N; id++) {
       const s = st.shardOf(id);

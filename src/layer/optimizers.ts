@@ -25,10 +25,17 @@ export interface OptimizerStorage {
   f32(len: number): Float32Array;
   /** A zero-filled Int32Array of `len` elements. */
   i32(len: number): Int32Array;
+  /** Gives back an array of `f32` / `i32` that is no longer used (optional; e.g. `FastKernels.free`). */
+  free?(arr: Float32Array | Int32Array): void;
 }
 
 /** Plain typed arrays. */
 const PLAIN_STORAGE: OptimizerStorage = { f32: (len) => new Float32Array(len), i32: (len) => new Int32Array(len) };
+
+/** Whether `s` is the default storage of plain typed arrays. */
+export function isPlainStorage(s: OptimizerStorage): boolean {
+  return s === PLAIN_STORAGE;
+}
 
 /** Arrays that make up an optimizer's state (for checkpoints). */
 export type OptimizerState = Record<string, Float32Array | Int32Array>;
@@ -43,6 +50,8 @@ export interface SparseOptimizer {
   readonly name: OptimizerName;
   /** Resolved hyper-parameters (defaults filled in). */
   readonly options: Readonly<Record<string, number>>;
+  /** Where the accumulators live (absent: not said; the built-in optimizers always say). */
+  readonly storage?: OptimizerStorage;
   /** Number of `step` calls so far. */
   readonly steps: number;
   /**
@@ -132,7 +141,9 @@ abstract class SparseOptimizerBase implements SparseOptimizer {
   /** Zero gradient over every row (identity ids), reused by {@link SparseOptimizerBase.stepAll}. */
   private all: SparseRowGrad | null = null;
   /** Where the accumulators live. */
-  protected readonly storage: OptimizerStorage;
+  readonly storage: OptimizerStorage;
+  /** Reused compact state of {@link SparseOptimizerBase.stepRows}, by accumulator name. */
+  private compactState: Record<string, Float32Array | Int32Array> = {};
 
   constructor(storage: OptimizerStorage | undefined) {
     this.storage = storage ?? PLAIN_STORAGE;
@@ -234,7 +245,7 @@ abstract class SparseOptimizerBase implements SparseOptimizer {
     for (const [name, arr] of Object.entries(live)) {
       const w = arr.length / n;
       widths[name] = w;
-      const c = arr instanceof Int32Array ? new Int32Array(k * w) : new Float32Array(k * w);
+      const c = this.compactArray(name, arr instanceof Int32Array, Math.max(1, k) * w);
       for (let r = 0; r < k; r++) for (let t = 0; t < w; t++) c[r * w + t] = arr[ids[r]! * w + t]!;
       compact[name] = c;
     }
@@ -250,6 +261,21 @@ abstract class SparseOptimizerBase implements SparseOptimizer {
       }
     }
     this.count++;
+  }
+
+  /**
+   * A reused array of at least `len` elements for the compact accumulator `name`, from the
+   * storage (so that kernel storage keeps the kernels' fast path), grown by doubling.
+   */
+  private compactArray(name: string, int: boolean, len: number): Float32Array | Int32Array {
+    const cur = this.compactState[name];
+    if (cur !== undefined && cur.length >= len && (cur instanceof Int32Array) === int) return cur;
+    let cap = 1;
+    while (cap < len) cap *= 2;
+    if (cur !== undefined && this.storage.free) this.storage.free(cur);
+    const next = int ? this.storage.i32(cap) : this.storage.f32(cap);
+    this.compactState[name] = next;
+    return next;
   }
 
   /** Sizes the state for `table` on first use; later tables must have the same shape. */

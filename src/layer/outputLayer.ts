@@ -32,8 +32,9 @@ export interface OutputLayerOptions<T extends ClassTable | ShardedClassTable = C
    */
   sampler: Sampler;
   /**
-   * Sparse optimizer for the class rows. With a sharded table it optimizes shard 0, and one
-   * optimizer of the same kind and options is created for every other shard.
+   * Sparse optimizer for the class rows. With a sharded table it optimizes shard 0, one optimizer
+   * of the same kind, options and storage is created for every other shard, and the layer's
+   * {@link OutputLayer.optimizer} is the {@link ShardedOptimizer} over all of them.
    */
   optimizer: SparseOptimizer;
   /** Negatives per row, `m ≥ 1`. */
@@ -114,7 +115,11 @@ export class OutputLayer<T extends ClassTable | ShardedClassTable = ClassTable> 
   readonly table: T;
   /** The proposal. */
   readonly sampler: Sampler;
-  /** The optimizer of the class rows. */
+  /**
+   * The optimizer of the class rows: the one given, or with a sharded table the
+   * {@link ShardedOptimizer} over every shard (its `stateTensors` / `loadState` cover the whole
+   * table, in the format of one unsharded optimizer; its `lrScale` sets every shard's).
+   */
   readonly optimizer: SparseOptimizer;
   /** Negatives per row. */
   readonly negatives: number;
@@ -149,7 +154,7 @@ export class OutputLayer<T extends ClassTable | ShardedClassTable = ClassTable> 
     if (!opts.table || !opts.sampler || !opts.optimizer) throw new OptionError('OutputLayer needs table, sampler and optimizer');
     this.table = opts.table;
     this.sampler = opts.sampler;
-    this.optimizer = opts.optimizer;
+    let optimizer = opts.optimizer;
     this.negatives = intOption(opts.negatives, 'negatives', 1, opts.table.n);
     this.convention = opts.convention === undefined ? 'exclusive' : choiceOption(opts.convention, 'convention', CONVENTIONS);
     this.unique = opts.unique ?? false;
@@ -167,8 +172,11 @@ export class OutputLayer<T extends ClassTable | ShardedClassTable = ClassTable> 
       if (!(this.sampler instanceof ShardedSampler)) {
         throw new OptionError(`OutputLayer: a sharded table needs a ShardedSampler of the same layout (e.g. ShardedSampler.create('${this.sampler.name}', table, opts)); got '${this.sampler.name}'`);
       }
-      this.shardedOptimizer = new ShardedOptimizer(this.optimizer, this.table.shards.length);
+      if (optimizer instanceof ShardedOptimizer) throw new OptionError('OutputLayer: give the optimizer of one table (e.g. createOptimizer(...)); the layer builds the per-shard optimizers itself');
+      this.shardedOptimizer = new ShardedOptimizer(optimizer, this.table);
+      optimizer = this.shardedOptimizer;
     } else this.shardedOptimizer = null;
+    this.optimizer = optimizer;
     // Builds the sampler's state (static samplers only check that their class count matches).
     this.buildSampler();
   }

@@ -8,7 +8,7 @@
  */
 import { Bf16ClassTable } from '../core/bf16.js';
 import { ClassTable } from '../core/classTable.js';
-import { OptionError, ShapeError } from '../core/errors.js';
+import { OptionError, ShapeError, StateError } from '../core/errors.js';
 import { logAddExp } from '../core/math.js';
 import { checkLabels, type Labels, type Matrix } from '../core/matrix.js';
 import { shardOfStart, type ShardedClassTable } from '../core/shardedTable.js';
@@ -28,7 +28,7 @@ import {
   type EvaluateResult,
   type EvaluationMetrics,
 } from './evaluator.js';
-import { createOptimizer, type SparseOptimizer } from './optimizers.js';
+import { createOptimizer, isPlainStorage, type OptimizerName, type OptimizerState, type OptimizerStorage, type SparseOptimizer } from './optimizers.js';
 
 /** Input of {@link shardedSampledLoss}: that of {@link sampledSoftmaxLoss} on a sharded table. */
 export interface ShardedSampledLossInput extends Omit<SampledLossInput, 'table'> {
@@ -135,30 +135,95 @@ function lowerBound(ids: Int32Array, x: number): number {
 }
 
 /**
- * A sparse optimizer per shard: shard 0 uses the given optimizer, the others new ones of the same
- * kind and options (so each holds the state of its own shard's rows). Every step is applied to
- * every shard (the shards a gradient does not touch get an empty one), so all count the same steps,
- * and the given optimizer's `lrScale` is passed on to the others before each step.
+ * A sparse optimizer per shard, seen as one optimizer of the whole table: shard 0 uses the given
+ * optimizer, the others new ones of the same kind, options and storage (so each holds the state
+ * of its own shard's rows). Every step is applied to every shard (the shards a gradient does not
+ * touch get an empty one), so all count the same steps; `lrScale` is that of every shard.
+ *
+ * Its state ({@link ShardedOptimizer.stateTensors}) is that of one optimizer of the whole table:
+ * each accumulator is the shards' accumulators concatenated in global row order, `shape` is
+ * `[n, d, hasBias]` of the whole table. A checkpoint of a sharded layer therefore loads into an
+ * unsharded one of the same kind and vice versa, whatever the shard sizes.
+ *
+ * `step` takes a {@link ShardedClassTable} of the layout or a {@link ClassTable} of `n` rows (the
+ * concatenated table: shard `s`'s optimizer updates the view of its rows).
  */
-export class ShardedOptimizer {
+export class ShardedOptimizer implements SparseOptimizer {
   /** One optimizer per shard; `shards[0]` is the one given. */
   readonly shards: readonly SparseOptimizer[];
+  /** Global id of each shard's first row; `starts[shards.length] = n`. */
+  readonly starts: Int32Array;
+  /** Where the accumulators (and the staging rows of bfloat16 shards) live: the given optimizer's storage. */
+  readonly storage: OptimizerStorage | undefined;
+  /** Reused staging rows (and biases) of the bfloat16 path, from {@link ShardedOptimizer.storage}. */
+  private stage: { rows: Float32Array; bias: Float32Array | null } | null = null;
 
-  /** @throws OptionError for a count < 1 */
-  constructor(first: SparseOptimizer, count: number) {
-    intOption(count, 'shards', 1);
+  /**
+   * @param layout the sharded table, or its shard sizes
+   * @throws OptionError for an empty layout or a size < 1
+   */
+  constructor(first: SparseOptimizer, layout: ShardedClassTable | readonly number[]) {
+    let starts: Int32Array;
+    if (Array.isArray(layout)) {
+      if (layout.length === 0) throw new OptionError('ShardedOptimizer: the layout needs at least one shard');
+      starts = new Int32Array(layout.length + 1);
+      for (let s = 0; s < layout.length; s++) starts[s + 1] = starts[s]! + intOption(layout[s], `shard size ${s}`, 1);
+    } else starts = (layout as ShardedClassTable).starts;
+    this.starts = starts;
+    this.storage = first.storage;
     const opts: Record<string, number> = { ...first.options };
-    this.shards = Array.from({ length: count }, (_, s) => (s === 0 ? first : createOptimizer(first.name, opts)));
+    const count = starts.length - 1;
+    this.shards = Array.from({ length: count }, (_, s) => (s === 0 ? first : createOptimizer(first.name, opts, first.storage)));
+    if (kernels.name !== 'ts' && first.name === 'adam' && (first.storage === undefined || isPlainStorage(first.storage))) {
+      noticeOnce(
+        'plain-storage',
+        `samplex: notice: the sharded Adam updates run the TypeScript loop, not the ${kernels.name} kernel: the optimizer's accumulators are plain arrays; create it with kernel storage (createOptimizer('adam', opts, { f32: fast.allocF32, i32: fast.allocI32 })) for the fast path`,
+      );
+    }
+  }
+
+  get name(): OptimizerName {
+    return this.shards[0]!.name;
+  }
+
+  get options(): Readonly<Record<string, number>> {
+    return this.shards[0]!.options;
+  }
+
+  /** Steps so far (every shard counts every step). */
+  get steps(): number {
+    return this.shards[0]!.steps;
+  }
+
+  get lrScale(): number {
+    return this.shards[0]!.lrScale;
+  }
+
+  /** Sets the learning-rate multiplier of every shard. */
+  set lrScale(x: number) {
+    for (const o of this.shards) o.lrScale = x;
+  }
+
+  /** Number of classes of the layout. */
+  get n(): number {
+    return this.starts[this.starts.length - 1]!;
   }
 
   /**
    * Applies a gradient over global ids (ascending, as a loss returns it) shard by shard, with
    * local ids; with `all`, every row of every shard is updated (see {@link SparseOptimizer.stepAll}).
-   * @throws ShapeError (gradient shape, ids not ascending or out of range), as the optimizers
+   * @throws ShapeError (gradient shape, ids not ascending or out of range, a table of another layout), as the optimizers
    */
-  step(table: ShardedClassTable, grad: SparseRowGrad, all = false): void {
-    if (table.shards.length !== this.shards.length) {
-      throw new ShapeError(`ShardedOptimizer: ${this.shards.length} optimizers for a table of ${table.shards.length} shards`);
+  step(table: ShardedClassTable | ClassTable, grad: SparseRowGrad, all = false): void {
+    const count = this.shards.length;
+    if (table instanceof ClassTable) {
+      if (table.n !== this.n) throw new ShapeError(`ShardedOptimizer: the optimizer is for ${this.n} classes, the table has ${table.n}`);
+    } else if (table.shards.length !== count || table.n !== this.n) {
+      throw new ShapeError(`ShardedOptimizer: ${count} optimizers for ${this.n} classes, the table has ${table.shards.length} shards of ${table.n} classes`);
+    } else {
+      for (let s = 1; s < count; s++) {
+        if (table.starts[s] !== this.starts[s]) throw new ShapeError(`ShardedOptimizer: shard ${s} of the table starts at ${table.starts[s]}, the optimizer's at ${this.starts[s]}`);
+      }
     }
     const { d } = table;
     const ids = grad.ids;
@@ -168,20 +233,21 @@ export class ShardedOptimizer {
     }
     for (let i = 0; i < k; i++) {
       const id = ids[i]!;
-      if (id < 0 || id >= table.n) throw new ShapeError(`ShardedOptimizer.step: grad.ids[${i}] = ${id} is outside [0, ${table.n})`);
+      if (id < 0 || id >= this.n) throw new ShapeError(`ShardedOptimizer.step: grad.ids[${i}] = ${id} is outside [0, ${this.n})`);
       if (i > 0 && id <= ids[i - 1]!) throw new ShapeError(`ShardedOptimizer.step: grad.ids must be strictly ascending (distinct); ids[${i - 1}] = ${ids[i - 1]}, ids[${i}] = ${id}`);
     }
-    const scale = this.shards[0]!.lrScale;
-    for (let s = 0; s < this.shards.length; s++) {
-      const start = table.starts[s]!;
+    for (let s = 0; s < count; s++) {
+      const start = this.starts[s]!;
+      const end = this.starts[s + 1]!;
       const a = lowerBound(ids, start);
-      const b = lowerBound(ids, table.starts[s + 1]!);
+      const b = lowerBound(ids, end);
       const local = new Int32Array(b - a);
       for (let i = a; i < b; i++) local[i - a] = ids[i]! - start;
       const part: SparseRowGrad = { ids: local, rows: grad.rows.subarray(a * d, b * d), bias: grad.bias ? grad.bias.subarray(a, b) : null };
       const opt = this.shards[s]!;
-      if (s > 0) opt.lrScale = scale;
-      const t = table.shards[s]!;
+      const t = table instanceof ClassTable
+        ? new ClassTable(end - start, d, table.weights.subarray(start * d, end * d), table.bias ? table.bias.subarray(start, end) : null)
+        : table.shards[s]!;
       if (t instanceof ClassTable) {
         if (all) opt.stepAll(t, part);
         else opt.step(t, part);
@@ -192,19 +258,119 @@ export class ShardedOptimizer {
         t.encodeRows(0, t.n, dec.weights);
         if (t.bias) t.bias.set(dec.bias!);
       } else {
-        // the touched rows only: decoded, updated in float32 with their state, encoded back
-        const k = local.length;
-        const rows = new Float32Array(Math.max(1, k) * d);
-        for (let i = 0; i < k; i++) t.decodeRows(local[i]!, 1, rows, i * d);
-        const bias = t.bias ? new Float32Array(Math.max(1, k)) : null;
-        if (bias) for (let i = 0; i < k; i++) bias[i] = t.bias![local[i]!]!;
+        // the touched rows only: decoded into staging rows (in the optimizer's storage, so that
+        // kernel storage keeps the kernels' fast path), updated in float32 with their state, encoded back
         if (!opt.stepRows) throw new OptionError(`optimizer '${opt.name}' cannot update rows held outside its table (stepRows), which bfloat16 storage needs`);
-        opt.stepRows(t.n, local, new ClassTable(Math.max(1, k), d, rows, bias), { rows: part.rows, bias: part.bias });
-        for (let i = 0; i < k; i++) t.encodeRows(local[i]!, 1, rows, i * d);
-        if (bias) for (let i = 0; i < k; i++) t.bias![local[i]!] = bias[i]!;
+        const kk = local.length;
+        const { rows, bias } = this.staging(Math.max(1, kk), d, t.bias !== null);
+        for (let i = 0; i < kk; i++) t.decodeRows(local[i]!, 1, rows, i * d);
+        if (bias) for (let i = 0; i < kk; i++) bias[i] = t.bias![local[i]!]!;
+        const cap = rows.length / d;
+        opt.stepRows(t.n, local, new ClassTable(cap, d, rows, bias ? bias.subarray(0, cap) : null), { rows: part.rows, bias: part.bias });
+        for (let i = 0; i < kk; i++) t.encodeRows(local[i]!, 1, rows, i * d);
+        if (bias) for (let i = 0; i < kk; i++) t.bias![local[i]!] = bias[i]!;
       }
     }
   }
+
+  /** {@link ShardedOptimizer.step} with every row updated. */
+  stepAll(table: ShardedClassTable | ClassTable, grad: SparseRowGrad): void {
+    this.step(table, grad, true);
+  }
+
+  /** Staging rows for at least `rows` rows of `d` (grown by doubling, from the storage). */
+  private staging(rows: number, d: number, hasBias: boolean): { rows: Float32Array; bias: Float32Array | null } {
+    const st = this.stage;
+    if (st !== null && st.rows.length >= rows * d && (st.bias !== null) === hasBias) return st;
+    let cap = 1;
+    while (cap < rows) cap *= 2;
+    const storage = this.storage ?? PLAIN;
+    if (st !== null && storage.free) {
+      storage.free(st.rows);
+      if (st.bias) storage.free(st.bias);
+    }
+    this.stage = { rows: storage.f32(cap * d), bias: hasBias ? storage.f32(cap) : null };
+    return this.stage;
+  }
+
+  /**
+   * The state of one optimizer of the whole table: `shape` `[n, d, hasBias]`, `steps`, and each
+   * accumulator the shards' concatenated in global row order (copies). Before the first step:
+   * `shape` `[0, 0, 0]` and no accumulators, as an unsized optimizer.
+   * @throws StateError when some shards' optimizers are sized and others not (they were stepped apart)
+   */
+  stateTensors(): OptimizerState {
+    const parts = this.shards.map((o) => o.stateTensors());
+    const sized = parts.map((p) => p['shape']![0]! > 0);
+    const steps = Int32Array.from([this.steps]);
+    if (sized.every((x) => !x)) return { shape: Int32Array.from([0, 0, 0]), steps };
+    if (!sized.every((x) => x)) throw new StateError('ShardedOptimizer.stateTensors: some shards have optimizer state and others none; step the shards together (ShardedOptimizer.step)');
+    const shape0 = parts[0]!['shape']!;
+    const out: OptimizerState = { shape: Int32Array.from([this.n, shape0[1]!, shape0[2]!]), steps };
+    for (const name of Object.keys(parts[0]!)) {
+      if (name === 'shape' || name === 'steps') continue;
+      const first = parts[0]![name]!;
+      const w = first.length / (this.starts[1]! - this.starts[0]!);
+      const cat = first instanceof Int32Array ? new Int32Array(this.n * w) : new Float32Array(this.n * w);
+      for (let s = 0; s < this.shards.length; s++) {
+        const arr = parts[s]![name];
+        if (arr === undefined) throw new StateError(`ShardedOptimizer.stateTensors: shard ${s} has no tensor '${name}'`);
+        cat.set(arr as never, this.starts[s]! * w);
+      }
+      out[name] = cat;
+    }
+    return out;
+  }
+
+  /**
+   * Restores a state of one optimizer of the whole table (from {@link ShardedOptimizer.stateTensors},
+   * or from an unsharded optimizer of the same kind on `n` classes): each accumulator is split by
+   * the shards' row ranges (copied).
+   * @throws StateError when the shape, names, kinds or sizes do not fit
+   */
+  loadState(state: OptimizerState): void {
+    const shape = state['shape'];
+    const steps = state['steps'];
+    if (!(shape instanceof Int32Array) || shape.length !== 3 || !(steps instanceof Int32Array) || steps.length !== 1) {
+      throw new StateError(`${this.name}.loadState: expected Int32Array tensors 'shape' [n, d, hasBias] and 'steps' [count]`);
+    }
+    const n = shape[0]!;
+    if (n !== 0 && n !== this.n) throw new StateError(`${this.name}.loadState: the state is for ${n} classes, this sharded optimizer for ${this.n}`);
+    const widths: Record<string, number> = {};
+    for (const [name, arr] of Object.entries(state)) {
+      if (name === 'shape' || name === 'steps') continue;
+      if (n === 0 || arr.length % n !== 0) throw new StateError(`${this.name}.loadState: tensor '${name}' has ${arr.length} values, not a whole number per row of ${n} classes`);
+      widths[name] = arr.length / n;
+    }
+    // check every shard's part before changing any: load into scratch optimizers first
+    const parts = this.shards.map((_, s) => {
+      const a = this.starts[s]!;
+      const b = this.starts[s + 1]!;
+      const p: OptimizerState = { shape: Int32Array.from([n === 0 ? 0 : b - a, shape[1]!, shape[2]!]), steps };
+      for (const [name, arr] of Object.entries(state)) {
+        if (name === 'shape' || name === 'steps') continue;
+        const w = widths[name]!;
+        p[name] = arr.subarray(a * w, b * w);
+      }
+      return p;
+    });
+    const opts: Record<string, number> = { ...this.options };
+    for (const p of parts) createOptimizer(this.name, opts).loadState(p);
+    for (let s = 0; s < this.shards.length; s++) this.shards[s]!.loadState(parts[s]!);
+  }
+}
+
+/** Plain typed arrays (when the optimizer names no storage). */
+const PLAIN: OptimizerStorage = { f32: (len) => new Float32Array(len), i32: (len) => new Int32Array(len) };
+
+const noticed = new Set<string>();
+
+/** Writes a one-line notice to stderr, once per key and process. */
+function noticeOnce(key: string, line: string): void {
+  if (noticed.has(key)) return;
+  noticed.add(key);
+  if (typeof process !== 'undefined' && process.stderr) process.stderr.write(line + '\n');
+  else console.warn(line);
 }
 
 /** The entries of `l` whose ids lie in `[start, end)`, as local ids, and their indices in `l.ids`. */
