@@ -52,3 +52,44 @@ test('sharded and unsharded OutputLayer agree on the WebAssembly kernels', { ski
     await fk.close();
   }
 });
+
+test('bfloat16 shards on kernel storage: every shard optimizer takes that storage and every Adam update runs on kernel memory', { skip: !(features.simd && features.sharedMemory) && 'no WebAssembly SIMD' }, async () => {
+  const fk = await initFastKernels({ path: 'simd', threads: 0 });
+  const wasmAdam = kernels.adamRows;
+  try {
+    const [n, d] = [300, 16];
+    const sizes = [100, 57, 143];
+    const base = randomTable(n, d, 3, true, 0.5);
+    // record, for every adamRows call, whether the table rows, moments and step counts lie in kernel memory
+    const owned: boolean[] = [];
+    kernels.adamRows = (w, m, v, dd, ids, count, g, steps, lr, b1, b2, eps) => {
+      owned.push(fk.arena!.owns(w) && fk.arena!.owns(m) && fk.arena!.owns(v) && fk.arena!.owns(steps));
+      wasmAdam(w, m, v, dd, ids, count, g, steps, lr, b1, b2, eps);
+    };
+    const storage = { f32: fk.allocF32, i32: fk.allocI32, free: fk.free };
+    const layers = [storage, undefined].map((s) => {
+      const st = ShardedClassTable.split(base.clone(), sizes, 'bf16');
+      return new OutputLayer({ table: st, sampler: ShardedSampler.create('uniform', st), optimizer: createOptimizer('adam', { lr: 0.02 }, s), negatives: 10 });
+    });
+    const [fast, plain] = layers as [OutputLayer<ShardedClassTable>, OutputLayer<ShardedClassTable>];
+    for (const o of fast.shardedOptimizer!.shards) assert.equal(o.storage, storage);
+    const rng = Rng.fromSeed(4);
+    for (let step = 0; step < 4; step++) {
+      const queries = randomQueries(24, d, 20 + step);
+      const labels = multiLabels(Array.from({ length: 24 }, () => [rng.int(n)]));
+      owned.length = 0;
+      const a = fast.step({ queries, labels, rng: Rng.fromSeed(step) });
+      assert.equal(owned.length, sizes.length, 'one Adam call per shard');
+      assert.ok(owned.every((x) => x), `step ${step}: an Adam update ran on arrays outside kernel memory (the TypeScript loop)`);
+      owned.length = 0;
+      const b = plain.step({ queries, labels, rng: Rng.fromSeed(step) });
+      assert.ok(owned.every((x) => !x), 'plain storage: the arrays are outside kernel memory');
+      // the kernel and the TypeScript loop round differently (float32 vs float64 arithmetic): close, not equal
+      assert.ok(Math.abs(a.loss - b.loss) < 1e-3 * Math.max(1, Math.abs(b.loss)), `step ${step}: loss ${a.loss} vs ${b.loss}`);
+    }
+    assert.ok(maxAbsDiff(fast.table.toTable().weights, plain.table.toTable().weights) < 0.05);
+  } finally {
+    kernels.adamRows = wasmAdam;
+    await fk.close();
+  }
+});
