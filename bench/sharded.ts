@@ -1,6 +1,6 @@
 /**
  * Sharded class tables: the cost of a training step on a sharded table (float32 and bfloat16)
- * against the unsharded one, and what bfloat16 storage does to quality on a planted synthetic
+ * against the unsharded one, draws per second of composite samplers against unsharded ones, and what bfloat16 storage does to quality on a planted synthetic
  * problem (labelled as such). `npm run bench -- --filter sharded`.
  */
 import { ClassTable } from '../src/core/classTable.js';
@@ -11,6 +11,7 @@ import { kernels } from '../src/kernels/index.js';
 import { OutputLayer } from '../src/layer/outputLayer.js';
 import { createOptimizer } from '../src/layer/optimizers.js';
 import '../src/samplers/index.js';
+import { createSampler } from '../src/samplers/factory.js';
 import { ShardedSampler } from '../src/samplers/sharded.js';
 import { emit, medianMs } from './util.js';
 
@@ -33,6 +34,36 @@ function stepTimes(n: number, d: number, B: number, m: number, shards: number): 
     let s = 0;
     const ms = medianMs(() => layer.step({ queries: q, labels, rng: Rng.fromSeed(s++) }), 9, 2);
     emit({ bench: 'sharded.step', layout, n, d, B, m, shards: layout === 'unsharded' ? 1 : shards, sampler: 'uniform', optimizer: 'adam', kernels: kernels.name, stepMs: +ms.toFixed(2), tableMB: +(table.byteLength / 2 ** 20).toFixed(1) });
+  }
+}
+
+/**
+ * Draws per second of a composite sampler over `shards` shards against the unsharded sampler
+ * (same table, queries and options; `m` draws for each of `B` query rows, with replacement).
+ */
+function drawRates(n: number, d: number, B: number, m: number, shards: number): void {
+  const rng = Rng.fromSeed(6);
+  const table = ClassTable.init(n, d, rng, { bias: true });
+  const queries = matrix(B, d);
+  for (let i = 0; i < queries.data.length; i++) queries.data[i] = rng.normal();
+  const sizes = Array.from({ length: shards }, (_, s) => Math.floor(((s + 1) * n) / shards) - Math.floor((s * n) / shards));
+  const cases: [string, Record<string, unknown>, number][] = [
+    ['uniform', {}, 9],
+    ['midx', { stage: 'uniform' }, 5],
+    ['midx', { stage: 'softmax' }, 3],
+    ['exact', {}, 3],
+  ];
+  for (const [name, opts, reps] of cases) {
+    const rowsOf = name === 'exact' ? Math.min(B, 32) : B; // exact scores every class of every row: fewer rows
+    const q = rowsOf === B ? queries : matrix(rowsOf, d, queries.data.slice(0, rowsOf * d));
+    for (const layout of ['unsharded', 'sharded'] as const) {
+      const sampler = layout === 'unsharded' ? createSampler(name, opts) : ShardedSampler.create(name, sizes, opts);
+      sampler.build(table);
+      let s = 0;
+      const sample = (): unknown => sampler.sample({ m, rng: Rng.fromSeed(s++), queries: sampler.adaptive ? q : null, rows: rowsOf });
+      const ms = medianMs(() => void sample(), reps, 1);
+      emit({ bench: 'sharded.draws', sampler: name, ...opts, layout, n, d, rows: rowsOf, m, shards: layout === 'unsharded' ? 1 : shards, kernels: kernels.name, ms: +ms.toFixed(2), drawsPerSec: Math.round((rowsOf * m) / (ms / 1000)) });
+    }
   }
 }
 
@@ -83,6 +114,7 @@ function bf16Quality(n: number, d: number, steps: number, lr: number): void {
 export async function run(filter?: string): Promise<void> {
   const want = (name: string): boolean => !filter || name.includes(filter);
   if (want('sharded.step')) stepTimes(100_000, 64, 256, 100, 4);
+  if (want('sharded.draws')) drawRates(100_000, 64, 256, 100, 4);
   if (want('sharded.bf16Quality')) {
     // Adam's steps are about lr per coordinate: at lr = 0.001 many fall below half a bfloat16 ulp
     // of the weights (2^−9 relative) and are rounded away, at lr = 0.01 most are kept

@@ -590,3 +590,54 @@ test('a composite of composites is the flat composite (the rule composes: a Shar
   const p = drawChiSquare(nested, queryRow(q, 1), logQAll(flat, queryRow(q, 1)), 20000, 72, 1e-9, 200);
   assert.ok(p > P_MIN, `nested composite chi-square p = ${p}`);
 });
+
+test('batched composite draws (drawMany): independent draws of the composite at every position of a row, deterministic (chi-square)', () => {
+  // unequal shard masses: unigram counts growing with the id
+  const c = new Float64Array(N);
+  for (let i = 0; i < N; i++) c[i] = 1 + (i % 13) + i / 4;
+  const comp = ShardedSampler.create('unigram', SIZES, { counts: c });
+  comp.build(randomTable(N, D, 90));
+  const S = SIZES.length;
+  const starts = comp.starts;
+  const shardOf = (id: number): number => {
+    let s = 0;
+    while (id >= starts[s + 1]!) s++;
+    return s;
+  };
+  // the unsharded proposal (counts raised to the sampler's alpha), summed per shard
+  const uns = createSampler('unigram', { counts: c });
+  uns.build(randomTable(N, D, 90));
+  const expected = logQRows(uns, null, 1);
+  const pS = Float64Array.from({ length: S }, (_, s) => {
+    let a = 0;
+    for (let i = starts[s]!; i < starts[s + 1]!; i++) a += Math.exp(expected[i]!);
+    return a;
+  });
+  const m = 6;
+  const rows = 6000;
+  const dr = comp.sample({ m, rows, rng: Rng.fromSeed(91) });
+  // the same seed gives the same draws
+  assert.deepEqual(comp.sample({ m, rows, rng: Rng.fromSeed(91) }).ids, dr.ids);
+  // each position's shard follows P(s); the shards of positions 0 and m−1 are independent
+  for (const j of [0, m - 1]) {
+    const hist = new Float64Array(S);
+    for (let r = 0; r < rows; r++) hist[shardOf(dr.ids[r * m + j]!)]!++;
+    const p = chiSquareTest(hist, pS).pValue;
+    assert.ok(p > P_MIN, `position ${j}: shard chi-square p = ${p}`);
+  }
+  const pair = new Float64Array(S * S);
+  const pairP = new Float64Array(S * S);
+  for (let a = 0; a < S; a++) for (let b = 0; b < S; b++) pairP[a * S + b] = pS[a]! * pS[b]!;
+  for (let r = 0; r < rows; r++) pair[shardOf(dr.ids[r * m]!) * S + shardOf(dr.ids[r * m + m - 1]!)]!++;
+  const pp = chiSquareTest(pair, pairP).pValue;
+  assert.ok(pp > P_MIN, `positions 0 and ${m - 1}: joint shard chi-square p = ${pp}`);
+  // the class of one position follows the unsharded probabilities, log q exact
+  const hist = new Float64Array(N);
+  for (let r = 0; r < rows; r++) {
+    const id = dr.ids[r * m + 2]!;
+    hist[id]!++;
+    assert.ok(Math.abs(dr.logQ[r * m + 2]! - expected[id]!) < 1e-12);
+  }
+  const p = chiSquareTest(hist, Float64Array.from(expected, Math.exp)).pValue;
+  assert.ok(p > P_MIN, `position 2: class chi-square p = ${p}`);
+});

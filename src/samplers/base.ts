@@ -22,9 +22,11 @@ export interface RowDistribution {
   logProb(id: number): number;
   /**
    * Optional batched form of `draw`: writes `count` draws to `ids[o..o+count)` and their
-   * log-probabilities to `logQ[o..o+count)`. It must consume `rng` as `count` calls of `draw`
-   * would and return the same ids, so that the batched and the one-by-one paths agree exactly;
-   * it lets a distribution do per-row work for all the draws at once (see MIDX's `softmax` stage).
+   * log-probabilities to `logQ[o..o+count)`; it lets a distribution do per-row work for all the
+   * draws at once (see MIDX's `softmax` stage). The draws must be independent draws of the row's
+   * distribution, as `count` calls of `draw` make them, and depend on `rng` alone. MIDX's consumes
+   * `rng` as those calls would and returns the same ids; a sharded composite's groups the draws
+   * by shard, so it returns other ids (same law, still deterministic).
    */
   drawMany?(rng: Rng, count: number, ids: Int32Array, logQ: Float64Array, o: number): void;
   /**
@@ -387,8 +389,8 @@ export function drawRow(
   }
   const maxTries = TRIES_PER_DRAW * m + EXTRA_TRIES;
   // Draws come in rounds of as many as are still missing. Every draw of a round adds at most
-  // one id, so a round never draws past the point where the one-by-one loop would stop: the
-  // generator is consumed exactly as by single draws.
+  // one id, so a round never draws past the point where the one-by-one loop would stop: the draws
+  // (and, for a `drawMany` that equals single draws, the generator's use) are those of single draws.
   if (!unique) {
     let attempts = 0;
     let j = 0;

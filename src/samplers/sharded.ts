@@ -315,8 +315,18 @@ class ShardedRow implements RowDistribution {
   private readonly cum: Float64Array;
   private readonly logM: Float64Array;
 
+  /** Scratch of {@link ShardedRow.drawMany}: each draw's shard, its slot in the shard-ordered draws, those draws. */
+  private lab = new Int32Array(0);
+  private slot = new Int32Array(0);
+  private tmpIds = new Int32Array(0);
+  private tmpLogQ = new Float64Array(0);
+  private readonly offs: Int32Array;
+  private readonly fill: Int32Array;
+
   constructor(private readonly starts: Int32Array) {
     const S = starts.length - 1;
+    this.offs = new Int32Array(S + 1);
+    this.fill = new Int32Array(S);
     this.logP = new Float64Array(S);
     this.cum = new Float64Array(S);
     this.logM = new Float64Array(S);
@@ -348,17 +358,71 @@ class ShardedRow implements RowDistribution {
     }
   }
 
-  draw(rng: Rng): number {
+  /** A shard drawn with probability `P(s)` (one `rng.float()`). */
+  private pickShard(rng: Rng): number {
     const S = this.cum.length;
     const u = rng.float() * this.cum[S - 1]!;
     let s = 0;
     while (s < S - 1 && !(this.cum[s]! > u)) s++;
     // u rounding up to the total could land on a trailing shard of zero probability
     while (s > 0 && this.logP[s] === -Infinity) s--;
+    return s;
+  }
+
+  draw(rng: Rng): number {
+    const s = this.pickShard(rng);
     const d = this.dists[s]!;
     const local = d.draw(rng);
     this.lastLogQ = this.logP[s]! + d.lastLogQ;
     return this.starts[s]! + local;
+  }
+
+  /**
+   * `count` independent draws, batched per shard: the shard of every draw first (`count` calls of
+   * `rng.float()`), then each shard's `k_s` draws in one call of its `drawMany` (one by one where
+   * it has none), placed back at the positions of their shard. Every draw's shard is drawn from
+   * `P(s)` and its class from the shard's distribution independently of the others, so the draws
+   * have the joint law of `count` calls of `draw` (in another order of `rng` consumption: the ids
+   * differ from those calls', deterministically).
+   */
+  drawMany(rng: Rng, count: number, ids: Int32Array, logQ: Float64Array, o: number): void {
+    const S = this.cum.length;
+    if (this.lab.length < count) {
+      this.lab = new Int32Array(count);
+      this.slot = new Int32Array(count);
+      this.tmpIds = new Int32Array(count);
+      this.tmpLogQ = new Float64Array(count);
+    }
+    const { lab, slot, tmpIds, tmpLogQ, offs } = this;
+    offs.fill(0);
+    for (let j = 0; j < count; j++) {
+      const s = this.pickShard(rng);
+      lab[j] = s;
+      offs[s + 1]!++;
+    }
+    for (let s = 0; s < S; s++) offs[s + 1]! += offs[s]!;
+    const fill = this.fill;
+    fill.set(offs.subarray(0, S));
+    for (let j = 0; j < count; j++) slot[j] = fill[lab[j]!]!++;
+    for (let s = 0; s < S; s++) {
+      const k = offs[s + 1]! - offs[s]!;
+      if (k === 0) continue;
+      const d = this.dists[s]!;
+      if (d.drawMany) d.drawMany(rng, k, tmpIds, tmpLogQ, offs[s]!);
+      else {
+        for (let j = offs[s]!; j < offs[s + 1]!; j++) {
+          tmpIds[j] = d.draw(rng);
+          tmpLogQ[j] = d.lastLogQ;
+        }
+      }
+    }
+    for (let j = 0; j < count; j++) {
+      const s = lab[j]!;
+      const p = slot[j]!;
+      ids[o + j] = this.starts[s]! + tmpIds[p]!;
+      logQ[o + j] = this.logP[s]! + tmpLogQ[p]!;
+    }
+    if (count > 0) this.lastLogQ = logQ[o + count - 1]!;
   }
 
   logProb(id: number): number {
