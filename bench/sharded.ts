@@ -3,7 +3,11 @@
  * against the unsharded one, draws per second of composite samplers against unsharded ones, and what bfloat16 storage does to quality on a planted synthetic
  * problem (labelled as such). `npm run bench -- --filter sharded`.
  */
+import { loadXmcData } from '../src/apps/xmc/data.js';
+import { XmcTrainer } from '../src/apps/xmc/trainer.js';
+import { decodeBf16, encodeBf16 } from '../src/core/bf16.js';
 import { ClassTable } from '../src/core/classTable.js';
+import { initFastKernels, tableInKernelMemory } from '../src/kernels/fast.js';
 import { matrix, singleLabels, type Labels, type Matrix } from '../src/core/matrix.js';
 import { Rng } from '../src/core/rng.js';
 import { ShardedClassTable } from '../src/core/shardedTable.js';
@@ -111,6 +115,42 @@ function bf16Quality(n: number, d: number, steps: number, lr: number): void {
   }
 }
 
+/**
+ * bfloat16 class table on real data: the extreme-classification app (`XmcTrainer`, `midx`, its
+ * defaults) on the built-in WordNet split, float32 against a class table held at bfloat16
+ * precision, same seed and epochs. The bfloat16 table is the float32 table rounded to nearest even
+ * after every step (and before the first), which `test/bf16.test.ts` shows trains exactly as bf16
+ * storage does; one difference: the sampler's periodic rebuild (every 100 steps) reads the table
+ * just before that step's rounding (it changes the proposal only, which stays exactly reported).
+ * Only the class table is rounded; the encoder stays float32.
+ */
+async function bf16Xmc(epochs: number): Promise<void> {
+  const data = loadXmcData('wordnet');
+  for (const storage of ['f32', 'bf16'] as const) {
+    const fast = await initFastKernels({ threads: 0 });
+    try {
+      const trainer = new XmcTrainer(data.split, { sampler: 'midx', seed: 1, lrDecayEpochs: epochs }, {
+        placeTable: (t) => tableInKernelMemory(fast, t),
+        optimizerStorage: { f32: fast.allocF32, i32: fast.allocI32 },
+      });
+      const w = trainer.model.table.weights;
+      const enc = new Uint16Array(w.length);
+      const round = (): void => {
+        encodeBf16(w, 0, enc, 0, w.length);
+        decodeBf16(enc, 0, w, 0, w.length);
+      };
+      if (storage === 'bf16') round();
+      const t0 = performance.now();
+      for (let e = 0; e < epochs; e++) trainer.trainEpoch(storage === 'bf16' ? round : undefined);
+      const sec = (performance.now() - t0) / 1000;
+      const m = await trainer.evaluate();
+      emit({ bench: 'sharded.bf16Xmc', data: 'wordnet', storage, n: trainer.model.table.n, d: trainer.model.table.d, epochs, sampler: 'midx', kernels: kernels.name, trainSec: +sec.toFixed(1), testNll: +m.nll.toFixed(4), p1: +m.p1.toFixed(4), p5: +m.p5.toFixed(4), ndcg5: +m.ndcg5.toFixed(4) });
+    } finally {
+      await fast.close();
+    }
+  }
+}
+
 export async function run(filter?: string): Promise<void> {
   const want = (name: string): boolean => !filter || name.includes(filter);
   if (want('sharded.step')) stepTimes(100_000, 64, 256, 100, 4);
@@ -120,4 +160,6 @@ export async function run(filter?: string): Promise<void> {
     // of the weights (2^−9 relative) and are rounded away, at lr = 0.01 most are kept
     for (const lr of [0.01, 0.001]) bf16Quality(5000, 32, 600, lr);
   }
+  // minutes long: only when asked for by name (`--filter sharded.bf16Xmc`; EPOCHS, default 2)
+  if (filter !== undefined && filter.includes('bf16Xmc')) await bf16Xmc(Number(process.env['EPOCHS'] ?? 2));
 }
