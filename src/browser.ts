@@ -26,6 +26,8 @@ export { initFastKernels, tableInKernelMemory, type FastKernels, type FastKernel
 export { defaultKernels, tsKernels, useKernels, type KernelSet } from './kernels/index.js';
 export { logExpectedCount, logExpectedCountOf, type Sampler, type SampleOptions, type Draws } from './samplers/types.js';
 export { SamplerBase, type RowDistribution } from './samplers/base.js';
+export { ShardedClassTable, type ShardLayoutOptions, type ShardedInitOptions, type TableShard, type TableStorage } from './core/shardedTable.js';
+export { Bf16ClassTable } from './core/bf16.js';
 export {
   createSampler,
   createSamplerFor,
@@ -53,6 +55,7 @@ export {
   type MidxOptions,
 } from './samplers/index.js';
 export { CONVENTIONS, type Convention, type LossResult, type SampledLossInput } from './loss/types.js';
+export { ShardedSampler, type ShardSamplerFactory, type ShardedCreateOptions } from './samplers/sharded.js';
 export { sampledSoftmaxLoss } from './loss/sampled.js';
 export { fullSoftmaxLoss, type FullLossOptions } from './loss/full.js';
 export { precisionAtK, recallAtK, ndcgAtK, meanNll, perplexity } from './loss/metrics.js';
@@ -70,6 +73,7 @@ export {
 export { evaluateAsync, evaluateMetricsAsync } from './layer/evaluator.js';
 export { runBiasStudy, type BiasRow, type BiasStudyOptions, type StudySampler } from './diagnostics/bias.js';
 export { syntheticTable, syntheticQueries } from './diagnostics/synthetic.js';
+export { ShardedOptimizer } from './layer/sharded.js';
 export { biasReportHtml } from './report/bias.js';
 export { trainingReportHtml, type TrainingRun } from './report/training.js';
 export type { SparseDataset, DatasetSplit } from './data/sparse.js';

@@ -3,7 +3,7 @@
  * optional bias per class. Logits are `o_i = h · c_i + b_i`.
  * @module
  */
-import { kernels } from '../kernels/index.js';
+import { NORMAL_CHUNK, tableFills } from './fill.js';
 import { OptionError, ShapeError } from './errors.js';
 import type { Rng } from './rng.js';
 import { assertFinite, intOption, numOption } from './validate.js';
@@ -62,17 +62,8 @@ export class ClassTable {
   static init(n: number, d: number, rng: Rng, opts: TableInitOptions = {}): ClassTable {
     intOption(n, 'n (number of classes)', 1);
     intOption(d, 'd (embedding dimension)', 1);
-    const init = opts.init ?? 'normal';
-    const scale = opts.scale === undefined ? 1 / Math.sqrt(d) : numOption(opts.scale, 'scale', 0);
-    if (init !== 'zeros' && init !== 'normal' && init !== 'uniform' && init !== 'xavier') {
-      throw new OptionError(`unknown table init '${String(init)}'; use zeros, normal, uniform or xavier`);
-    }
     const w = new Float32Array(n * d);
-    if (init !== 'zeros') {
-      const state = Int32Array.from(rng.split().state());
-      if (init === 'normal') kernels.fillNormal(w, 0, w.length, state, scale, 0);
-      else kernels.fillUniform(w, 0, w.length, state, init === 'xavier' ? Math.sqrt(6 / (n + d)) : scale);
-    }
+    tableFiller(n, d, opts)(w, tableFillState(rng), 0);
     return new ClassTable(n, d, w, opts.bias ? new Float32Array(n) : null);
   }
 
@@ -99,5 +90,49 @@ export class ClassTable {
   /** Bytes held by the weights and bias. */
   get byteLength(): number {
     return this.weights.byteLength + (this.bias ? this.bias.byteLength : 0);
+  }
+}
+
+/** The generator words of a table fill: one `split()` of `rng` (which advances by that split). */
+export function tableFillState(rng: Rng): Int32Array {
+  return Int32Array.from(rng.split().state());
+}
+
+/**
+ * The fill of {@link ClassTable.init} for an `n × d` table: a function that writes the values at
+ * positions `start … start + w.length − 1` of the initializer's stream (seeded by `state`, from
+ * {@link tableFillState}) into `w`. Filling consecutive pieces of a table in order, each at its
+ * position, gives the values of one fill of the whole table (this is how a sharded table is
+ * initialized). The normal stream is addressed by position; the uniform one advances `state`, so
+ * its pieces must come in order.
+ * @throws OptionError for an unknown initializer or a bad scale
+ */
+export function tableFiller(n: number, d: number, opts: TableInitOptions): (w: Float32Array, state: Int32Array, start: number) => void {
+  const init = opts.init ?? 'normal';
+  const scale = opts.scale === undefined ? 1 / Math.sqrt(d) : numOption(opts.scale, 'scale', 0);
+  switch (init) {
+    case 'zeros':
+      return () => {};
+    case 'normal':
+      return (w, state, start) => {
+        // a piece that starts inside a chunk takes that chunk's tail, then whole chunks
+        const skip = start % NORMAL_CHUNK;
+        let head = 0;
+        if (skip !== 0) {
+          const tmp = new Float32Array(NORMAL_CHUNK);
+          tableFills.normal(tmp, 0, NORMAL_CHUNK, state, scale, start - skip);
+          head = Math.min(NORMAL_CHUNK - skip, w.length);
+          w.set(tmp.subarray(skip, skip + head));
+        }
+        if (head < w.length) tableFills.normal(w, head, w.length - head, state, scale, start + head);
+      };
+    case 'uniform':
+      return (w, state) => tableFills.uniform(w, 0, w.length, state, scale);
+    case 'xavier': {
+      const a = Math.sqrt(6 / (n + d));
+      return (w, state) => tableFills.uniform(w, 0, w.length, state, a);
+    }
+    default:
+      throw new OptionError(`unknown table init '${String(init)}'; use zeros, normal, uniform or xavier`);
   }
 }

@@ -4,6 +4,7 @@
  * @module
  */
 import { loadDefaultKernels } from './auto.js';
+import { tableFills } from '../core/fill.js';
 import * as ref from './ref.js';
 import type { AsyncKernels } from './pool.js';
 import type { KernelSet } from './types.js';
@@ -79,6 +80,10 @@ stubs(defaultKernels, false);
  */
 export const kernels: KernelSet = { ...tsKernels };
 stubs(kernels, true);
+
+// `ClassTable.init` (in core/, below this layer) fills through the active kernels
+tableFills.normal = (out, off, len, seed, scale, start) => kernels.fillNormal(out, off, len, seed, scale, start);
+tableFills.uniform = (out, off, len, state, scale) => kernels.fillUniform(out, off, len, state, scale);
 
 /**
  * Installs `set` as the active kernels; returns the previous ones ({@link defaultKernels} when

@@ -432,8 +432,9 @@ export function evaluateMetrics(
   labels: Labels,
   opts: EvaluateMetricsOptions = {},
 ): EvaluationMetrics {
-  const kmax = metricsK(table, opts);
-  return metricsOf(evaluate(queries, table, metricsEvalOptions(labels, kmax, opts)), labels, opts, kmax);
+  const ks = metricCutoffs(opts, table.n);
+  const ev = evaluate(queries, table, evaluateOptionsFor(opts, ks, labels));
+  return metricsOf(ev, labels, ks);
 }
 
 /**
@@ -447,30 +448,35 @@ export async function evaluateMetricsAsync(
   labels: Labels,
   opts: EvaluateMetricsOptions = {},
 ): Promise<EvaluationMetrics> {
-  const kmax = metricsK(table, opts);
-  return metricsOf(await evaluateAsync(queries, table, metricsEvalOptions(labels, kmax, opts)), labels, opts, kmax);
+  const ks = metricCutoffs(opts, table.n);
+  return metricsOf(await evaluateAsync(queries, table, evaluateOptionsFor(opts, ks, labels)), labels, ks);
 }
 
-/** Checks the options of {@link evaluateMetrics}; returns the largest cut-off. */
-function metricsK(table: ClassTable, opts: EvaluateMetricsOptions): number {
+/**
+ * The cut-offs of {@link evaluateMetrics} for `n` classes (default `[1, 3, 5]`), validated.
+ * @throws OptionError for unknown options, or cut-offs that are empty or not in `[1, n]`
+ */
+export function metricCutoffs(opts: EvaluateMetricsOptions, n: number): readonly number[] {
   rejectUnknown(opts, ['ks', 'exclude', 'blockSize'], 'evaluateMetrics');
   const ks = opts.ks ?? [1, 3, 5];
   if (!Array.isArray(ks) || ks.length === 0) throw new OptionError('evaluateMetrics: ks must be a non-empty array of cut-offs, e.g. [1, 3, 5]');
-  for (const c of ks) intOption(c, 'ks[]', 1, table.n);
-  return Math.max(...ks);
+  for (const c of ks) intOption(c, 'ks[]', 1, n);
+  return ks;
 }
 
-function metricsEvalOptions(labels: Labels, kmax: number, opts: EvaluateMetricsOptions): EvaluateOptions {
+/** The {@link evaluate} options {@link evaluateMetrics} runs with (`k = max(ks)`). */
+export function evaluateOptionsFor(opts: EvaluateMetricsOptions, ks: readonly number[], labels: Labels): EvaluateOptions {
   return {
-    k: kmax,
+    k: Math.max(...ks),
     labels,
     ...(opts.exclude ? { exclude: opts.exclude } : {}),
     ...(opts.blockSize !== undefined ? { blockSize: opts.blockSize } : {}),
   };
 }
 
-function metricsOf(ev: EvaluateResult, labels: Labels, opts: EvaluateMetricsOptions, kmax: number): EvaluationMetrics {
-  const ks = opts.ks ?? [1, 3, 5];
+/** NLL, perplexity and the ranking metrics at every cut-off from an evaluation run with `k = max(ks)` and `labels`. */
+export function metricsOf(ev: EvaluateResult, labels: Labels, ks: readonly number[]): EvaluationMetrics {
+  const kmax = Math.max(...ks);
   const precision: Record<number, number> = {};
   const recall: Record<number, number> = {};
   const ndcg: Record<number, number> = {};

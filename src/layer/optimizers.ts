@@ -27,10 +27,17 @@ export interface OptimizerStorage {
   f32(len: number): Float32Array;
   /** A zero-filled Int32Array of `len` elements. */
   i32(len: number): Int32Array;
+  /** Gives back an array of `f32` / `i32` that is no longer used (optional; e.g. `FastKernels.free`). */
+  free?(arr: Float32Array | Int32Array): void;
 }
 
 /** Plain typed arrays. */
 const PLAIN_STORAGE: OptimizerStorage = { f32: (len) => new Float32Array(len), i32: (len) => new Int32Array(len) };
+
+/** Whether `s` is the default storage of plain typed arrays. */
+export function isPlainStorage(s: OptimizerStorage): boolean {
+  return s === PLAIN_STORAGE;
+}
 
 /** Arrays that make up an optimizer's state (for checkpoints). */
 export type OptimizerState = Record<string, Float32Array | Int32Array>;
@@ -45,6 +52,8 @@ export interface SparseOptimizer {
   readonly name: OptimizerName;
   /** Resolved hyper-parameters (defaults filled in). */
   readonly options: Readonly<Record<string, number>>;
+  /** Where the accumulators live (absent: not said; the built-in optimizers always say). */
+  readonly storage?: OptimizerStorage;
   /** Number of `step` calls so far. */
   readonly steps: number;
   /**
@@ -68,6 +77,15 @@ export interface SparseOptimizer {
    * @throws as {@link SparseOptimizer.step}
    */
   stepAll(table: ClassTable, grad: SparseRowGrad): void;
+  /**
+   * {@link SparseOptimizer.step} on rows held outside the table the state belongs to (e.g. rows
+   * decoded from 16-bit storage): the state is that of an `n`-row table, `rows` holds the current
+   * values of the rows `ids` (ascending, distinct; row `r` of `rows` is row `ids[r]`), and `grad`
+   * row `r` is their gradient. `rows` is updated in place, the state of `ids` as `step` would
+   * update it. `O(ids.length · d)`. Optional.
+   * @throws as {@link SparseOptimizer.step}
+   */
+  stepRows?(n: number, ids: Int32Array, rows: ClassTable, grad: { rows: Float32Array; bias: Float32Array | null }): void;
   /**
    * The state as named typed arrays: `shape` (`Int32Array [n, d, hasBias]`), `steps`
    * (`Int32Array [count]`) and the optimizer's accumulators. Returns the live arrays (no copy);
@@ -125,9 +143,11 @@ abstract class SparseOptimizerBase implements SparseOptimizer {
   /** Zero gradient over every row (identity ids), reused by {@link SparseOptimizerBase.stepAll}. */
   private all: SparseRowGrad | null = null;
   /** Where the accumulators live. */
-  protected storage: OptimizerStorage;
+  storage: OptimizerStorage;
   /** Whether the caller chose the storage (else it follows the table, see {@link OptimizerStorage}). */
   private readonly fixedStorage: boolean;
+  /** Reused compact state of {@link SparseOptimizerBase.stepRows}, by accumulator name. */
+  private compactState: Record<string, Float32Array | Int32Array> = {};
 
   constructor(storage: OptimizerStorage | undefined) {
     this.storage = storage ?? PLAIN_STORAGE;
@@ -211,15 +231,75 @@ abstract class SparseOptimizerBase implements SparseOptimizer {
     }
   }
 
+  stepRows(n: number, ids: Int32Array, rows: ClassTable, grad: { rows: Float32Array; bias: Float32Array | null }): void {
+    this.fitShape(n, rows.d, rows.bias !== null);
+    const k = ids.length;
+    if (!(ids instanceof Int32Array) || rows.n < k) throw new ShapeError(`${this.name}.stepRows: ids must be an Int32Array of at most rows.n = ${rows.n} ids`);
+    for (let i = 0; i < k; i++) {
+      const id = ids[i]!;
+      if (id < 0 || id >= n) throw new ShapeError(`${this.name}.stepRows: ids[${i}] = ${id} is outside [0, ${n})`);
+      if (i > 0 && id <= ids[i - 1]!) throw new ShapeError(`${this.name}.stepRows: ids must be strictly ascending (distinct)`);
+    }
+    const local: SparseRowGrad = { ids: Int32Array.from({ length: k }, (_, i) => i), rows: grad.rows, bias: grad.bias };
+    checkGrad(rows, local, this.name);
+    // the state rows of `ids`, gathered into compact accumulators (row r ↔ ids[r]) that `apply`
+    // updates alongside the compact rows, then scattered back
+    const live = this.accumulators();
+    const compact: OptimizerState = {};
+    const widths: Record<string, number> = {};
+    for (const [name, arr] of Object.entries(live)) {
+      const w = arr.length / n;
+      widths[name] = w;
+      const c = this.compactArray(name, arr instanceof Int32Array, Math.max(1, k) * w);
+      for (let r = 0; r < k; r++) for (let t = 0; t < w; t++) c[r * w + t] = arr[ids[r]! * w + t]!;
+      compact[name] = c;
+    }
+    this.install(compact);
+    try {
+      this.apply(rows, local);
+    } finally {
+      this.install(live);
+      for (const [name, arr] of Object.entries(live)) {
+        const w = widths[name]!;
+        const c = compact[name]!;
+        for (let r = 0; r < k; r++) for (let t = 0; t < w; t++) arr[ids[r]! * w + t] = c[r * w + t]!;
+      }
+    }
+    this.count++;
+  }
+
+  /**
+   * A reused array of at least `len` elements for the compact accumulator `name`, from the
+   * storage (so that kernel storage keeps the kernels' fast path), grown by doubling.
+   */
+  private compactArray(name: string, int: boolean, len: number): Float32Array | Int32Array {
+    const cur = this.compactState[name];
+    if (cur !== undefined && cur.length >= len && (cur instanceof Int32Array) === int) return cur;
+    let cap = 1;
+    while (cap < len) cap *= 2;
+    if (cur !== undefined && this.storage.free) this.storage.free(cur);
+    const next = int ? this.storage.i32(cap) : this.storage.f32(cap);
+    this.compactState[name] = next;
+    return next;
+  }
+
   /** Sizes the state for `table` on first use; later tables must have the same shape. */
   private fit(table: ClassTable): void {
+    this.fitShape(table.n, table.d, table.bias !== null, table.weights);
+  }
+
+  /**
+   * Sizes the state for an `n × d` table on first use (beside `weights` in the kernels' memory when
+   * they live there and no storage was given); later calls must give the same shape.
+   */
+  private fitShape(n: number, d: number, hasBias: boolean, weights: Float32Array | null = null): void {
     if (!this.sized) {
-      this.n = table.n;
-      this.d = table.d;
-      this.hasBias = table.bias !== null;
+      this.n = n;
+      this.d = d;
+      this.hasBias = hasBias;
       if (!this.fixedStorage) this.storage = PLAIN_STORAGE;
-      const mem = this.fixedStorage ? null : activeMemory();
-      if (mem !== null && mem.owns(table.weights)) {
+      const mem = this.fixedStorage || weights === null ? null : activeMemory();
+      if (mem !== null && mem.owns(weights!)) {
         try {
           this.storage = { f32: (len) => mem.f32(len), i32: (len) => mem.i32(len) };
           this.allocate();
@@ -230,9 +310,9 @@ abstract class SparseOptimizerBase implements SparseOptimizer {
         }
       } else this.allocate();
       this.sized = true;
-    } else if (table.n !== this.n || table.d !== this.d || (table.bias !== null) !== this.hasBias) {
+    } else if (n !== this.n || d !== this.d || hasBias !== this.hasBias) {
       throw new StateError(
-        `${this.name}: the optimizer state is for a ${this.n}×${this.d} table${this.hasBias ? ' with bias' : ''}, got ${table.n}×${table.d}${table.bias ? ' with bias' : ''}; use one optimizer per table`,
+        `${this.name}: the optimizer state is for a ${this.n}×${this.d} table${this.hasBias ? ' with bias' : ''}, got ${n}×${d}${hasBias ? ' with bias' : ''}; use one optimizer per table`,
       );
     }
   }

@@ -5,6 +5,7 @@
  */
 import type { ClassTable } from '../core/classTable.js';
 import { OptionError } from '../core/errors.js';
+import { ShardedClassTable } from '../core/shardedTable.js';
 import type { Labels, Matrix } from '../core/matrix.js';
 import type { Rng } from '../core/rng.js';
 import { choiceOption, intOption, rejectUnknown } from '../core/validate.js';
@@ -12,20 +13,30 @@ import { fullSoftmaxLoss } from '../loss/full.js';
 import { sampledSoftmaxLoss } from '../loss/sampled.js';
 import { CONVENTIONS, type Convention, type LabelWeighting, type LossResult, type SparseRowGrad } from '../loss/types.js';
 import { RebuildPolicy } from '../samplers/rebuild.js';
+import { ShardedSampler } from '../samplers/sharded.js';
 import type { Draws, Sampler } from '../samplers/types.js';
 import { evaluateMetrics, evaluateMetricsAsync, type EvaluateMetricsOptions, type EvaluationMetrics } from './evaluator.js';
 import type { SparseOptimizer } from './optimizers.js';
+import { ShardedOptimizer, shardedEvaluateMetrics, shardedFullLoss, shardedSampledLoss } from './sharded.js';
 
 /** Options of {@link OutputLayer}. */
-export interface OutputLayerOptions {
-  /** The class embeddings (and biases) being trained; updated in place. */
-  table: ClassTable;
+export interface OutputLayerOptions<T extends ClassTable | ShardedClassTable = ClassTable> {
+  /**
+   * The class embeddings (and biases) being trained; updated in place. A {@link ShardedClassTable}
+   * needs a {@link ShardedSampler} of the same layout; a step then gathers its touched rows into a
+   * compact table for the loss and applies the optimizer shard by shard (see {@link ShardedOptimizer}).
+   */
+  table: T;
   /**
    * The proposal. It is built on the table when the layer is constructed and, when adaptive, kept
    * in step with the table by per-step `update(ids)` and/or rebuilds (see `stepUpdates`).
    */
   sampler: Sampler;
-  /** Sparse optimizer for the class rows. */
+  /**
+   * Sparse optimizer for the class rows. With a sharded table it optimizes shard 0, one optimizer
+   * of the same kind, options and storage is created for every other shard, and the layer's
+   * {@link OutputLayer.optimizer} is the {@link ShardedOptimizer} over all of them.
+   */
   optimizer: SparseOptimizer;
   /** Negatives per row, `m ≥ 1`. */
   negatives: number;
@@ -113,12 +124,16 @@ export interface StepResult {
  * applies the optimizer to the touched rows only, keeps an adaptive sampler in sync and returns
  * `dL/dh`; `evaluate` scores against the full softmax without materializing `B × n` logits.
  */
-export class OutputLayer {
+export class OutputLayer<T extends ClassTable | ShardedClassTable = ClassTable> {
   /** The class table (updated in place by `step`). */
-  readonly table: ClassTable;
+  readonly table: T;
   /** The proposal. */
   readonly sampler: Sampler;
-  /** The optimizer of the class rows. */
+  /**
+   * The optimizer of the class rows: the one given, or with a sharded table the
+   * {@link ShardedOptimizer} over every shard (its `stateTensors` / `loadState` cover the whole
+   * table, in the format of one unsharded optimizer; its `lrScale` sets every shard's).
+   */
   readonly optimizer: SparseOptimizer;
   /** Negatives per row. */
   readonly negatives: number;
@@ -137,11 +152,13 @@ export class OutputLayer {
   readonly denseUpdates: boolean;
   /** Whether every row samples from its own generator. */
   readonly rowStreams: boolean;
+  /** With a sharded table: the optimizer of every shard (`null` otherwise). */
+  readonly shardedOptimizer: ShardedOptimizer | null;
   private stepCount = 0;
   private ids: Int32Array | null = null;
 
   /** @throws OptionError (bad or unknown options, `shared` with an adaptive sampler), ShapeError (sampler and table disagree on n) */
-  constructor(opts: OutputLayerOptions) {
+  constructor(opts: OutputLayerOptions<T>) {
     rejectUnknown(
       opts,
       ['table', 'sampler', 'optimizer', 'negatives', 'convention', 'unique', 'shared', 'labelWeighting', 'rebuildEvery', 'rebuildPerEpoch', 'stepUpdates', 'denseUpdates', 'rowStreams'],
@@ -150,7 +167,7 @@ export class OutputLayer {
     if (!opts.table || !opts.sampler || !opts.optimizer) throw new OptionError('OutputLayer needs table, sampler and optimizer');
     this.table = opts.table;
     this.sampler = opts.sampler;
-    this.optimizer = opts.optimizer;
+    let optimizer = opts.optimizer;
     this.negatives = intOption(opts.negatives, 'negatives', 1, opts.table.n);
     this.convention = opts.convention === undefined ? 'exclusive' : choiceOption(opts.convention, 'convention', CONVENTIONS);
     this.unique = opts.unique ?? false;
@@ -168,8 +185,24 @@ export class OutputLayer {
     this.updates = this.sampler.adaptive ? su : false;
     this.denseUpdates = opts.denseUpdates ?? false;
     this.rowStreams = opts.rowStreams ?? false;
+    if (this.table instanceof ShardedClassTable) {
+      if (!(this.sampler instanceof ShardedSampler)) {
+        throw new OptionError(`OutputLayer: a sharded table needs a ShardedSampler of the same layout (e.g. ShardedSampler.create('${this.sampler.name}', table, opts)); got '${this.sampler.name}'`);
+      }
+      if (optimizer instanceof ShardedOptimizer) throw new OptionError('OutputLayer: give the optimizer of one table (e.g. createOptimizer(...)); the layer builds the per-shard optimizers itself');
+      this.shardedOptimizer = new ShardedOptimizer(optimizer, this.table);
+      optimizer = this.shardedOptimizer;
+    } else this.shardedOptimizer = null;
+    this.optimizer = optimizer;
     // Builds the sampler's state (static samplers only check that their class count matches).
-    this.sampler.build(this.table);
+    this.buildSampler();
+  }
+
+  /** (Re)builds the sampler on the table. */
+  private buildSampler(): void {
+    const t = this.table;
+    if (t instanceof ShardedClassTable) (this.sampler as ShardedSampler).build(t);
+    else this.sampler.build(t as ClassTable);
   }
 
   /** When an adaptive sampler is rebuilt from scratch (every `rebuildEvery` steps and/or per epoch). */
@@ -237,16 +270,17 @@ export class OutputLayer {
       draws = this.sampler.sample(opts);
       posLogQ = this.sampler.logQ(queries, labels);
     }
-    return sampledSoftmaxLoss({
+    const lossInput = {
       queries,
-      table: this.table,
       labels,
       rowWeights: input.rowWeights ?? null,
       labelWeighting: this.labelWeighting,
       draws,
       convention: this.convention,
       posLogQ,
-    });
+    };
+    const t = this.table;
+    return t instanceof ShardedClassTable ? shardedSampledLoss({ ...lossInput, table: t }) : sampledSoftmaxLoss({ ...lossInput, table: t as ClassTable });
   }
 
   /**
@@ -257,12 +291,14 @@ export class OutputLayer {
    * @throws as {@link SparseOptimizer.step} (shape, order and range of `grad.ids`, non-finite values)
    */
   applyGradients(grad: SparseRowGrad): void {
-    if (this.denseUpdates) this.optimizer.stepAll(this.table, grad);
-    else this.optimizer.step(this.table, grad);
+    const t = this.table;
+    if (t instanceof ShardedClassTable) this.shardedOptimizer!.step(t, grad, this.denseUpdates);
+    else if (this.denseUpdates) this.optimizer.stepAll(t as ClassTable, grad);
+    else this.optimizer.step(t as ClassTable, grad);
     this.stepCount++;
     if (this.sampler.adaptive) {
       if (this.updates === 'auto') this.decideUpdates(this.denseUpdates ? this.table.n : grad.ids.length);
-      if (this.rebuildPolicy.shouldRebuild(this.stepCount, false)) this.sampler.build(this.table);
+      if (this.rebuildPolicy.shouldRebuild(this.stepCount, false)) this.buildSampler();
       else if (this.updates === true) this.sampler.update(this.denseUpdates ? this.allIds() : grad.ids);
     }
   }
@@ -289,7 +325,7 @@ export class OutputLayer {
    */
   endEpoch(): boolean {
     if (!this.sampler.adaptive || !this.rebuildPolicy.shouldRebuild(this.stepCount, true)) return false;
-    this.sampler.build(this.table);
+    this.buildSampler();
     return true;
   }
 
@@ -298,7 +334,9 @@ export class OutputLayer {
    * @throws as {@link fullSoftmaxLoss}
    */
   fullLoss(queries: Matrix, labels: Labels, rowWeights?: Float32Array | null): number {
-    return fullSoftmaxLoss({ queries, table: this.table, labels, rowWeights: rowWeights ?? null, labelWeighting: this.labelWeighting, grad: false }).loss;
+    const t = this.table;
+    if (t instanceof ShardedClassTable) return shardedFullLoss({ queries, table: t, labels, rowWeights: rowWeights ?? null, labelWeighting: this.labelWeighting });
+    return fullSoftmaxLoss({ queries, table: t as ClassTable, labels, rowWeights: rowWeights ?? null, labelWeighting: this.labelWeighting, grad: false }).loss;
   }
 
   /**
@@ -306,15 +344,20 @@ export class OutputLayer {
    * @throws as {@link evaluateMetrics}
    */
   evaluate(queries: Matrix, labels: Labels, opts: EvaluateMetricsOptions = {}): EvaluationMetrics {
-    return evaluateMetrics(queries, this.table, labels, opts);
+    const t = this.table;
+    if (t instanceof ShardedClassTable) return shardedEvaluateMetrics(queries, t, labels, opts);
+    return evaluateMetrics(queries, t as ClassTable, labels, opts);
   }
 
   /**
    * {@link OutputLayer.evaluate} on the worker pool of the fast kernels when `initFastKernels`
-   * installed them (all cores; the same results), else as `evaluate`.
+   * installed them (all cores; the same results), else as `evaluate`. A sharded table is
+   * evaluated shard by shard on the calling thread.
    * @throws as {@link evaluateMetrics}
    */
   evaluateAsync(queries: Matrix, labels: Labels, opts: EvaluateMetricsOptions = {}): Promise<EvaluationMetrics> {
-    return evaluateMetricsAsync(queries, this.table, labels, opts);
+    const t = this.table;
+    if (t instanceof ShardedClassTable) return Promise.resolve(shardedEvaluateMetrics(queries, t, labels, opts));
+    return evaluateMetricsAsync(queries, t as ClassTable, labels, opts);
   }
 }

@@ -32,7 +32,7 @@ export const BASE_KEYS = ['queries', 'table', 'labels', 'rowWeights', 'labelWeig
  * Checks queries, table, labels and row weights, and derives the per-row and per-term weights.
  * @throws ShapeError, NonFiniteError, LabelRangeError, OptionError
  */
-export function setupBase(input: LossInputBase, what: string): BaseSetup {
+export function setupBase(input: Omit<LossInputBase, 'table'> & { table: { readonly n: number; readonly d: number } }, what: string): BaseSetup {
   const { queries, table, labels } = input;
   if (!table || typeof table.n !== 'number') throw new OptionError(`${what}: 'table' must be a ClassTable`);
   if (!queries || !(queries.data instanceof Float32Array)) {

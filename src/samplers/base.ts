@@ -10,7 +10,7 @@ import { log1mExp, logSumExp } from '../core/math.js';
 import { checkLabels, type Labels, type Matrix } from '../core/matrix.js';
 import type { Rng } from '../core/rng.js';
 import { assertFinite, assertMatrix, intOption } from '../core/validate.js';
-import { logInclusionProb, type Draws, type SampleOptions, type SampleWithLogQ, type Sampler, type SamplerStats } from './types.js';
+import { logInclusionProb, type Draws, type SampleOptions, type SampleWithLogQ, type Sampler, type SamplerRows, type SamplerStats } from './types.js';
 
 /** The distribution of one row: draw one id, or score any id. */
 export interface RowDistribution {
@@ -22,11 +22,21 @@ export interface RowDistribution {
   logProb(id: number): number;
   /**
    * Optional batched form of `draw`: writes `count` draws to `ids[o..o+count)` and their
-   * log-probabilities to `logQ[o..o+count)`. It must consume `rng` as `count` calls of `draw`
-   * would and return the same ids, so that the batched and the one-by-one paths agree exactly;
-   * it lets a distribution do per-row work for all the draws at once (see MIDX's `softmax` stage).
+   * log-probabilities to `logQ[o..o+count)`; it lets a distribution do per-row work for all the
+   * draws at once (see MIDX's `softmax` stage). The draws must be independent draws of the row's
+   * distribution, as `count` calls of `draw` make them, and depend on `rng` alone. MIDX's consumes
+   * `rng` as those calls would and returns the same ids; a sharded composite's groups the draws
+   * by shard, so it returns other ids (same law, still deterministic).
    */
   drawMany?(rng: Rng, count: number, ids: Int32Array, logQ: Float64Array, o: number): void;
+  /**
+   * Log of this row's unnormalised proposal mass `M` (the sum of the weights the row's
+   * probabilities are normalised by; −Infinity when the row has none), on a scale comparable
+   * between samplers of the same kind and options built on different parts of one table: the mass
+   * of a union of parts is the sum of their masses. Needed to compose samplers
+   * ({@link ShardedSampler} draws shard `s` with probability `M_s / Σ M`); optional otherwise.
+   */
+  readonly logMass?: number;
 }
 
 /** `count` draws of `dist` into `ids[o..)` / `logQ[o..)`: its `drawMany` when it has one, else one by one. */
@@ -114,6 +124,40 @@ export abstract class SamplerBase implements Sampler {
    */
   protected supportSize(): number {
     return this.n;
+  }
+
+  /** Number of ids with positive probability (see {@link Sampler.supportCount}). */
+  get supportCount(): number {
+    this.requireBuilt();
+    return this.supportSize();
+  }
+
+  /**
+   * The per-row distributions for `queries` (`null` for a static sampler): what a composite
+   * sampler draws from. The handle is valid until `close()`; rows of an adaptive sampler should
+   * be asked for in increasing order (a row's object may be reused by the next row).
+   * @throws StateError before `build`; OptionError/ShapeError for missing or malformed queries
+   */
+  openRows(queries: Matrix | null): SamplerRows {
+    this.requireBuilt();
+    if (this.adaptive) {
+      if (queries === null) throw new OptionError(`sampler '${this.name}' depends on the queries: pass queries to openRows`);
+      if (this.dim > 0) assertMatrix(queries, 'queries', this.dim);
+      this.beginRows(queries);
+    }
+    let open = true;
+    let staticDist: RowDistribution | null = null;
+    return {
+      row: (r: number): RowDistribution => {
+        if (!open) throw new StateError(`sampler '${this.name}': rows used after close()`);
+        return this.adaptive ? this.rowDistribution(queries, r) : (staticDist ??= this.rowDistribution(null, 0));
+      },
+      close: (): void => {
+        if (!open) return;
+        open = false;
+        if (this.adaptive) this.endRows();
+      },
+    };
   }
 
   /** Throws {@link StateError} unless built. */
@@ -345,8 +389,8 @@ export function drawRow(
   }
   const maxTries = TRIES_PER_DRAW * m + EXTRA_TRIES;
   // Draws come in rounds of as many as are still missing. Every draw of a round adds at most
-  // one id, so a round never draws past the point where the one-by-one loop would stop: the
-  // generator is consumed exactly as by single draws.
+  // one id, so a round never draws past the point where the one-by-one loop would stop: the draws
+  // (and, for a `drawMany` that equals single draws, the generator's use) are those of single draws.
   if (!unique) {
     let attempts = 0;
     let j = 0;

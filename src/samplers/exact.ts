@@ -256,23 +256,45 @@ function rowSet(l: Labels, r: number): Set<number> | null {
   return s;
 }
 
-/** One row's softmax from precomputed logits (used by `logQ`; draws by an O(n) scan). */
+/**
+ * One row's softmax from precomputed logits (used by `logQ` and by composites): the first draw
+ * builds the row's cumulative probabilities (`O(n)`, once), every draw is then a binary search.
+ */
 class LogitsRow implements RowDistribution {
   lastLogQ = 0;
   private readonly lse: number;
+  /** Cumulative probabilities, built by the first draw. */
+  private cum: Float64Array | null = null;
   constructor(private readonly o: Float64Array) {
     this.lse = logSumExp(o);
   }
+  /** `log Σ exp(o_i)`: the softmax's partition function. */
+  get logMass(): number {
+    return this.lse;
+  }
   draw(rng: Rng): number {
     const o = this.o;
-    let u = rng.float();
-    let id = 0;
-    for (; id < o.length - 1; id++) {
-      u -= Math.exp(o[id]! - this.lse);
-      if (u < 0) break;
+    const n = o.length;
+    let cum = this.cum;
+    if (cum === null) {
+      cum = new Float64Array(n);
+      let acc = 0;
+      for (let i = 0; i < n; i++) cum[i] = acc += Math.exp(o[i]! - this.lse);
+      this.cum = cum;
     }
-    this.lastLogQ = o[id]! - this.lse;
-    return id;
+    const u = rng.float() * cum[n - 1]!;
+    // first id whose cumulative probability exceeds u (ids of probability 0 never are)
+    let lo = 0;
+    let hi = n - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (cum[mid]! > u) hi = mid;
+      else lo = mid + 1;
+    }
+    // u rounding up to the total lands on the last id: step back over trailing zero-probability ids
+    while (lo > 0 && cum[lo] === cum[lo - 1]) lo--;
+    this.lastLogQ = o[lo]! - this.lse;
+    return lo;
   }
   logProb(id: number): number {
     return this.o[id]! - this.lse;

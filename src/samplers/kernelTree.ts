@@ -51,6 +51,12 @@ export interface TreeKernel {
    * whose node scores are exact non-negative sums).
    */
   readonly eps: number;
+  /**
+   * The mass a composite sampler gives a tree of `size` classes from its raw root score `raw`
+   * (see {@link RowDistribution.logMass}): the score itself for an exact kernel sum, or an estimate
+   * kept within the bounds of the sum it estimates. Must be > 0.
+   */
+  clampMass(raw: number, size: number): number;
 }
 
 /*
@@ -525,6 +531,11 @@ export class TreeQuery {
     this.tree.kernel.featurize(this.q, 0, this.qf, 0);
   }
 
+  /** Raw score of the root: the kernel sum (or its estimate) over every class, `φ(h)·z + perClass·n`. */
+  rootScore(): number {
+    return this.rawScore(1);
+  }
+
   /** Raw score of node `v`: the root and left children directly, right children by difference. */
   private rawScore(v: number): number {
     if (this.stamp[v] === this.gen) return this.raw[v]!;
@@ -830,6 +841,12 @@ class TreeRowDistribution implements RowDistribution {
   reset(): void {
     this.pos = 0;
     this.len = 0;
+  }
+
+  /** The root's score, clamped by the kernel ({@link TreeKernel.clampMass}). */
+  get logMass(): number {
+    const t = this.tq.tree;
+    return Math.log(t.kernel.clampMass(this.tq.rootScore(), t.n));
   }
 
   draw(rng: Rng): number {

@@ -4,11 +4,13 @@
  * @module
  */
 import type { ClassTable } from '../core/classTable.js';
-import { OptionError, ShapeError } from '../core/errors.js';
+import { OptionError, ShapeError, StateError } from '../core/errors.js';
 import type { Rng } from '../core/rng.js';
 import { boolOption, intOption, rejectUnknown } from '../core/validate.js';
 import { SamplerBase, type RowDistribution } from './base.js';
+import { AliasTable } from './alias.js';
 import { countsOption } from './counts.js';
+import { AliasRow } from './unigram.js';
 import type { SamplerStats } from './types.js';
 
 /** Options of {@link LogUniformSampler}: give `counts`, or promise sorted ids with `assumeSorted`. */
@@ -25,6 +27,16 @@ export interface LogUniformOptions {
   assumeSorted?: boolean;
   /** Number of classes with `assumeSorted` (otherwise `build(table)` sets it). */
   n?: number;
+  /**
+   * The classes are a part of a larger ranked set (a shard of a table): `ranks[i]` is the
+   * frequency rank of class `i` in that set of `totalClasses` classes. The sampler then draws
+   * the Zipf law of the whole set restricted to these classes (an alias table over their weights
+   * `log((k+2)/(k+1)) / log(N+1)`), and reports their summed weight as its mass, so that parts
+   * composed by their masses give back the law of the whole set. Not with `counts`/`assumeSorted`.
+   */
+  ranks?: ArrayLike<number>;
+  /** Size `N` of the ranked set `ranks` refers to (with `ranks`). */
+  totalClasses?: number;
 }
 
 /**
@@ -40,13 +52,38 @@ export class LogUniformSampler extends SamplerBase {
   private readonly rankOf: Int32Array | null;
   /** `idOf[rank]` (null when ids are their own ranks). */
   private readonly idOf: Int32Array | null;
-  private dist: ZipfRow | null = null;
+  private dist: RowDistribution | null = null;
 
   /** @throws OptionError (neither counts nor assumeSorted, both, bad values, unknown options), NonFiniteError */
   constructor(opts: LogUniformOptions = {}) {
     super();
-    rejectUnknown(opts, ['counts', 'assumeSorted', 'n'], 'logUniform sampler');
+    rejectUnknown(opts, ['counts', 'assumeSorted', 'n', 'ranks', 'totalClasses'], 'logUniform sampler');
     const sorted = opts.assumeSorted === undefined ? undefined : boolOption(opts.assumeSorted, 'assumeSorted');
+    if (opts.ranks !== undefined || opts.totalClasses !== undefined) {
+      if (opts.counts !== undefined || sorted !== undefined || opts.n !== undefined) {
+        throw new OptionError('logUniform sampler: ranks (with totalClasses) replaces counts, assumeSorted and n; give only ranks and totalClasses');
+      }
+      if (opts.ranks === undefined || opts.totalClasses === undefined) {
+        throw new OptionError('logUniform sampler: ranks and totalClasses go together (the global ranks of these classes and the size of the ranked set)');
+      }
+      const N = intOption(opts.totalClasses, 'totalClasses', 1, 2 ** 31 - 1);
+      const ranks = countsOption(opts.ranks, 'ranks');
+      const logLogN1 = Math.log(Math.log(N + 1));
+      const w = new Float64Array(ranks.length);
+      let sum = 0;
+      for (let i = 0; i < ranks.length; i++) {
+        const k = ranks[i]!;
+        if (!Number.isInteger(k) || k >= N) throw new OptionError(`logUniform sampler: ranks[${i}] = ${k} is not an integer rank in [0, ${N})`);
+        w[i] = Math.exp(zipfLogProb(k, logLogN1));
+        sum += w[i]!;
+      }
+      this.idOf = null;
+      this.rankOf = null;
+      this.n = ranks.length;
+      this.dist = new AliasRow(new AliasTable(w, 'logUniform rank weights'), Math.log(sum));
+      this.built = true;
+      return;
+    }
     if (opts.counts !== undefined) {
       if (sorted) {
         throw new OptionError('logUniform sampler: pass either counts (ids are ranked by them) or assumeSorted: true, not both');
@@ -96,9 +133,10 @@ export class LogUniformSampler extends SamplerBase {
     this.dim = table.d;
   }
 
-  /** Frequency rank of class `id` (0 = most frequent). */
+  /** Frequency rank of class `id` (0 = most frequent; with `ranks`, use those). */
   rank(id: number): number {
     this.requireBuilt();
+    if (!(this.dist instanceof ZipfRow)) throw new StateError('logUniform sampler: built from ranks; its ranks are the ones it was given');
     return this.rankOf ? this.rankOf[id]! : id;
   }
 
@@ -125,6 +163,8 @@ function zipfLogProb(k: number, logLogN1: number): number {
 
 class ZipfRow implements RowDistribution {
   lastLogQ = 0;
+  /** The law is normalised over all ranks: mass 1. */
+  readonly logMass = 0;
   private readonly logN1: number;
   private readonly logLogN1: number;
   constructor(

@@ -178,6 +178,8 @@ export class MidxSampler extends SamplerBase {
   private readonly refitIters: number;
   private readonly trainSample: number | undefined;
   private readonly rng: Rng;
+  /** Seed of the k-means generator. */
+  readonly seed: number;
   private popOpt: Float64Array | null = null;
 
   private table: ClassTable | null = null;
@@ -212,7 +214,8 @@ export class MidxSampler extends SamplerBase {
     this.iters = intOption(opts.iters ?? 10, 'iters', 0, 10000);
     this.refitIters = intOption(opts.refitIters ?? 3, 'refitIters', 0, 10000);
     this.trainSample = opts.trainSample === undefined ? undefined : intOption(opts.trainSample, 'trainSample', 1);
-    this.rng = Rng.fromSeed(opts.seed === undefined ? 0 : intOption(opts.seed, 'seed', 0));
+    this.seed = opts.seed === undefined ? 0 : intOption(opts.seed, 'seed', 0);
+    this.rng = Rng.fromSeed(this.seed);
     this.threadsOpt = intOption(opts.threads ?? 1, 'threads', 1, 256);
     if (this.threadsOpt > 1 && (this.stage === 'softmax' || this.stage === 'residual')) {
       throw new OptionError(`midx threads: ${this.threadsOpt} cannot be honoured with stage '${this.stage}' (it reads the class table per query and samples on the calling thread); use threads: 1, or stage 'uniform' or 'pop'`);
@@ -438,6 +441,11 @@ export class MidxSampler extends SamplerBase {
     bounds[1] = Math.max(bounds[1]!, Math.min(rows, MIN_ROWS_PER_THREAD));
     for (let p = 2; p <= parts; p++) bounds[p] = Math.max(bounds[p]!, bounds[p - 1]!);
     return bounds;
+  }
+
+  /** Rows each codebook is fitted on by k-means (`trainSample`, default `256·K`). */
+  get trainRows(): number {
+    return this.trainSample ?? 256 * this.kOpt;
   }
 
   /** The current codebooks (null before `build`). */
@@ -788,6 +796,9 @@ export class MidxRow implements RowDistribution {
   private readonly logTot2: Float64Array;
   private gen = 0;
   private total1 = 0;
+  /** `log` of the stage-1 total (its weights scaled by `e^{−massShift}`), and that shift. */
+  private logTotal1 = -Infinity;
+  private massShift = 0;
   /** residual stage: per-class weights and per-bucket cumulative (CSR order) for this query */
   private readonly g: Float64Array;
   private readonly gCum: Float64Array;
@@ -968,7 +979,10 @@ export class MidxRow implements RowDistribution {
       this.stageOne(h, ho);
       return;
     }
-    // the batch's e2 (as float32) and stage-1 sums; stage 2 sums the same e2
+    // the batch's e2 (as float32) and stage-1 sums; stage 2 sums the same e2, scaled by e^{−max s2}
+    let m2 = -Infinity;
+    for (let k = 0; k < K; k++) if (this.s2[k]! > m2) m2 = this.s2[k]!;
+    this.massShift = m2;
     const e2 = this.batchE2;
     for (let k = 0; k < K; k++) this.e2[k] = e2[r * K + k]!;
     this.stageOneFrom(this.s1, this.batchA, r * K);
@@ -1001,6 +1015,7 @@ export class MidxRow implements RowDistribution {
     let m2 = -Infinity;
     for (let j = 0; j < K; j++) if (s2[j]! > m2) m2 = s2[j]!;
     for (let j = 0; j < K; j++) this.e2[j] = Math.exp(s2[j]! - m2);
+    this.massShift = m2 + (ix.stage === 'residual' ? this.residualShift : 0);
     const sparse = ix.stage !== 'residual';
     const nzOff = this.nzOff;
     const nzK2 = this.nzK2;
@@ -1039,7 +1054,21 @@ export class MidxRow implements RowDistribution {
     }
     this.total1 = tot;
     const lt = m1 + Math.log(tot);
+    this.logTotal1 = lt;
     for (let k1 = 0; k1 < K; k1++) this.logP1[k1] -= lt;
+  }
+
+  /** Residual stage: the `max o` the class weights `g` are scaled by. */
+  private residualShift = 0;
+
+  /**
+   * `log Σ_{k1,k2} e^{s¹(k1) + s²(k2)} W(k1,k2)`, the mass of the bucket stages: the quantised
+   * softmax's partition function for `'uniform'` (`Σ_i e^{h̃·ĉ_i}`), `Σ_i pop_i e^{h̃·ĉ_i}` for
+   * `'pop'`, the exact `Σ_i e^{o_i}` for `'residual'`; for `'softmax'` that of `'uniform'` (the
+   * buckets are drawn as with `'uniform'`). Comparable between indexes that share codebooks.
+   */
+  get logMass(): number {
+    return this.logTotal1 + this.massShift;
   }
 
   /** Residual stage: `g_i = exp(o_i − max o)` and per-bucket cumulative sums, `O(n·d)`. */
@@ -1062,6 +1091,7 @@ export class MidxRow implements RowDistribution {
       }
     }
     for (let i = 0; i < n; i++) g[i] = Math.exp(g[i]! - mx);
+    this.residualShift = mx;
     const off = ix.bucketOff;
     const ids = ix.bucketIds;
     const K2 = this.K * this.K;

@@ -26,7 +26,7 @@ import { choiceOption, intOption, numOption, rejectUnknown } from '../core/valid
 import { SamplerBase, type RowDistribution } from './base.js';
 import { denseDots, GROUP_ELEMS, type ExactPrecision } from './exact.js';
 import { KernelTreeSampler, type TreeKernel } from './kernelTree.js';
-import type { Draws, SampleOptions, SampleWithLogQ, Sampler, SamplerStats } from './types.js';
+import type { Draws, SampleOptions, SampleWithLogQ, Sampler, SamplerRows, SamplerStats } from './types.js';
 
 /** How {@link QuadraticSampler} draws: see {@link QuadraticOptions.method}. */
 export type QuadraticMethod = 'auto' | 'tree' | 'dense';
@@ -157,6 +157,11 @@ class QuadraticKernel implements TreeKernel {
 
   leafWeight(s: number): number {
     return this.alpha * s * s + 1;
+  }
+
+  clampMass(raw: number, size: number): number {
+    // every class weighs at least 1; the sum is exact up to rounding
+    return Math.max(raw, size);
   }
 }
 
@@ -323,6 +328,11 @@ class PrefixRow implements RowDistribution {
   logProb(id: number): number {
     return Math.log(this.w[this.o + id]!) - this.logTotal;
   }
+
+  /** `log Σ K(h, c_i)`. */
+  get logMass(): number {
+    return this.logTotal;
+  }
 }
 
 /**
@@ -391,6 +401,14 @@ export class QuadraticSampler implements Sampler {
 
   sampleWithLogQ(opts: SampleOptions, ids: Labels): SampleWithLogQ {
     return this.built().sampleWithLogQ(opts, ids);
+  }
+
+  openRows(queries: Matrix | null): SamplerRows {
+    return this.built().openRows(queries);
+  }
+
+  get supportCount(): number {
+    return this.built().supportCount;
   }
 
   stats(): SamplerStats {

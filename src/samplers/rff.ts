@@ -60,6 +60,7 @@ class RffKernel implements TreeKernel {
     readonly w: Float32Array,
     private readonly tau: number,
     readonly eps: number,
+    private readonly nu: number,
   ) {
     this.rowDim = dim;
     this.summaryDim = 2 * features;
@@ -97,6 +98,15 @@ class RffKernel implements TreeKernel {
       qf[fo + f] = this.scale * Math.cos(x);
       qf[fo + D + f] = this.scale * Math.sin(x);
     }
+  }
+
+  /**
+   * The node estimate of `Σ exp(−ν(1 − ĥ·ĉ_i))` raised to its least possible value
+   * `size·e^{−2ν}` and lowered to its largest, `size` (a single estimate can be ≤ 0).
+   */
+  clampMass(raw: number, size: number): number {
+    const lo = size * Math.exp(-2 * this.nu);
+    return raw > lo ? Math.min(raw, size) : lo;
   }
 
   leafWeight(s: number): number {
@@ -145,7 +155,7 @@ export class RffSampler extends KernelTreeSampler {
   protected makeKernel(table: ClassTable): TreeKernel {
     const w = new Float32Array(this.features * table.d);
     this.rng.fillNormal(w, Math.sqrt(this.nu));
-    return new RffKernel(table.d, this.features, w, this.tau, this.eps);
+    return new RffKernel(table.d, this.features, w, this.tau, this.eps, this.nu);
   }
 
   protected storeRow(table: ClassTable, i: number, out: Float32Array): void {

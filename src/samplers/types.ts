@@ -6,6 +6,7 @@ import type { ClassTable } from '../core/classTable.js';
 import { log1mExp } from '../core/math.js';
 import type { Labels, Matrix } from '../core/matrix.js';
 import type { Rng } from '../core/rng.js';
+import type { RowDistribution } from './base.js';
 
 /** Options of {@link Sampler.sample}. */
 export interface SampleOptions {
@@ -65,6 +66,17 @@ export interface SampleWithLogQ {
   readonly logQ: Float64Array;
 }
 
+/**
+ * Per-row access to a sampler's distributions over one batch of queries (see
+ * {@link Sampler.openRows}): how a composite sampler ({@link ShardedSampler}) draws from its parts.
+ */
+export interface SamplerRows {
+  /** The distribution of row `r` (valid until the next call of `row` or `close`). */
+  row(r: number): RowDistribution;
+  /** Ends the batch (idempotent). */
+  close(): void;
+}
+
 /** Diagnostic figures a sampler reports about its state. */
 export type SamplerStats = Record<string, number | string | boolean>;
 
@@ -103,6 +115,14 @@ export interface Sampler {
   sampleWithLogQ?(opts: SampleOptions, ids: Labels): SampleWithLogQ;
   /** Diagnostic figures (sizes, build time, memory). */
   stats(): SamplerStats;
+  /**
+   * The distribution of every row of a batch, for composing samplers. Optional: a sampler without
+   * it cannot be a shard of a {@link ShardedSampler}. Each {@link RowDistribution} should report
+   * its `logMass`.
+   */
+  openRows?(queries: Matrix | null): SamplerRows;
+  /** Number of ids with positive probability once built (default: `numClasses`). Optional. */
+  readonly supportCount?: number;
 }
 
 /**

@@ -58,8 +58,11 @@ export class UniformSampler extends SamplerBase {
 
 class UniformRow implements RowDistribution {
   lastLogQ: number;
+  /** `log n`: every class has weight 1. */
+  readonly logMass: number;
   constructor(private readonly n: number) {
     this.lastLogQ = -Math.log(n);
+    this.logMass = Math.log(n);
   }
   draw(rng: Rng): number {
     return rng.int(this.n);

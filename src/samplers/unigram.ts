@@ -47,8 +47,14 @@ export class UnigramSampler extends SamplerBase {
     const t0 = performance.now();
     const counts = countsOption(opts.counts, 'counts');
     this.alpha = opts.alpha === undefined ? 0.75 : numOption(opts.alpha, 'alpha', 0, 1e6);
-    this.table = new AliasTable(powerWeights(counts, this.alpha), 'unigram counts^alpha');
-    this.dist = new AliasRow(this.table);
+    const w = powerWeights(counts, this.alpha);
+    this.table = new AliasTable(w, 'unigram counts^alpha');
+    // the mass Σ count^α, in log space: the weights are scaled by max(count)^−α
+    let sum = 0;
+    for (let i = 0; i < w.length; i++) sum += w[i]!;
+    let mx = 0;
+    for (let i = 0; i < counts.length; i++) if (counts[i]! > mx) mx = counts[i]!;
+    this.dist = new AliasRow(this.table, this.alpha * Math.log(mx) + Math.log(sum));
     this.n = counts.length;
     this.built = true;
     this.buildMs = performance.now() - t0;
@@ -106,7 +112,14 @@ function powerWeights(counts: Float64Array, alpha: number): Float64Array {
 /** A {@link RowDistribution} backed by an alias table (shared by every row). */
 export class AliasRow implements RowDistribution {
   lastLogQ = 0;
-  constructor(private readonly table: AliasTable) {}
+  /**
+   * @param logMass the log of the unnormalised weights' sum on the caller's scale (see
+   *   {@link RowDistribution.logMass}); omitted, the row reports no mass
+   */
+  constructor(
+    private readonly table: AliasTable,
+    readonly logMass?: number,
+  ) {}
   draw(rng: Rng): number {
     const id = this.table.draw(rng);
     this.lastLogQ = this.table.lastLogQ;
