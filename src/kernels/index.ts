@@ -6,8 +6,7 @@
 import { loadDefaultKernels } from './auto.js';
 import { tableFills } from '../core/fill.js';
 import * as ref from './ref.js';
-import type { AsyncKernels } from './pool.js';
-import type { KernelSet } from './types.js';
+import type { AsyncKernels, KernelSet } from './types.js';
 
 export type { KernelSet } from './types.js';
 

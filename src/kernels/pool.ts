@@ -8,25 +8,13 @@
 import { OptionError, ShapeError, StateError } from '../core/errors.js';
 import { isNode } from '../core/runtime.js';
 import type { WasmArena, StagingFrame } from './arena.js';
-import type { KernelSet } from './index.js';
+import type { AsyncKernels, KernelSet } from './types.js';
 import { mergeFusedParts } from './merge.js';
 import * as ref from './ref.js';
 import { stageClasses, type KernelExports, type KernelFn } from './wasmKernels.js';
 import type { FromWorker, ToWorker } from './wasm-worker.js';
 
-/** Asynchronous versions of the kernels worth splitting across cores (same signatures). */
-export interface AsyncKernels {
-  /** Number of threads the calls are split across. */
-  readonly threads: number;
-  /** Pooled {@link KernelSet.matmulNT}. */
-  matmulNT(...args: Parameters<KernelSet['matmulNT']>): Promise<void>;
-  /** Pooled {@link KernelSet.fusedSoftmaxTopK}. */
-  fusedSoftmaxTopK(...args: Parameters<KernelSet['fusedSoftmaxTopK']>): Promise<void>;
-  /** Pooled {@link KernelSet.kmeansAssign}. */
-  kmeansAssign(...args: Parameters<KernelSet['kmeansAssign']>): Promise<void>;
-  /** Stops the workers; pending calls reject. Idempotent. */
-  close(): Promise<void>;
-}
+export type { AsyncKernels } from './types.js';
 
 /** Runs the synchronous kernels on the calling thread behind the async interface. */
 export class InlineKernels implements AsyncKernels {

@@ -33,3 +33,17 @@ export interface KernelSet {
   /** Seeded uniform fill in `[−scale, scale)` (the same values on every path). */
   fillUniform: typeof ref.fillUniform;
 }
+
+/** Asynchronous versions of the kernels worth splitting across cores (same signatures). */
+export interface AsyncKernels {
+  /** Number of threads the calls are split across. */
+  readonly threads: number;
+  /** Pooled {@link KernelSet.matmulNT}. */
+  matmulNT(...args: Parameters<KernelSet['matmulNT']>): Promise<void>;
+  /** Pooled {@link KernelSet.fusedSoftmaxTopK}. */
+  fusedSoftmaxTopK(...args: Parameters<KernelSet['fusedSoftmaxTopK']>): Promise<void>;
+  /** Pooled {@link KernelSet.kmeansAssign}. */
+  kmeansAssign(...args: Parameters<KernelSet['kmeansAssign']>): Promise<void>;
+  /** Stops the workers; pending calls reject. Idempotent. */
+  close(): Promise<void>;
+}

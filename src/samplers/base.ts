@@ -10,34 +10,9 @@ import { log1mExp, logSumExp } from '../core/math.js';
 import { checkLabels, type Labels, type Matrix } from '../core/matrix.js';
 import type { Rng } from '../core/rng.js';
 import { assertFinite, assertMatrix, intOption } from '../core/validate.js';
-import { logInclusionProb, type Draws, type SampleOptions, type SampleWithLogQ, type Sampler, type SamplerRows, type SamplerStats } from './types.js';
+import { logInclusionProb, type Draws, type SampleOptions, type SampleWithLogQ, type Sampler, type SamplerRows, type SamplerStats, type RowDistribution } from './types.js';
 
-/** The distribution of one row: draw one id, or score any id. */
-export interface RowDistribution {
-  /** Draws one id and stores its log-probability in {@link RowDistribution.lastLogQ}. */
-  draw(rng: Rng): number;
-  /** Log-probability of the id returned by the last `draw`. */
-  lastLogQ: number;
-  /** `log q(id)` under this row's distribution. */
-  logProb(id: number): number;
-  /**
-   * Optional batched form of `draw`: writes `count` draws to `ids[o..o+count)` and their
-   * log-probabilities to `logQ[o..o+count)`; it lets a distribution do per-row work for all the
-   * draws at once (see MIDX's `softmax` stage). The draws must be independent draws of the row's
-   * distribution, as `count` calls of `draw` make them, and depend on `rng` alone. MIDX's consumes
-   * `rng` as those calls would and returns the same ids; a sharded composite's groups the draws
-   * by shard, so it returns other ids (same law, still deterministic).
-   */
-  drawMany?(rng: Rng, count: number, ids: Int32Array, logQ: Float64Array, o: number): void;
-  /**
-   * Log of this row's unnormalised proposal mass `M` (the sum of the weights the row's
-   * probabilities are normalised by; −Infinity when the row has none), on a scale comparable
-   * between samplers of the same kind and options built on different parts of one table: the mass
-   * of a union of parts is the sum of their masses. Needed to compose samplers
-   * ({@link ShardedSampler} draws shard `s` with probability `M_s / Σ M`); optional otherwise.
-   */
-  readonly logMass?: number;
-}
+export type { RowDistribution } from './types.js';
 
 /** `count` draws of `dist` into `ids[o..)` / `logQ[o..)`: its `drawMany` when it has one, else one by one. */
 function drawInto(dist: RowDistribution, rng: Rng, count: number, ids: Int32Array, logQ: Float64Array, o: number): void {

@@ -6,7 +6,6 @@ import type { ClassTable } from '../core/classTable.js';
 import { log1mExp } from '../core/math.js';
 import type { Labels, Matrix } from '../core/matrix.js';
 import type { Rng } from '../core/rng.js';
-import type { RowDistribution } from './base.js';
 
 /** Options of {@link Sampler.sample}. */
 export interface SampleOptions {
@@ -68,7 +67,7 @@ export interface SampleWithLogQ {
 
 /**
  * Per-row access to a sampler's distributions over one batch of queries (see
- * {@link Sampler.openRows}): how a composite sampler ({@link ShardedSampler}) draws from its parts.
+ * {@link Sampler.openRows}): how a composite sampler (`ShardedSampler`) draws from its parts.
  */
 export interface SamplerRows {
   /** The distribution of row `r` (valid until the next call of `row` or `close`). */
@@ -117,7 +116,7 @@ export interface Sampler {
   stats(): SamplerStats;
   /**
    * The distribution of every row of a batch, for composing samplers. Optional: a sampler without
-   * it cannot be a shard of a {@link ShardedSampler}. Each {@link RowDistribution} should report
+   * it cannot be a shard of a `ShardedSampler`. Each {@link RowDistribution} should report
    * its `logMass`.
    */
   openRows?(queries: Matrix | null): SamplerRows;
@@ -155,4 +154,31 @@ export function logInclusionProb(logq: number, tries: number): number {
   const a = Math.log(tries) + negLog1m;
   // log π = log(1 − e^{−e^a}); for tiny e^a it is a − e^a/2 + …
   return a < -30 ? a + Math.log1p(-Math.exp(a) / 2) : log1mExp(-Math.exp(a));
+}
+
+/** The distribution of one row: draw one id, or score any id. */
+export interface RowDistribution {
+  /** Draws one id and stores its log-probability in {@link RowDistribution.lastLogQ}. */
+  draw(rng: Rng): number;
+  /** Log-probability of the id returned by the last `draw`. */
+  lastLogQ: number;
+  /** `log q(id)` under this row's distribution. */
+  logProb(id: number): number;
+  /**
+   * Optional batched form of `draw`: writes `count` draws to `ids[o..o+count)` and their
+   * log-probabilities to `logQ[o..o+count)`; it lets a distribution do per-row work for all the
+   * draws at once (see MIDX's `softmax` stage). The draws must be independent draws of the row's
+   * distribution, as `count` calls of `draw` make them, and depend on `rng` alone. MIDX's consumes
+   * `rng` as those calls would and returns the same ids; a sharded composite's groups the draws
+   * by shard, so it returns other ids (same law, still deterministic).
+   */
+  drawMany?(rng: Rng, count: number, ids: Int32Array, logQ: Float64Array, o: number): void;
+  /**
+   * Log of this row's unnormalised proposal mass `M` (the sum of the weights the row's
+   * probabilities are normalised by; −Infinity when the row has none), on a scale comparable
+   * between samplers of the same kind and options built on different parts of one table: the mass
+   * of a union of parts is the sum of their masses. Needed to compose samplers
+   * (`ShardedSampler` draws shard `s` with probability `M_s / Σ M`); optional otherwise.
+   */
+  readonly logMass?: number;
 }
