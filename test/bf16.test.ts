@@ -14,6 +14,10 @@ import { forEachFloatPiece } from '../src/layer/sharded.js';
 import '../src/samplers/index.js';
 import { ShardedSampler } from '../src/samplers/sharded.js';
 import { maxAbsDiff, randomQueries, randomTable } from './util/adaptive.js';
+import { tsKernels, useKernels } from '../src/kernels/index.js';
+
+// equality with the unsharded path to float64 rounding: the TS reference kernels (test/sharded-kernels.test.ts runs the WebAssembly ones)
+useKernels(tsKernels);
 
 /**
  * Reference rounding, written from the definition: the two bfloat16 values around the float32 `x`
@@ -131,8 +135,8 @@ test('a bf16 sharded table trains like a float32 table rounded to bf16 after eve
   const st = ShardedClassTable.split(base, sizes, 'bf16');
   const t = st.toTable(); // float32 holding the bf16-rounded values
   const common = { negatives: 10, convention: 'exclusive' as const };
-  const ref = new OutputLayer({ table: t, sampler: ShardedSampler.create('exact', sizes, { precision: 'float64' }), optimizer: createOptimizer('adam', { lr: 0.05 }), ...common });
-  const bf = new OutputLayer({ table: st, sampler: ShardedSampler.create('exact', st, { precision: 'float64' }), optimizer: createOptimizer('adam', { lr: 0.05 }), ...common });
+  const ref = new OutputLayer({ table: t, sampler: ShardedSampler.create('exact', sizes, { precision: 'float64' }), optimizer: createOptimizer('adam', { lr: 0.05 }), stepUpdates: true, ...common });
+  const bf = new OutputLayer({ table: st, sampler: ShardedSampler.create('exact', st, { precision: 'float64' }), optimizer: createOptimizer('adam', { lr: 0.05 }), stepUpdates: true, ...common });
   const fixed = batch(1, 24, n, d);
   const before = bf.fullLoss(fixed.queries, fixed.labels);
   for (let step = 0; step < 25; step++) {
@@ -168,8 +172,8 @@ test('bf16 with an adaptive sampler kept by update(ids), and with dense updates'
     const s2 = st.clone();
     const t2 = t.clone();
     const opts = { method: 'tree', alpha: 10, leafSize: 4 };
-    const ref = new OutputLayer({ table: t2, sampler: ShardedSampler.create('quadratic', sizes, opts), optimizer: createOptimizer('adam', { lr: 0.05 }), negatives: 8, denseUpdates });
-    const bf = new OutputLayer({ table: s2, sampler: ShardedSampler.create('quadratic', s2, opts), optimizer: createOptimizer('adam', { lr: 0.05 }), negatives: 8, denseUpdates });
+    const ref = new OutputLayer({ table: t2, sampler: ShardedSampler.create('quadratic', sizes, opts), optimizer: createOptimizer('adam', { lr: 0.05 }), negatives: 8, denseUpdates, stepUpdates: true });
+    const bf = new OutputLayer({ table: s2, sampler: ShardedSampler.create('quadratic', s2, opts), optimizer: createOptimizer('adam', { lr: 0.05 }), negatives: 8, denseUpdates, stepUpdates: true });
     for (let step = 0; step < 8; step++) {
       const { queries, labels } = batch(50 + step, 12, n, d);
       const a = ref.step({ queries, labels, rng: Rng.fromSeed(step) });

@@ -13,6 +13,10 @@ import { createOptimizer, type OptimizerName, type OptimizerState } from '../src
 import '../src/samplers/index.js';
 import { ShardedSampler } from '../src/samplers/sharded.js';
 import { randomQueries, randomTable } from './util/adaptive.js';
+import { tsKernels, useKernels } from '../src/kernels/index.js';
+
+// equality with the unsharded path to float64 rounding: the TS reference kernels (test/sharded-kernels.test.ts runs the WebAssembly ones)
+useKernels(tsKernels);
 
 const N = 40;
 const D = 6;
@@ -34,7 +38,7 @@ type AnyTable = ClassTable | ShardedClassTable;
 function layer(table: AnyTable, opt: OptimizerName, sampler: string): OutputLayer<AnyTable> {
   // the same composite proposal on a sharded table and on the unsharded one (over views)
   const s = table instanceof ShardedClassTable ? ShardedSampler.create(sampler, table, {}) : ShardedSampler.create(sampler, SIZES, {});
-  return new OutputLayer<AnyTable>({ table, sampler: s, optimizer: createOptimizer(opt, { lr: 0.05 }), negatives: 8 });
+  return new OutputLayer<AnyTable>({ table, sampler: s, optimizer: createOptimizer(opt, { lr: 0.05 }), negatives: 8, stepUpdates: true });
 }
 
 function run(l: OutputLayer<AnyTable>, from: number, to: number): number[] {

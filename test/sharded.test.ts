@@ -24,6 +24,10 @@ import { ShardedSampler } from '../src/samplers/sharded.js';
 import { logInclusionProb, type Sampler } from '../src/samplers/types.js';
 import { renormalize } from './util/oracle.js';
 import { allIds, drawChiSquare, logQAll, maxAbsDiff, queryRow, randomQueries, randomTable } from './util/adaptive.js';
+import { tsKernels, useKernels } from '../src/kernels/index.js';
+
+// equality with the unsharded path to float64 rounding: the TS reference kernels (test/sharded-kernels.test.ts runs the WebAssembly ones)
+useKernels(tsKernels);
 
 const P_MIN = 1e-3;
 const N = 60;
