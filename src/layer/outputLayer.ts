@@ -10,7 +10,8 @@ import type { Rng } from '../core/rng.js';
 import { choiceOption, intOption, rejectUnknown } from '../core/validate.js';
 import { fullSoftmaxLoss } from '../loss/full.js';
 import { sampledSoftmaxLoss } from '../loss/sampled.js';
-import { CONVENTIONS, type Convention, type LabelWeighting, type LossResult, type SparseRowGrad } from '../loss/types.js';
+import { CONVENTIONS, LABEL_WEIGHTINGS, type Convention, type LabelWeighting, type LossResult, type SparseRowGrad } from '../loss/types.js';
+import { BINARY_LOSSES, sampledLogisticLoss, type BinaryLoss } from '../loss/binary.js';
 import { RebuildPolicy } from '../samplers/rebuild.js';
 import type { Draws, Sampler } from '../samplers/types.js';
 import { evaluateMetrics, type EvaluateMetricsOptions, type EvaluationMetrics } from './evaluator.js';
@@ -34,8 +35,22 @@ export interface OutputLayerOptions {
   unique?: boolean;
   /** One set of negatives for the whole batch (query-independent samplers only; default false). */
   shared?: boolean;
-  /** Weighting of a multi-label row's terms (default `'mean'`). */
+  /** Weighting of a multi-label row's terms (default `'mean'`; `'joint'` is TensorFlow's, see {@link LabelWeighting}). */
   labelWeighting?: LabelWeighting;
+  /**
+   * The sampled loss (default `'softmax'`, {@link sampledSoftmaxLoss}); `'nce'` and
+   * `'negativeSampling'` are the logistic losses of {@link sampledLogisticLoss}. `'nce'` needs
+   * convention `'correctedAll'` (draws from all classes, every logit corrected);
+   * `'negativeSampling'` takes `'correctedAll'` (draws from all classes, hits dropped as
+   * word2vec does) or `'exclusive'` (positives never drawn, as fastText does).
+   */
+  loss?: 'softmax' | BinaryLoss;
+  /**
+   * Mask sampled ids equal to a positive of their row (default true); false keeps them as
+   * negatives (TensorFlow's `remove_accidental_hits=False`). With the softmax it needs
+   * `'correctedAll'`.
+   */
+  removeAccidentalHits?: boolean;
   /**
    * Rebuild an adaptive sampler from scratch every this many steps (0, the default: never;
    * the per-step `update(ids)` keeps it current).
@@ -116,6 +131,10 @@ export class OutputLayer {
   readonly shared: boolean;
   /** Multi-label weighting. */
   readonly labelWeighting: LabelWeighting;
+  /** The sampled loss. */
+  readonly loss: 'softmax' | BinaryLoss;
+  /** Whether accidental hits are masked. */
+  readonly removeAccidentalHits: boolean;
   /** When an adaptive sampler is rebuilt from scratch (every `rebuildEvery` steps and/or per epoch). */
   readonly rebuild: RebuildPolicy;
   /** Whether an adaptive sampler gets `update(ids)` after every step. */
@@ -131,7 +150,7 @@ export class OutputLayer {
   constructor(opts: OutputLayerOptions) {
     rejectUnknown(
       opts,
-      ['table', 'sampler', 'optimizer', 'negatives', 'convention', 'unique', 'shared', 'labelWeighting', 'rebuildEvery', 'rebuildPerEpoch', 'stepUpdates', 'denseUpdates', 'rowStreams'],
+      ['table', 'sampler', 'optimizer', 'negatives', 'convention', 'unique', 'shared', 'labelWeighting', 'loss', 'removeAccidentalHits', 'rebuildEvery', 'rebuildPerEpoch', 'stepUpdates', 'denseUpdates', 'rowStreams'],
       'OutputLayer',
     );
     if (!opts.table || !opts.sampler || !opts.optimizer) throw new OptionError('OutputLayer needs table, sampler and optimizer');
@@ -145,7 +164,20 @@ export class OutputLayer {
     if (this.shared && this.sampler.adaptive) {
       throw new OptionError(`OutputLayer: shared negatives need a query-independent sampler; '${this.sampler.name}' is adaptive (drop shared)`);
     }
-    this.labelWeighting = opts.labelWeighting === undefined ? 'mean' : choiceOption(opts.labelWeighting, 'labelWeighting', ['mean', 'sum']);
+    this.labelWeighting = opts.labelWeighting === undefined ? 'mean' : choiceOption(opts.labelWeighting, 'labelWeighting', LABEL_WEIGHTINGS);
+    this.loss = opts.loss === undefined ? 'softmax' : choiceOption(opts.loss, 'loss', ['softmax', ...BINARY_LOSSES] as const);
+    this.removeAccidentalHits = opts.removeAccidentalHits ?? true;
+    const allowed: readonly Convention[] =
+      this.loss === 'nce' ? ['correctedAll'] : this.loss === 'negativeSampling' ? ['correctedAll', 'exclusive'] : CONVENTIONS;
+    if (!allowed.includes(this.convention)) {
+      throw new OptionError(`OutputLayer: loss '${this.loss}' takes convention ${allowed.map((c) => `'${c}'`).join(' or ')}, got '${this.convention}'`);
+    }
+    if (this.loss === 'softmax' && !this.removeAccidentalHits && this.convention !== 'correctedAll') {
+      throw new OptionError(`OutputLayer: removeAccidentalHits: false needs convention 'correctedAll', got '${this.convention}'`);
+    }
+    if (this.loss === 'softmax' && this.labelWeighting === 'joint' && this.convention !== 'correctedAll') {
+      throw new OptionError(`OutputLayer: labelWeighting 'joint' (TensorFlow's multi-label sampled softmax) needs convention 'correctedAll', got '${this.convention}'`);
+    }
     const everySteps = opts.rebuildEvery === undefined ? 0 : intOption(opts.rebuildEvery, 'rebuildEvery', 0, 2 ** 31 - 1);
     this.rebuild = new RebuildPolicy({ everySteps, perEpoch: opts.rebuildPerEpoch ?? true });
     this.stepUpdates = opts.stepUpdates ?? true;
@@ -207,16 +239,10 @@ export class OutputLayer {
       draws = this.sampler.sample(opts);
       posLogQ = this.sampler.logQ(queries, labels);
     }
-    return sampledSoftmaxLoss({
-      queries,
-      table: this.table,
-      labels,
-      rowWeights: input.rowWeights ?? null,
-      labelWeighting: this.labelWeighting,
-      draws,
-      convention: this.convention,
-      posLogQ,
-    });
+    const common = { queries, table: this.table, labels, rowWeights: input.rowWeights ?? null, labelWeighting: this.labelWeighting, draws, posLogQ };
+    if (this.loss !== 'softmax') return sampledLogisticLoss({ ...common, loss: this.loss, removeAccidentalHits: this.removeAccidentalHits });
+    // removeAccidentalHits is passed only when set, so the conventions that refuse false accept the default.
+    return sampledSoftmaxLoss({ ...common, convention: this.convention, ...(this.removeAccidentalHits ? {} : { removeAccidentalHits: false }) });
   }
 
   /**
