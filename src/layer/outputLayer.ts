@@ -145,6 +145,8 @@ export class OutputLayer {
   readonly rowStreams: boolean;
   private stepCount = 0;
   private ids: Int32Array | null = null;
+  /** Labels of the last computed step, for a sampler that learns from the positives. */
+  private pendingLabels: Labels | null = null;
 
   /** @throws OptionError (bad or unknown options, `shared` with an adaptive sampler), ShapeError (sampler and table disagree on n) */
   constructor(opts: OutputLayerOptions) {
@@ -239,6 +241,7 @@ export class OutputLayer {
       draws = this.sampler.sample(opts);
       posLogQ = this.sampler.logQ(queries, labels);
     }
+    if (this.sampler.observe) this.pendingLabels = labels;
     const common = { queries, table: this.table, labels, rowWeights: input.rowWeights ?? null, labelWeighting: this.labelWeighting, draws, posLogQ };
     if (this.loss !== 'softmax') return sampledLogisticLoss({ ...common, loss: this.loss, removeAccidentalHits: this.removeAccidentalHits });
     // removeAccidentalHits is passed only when set, so the conventions that refuse false accept the default.
@@ -249,13 +252,19 @@ export class OutputLayer {
    * The second half of {@link OutputLayer.step}: applies a class-table gradient with the
    * optimizer (only the rows in `grad.ids`, or every row with `denseUpdates`), counts the step
    * and keeps an adaptive sampler in sync with the changed rows (or rebuilds it when the rebuild
-   * policy says so).
+   * policy says so). A sampler that learns from the positives (`observe`, e.g. `learnedUnigram`)
+   * is given the labels of the last {@link OutputLayer.computeGradients}.
    * @throws as {@link SparseOptimizer.step} (shape, order and range of `grad.ids`, non-finite values)
    */
   applyGradients(grad: SparseRowGrad): void {
     if (this.denseUpdates) this.optimizer.stepAll(this.table, grad);
     else this.optimizer.step(this.table, grad);
     this.stepCount++;
+    if (this.pendingLabels !== null && this.sampler.observe) {
+      // after the step's draws, as TensorFlow's candidate samplers update after sampling
+      this.sampler.observe(this.pendingLabels);
+      this.pendingLabels = null;
+    }
     if (this.sampler.adaptive) {
       if (this.rebuild.shouldRebuild(this.stepCount, false)) this.sampler.build(this.table);
       else if (this.stepUpdates) this.sampler.update(this.denseUpdates ? this.allIds() : grad.ids);

@@ -60,14 +60,14 @@ export interface SamplerData {
 
 /**
  * Creates the sampler registered as `name` for a class set, filling the options that come from
- * the data unless `opts` sets them: `n` for `uniform`, the class `counts` for `unigram` and
+ * the data unless `opts` sets them: `n` for `uniform` and `learnedUnigram`, the class `counts` for `unigram` and
  * `logUniform`, and `seed` for the samplers that declare one. The applications use it so each
  * sampler name needs no case of its own.
  * @throws OptionError for an unknown name, and as the sampler for bad options
  */
 export function createSamplerFor(name: string, data: SamplerData, opts: Record<string, unknown> = {}): Sampler {
   const o: Record<string, unknown> = { ...opts };
-  if (name === 'uniform') o['n'] ??= data.n;
+  if (name === 'uniform' || name === 'learnedUnigram') o['n'] ??= data.n;
   if ((name === 'unigram' || name === 'logUniform') && data.counts !== undefined) o['counts'] ??= data.counts;
   if (data.seed !== undefined && samplerOptionNames(name)?.includes('seed')) o['seed'] ??= data.seed;
   return createSampler(name, o);

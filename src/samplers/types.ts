@@ -103,6 +103,16 @@ export interface Sampler {
   sampleWithLogQ?(opts: SampleOptions, ids: Labels): SampleWithLogQ;
   /** Diagnostic figures (sizes, build time, memory). */
   stats(): SamplerStats;
+  /**
+   * Learns from a step's positives (optional; samplers whose proposal is estimated from the
+   * labels seen, such as `learnedUnigram`). The output layer calls it once per applied step,
+   * after that step's draws.
+   */
+  observe?(labels: Labels): void;
+  /** State learned during training (optional; e.g. `learnedUnigram`'s counts), to checkpoint. */
+  stateTensors?(): Record<string, Int32Array | Float32Array>;
+  /** Restores {@link Sampler.stateTensors} (optional, present with it). */
+  loadState?(state: Readonly<Record<string, ArrayLike<number>>>): void;
 }
 
 /**
