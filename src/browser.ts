@@ -50,6 +50,8 @@ export { KernelTree, KernelTreeSampler, TreeDescent, TreeQuery, type TreeKernel,
 export { kmeans, assignNearest, nearestCentroid, type KMeansOptions, type KMeansResult } from './samplers/kmeans.js';
 export * from './loss/types.js';
 export { sampledSoftmaxLoss } from './loss/sampled.js';
+export { inBatchDraws, mixedDraws, type InBatchDraws, type MixedDrawsInput } from './loss/inBatch.js';
+export { StreamingFrequencyEstimator, type StreamingFrequencyOptions } from './samplers/frequency.js';
 export { sampledLogisticLoss, BINARY_LOSSES, type BinaryLoss, type SampledLogisticLossInput } from './loss/binary.js';
 export { fullSoftmaxLoss, type FullLossOptions } from './loss/full.js';
 export {
