@@ -6,7 +6,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Rng } from '../src/core/rng.js';
 import { singleLabels } from '../src/core/matrix.js';
-import { ShapeError } from '../src/core/errors.js';
+import { OptionError, ShapeError } from '../src/core/errors.js';
+import { ClassTable } from '../src/core/classTable.js';
+import { OutputLayer } from '../src/layer/outputLayer.js';
+import { createOptimizer } from '../src/layer/optimizers.js';
+import { createSampler } from '../src/samplers/factory.js';
+import type { UnigramSampler } from '../src/samplers/index.js';
+import '../src/samplers/index.js';
 import { StreamingFrequencyEstimator } from '../src/samplers/frequency.js';
 import { inBatchDraws, mixedDraws } from '../src/loss/inBatch.js';
 import { sampledSoftmaxLoss } from '../src/loss/sampled.js';
@@ -143,4 +149,49 @@ test('mixed negatives: every candidate corrected by log(Q_batch + Q_sampler), fl
     compareWithRef(got, evalTerms(terms, base, B, n, d), n, d, `mixed unique=${unique}`);
     fdCheck(terms, got, base, B, n, d, `mixed unique=${unique}`);
   }
+});
+
+test('OutputLayer negativeSource inBatch / mixed equals the draw records composed by hand; the estimate observes each batch first', () => {
+  const n = 25;
+  const d = 4;
+  const B = 6;
+  for (const source of ['inBatch', 'mixed'] as const) {
+    const t1 = ClassTable.init(n, d, Rng.fromSeed(1), { bias: true });
+    const t2 = t1.clone();
+    const counts = Array.from({ length: n }, (_, i) => 1 + (i % 4));
+    const f1 = new StreamingFrequencyEstimator({ buckets: 16, alpha: 0.1 });
+    const f2 = new StreamingFrequencyEstimator({ buckets: 16, alpha: 0.1 });
+    const layer = new OutputLayer({
+      table: t1, sampler: createSampler('unigram', { counts }), optimizer: createOptimizer('sgd', { lr: 0.3 }), negatives: 3,
+      convention: 'correctedAll', negativeSource: source, frequency: f1,
+    });
+    const sampler = createSampler('unigram', { counts });
+    const opt = createOptimizer('sgd', { lr: 0.3 });
+    for (let s = 0; s < 3; s++) {
+      const prob = makeProblem(Rng.fromSeed(70 + s), { n, d, B });
+      const got = layer.step({ queries: prob.queries, labels: prob.labels, rng: Rng.fromSeed(5 + s) });
+      f2.observe(prob.labels.ids);
+      const lq = f2.logProb(prob.labels.ids);
+      let rec;
+      if (source === 'inBatch') rec = inBatchDraws(prob.labels, lq);
+      else {
+        const sampled = sampler.sample({ m: 3, rng: Rng.fromSeed(5 + s), rows: B });
+        const ys = Array.from(prob.labels.ids);
+        const batchSamplerLogQ = new Float64Array(B * (B + 1));
+        for (let r = 0; r < B; r++) {
+          for (let j = 0; j < B; j++) batchSamplerLogQ[r * (B + 1) + j] = Math.log((sampler as UnigramSampler).prob(ys[j]!));
+          batchSamplerLogQ[r * (B + 1) + B] = Math.log((sampler as UnigramSampler).prob(ys[r]!));
+        }
+        rec = mixedDraws({ labels: prob.labels, batchLogQ: lq, sampledBatchLogQ: f2.logProb(sampled.ids), sampled, batchSamplerLogQ });
+      }
+      const ref = sampledSoftmaxLoss({ queries: prob.queries, table: t2, labels: prob.labels, draws: rec.draws, posLogQ: rec.posLogQ, convention: 'correctedAll' });
+      opt.step(t2, ref.gradClasses);
+      assert.ok(Math.abs(got.loss - ref.loss) < 1e-12 * Math.max(1, ref.loss), `${source}: ${got.loss} vs ${ref.loss}`);
+      assert.deepEqual(got.gradQueries, ref.gradQueries);
+      assert.deepEqual(t1.weights, t2.weights);
+    }
+  }
+  const base = { table: ClassTable.init(n, d, Rng.fromSeed(1)), sampler: createSampler('uniform', { n }), optimizer: createOptimizer('sgd', { lr: 0.1 }), negatives: 2 };
+  assert.throws(() => new OutputLayer({ ...base, negativeSource: 'inBatch' }), OptionError); // exclusive convention
+  assert.throws(() => new OutputLayer({ ...base, negativeSource: 'inBatch', convention: 'correctedAll', loss: 'nce' }), OptionError);
 });

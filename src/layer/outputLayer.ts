@@ -12,8 +12,10 @@ import { fullSoftmaxLoss } from '../loss/full.js';
 import { sampledSoftmaxLoss } from '../loss/sampled.js';
 import { CONVENTIONS, LABEL_WEIGHTINGS, type Convention, type LabelWeighting, type LossResult, type SparseRowGrad } from '../loss/types.js';
 import { BINARY_LOSSES, sampledLogisticLoss, type BinaryLoss } from '../loss/binary.js';
+import { inBatchDraws, mixedDraws } from '../loss/inBatch.js';
+import type { StreamingFrequencyEstimator } from '../samplers/frequency.js';
 import { RebuildPolicy } from '../samplers/rebuild.js';
-import type { Draws, Sampler } from '../samplers/types.js';
+import type { Draws, SampleOptions, Sampler } from '../samplers/types.js';
 import { evaluateMetrics, type EvaluateMetricsOptions, type EvaluationMetrics } from './evaluator.js';
 import type { SparseOptimizer } from './optimizers.js';
 
@@ -51,6 +53,20 @@ export interface OutputLayerOptions {
    * `'correctedAll'`.
    */
   removeAccidentalHits?: boolean;
+  /**
+   * Where the negatives come from (default `'sampler'`). `'inBatch'`: the other rows' positives
+   * (two-tower training; one positive per row; the sampler is not used for drawing); `'mixed'`:
+   * those and `negatives` draws from the sampler per row, each class corrected by its summed
+   * expected count (see {@link mixedDraws}). Both need convention `'correctedAll'` and the softmax
+   * loss.
+   */
+  negativeSource?: 'sampler' | 'inBatch' | 'mixed';
+  /**
+   * The streaming frequency estimate giving the in-batch `log Q` (Yi et al.); it observes every
+   * batch's positives before that batch's loss is computed, as in their algorithm. `null` (the
+   * default): the uncorrected in-batch softmax.
+   */
+  frequency?: StreamingFrequencyEstimator | null;
   /**
    * Rebuild an adaptive sampler from scratch every this many steps (0, the default: never;
    * the per-step `update(ids)` keeps it current).
@@ -135,6 +151,10 @@ export class OutputLayer {
   readonly loss: 'softmax' | BinaryLoss;
   /** Whether accidental hits are masked. */
   readonly removeAccidentalHits: boolean;
+  /** Where the negatives come from. */
+  readonly negativeSource: 'sampler' | 'inBatch' | 'mixed';
+  /** The in-batch frequency estimate, if any. */
+  readonly frequency: StreamingFrequencyEstimator | null;
   /** When an adaptive sampler is rebuilt from scratch (every `rebuildEvery` steps and/or per epoch). */
   readonly rebuild: RebuildPolicy;
   /** Whether an adaptive sampler gets `update(ids)` after every step. */
@@ -152,7 +172,7 @@ export class OutputLayer {
   constructor(opts: OutputLayerOptions) {
     rejectUnknown(
       opts,
-      ['table', 'sampler', 'optimizer', 'negatives', 'convention', 'unique', 'shared', 'labelWeighting', 'loss', 'removeAccidentalHits', 'rebuildEvery', 'rebuildPerEpoch', 'stepUpdates', 'denseUpdates', 'rowStreams'],
+      ['table', 'sampler', 'optimizer', 'negatives', 'convention', 'unique', 'shared', 'labelWeighting', 'loss', 'removeAccidentalHits', 'negativeSource', 'frequency', 'rebuildEvery', 'rebuildPerEpoch', 'stepUpdates', 'denseUpdates', 'rowStreams'],
       'OutputLayer',
     );
     if (!opts.table || !opts.sampler || !opts.optimizer) throw new OptionError('OutputLayer needs table, sampler and optimizer');
@@ -174,6 +194,12 @@ export class OutputLayer {
     if (!allowed.includes(this.convention)) {
       throw new OptionError(`OutputLayer: loss '${this.loss}' takes convention ${allowed.map((c) => `'${c}'`).join(' or ')}, got '${this.convention}'`);
     }
+    this.negativeSource = opts.negativeSource === undefined ? 'sampler' : choiceOption(opts.negativeSource, 'negativeSource', ['sampler', 'inBatch', 'mixed'] as const);
+    this.frequency = opts.frequency ?? null;
+    if (this.negativeSource !== 'sampler' && (this.loss !== 'softmax' || this.convention !== 'correctedAll' || !this.removeAccidentalHits)) {
+      throw new OptionError(`OutputLayer: negativeSource '${this.negativeSource}' needs loss 'softmax', convention 'correctedAll' and accidental hits removed (the row's own positive is among the batch's)`);
+    }
+    if (this.negativeSource !== 'sampler' && this.shared) throw new OptionError(`OutputLayer: negativeSource '${this.negativeSource}' does not take shared (in-batch negatives are shared by construction)`);
     if (this.loss === 'softmax' && !this.removeAccidentalHits && this.convention !== 'correctedAll') {
       throw new OptionError(`OutputLayer: removeAccidentalHits: false needs convention 'correctedAll', got '${this.convention}'`);
     }
@@ -235,6 +261,7 @@ export class OutputLayer {
     };
     let draws: Draws;
     let posLogQ: Float64Array | null = null;
+    if (this.negativeSource !== 'sampler') return this.inBatchGradients(input, opts);
     if (exclusive) draws = this.sampler.sample(opts);
     else if (this.sampler.sampleWithLogQ) ({ draws, logQ: posLogQ } = this.sampler.sampleWithLogQ(opts, labels));
     else {
@@ -269,6 +296,33 @@ export class OutputLayer {
       if (this.rebuild.shouldRebuild(this.stepCount, false)) this.sampler.build(this.table);
       else if (this.stepUpdates) this.sampler.update(this.denseUpdates ? this.allIds() : grad.ids);
     }
+  }
+
+  /** The in-batch and mixed negatives of {@link OutputLayer.computeGradients}. */
+  private inBatchGradients(input: StepInput, opts: SampleOptions): LossResult {
+    const { queries, labels } = input;
+    const freq = this.frequency;
+    if (freq) freq.observe(labels.ids);
+    const batchLogQ = freq ? freq.logProb(labels.ids) : null;
+    let rec;
+    if (this.negativeSource === 'inBatch') rec = inBatchDraws(labels, batchLogQ);
+    else {
+      const B = labels.offsets.length - 1;
+      const sampled = this.sampler.sample(opts);
+      const rows: number[] = [];
+      const offs = new Int32Array(B + 1);
+      for (let r = 0; r < B; r++) {
+        for (let j = 0; j < B; j++) rows.push(labels.ids[j]!);
+        rows.push(labels.ids[labels.offsets[r]!]!);
+        offs[r + 1] = rows.length;
+      }
+      const batchSamplerLogQ = this.sampler.logQ(queries, { ids: Int32Array.from(rows), offsets: offs });
+      rec = mixedDraws({ labels, batchLogQ, sampledBatchLogQ: freq ? freq.logProb(sampled.ids) : null, sampled, batchSamplerLogQ });
+    }
+    return sampledSoftmaxLoss({
+      queries, table: this.table, labels, rowWeights: input.rowWeights ?? null, labelWeighting: this.labelWeighting,
+      draws: rec.draws, posLogQ: rec.posLogQ, convention: 'correctedAll',
+    });
   }
 
   /** `0 … n−1` (the rows a dense update changes). */
