@@ -117,6 +117,20 @@ test('in-batch softmax with the log Q correction (and without) equals the float6
     compareWithRef(got, evalTerms(terms, base, 7, n, d), n, d, `in-batch corrected=${corrected}`);
     fdCheck(terms, got, base, 7, n, d, `in-batch corrected=${corrected}`);
   }
+  // padding rows (weight 0) give no negatives and no terms
+  const w = Float32Array.from([1, 1, 0, 1, 1, 0, 1]);
+  const { draws, posLogQ } = inBatchDraws(labels, logQ, w);
+  const got = sampledSoftmaxLoss({ queries: prob.queries, table: prob.table, labels, draws, posLogQ, convention: 'correctedAll', rowWeights: w });
+  const lq = new Map(ys.map((y, r) => [y, logQ[r]!]));
+  const liveYs = ys.filter((_, r) => w[r]! > 0);
+  const terms: RefTerm[] = [];
+  for (let r = 0; r < 7; r++) {
+    if (w[r] === 0) continue;
+    const cands = [{ id: ys[r]!, corr: lq.get(ys[r]!)! }];
+    for (const y of liveYs) if (y !== ys[r]) cands.push({ id: y, corr: lq.get(y)! });
+    terms.push({ row: r, weight: 1 / 5, cands });
+  }
+  compareWithRef(got, evalTerms(terms, refParams({ ...prob, labels }), 7, n, d), n, d, 'in-batch with padding');
   assert.throws(() => inBatchDraws(singleLabels([1, 2]), Float64Array.of(0)), ShapeError);
 });
 

@@ -302,10 +302,13 @@ export class OutputLayer {
   private inBatchGradients(input: StepInput, opts: SampleOptions): LossResult {
     const { queries, labels } = input;
     const freq = this.frequency;
-    if (freq) freq.observe(labels.ids);
+    if (freq) {
+      const w = input.rowWeights ?? null;
+      freq.observe(w === null ? labels.ids : labels.ids.filter((_, r) => w[r]! > 0));
+    }
     const batchLogQ = freq ? freq.logProb(labels.ids) : null;
     let rec;
-    if (this.negativeSource === 'inBatch') rec = inBatchDraws(labels, batchLogQ);
+    if (this.negativeSource === 'inBatch') rec = inBatchDraws(labels, batchLogQ, input.rowWeights ?? null);
     else {
       const B = labels.offsets.length - 1;
       const sampled = this.sampler.sample(opts);
@@ -317,7 +320,7 @@ export class OutputLayer {
         offs[r + 1] = rows.length;
       }
       const batchSamplerLogQ = this.sampler.logQ(queries, { ids: Int32Array.from(rows), offsets: offs });
-      rec = mixedDraws({ labels, batchLogQ, sampledBatchLogQ: freq ? freq.logProb(sampled.ids) : null, sampled, batchSamplerLogQ });
+      rec = mixedDraws({ labels, batchLogQ, sampledBatchLogQ: freq ? freq.logProb(sampled.ids) : null, sampled, batchSamplerLogQ, rowWeights: input.rowWeights ?? null });
     }
     return sampledSoftmaxLoss({
       queries, table: this.table, labels, rowWeights: input.rowWeights ?? null, labelWeighting: this.labelWeighting,

@@ -35,21 +35,34 @@ function singleLabelIds(labels: Labels, what: string): Int32Array {
  *
  * `logQ[r]` is `log Q` of row `r`'s positive: the log expected count of that item among a batch's
  * positives, e.g. `log p̂` of a {@link StreamingFrequencyEstimator} (the correction), or `null` for
- * the uncorrected in-batch softmax (`Q` = 1 for every item, no correction).
+ * the uncorrected in-batch softmax (`Q` = 1 for every item, no correction). Rows of weight 0 in
+ * `rowWeights` (padding) give no negatives.
  * @throws ShapeError (not one positive per row, wrong length), NonFiniteError
  */
-export function inBatchDraws(labels: Labels, logQ: Float64Array | null): InBatchDraws {
+export function inBatchDraws(labels: Labels, logQ: Float64Array | null, rowWeights: Float32Array | null = null): InBatchDraws {
   const ids = singleLabelIds(labels, 'inBatchDraws');
   const B = ids.length;
-  if (B === 0) throw new ShapeError('inBatchDraws: the batch is empty');
   const lq = logQ ?? new Float64Array(B);
   assertLength(lq, B, 'inBatchDraws: logQ (one per row)');
   assertFinite(lq, 'inBatchDraws: logQ');
-  // logExpectedCount adds log m to a with-replacement record's logQ: store log Q − log B.
-  const shift = Math.log(B);
-  const rec = Float64Array.from(lq, (x) => x - shift);
-  const draws: Draws = { ids: ids.slice(), logQ: rec, rows: 1, m: B, shared: true, unique: false, tries: null };
-  return { draws, posLogQ: rec.slice() };
+  const live = liveRows(B, rowWeights, 'inBatchDraws');
+  if (live.length === 0) throw new ShapeError('inBatchDraws: the batch has no row of weight > 0');
+  // logExpectedCount adds log m to a with-replacement record's logQ: store log Q − log m.
+  const m = live.length;
+  const shift = Math.log(m);
+  const draws: Draws = {
+    ids: Int32Array.from(live, (r) => ids[r]!), logQ: Float64Array.from(live, (r) => lq[r]! - shift),
+    rows: 1, m, shared: true, unique: false, tries: null,
+  };
+  return { draws, posLogQ: Float64Array.from(lq, (x) => x - shift) };
+}
+
+/** Rows of weight > 0 (all rows without weights): the rows whose positives are negatives for the others. */
+function liveRows(B: number, rowWeights: Float32Array | null, what: string): number[] {
+  if (rowWeights !== null) assertLength(rowWeights, B, `${what}: rowWeights`);
+  const out: number[] = [];
+  for (let r = 0; r < B; r++) if (rowWeights === null || rowWeights[r]! > 0) out.push(r);
+  return out;
 }
 
 /** Inputs of {@link mixedDraws}. */
@@ -68,11 +81,13 @@ export interface MixedDrawsInput {
    * `labels.ids[0..B)` under row `r`'s proposal, then that of row `r`'s own positive.
    */
   batchSamplerLogQ: Float64Array;
+  /** Per-row weights: rows of weight 0 (padding) give no in-batch negatives. Default all 1. */
+  rowWeights?: Float32Array | null;
 }
 
 /**
- * Mixed negatives: in-batch negatives and a sampler's draws in one per-row record of `B + m`
- * slots. The union of the two samples has, for each class `j`, the expected count
+ * Mixed negatives: in-batch negatives and a sampler's draws in one per-row record of `B' + m`
+ * slots (`B'` the rows of weight > 0). The union of the two samples has, for each class `j`, the expected count
  * `Q_j = Q_batch(j) + Q_sampler(j)` among a row's negatives, `Q_batch` from the frequency
  * estimate and `Q_sampler` from the sampler's own `log q` (`m·q`, or the inclusion probability
  * for unique draws); every candidate, the positive included, is corrected by `log Q_j` under
@@ -94,7 +109,8 @@ export function mixedDraws(input: MixedDrawsInput): InBatchDraws {
   assertLength(input.batchSamplerLogQ, B * (B + 1), 'mixedDraws: batchSamplerLogQ (B rows of B + 1)');
   assertFinite(bq, 'mixedDraws: batchLogQ');
   assertFinite(sbq, 'mixedDraws: sampledBatchLogQ');
-  const m = B + m2;
+  const live = liveRows(B, input.rowWeights ?? null, 'mixedDraws');
+  const m = live.length + m2;
   const outIds = new Int32Array(B * m);
   const outLogQ = new Float64Array(B * m);
   const posLogQ = new Float64Array(B);
@@ -111,14 +127,16 @@ export function mixedDraws(input: MixedDrawsInput): InBatchDraws {
   for (let r = 0; r < B; r++) {
     const o = r * m;
     const so = r * (B + 1);
-    for (let j = 0; j < B; j++) {
-      outIds[o + j] = ids[j]!;
-      outLogQ[o + j] = logAdd(bq[j]!, samplerQ(r, sq[so + j]!)) - logM;
+    const L = live.length;
+    for (let t = 0; t < L; t++) {
+      const j = live[t]!;
+      outIds[o + t] = ids[j]!;
+      outLogQ[o + t] = logAdd(bq[j]!, samplerQ(r, sq[so + j]!)) - logM;
     }
     const io = s.shared ? 0 : r * m2;
     for (let j = 0; j < m2; j++) {
-      outIds[o + B + j] = s.ids[io + j]!;
-      outLogQ[o + B + j] = logAdd(sbq[io + j]!, logExpectedCount(s, io + j)) - logM;
+      outIds[o + L + j] = s.ids[io + j]!;
+      outLogQ[o + L + j] = logAdd(sbq[io + j]!, logExpectedCount(s, io + j)) - logM;
     }
     posLogQ[r] = logAdd(bq[r]!, samplerQ(r, sq[so + B]!)) - logM;
   }
