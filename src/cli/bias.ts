@@ -13,6 +13,7 @@ import { loadClassTable } from '../layer/safetensors.js';
 import { CONVENTIONS, type Convention } from '../loss/types.js';
 import { createSampler, samplerOptionNames } from '../samplers/factory.js';
 import { parseKeyValues } from './samplerOptions.js';
+import { lossSettings } from './lossOptions.js';
 
 /** Parsed options of `samplex bias`. */
 export interface BiasCommandOptions {
@@ -33,6 +34,10 @@ export interface BiasCommandOptions {
   codebooks?: string;
   /** Shorthand for `--opt midx.codewords=…`. */
   codewords?: string;
+  /** `--loss`: softmax | nce | negativeSampling. */
+  loss?: string;
+  /** `--keep-accidental-hits`. */
+  keepAccidentalHits?: boolean;
 }
 
 const STATIC_SAMPLERS = ['exact', 'uniform', 'unigram', 'logUniform'];
@@ -115,6 +120,7 @@ export function biasCommand(o: BiasCommandOptions, print: (line: string) => void
   const scale = numOption(num(o.scale, 'scale'), 'scale', 0);
   const convention = choiceOption<Convention>(o.convention, 'convention', CONVENTIONS);
   const negatives = parseIntList(o.negatives, 'negatives');
+  const ls = lossSettings({ loss: o.loss, keepAccidentalHits: o.keepAccidentalHits });
   let table: ClassTable;
   let queries: Matrix;
   let counts: ArrayLike<number>;
@@ -165,7 +171,12 @@ export function biasCommand(o: BiasCommandOptions, print: (line: string) => void
     }
     // midx's popularity stage uses the same class frequencies as the static samplers
     if (name === 'midx' && opts['stage'] === 'pop') full['popularity'] = counts;
-    return { label: name, options: opts, sampler: createSampler(name, { ...full, ...opts }) };
+    if (name === 'learnedUnigram') full['n'] = table.n;
+    const sampler = createSampler(name, { ...full, ...opts });
+    // the learned unigram is studied as training would leave it: after observing 10,000 positives
+    // from the class frequencies (their expected counts, rounded)
+    if (name === 'learnedUnigram' && sampler.loadState) sampler.loadState({ counts: learnedCounts(counts, 10000) });
+    return { label: name, options: opts, sampler };
   });
   const rows = runBiasStudy({
     table,
@@ -174,6 +185,8 @@ export function biasCommand(o: BiasCommandOptions, print: (line: string) => void
     negatives,
     trials,
     convention,
+    loss: ls.loss,
+    removeAccidentalHits: ls.removeAccidentalHits,
     seed,
     rng: rng.fork(5),
     unique: o.unique ?? false,
@@ -183,6 +196,13 @@ export function biasCommand(o: BiasCommandOptions, print: (line: string) => void
   });
   if (!o.json) printTable(rows, print);
   return rows;
+}
+
+/** `total` positives spread over the classes in proportion to `freq`, rounded: a learned unigram's counts. */
+function learnedCounts(freq: ArrayLike<number>, total: number): Float64Array {
+  let s = 0;
+  for (let i = 0; i < freq.length; i++) s += freq[i]!;
+  return Float64Array.from({ length: freq.length }, (_, i) => Math.round((total * freq[i]!) / s));
 }
 
 function fmt(x: number, digits = 4): string {
@@ -198,6 +218,7 @@ function printTable(rows: readonly BiasRow[], print: (line: string) => void): vo
   const r0 = rows[0]!;
   print(
     `classes=${r0.classes} dim=${r0.dim} queries=${r0.queries} trials=${r0.trials} convention=${r0.convention}` +
+      `${r0.loss === 'softmax' ? '' : ` loss=${r0.loss} (estimates another objective: its bias against the softmax does not vanish with m)`}${r0.removeAccidentalHits ? '' : ' hits-kept'}` +
       ` embeddings=${r0.embeddings}${r0.embeddings.startsWith('lm:') ? '' : ` scale=${r0.scale}`} seed=${r0.seed}${r0.unique ? ' unique' : ''}`,
   );
   const head = ['sampler', 'm', 'KL', 'ess', 'qHead', 'gradBias', '±stderr', 'noise', 'lossBias', '±stderr', 'draws/s'];
