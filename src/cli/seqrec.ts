@@ -29,9 +29,10 @@ import { SeqRecTrainer } from '../rec/trainer.js';
 import { TfOutputHead } from '../tfjs/adapter.js';
 import { withKernels } from './main.js';
 import { commandGroup } from './groups.js';
+import { addLossOptions, lossSettings, type LossSettings } from './lossOptions.js';
 
 /** Samplers `--sampler` accepts: `full` (exact softmax over all items) or a registered sampler. */
-export const SEQREC_SAMPLERS = ['full', 'uniform', 'unigram', 'quadratic', 'rff', 'midx'] as const;
+export const SEQREC_SAMPLERS = ['full', 'uniform', 'unigram', 'learnedUnigram', 'quadratic', 'rff', 'midx'] as const;
 
 /** Options of `samplex train seqrec` (strings as given on the command line). */
 export interface SeqRecCommandOptions {
@@ -63,6 +64,10 @@ export interface SeqRecCommandOptions {
   backend: string;
   progress?: boolean;
   json?: boolean;
+  /** `--loss` (see cli/lossOptions.ts). */
+  loss?: string;
+  /** `--keep-accidental-hits`. */
+  keepAccidentalHits?: boolean;
 }
 
 /** Settings resolved from {@link SeqRecCommandOptions}. */
@@ -75,6 +80,10 @@ interface Settings {
   stage: 'uniform' | 'pop' | 'residual' | 'softmax';
   /** Sampled-loss estimator. */
   convention: Convention;
+  /** The sampled loss. */
+  loss: LossSettings['loss'];
+  /** Mask accidental hits. */
+  removeAccidentalHits: boolean;
   /** Rebuild an adaptive sampler every this many steps instead of updating it every step (0: update every step). */
   refreshEvery: number;
   /** The item-table optimizer steps every row each step (zero gradient for the untouched ones). */
@@ -96,6 +105,12 @@ interface Settings {
   backend: 'cpu' | 'wasm';
 }
 
+/** The loss flags (single-label rows: the label weighting does not apply). */
+function lossOf(o: SeqRecCommandOptions): Pick<Settings, 'loss' | 'removeAccidentalHits'> {
+  const { loss, removeAccidentalHits } = lossSettings(o);
+  return { loss, removeAccidentalHits };
+}
+
 function settings(o: SeqRecCommandOptions): Settings {
   const int = (v: string, what: string, lo: number, hi?: number): number => intOption(Number(v), what, lo, hi);
   const num = (v: string, what: string, lo: number, hi?: number): number => numOption(Number(v), what, lo, hi);
@@ -107,6 +122,7 @@ function settings(o: SeqRecCommandOptions): Settings {
     codewords: int(o.codewords, '--codewords', 1, 4096),
     stage: choiceOption(o.stage, '--stage', ['uniform', 'pop', 'residual', 'softmax'] as const),
     convention: choiceOption(o.convention, '--convention', CONVENTIONS),
+    ...lossOf(o),
     refreshEvery: int(o.refreshEvery, '--refresh-every', 0),
     denseUpdates: o.denseUpdates ?? false,
     epochs: int(o.epochs, '--epochs', 0),
@@ -153,6 +169,9 @@ async function loadTf(backend: 'cpu' | 'wasm'): Promise<Tf> {
 
 /** Builds the trainer for one sampler (the item table, its sampler, sparse Adam and the adapter head). */
 function buildTrainer(tf: Tf, split: LeaveOneOutSplit, sampler: string, s: Settings, fast: FastKernels): { trainer: SeqRecTrainer; tfHead: TfOutputHead } {
+  if (sampler === 'full' && (s.loss !== 'softmax' || !s.removeAccidentalHits)) {
+    throw new OptionError(`--loss ${s.loss}${s.removeAccidentalHits ? '' : ' --keep-accidental-hits'} applies to a sampled loss; the 'full' sampler trains the exact softmax`);
+  }
   const n = split.sequences.numItems;
   // the item table and Adam's moments live in the kernels' memory: the sampled loss gathers rows
   // and the optimizer updates them in place, with no staging copies
@@ -163,6 +182,8 @@ function buildTrainer(tf: Tf, split: LeaveOneOutSplit, sampler: string, s: Setti
     optimizer: createOptimizer('adam', { lr: s.itemLr, beta2: 0.98 }, { f32: fast.allocF32, i32: fast.allocI32 }),
     negatives: Math.min(s.negatives, n - 1),
     convention: s.convention,
+    loss: s.loss,
+    removeAccidentalHits: s.removeAccidentalHits,
     rebuildEvery: s.refreshEvery,
     stepUpdates: s.refreshEvery === 0,
     denseUpdates: s.denseUpdates,
@@ -185,7 +206,7 @@ function configOf(sampler: string, s: Settings): Record<string, string | number 
     sampler,
     ...rest,
     ...(sampler === 'midx' ? {} : { codewords: 0, stage: '-' }),
-    ...(sampler === 'full' ? { negatives: 0, convention: '-' } : {}),
+    ...(sampler === 'full' ? { negatives: 0, convention: '-', loss: '-' } : {}),
   };
 }
 
@@ -330,7 +351,7 @@ export async function compareSeqRecCommand(o: SeqRecCommandOptions & { samplers:
 }
 
 function addOptions(c: Command): Command {
-  return c
+  return addLossOptions(c, { labelWeighting: false })
     .option('--data <name|file>', 'movielens-small (cached by `samplex data fetch`) or a MovieLens-format ratings.csv', 'movielens-small')
     .option('--cache <dir>', 'cache directory of the named datasets')
     .option('--min-interactions <n>', 'drop users with fewer interactions (≥ 3)', String(DEFAULT_MIN_INTERACTIONS))
