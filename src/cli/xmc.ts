@@ -21,9 +21,10 @@ import { MidxThreads } from '../samplers/midxThreads.js';
 import { ProgressBar } from '../train/progress.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { commandGroup } from './groups.js';
+import { addLossOptions, lossSettings, type LossFlagValues } from './lossOptions.js';
 
 /** Options shared by `train xmc` and `compare xmc`, as typed on the command line. */
-export interface XmcCommonOptions {
+export interface XmcCommonOptions extends LossFlagValues {
   data: string;
   negatives: string;
   epochs: string;
@@ -67,6 +68,8 @@ function configFor(sampler: string, o: XmcCommonOptions, names: readonly string[
     bigrams: intOption(num(o.bigrams, 'bigrams'), 'bigrams', 0),
     rebuildEvery: intOption(num(o.rebuildEvery, 'rebuild-every'), 'rebuild-every', 0),
     convention: choiceOption(o.convention, 'convention', CONVENTIONS),
+    // compare xmc: the sampled-loss flags apply to the sampled runs, not to the exact softmax beside them
+    ...(sampler === 'full' && names.length > 1 ? { labelWeighting: lossSettings(o).labelWeighting } : lossSettings(o)),
     denseUpdates: !(o.sparseUpdates ?? false),
     seed: intOption(num(o.seed, 'seed'), 'seed', 0),
   });
@@ -104,7 +107,7 @@ async function runOne(
 }
 
 function addCommonOptions(c: Command): Command {
-  return c
+  return addLossOptions(c, { labelWeighting: true })
     .option('--data <spec>', 'wordnet (the built-in WordNet split) | DIR with train.txt and test.txt (XMC or fastText format) | FILE (split 80/20)', 'wordnet')
     .option('--negatives <m>', 'negatives per row for sampled samplers', '50')
     .option('--epochs <n>', 'epochs to train', '5')
