@@ -118,3 +118,28 @@ test('samplex train seqrec --sampler learnedUnigram --loss negativeSampling: the
     rmSync(root, { recursive: true, force: true });
   }
 });
+
+test('samplex train seqrec --negative-source inBatch|mixed (with and without the streaming frequency correction) trains; bad combinations are refused', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'samplex-cli-seqrec-ib-'));
+  try {
+    const data = join(root, 'ratings.csv');
+    writeFileSync(data, ratingsCsv());
+    const base = ['train', 'seqrec', '--data', data, '--sampler', 'uniform', '--convention', 'correctedAll', '--epochs', '1', '--json', ...TINY];
+    for (const [name, extra] of [['ib', ['--negative-source', 'inBatch']], ['ibc', ['--negative-source', 'inBatch', '--frequency-buckets', '64']], ['mx', ['--negative-source', 'mixed', '--frequency-buckets', '64']]] as const) {
+      const r = await runCli([...base, ...extra, '--out', join(root, name)]);
+      assert.equal(r.code, 0, `${name}: ${r.stderr}`);
+      const settings = JSON.parse(readFileSync(join(root, name, 'settings.json'), 'utf8')) as Record<string, unknown>;
+      assert.equal(settings['negativeSource'], extra[1]);
+    }
+    const conv = await runCli([...base.filter((x) => x !== 'correctedAll' && x !== '--convention'), '--negative-source', 'inBatch', '--out', join(root, 'c')]);
+    assert.equal(conv.code, 2);
+    assert.match(conv.stderr, /negativeSource 'inBatch' needs .*correctedAll/);
+    const noSource = await runCli([...base, '--frequency-buckets', '8', '--out', join(root, 'n')]);
+    assert.equal(noSource.code, 2);
+    const resume = await runCli([...base, '--negative-source', 'inBatch', '--frequency-buckets', '64', '--resume', '--out', join(root, 'ibc')]);
+    assert.equal(resume.code, 2);
+    assert.match(resume.stderr, /not checkpointed/);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});

@@ -1,10 +1,12 @@
 /**
- * The loss flags shared by the commands: `--loss`, `--label-weighting` and
- * `--keep-accidental-hits`, declared and parsed in one place.
+ * The loss flags shared by the commands: `--loss`, `--label-weighting`,
+ * `--keep-accidental-hits` and the in-batch negatives' `--negative-source`, `--frequency-buckets`,
+ * `--frequency-alpha`, declared and parsed in one place.
  * @module
  */
 import type { Command } from 'commander';
-import { choiceOption } from '../core/validate.js';
+import { OptionError } from '../core/errors.js';
+import { choiceOption, intOption, numOption } from '../core/validate.js';
 import { BINARY_LOSSES, type BinaryLoss } from '../loss/binary.js';
 import { LABEL_WEIGHTINGS, type LabelWeighting } from '../loss/types.js';
 
@@ -49,4 +51,43 @@ export function lossSettings(o: LossFlagValues): LossSettings {
     labelWeighting: choiceOption(o.labelWeighting ?? 'mean', '--label-weighting', LABEL_WEIGHTINGS),
     removeAccidentalHits: !(o.keepAccidentalHits ?? false),
   };
+}
+
+/** The raw values of the in-batch flags. */
+export interface NegativeSourceFlagValues {
+  negativeSource?: string;
+  frequencyBuckets?: string;
+  frequencyAlpha?: string;
+}
+
+/** The in-batch settings the flags give. */
+export interface NegativeSourceSettings {
+  negativeSource: 'sampler' | 'inBatch' | 'mixed';
+  /** Buckets of the streaming frequency estimate; 0: no `log Q` correction of the in-batch negatives. */
+  frequencyBuckets: number;
+  /** Learning rate of the estimate's gap average. */
+  frequencyAlpha: number;
+}
+
+/** Declares `--negative-source`, `--frequency-buckets` and `--frequency-alpha` (single-label applications). */
+export function addNegativeSourceOptions(cmd: Command): Command {
+  return cmd
+    .option('--negative-source <s>', 'sampler (draws from --sampler) | inBatch (the batch\'s other positives) | mixed (both); inBatch and mixed need --convention correctedAll', 'sampler')
+    .option('--frequency-buckets <H>', 'in-batch log Q from a streaming frequency estimate with H hashed buckets (Yi et al.); 0: uncorrected in-batch softmax', '0')
+    .option('--frequency-alpha <a>', 'learning rate of the streaming frequency estimate', '0.01');
+}
+
+/**
+ * Parses the values of {@link addNegativeSourceOptions}' flags.
+ * @throws OptionError for bad values
+ */
+export function negativeSourceSettings(o: NegativeSourceFlagValues): NegativeSourceSettings {
+  const negativeSource = choiceOption(o.negativeSource ?? 'sampler', '--negative-source', ['sampler', 'inBatch', 'mixed'] as const);
+  const frequencyBuckets = intOption(Number(o.frequencyBuckets ?? '0'), '--frequency-buckets', 0, 2 ** 31 - 1);
+  const frequencyAlpha = numOption(Number(o.frequencyAlpha ?? '0.01'), '--frequency-alpha', 0, 1);
+  if (frequencyBuckets > 0 && negativeSource === 'sampler') {
+    throw new OptionError('--frequency-buckets corrects in-batch negatives; add --negative-source inBatch or mixed');
+  }
+  if (frequencyBuckets > 0 && !(frequencyAlpha > 0)) throw new OptionError('--frequency-alpha must be in (0, 1]');
+  return { negativeSource, frequencyBuckets, frequencyAlpha };
 }

@@ -29,7 +29,8 @@ import { SeqRecTrainer } from '../rec/trainer.js';
 import { TfOutputHead } from '../tfjs/adapter.js';
 import { withKernels } from './main.js';
 import { commandGroup } from './groups.js';
-import { addLossOptions, lossSettings, type LossSettings } from './lossOptions.js';
+import { addLossOptions, addNegativeSourceOptions, lossSettings, negativeSourceSettings, type LossSettings, type NegativeSourceSettings } from './lossOptions.js';
+import { StreamingFrequencyEstimator } from '../samplers/frequency.js';
 
 /** Samplers `--sampler` accepts: `full` (exact softmax over all items) or a registered sampler. */
 export const SEQREC_SAMPLERS = ['full', 'uniform', 'unigram', 'learnedUnigram', 'quadratic', 'rff', 'midx'] as const;
@@ -68,6 +69,9 @@ export interface SeqRecCommandOptions {
   loss?: string;
   /** `--keep-accidental-hits`. */
   keepAccidentalHits?: boolean;
+  negativeSource?: string;
+  frequencyBuckets?: string;
+  frequencyAlpha?: string;
 }
 
 /** Settings resolved from {@link SeqRecCommandOptions}. */
@@ -84,6 +88,12 @@ interface Settings {
   loss: LossSettings['loss'];
   /** Mask accidental hits. */
   removeAccidentalHits: boolean;
+  /** Where the negatives come from. */
+  negativeSource: NegativeSourceSettings['negativeSource'];
+  /** Buckets of the in-batch frequency estimate (0: uncorrected). */
+  frequencyBuckets: number;
+  /** Learning rate of the in-batch frequency estimate. */
+  frequencyAlpha: number;
   /** Rebuild an adaptive sampler every this many steps instead of updating it every step (0: update every step). */
   refreshEvery: number;
   /** The item-table optimizer steps every row each step (zero gradient for the untouched ones). */
@@ -123,6 +133,7 @@ function settings(o: SeqRecCommandOptions): Settings {
     stage: choiceOption(o.stage, '--stage', ['uniform', 'pop', 'residual', 'softmax'] as const),
     convention: choiceOption(o.convention, '--convention', CONVENTIONS),
     ...lossOf(o),
+    ...negativeSourceSettings(o),
     refreshEvery: int(o.refreshEvery, '--refresh-every', 0),
     denseUpdates: o.denseUpdates ?? false,
     epochs: int(o.epochs, '--epochs', 0),
@@ -169,6 +180,9 @@ async function loadTf(backend: 'cpu' | 'wasm'): Promise<Tf> {
 
 /** Builds the trainer for one sampler (the item table, its sampler, sparse Adam and the adapter head). */
 function buildTrainer(tf: Tf, split: LeaveOneOutSplit, sampler: string, s: Settings, fast: FastKernels): { trainer: SeqRecTrainer; tfHead: TfOutputHead } {
+  if (sampler === 'full' && s.negativeSource !== 'sampler') {
+    throw new OptionError(`--negative-source ${s.negativeSource} applies to a sampled loss; the 'full' sampler trains the exact softmax`);
+  }
   if (sampler === 'full' && (s.loss !== 'softmax' || !s.removeAccidentalHits)) {
     throw new OptionError(`--loss ${s.loss}${s.removeAccidentalHits ? '' : ' --keep-accidental-hits'} applies to a sampled loss; the 'full' sampler trains the exact softmax`);
   }
@@ -184,6 +198,8 @@ function buildTrainer(tf: Tf, split: LeaveOneOutSplit, sampler: string, s: Setti
     convention: s.convention,
     loss: s.loss,
     removeAccidentalHits: s.removeAccidentalHits,
+    negativeSource: s.negativeSource,
+    frequency: s.frequencyBuckets > 0 ? new StreamingFrequencyEstimator({ buckets: s.frequencyBuckets, alpha: s.frequencyAlpha }) : null,
     rebuildEvery: s.refreshEvery,
     stepUpdates: s.refreshEvery === 0,
     denseUpdates: s.denseUpdates,
@@ -269,6 +285,9 @@ function trainOne(
 ): SeqRecRunResult {
   const { trainer, tfHead } = buildTrainer(tf, split, sampler, s, fast);
   try {
+    if (o.resume === true && s.frequencyBuckets > 0) {
+      throw new OptionError('--resume: the streaming frequency estimate of the in-batch negatives is not checkpointed; start a new run');
+    }
     const dir = RunDir.open(out, { resume: o.resume === true });
     dir.writeJson('settings.json', { sampler, ...s });
     const res = runSeqRec({
@@ -351,7 +370,7 @@ export async function compareSeqRecCommand(o: SeqRecCommandOptions & { samplers:
 }
 
 function addOptions(c: Command): Command {
-  return addLossOptions(c, { labelWeighting: false })
+  return addNegativeSourceOptions(addLossOptions(c, { labelWeighting: false }))
     .option('--data <name|file>', 'movielens-small (cached by `samplex data fetch`) or a MovieLens-format ratings.csv', 'movielens-small')
     .option('--cache <dir>', 'cache directory of the named datasets')
     .option('--min-interactions <n>', 'drop users with fewer interactions (≥ 3)', String(DEFAULT_MIN_INTERACTIONS))
