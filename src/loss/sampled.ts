@@ -180,17 +180,18 @@ export function sampledSoftmaxLoss(input: SampledLossInput): LossResult {
         gPos[k] = scale * (Math.exp(posAdj[k]! - lse) - tw);
       }
       if (lseNeg > -Infinity) negFactor = Math.exp(lseNeg - lse);
-    }
-    for (let k = offs[r]!; !joint && k < offs[r + 1]!; k++) {
-      const p = posIds[k]!;
-      let a = dot(h, r * d, W, p * d, d) + (bias ? bias[p]! : 0);
-      if (convention === 'correctedAll') a -= logExpectedCountOf(draws, r, posLogQ![k]!);
-      posAdj[k] = a;
-      const lse = logAddExp(lseNeg, a);
-      const tw = termWeight[k]!;
-      loss += scale * tw * (lse - a);
-      gPos[k] = scale * tw * Math.expm1(a - lse); // softmax_p(p) − 1
-      if (lseNeg > -Infinity) negFactor += tw * Math.exp(lseNeg - lse);
+    } else {
+      for (let k = offs[r]!; k < offs[r + 1]!; k++) {
+        const p = posIds[k]!;
+        let a = dot(h, r * d, W, p * d, d) + (bias ? bias[p]! : 0);
+        if (convention === 'correctedAll') a -= logExpectedCountOf(draws, r, posLogQ![k]!);
+        posAdj[k] = a;
+        const lse = logAddExp(lseNeg, a);
+        const tw = termWeight[k]!;
+        loss += scale * tw * (lse - a);
+        gPos[k] = scale * tw * Math.expm1(a - lse); // softmax_p(p) − 1
+        if (lseNeg > -Infinity) negFactor += tw * Math.exp(lseNeg - lse);
+      }
     }
     if (!base.grad || lseNeg === -Infinity) continue;
     const f = scale * negFactor;
