@@ -209,3 +209,20 @@ test('OutputLayer negativeSource inBatch / mixed equals the draw records compose
   assert.throws(() => new OutputLayer({ ...base, negativeSource: 'inBatch' }), OptionError); // exclusive convention
   assert.throws(() => new OutputLayer({ ...base, negativeSource: 'inBatch', convention: 'correctedAll', loss: 'nce' }), OptionError);
 });
+
+test('streaming frequency estimate: the first occurrence sets the gap from step 0, later ones average; initialGap gives a start', () => {
+  const e = new StreamingFrequencyEstimator({ buckets: 10, alpha: 0.5, hash: 'identity' });
+  assert.equal(e.prob(3), 0);
+  e.observe([1]);
+  e.observe([3, 3]); // counted once in its step
+  assert.equal(e.prob(3), 1 / 2);
+  e.observe([]);
+  e.observe([]);
+  e.observe([3]); // gap 3: B = 0.5·2 + 0.5·3
+  assert.equal(e.prob(3), 1 / 2.5);
+  assert.equal(e.prob(1), 1);
+  const g = new StreamingFrequencyEstimator({ buckets: 10, alpha: 0.5, initialGap: 10, hash: 'identity' });
+  g.observe([4]);
+  assert.equal(g.prob(4), 1 / 5.5);
+  assert.equal(g.prob(5), 1 / 10);
+});

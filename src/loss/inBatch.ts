@@ -3,7 +3,7 @@
  * as a draw record for {@link sampledSoftmaxLoss}, alone or mixed with a sampler's draws.
  * @module
  */
-import { OptionError, ShapeError } from '../core/errors.js';
+import { NonFiniteError, OptionError, ShapeError } from '../core/errors.js';
 import type { Labels } from '../core/matrix.js';
 import { assertFinite, assertLength } from '../core/validate.js';
 import { logExpectedCount, type Draws } from '../samplers/types.js';
@@ -71,7 +71,7 @@ export interface MixedDrawsInput {
   labels: Labels;
   /** `log Q_batch` of each row's positive (e.g. `log p̂` of a streaming estimate); `null`: 0. */
   batchLogQ: Float64Array | null;
-  /** `log Q_batch` of each id of `sampled` (aligned with `sampled.ids`), from the same estimate. */
+  /** `log Q_batch` of each id of `sampled` (aligned with `sampled.ids`), from the same estimate; `−∞` for a class never seen. */
   sampledBatchLogQ: Float64Array | null;
   /** The sampler's draws (per-row or shared, with replacement or unique). */
   sampled: Draws;
@@ -108,7 +108,10 @@ export function mixedDraws(input: MixedDrawsInput): InBatchDraws {
   assertLength(sbq, s.ids.length, 'mixedDraws: sampledBatchLogQ');
   assertLength(input.batchSamplerLogQ, B * (B + 1), 'mixedDraws: batchSamplerLogQ (B rows of B + 1)');
   assertFinite(bq, 'mixedDraws: batchLogQ');
-  assertFinite(sbq, 'mixedDraws: sampledBatchLogQ');
+  // −∞ is allowed here: a drawn class never seen in a batch has Q_batch = 0
+  for (let k = 0; k < sbq.length; k++) {
+    if (Number.isNaN(sbq[k]) || sbq[k] === Infinity) throw new NonFiniteError(`mixedDraws: sampledBatchLogQ[${k}] = ${sbq[k]}`, k);
+  }
   const live = liveRows(B, input.rowWeights ?? null, 'mixedDraws');
   const m = live.length + m2;
   const outIds = new Int32Array(B * m);

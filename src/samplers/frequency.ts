@@ -14,8 +14,10 @@ export interface StreamingFrequencyOptions {
   /** Learning rate `α` of the gap average, in (0, 1] (default 0.01). */
   alpha?: number;
   /**
-   * Step gap every bucket starts with (default `buckets`): the estimate of an id never seen is
-   * `1 / initialGap`.
+   * Step gap every bucket starts from, averaged with its first gaps like any other (default: none;
+   * a bucket's first occurrence at step `t` sets `B = t`, its gap from step 0, so that a short run
+   * is not dominated by an arbitrary start). The estimate of an id never seen is `1 / initialGap`,
+   * or 0 without one.
    */
   initialGap?: number;
   /** `'identity'` (`id mod H`) or `'multiplicative'` (Knuth's multiplicative hash, default). */
@@ -31,8 +33,8 @@ export interface StreamingFrequencyOptions {
  * so `p̂` estimates the per-batch occurrence probability `1 − (1 − f)^b` (≈ `b·f` for a rare id
  * of frequency `f` in batches of `b`): the expected count of the id among a batch's positives,
  * which is the `log Q` the in-batch sampled softmax subtracts. Ids sharing a bucket share an
- * estimate (their occurrence probabilities add up); the first occurrence of a bucket measures its
- * gap from step 0.
+ * estimate (their occurrence probabilities add up); the first occurrence of a bucket sets its gap
+ * to the steps since step 0 (unless `initialGap` gives a start to average from).
  */
 export class StreamingFrequencyEstimator {
   /** Number of buckets. */
@@ -52,7 +54,7 @@ export class StreamingFrequencyEstimator {
     this.buckets = intOption(opts.buckets, 'buckets', 1, 2 ** 31 - 1);
     this.alpha = opts.alpha === undefined ? 0.01 : numOption(opts.alpha, 'alpha', 0, 1);
     if (!(this.alpha > 0)) throw new OptionError('StreamingFrequencyEstimator: alpha must be in (0, 1]');
-    const g0 = opts.initialGap === undefined ? this.buckets : numOption(opts.initialGap, 'initialGap', 1, 1e300);
+    const g0 = opts.initialGap === undefined ? Infinity : numOption(opts.initialGap, 'initialGap', 1, 1e300);
     const hash = opts.hash ?? 'multiplicative';
     if (hash !== 'identity' && hash !== 'multiplicative') throw new OptionError(`StreamingFrequencyEstimator: hash must be 'identity' or 'multiplicative', got '${String(hash)}'`);
     this.hash = hash;
@@ -80,12 +82,13 @@ export class StreamingFrequencyEstimator {
       if (!Number.isInteger(id) || id < 0) throw new OptionError(`StreamingFrequencyEstimator.observe: ids must be non-negative integers, got ${id}`);
       const h = this.bucket(id);
       if (this.last[h] === t) continue; // already updated at this step
-      this.gap[h] = (1 - a) * this.gap[h]! + a * (t - this.last[h]!);
+      const g = this.gap[h]!;
+      this.gap[h] = g === Infinity ? t : (1 - a) * g + a * (t - this.last[h]!);
       this.last[h] = t;
     }
   }
 
-  /** `p̂ = 1 / B[hash(id)]`, the estimated probability that `id` occurs in a batch. */
+  /** `p̂ = 1 / B[hash(id)]`, the estimated probability that `id` occurs in a batch (0 for a bucket never seen without `initialGap`). */
   prob(id: number): number {
     return 1 / this.gap[this.bucket(id)]!;
   }
