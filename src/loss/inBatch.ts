@@ -36,7 +36,10 @@ function singleLabelIds(labels: Labels, what: string): Int32Array {
  * `logQ[r]` is `log Q` of row `r`'s positive: the log expected count of that item among a batch's
  * positives, e.g. `log p̂` of a {@link StreamingFrequencyEstimator} (the correction), or `null` for
  * the uncorrected in-batch softmax (`Q` = 1 for every item, no correction). Rows of weight 0 in
- * `rowWeights` (padding) give no negatives.
+ * `rowWeights` (padding) give no negatives. Every row's positive is one slot, so an item that is
+ * the positive of `k` rows is `k` candidates: the exact `Q` is its expected count among the rows,
+ * which the streaming estimate's probability of occurring at least once matches only when items
+ * rarely repeat within a batch (Yi et al.'s setting); with many repeats it under-corrects them.
  * @throws ShapeError (not one positive per row, wrong length), NonFiniteError
  */
 export function inBatchDraws(labels: Labels, logQ: Float64Array | null, rowWeights: Float32Array | null = null): InBatchDraws {
