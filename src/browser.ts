@@ -57,6 +57,9 @@ export {
 export { CONVENTIONS, type Convention, type LossResult, type SampledLossInput } from './loss/types.js';
 export { ShardedSampler, type ShardSamplerFactory, type ShardedCreateOptions } from './samplers/sharded.js';
 export { sampledSoftmaxLoss } from './loss/sampled.js';
+export { inBatchDraws, mixedDraws, type InBatchDraws, type MixedDrawsInput } from './loss/inBatch.js';
+export { StreamingFrequencyEstimator, type StreamingFrequencyOptions } from './samplers/frequency.js';
+export { sampledLogisticLoss, BINARY_LOSSES, type BinaryLoss, type SampledLogisticLossInput } from './loss/binary.js';
 export { fullSoftmaxLoss, type FullLossOptions } from './loss/full.js';
 export { precisionAtK, recallAtK, ndcgAtK, meanNll, perplexity } from './loss/metrics.js';
 export { createOptimizer, Sgd, Adagrad, Adam, type SparseOptimizer, type OptimizerName } from './layer/optimizers.js';

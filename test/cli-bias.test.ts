@@ -128,3 +128,27 @@ test('samplex bias refuses sampler options that no chosen sampler takes', async 
   assert.ok(errs.some((e) => /sampler 'midx' is not one of the chosen samplers/.test(e)));
   assert.ok(errs.some((e) => /codebook/.test(e) && /opq/.test(e)));
 });
+
+test('samplex bias --loss: NCE and negative sampling rows (another objective: far from the softmax gradient), learnedUnigram rows, refusals', async () => {
+  const rowsOf = async (args: string[]): Promise<Array<Record<string, unknown>>> => {
+    const { code, lines, stderr } = await run([...small, '--sampler', 'unigram,learnedUnigram', '--negatives', '20', '--convention', 'correctedAll', '--json', ...args]);
+    assert.equal(code, 0, stderr);
+    return lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+  };
+  const soft = await rowsOf([]);
+  const nce = await rowsOf(['--loss', 'nce']);
+  const ns = await rowsOf(['--loss', 'negativeSampling', '--keep-accidental-hits']);
+  assert.deepEqual(soft.map((r) => r['sampler']), ['unigram', 'learnedUnigram']);
+  assert.deepEqual(nce.map((r) => r['loss']), ['nce', 'nce']);
+  assert.equal(ns[0]!['removeAccidentalHits'], false);
+  for (let i = 0; i < 2; i++) {
+    assert.equal(soft[i]!['loss'], 'softmax');
+    // the logistic losses do not estimate the softmax gradient: their "bias" against it is large
+    assert.ok((nce[i]!['gradBias'] as number) > 2 * (soft[i]!['gradBias'] as number), `nce ${nce[i]!['gradBias']} vs softmax ${soft[i]!['gradBias']}`);
+    assert.ok((ns[i]!['gradBias'] as number) > 2 * (soft[i]!['gradBias'] as number));
+  }
+  const bad = await runCli([...small, '--sampler', 'unigram', '--loss', 'nce', '--convention', 'exclusive']);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /loss 'nce' takes convention correctedAll/);
+  assert.equal((await runCli([...small, '--sampler', 'unigram', '--loss', 'hinge'])).code, 2);
+});

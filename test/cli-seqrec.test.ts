@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Rng } from '../src/core/rng.js';
 import { runCli } from './util/cli.js';
+import { readSafetensors } from '../src/layer/safetensors.js';
 
 /** A MovieLens-format ratings file of next-item cycles over 30 items. */
 function ratingsCsv(): string {
@@ -112,6 +113,56 @@ test('samplex compare seqrec: one run per sampler, a joint report and summary', 
       assert.equal(r.code, 2);
       assert.match(r.stderr, now);
     }
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('samplex train seqrec --sampler learnedUnigram --loss negativeSampling: the learned counts are checkpointed and restored by --resume', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'samplex-cli-seqrec-lu-'));
+  try {
+    const data = join(root, 'ratings.csv');
+    writeFileSync(data, ratingsCsv());
+    const out = join(root, 'run');
+    const args = ['train', 'seqrec', '--data', data, '--sampler', 'learnedUnigram', '--loss', 'negativeSampling', '--convention', 'correctedAll', '--select', 'last', '--out', out, '--json', ...TINY];
+    const r = await runCli([...args, '--epochs', '1']);
+    assert.equal(r.code, 0, r.stderr);
+    const counts1 = Array.from(readSafetensors(join(out, 'checkpoint.safetensors')).tensors['items/sampler/counts']!.data as ArrayLike<number>);
+    const seen = counts1.reduce((a, b) => a + b, 0);
+    assert.ok(seen > 0, 'the sampler observed the training positives');
+    const resumed = await runCli([...args, '--epochs', '2', '--resume']);
+    assert.equal(resumed.code, 0, resumed.stderr);
+    // every epoch sees the same training positives: restored counts plus one more epoch = twice the first
+    const counts2 = Array.from(readSafetensors(join(out, 'checkpoint.safetensors')).tensors['items/sampler/counts']!.data as ArrayLike<number>);
+    assert.deepEqual(counts2, counts1.map((c) => 2 * c));
+    const full = await runCli(['train', 'seqrec', '--data', data, '--sampler', 'full', '--loss', 'nce', '--out', join(root, 'f'), ...TINY]);
+    assert.equal(full.code, 2);
+    assert.match(full.stderr, /the 'full' sampler trains the exact softmax/);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('samplex train seqrec --negative-source inBatch|mixed (with and without the streaming frequency correction) trains; bad combinations are refused', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'samplex-cli-seqrec-ib-'));
+  try {
+    const data = join(root, 'ratings.csv');
+    writeFileSync(data, ratingsCsv());
+    const base = ['train', 'seqrec', '--data', data, '--sampler', 'uniform', '--convention', 'correctedAll', '--epochs', '1', '--json', ...TINY];
+    for (const [name, extra] of [['ib', ['--negative-source', 'inBatch']], ['ibc', ['--negative-source', 'inBatch', '--frequency-buckets', '64']], ['mx', ['--negative-source', 'mixed', '--frequency-buckets', '64']]] as const) {
+      const r = await runCli([...base, ...extra, '--out', join(root, name)]);
+      assert.equal(r.code, 0, `${name}: ${r.stderr}`);
+      const settings = JSON.parse(readFileSync(join(root, name, 'settings.json'), 'utf8')) as Record<string, unknown>;
+      assert.equal(settings['negativeSource'], extra[1]);
+    }
+    const conv = await runCli([...base.filter((x) => x !== 'correctedAll' && x !== '--convention'), '--negative-source', 'inBatch', '--out', join(root, 'c')]);
+    assert.equal(conv.code, 2);
+    assert.match(conv.stderr, /negativeSource 'inBatch' needs .*correctedAll/);
+    const noSource = await runCli([...base, '--frequency-buckets', '8', '--out', join(root, 'n')]);
+    assert.equal(noSource.code, 2);
+    const resume = await runCli([...base, '--negative-source', 'inBatch', '--frequency-buckets', '64', '--resume', '--out', join(root, 'ibc')]);
+    assert.equal(resume.code, 2);
+    assert.match(resume.stderr, /not checkpointed/);
   } finally {
     rmSync(root, { recursive: true, force: true });
   }

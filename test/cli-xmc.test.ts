@@ -123,3 +123,25 @@ test('bad inputs give typed errors', async () => {
   assert.equal(ok.lines.length, 2);
   assert.match(ok.lines[0]!, /^L\d+:-?\d/);
 });
+
+test('train xmc --loss / --label-weighting / --keep-accidental-hits reach the output layer; impossible settings are refused', async () => {
+  const base = ['train', 'xmc', '--data', ftDir, '--sampler', 'unigram', '--epochs', '1', ...quick];
+  const nce = await runCli([...base, '--loss', 'nce', '--convention', 'correctedAll', '--label-weighting', 'joint', '--keep-accidental-hits', '--out', join(root, 'nce')]);
+  assert.equal(nce.code, 0, nce.stderr);
+  const settings = readFileSync(join(root, 'nce', 'model.json'), 'utf8');
+  assert.match(settings, /"loss":\s*"nce"/);
+  assert.match(settings, /"labelWeighting":\s*"joint"/);
+  assert.match(settings, /"removeAccidentalHits":\s*false/);
+  const joint = await runCli([...base, '--label-weighting', 'joint', '--convention', 'correctedAll', '--out', join(root, 'joint')]);
+  assert.equal(joint.code, 0, joint.stderr);
+  for (const [args, re] of [
+    [['--loss', 'nce'], /loss 'nce' takes convention 'correctedAll'/],
+    [['--label-weighting', 'joint'], /joint.*correctedAll/],
+    [['--sampler', 'full', '--loss', 'negativeSampling'], /the 'full' sampler trains the exact softmax/],
+    [['--sampler', 'learnedUnigram'], /learnedUnigram/],
+  ] as const) {
+    const r = await runCli([...base, ...args, '--out', join(root, 'bad')]);
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, re);
+  }
+});

@@ -203,3 +203,19 @@ test('samplex bias --lm-run: the study on a trained model\'s table and output ve
     assert.match(other.stderr, /--min-count the run was trained with/);
   });
 });
+
+test('samplex train lm --loss nce --keep-accidental-hits: recorded in the checkpoint settings; full with a sampled loss is refused', async () => {
+  await withCorpus('samplex-lm-loss-', async (root, data) => {
+    const r = await runCli(['train', 'lm', '--data', data, '--sampler', 'unigram', '--loss', 'nce', '--convention', 'correctedAll', '--keep-accidental-hits', '--epochs', '1', '--out', join(root, 'n'), ...small]);
+    assert.equal(r.code, 0, r.stderr);
+    const ck = JSON.parse(readFileSync(join(root, 'n', 'checkpoint.json'), 'utf8')) as { settings: Record<string, unknown> };
+    assert.equal(ck.settings['loss'], 'nce');
+    assert.equal(ck.settings['removeAccidentalHits'], false);
+    const bad = await runCli(['train', 'lm', '--data', data, '--sampler', 'full', '--loss', 'nce', '--out', join(root, 'f'), ...small]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /the 'full' sampler trains the exact softmax/);
+    const conv = await runCli(['train', 'lm', '--data', data, '--sampler', 'unigram', '--loss', 'nce', '--out', join(root, 'c'), ...small]);
+    assert.equal(conv.code, 2);
+    assert.match(conv.stderr, /loss 'nce' takes convention 'correctedAll'/);
+  });
+});

@@ -5,32 +5,10 @@ import { ClassTable } from '../src/core/classTable.js';
 import { matrix, multiLabels, singleLabels } from '../src/core/matrix.js';
 import { LabelRangeError, NonFiniteError, OptionError, ShapeError } from '../src/core/errors.js';
 import { sampledSoftmaxLoss } from '../src/loss/sampled.js';
-import type { Convention, LossResult, SampledLossInput } from '../src/loss/types.js';
-import { refParams, refSampledLoss, type RefResult } from './util/lossRef.js';
-import { assertClose, handDraws, makeDraws, makeProblem, positiveLogQ, randomProposal } from './util/lossFixtures.js';
+import type { Convention, SampledLossInput } from '../src/loss/types.js';
+import { refParams, refSampledLoss } from './util/lossRef.js';
+import { assertClose, compareWithRef, handDraws, makeDraws, makeProblem, positiveLogQ, randomProposal } from './util/lossFixtures.js';
 
-const RTOL = 1e-5;
-
-/** Compares a sparse fast result with the dense reference (untouched rows must be zero there). */
-function compareWithRef(got: LossResult, ref: RefResult, n: number, d: number, what: string): void {
-  assert.ok(Math.abs(got.loss - ref.loss) <= RTOL * Math.max(1, Math.abs(ref.loss)), `${what}: loss ${got.loss} vs ${ref.loss}`);
-  assertClose(got.gradQueries, ref.gradH, RTOL, `${what} gradQueries`);
-  const dense = new Float64Array(n * d);
-  const denseB = new Float64Array(n);
-  const { ids, rows, bias } = got.gradClasses;
-  for (let k = 0; k < ids.length; k++) {
-    if (k > 0) assert.ok(ids[k]! > ids[k - 1]!, `${what}: ids must be strictly ascending`);
-    for (let t = 0; t < d; t++) dense[ids[k]! * d + t] = rows[k * d + t]!;
-    if (bias) denseB[ids[k]!] = bias[k]!;
-  }
-  assertClose(dense, ref.gradW, RTOL, `${what} gradClasses.rows`);
-  if (ref.gradB) {
-    assert.ok(bias !== null, `${what}: bias gradient expected`);
-    assertClose(denseB, ref.gradB, RTOL, `${what} gradClasses.bias`);
-  } else {
-    assert.equal(bias, null);
-  }
-}
 
 interface Case {
   convention: Convention;

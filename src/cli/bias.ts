@@ -13,6 +13,7 @@ import { loadClassTable } from '../layer/safetensors.js';
 import { CONVENTIONS, type Convention } from '../loss/types.js';
 import { createSampler, samplerDataOptions } from '../samplers/factory.js';
 import { optionsFor, parseKeyValues } from './samplerOptions.js';
+import { lossSettings } from './lossOptions.js';
 
 /** Parsed options of `samplex bias`. */
 export interface BiasCommandOptions {
@@ -33,6 +34,10 @@ export interface BiasCommandOptions {
   codebooks?: string;
   /** Shorthand for `--opt midx.codewords=…`. */
   codewords?: string;
+  /** `--loss`: softmax | nce | negativeSampling. */
+  loss?: string;
+  /** `--keep-accidental-hits`. */
+  keepAccidentalHits?: boolean;
 }
 
 /**
@@ -102,6 +107,7 @@ export function biasCommand(o: BiasCommandOptions, print: (line: string) => void
   const scale = numOption(num(o.scale, 'scale'), 'scale', 0);
   const convention = choiceOption<Convention>(o.convention, 'convention', CONVENTIONS);
   const negatives = parseIntList(o.negatives, 'negatives');
+  const ls = lossSettings({ loss: o.loss, keepAccidentalHits: o.keepAccidentalHits });
   let table: ClassTable;
   let queries: Matrix;
   let counts: ArrayLike<number>;
@@ -138,7 +144,11 @@ export function biasCommand(o: BiasCommandOptions, print: (line: string) => void
     const filled = samplerDataOptions(name, data, opts);
     const scalars: Record<string, number | string | boolean> = {};
     for (const [k, v] of Object.entries(filled)) if (typeof v === 'number' || typeof v === 'string' || typeof v === 'boolean') scalars[k] = v;
-    return { label: name, options: { ...opts, ...scalars }, sampler: createSampler(name, { ...opts, ...filled }) };
+    const sampler = createSampler(name, { ...opts, ...filled });
+    // the learned unigram is studied as training would leave it: after observing 10,000 positives
+    // from the class frequencies (their expected counts, rounded)
+    if (name === 'learnedUnigram' && sampler.loadState) sampler.loadState({ counts: learnedCounts(counts, 10000) });
+    return { label: name, options: { ...opts, ...scalars }, sampler };
   });
   const rows = runBiasStudy({
     table,
@@ -147,6 +157,8 @@ export function biasCommand(o: BiasCommandOptions, print: (line: string) => void
     negatives,
     trials,
     convention,
+    loss: ls.loss,
+    removeAccidentalHits: ls.removeAccidentalHits,
     seed,
     rng: rng.fork(5),
     unique: o.unique ?? false,
@@ -156,6 +168,13 @@ export function biasCommand(o: BiasCommandOptions, print: (line: string) => void
   });
   if (!o.json) printTable(rows, print);
   return rows;
+}
+
+/** `total` positives spread over the classes in proportion to `freq`, rounded: a learned unigram's counts. */
+function learnedCounts(freq: ArrayLike<number>, total: number): Float64Array {
+  let s = 0;
+  for (let i = 0; i < freq.length; i++) s += freq[i]!;
+  return Float64Array.from({ length: freq.length }, (_, i) => Math.round((total * freq[i]!) / s));
 }
 
 function fmt(x: number, digits = 4): string {
@@ -171,6 +190,7 @@ function printTable(rows: readonly BiasRow[], print: (line: string) => void): vo
   const r0 = rows[0]!;
   print(
     `classes=${r0.classes} dim=${r0.dim} queries=${r0.queries} trials=${r0.trials} convention=${r0.convention}` +
+      `${r0.loss === 'softmax' ? '' : ` loss=${r0.loss} (estimates another objective: its bias against the softmax does not vanish with m)`}${r0.removeAccidentalHits ? '' : ' hits-kept'}` +
       ` embeddings=${r0.embeddings}${r0.embeddings.startsWith('lm:') ? '' : ` scale=${r0.scale}`} seed=${r0.seed}${r0.unique ? ' unique' : ''}`,
   );
   const head = ['sampler', 'm', 'KL', 'ess', 'qHead', 'gradBias', '±stderr', 'noise', 'lossBias', '±stderr', 'draws/s'];

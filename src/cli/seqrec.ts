@@ -43,6 +43,8 @@ export function seqRecSamplers(): string[] {
 
 /** The samplers `compare seqrec` trains unless `--samplers` names others. */
 export const SEQREC_COMPARE_SAMPLERS: readonly string[] = ['full', 'uniform', 'unigram', 'quadratic', 'rff', 'midx'];
+import { addLossOptions, addNegativeSourceOptions, lossSettings, negativeSourceSettings, type LossSettings, type NegativeSourceSettings } from './lossOptions.js';
+import { StreamingFrequencyEstimator } from '../samplers/frequency.js';
 
 /** Options of `samplex train seqrec` (strings as given on the command line). */
 export interface SeqRecCommandOptions extends TrainCliOptions {
@@ -60,6 +62,13 @@ export interface SeqRecCommandOptions extends TrainCliOptions {
   out: string;
   backend: string;
   json?: boolean;
+  /** `--loss` (see cli/lossOptions.ts). */
+  loss?: string;
+  /** `--keep-accidental-hits`. */
+  keepAccidentalHits?: boolean;
+  negativeSource?: string;
+  frequencyBuckets?: string;
+  frequencyAlpha?: string;
 }
 
 /** The recommender's defaults of the shared training options (midx: 32 codewords, uniform last stage). */
@@ -75,6 +84,16 @@ interface Settings {
   negatives: number;
   /** Sampled-loss estimator. */
   convention: Convention;
+  /** The sampled loss. */
+  loss: LossSettings['loss'];
+  /** Mask accidental hits. */
+  removeAccidentalHits: boolean;
+  /** Where the negatives come from. */
+  negativeSource: NegativeSourceSettings['negativeSource'];
+  /** Buckets of the in-batch frequency estimate (0: uncorrected). */
+  frequencyBuckets: number;
+  /** Learning rate of the in-batch frequency estimate. */
+  frequencyAlpha: number;
   /** Rebuild an adaptive sampler every this many steps instead of updating it every step (0: update every step). */
   refreshEvery: number;
   /** The item-table optimizer steps every row each step (zero gradient for the untouched ones). */
@@ -96,6 +115,12 @@ interface Settings {
   backend: 'cpu' | 'wasm';
 }
 
+/** The loss flags (single-label rows: the label weighting does not apply). */
+function lossOf(o: SeqRecCommandOptions): Pick<Settings, 'loss' | 'removeAccidentalHits'> {
+  const { loss, removeAccidentalHits } = lossSettings(o);
+  return { loss, removeAccidentalHits };
+}
+
 function settings(o: SeqRecCommandOptions): Settings {
   const int = (v: string, what: string, lo: number, hi?: number): number => intArg(v, what, lo, hi);
   const num = (v: string, what: string, lo: number, hi?: number): number => numArg(v, what, lo, hi);
@@ -109,6 +134,8 @@ function settings(o: SeqRecCommandOptions): Settings {
     minInteractions: int(o.minInteractions, '--min-interactions', 3),
     negatives: head.negatives,
     convention: head.convention,
+    ...lossOf(o),
+    ...negativeSourceSettings(o),
     refreshEvery: head.refresh === 'step' ? 0 : (head.refresh as { every: number }).every,
     denseUpdates: head.updates === 'dense',
     epochs: c.epochs,
@@ -155,6 +182,12 @@ async function loadTf(backend: 'cpu' | 'wasm'): Promise<Tf> {
 
 /** Builds the trainer for one sampler (the item table, its sampler, sparse Adam and the adapter head). */
 function buildTrainer(tf: Tf, split: LeaveOneOutSplit, sampler: string, s: Settings, options: Record<string, OptionValue>, fast: FastKernels): { trainer: SeqRecTrainer; tfHead: TfOutputHead } {
+  if (sampler === 'full' && s.negativeSource !== 'sampler') {
+    throw new OptionError(`--negative-source ${s.negativeSource} applies to a sampled loss; the 'full' sampler trains the exact softmax`);
+  }
+  if (sampler === 'full' && (s.loss !== 'softmax' || !s.removeAccidentalHits)) {
+    throw new OptionError(`--loss ${s.loss}${s.removeAccidentalHits ? '' : ' --keep-accidental-hits'} applies to a sampled loss; the 'full' sampler trains the exact softmax`);
+  }
   const n = split.sequences.numItems;
   // the item table and Adam's moments live in the kernels' memory: the sampled loss gathers rows
   // and the optimizer updates them in place, with no staging copies
@@ -165,6 +198,10 @@ function buildTrainer(tf: Tf, split: LeaveOneOutSplit, sampler: string, s: Setti
     optimizer: createOptimizer('adam', { lr: s.itemLr, beta2: 0.98 }, { f32: fast.allocF32, i32: fast.allocI32 }),
     negatives: Math.min(s.negatives, n - 1),
     convention: s.convention,
+    loss: s.loss,
+    removeAccidentalHits: s.removeAccidentalHits,
+    negativeSource: s.negativeSource,
+    frequency: s.frequencyBuckets > 0 ? new StreamingFrequencyEstimator({ buckets: s.frequencyBuckets, alpha: s.frequencyAlpha }) : null,
     rebuildEvery: s.refreshEvery,
     stepUpdates: s.refreshEvery === 0,
     denseUpdates: s.denseUpdates,
@@ -187,7 +224,7 @@ function configOf(sampler: string, s: Settings, options: Record<string, OptionVa
     sampler,
     ...rest,
     ...Object.fromEntries(Object.entries(options).map(([k, v]) => [`opt.${k}`, v])),
-    ...(sampler === 'full' ? { negatives: 0, convention: '-' } : {}),
+    ...(sampler === 'full' ? { negatives: 0, convention: '-', loss: '-' } : {}),
   };
 }
 
@@ -259,6 +296,9 @@ async function trainOne(
       ...(res ? { summary: { head: SUMMARY_HEAD, rows: [summaryRow(sampler, res)] } } : {}),
     });
   try {
+    if (o.resume === true && s.frequencyBuckets > 0) {
+      throw new OptionError('--resume: the streaming frequency estimate of the in-batch negatives is not checkpointed; start a new run');
+    }
     const res = await runSeqRec({
       trainer,
       out,
@@ -332,6 +372,7 @@ export async function compareSeqRecCommand(o: SeqRecCommandOptions & { samplers:
 }
 
 function addOptions(c: Command, resume = false): Command {
+  addNegativeSourceOptions(addLossOptions(c, { labelWeighting: false }));
   c.option('--data <name|file>', 'movielens-small (cached by `samplex data fetch`) or a MovieLens-format ratings.csv', 'movielens-small')
     .option('--cache <dir>', 'cache directory of the named datasets')
     .option('--min-interactions <n>', 'drop users with fewer interactions (≥ 3)', String(DEFAULT_MIN_INTERACTIONS))

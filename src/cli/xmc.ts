@@ -22,9 +22,10 @@ import { commandGroup } from './groups.js';
 import { predictCommand, readInputLines } from './predictInput.js';
 import { addTrainOptions, commonOf, headOf, numberOf, type TrainCliOptions, type TrainDefaults } from './trainOptions.js';
 import type { OptionValue } from '../harness/head.js';
+import { addLossOptions, lossSettings, type LossFlagValues } from './lossOptions.js';
 
 /** Options shared by `train xmc` and `compare xmc`, as typed on the command line. */
-export interface XmcCommonOptions extends TrainCliOptions {
+export interface XmcCommonOptions extends TrainCliOptions, LossFlagValues {
   data: string;
   lrDecayEpochs?: string;
   optimizer: string;
@@ -64,6 +65,8 @@ function configFor(sampler: string, o: XmcCommonOptions, names: readonly string[
     convention: head.convention,
     denseUpdates: head.updates === 'dense',
     seed: c.seed,
+    // compare xmc: the sampled-loss flags apply to the sampled runs, not to the exact softmax beside them
+    ...(sampler === 'full' && names.length > 1 ? { labelWeighting: lossSettings(o).labelWeighting } : lossSettings(o)),
   });
 }
 
@@ -98,6 +101,7 @@ async function runOne(
 }
 
 function addCommonOptions(c: Command, resume = false): Command {
+  addLossOptions(c, { labelWeighting: true });
   c.option('--data <spec>', 'wordnet (the built-in WordNet split) | DIR with train.txt and test.txt (XMC or fastText format) | FILE (split 80/20)', 'wordnet')
     .option('--lr-decay-epochs <n>', 'the learning rate falls linearly to 0 at the end of epoch n (0: constant) (default: the value of --epochs)')
     .option('--optimizer <name>', 'sgd | adagrad | adam', 'adam')

@@ -11,6 +11,7 @@ import type { Rng } from '../core/rng.js';
 import { assertMatrix, intOption } from '../core/validate.js';
 import { kernels } from '../kernels/index.js';
 import { sampledSoftmaxLoss } from '../loss/sampled.js';
+import { sampledLogisticLoss, type BinaryLoss } from '../loss/binary.js';
 import type { Convention } from '../loss/types.js';
 import type { Sampler } from '../samplers/types.js';
 
@@ -164,6 +165,10 @@ export interface TrialOptions {
   rng: Rng;
   /** Draw without replacement. Default false. */
   unique?: boolean;
+  /** The sampled loss (default `'softmax'`); NCE and negative sampling estimate another objective. */
+  loss?: 'softmax' | BinaryLoss;
+  /** Mask accidental hits (default true). */
+  removeAccidentalHits?: boolean;
 }
 
 /**
@@ -190,7 +195,11 @@ export function gradientTrials(
     const t0 = performance.now();
     const draws = sampler.sample({ m, rng: opts.rng, queries, exclude, unique: opts.unique ?? false });
     sampleSeconds += (performance.now() - t0) / 1000;
-    const res = sampledSoftmaxLoss({ queries, table, labels, draws, convention: opts.convention, posLogQ });
+    const loss = opts.loss ?? 'softmax';
+    const keep = opts.removeAccidentalHits === false ? { removeAccidentalHits: false } : {};
+    const res = loss === 'softmax'
+      ? sampledSoftmaxLoss({ queries, table, labels, draws, convention: opts.convention, posLogQ, ...keep })
+      : sampledLogisticLoss({ queries, table, labels, draws, loss, posLogQ, removeAccidentalHits: opts.removeAccidentalHits ?? true });
     losses[t] = res.loss;
     const o = t * B * d;
     // the loss is a mean over rows: per-row gradients are B times the returned ones
@@ -289,6 +298,14 @@ export interface BiasRow {
   negatives: number;
   trials: number;
   convention: Convention;
+  /**
+   * The sampled loss. `nce` and `negativeSampling` estimate a different objective from the
+   * softmax, so their gradient and loss "bias" against the exact softmax measures how far that
+   * objective is from the softmax's, not a sampling error that vanishes as `m` grows.
+   */
+  loss: 'softmax' | BinaryLoss;
+  /** Whether accidental hits were masked. */
+  removeAccidentalHits: boolean;
   unique: boolean;
   embeddings: string;
   scale: number;
@@ -328,6 +345,10 @@ export interface BiasStudyOptions {
   negatives: number[];
   trials: number;
   convention: Convention;
+  /** The sampled loss (default `'softmax'`). */
+  loss?: 'softmax' | BinaryLoss;
+  /** Mask accidental hits (default true). */
+  removeAccidentalHits?: boolean;
   /** Seed of the study (labels and draws come from streams derived from it). */
   seed: number;
   rng: Rng;
@@ -344,6 +365,14 @@ export function runBiasStudy(opts: BiasStudyOptions): BiasRow[] {
   const { table, queries } = opts;
   if (opts.negatives.length === 0) throw new OptionError('negatives: give at least one sample size m');
   for (const m of opts.negatives) intOption(m, 'negatives', 1);
+  const loss = opts.loss ?? 'softmax';
+  const allowed = loss === 'nce' ? ['correctedAll'] : loss === 'negativeSampling' ? ['correctedAll', 'exclusive'] : null;
+  if (allowed && !allowed.includes(opts.convention)) {
+    throw new OptionError(`loss '${loss}' takes convention ${allowed.join(' or ')}, got '${opts.convention}'`);
+  }
+  if (loss === 'softmax' && opts.removeAccidentalHits === false && opts.convention !== 'correctedAll') {
+    throw new OptionError(`keeping accidental hits needs convention 'correctedAll' with the softmax, got '${opts.convention}'`);
+  }
   const ref = exactReference(table, queries, opts.rng.fork(1));
   const B = queries.rows;
   const d = table.d;
@@ -364,6 +393,8 @@ export function runBiasStudy(opts: BiasStudyOptions): BiasRow[] {
         convention: opts.convention,
         rng,
         unique: opts.unique ?? false,
+        loss: opts.loss ?? 'softmax',
+        removeAccidentalHits: opts.removeAccidentalHits ?? true,
       });
       const gb = gradBias(tr, ref.grad, B, d);
       let lm = 0;
@@ -381,6 +412,8 @@ export function runBiasStudy(opts: BiasStudyOptions): BiasRow[] {
         negatives: m,
         trials: tr.trials,
         convention: opts.convention,
+        loss: opts.loss ?? 'softmax',
+        removeAccidentalHits: opts.removeAccidentalHits ?? true,
         unique: opts.unique ?? false,
         embeddings: opts.embeddings,
         scale: opts.scale,

@@ -11,10 +11,13 @@ import type { Rng } from '../core/rng.js';
 import { choiceOption, intOption, rejectUnknown } from '../core/validate.js';
 import { fullSoftmaxLoss } from '../loss/full.js';
 import { sampledSoftmaxLoss } from '../loss/sampled.js';
-import { CONVENTIONS, type Convention, type LabelWeighting, type LossResult, type SparseRowGrad } from '../loss/types.js';
+import { CONVENTIONS, LABEL_WEIGHTINGS, type Convention, type LabelWeighting, type LossResult, type SparseRowGrad } from '../loss/types.js';
+import { BINARY_LOSSES, sampledLogisticLoss, type BinaryLoss } from '../loss/binary.js';
+import { inBatchDraws, mixedDraws } from '../loss/inBatch.js';
+import type { StreamingFrequencyEstimator } from '../samplers/frequency.js';
 import { RebuildPolicy } from '../samplers/rebuild.js';
 import { ShardedSampler } from '../samplers/sharded.js';
-import type { Draws, Sampler } from '../samplers/types.js';
+import type { Draws, SampleOptions, Sampler } from '../samplers/types.js';
 import { evaluateMetrics, evaluateMetricsAsync, type EvaluateMetricsOptions, type EvaluationMetrics } from './evaluator.js';
 import type { SparseOptimizer } from './optimizers.js';
 import { ShardedOptimizer, shardedEvaluateMetrics, shardedFullLoss, shardedSampledLoss } from './sharded.js';
@@ -46,8 +49,36 @@ export interface OutputLayerOptions<T extends ClassTable | ShardedClassTable = C
   unique?: boolean;
   /** One set of negatives for the whole batch (query-independent samplers only; default false). */
   shared?: boolean;
-  /** Weighting of a multi-label row's terms (default `'mean'`). */
+  /** Weighting of a multi-label row's terms (default `'mean'`; `'joint'` is TensorFlow's, see {@link LabelWeighting}). */
   labelWeighting?: LabelWeighting;
+  /**
+   * The sampled loss (default `'softmax'`, {@link sampledSoftmaxLoss}); `'nce'` and
+   * `'negativeSampling'` are the logistic losses of {@link sampledLogisticLoss}. `'nce'` needs
+   * convention `'correctedAll'` (draws from all classes, every logit corrected);
+   * `'negativeSampling'` takes `'correctedAll'` (draws from all classes, hits dropped as
+   * word2vec does) or `'exclusive'` (positives never drawn, as fastText does).
+   */
+  loss?: 'softmax' | BinaryLoss;
+  /**
+   * Mask sampled ids equal to a positive of their row (default true); false keeps them as
+   * negatives (TensorFlow's `remove_accidental_hits=False`). With the softmax it needs
+   * `'correctedAll'`.
+   */
+  removeAccidentalHits?: boolean;
+  /**
+   * Where the negatives come from (default `'sampler'`). `'inBatch'`: the other rows' positives
+   * (two-tower training; one positive per row; the sampler is not used for drawing); `'mixed'`:
+   * those and `negatives` draws from the sampler per row, each class corrected by its summed
+   * expected count (see {@link mixedDraws}). Both need convention `'correctedAll'` and the softmax
+   * loss.
+   */
+  negativeSource?: 'sampler' | 'inBatch' | 'mixed';
+  /**
+   * The streaming frequency estimate giving the in-batch `log Q` (Yi et al.); it observes every
+   * batch's positives before that batch's loss is computed, as in their algorithm. `null` (the
+   * default): the uncorrected in-batch softmax.
+   */
+  frequency?: StreamingFrequencyEstimator | null;
   /**
    * Rebuild an adaptive sampler from scratch every this many steps (0: never, the per-step
    * `update(ids)` keeps it current). Default: {@link AUTO_REBUILD_EVERY} when `stepUpdates: 'auto'`
@@ -148,6 +179,14 @@ export class OutputLayer<T extends ClassTable | ShardedClassTable = ClassTable> 
   private rebuildPolicy: RebuildPolicy;
   private updates: boolean | 'auto';
   private readonly rebuildGiven: boolean;
+  /** The sampled loss. */
+  readonly loss: 'softmax' | BinaryLoss;
+  /** Whether accidental hits are masked. */
+  readonly removeAccidentalHits: boolean;
+  /** Where the negatives come from. */
+  readonly negativeSource: 'sampler' | 'inBatch' | 'mixed';
+  /** The in-batch frequency estimate, if any. */
+  readonly frequency: StreamingFrequencyEstimator | null;
   /** Whether the optimizer updates every row at every step (see {@link OutputLayerOptions.denseUpdates}). */
   readonly denseUpdates: boolean;
   /** Whether every row samples from its own generator. */
@@ -156,12 +195,14 @@ export class OutputLayer<T extends ClassTable | ShardedClassTable = ClassTable> 
   readonly shardedOptimizer: ShardedOptimizer | null;
   private stepCount = 0;
   private ids: Int32Array | null = null;
+  /** Labels of the last computed step, for a sampler that learns from the positives. */
+  private pendingLabels: Labels | null = null;
 
   /** @throws OptionError (bad or unknown options, `shared` with an adaptive sampler), ShapeError (sampler and table disagree on n) */
   constructor(opts: OutputLayerOptions<T>) {
     rejectUnknown(
       opts,
-      ['table', 'sampler', 'optimizer', 'negatives', 'convention', 'unique', 'shared', 'labelWeighting', 'rebuildEvery', 'rebuildPerEpoch', 'stepUpdates', 'denseUpdates', 'rowStreams'],
+      ['table', 'sampler', 'optimizer', 'negatives', 'convention', 'unique', 'shared', 'labelWeighting', 'loss', 'removeAccidentalHits', 'negativeSource', 'frequency', 'rebuildEvery', 'rebuildPerEpoch', 'stepUpdates', 'denseUpdates', 'rowStreams'],
       'OutputLayer',
     );
     if (!opts.table || !opts.sampler || !opts.optimizer) throw new OptionError('OutputLayer needs table, sampler and optimizer');
@@ -175,8 +216,30 @@ export class OutputLayer<T extends ClassTable | ShardedClassTable = ClassTable> 
     if (this.shared && this.sampler.adaptive) {
       throw new OptionError(`OutputLayer: shared negatives need a query-independent sampler; '${this.sampler.name}' is adaptive (drop shared)`);
     }
-    this.labelWeighting = opts.labelWeighting === undefined ? 'mean' : choiceOption(opts.labelWeighting, 'labelWeighting', ['mean', 'sum']);
+    this.labelWeighting = opts.labelWeighting === undefined ? 'mean' : choiceOption(opts.labelWeighting, 'labelWeighting', LABEL_WEIGHTINGS);
+    this.loss = opts.loss === undefined ? 'softmax' : choiceOption(opts.loss, 'loss', ['softmax', ...BINARY_LOSSES] as const);
+    this.removeAccidentalHits = opts.removeAccidentalHits ?? true;
+    const allowed: readonly Convention[] =
+      this.loss === 'nce' ? ['correctedAll'] : this.loss === 'negativeSampling' ? ['correctedAll', 'exclusive'] : CONVENTIONS;
+    if (!allowed.includes(this.convention)) {
+      throw new OptionError(`OutputLayer: loss '${this.loss}' takes convention ${allowed.map((c) => `'${c}'`).join(' or ')}, got '${this.convention}'`);
+    }
+    this.negativeSource = opts.negativeSource === undefined ? 'sampler' : choiceOption(opts.negativeSource, 'negativeSource', ['sampler', 'inBatch', 'mixed'] as const);
+    this.frequency = opts.frequency ?? null;
+    if (this.negativeSource !== 'sampler' && (this.loss !== 'softmax' || this.convention !== 'correctedAll' || !this.removeAccidentalHits)) {
+      throw new OptionError(`OutputLayer: negativeSource '${this.negativeSource}' needs loss 'softmax', convention 'correctedAll' and accidental hits removed (the row's own positive is among the batch's)`);
+    }
+    if (this.negativeSource !== 'sampler' && this.shared) throw new OptionError(`OutputLayer: negativeSource '${this.negativeSource}' does not take shared (in-batch negatives are shared by construction)`);
+    if (this.loss === 'softmax' && !this.removeAccidentalHits && this.convention !== 'correctedAll') {
+      throw new OptionError(`OutputLayer: removeAccidentalHits: false needs convention 'correctedAll', got '${this.convention}'`);
+    }
+    if (this.loss === 'softmax' && this.labelWeighting === 'joint' && this.convention !== 'correctedAll') {
+      throw new OptionError(`OutputLayer: labelWeighting 'joint' (TensorFlow's multi-label sampled softmax) needs convention 'correctedAll', got '${this.convention}'`);
+    }
     this.rebuildGiven = opts.rebuildEvery !== undefined;
+    if (opts.table instanceof ShardedClassTable && (this.loss !== 'softmax' || this.negativeSource !== 'sampler' || !this.removeAccidentalHits)) {
+      throw new OptionError("OutputLayer: a sharded table trains with the sampled softmax, negatives from its sampler and accidental hits removed; drop loss, negativeSource and removeAccidentalHits, or use an unsharded ClassTable");
+    }
     const everySteps = opts.rebuildEvery === undefined ? 0 : intOption(opts.rebuildEvery, 'rebuildEvery', 0, 2 ** 31 - 1);
     this.rebuildPolicy = new RebuildPolicy({ everySteps, perEpoch: opts.rebuildPerEpoch ?? true });
     const su = opts.stepUpdates ?? 'auto';
@@ -264,30 +327,30 @@ export class OutputLayer<T extends ClassTable | ShardedClassTable = ClassTable> 
     };
     let draws: Draws;
     let posLogQ: Float64Array | null = null;
+    if (this.negativeSource !== 'sampler') return this.inBatchGradients(input, opts);
     if (exclusive) draws = this.sampler.sample(opts);
     else if (this.sampler.sampleWithLogQ) ({ draws, logQ: posLogQ } = this.sampler.sampleWithLogQ(opts, labels));
     else {
       draws = this.sampler.sample(opts);
       posLogQ = this.sampler.logQ(queries, labels);
     }
-    const lossInput = {
-      queries,
-      labels,
-      rowWeights: input.rowWeights ?? null,
-      labelWeighting: this.labelWeighting,
-      draws,
-      convention: this.convention,
-      posLogQ,
-    };
+    if (this.sampler.observe) this.pendingLabels = labels;
     const t = this.table;
-    return t instanceof ShardedClassTable ? shardedSampledLoss({ ...lossInput, table: t }) : sampledSoftmaxLoss({ ...lossInput, table: t as ClassTable });
+    if (t instanceof ShardedClassTable) {
+      return shardedSampledLoss({ queries, table: t, labels, rowWeights: input.rowWeights ?? null, labelWeighting: this.labelWeighting, draws, convention: this.convention, posLogQ });
+    }
+    const common = { queries, table: t as ClassTable, labels, rowWeights: input.rowWeights ?? null, labelWeighting: this.labelWeighting, draws, posLogQ };
+    if (this.loss !== 'softmax') return sampledLogisticLoss({ ...common, loss: this.loss, removeAccidentalHits: this.removeAccidentalHits });
+    // removeAccidentalHits is passed only when set, so the conventions that refuse false accept the default.
+    return sampledSoftmaxLoss({ ...common, convention: this.convention, ...(this.removeAccidentalHits ? {} : { removeAccidentalHits: false }) });
   }
 
   /**
    * The second half of {@link OutputLayer.step}: applies a class-table gradient with the
    * optimizer (only the rows in `grad.ids`, or every row with `denseUpdates`), counts the step
    * and keeps an adaptive sampler in sync with the changed rows (or rebuilds it when the rebuild
-   * policy says so).
+   * policy says so). A sampler that learns from the positives (`observe`, e.g. `learnedUnigram`)
+   * is given the labels of the last {@link OutputLayer.computeGradients}.
    * @throws as {@link SparseOptimizer.step} (shape, order and range of `grad.ids`, non-finite values)
    */
   applyGradients(grad: SparseRowGrad): void {
@@ -296,6 +359,11 @@ export class OutputLayer<T extends ClassTable | ShardedClassTable = ClassTable> 
     else if (this.denseUpdates) this.optimizer.stepAll(t as ClassTable, grad);
     else this.optimizer.step(t as ClassTable, grad);
     this.stepCount++;
+    if (this.pendingLabels !== null && this.sampler.observe) {
+      // after the step's draws, as TensorFlow's candidate samplers update after sampling
+      this.sampler.observe(this.pendingLabels);
+      this.pendingLabels = null;
+    }
     if (this.sampler.adaptive) {
       if (this.updates === 'auto') this.decideUpdates(this.denseUpdates ? this.table.n : grad.ids.length);
       if (this.rebuildPolicy.shouldRebuild(this.stepCount, false)) this.buildSampler();
@@ -310,6 +378,36 @@ export class OutputLayer<T extends ClassTable | ShardedClassTable = ClassTable> 
     if (!this.updates && !this.rebuildGiven) {
       this.rebuildPolicy = new RebuildPolicy({ everySteps: every, perEpoch: this.rebuildPolicy.perEpoch });
     }
+  }
+
+  /** The in-batch and mixed negatives of {@link OutputLayer.computeGradients}. */
+  private inBatchGradients(input: StepInput, opts: SampleOptions): LossResult {
+    const { queries, labels } = input;
+    const freq = this.frequency;
+    if (freq) {
+      const w = input.rowWeights ?? null;
+      freq.observe(w === null ? labels.ids : labels.ids.filter((_, r) => w[r]! > 0));
+    }
+    const batchLogQ = freq ? freq.logProb(labels.ids) : null;
+    let rec;
+    if (this.negativeSource === 'inBatch') rec = inBatchDraws(labels, batchLogQ, input.rowWeights ?? null);
+    else {
+      const B = labels.offsets.length - 1;
+      const sampled = this.sampler.sample(opts);
+      const rows: number[] = [];
+      const offs = new Int32Array(B + 1);
+      for (let r = 0; r < B; r++) {
+        for (let j = 0; j < B; j++) rows.push(labels.ids[j]!);
+        rows.push(labels.ids[labels.offsets[r]!]!);
+        offs[r + 1] = rows.length;
+      }
+      const batchSamplerLogQ = this.sampler.logQ(queries, { ids: Int32Array.from(rows), offsets: offs });
+      rec = mixedDraws({ labels, batchLogQ, sampledBatchLogQ: freq ? freq.logProb(sampled.ids) : null, sampled, batchSamplerLogQ, rowWeights: input.rowWeights ?? null });
+    }
+    return sampledSoftmaxLoss({
+      queries, table: this.table as ClassTable, labels, rowWeights: input.rowWeights ?? null, labelWeighting: this.labelWeighting,
+      draws: rec.draws, posLogQ: rec.posLogQ, convention: 'correctedAll',
+    });
   }
 
   /** `0 … n−1` (the rows a dense update changes). */

@@ -5,7 +5,7 @@
 import { OptionError, ShapeError } from '../core/errors.js';
 import { checkLabels } from '../core/matrix.js';
 import { assertFinite, assertLength, assertMatrix, choiceOption } from '../core/validate.js';
-import type { LabelWeighting, LossInputBase, LossResult, SparseRowGrad } from './types.js';
+import { LABEL_WEIGHTINGS, type LabelWeighting, type LossInputBase, type LossResult, type SparseRowGrad } from './types.js';
 
 /** Validated view of the inputs common to both losses. */
 export interface BaseSetup {
@@ -19,8 +19,10 @@ export interface BaseSetup {
   readonly rowScale: Float64Array;
   /** Sum of the row weights. */
   readonly totalWeight: number;
-  /** Weight of each positive's softmax term (aligned with `labels.ids`): `1/P` or 1. */
+  /** Weight of each positive's softmax term (aligned with `labels.ids`): `1/P` (`mean`, `joint`) or 1. */
   readonly termWeight: Float64Array;
+  /** The multi-label weighting. */
+  readonly weighting: LabelWeighting;
   /** Whether gradients are requested. */
   readonly grad: boolean;
 }
@@ -48,7 +50,7 @@ export function setupBase(input: Omit<LossInputBase, 'table'> & { table: { reado
   }
   checkLabels(labels, n, B, `${what}: labels`);
   const weighting: LabelWeighting =
-    input.labelWeighting === undefined ? 'mean' : choiceOption(input.labelWeighting, 'labelWeighting', ['mean', 'sum']);
+    input.labelWeighting === undefined ? 'mean' : choiceOption(input.labelWeighting, 'labelWeighting', LABEL_WEIGHTINGS);
   const rw = input.rowWeights ?? null;
   if (rw !== null) {
     assertLength(rw, B, `${what}: rowWeights (one weight per query row)`);
@@ -71,12 +73,12 @@ export function setupBase(input: Omit<LossInputBase, 'table'> & { table: { reado
   for (let r = 0; r < B; r++) {
     const a = labels.offsets[r]!;
     const b = labels.offsets[r + 1]!;
-    const tw = weighting === 'mean' ? 1 / (b - a) : 1;
+    const tw = weighting === 'sum' ? 1 : 1 / (b - a);
     for (let k = a; k < b; k++) termWeight[k] = tw;
   }
   const grad = input.grad === undefined ? true : input.grad;
   if (typeof grad !== 'boolean') throw new OptionError(`${what}: option grad must be a boolean, got ${String(grad)}`);
-  return { B, d, n, rowScale, totalWeight: total, termWeight, grad };
+  return { B, d, n, rowScale, totalWeight: total, termWeight, weighting, grad };
 }
 
 /** A gradient touching no class row. */

@@ -30,6 +30,9 @@ export interface FullLossOptions {
  * from the partition function (the same multi-label convention as {@link sampledSoftmaxLoss});
  * for a single label this is `−log softmax(o)_t`. Terms are weighted `1/P` (`'mean'`, default)
  * or 1 (`'sum'`) and rows by `rowWeights`: loss `= Σ_r w_r Σ_p weight_p L_rp / Σ_r w_r`.
+ * `labelWeighting: 'joint'` gives instead one softmax per row over all classes with target `1/P`
+ * on each positive, `L_r = log Σ_i exp(o_i) − (1/P) Σ_p o_p` (TensorFlow's soft-label
+ * `softmax_cross_entropy`, the full-softmax counterpart of the joint sampled loss).
  *
  * The scores are never materialized as `B × n`. A first pass computes every row's log-sum-exp
  * over all classes with `kernels.fusedSoftmaxTopK` (one fused pass: score tile, max and exps).
@@ -49,6 +52,7 @@ export function fullSoftmaxLoss(input: LossInputBase, opts: FullLossOptions = {}
   rejectUnknown(opts, ['blockSize'], `${WHAT} options`);
   const base = setupBase(input, WHAT);
   const { B, d, n, rowScale, termWeight } = base;
+  const joint = base.weighting === 'joint';
   const bs = Math.min(n, opts.blockSize === undefined ? 1024 : intOption(opts.blockSize, 'blockSize', 1));
   const { queries, table, labels } = input;
   const hasBias = table.bias !== null;
@@ -136,7 +140,7 @@ export function fullSoftmaxLoss(input: LossInputBase, opts: FullLossOptions = {}
       mass += Math.exp(oPos[k]! - lseAll[r]!);
     }
     ref[r] = lseAll[r]!;
-    if (distinct === 1) lnNeg[r] = NaN; // unused: the term's log-partition is lseAll
+    if (joint || distinct === 1) lnNeg[r] = NaN; // unused: the term's log-partition is lseAll
     else if (mass <= 0.5) lnNeg[r] = lseAll[r]! + Math.log1p(-mass);
     else rescan.push(r);
   }
@@ -152,6 +156,18 @@ export function fullSoftmaxLoss(input: LossInputBase, opts: FullLossOptions = {}
     if (scale === 0) continue;
     const ln = lnNeg[r]!;
     let f = 0;
+    if (joint) {
+      // One softmax over all classes, target 1/P on each positive (a class listed twice once in
+      // the softmax, twice in the targets).
+      const a = offs[r]!;
+      for (let k = a; k < offs[r + 1]!; k++) {
+        const tw = termWeight[k]!;
+        loss += scale * tw * (lseAll[r]! - oPos[k]!);
+        gPos[k] = scale * ((isFirstInRow(posIds, a, k) ? Math.exp(oPos[k]! - lseAll[r]!) : 0) - tw);
+      }
+      negFactor[r] = scale;
+      continue;
+    }
     for (let k = offs[r]!; k < offs[r + 1]!; k++) {
       const o = oPos[k]!;
       const lse = Number.isNaN(ln) ? lseAll[r]! : logAddExp(ln, o);

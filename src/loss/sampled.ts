@@ -18,10 +18,11 @@ import {
   sortedUnique,
   zeroResult,
 } from './common.js';
-import { CONVENTIONS, type Convention, type LossResult, type SampledLossInput } from './types.js';
+import type { ClassTable } from '../core/classTable.js';
+import { CONVENTIONS, type Convention, type LossResult, type SampledLossInput, type SparseRowGrad } from './types.js';
 
 const WHAT = 'sampledSoftmaxLoss';
-const KEYS = [...BASE_KEYS, 'draws', 'convention', 'posLogQ'];
+const KEYS = [...BASE_KEYS, 'draws', 'convention', 'posLogQ', 'removeAccidentalHits'];
 
 /**
  * Sampled softmax loss and its gradients for one batch.
@@ -34,7 +35,7 @@ const KEYS = [...BASE_KEYS, 'draws', 'convention', 'posLogQ'];
  *   negative uses `o_j − log Q_j`, `Q_j = m·q_j` (with replacement) or `π_j` (unique draws),
  *   see {@link logExpectedCount}. The draws must have been made with `exclude: labels`, so no
  *   sampled id equals a positive of its row; an {@link OptionError} is thrown otherwise.
- * - `correctedAll` (TensorFlow `sampled_softmax_loss`): every candidate uses `o − log Q`,
+ * - `correctedAll` (TensorFlow's `sampled_softmax_loss` for one label per row): every candidate uses `o − log Q`,
  *   the positive with `log Q_p = logExpectedCountOf(draws, row, posLogQ[k])`. A sampled slot
  *   whose id equals ANY positive of its row (an accidental hit) is masked: it is removed from
  *   the softmax entirely, which is the limit of TensorFlow's large negative logit.
@@ -42,7 +43,11 @@ const KEYS = [...BASE_KEYS, 'draws', 'convention', 'posLogQ'];
  * Each sampled slot is its own candidate (an id drawn twice with replacement appears twice).
  * The term of positive `p` is `L_rp = −a_p + log(exp(a_p) + Σ_j exp(a_j))`; the other positives
  * of the row never enter it. A row's terms are weighted `1/P` (`labelWeighting: 'mean'`, the
- * default, as TensorFlow's `1/num_true`) or 1 (`'sum'`). With shared draws (`draws.shared`,
+ * default) or 1 (`'sum'`). `labelWeighting: 'joint'` (`correctedAll` only) is TensorFlow's
+ * multi-label `sampled_softmax_loss` instead: one softmax per row over all its positives and its
+ * unmasked slots, target `1/P` on each positive, `L_r = log Σ_c exp(a_c) − (1/P) Σ_p a_p`; for
+ * one label per row all three agree. With `removeAccidentalHits: false` (`correctedAll` only)
+ * hits are not masked: they stay in the partition as ordinary negatives. With shared draws (`draws.shared`,
  * one row of ids) every query uses the same negatives and masks its own positives among them.
  *
  * The loss is `Σ_r w_r Σ_p weight_p L_rp / Σ_r w_r`; rows of weight 0 (padding) contribute
@@ -69,6 +74,15 @@ export function sampledSoftmaxLoss(input: SampledLossInput): LossResult {
   const { B, d, n, rowScale, termWeight } = base;
   const { queries, table, labels, draws } = input;
   const convention: Convention = choiceOption(input.convention, 'convention', CONVENTIONS);
+  const joint = base.weighting === 'joint';
+  if (joint && convention !== 'correctedAll') {
+    throw new OptionError(`${WHAT}: labelWeighting 'joint' (TensorFlow's multi-label sampled softmax) needs convention 'correctedAll', got '${convention}'; use labelWeighting 'mean' or 'sum' with '${convention}'`);
+  }
+  const removeHits = input.removeAccidentalHits ?? true;
+  if (typeof removeHits !== 'boolean') throw new OptionError(`${WHAT}: removeAccidentalHits must be a boolean, got ${String(removeHits)}`);
+  if (!removeHits && convention !== 'correctedAll') {
+    throw new OptionError(`${WHAT}: removeAccidentalHits: false needs convention 'correctedAll' ('${convention}' ${convention === 'exclusive' ? 'draws no positive' : 'is defined by dropping the hits'}); drop the option or use 'correctedAll'`);
+  }
   const needPosQ = convention !== 'exclusive';
   checkDraws(draws, B, n, needPosQ);
   if (convention === 'maskedExclusive' && draws.unique) {
@@ -90,11 +104,12 @@ export function sampledSoftmaxLoss(input: SampledLossInput): LossResult {
     assertLogProb(posLogQ, `${WHAT}: posLogQ`);
   }
 
-  // Accidental hits: exclusive forbids them, correctedAll and maskedExclusive mask them.
+  // Accidental hits: exclusive forbids them, correctedAll and maskedExclusive mask them (unless
+  // removeAccidentalHits is false: then they stay as ordinary negatives).
   const sortedPos = sortedPositives(posIds, offs);
   const masked = new Uint8Array(B * m);
   for (let r = 0; r < B; r++) {
-    if (rowScale[r] === 0) continue;
+    if (rowScale[r] === 0 || !removeHits) continue;
     const a = offs[r]!;
     const b = offs[r + 1]!;
     const io = shared ? 0 : r * m;
@@ -151,16 +166,33 @@ export function sampledSoftmaxLoss(input: SampledLossInput): LossResult {
     }
     // negFactor = Σ_p weight_p·exp(lseNeg − lse_p): softmax_p(j) summed over terms is exp(a_j − lseNeg)·negFactor.
     let negFactor = 0;
-    for (let k = offs[r]!; k < offs[r + 1]!; k++) {
-      const p = posIds[k]!;
-      let a = dot(h, r * d, W, p * d, d) + (bias ? bias[p]! : 0);
-      if (convention === 'correctedAll') a -= logExpectedCountOf(draws, r, posLogQ![k]!);
-      posAdj[k] = a;
-      const lse = logAddExp(lseNeg, a);
-      const tw = termWeight[k]!;
-      loss += scale * tw * (lse - a);
-      gPos[k] = scale * tw * Math.expm1(a - lse); // softmax_p(p) − 1
-      if (lseNeg > -Infinity) negFactor += tw * Math.exp(lseNeg - lse);
+    if (joint) {
+      // One softmax over the row's positives and negatives, target 1/P on each positive.
+      let lse = lseNeg;
+      for (let k = offs[r]!; k < offs[r + 1]!; k++) {
+        const p = posIds[k]!;
+        const a = dot(h, r * d, W, p * d, d) + (bias ? bias[p]! : 0) - logExpectedCountOf(draws, r, posLogQ![k]!);
+        posAdj[k] = a;
+        lse = logAddExp(lse, a);
+      }
+      for (let k = offs[r]!; k < offs[r + 1]!; k++) {
+        const tw = termWeight[k]!;
+        loss += scale * tw * (lse - posAdj[k]!);
+        gPos[k] = scale * (Math.exp(posAdj[k]! - lse) - tw);
+      }
+      if (lseNeg > -Infinity) negFactor = Math.exp(lseNeg - lse);
+    } else {
+      for (let k = offs[r]!; k < offs[r + 1]!; k++) {
+        const p = posIds[k]!;
+        let a = dot(h, r * d, W, p * d, d) + (bias ? bias[p]! : 0);
+        if (convention === 'correctedAll') a -= logExpectedCountOf(draws, r, posLogQ![k]!);
+        posAdj[k] = a;
+        const lse = logAddExp(lseNeg, a);
+        const tw = termWeight[k]!;
+        loss += scale * tw * (lse - a);
+        gPos[k] = scale * tw * Math.expm1(a - lse); // softmax_p(p) − 1
+        if (lseNeg > -Infinity) negFactor += tw * Math.exp(lseNeg - lse);
+      }
     }
     if (!base.grad || lseNeg === -Infinity) continue;
     const f = scale * negFactor;
@@ -168,6 +200,26 @@ export function sampledSoftmaxLoss(input: SampledLossInput): LossResult {
   }
   if (!base.grad) return zeroResult(loss, B, d, hasBias, false);
 
+  return { loss, ...sampledGradients(queries.data, table, draws, labels.ids, labels.offsets, rowScale, gPos, gNeg) };
+}
+
+
+/**
+ * The gradients of a loss over positives and sampled slots from its logit derivatives (internal,
+ * shared by the sampled losses): `gPos[k]` is `∂L/∂o` of positive entry `k` (aligned with
+ * `posIds`), `gNeg[r·m + j]` that of slot `j` of row `r` (0 for masked slots). Rows with
+ * `rowScale` 0 are skipped and touch no class row.
+ */
+export function sampledGradients(
+  h: Float32Array, table: ClassTable, draws: Draws, posIds: Int32Array, offs: Int32Array,
+  rowScale: Float64Array, gPos: Float64Array, gNeg: Float32Array,
+): { gradQueries: Float32Array; gradClasses: SparseRowGrad } {
+  const B = rowScale.length;
+  const d = table.d;
+  const m = draws.m;
+  const shared = draws.shared;
+  const W = table.weights;
+  const bias = table.bias;
   // Distinct touched ids: positives and sampled ids of rows with weight > 0.
   const touchedList: number[] = [];
   for (let r = 0; r < B; r++) {
@@ -226,7 +278,7 @@ export function sampledSoftmaxLoss(input: SampledLossInput): LossResult {
     kernels.gatherAccumGradQueries(gNeg, B, W, d, draws.ids, m, false, gradQ);
     kernels.scatterAddRows(gNeg, B, h, d, slots, m, false, gradRows);
   }
-  return { loss, gradQueries: gradQ, gradClasses: { ids, rows: gradRows, bias: gradBias } };
+  return { gradQueries: gradQ, gradClasses: { ids, rows: gradRows, bias: gradBias } };
 }
 
 /**
@@ -259,24 +311,24 @@ function axpy(a: number, x: Float32Array, xo: number, y: Float32Array, yo: numbe
 }
 
 /**
- * Checks a draw record against the batch: rows, lengths, id range, finite log-probabilities
+ * (Internal, shared by the sampled losses.) Checks a draw record against the batch: rows, lengths, id range, finite log-probabilities
  * and, when the positives need `log Q` of unique draws, the per-row tries.
  */
-function checkDraws(draws: Draws, B: number, n: number, needTries: boolean): void {
+export function checkDraws(draws: Draws, B: number, n: number, needTries: boolean, what: string = WHAT): void {
   if (!draws || !(draws.ids instanceof Int32Array) || !(draws.logQ instanceof Float64Array)) {
-    throw new OptionError(`${WHAT}: 'draws' must be a Draws record from sampler.sample (ids: Int32Array, logQ: Float64Array)`);
+    throw new OptionError(`${what}: 'draws' must be a Draws record from sampler.sample (ids: Int32Array, logQ: Float64Array)`);
   }
   const m = intOption(draws.m, 'draws.m', 0);
   const rows = draws.shared ? 1 : B;
   if (draws.rows !== rows) {
     throw new ShapeError(
       draws.shared
-        ? `${WHAT}: shared draws must have rows = 1, got ${draws.rows}`
-        : `${WHAT}: draws have ${draws.rows} rows but the batch has ${B} queries; sample with one row per query (or shared: true)`,
+        ? `${what}: shared draws must have rows = 1, got ${draws.rows}`
+        : `${what}: draws have ${draws.rows} rows but the batch has ${B} queries; sample with one row per query (or shared: true)`,
     );
   }
-  assertLength(draws.ids, rows * m, `${WHAT}: draws.ids (rows*m)`);
-  assertLength(draws.logQ, rows * m, `${WHAT}: draws.logQ (rows*m)`);
+  assertLength(draws.ids, rows * m, `${what}: draws.ids (rows*m)`);
+  assertLength(draws.logQ, rows * m, `${what}: draws.logQ (rows*m)`);
   const offsets = new Int32Array(rows + 1);
   for (let r = 0; r <= rows; r++) offsets[r] = r * m;
   checkLabels({ ids: draws.ids, offsets }, n, rows, `${WHAT}: draws.ids`);
@@ -284,10 +336,10 @@ function checkDraws(draws: Draws, B: number, n: number, needTries: boolean): voi
   if (draws.unique && needTries) {
     const t = draws.tries;
     if (!(t instanceof Int32Array) || t.length !== rows) {
-      throw new ShapeError(`${WHAT}: unique draws need tries (Int32Array, one per draw row = ${rows}) to compute log Q of the positives`);
+      throw new ShapeError(`${what}: unique draws need tries (Int32Array, one per draw row = ${rows}) to compute log Q of the positives`);
     }
     for (let r = 0; r < rows; r++) {
-      if (t[r]! < 1) throw new ShapeError(`${WHAT}: draws.tries[${r}] = ${t[r]}; tries must be ≥ 1`);
+      if (t[r]! < 1) throw new ShapeError(`${what}: draws.tries[${r}] = ${t[r]}; tries must be ≥ 1`);
     }
   }
 }

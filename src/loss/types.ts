@@ -29,8 +29,21 @@ export const CONVENTIONS = ['exclusive', 'correctedAll', 'maskedExclusive'] as c
  */
 export type Convention = (typeof CONVENTIONS)[number];
 
-/** How the softmax terms of a multi-label row are weighted. */
-export type LabelWeighting = 'mean' | 'sum';
+/** The multi-label weightings, see {@link LabelWeighting}. */
+export const LABEL_WEIGHTINGS = ['mean', 'sum', 'joint'] as const;
+
+/**
+ * How a multi-label row's positives enter the loss.
+ * - `'mean'` (default): one softmax term per positive `p`, over `{p}` and the negatives (the row's
+ *   other positives left out), each weighted `1/P`.
+ * - `'sum'`: the same terms, each weighted 1.
+ * - `'joint'`: TensorFlow's multi-label `sampled_softmax_loss` (and `softmax_cross_entropy` with
+ *   soft labels): ONE softmax over all of the row's positives and its negatives, with target
+ *   `1/P` on each positive: `L_r = log Σ_c exp(a_c) − (1/P) Σ_p a_p`. With one label per row the
+ *   three weightings agree. The sampled loss takes it under the `correctedAll` convention only
+ *   (TensorFlow's `log Q` on every logit).
+ */
+export type LabelWeighting = (typeof LABEL_WEIGHTINGS)[number];
 
 /** Gradient for the touched class rows only. */
 export interface SparseRowGrad {
@@ -62,7 +75,7 @@ export interface LossInputBase {
   labels: Labels;
   /** Per-row weights; 0 masks a padded row. Default all 1. */
   rowWeights?: Float32Array | null;
-  /** Multi-label weighting, default `'mean'`: each of a row's `P` positives gets weight `1/P`. */
+  /** Multi-label weighting, default `'mean'`: each of a row's `P` positives gets weight `1/P` (see {@link LabelWeighting}). */
   labelWeighting?: LabelWeighting;
   /**
    * Compute gradients (default true). When false only the loss is computed:
@@ -82,4 +95,12 @@ export interface SampledLossInput extends LossInputBase {
    * proposal (aligned with `labels.ids`). Required for `correctedAll`, ignored by `exclusive`.
    */
   posLogQ?: Float64Array | null;
+  /**
+   * Mask accidental hits (default true): a sampled id equal to a positive of its row is removed
+   * from the row's partition. With false (TensorFlow's `remove_accidental_hits=False`) it stays as
+   * an ordinary negative with its `o − log Q`. Only meaningful under `correctedAll`: `exclusive`
+   * draws cannot hit and `maskedExclusive` is defined by dropping the hits, so false is refused
+   * there.
+   */
+  removeAccidentalHits?: boolean;
 }

@@ -1,11 +1,13 @@
 /**
  * The built-in samplers, registered with the factory when this module is imported (importing
- * the package does so): static `'uniform'`, `'unigram'`, `'logUniform'`; the exact softmax
+ * the package does so): static `'uniform'`, `'unigram'`, `'logUniform'`, the learned unigram
+ * `'learnedUnigram'` (counts of the positives seen); the exact softmax
  * `'exact'`; adaptive `'quadratic'`, `'rff'` and `'midx'`. Options are validated by each
  * sampler's constructor.
  * @module
  */
 import { ExactSampler, type ExactOptions } from './exact.js';
+import { LEARNED_UNIGRAM_OPTIONS, LearnedUnigramSampler, type LearnedUnigramOptions } from './learnedUnigram.js';
 import { registerSampler } from './factory.js';
 import { LogUniformSampler, type LogUniformOptions } from './logUniform.js';
 import { MIDX_OPTIONS, MidxSampler, type MidxOptions } from './midx.js';
@@ -16,6 +18,7 @@ import { UnigramSampler, type UnigramOptions } from './unigram.js';
 
 export { AliasTable } from './alias.js';
 export { ExactSampler, type ExactOptions, type ExactPrecision } from './exact.js';
+export { LEARNED_UNIGRAM_OPTIONS, LearnedUnigramSampler, type LearnedUnigramOptions } from './learnedUnigram.js';
 export { LogUniformSampler, type LogUniformOptions } from './logUniform.js';
 export {
   MIDX_OPTIONS,
@@ -51,6 +54,7 @@ export { UnigramSampler, type UnigramOptions } from './unigram.js';
 registerSampler('uniform', (o) => new UniformSampler(o as UniformOptions), { options: ['n'], needs: ['n'] });
 registerSampler('unigram', (o) => new UnigramSampler(o as unknown as UnigramOptions), { options: ['counts', 'alpha'], needs: ['counts'] });
 registerSampler('logUniform', (o) => new LogUniformSampler(o as LogUniformOptions), { options: ['counts', 'assumeSorted', 'n'], needs: ['counts'] });
+registerSampler('learnedUnigram', (o) => new LearnedUnigramSampler(o as unknown as LearnedUnigramOptions), { options: LEARNED_UNIGRAM_OPTIONS, needs: ['n'] });
 registerSampler('exact', (o) => new ExactSampler(o as ExactOptions), { options: ['precision'] });
 registerSampler('quadratic', (o) => new QuadraticSampler(o as QuadraticOptions), { options: QUADRATIC_OPTIONS });
 registerSampler('rff', (o) => new RffSampler(o as RffOptions), {

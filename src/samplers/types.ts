@@ -122,6 +122,16 @@ export interface Sampler {
   openRows?(queries: Matrix | null): SamplerRows;
   /** Number of ids with positive probability once built (default: `numClasses`). Optional. */
   readonly supportCount?: number;
+  /**
+   * Learns from a step's positives (optional; samplers whose proposal is estimated from the
+   * labels seen, such as `learnedUnigram`). The output layer calls it once per applied step,
+   * after that step's draws.
+   */
+  observe?(labels: Labels): void;
+  /** State learned during training (optional; e.g. `learnedUnigram`'s counts), to checkpoint. */
+  stateTensors?(): Record<string, Int32Array | Float32Array>;
+  /** Restores {@link Sampler.stateTensors} (optional, present with it). */
+  loadState?(state: Readonly<Record<string, ArrayLike<number>>>): void;
 }
 
 /**

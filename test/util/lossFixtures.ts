@@ -5,6 +5,9 @@ import { ClassTable } from '../../src/core/classTable.js';
 import { matrix, multiLabels, type Labels, type Matrix } from '../../src/core/matrix.js';
 import type { Rng } from '../../src/core/rng.js';
 import type { Draws } from '../../src/samplers/types.js';
+import assert from 'node:assert/strict';
+import type { LossResult } from '../../src/loss/types.js';
+import type { RefResult } from './lossRef.js';
 
 /** Queries, table and labels of a random problem. */
 export interface Problem {
@@ -155,4 +158,25 @@ export function assertClose(actual: ArrayLike<number>, expected: ArrayLike<numbe
     if (!(e <= tol)) throw new Error(`${what}[${i}]: got ${actual[i]}, expected ${expected[i]} (tol ${tol})`);
   }
   return worst;
+}
+
+/** Compares a sparse fast result with the dense reference (untouched rows must be zero there). */
+export function compareWithRef(got: LossResult, ref: RefResult, n: number, d: number, what: string, rtol = 1e-5): void {
+  assert.ok(Math.abs(got.loss - ref.loss) <= rtol * Math.max(1, Math.abs(ref.loss)), `${what}: loss ${got.loss} vs ${ref.loss}`);
+  assertClose(got.gradQueries, ref.gradH, rtol, `${what} gradQueries`);
+  const dense = new Float64Array(n * d);
+  const denseB = new Float64Array(n);
+  const { ids, rows, bias } = got.gradClasses;
+  for (let k = 0; k < ids.length; k++) {
+    if (k > 0) assert.ok(ids[k]! > ids[k - 1]!, `${what}: ids must be strictly ascending`);
+    for (let t = 0; t < d; t++) dense[ids[k]! * d + t] = rows[k * d + t]!;
+    if (bias) denseB[ids[k]!] = bias[k]!;
+  }
+  assertClose(dense, ref.gradW, rtol, `${what} gradClasses.rows`);
+  if (ref.gradB) {
+    assert.ok(bias !== null, `${what}: bias gradient expected`);
+    assertClose(denseB, ref.gradB, rtol, `${what} gradClasses.bias`);
+  } else {
+    assert.equal(bias, null);
+  }
 }

@@ -10,6 +10,7 @@ import { OptionError, ShapeError } from '../../core/errors.js';
 import { Rng } from '../../core/rng.js';
 import { boolOption, choiceOption, intOption, numOption } from '../../core/validate.js';
 import { CONVENTIONS, type Convention } from '../../loss/types.js';
+import { BINARY_LOSSES, type BinaryLoss } from '../../loss/binary.js';
 import type { LmCorpus } from '../../data/lmCorpus.js';
 import { tableInKernelMemory, type FastKernels } from '../../kernels/fast.js';
 import { Adam } from '../../layer/optimizers.js';
@@ -36,6 +37,10 @@ export interface LmRunSettings {
   samplerOptions: Record<string, number | string | boolean>;
   /** Estimator convention of the sampled loss. */
   convention: Convention;
+  /** The sampled loss (`'softmax'`; `'nce'`, `'negativeSampling'`: see `OutputLayer`). */
+  loss: 'softmax' | BinaryLoss;
+  /** Mask sampled words equal to the target (TensorFlow's `remove_accidental_hits`). */
+  removeAccidentalHits: boolean;
   /** Epochs to train (in total, counting resumed ones). */
   epochs: number;
   /** Training-time budget in seconds over the whole run (0 = none). */
@@ -89,6 +94,8 @@ export const DEFAULT_LM_SETTINGS: Readonly<LmRunSettings> = Object.freeze({
   negatives: 100,
   samplerOptions: {},
   convention: 'maskedExclusive',
+  loss: 'softmax',
+  removeAccidentalHits: true,
   epochs: 1,
   timeBudgetSec: 0,
   seed: 1,
@@ -158,6 +165,8 @@ export function resolveLmSettings(s: Partial<LmRunSettings>): LmRunSettings {
     negatives: intOption(r.negatives, 'negatives', 1),
     samplerOptions: { ...(r.sampler === 'midx' ? LM_MIDX_DEFAULTS : {}), ...r.samplerOptions },
     convention: choiceOption(r.convention, 'convention', CONVENTIONS),
+    loss: choiceOption(r.loss, 'loss', ['softmax', ...BINARY_LOSSES] as const),
+    removeAccidentalHits: boolOption(r.removeAccidentalHits, 'removeAccidentalHits'),
     epochs: intOption(r.epochs, 'epochs', 1),
     timeBudgetSec: numOption(r.timeBudgetSec, 'timeBudgetSec', 0),
     seed: intOption(r.seed, 'seed', 0, 2 ** 32 - 1),
@@ -344,6 +353,8 @@ async function buildLm(tf: Tf, corpus: LmCorpus, s: LmRunSettings, fast: FastKer
     table,
     sampler: lmSampler(s.sampler, corpus, s.seed, s.samplerOptions),
     convention: s.convention,
+    loss: s.loss,
+    removeAccidentalHits: s.removeAccidentalHits,
     optimizer,
     negatives: s.sampler === 'full' ? 1 : s.negatives,
     rebuildEvery: s.refreshEvery,
@@ -450,6 +461,8 @@ export function lmReportHtml(runs: ReadonlyArray<{ name: string; result: LmRunRe
       'batch × bptt': `${s.batchSize} × ${s.bptt}`,
       negatives: s.negatives,
       convention: s.convention,
+      ...(s.loss === 'softmax' ? {} : { loss: s.loss }),
+      ...(s.removeAccidentalHits ? {} : { 'accidental hits': 'kept' }),
       'sampler options': Object.entries(s.samplerOptions).map(([k, v]) => `${k}=${v}`).join(' ') || '-',
       'learning rate (Adam)': s.lr,
       'adaptive sampler refresh': s.refreshEvery ? `rebuilt every ${s.refreshEvery} steps` : 'updated every step',

@@ -13,7 +13,7 @@ import type { ItemHead } from './sasrec.js';
 export interface SeqRecHead extends ItemHead {
   /** Called at the end of every epoch (an adaptive sampler is rebuilt from the table). */
   endEpoch(): void;
-  /** The table and its optimizer state as named arrays (copies). */
+  /** The table, its optimizer state and any learned sampler state as named arrays (copies). */
   stateTensors(): Record<string, Float32Array | Int32Array>;
   /**
    * Restores {@link SeqRecHead.stateTensors} (and rebuilds the sampler on the restored table).
@@ -51,6 +51,7 @@ export function seqRecHead(head: TfOutputHead): SeqRecHead {
       const out: Record<string, Float32Array | Int32Array> = { 'items/weights': t.weights.slice() };
       if (t.bias) out['items/bias'] = t.bias.slice();
       for (const [k, v] of Object.entries(layer.optimizer.stateTensors())) out[`items/opt/${k}`] = v.slice();
+      if (layer.sampler.stateTensors) for (const [k, v] of Object.entries(layer.sampler.stateTensors())) out[`items/sampler/${k}`] = v.slice();
       return out;
     },
     loadState: (state) => {
@@ -70,6 +71,12 @@ export function seqRecHead(head: TfOutputHead): SeqRecHead {
         if (k.startsWith('items/opt/')) opt[k.slice('items/opt/'.length)] = v instanceof Int32Array || v instanceof Float32Array ? v : Float32Array.from(v);
       }
       layer.optimizer.loadState(opt);
+      if (layer.sampler.loadState) {
+        const st: Record<string, ArrayLike<number>> = {};
+        for (const [k, v] of Object.entries(state)) if (k.startsWith('items/sampler/')) st[k.slice('items/sampler/'.length)] = v;
+        if (Object.keys(st).length === 0) throw new StateError(`the checkpoint has no state for the '${layer.sampler.name}' sampler; it was written with another sampler`);
+        layer.sampler.loadState(st);
+      }
       layer.sampler.build(t);
     },
   };

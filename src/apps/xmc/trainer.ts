@@ -20,7 +20,8 @@ import {
 import { OutputLayer } from '../../layer/outputLayer.js';
 import { fullSoftmaxLoss } from '../../loss/full.js';
 import { meanNll, ndcgAtK, precisionAtK } from '../../loss/metrics.js';
-import { CONVENTIONS, type Convention, type LabelWeighting } from '../../loss/types.js';
+import { CONVENTIONS, LABEL_WEIGHTINGS, type Convention, type LabelWeighting } from '../../loss/types.js';
+import { BINARY_LOSSES, type BinaryLoss } from '../../loss/binary.js';
 import { createSamplerFor, samplerNames } from '../../samplers/factory.js';
 import { MidxSampler, type MidxWorkers } from '../../samplers/midx.js';
 import { checkInputs, SparseEncoder } from './encoder.js';
@@ -68,8 +69,12 @@ export interface XmcConfig {
    * adaptive proposal concentrates on the positives).
    */
   convention?: Convention;
-  /** Weighting of a row's per-positive softmax terms (default `'mean'`). */
+  /** Weighting of a row's positives (default `'mean'`; `'joint'`: TensorFlow's multi-label softmax, `correctedAll` only). */
   labelWeighting?: LabelWeighting;
+  /** The sampled loss (default `'softmax'`; `'nce'`, `'negativeSampling'`: see `OutputLayer`). */
+  loss?: 'softmax' | BinaryLoss;
+  /** Mask sampled labels equal to a positive (default true). */
+  removeAccidentalHits?: boolean;
   /** Seed of every random choice (default 1). */
   seed?: number;
   /**
@@ -93,7 +98,7 @@ export interface XmcConfig {
 export type ResolvedXmcConfig = Required<XmcConfig>;
 
 const CONFIG_KEYS = [
-  'sampler', 'samplerOptions', 'negatives', 'dim', 'hidden', 'batchSize', 'optimizer', 'lr', 'lrDecayEpochs', 'weighting', 'bigrams', 'convention', 'labelWeighting', 'seed', 'rebuildEvery', 'updatePerStep', 'denseUpdates',
+  'sampler', 'samplerOptions', 'negatives', 'dim', 'hidden', 'batchSize', 'optimizer', 'lr', 'lrDecayEpochs', 'weighting', 'bigrams', 'convention', 'labelWeighting', 'loss', 'removeAccidentalHits', 'seed', 'rebuildEvery', 'updatePerStep', 'denseUpdates',
 ] as const;
 
 /**
@@ -119,6 +124,12 @@ export function resolveXmcConfig(c: XmcConfig = {}): ResolvedXmcConfig {
   if (!xmcSamplerNames().includes(sampler)) {
     throw new OptionError(`unknown sampler '${sampler}'; use one of ${xmcSamplerNames().join(', ')}`);
   }
+  if (sampler === 'learnedUnigram') {
+    throw new OptionError("the extreme classifier builds its sampler afresh every epoch and does not checkpoint sampler state, so 'learnedUnigram' would forget its counts; use unigram (the training label counts) here");
+  }
+  if (sampler === FULL_SOFTMAX && ((c.loss ?? 'softmax') !== 'softmax' || c.removeAccidentalHits === false)) {
+    throw new OptionError(`loss '${c.loss}' and kept accidental hits apply to a sampled loss; the 'full' sampler trains the exact softmax`);
+  }
   return {
     sampler,
     samplerOptions: { ...(sampler === 'midx' ? XMC_MIDX_DEFAULTS : {}), ...(c.samplerOptions ?? {}) },
@@ -132,7 +143,9 @@ export function resolveXmcConfig(c: XmcConfig = {}): ResolvedXmcConfig {
     weighting: choiceOption(c.weighting ?? 'tfidf', 'weighting', ['tfidf', 'counts'] as const),
     bigrams: intOption(c.bigrams ?? 0, 'bigrams', 0, 1 << 26),
     convention: choiceOption(c.convention ?? 'maskedExclusive', 'convention', CONVENTIONS),
-    labelWeighting: choiceOption(c.labelWeighting ?? 'mean', 'labelWeighting', ['mean', 'sum'] as const),
+    labelWeighting: choiceOption(c.labelWeighting ?? 'mean', 'labelWeighting', LABEL_WEIGHTINGS),
+    loss: choiceOption(c.loss ?? 'softmax', 'loss', ['softmax', ...BINARY_LOSSES] as const),
+    removeAccidentalHits: c.removeAccidentalHits ?? true,
     seed: intOption(c.seed ?? 1, 'seed', 0),
     rebuildEvery: intOption(c.rebuildEvery ?? 100, 'rebuildEvery', 0),
     updatePerStep: c.updatePerStep ?? false,
@@ -374,6 +387,8 @@ export class XmcTrainer {
       negatives: c.negatives,
       convention: c.convention,
       labelWeighting: c.labelWeighting,
+      loss: c.loss,
+      removeAccidentalHits: c.removeAccidentalHits,
       rebuildPerEpoch: false,
       rebuildEvery: c.rebuildEvery,
       stepUpdates: c.updatePerStep,

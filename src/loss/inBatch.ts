@@ -1,0 +1,150 @@
+/**
+ * In-batch negatives for two-tower training: the other rows' positives as a batch's negatives,
+ * as a draw record for {@link sampledSoftmaxLoss}, alone or mixed with a sampler's draws.
+ * @module
+ */
+import { NonFiniteError, OptionError, ShapeError } from '../core/errors.js';
+import type { Labels } from '../core/matrix.js';
+import { assertFinite, assertLength } from '../core/validate.js';
+import { logExpectedCount, type Draws } from '../samplers/types.js';
+
+/** A draw record and the `log q` of each positive, ready for `sampledSoftmaxLoss` with `correctedAll`. */
+export interface InBatchDraws {
+  /** The candidates of every row. */
+  readonly draws: Draws;
+  /** Pass as `posLogQ` (aligned with `labels.ids`). */
+  readonly posLogQ: Float64Array;
+}
+
+function singleLabelIds(labels: Labels, what: string): Int32Array {
+  const B = labels.offsets.length - 1;
+  for (let r = 0; r < B; r++) {
+    if (labels.offsets[r + 1]! - labels.offsets[r]! !== 1) {
+      throw new ShapeError(`${what}: in-batch negatives need exactly one positive per row; row ${r} has ${labels.offsets[r + 1]! - labels.offsets[r]!}`);
+    }
+  }
+  return labels.ids;
+}
+
+/**
+ * In-batch negatives: one shared draw record whose `B` slots are the batch's positives. Use it
+ * with `convention: 'correctedAll'`: every candidate's logit is corrected by `log Q`, the row's
+ * own positive (and any other row with the same item) is masked among the slots as an accidental
+ * hit, so row `r`'s softmax runs over its positive and the other rows' distinct-from-it
+ * positives (Yi et al., RecSys 2019, with duplicates removed).
+ *
+ * `logQ[r]` is `log Q` of row `r`'s positive: the log expected count of that item among a batch's
+ * positives, e.g. `log p̂` of a {@link StreamingFrequencyEstimator} (the correction), or `null` for
+ * the uncorrected in-batch softmax (`Q` = 1 for every item, no correction). Rows of weight 0 in
+ * `rowWeights` (padding) give no negatives. Every row's positive is one slot, so an item that is
+ * the positive of `k` rows is `k` candidates: the exact `Q` is its expected count among the rows,
+ * which the streaming estimate's probability of occurring at least once matches only when items
+ * rarely repeat within a batch (Yi et al.'s setting); with many repeats it under-corrects them.
+ * @throws ShapeError (not one positive per row, wrong length), NonFiniteError
+ */
+export function inBatchDraws(labels: Labels, logQ: Float64Array | null, rowWeights: Float32Array | null = null): InBatchDraws {
+  const ids = singleLabelIds(labels, 'inBatchDraws');
+  const B = ids.length;
+  const lq = logQ ?? new Float64Array(B);
+  assertLength(lq, B, 'inBatchDraws: logQ (one per row)');
+  assertFinite(lq, 'inBatchDraws: logQ');
+  const live = liveRows(B, rowWeights, 'inBatchDraws');
+  if (live.length === 0) throw new ShapeError('inBatchDraws: the batch has no row of weight > 0');
+  // logExpectedCount adds log m to a with-replacement record's logQ: store log Q − log m.
+  const m = live.length;
+  const shift = Math.log(m);
+  const draws: Draws = {
+    ids: Int32Array.from(live, (r) => ids[r]!), logQ: Float64Array.from(live, (r) => lq[r]! - shift),
+    rows: 1, m, shared: true, unique: false, tries: null,
+  };
+  return { draws, posLogQ: Float64Array.from(lq, (x) => x - shift) };
+}
+
+/** Rows of weight > 0 (all rows without weights): the rows whose positives are negatives for the others. */
+function liveRows(B: number, rowWeights: Float32Array | null, what: string): number[] {
+  if (rowWeights !== null) assertLength(rowWeights, B, `${what}: rowWeights`);
+  const out: number[] = [];
+  for (let r = 0; r < B; r++) if (rowWeights === null || rowWeights[r]! > 0) out.push(r);
+  return out;
+}
+
+/** Inputs of {@link mixedDraws}. */
+export interface MixedDrawsInput {
+  /** The batch's labels (one positive per row). */
+  labels: Labels;
+  /** `log Q_batch` of each row's positive (e.g. `log p̂` of a streaming estimate); `null`: 0. */
+  batchLogQ: Float64Array | null;
+  /** `log Q_batch` of each id of `sampled` (aligned with `sampled.ids`), from the same estimate; `−∞` for a class never seen. */
+  sampledBatchLogQ: Float64Array | null;
+  /** The sampler's draws (per-row or shared, with replacement or unique). */
+  sampled: Draws;
+  /**
+   * `sampler.logQ(queries, ·)` of every row's candidates from the batch and of its positive: a
+   * CSR list whose row `r` holds `B + 1` values, the `log q` of the batch's positives
+   * `labels.ids[0..B)` under row `r`'s proposal, then that of row `r`'s own positive.
+   */
+  batchSamplerLogQ: Float64Array;
+  /** Per-row weights: rows of weight 0 (padding) give no in-batch negatives. Default all 1. */
+  rowWeights?: Float32Array | null;
+}
+
+/**
+ * Mixed negatives: in-batch negatives and a sampler's draws in one per-row record of `B' + m`
+ * slots (`B'` the rows of weight > 0). The union of the two samples has, for each class `j`, the expected count
+ * `Q_j = Q_batch(j) + Q_sampler(j)` among a row's negatives, `Q_batch` from the frequency
+ * estimate and `Q_sampler` from the sampler's own `log q` (`m·q`, or the inclusion probability
+ * for unique draws); every candidate, the positive included, is corrected by `log Q_j` under
+ * `correctedAll`, which is the sampled softmax of the mixture. Hits on the row's positive are
+ * masked as usual.
+ * @throws ShapeError, NonFiniteError
+ */
+export function mixedDraws(input: MixedDrawsInput): InBatchDraws {
+  const ids = singleLabelIds(input.labels, 'mixedDraws');
+  const B = ids.length;
+  const s = input.sampled;
+  const m2 = s.m;
+  if (!s.shared && s.rows !== B) throw new ShapeError(`mixedDraws: the sampled draws have ${s.rows} rows, the batch ${B}`);
+  if (s.unique && !(s.tries instanceof Int32Array)) throw new OptionError('mixedDraws: unique draws need tries');
+  const bq = input.batchLogQ ?? new Float64Array(B);
+  assertLength(bq, B, 'mixedDraws: batchLogQ');
+  const sbq = input.sampledBatchLogQ ?? new Float64Array(s.ids.length);
+  assertLength(sbq, s.ids.length, 'mixedDraws: sampledBatchLogQ');
+  assertLength(input.batchSamplerLogQ, B * (B + 1), 'mixedDraws: batchSamplerLogQ (B rows of B + 1)');
+  assertFinite(bq, 'mixedDraws: batchLogQ');
+  // −∞ is allowed here: a drawn class never seen in a batch has Q_batch = 0
+  for (let k = 0; k < sbq.length; k++) {
+    if (Number.isNaN(sbq[k]) || sbq[k] === Infinity) throw new NonFiniteError(`mixedDraws: sampledBatchLogQ[${k}] = ${sbq[k]}`, k);
+  }
+  const live = liveRows(B, input.rowWeights ?? null, 'mixedDraws');
+  const m = live.length + m2;
+  const outIds = new Int32Array(B * m);
+  const outLogQ = new Float64Array(B * m);
+  const posLogQ = new Float64Array(B);
+  const logM = Math.log(m);
+  const logAdd = (a: number, b: number): number => (a > b ? a + Math.log1p(Math.exp(b - a)) : b + Math.log1p(Math.exp(a - b)));
+  // Q_sampler of an id scored separately: m2·q, or 1 − (1 − q)^T for unique draws.
+  const samplerQ = (row: number, lq: number): number => {
+    if (lq === -Infinity) return -Infinity;
+    if (!s.unique) return lq + Math.log(m2);
+    const T = s.tries![s.shared ? 0 : row]!;
+    return Math.log(-Math.expm1(T * Math.log1p(-Math.exp(lq))));
+  };
+  const sq = input.batchSamplerLogQ;
+  for (let r = 0; r < B; r++) {
+    const o = r * m;
+    const so = r * (B + 1);
+    const L = live.length;
+    for (let t = 0; t < L; t++) {
+      const j = live[t]!;
+      outIds[o + t] = ids[j]!;
+      outLogQ[o + t] = logAdd(bq[j]!, samplerQ(r, sq[so + j]!)) - logM;
+    }
+    const io = s.shared ? 0 : r * m2;
+    for (let j = 0; j < m2; j++) {
+      outIds[o + L + j] = s.ids[io + j]!;
+      outLogQ[o + L + j] = logAdd(sbq[io + j]!, logExpectedCount(s, io + j)) - logM;
+    }
+    posLogQ[r] = logAdd(bq[r]!, samplerQ(r, sq[so + B]!)) - logM;
+  }
+  return { draws: { ids: outIds, logQ: outLogQ, rows: B, m, shared: false, unique: false, tries: null }, posLogQ };
+}
