@@ -23,6 +23,13 @@ function ratingsCsv(): string {
 }
 
 const TINY = ['--dim', '8', '--max-len', '6', '--blocks', '1', '--batch', '8', '--negatives', '5', '--opt', 'codewords=4', '--backend', 'cpu', '--no-progress'];
+/** The commit record of a run folder (`checkpoint.json`). */
+function committed(dir: string): Record<string, unknown> {
+  return JSON.parse(readFileSync(join(dir, 'checkpoint.json'), 'utf8')) as Record<string, unknown>;
+}
+
+/** {@link TINY} for samplers without midx's options (`--opt` is checked against the samplers trained). */
+const TINY_PLAIN = TINY.filter((x, i, a) => x !== '--opt' && a[i - 1] !== '--opt');
 
 test('samplex train seqrec: metrics.jsonl, checkpoint, test.json and report.html; --resume continues; bad options are typed errors', async () => {
   const root = mkdtempSync(join(tmpdir(), 'samplex-cli-seqrec-'));
@@ -124,18 +131,18 @@ test('samplex train seqrec --sampler learnedUnigram --loss negativeSampling: the
     const data = join(root, 'ratings.csv');
     writeFileSync(data, ratingsCsv());
     const out = join(root, 'run');
-    const args = ['train', 'seqrec', '--data', data, '--sampler', 'learnedUnigram', '--loss', 'negativeSampling', '--convention', 'correctedAll', '--select', 'last', '--out', out, '--json', ...TINY];
+    const args = ['train', 'seqrec', '--data', data, '--sampler', 'learnedUnigram', '--loss', 'negativeSampling', '--convention', 'correctedAll', '--select', 'last', '--out', out, '--json', ...TINY_PLAIN];
     const r = await runCli([...args, '--epochs', '1']);
     assert.equal(r.code, 0, r.stderr);
-    const counts1 = Array.from(readSafetensors(join(out, 'checkpoint.safetensors')).tensors['items/sampler/counts']!.data as ArrayLike<number>);
+    const counts1 = Array.from(readSafetensors(join(out, committed(out).tensors as string)).tensors['items/sampler/counts']!.data as ArrayLike<number>);
     const seen = counts1.reduce((a, b) => a + b, 0);
     assert.ok(seen > 0, 'the sampler observed the training positives');
     const resumed = await runCli([...args, '--epochs', '2', '--resume']);
     assert.equal(resumed.code, 0, resumed.stderr);
     // every epoch sees the same training positives: restored counts plus one more epoch = twice the first
-    const counts2 = Array.from(readSafetensors(join(out, 'checkpoint.safetensors')).tensors['items/sampler/counts']!.data as ArrayLike<number>);
+    const counts2 = Array.from(readSafetensors(join(out, committed(out).tensors as string)).tensors['items/sampler/counts']!.data as ArrayLike<number>);
     assert.deepEqual(counts2, counts1.map((c) => 2 * c));
-    const full = await runCli(['train', 'seqrec', '--data', data, '--sampler', 'full', '--loss', 'nce', '--out', join(root, 'f'), ...TINY]);
+    const full = await runCli(['train', 'seqrec', '--data', data, '--sampler', 'full', '--loss', 'nce', '--out', join(root, 'f'), ...TINY_PLAIN]);
     assert.equal(full.code, 2);
     assert.match(full.stderr, /the 'full' sampler trains the exact softmax/);
   } finally {
@@ -148,11 +155,11 @@ test('samplex train seqrec --negative-source inBatch|mixed (with and without the
   try {
     const data = join(root, 'ratings.csv');
     writeFileSync(data, ratingsCsv());
-    const base = ['train', 'seqrec', '--data', data, '--sampler', 'uniform', '--convention', 'correctedAll', '--epochs', '1', '--json', ...TINY];
+    const base = ['train', 'seqrec', '--data', data, '--sampler', 'uniform', '--convention', 'correctedAll', '--epochs', '1', '--json', ...TINY_PLAIN];
     for (const [name, extra] of [['ib', ['--negative-source', 'inBatch']], ['ibc', ['--negative-source', 'inBatch', '--frequency-buckets', '64']], ['mx', ['--negative-source', 'mixed', '--frequency-buckets', '64']]] as const) {
       const r = await runCli([...base, ...extra, '--out', join(root, name)]);
       assert.equal(r.code, 0, `${name}: ${r.stderr}`);
-      const settings = JSON.parse(readFileSync(join(root, name, 'settings.json'), 'utf8')) as Record<string, unknown>;
+      const settings = committed(join(root, name)).settings as Record<string, unknown>;
       assert.equal(settings['negativeSource'], extra[1]);
     }
     const conv = await runCli([...base.filter((x) => x !== 'correctedAll' && x !== '--convention'), '--negative-source', 'inBatch', '--out', join(root, 'c')]);
