@@ -195,7 +195,7 @@ async function fillRates(): Promise<void> {
 
 /** Runs the scale benchmark when `filter` matches `scale` (or is omitted). */
 export async function run(filter?: string): Promise<void> {
-  if (filter && !'scale'.includes(filter) && !filter.includes('scale')) return;
+  if (filter && filter !== 'scale' && !filter.startsWith('scale.') && !'scale'.includes(filter)) return;
   await fillRates();
   const ns = list(process.env['SAMPLEX_SCALE_N'], [1e5, 1e6, 1e7]);
   const ds = list(process.env['SAMPLEX_SCALE_D'], [64, 128]);
