@@ -3,8 +3,8 @@
  * (optional peer dependency, loaded when the command runs) with a samplex softmax head.
  * @module
  */
-import { existsSync, mkdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { DataFormatError, IoError, OptionError } from '../core/errors.js';
 import { choiceOption, intArg, intOption, numArg, numOption } from '../core/validate.js';
@@ -17,7 +17,8 @@ import { evaluatePerplexity, lmQueries, nextWordQuery } from '../apps/lm/trainer
 import { textTokens } from '../data/lmCorpus.js';
 import { evaluate } from '../layer/evaluator.js';
 import { ProgressBar } from '../train/progress.js';
-import { writeFileAtomic } from '../io/atomic.js';
+import { compareRuns, type RunAll } from '../harness/compare.js';
+import { samplerNames } from '../samplers/factory.js';
 import { loadTfjs, type NodeTfBackend } from '../tfjs/node.js';
 import { registerSamplexKernels } from '../tfjs/wasmKernels.js';
 import { commandGroup } from './groups.js';
@@ -195,21 +196,24 @@ export function addLmCommands(program: Command, print: (line: string) => void): 
   )
     .option('--samplers <list>', 'comma-separated samplers (full = exact softmax)', 'full,uniform,unigram,midx')
     .action(async (o: LmCommandOptions & { samplers: string }) => {
-      const names = o.samplers.split(',').map((x) => x.trim()).filter(Boolean);
-      if (names.length === 0) throw new OptionError('--samplers is empty; name at least one sampler');
-      const settings = names.map((name) => ({ ...settingsOf(o, name, names), sampler: name }));
-      const corpus = loadCorpus(o.data, intArg(o.minCount, '--min-count', 1));
-      mkdirSync(o.out, { recursive: true });
-      const runs: Array<{ name: string; result: LmRunResult }> = [];
-      await withLmRuntime(o, async (tf, fast) => {
-        for (const name of names) {
-          const result = await runLm(tf, corpus, settings[names.indexOf(name)]!, join(o.out, name), { progress: progressFor(o), log: stderrLog, fast, resume: Boolean(o.resume) });
-          runs.push({ name, result });
-          print(JSON.stringify({ sampler: name, testPpl: result.testPpl, validPpl: result.epochs.at(-1)?.validPpl ?? null }));
-        }
+      const { reportPath } = await compareRuns({
+        out: o.out,
+        samplers: o.samplers,
+        valid: ['full', ...samplerNames()],
+        plan: (names) => names.map((name) => ({ ...settingsOf(o, name, names), sampler: name })),
+        session: async (settings, names, runAll: RunAll<LmRunResult>) => {
+          const corpus = loadCorpus(o.data, intArg(o.minCount, '--min-count', 1));
+          const runs = await withLmRuntime(o, (tf, fast) =>
+            runAll(async (name, dir) => {
+              const result = await runLm(tf, corpus, settings[names.indexOf(name)]!, dir, { progress: progressFor(o), log: stderrLog, fast, resume: false });
+              print(JSON.stringify({ sampler: name, testPpl: result.testPpl, validPpl: result.epochs.at(-1)?.validPpl ?? null }));
+              return result;
+            }),
+          );
+          return { html: lmReportHtml(runs, corpus) };
+        },
       });
-      writeFileAtomic(join(o.out, 'report.html'), lmReportHtml(runs, corpus));
-      stderrLog(`report written to ${join(o.out, 'report.html')}`);
+      stderrLog(`report written to ${reportPath}`);
     });
   predictCommand(program, 'lm', 'the next-word top-k of every input line (a prefix), or with --perplexity the perplexity of the input text, under a trained language model', 5, 'print word:probability pairs')
     .option('--data <name>', 'the data the run was trained on (its vocabulary; checked against the run)', 'brown')

@@ -21,10 +21,9 @@ import { trainingReportHtml, type TrainingRun } from '../report/training.js';
 import { createSamplerFor, samplerNames, samplerOptionNames } from '../samplers/factory.js';
 import { loadTfjs } from '../tfjs/node.js';
 import type { Sampler } from '../samplers/types.js';
-import { RunFolder, specOf, type MetricsRecord } from '../harness/runFolder.js';
+import { RunFolder, specOf, type Json, type MetricsRecord } from '../harness/runFolder.js';
 import { evaluate } from '../layer/evaluator.js';
-import { writeFileAtomic } from '../io/atomic.js';
-import { mkdirSync } from 'node:fs';
+import { compareRuns, type RunAll } from '../harness/compare.js';
 import { seqRecHead } from '../apps/seqrec/head.js';
 import { BEST_FILE, BEST_TENSORS, isLazySeqRecState, runSeqRec, seqRecDataFingerprint, type SeqRecBestMeta, type SeqRecRunResult, type SeqRecSelection } from '../apps/seqrec/run.js';
 import { padLeft, type Tf } from '../apps/seqrec/sasrec.js';
@@ -340,35 +339,37 @@ export async function trainSeqRecCommand(o: SeqRecCommandOptions, print: (l: str
   });
 }
 
-/** Runs `samplex compare seqrec`: every sampler of the list in `out/<sampler>`, then one report. */
+/** Runs `samplex compare seqrec`: every sampler of the list in `out/<sampler>`, then one report and `summary.json`. */
 export async function compareSeqRecCommand(o: SeqRecCommandOptions & { samplers: string }, print: (l: string) => void): Promise<Record<string, SeqRecRunResult>> {
   const s = settings(o);
-  const names = o.samplers.split(',').map((x) => x.trim()).filter((x) => x !== '');
-  if (names.length === 0) throw new OptionError('--samplers: give a comma-separated list, e.g. full,uniform,midx');
-  for (const n of names) choiceOption(n, '--samplers entry', seqRecSamplers());
-  const split = loadSplit(s.data, o.cache, s.minInteractions);
-  const tf = await loadTf(s.backend);
-  return withKernels(o.kernels, async (fast) => {
-    const results: Record<string, SeqRecRunResult> = {};
-    for (const name of names) results[name] = await trainOne(tf, fast, split, name, names, s, join(o.out, name), o, print);
-    const rows = names.map((n) => summaryRow(n, results[n]!));
-    const full = results['full'];
-    const head = [...SUMMARY_HEAD, 'nDCG@10 vs full'];
-    const rel = (n: string): string => (full ? `${(100 * (results[n]!.test['ndcg@10']! / full.test['ndcg@10']! - 1)).toFixed(1)}%` : '-');
-    const report = trainingReportHtml({
-      title: 'samplex compare seqrec',
-      settings: { samplers: names.join(', '), ...dataSettings(split, s, o.opt) },
-      runs: names.map((n) => curve(n, results[n]!.records)),
-      metrics: REPORT_METRICS,
-      summary: { head, rows: rows.map((r, i) => [...r, rel(names[i]!)]) },
-    });
-    mkdirSync(o.out, { recursive: true });
-    writeFileAtomic(join(o.out, 'report.html'), report);
-    writeFileAtomic(join(o.out, 'summary.json'), JSON.stringify(Object.fromEntries(names.map((n) => [n, results[n]!.testRecord])), null, 2) + '\n');
-    for (const r of rows) if (!o.json) print(`test ${r.join('  ')}`);
-    process.stderr.write(`comparison written to ${o.out} (one run directory per sampler, report.html, summary.json)\n`);
-    return results;
+  const { runs, report } = await compareRuns({
+    out: o.out,
+    samplers: o.samplers,
+    valid: seqRecSamplers(),
+    plan: (names) => names,
+    session: async (names, _names, runAll: RunAll<SeqRecRunResult>) => {
+      const split = loadSplit(s.data, o.cache, s.minInteractions);
+      const tf = await loadTf(s.backend);
+      const runs = await withKernels(o.kernels, (fast) => runAll((name, dir) => trainOne(tf, fast, split, name, names, s, dir, o, print)));
+      const results = Object.fromEntries(runs.map((r) => [r.name, r.result]));
+      const rows = runs.map((r) => summaryRow(r.name, r.result));
+      const full = results['full'];
+      const head = [...SUMMARY_HEAD, 'nDCG@10 vs full'];
+      const rel = (n: string): string => (full ? `${(100 * (results[n]!.test['ndcg@10']! / full.test['ndcg@10']! - 1)).toFixed(1)}%` : '-');
+      const html = trainingReportHtml({
+        title: 'samplex compare seqrec',
+        settings: { samplers: names.join(', '), ...dataSettings(split, s, o.opt) },
+        runs: runs.map((r) => curve(r.name, r.result.records)),
+        metrics: REPORT_METRICS,
+        summary: { head, rows: rows.map((r, i) => [...r, rel(names[i]!)]) },
+      });
+      const summary: Json = Object.fromEntries(runs.map((r) => [r.name, r.result.testRecord as Json]));
+      return { html, summary, rows };
+    },
   });
+  for (const r of report.rows) if (!o.json) print(`test ${r.join('  ')}`);
+  process.stderr.write(`comparison written to ${o.out} (one run directory per sampler, report.html, summary.json)\n`);
+  return Object.fromEntries(runs.map((r) => [r.name, r.result]));
 }
 
 function addOptions(c: Command, resume = false): Command {

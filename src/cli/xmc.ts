@@ -5,7 +5,7 @@
  */
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { IoError, OptionError } from '../core/errors.js';
+import { IoError } from '../core/errors.js';
 import { choiceOption, intArg, intOption, numArg, numOption } from '../core/validate.js';
 import { loadXmcData, type XmcData } from '../apps/xmc/data.js';
 import {
@@ -17,7 +17,7 @@ import { startKernels } from './kernels.js';
 import type { MidxWorkers } from '../samplers/midx.js';
 import { MidxThreads } from '../samplers/midxThreads.js';
 import { ProgressBar } from '../train/progress.js';
-import { writeFileAtomic } from '../io/atomic.js';
+import { compareRuns, type CompareRun, type RunAll } from '../harness/compare.js';
 import { commandGroup } from './groups.js';
 import { predictCommand, readInputLines } from './predictInput.js';
 import { addTrainOptions, commonOf, headOf, numberOf, type TrainCliOptions, type TrainDefaults } from './trainOptions.js';
@@ -147,38 +147,41 @@ export function addXmcCommands(program: Command, print: (line: string) => void):
       .option('--samplers <list>', 'comma-separated samplers (full = exact softmax)', 'full,uniform,unigram,quadratic,rff,midx')
       .requiredOption('--out <dir>', 'directory: one run directory per sampler and report.html'),
   ).action(async (o: XmcCommonOptions & { samplers: string; out: string }) => {
-    const names = o.samplers.split(',').map((s) => s.trim()).filter((s) => s !== '');
-    if (names.length === 0) throw new OptionError('--samplers: give a comma-separated list, e.g. full,midx');
-    if (new Set(names).size !== names.length) throw new OptionError(`--samplers lists a sampler twice: ${o.samplers}`);
-    const configs = names.map((n) => configFor(n, o, names));
     const { epochs, threads } = commonOf(o);
-    const data = loadXmcData(o.data);
-    const fast = await kernelsFor(o.kernels, threads);
-    const helpers = await startMidxThreads(threads, names);
-    const results: { name: string; res: XmcRunResult }[] = [];
-    try {
-      for (const c of configs) results.push({ name: c.sampler, res: await runOne(data, join(o.out, c.sampler), epochs, c, fast, threads, o, false, print, helpers) });
-    } finally {
-      await helpers?.close();
-      await fast.close();
-    }
-    const head = ['sampler', 'P@1', 'P@3', 'P@5', 'nDCG@5', 'train s', 'inst/s', 'output share'];
-    const rows = results.map(({ name, res }) => {
-      const r = res.records[res.records.length - 1]!;
-      const ips = res.records.reduce((s, x) => s + Number(x['instPerSec']), 0) / res.records.length;
-      const share = res.records.reduce((s, x) => s + Number(x['outputShare']), 0) / res.records.length;
-      return [name, fix(r['p1']), fix(r['p3']), fix(r['p5']), fix(r['ndcg5']), Number(r['trainSec']).toFixed(1), Math.round(ips), share.toFixed(2)];
+    const { report, reportPath } = await compareRuns({
+      out: o.out,
+      samplers: o.samplers,
+      valid: xmcSamplerNames(),
+      plan: (names) => names.map((n) => configFor(n, o, names)),
+      session: async (configs, names, runAll: RunAll<XmcRunResult>) => {
+        const data = loadXmcData(o.data);
+        const fast = await kernelsFor(o.kernels, threads);
+        const helpers = await startMidxThreads(threads, names);
+        let runs: Array<CompareRun<XmcRunResult>>;
+        try {
+          runs = await runAll((name, dir) => runOne(data, dir, epochs, configs[names.indexOf(name)]!, fast, threads, o, false, print, helpers));
+        } finally {
+          await helpers?.close();
+          await fast.close();
+        }
+        const head = ['sampler', 'P@1', 'P@3', 'P@5', 'nDCG@5', 'train s', 'inst/s', 'output share'];
+        const rows = runs.map(({ name, result: res }) => {
+          const r = res.records[res.records.length - 1]!;
+          const ips = res.records.reduce((s, x) => s + Number(x['instPerSec']), 0) / res.records.length;
+          const share = res.records.reduce((s, x) => s + Number(x['outputShare']), 0) / res.records.length;
+          return [name, fix(r['p1']), fix(r['p3']), fix(r['p5']), fix(r['ndcg5']), Number(r['trainSec']).toFixed(1), Math.round(ips), share.toFixed(2)];
+        });
+        const c0 = configs[0]!;
+        const settings = {
+          data: data.source, samplers: names.join(','), epochs, negatives: c0.negatives, dim: c0.dim, batch: c0.batchSize, optimizer: c0.optimizer, lr: c0.lr, lrDecayEpochs: c0.lrDecayEpochs, convention: c0.convention, seed: c0.seed, threads, kernels: fast.path,
+        };
+        const html = xmcReportHtml('samplex compare xmc', settings, runs.map(({ name, result }) => curveOf(name, result.records)), { head, rows });
+        return { html, head, rows };
+      },
     });
-    const c0 = configs[0]!;
-    const settings = {
-      data: data.source, samplers: names.join(','), epochs, negatives: c0.negatives, dim: c0.dim, batch: c0.batchSize, optimizer: c0.optimizer, lr: c0.lr, lrDecayEpochs: c0.lrDecayEpochs, convention: c0.convention, seed: c0.seed, threads, kernels: fast.path,
-    };
-    const html = xmcReportHtml('samplex compare xmc', settings, results.map(({ name, res }) => curveOf(name, res.records)), { head, rows });
-    const path = join(o.out, REPORT_FILE);
-    writeFileAtomic(path, html);
-    print(head.join('\t'));
-    for (const r of rows) print(r.join('\t'));
-    print(`report written to ${path}`);
+    print(report.head.join('\t'));
+    for (const r of report.rows) print(r.join('\t'));
+    print(`report written to ${reportPath}`);
   });
 
   predictCommand(program, 'xmc', 'print the top-k labels of every input line (text, or index:value pairs for models trained on XMC files)', 5, 'print label:score pairs')
