@@ -115,7 +115,7 @@ test('a second compare into a folder whose lock is held is refused with RunLocke
   assert.equal(readFileSync(join(out, REPORT_FILE), 'utf8'), '<p>full=4 midx=4</p>');
 });
 
-test('every app refuses an empty or duplicated --samplers before creating anything', async () => {
+test('every app refuses an empty, duplicated or unknown --samplers, or a bad --opt, before creating anything', async () => {
   for (const app of ['xmc', 'lm', 'seqrec']) {
     for (const [list, re] of [[',', /E_OPTION.*--samplers is empty/], ['uniform,full,uniform', /E_OPTION.*--samplers lists the sampler 'uniform' twice/], ['uniform,nope', /E_OPTION.*unknown sampler 'nope'/]] as const) {
       const out = join(root, `bad-${app}`);
@@ -124,6 +124,12 @@ test('every app refuses an empty or duplicated --samplers before creating anythi
       assert.match(r.stderr, re, `${app} ${list}`);
       assert.ok(!existsSync(out), `${app} ${list}: nothing created`);
     }
+    // a sampler option no sampler of the list takes: refused before the folder is created
+    const out = join(root, `opt-${app}`);
+    const r = await runCli(['compare', app, '--samplers', 'uniform,midx', '--opt', 'nosuch=1', '--out', out]);
+    assert.equal(r.code, 2, `${app}: ${r.stderr}`);
+    assert.match(r.stderr, /E_OPTION.*nosuch/);
+    assert.ok(!existsSync(out), `${app} --opt: nothing created`);
   }
 });
 

@@ -346,8 +346,12 @@ export async function compareSeqRecCommand(o: SeqRecCommandOptions & { samplers:
     out: o.out,
     samplers: o.samplers,
     valid: seqRecSamplers(),
-    plan: (names) => names,
-    session: async (names, _names, runAll: RunAll<SeqRecRunResult>) => {
+    plan: (names) => {
+      // every sampler's options are checked before anything trains (and resolved again in trainOne)
+      for (const n of names) headOf(o, n, names, SEQREC_TRAIN_DEFAULTS);
+      return s;
+    },
+    session: async (s, names, runAll: RunAll<SeqRecRunResult>) => {
       const split = loadSplit(s.data, o.cache, s.minInteractions);
       const tf = await loadTf(s.backend);
       const runs = await withKernels(o.kernels, (fast) => runAll((name, dir) => trainOne(tf, fast, split, name, names, s, dir, o, print)));
