@@ -178,7 +178,7 @@ export function addLmCommands(program: Command, print: (line: string) => void): 
     commandGroup(program, 'train')
       .command('lm')
       .description('train the LSTM language model (TensorFlow.js) with a samplex softmax head')
-      .option('--sampler <name>', 'full | uniform | unigram | logUniform | quadratic | rff | midx', 'midx'),
+      .option('--sampler <name>', ['full', ...samplerNames()].join(' | '), 'midx'),
     true,
   )
     .action(async (o: LmCommandOptions & { sampler: string }) => {
