@@ -128,9 +128,13 @@ interface Prepared {
   fused: boolean;
 }
 
-function prepare(queries: Matrix, table: ClassTable, opts: EvaluateOptions): Prepared {
+/**
+ * Checks the inputs of an evaluation over `n` classes of dimension `d` (options, query shape and
+ * finiteness, `k`, labels and exclusions); returns the rows and `k`.
+ * @throws as {@link evaluate}
+ */
+export function checkEvaluateInputs(queries: Matrix, n: number, d: number, opts: EvaluateOptions): { B: number; k: number } {
   rejectUnknown(opts, ['k', 'labels', 'exclude', 'blockSize'], 'evaluate');
-  const { n, d } = table;
   assertMatrix(queries, 'evaluate: queries', d);
   assertFinite(queries.data, 'evaluate: queries', d);
   const B = queries.rows;
@@ -138,11 +142,17 @@ function prepare(queries: Matrix, table: ClassTable, opts: EvaluateOptions): Pre
     throw new OptionError(`evaluate: k = ${opts.k} exceeds the number of classes n = ${n}; use k ≤ ${n}`);
   }
   const k = opts.k === undefined ? Math.min(10, n) : intOption(opts.k, 'k', 0, n);
+  if (opts.labels) checkLabels(opts.labels, n, B, 'evaluate: labels');
+  if (opts.exclude) checkLabels(opts.exclude, n, B, 'evaluate: exclude');
+  return { B, k };
+}
+
+function prepare(queries: Matrix, table: ClassTable, opts: EvaluateOptions): Prepared {
+  const { n, d } = table;
+  const { B, k } = checkEvaluateInputs(queries, n, d, opts);
   const block = opts.blockSize === undefined ? DEFAULT_BLOCK_SIZE : intOption(opts.blockSize, 'blockSize', 1);
   const labels = opts.labels;
-  if (labels) checkLabels(labels, n, B, 'evaluate: labels');
   const exclude = opts.exclude;
-  if (exclude) checkLabels(exclude, n, B, 'evaluate: exclude');
 
   // Excluded ids, sorted per row, for binary search when a candidate would enter the top-k.
   let exIds: Int32Array | null = null;

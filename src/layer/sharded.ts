@@ -19,6 +19,7 @@ import { sampledSoftmaxLoss } from '../loss/sampled.js';
 import type { LabelWeighting, LossResult, SampledLossInput, SparseRowGrad } from '../loss/types.js';
 import type { Draws } from '../samplers/types.js';
 import {
+  checkEvaluateInputs,
   evaluate,
   evaluateOptionsFor,
   metricCutoffs,
@@ -401,18 +402,9 @@ function restrictLabels(l: Labels, start: number, end: number): { labels: Labels
  * @throws as {@link evaluate}
  */
 export function shardedEvaluate(queries: Matrix, table: ShardedClassTable, opts: EvaluateOptions = {}): EvaluateResult {
-  rejectUnknown(opts, ['k', 'labels', 'exclude', 'blockSize'], 'evaluate');
   const { n, d } = table;
-  assertMatrix(queries, 'evaluate: queries', d);
-  assertFinite(queries.data, 'evaluate: queries', d);
-  const B = queries.rows;
-  if (opts.k !== undefined && typeof opts.k === 'number' && Number.isInteger(opts.k) && opts.k > n) {
-    throw new OptionError(`evaluate: k = ${opts.k} exceeds the number of classes n = ${n}; use k ≤ ${n}`);
-  }
-  const k = opts.k === undefined ? Math.min(10, n) : intOption(opts.k, 'k', 0, n);
+  const { B, k } = checkEvaluateInputs(queries, n, d, opts);
   const labels = opts.labels;
-  if (labels) checkLabels(labels, n, B, 'evaluate: labels');
-  if (opts.exclude) checkLabels(opts.exclude, n, B, 'evaluate: exclude');
   const lse = new Float64Array(B).fill(-Infinity);
   const labelLogit = labels ? new Float64Array(labels.ids.length) : null;
   const parts: EvaluateResult[] = [];
