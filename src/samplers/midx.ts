@@ -794,6 +794,9 @@ export class MidxRow implements RowDistribution {
   private readonly stamp2: Int32Array;
   /** `log` of each row's stage-2 total (cached with `cum2`). */
   private readonly logTot2: Float64Array;
+  /** `'uniform'` stage: `log e2(k2)` of the query of generation `logE2Gen`. */
+  private readonly logE2: Float64Array;
+  private logE2Gen = 0;
   private gen = 0;
   private total1 = 0;
   /** `log` of the stage-1 total (its weights scaled by `e^{−massShift}`), and that shift. */
@@ -846,6 +849,7 @@ export class MidxRow implements RowDistribution {
     this.logP1 = new Float64Array(K);
     this.stamp2 = new Int32Array(K);
     this.logTot2 = new Float64Array(K);
+    this.logE2 = new Float64Array(K);
     const res = ix.stage === 'residual';
     this.g = new Float64Array(res ? ix.n : 0);
     this.gCum = new Float64Array(res ? ix.n : 0);
@@ -993,6 +997,7 @@ export class MidxRow implements RowDistribution {
     const ix = this.ix;
     if (++this.gen >= 0x7fffffff) {
       this.gen = 1;
+      this.logE2Gen = 0;
       this.stamp2.fill(0);
       this.bStamp.fill(0);
     }
@@ -1314,6 +1319,10 @@ export class MidxRow implements RowDistribution {
    */
   drawMany(rng: Rng, count: number, ids: Int32Array, logQ: Float64Array, o: number): void {
     const ix = this.ix;
+    if (ix.stage === 'uniform') {
+      this.drawManyUniform(rng, count, ids, logQ, o);
+      return;
+    }
     if (ix.stage !== 'softmax') {
       drawOneByOne(this, rng, count, ids, logQ, o);
       return;
@@ -1340,6 +1349,42 @@ export class MidxRow implements RowDistribution {
       const id = ix.bucketIds[p]!;
       ids[o + j] = id;
       logQ[o + j] = this.logProbAt((b / K) | 0, b % K, p, id);
+    }
+    if (count > 0) this.lastLogQ = logQ[o + count - 1]!;
+  }
+  /**
+   * `'uniform'` stage: `count` calls of {@link MidxRow.draw} in one loop (the same generator
+   * use, ids and `log q`, bit for bit), with `log e2(k2)` taken once per query instead of once
+   * per draw.
+   */
+  private drawManyUniform(rng: Rng, count: number, ids: Int32Array, logQ: Float64Array, o: number): void {
+    const ix = this.ix;
+    const K = this.K;
+    const e2 = this.e2;
+    const logE2 = this.logE2;
+    if (this.logE2Gen !== this.gen) {
+      for (let k = 0; k < K; k++) logE2[k] = Math.log(e2[k]!);
+      this.logE2Gen = this.gen;
+    }
+    const cum1 = this.cum1;
+    const total1 = this.total1;
+    const logP1 = this.logP1;
+    const logTot2 = this.logTot2;
+    const W = this.W;
+    const off = ix.bucketOff;
+    const bIds = ix.bucketIds;
+    for (let j = 0; j < count; j++) {
+      const k1 = searchCum(cum1, 0, K, rng.float() * total1);
+      const tot2 = this.row2(k1);
+      const k2 = this.pickK2(k1, rng.float() * tot2);
+      const b = k1 * K + k2;
+      const a = off[b]!;
+      const p = a + rng.int(off[b + 1]! - a);
+      const id = bIds[p]!;
+      ids[o + j] = id;
+      // as logProbAt for 'uniform' (row2(k1) is cached above)
+      const l1 = logP1[k1]!;
+      logQ[o + j] = l1 === -Infinity || !(e2[k2]! * W[b]! > 0) ? -Infinity : l1 + logE2[k2]! - logTot2[k1]!;
     }
     if (count > 0) this.lastLogQ = logQ[o + count - 1]!;
   }
