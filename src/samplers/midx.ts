@@ -157,6 +157,11 @@ export interface MidxRangeResult {
   out: RowRangeOutput;
   /** Milliseconds the thread spent on the range (balances the next split). */
   ms: number;
+  /**
+   * Milliseconds `finish` blocked before the reply was there (0: it was already waiting), not
+   * counting taking the reply; absent when unknown.
+   */
+  waitedMs?: number;
 }
 
 /** Fewest rows per thread worth sending to a helper thread. */
@@ -317,6 +322,7 @@ export class MidxSampler extends SamplerBase {
     this.noteRowCost(0, tMain - t0, bounds[1]!);
     for (const p of started) {
       let part: MidxRangeResult;
+      const tCall = performance.now();
       try {
         part = w.finish(p - 1); // always collect every range, so that no reply is left behind
       } catch (e) {
@@ -326,9 +332,13 @@ export class MidxSampler extends SamplerBase {
       const r0 = bounds[p]!;
       // a helper that made the calling thread wait costs the wall time until its range was back
       // (so one that gets no core of its own looks as slow as it is); one that was done in time,
-      // the time it reports
+      // the time it reports. Taking the reply (a copy) is not waiting: where `finish` says how
+      // long it blocked, that is what counts
       const now = performance.now();
-      this.noteRowCost(p, now - tMain > 0.05 ? now - t0 : part.ms, bounds[p + 1]! - r0);
+      const waited = part.waitedMs;
+      const late = waited === undefined ? now - tMain > 0.05 : waited > 0.05;
+      const cost = !late ? part.ms : waited === undefined ? now - t0 : tCall + waited - t0;
+      this.noteRowCost(p, cost, bounds[p + 1]! - r0);
       if (failure !== null) continue;
       out.ids.set(part.out.ids, r0 * m);
       out.logQ.set(part.out.logQ, r0 * m);

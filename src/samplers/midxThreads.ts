@@ -137,17 +137,19 @@ export class MidxThreads implements MidxWorkers {
   finish(w: number): MidxRangeResult {
     const h = this.helper(w);
     const t0 = Date.now();
+    const w0 = performance.now();
     while (Atomics.load(h.flag, 0) === 0) {
       if (Atomics.wait(h.flag, 0, 0, 1000) === 'timed-out' && Date.now() - t0 > REPLY_TIMEOUT_MS) {
         throw new StateError(`midx helper thread ${w} sent no reply within ${REPLY_TIMEOUT_MS / 1000} s; it may have died (out of memory?)`);
       }
     }
+    const waitedMs = performance.now() - w0;
     const got = this.receive(h.port);
     if (!got) throw new StateError(`midx helper thread ${w} signalled a reply that is not there`);
     const m = got.message as FromMidxWorker;
     if (m.type === 'error') throw new StateError(`midx helper thread ${w} failed: ${m.message}`);
     if (m.type !== 'done') throw new StateError(`midx helper thread ${w} sent an unexpected '${m.type}' message`);
-    return { out: m.out, ms: m.ms };
+    return { out: m.out, ms: m.ms, waitedMs };
   }
 
   /** Stops the threads. Idempotent. */
