@@ -153,7 +153,7 @@ export interface MidxWorkers {
 
 /** A helper thread's result for one range. */
 export interface MidxRangeResult {
-  /** Draws and scores of the range (rows from 0). */
+  /** Draws and scores of the range (rows from 0); may be views on a buffer the thread reuses: read them before its next `start`. */
   out: RowRangeOutput;
   /** Milliseconds the thread spent on the range (balances the next split). */
   ms: number;
