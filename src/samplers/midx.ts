@@ -1035,18 +1035,21 @@ export class MidxRow implements RowDistribution {
     const nzOff = this.nzOff;
     const nzK2 = this.nzK2;
     const nzW = this.nzW;
+    const e2 = this.e2;
+    const A = this.A;
     for (let k1 = 0; k1 < K; k1++) {
       let a = 0;
       if (sparse) {
         // the same sum as the dense loop: the skipped terms are exact zeros
-        for (let p = nzOff[k1]!; p < nzOff[k1 + 1]!; p++) a += this.e2[nzK2[p]!]! * nzW[p]!;
+        const end = nzOff[k1 + 1]!;
+        for (let p = nzOff[k1]!; p < end; p++) a += e2[nzK2[p]!]! * nzW[p]!;
       } else {
         const o = k1 * K;
-        for (let k2 = 0; k2 < K; k2++) a += this.e2[k2]! * W[o + k2]!;
+        for (let k2 = 0; k2 < K; k2++) a += e2[k2]! * W[o + k2]!;
       }
-      this.A[k1] = a;
+      A[k1] = a;
     }
-    this.stageOneFrom(s1, this.A, 0);
+    this.stageOneFrom(s1, A, 0);
   }
 
   /** The stage-1 distribution `∝ e^{s1(k1)}·A(k1)` from the sums `A[ao .. ao+K)`. */
@@ -1212,15 +1215,20 @@ export class MidxRow implements RowDistribution {
     const end = sparse ? this.nzOff[k1 + 1]! : a + this.K;
     if (this.stamp2[k1] !== this.gen) {
       let s = 0;
+      const e2 = this.e2;
+      const cum2 = this.cum2;
       if (sparse) {
+        const nzK2 = this.nzK2;
+        const nzW = this.nzW;
         for (let p = a; p < end; p++) {
-          s += this.e2[this.nzK2[p]!]! * this.nzW[p]!;
-          this.cum2[p] = s;
+          s += e2[nzK2[p]!]! * nzW[p]!;
+          cum2[p] = s;
         }
       } else {
+        const W = this.W;
         for (let p = a; p < end; p++) {
-          s += this.e2[p - a]! * this.W[p]!;
-          this.cum2[p] = s;
+          s += e2[p - a]! * W[p]!;
+          cum2[p] = s;
         }
       }
       this.stamp2[k1] = this.gen;
