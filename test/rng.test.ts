@@ -23,6 +23,15 @@ test('stream is pinned (cross-platform determinism)', () => {
   const again = Rng.fromSeed(1);
   assert.deepEqual(got, [again.nextU32(), again.nextU32(), again.nextU32()]);
   assert.ok(got.every((x) => Number.isInteger(x) && x >= 0 && x < 2 ** 32));
+  // the words themselves, and every derived draw, state and stream after them
+  assert.deepEqual(got, [2731656899, 1804504300, 2461416321]);
+  assert.equal(r.float(), 0.22493898451486627);
+  assert.deepEqual([r.int(7), r.int(1000003), r.int(2 ** 32)], [3, 120088, 3195322855]);
+  assert.equal(r.fork(5).nextU32(), 1461658261);
+  assert.equal(r.split().nextU32(), 3573188644);
+  assert.deepEqual(r.state(), [638391464, 1554529827, 317172632, 3863696048]);
+  assert.equal(Rng.fromState(r.state()).nextU32(), Rng.fromState([638391464, 1554529827, 317172632, 3863696048]).nextU32());
+  assert.deepEqual(Rng.fromState([0, 0, 0, 0]).state(), [0x9e3779b9, 0, 0, 0], 'an all-zero state is replaced');
 });
 
 test('fork does not advance and is keyed; split advances', () => {

@@ -18,6 +18,7 @@ import { createOptimizer } from '../src/layer/optimizers.js';
 import { MidxSampler, type MidxCodebook, type MidxStage } from '../src/samplers/midx.js';
 import { MidxThreads } from '../src/samplers/midxThreads.js';
 import type { SampleOptions, Sampler } from '../src/samplers/types.js';
+import { rowRangeOutputBytes, rowRangeOutputIn } from '../src/samplers/base.js';
 import { XmcTrainer, type XmcConfig } from '../src/apps/xmc/trainer.js';
 import { drawChiSquare, logQAll, queryRow, randomQueries, randomTable } from './util/adaptive.js';
 import { syntheticXmc } from './util/xmcSynthetic.js';
@@ -335,4 +336,28 @@ test("midx threads option: helper threads started by the sampler give one thread
     }
   }
   assert.throws(() => createSampler('midx', { stage: 'softmax', threads: 2 }), OptionError);
+});
+
+test('a range output in a shared buffer: the views fill exactly its bytes without overlapping, zeroed on request, the same views on both sides', () => {
+  for (const [rows, m, unique, scored] of [[3, 5, false, 0], [7, 1, true, 4], [1, 100, true, 0], [4, 3, false, 9]] as const) {
+    const bytes = rowRangeOutputBytes(rows, m, unique, scored);
+    const buf = new SharedArrayBuffer(bytes + 16);
+    const a = rowRangeOutputIn(buf, rows, m, unique, scored);
+    const views = [a.logQ, a.posLogQ, a.ids, ...(a.tries ? [a.tries] : [])];
+    assert.deepEqual(views.map((v) => v.length), [rows * m, scored, rows * m, ...(unique ? [rows] : [])]);
+    let at = 0;
+    for (const v of views) {
+      assert.equal(v.byteOffset, at, 'views follow each other');
+      at += v.byteLength;
+    }
+    assert.equal(at, bytes);
+    a.ids.fill(-1);
+    a.logQ.fill(-2);
+    a.posLogQ.fill(-3);
+    a.tries?.fill(-4);
+    const b = rowRangeOutputIn(buf, rows, m, unique, scored, false);
+    assert.ok(b.ids.every((x) => x === -1) && b.logQ.every((x) => x === -2) && b.posLogQ.every((x) => x === -3) && (b.tries ?? []).every((x) => x === -4));
+    const c = rowRangeOutputIn(buf, rows, m, unique, scored);
+    assert.ok([c.ids, c.logQ, c.posLogQ, ...(c.tries ? [c.tries] : [])].every((v) => v.every((x) => x === 0)));
+  }
 });

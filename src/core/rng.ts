@@ -31,11 +31,13 @@ export class Rng {
   private spare = Number.NaN;
 
   private constructor(a: number, b: number, c: number, d: number) {
-    this.s0 = a >>> 0;
-    this.s1 = b >>> 0;
-    this.s2 = c >>> 0;
-    this.s3 = d >>> 0;
-    if ((this.s0 | this.s1 | this.s2 | this.s3) === 0) this.s0 = 0x9e3779b9;
+    // the state words are kept as int32 (the same bits as uint32): V8 then holds them as
+    // small integers and the generator needs no float conversions
+    this.s0 = a | 0;
+    this.s1 = b | 0;
+    this.s2 = c | 0;
+    this.s3 = d | 0;
+    if ((this.s0 | this.s1 | this.s2 | this.s3) === 0) this.s0 = 0x9e3779b9 | 0;
   }
 
   /**
@@ -78,13 +80,13 @@ export class Rng {
     const s3 = this.s3;
     const m = Math.imul(s1, 5);
     const r = Math.imul((m << 7) | (m >>> 25), 9) >>> 0;
-    const t = (s1 << 9) >>> 0;
-    let n2 = (s2 ^ s0) >>> 0;
-    let n3 = (s3 ^ s1) >>> 0;
-    const n1 = (s1 ^ n2) >>> 0;
-    const n0 = (s0 ^ n3) >>> 0;
-    n2 = (n2 ^ t) >>> 0;
-    n3 = ((n3 << 11) | (n3 >>> 21)) >>> 0;
+    const t = s1 << 9;
+    let n2 = s2 ^ s0;
+    let n3 = s3 ^ s1;
+    const n1 = s1 ^ n2;
+    const n0 = s0 ^ n3;
+    n2 ^= t;
+    n3 = (n3 << 11) | (n3 >>> 21);
     this.s0 = n0;
     this.s1 = n1;
     this.s2 = n2;
@@ -181,7 +183,7 @@ export class Rng {
 
   /** Snapshot of the internal state (for checkpoints). */
   state(): [number, number, number, number] {
-    return [this.s0, this.s1, this.s2, this.s3];
+    return [this.s0 >>> 0, this.s1 >>> 0, this.s2 >>> 0, this.s3 >>> 0];
   }
 
   /** Restores a generator from {@link Rng.state}. */

@@ -261,6 +261,33 @@ export function newRowRangeOutput(rows: number, m: number, unique: boolean, scor
   return { ids: new Int32Array(rows * m), logQ: new Float64Array(rows * m), tries: unique ? new Int32Array(rows) : null, posLogQ: new Float64Array(scored) };
 }
 
+/** Bytes of a {@link RowRangeOutput} laid out by {@link rowRangeOutputIn}. */
+export function rowRangeOutputBytes(rows: number, m: number, unique: boolean, scored: number): number {
+  return 8 * (rows * m + scored) + 4 * (rows * m + (unique ? rows : 0));
+}
+
+/**
+ * Zero-filled {@link RowRangeOutput} as views on `buf` (at least {@link rowRangeOutputBytes}
+ * bytes): `logQ`, `posLogQ`, `ids`, `tries`, in that order. Both sides of a shared buffer that
+ * pass the same shape get the same views.
+ */
+export function rowRangeOutputIn(buf: ArrayBufferLike, rows: number, m: number, unique: boolean, scored: number, fill = true): RowRangeOutput {
+  const k = rows * m;
+  const out: RowRangeOutput = {
+    logQ: new Float64Array(buf, 0, k),
+    posLogQ: new Float64Array(buf, 8 * k, scored),
+    ids: new Int32Array(buf, 8 * (k + scored), k),
+    tries: unique ? new Int32Array(buf, 8 * (k + scored) + 4 * k, rows) : null,
+  };
+  if (fill) {
+    out.logQ.fill(0);
+    out.posLogQ.fill(0);
+    out.ids.fill(0);
+    out.tries?.fill(0);
+  }
+  return out;
+}
+
 /** The {@link Draws} record of a filled output. */
 export function drawsOf(out: RowRangeOutput, rows: number, opts: SampleOptions): Draws {
   return { ids: out.ids, logQ: out.logQ, rows, m: opts.m, shared: opts.shared ?? false, unique: opts.unique ?? false, tries: out.tries };

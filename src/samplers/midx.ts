@@ -153,10 +153,15 @@ export interface MidxWorkers {
 
 /** A helper thread's result for one range. */
 export interface MidxRangeResult {
-  /** Draws and scores of the range (rows from 0). */
+  /** Draws and scores of the range (rows from 0); may be views on a buffer the thread reuses: read them before its next `start`. */
   out: RowRangeOutput;
   /** Milliseconds the thread spent on the range (balances the next split). */
   ms: number;
+  /**
+   * Milliseconds `finish` blocked before the reply was there (0: it was already waiting), not
+   * counting taking the reply; absent when unknown.
+   */
+  waitedMs?: number;
 }
 
 /** Fewest rows per thread worth sending to a helper thread. */
@@ -317,6 +322,7 @@ export class MidxSampler extends SamplerBase {
     this.noteRowCost(0, tMain - t0, bounds[1]!);
     for (const p of started) {
       let part: MidxRangeResult;
+      const tCall = performance.now();
       try {
         part = w.finish(p - 1); // always collect every range, so that no reply is left behind
       } catch (e) {
@@ -326,9 +332,13 @@ export class MidxSampler extends SamplerBase {
       const r0 = bounds[p]!;
       // a helper that made the calling thread wait costs the wall time until its range was back
       // (so one that gets no core of its own looks as slow as it is); one that was done in time,
-      // the time it reports
+      // the time it reports. Taking the reply (a copy) is not waiting: where `finish` says how
+      // long it blocked, that is what counts
       const now = performance.now();
-      this.noteRowCost(p, now - tMain > 0.05 ? now - t0 : part.ms, bounds[p + 1]! - r0);
+      const waited = part.waitedMs;
+      const late = waited === undefined ? now - tMain > 0.05 : waited > 0.05;
+      const cost = !late ? part.ms : waited === undefined ? now - t0 : tCall + waited - t0;
+      this.noteRowCost(p, cost, bounds[p + 1]! - r0);
       if (failure !== null) continue;
       out.ids.set(part.out.ids, r0 * m);
       out.logQ.set(part.out.logQ, r0 * m);
@@ -794,6 +804,9 @@ export class MidxRow implements RowDistribution {
   private readonly stamp2: Int32Array;
   /** `log` of each row's stage-2 total (cached with `cum2`). */
   private readonly logTot2: Float64Array;
+  /** `'uniform'` stage: `log e2(k2)` of the query of generation `logE2Gen`. */
+  private readonly logE2: Float64Array;
+  private logE2Gen = 0;
   private gen = 0;
   private total1 = 0;
   /** `log` of the stage-1 total (its weights scaled by `e^{−massShift}`), and that shift. */
@@ -846,6 +859,7 @@ export class MidxRow implements RowDistribution {
     this.logP1 = new Float64Array(K);
     this.stamp2 = new Int32Array(K);
     this.logTot2 = new Float64Array(K);
+    this.logE2 = new Float64Array(K);
     const res = ix.stage === 'residual';
     this.g = new Float64Array(res ? ix.n : 0);
     this.gCum = new Float64Array(res ? ix.n : 0);
@@ -993,6 +1007,7 @@ export class MidxRow implements RowDistribution {
     const ix = this.ix;
     if (++this.gen >= 0x7fffffff) {
       this.gen = 1;
+      this.logE2Gen = 0;
       this.stamp2.fill(0);
       this.bStamp.fill(0);
     }
@@ -1020,18 +1035,21 @@ export class MidxRow implements RowDistribution {
     const nzOff = this.nzOff;
     const nzK2 = this.nzK2;
     const nzW = this.nzW;
+    const e2 = this.e2;
+    const A = this.A;
     for (let k1 = 0; k1 < K; k1++) {
       let a = 0;
       if (sparse) {
         // the same sum as the dense loop: the skipped terms are exact zeros
-        for (let p = nzOff[k1]!; p < nzOff[k1 + 1]!; p++) a += this.e2[nzK2[p]!]! * nzW[p]!;
+        const end = nzOff[k1 + 1]!;
+        for (let p = nzOff[k1]!; p < end; p++) a += e2[nzK2[p]!]! * nzW[p]!;
       } else {
         const o = k1 * K;
-        for (let k2 = 0; k2 < K; k2++) a += this.e2[k2]! * W[o + k2]!;
+        for (let k2 = 0; k2 < K; k2++) a += e2[k2]! * W[o + k2]!;
       }
-      this.A[k1] = a;
+      A[k1] = a;
     }
-    this.stageOneFrom(s1, this.A, 0);
+    this.stageOneFrom(s1, A, 0);
   }
 
   /** The stage-1 distribution `∝ e^{s1(k1)}·A(k1)` from the sums `A[ao .. ao+K)`. */
@@ -1197,15 +1215,20 @@ export class MidxRow implements RowDistribution {
     const end = sparse ? this.nzOff[k1 + 1]! : a + this.K;
     if (this.stamp2[k1] !== this.gen) {
       let s = 0;
+      const e2 = this.e2;
+      const cum2 = this.cum2;
       if (sparse) {
+        const nzK2 = this.nzK2;
+        const nzW = this.nzW;
         for (let p = a; p < end; p++) {
-          s += this.e2[this.nzK2[p]!]! * this.nzW[p]!;
-          this.cum2[p] = s;
+          s += e2[nzK2[p]!]! * nzW[p]!;
+          cum2[p] = s;
         }
       } else {
+        const W = this.W;
         for (let p = a; p < end; p++) {
-          s += this.e2[p - a]! * this.W[p]!;
-          this.cum2[p] = s;
+          s += e2[p - a]! * W[p]!;
+          cum2[p] = s;
         }
       }
       this.stamp2[k1] = this.gen;
@@ -1314,6 +1337,10 @@ export class MidxRow implements RowDistribution {
    */
   drawMany(rng: Rng, count: number, ids: Int32Array, logQ: Float64Array, o: number): void {
     const ix = this.ix;
+    if (ix.stage === 'uniform') {
+      this.drawManyUniform(rng, count, ids, logQ, o);
+      return;
+    }
     if (ix.stage !== 'softmax') {
       drawOneByOne(this, rng, count, ids, logQ, o);
       return;
@@ -1340,6 +1367,42 @@ export class MidxRow implements RowDistribution {
       const id = ix.bucketIds[p]!;
       ids[o + j] = id;
       logQ[o + j] = this.logProbAt((b / K) | 0, b % K, p, id);
+    }
+    if (count > 0) this.lastLogQ = logQ[o + count - 1]!;
+  }
+  /**
+   * `'uniform'` stage: `count` calls of {@link MidxRow.draw} in one loop (the same generator
+   * use, ids and `log q`, bit for bit), with `log e2(k2)` taken once per query instead of once
+   * per draw.
+   */
+  private drawManyUniform(rng: Rng, count: number, ids: Int32Array, logQ: Float64Array, o: number): void {
+    const ix = this.ix;
+    const K = this.K;
+    const e2 = this.e2;
+    const logE2 = this.logE2;
+    if (this.logE2Gen !== this.gen) {
+      for (let k = 0; k < K; k++) logE2[k] = Math.log(e2[k]!);
+      this.logE2Gen = this.gen;
+    }
+    const cum1 = this.cum1;
+    const total1 = this.total1;
+    const logP1 = this.logP1;
+    const logTot2 = this.logTot2;
+    const W = this.W;
+    const off = ix.bucketOff;
+    const bIds = ix.bucketIds;
+    for (let j = 0; j < count; j++) {
+      const k1 = searchCum(cum1, 0, K, rng.float() * total1);
+      const tot2 = this.row2(k1);
+      const k2 = this.pickK2(k1, rng.float() * tot2);
+      const b = k1 * K + k2;
+      const a = off[b]!;
+      const p = a + rng.int(off[b + 1]! - a);
+      const id = bIds[p]!;
+      ids[o + j] = id;
+      // as logProbAt for 'uniform' (row2(k1) is cached above)
+      const l1 = logP1[k1]!;
+      logQ[o + j] = l1 === -Infinity || !(e2[k2]! * W[b]! > 0) ? -Infinity : l1 + logE2[k2]! - logTot2[k1]!;
     }
     if (count > 0) this.lastLogQ = logQ[o + count - 1]!;
   }

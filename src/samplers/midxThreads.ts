@@ -2,13 +2,15 @@
  * {@link MidxWorkers} on Node `worker_threads` (Node only; the library imports it dynamically).
  * Each helper thread keeps a copy of the MIDX index; a range request is posted to it, the
  * calling thread samples its own range meanwhile, then blocks on a shared flag
- * (`Atomics.wait`) and takes the reply with `receiveMessageOnPort`. The calling thread never
+ * (`Atomics.wait`) and takes the reply with `receiveMessageOnPort`; the range's draws come back in
+ * a buffer shared with the thread (no copied message). The calling thread never
  * returns to its event loop in between, so training steps stay synchronous.
  * @module
  */
 import type { MessagePort, Worker } from 'node:worker_threads';
 import { OptionError, StateError } from '../core/errors.js';
 import { spawnNodeWorker } from '../kernels/nodeWorker.js';
+import { rowRangeOutputBytes, rowRangeOutputIn } from './base.js';
 import { setMidxThreadStarter, type MidxInternals, type MidxRangeRequest, type MidxRangeResult, type MidxWorkers } from './midx.js';
 import type { FromMidxWorker, ToMidxWorker } from './midxWorker.js';
 
@@ -21,6 +23,9 @@ interface Helper {
   worker: Worker;
   port: MessagePort;
   flag: Int32Array;
+  /** Where the thread writes its ranges' output (grown on demand), and the shape of the range in flight. */
+  shared: SharedArrayBuffer | null;
+  pending: { rows: number; m: number; unique: boolean; scored: number } | null;
 }
 
 /** Helper threads for {@link MidxSampler.useWorkers}. Create with {@link MidxThreads.create}. */
@@ -53,7 +58,7 @@ export class MidxThreads implements MidxWorkers {
         const sab = new SharedArrayBuffer(4);
         const flag = new Int32Array(sab);
         const worker = spawnNodeWorker(url, { workerData: { port: port2, flag: sab }, transferList: [port2] });
-        helpers.push({ worker, port: port1, flag });
+        helpers.push({ worker, port: port1, flag, shared: null, pending: null });
         worker.on('error', () => {}); // reported through finish (no reply / timeout)
         worker.unref();
         port1.unref();
@@ -89,7 +94,7 @@ export class MidxThreads implements MidxWorkers {
         const sab = new SharedArrayBuffer(4);
         const worker = spawnNodeWorker(url, { workerData: { port: port2, flag: sab }, transferList: [port2] });
         const flag = new Int32Array(sab);
-        helpers.push({ worker, port: port1, flag });
+        helpers.push({ worker, port: port1, flag, shared: null, pending: null });
         await new Promise<void>((resolve, reject) => {
           const fail = (e: unknown): void => reject(new StateError(`a midx helper thread failed to start: ${e instanceof Error ? e.message : String(e)}`));
           worker.once('error', fail);
@@ -131,23 +136,35 @@ export class MidxThreads implements MidxWorkers {
   start(w: number, req: MidxRangeRequest): void {
     const h = this.helper(w);
     Atomics.store(h.flag, 0, 0);
-    h.port.postMessage({ type: 'range', req } satisfies ToMidxWorker);
+    // the output comes back in a buffer shared with the thread, not as a copied message
+    const pending = { rows: req.rows, m: req.m, unique: req.unique, scored: req.scored.ids.length };
+    const bytes = rowRangeOutputBytes(pending.rows, pending.m, pending.unique, pending.scored);
+    if (h.shared === null || h.shared.byteLength < bytes) h.shared = new SharedArrayBuffer(Math.max(bytes, 2 * (h.shared?.byteLength ?? 0)));
+    h.pending = pending;
+    h.port.postMessage({ type: 'range', req, shared: h.shared } satisfies ToMidxWorker);
   }
 
   finish(w: number): MidxRangeResult {
     const h = this.helper(w);
     const t0 = Date.now();
+    const w0 = performance.now();
     while (Atomics.load(h.flag, 0) === 0) {
       if (Atomics.wait(h.flag, 0, 0, 1000) === 'timed-out' && Date.now() - t0 > REPLY_TIMEOUT_MS) {
         throw new StateError(`midx helper thread ${w} sent no reply within ${REPLY_TIMEOUT_MS / 1000} s; it may have died (out of memory?)`);
       }
     }
+    const waitedMs = performance.now() - w0;
     const got = this.receive(h.port);
     if (!got) throw new StateError(`midx helper thread ${w} signalled a reply that is not there`);
     const m = got.message as FromMidxWorker;
     if (m.type === 'error') throw new StateError(`midx helper thread ${w} failed: ${m.message}`);
     if (m.type !== 'done') throw new StateError(`midx helper thread ${w} sent an unexpected '${m.type}' message`);
-    return { out: m.out, ms: m.ms };
+    const p = h.pending;
+    h.pending = null;
+    // views on the shared buffer: valid until this thread's next range starts
+    const out = m.out ?? (p && h.shared ? rowRangeOutputIn(h.shared, p.rows, p.m, p.unique, p.scored, false) : null);
+    if (out === null) throw new StateError(`midx helper thread ${w} replied without its range's output`);
+    return { out, ms: m.ms, waitedMs };
   }
 
   /** Stops the threads. Idempotent. */

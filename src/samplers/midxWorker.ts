@@ -8,14 +8,21 @@
  */
 import type { MessagePort } from 'node:worker_threads';
 import { Rng } from '../core/rng.js';
-import { newRowRangeOutput, rowStreamsOf, sampleRowRange, type RowDistribution, type RowRangeOutput } from './base.js';
+import { newRowRangeOutput, rowRangeOutputBytes, rowRangeOutputIn, rowStreamsOf, sampleRowRange, type RowDistribution, type RowRangeOutput } from './base.js';
 import { MidxRow, type MidxInternals, type MidxRangeRequest } from './midx.js';
 
 /** Messages to a helper thread. */
-export type ToMidxWorker = { type: 'index'; index: MidxInternals } | { type: 'range'; req: MidxRangeRequest };
+export type ToMidxWorker =
+  | { type: 'index'; index: MidxInternals }
+  /** `shared`, when given and large enough, receives the output (laid out by `rowRangeOutputIn`) instead of the reply. */
+  | { type: 'range'; req: MidxRangeRequest; shared?: SharedArrayBuffer };
 
 /** Replies of a helper thread. */
-export type FromMidxWorker = { type: 'ready' } | { type: 'done'; out: RowRangeOutput; ms: number } | { type: 'error'; message: string };
+export type FromMidxWorker =
+  | { type: 'ready' }
+  /** `out` is null when the output went to the request's shared buffer. */
+  | { type: 'done'; out: RowRangeOutput | null; ms: number }
+  | { type: 'error'; message: string };
 
 /** What the thread is started with. */
 export interface MidxWorkerData {
@@ -32,12 +39,14 @@ let row: MidxRow | null = null;
 let index: MidxInternals | null = null;
 let indexError: string | null = null;
 
-function run(req: MidxRangeRequest): RowRangeOutput {
+function run(req: MidxRangeRequest, shared: SharedArrayBuffer | undefined): { out: RowRangeOutput; inShared: boolean } {
   if (indexError !== null) throw new Error(`the index copy failed: ${indexError}`);
   if (row === null || index === null) throw new Error('no index was sent before the first range');
   const d = index.d;
   const dist = row;
-  const out = newRowRangeOutput(req.rows, req.m, req.unique, req.scored.ids.length);
+  const S = req.scored.ids.length;
+  const inShared = shared !== undefined && shared.byteLength >= rowRangeOutputBytes(req.rows, req.m, req.unique, S);
+  const out = inShared ? rowRangeOutputIn(shared, req.rows, req.m, req.unique, S) : newRowRangeOutput(req.rows, req.m, req.unique, S);
   const base = rowStreamsOf(Rng.fromState(req.base));
   const distOf = (r: number): RowDistribution => {
     dist.setQuery(req.queries, r * d);
@@ -46,7 +55,7 @@ function run(req: MidxRangeRequest): RowRangeOutput {
   const opts = { m: req.m, rng: Rng.fromState(req.base), unique: req.unique, exclude: req.exclude };
   // local rows 0..rows-1 are global rows r0.. : the generators are those of the global rows
   sampleRowRange('midx', req.support, distOf, (r) => base(req.r0 + r), opts, req.scored, 0, req.rows, out, 0);
-  return out;
+  return { out, inShared };
 }
 
 port.on('message', (msg: ToMidxWorker) => {
@@ -63,8 +72,8 @@ port.on('message', (msg: ToMidxWorker) => {
   let reply: FromMidxWorker;
   try {
     const t0 = performance.now();
-    const out = run(msg.req);
-    reply = { type: 'done', out, ms: performance.now() - t0 };
+    const { out, inShared } = run(msg.req, msg.shared);
+    reply = { type: 'done', out: inShared ? null : out, ms: performance.now() - t0 };
   } catch (e) {
     reply = { type: 'error', message: e instanceof Error ? e.message : String(e) };
   }
