@@ -71,13 +71,14 @@ test('streaming frequency estimate converges to the per-batch occurrence probabi
   assert.ok(Math.abs(exact.prob(0) - f[0]!) / f[0]! > 0.5);
 });
 
-/** Row `r`'s candidates: its positive, the other rows' positives that differ from it, and `extra`. */
+/** Row `r`'s candidates: its positive, the batch's distinct positives that differ from it (each once), and `extra`. */
 function inBatchTerms(ys: number[], corr: (r: number, id: number) => number, extra: (r: number) => number[] = () => []): RefTerm[] {
   const B = ys.length;
+  const distinct = [...new Set(ys)];
   const terms: RefTerm[] = [];
   for (let r = 0; r < B; r++) {
     const cands = [{ id: ys[r]!, corr: corr(r, ys[r]!) }];
-    for (let j = 0; j < B; j++) if (ys[j] !== ys[r]) cands.push({ id: ys[j]!, corr: corr(r, ys[j]!) });
+    for (const y of distinct) if (y !== ys[r]) cands.push({ id: y, corr: corr(r, y) });
     for (const id of extra(r)) if (id !== ys[r]) cands.push({ id, corr: corr(r, id) });
     terms.push({ row: r, weight: 1 / B, cands });
   }
@@ -105,7 +106,10 @@ test('in-batch softmax with the log Q correction (and without) equals the float6
   const d = 4;
   const prob = makeProblem(rng, { n, d, B: 7, bias: true });
   const ys = Array.from(prob.labels.ids);
-  ys[5] = ys[1]!; // a repeated item: masked in each other's rows
+  // repeated items: each is one candidate (not one per occurrence), masked in the rows whose positive it is
+  ys[5] = ys[1]!;
+  ys[6] = ys[1]!;
+  ys[4] = ys[2]!;
   const labels = singleLabels(ys);
   const logQ = Float64Array.from(ys, (y) => Math.log(0.05 + 0.03 * (y % 5)));
   for (const corrected of [true, false]) {
@@ -122,7 +126,7 @@ test('in-batch softmax with the log Q correction (and without) equals the float6
   const { draws, posLogQ } = inBatchDraws(labels, logQ, w);
   const got = sampledSoftmaxLoss({ queries: prob.queries, table: prob.table, labels, draws, posLogQ, convention: 'correctedAll', rowWeights: w });
   const lq = new Map(ys.map((y, r) => [y, logQ[r]!]));
-  const liveYs = ys.filter((_, r) => w[r]! > 0);
+  const liveYs = [...new Set(ys.filter((_, r) => w[r]! > 0))];
   const terms: RefTerm[] = [];
   for (let r = 0; r < 7; r++) {
     if (w[r] === 0) continue;
@@ -132,6 +136,10 @@ test('in-batch softmax with the log Q correction (and without) equals the float6
   }
   compareWithRef(got, evalTerms(terms, refParams({ ...prob, labels }), 7, n, d), n, d, 'in-batch with padding');
   assert.throws(() => inBatchDraws(singleLabels([1, 2]), Float64Array.of(0)), ShapeError);
+  // a repeated item with two different log Q is refused
+  assert.throws(() => inBatchDraws(singleLabels([1, 2, 1]), Float64Array.of(-1, -2, -3)), OptionError);
+  // one slot per distinct item of the live rows
+  assert.equal(inBatchDraws(labels, logQ).draws.m, new Set(ys).size);
 });
 
 test('mixed negatives: every candidate corrected by log(Q_batch + Q_sampler), float64 reference with gradients', () => {
@@ -141,6 +149,8 @@ test('mixed negatives: every candidate corrected by log(Q_batch + Q_sampler), fl
   const B = 5;
   const prob = makeProblem(rng, { n, d, B, bias: true });
   const ys = Array.from(prob.labels.ids);
+  ys[3] = ys[0]!; // a repeated item: one in-batch candidate
+  ys[4] = ys[0]!;
   const labels = singleLabels(ys);
   const q = randomProposal(rng, n);
   const pb = Array.from({ length: n }, (_, i) => 0.02 + 0.01 * i); // per-batch expected counts of the estimate
