@@ -16,6 +16,7 @@ import '../src/samplers/index.js';
 import { StreamingFrequencyEstimator } from '../src/samplers/frequency.js';
 import { inBatchDraws, mixedDraws } from '../src/loss/inBatch.js';
 import { sampledSoftmaxLoss } from '../src/loss/sampled.js';
+import { logExpectedCount } from '../src/samplers/types.js';
 import { evalTerms, refParams, type RefParams, type RefTerm } from './util/lossRef.js';
 import { assertClose, compareWithRef, makeDraws, makeProblem, randomProposal } from './util/lossFixtures.js';
 
@@ -69,6 +70,51 @@ test('streaming frequency estimate converges to the per-batch occurrence probabi
   }
   // the estimate is far from the per-example frequency f for the frequent ids (π ≠ f): the test can tell them apart
   assert.ok(Math.abs(exact.prob(0) - f[0]!) / f[0]! > 0.5);
+});
+
+/**
+ * What makes the correction exact: with every distinct item of a batch one candidate and `Q` its
+ * probability of being in the batch, `Σ_candidates exp(o_j − log Q_j)` is the Horvitz–Thompson
+ * estimate of the full partition `Z = Σ_j exp(o_j)`, unbiased. Batches of 64 i.i.d. ids from 20
+ * items (the most frequent repeats ~14 times a batch); the mean over 20,000 batches must be within
+ * 4 standard errors of `Z` (standard error from the exact variance
+ * `Σ_jk e^{o_j} e^{o_k} (π_jk − π_j π_k) / (π_j π_k)`; failure rate ≈ 6·10⁻⁵ under the normal
+ * approximation). One candidate per occurrence with the same `Q` would have the expectation
+ * `Σ_j b·f_j/π_j · e^{o_j}`, which the test checks is more than 20 standard errors away.
+ */
+test('in-batch record: the corrected candidates give an unbiased estimate of the full partition when items repeat', () => {
+  const n = 20;
+  const b = 64;
+  const raw = Array.from({ length: n }, (_, i) => 1 / (i + 1) ** 1.2);
+  const z = raw.reduce((a, x) => a + x, 0);
+  const f = raw.map((x) => x / z);
+  const pi = f.map((x) => 1 - (1 - x) ** b);
+  const rng = Rng.fromSeed(11);
+  const o = Array.from({ length: n }, () => rng.float() * 2 - 1);
+  const e = o.map(Math.exp);
+  const Z = e.reduce((a, x) => a + x, 0);
+  let v = 0;
+  for (let j = 0; j < n; j++) {
+    for (let k = 0; k < n; k++) {
+      const pjk = j === k ? pi[j]! : 1 - (1 - f[j]!) ** b - (1 - f[k]!) ** b + (1 - f[j]! - f[k]!) ** b;
+      v += (e[j]! * e[k]! * (pjk - pi[j]! * pi[k]!)) / (pi[j]! * pi[k]!);
+    }
+  }
+  const N = 20000;
+  const se = Math.sqrt(v / N);
+  let sum = 0;
+  let maxRepeat = 0;
+  for (let t = 0; t < N; t++) {
+    const ys = batchOf(rng, f, b);
+    maxRepeat = Math.max(maxRepeat, ys.filter((y) => y === 0).length);
+    const { draws } = inBatchDraws(singleLabels(ys), Float64Array.from(ys, (y) => Math.log(pi[y]!)));
+    for (let k = 0; k < draws.m; k++) sum += Math.exp(o[draws.ids[k]!]! - logExpectedCount(draws, k));
+  }
+  const mean = sum / N;
+  assert.ok(maxRepeat >= 10, `item 0 repeats at most ${maxRepeat} times in a batch`);
+  assert.ok(Math.abs(mean - Z) < 4 * se, `mean ${mean} vs Z = ${Z} (standard error ${se})`);
+  const perOccurrence = e.reduce((a, x, j) => a + (b * f[j]! * x) / pi[j]!, 0);
+  assert.ok(perOccurrence - Z > 20 * se, `per-occurrence expectation ${perOccurrence} vs Z = ${Z} (standard error ${se})`);
 });
 
 /** Row `r`'s candidates: its positive, the batch's distinct positives that differ from it (each once), and `extra`. */
