@@ -27,20 +27,19 @@ function singleLabelIds(labels: Labels, what: string): Int32Array {
 }
 
 /**
- * In-batch negatives: one shared draw record whose `B` slots are the batch's positives. Use it
- * with `convention: 'correctedAll'`: every candidate's logit is corrected by `log Q`, the row's
- * own positive (and any other row with the same item) is masked among the slots as an accidental
- * hit, so row `r`'s softmax runs over its positive and the other rows' distinct-from-it
- * positives (Yi et al., RecSys 2019, with duplicates removed).
+ * In-batch negatives: one shared draw record whose slots are the batch's distinct positives. Use
+ * it with `convention: 'correctedAll'`: every candidate's logit is corrected by `log Q`, the row's
+ * own positive is masked among the slots as an accidental hit, so row `r`'s softmax runs over its
+ * positive and every other item that is a positive somewhere in the batch, each item once however
+ * many rows it is the positive of (Yi et al., RecSys 2019, with duplicates removed).
  *
- * `logQ[r]` is `log Q` of row `r`'s positive: the log expected count of that item among a batch's
- * positives, e.g. `log p̂` of a {@link StreamingFrequencyEstimator} (the correction), or `null` for
- * the uncorrected in-batch softmax (`Q` = 1 for every item, no correction). Rows of weight 0 in
- * `rowWeights` (padding) give no negatives. Every row's positive is one slot, so an item that is
- * the positive of `k` rows is `k` candidates: the exact `Q` is its expected count among the rows,
- * which the streaming estimate's probability of occurring at least once matches only when items
- * rarely repeat within a batch (Yi et al.'s setting); with many repeats it under-corrects them.
- * @throws ShapeError (not one positive per row, wrong length), NonFiniteError
+ * `logQ[r]` is `log Q` of row `r`'s positive: the log probability that the item is among a
+ * batch's positives, its expected count among the batch's distinct items (the `log Q` of unique
+ * draws), e.g. `log p̂` of a {@link StreamingFrequencyEstimator} (the correction), or `null` for
+ * the uncorrected in-batch softmax (`Q` = 1 for every item, no correction). Rows with the same
+ * item must give it the same `logQ`. Rows of weight 0 in `rowWeights` (padding) give no negatives.
+ * @throws ShapeError (not one positive per row, wrong length), NonFiniteError, OptionError (a
+ *   repeated item with two different `logQ`)
  */
 export function inBatchDraws(labels: Labels, logQ: Float64Array | null, rowWeights: Float32Array | null = null): InBatchDraws {
   const ids = singleLabelIds(labels, 'inBatchDraws');
@@ -50,14 +49,35 @@ export function inBatchDraws(labels: Labels, logQ: Float64Array | null, rowWeigh
   assertFinite(lq, 'inBatchDraws: logQ');
   const live = liveRows(B, rowWeights, 'inBatchDraws');
   if (live.length === 0) throw new ShapeError('inBatchDraws: the batch has no row of weight > 0');
+  const first = distinctRows(ids, live, lq, 'inBatchDraws: logQ');
   // logExpectedCount adds log m to a with-replacement record's logQ: store log Q − log m.
-  const m = live.length;
+  const m = first.length;
   const shift = Math.log(m);
   const draws: Draws = {
-    ids: Int32Array.from(live, (r) => ids[r]!), logQ: Float64Array.from(live, (r) => lq[r]! - shift),
+    ids: Int32Array.from(first, (r) => ids[r]!), logQ: Float64Array.from(first, (r) => lq[r]! - shift),
     rows: 1, m, shared: true, unique: false, tries: null,
   };
   return { draws, posLogQ: Float64Array.from(lq, (x) => x - shift) };
+}
+
+/**
+ * The first of `live` rows of every distinct id of `ids`, in order of first occurrence; the
+ * `logQ` of a repeated id must be that of its first row.
+ */
+function distinctRows(ids: Int32Array, live: number[], logQ: Float64Array, what: string): number[] {
+  const seen = new Map<number, number>();
+  const out: number[] = [];
+  for (const r of live) {
+    const id = ids[r]!;
+    const f = seen.get(id);
+    if (f === undefined) {
+      seen.set(id, r);
+      out.push(r);
+    } else if (logQ[r] !== logQ[f]) {
+      throw new OptionError(`${what}: item ${id} is the positive of rows ${f} and ${r} with log Q ${logQ[f]} and ${logQ[r]}; give every occurrence of an item the same log Q`);
+    }
+  }
+  return out;
 }
 
 /** Rows of weight > 0 (all rows without weights): the rows whose positives are negatives for the others. */
@@ -89,14 +109,16 @@ export interface MixedDrawsInput {
 }
 
 /**
- * Mixed negatives: in-batch negatives and a sampler's draws in one per-row record of `B' + m`
- * slots (`B'` the rows of weight > 0). The union of the two samples has, for each class `j`, the expected count
- * `Q_j = Q_batch(j) + Q_sampler(j)` among a row's negatives, `Q_batch` from the frequency
- * estimate and `Q_sampler` from the sampler's own `log q` (`m·q`, or the inclusion probability
+ * Mixed negatives: in-batch negatives and a sampler's draws in one per-row record of `D + m`
+ * slots (`D` the distinct positives of the rows of weight > 0, each once as in
+ * {@link inBatchDraws}). The union of the two samples has, for each class `j`, the expected count
+ * `Q_j = Q_batch(j) + Q_sampler(j)` among a row's negatives, `Q_batch` the probability that `j`
+ * is among a batch's positives (from the frequency estimate) and `Q_sampler` from the sampler's own `log q` (`m·q`, or the inclusion probability
  * for unique draws); every candidate, the positive included, is corrected by `log Q_j` under
  * `correctedAll`, which is the sampled softmax of the mixture. Hits on the row's positive are
- * masked as usual.
- * @throws ShapeError, NonFiniteError
+ * masked as usual. `batchSamplerLogQ` and `batchLogQ` are read at the first row of each distinct item.
+ * @throws ShapeError, NonFiniteError, OptionError (unique draws without tries; a repeated item with
+ *   two different `batchLogQ`)
  */
 export function mixedDraws(input: MixedDrawsInput): InBatchDraws {
   const ids = singleLabelIds(input.labels, 'mixedDraws');
@@ -115,7 +137,7 @@ export function mixedDraws(input: MixedDrawsInput): InBatchDraws {
   for (let k = 0; k < sbq.length; k++) {
     if (Number.isNaN(sbq[k]) || sbq[k] === Infinity) throw new NonFiniteError(`mixedDraws: sampledBatchLogQ[${k}] = ${sbq[k]}`, k);
   }
-  const live = liveRows(B, input.rowWeights ?? null, 'mixedDraws');
+  const live = distinctRows(ids, liveRows(B, input.rowWeights ?? null, 'mixedDraws'), bq, 'mixedDraws: batchLogQ');
   const m = live.length + m2;
   const outIds = new Int32Array(B * m);
   const outLogQ = new Float64Array(B * m);

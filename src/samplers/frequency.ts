@@ -31,8 +31,9 @@ export interface StreamingFrequencyOptions {
  * batch updates its bucket `h = hash(y)`: `B[h] ← (1 − α)·B[h] + α·(t − A[h])`, `A[h] ← t`; the
  * estimate is `p̂ = 1 / B[h]`. An id occurring `k` times in a batch is counted once per step,
  * so `p̂` estimates the per-batch occurrence probability `1 − (1 − f)^b` (≈ `b·f` for a rare id
- * of frequency `f` in batches of `b`): the expected count of the id among a batch's positives,
- * which is the `log Q` the in-batch sampled softmax subtracts. Ids sharing a bucket share an
+ * of frequency `f` in batches of `b`): the expected count of the id among a batch's distinct
+ * positives, which is the `log Q` the in-batch sampled softmax subtracts (it counts each distinct
+ * item of a batch once, see `inBatchDraws`), not its expected number of occurrences `b·f`. Ids sharing a bucket share an
  * estimate (their occurrence probabilities add up); the first occurrence of a bucket sets its gap
  * to the steps since step 0 (unless `initialGap` gives a start to average from).
  */
