@@ -150,3 +150,16 @@ test('samplex train xmc: an empty test.txt and --negatives 0x5 exit 2 with a typ
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('samplex train xmc: a header declaring 2e9 features (below the 2^31 cap) is refused before any allocation, naming the sizes', async () => {
+  const dir = dataDir('2 2000000000 3\n0 1:1 2:0.5\n1,2 0:1\n', '1 2000000000 3\n0 1:1\n');
+  try {
+    const out = join(dir, 'run');
+    const r = await runCli(['train', 'xmc', '--data', dir, '--out', out, '--epochs', '1', '--threads', '1', '--negatives', '1', '--no-progress']);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /E_OPTION: the model needs about [\d.]+ GiB \(2000000000 inputs and 3 labels × dim 128.*lower --dim or --bigrams/);
+    assert.deepEqual(readdirSync(dir).sort(), ['test.txt', 'train.txt']);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -6,6 +6,7 @@
  * @module
  */
 import { existsSync } from 'node:fs';
+import { totalmem } from 'node:os';
 import { ClassTable } from '../../core/classTable.js';
 import { DataFormatError, IoError, OptionError } from '../../core/errors.js';
 import { intOption } from '../../core/validate.js';
@@ -256,11 +257,32 @@ export async function trainXmcRun(given: XmcRunOptions): Promise<XmcRunResult> {
     o = { ...o, config: { ...o.config, lrDecayEpochs: intOption(decay, 'lrDecayEpochs', 0) } };
   }
   checkDecay(o.config, o);
+  checkModelFits(o.data, o.config);
   const res = await runTask(xmcTask(o), {
     out: o.out, resume: o.resume ?? false,
     ...(o.notice ? { notice: o.notice } : {}), ...(o.afterStage ? { afterStage: o.afterStage } : {}),
   });
   return { dir: res.dir!, trainer: res.model, records: res.records };
+}
+
+/**
+ * Refuses a model that cannot fit this machine's memory: the input embedding and the class table,
+ * each with Adam's two moments, and the featurizer's per-input arrays. A dataset header declaring
+ * billions of features would otherwise run the machine out of memory instead of saying why.
+ * @throws OptionError naming the sizes and what to change
+ */
+function checkModelFits(data: XmcData, c: ResolvedXmcConfig): void {
+  const train = data.split.train;
+  const inputs = train.numFeatures + c.bigrams;
+  const bytes = (inputs + train.numLabels) * c.dim * 4 * 3 + inputs * 12;
+  const total = totalmem();
+  if (bytes > total) {
+    const gb = (x: number): string => (x / 2 ** 30).toFixed(1);
+    throw new OptionError(
+      `the model needs about ${gb(bytes)} GiB (${inputs} inputs and ${train.numLabels} labels × dim ${c.dim}, with Adam's moments) and this machine has ${gb(total)} GiB; ` +
+        `check the feature and label counts of ${data.source} (an XMC header declares them), or lower --dim or --bigrams`,
+    );
+  }
 }
 
 /** The trainer's state with the featurizer's idf. */
