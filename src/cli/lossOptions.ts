@@ -6,7 +6,7 @@
  */
 import type { Command } from 'commander';
 import { OptionError } from '../core/errors.js';
-import { choiceOption, intOption, numOption } from '../core/validate.js';
+import { choiceOption, intArg, numArg } from '../core/validate.js';
 import { BINARY_LOSSES, type BinaryLoss } from '../loss/binary.js';
 import { LABEL_WEIGHTINGS, type LabelWeighting } from '../loss/types.js';
 
@@ -83,8 +83,8 @@ export function addNegativeSourceOptions(cmd: Command): Command {
  */
 export function negativeSourceSettings(o: NegativeSourceFlagValues): NegativeSourceSettings {
   const negativeSource = choiceOption(o.negativeSource ?? 'sampler', '--negative-source', ['sampler', 'inBatch', 'mixed'] as const);
-  const frequencyBuckets = intOption(Number(o.frequencyBuckets ?? '0'), '--frequency-buckets', 0, 2 ** 31 - 1);
-  const frequencyAlpha = numOption(Number(o.frequencyAlpha ?? '0.01'), '--frequency-alpha', 0, 1);
+  const frequencyBuckets = intArg(o.frequencyBuckets ?? '0', '--frequency-buckets', 0, 2 ** 31 - 1);
+  const frequencyAlpha = numArg(o.frequencyAlpha ?? '0.01', '--frequency-alpha', 0, 1);
   if (frequencyBuckets > 0 && negativeSource === 'sampler') {
     throw new OptionError('--frequency-buckets corrects in-batch negatives; add --negative-source inBatch or mixed');
   }
