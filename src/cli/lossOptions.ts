@@ -69,7 +69,7 @@ export interface NegativeSourceSettings {
   frequencyAlpha: number;
 }
 
-/** Declares `--negative-source`, `--frequency-buckets` and `--frequency-alpha` (single-label applications). */
+/** Declares `--negative-source`, `--frequency-buckets` and `--frequency-alpha` (in-batch negatives need one positive per row). */
 export function addNegativeSourceOptions(cmd: Command): Command {
   return cmd
     .option('--negative-source <s>', 'sampler (draws from --sampler) | inBatch (the batch\'s other positives) | mixed (both); inBatch and mixed need --convention correctedAll', 'sampler')

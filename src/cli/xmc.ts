@@ -22,10 +22,10 @@ import { commandGroup } from './groups.js';
 import { predictCommand, readInputLines } from './predictInput.js';
 import { addTrainOptions, commonOf, headOf, numberOf, type TrainCliOptions, type TrainDefaults } from './trainOptions.js';
 import type { OptionValue } from '../harness/head.js';
-import { addLossOptions, lossSettings, type LossFlagValues } from './lossOptions.js';
+import { addLossOptions, addNegativeSourceOptions, lossSettings, negativeSourceSettings, type LossFlagValues, type NegativeSourceFlagValues } from './lossOptions.js';
 
 /** Options shared by `train xmc` and `compare xmc`, as typed on the command line. */
-export interface XmcCommonOptions extends TrainCliOptions, LossFlagValues {
+export interface XmcCommonOptions extends TrainCliOptions, LossFlagValues, NegativeSourceFlagValues {
   data: string;
   lrDecayEpochs?: string;
   optimizer: string;
@@ -48,6 +48,7 @@ function num(v: string, what: string): number {
 function configFor(sampler: string, o: XmcCommonOptions, names: readonly string[]): ResolvedXmcConfig {
   const head = headOf(o, sampler, names, XMC_TRAIN_DEFAULTS);
   const c = commonOf(o);
+  const negatives = negativeSourceSettings(o);
   return resolveXmcConfig({
     sampler,
     samplerOptions: head.samplerOptions,
@@ -67,6 +68,8 @@ function configFor(sampler: string, o: XmcCommonOptions, names: readonly string[
     seed: c.seed,
     // compare xmc: the sampled-loss flags apply to the sampled runs, not to the exact softmax beside them
     ...(sampler === 'full' && names.length > 1 ? { labelWeighting: lossSettings(o).labelWeighting } : lossSettings(o)),
+    // in a comparison the exact softmax beside the sampled runs takes no negative source
+    ...(sampler === 'full' && names.length > 1 ? {} : negatives),
   });
 }
 
@@ -102,6 +105,7 @@ async function runOne(
 
 function addCommonOptions(c: Command, resume = false): Command {
   addLossOptions(c, { labelWeighting: true });
+  addNegativeSourceOptions(c);
   c.option('--data <spec>', 'wordnet (the built-in WordNet split) | DIR with train.txt and test.txt (XMC or fastText format) | FILE (split 80/20)', 'wordnet')
     .option('--lr-decay-epochs <n>', 'the learning rate falls linearly to 0 at the end of epoch n (0: constant) (default: the value of --epochs)')
     .option('--optimizer <name>', 'sgd | adagrad | adam', 'adam')

@@ -14,6 +14,8 @@ export interface SyntheticXmcOptions {
   train?: number;
   test?: number;
   seed?: number;
+  /** Chance that a row gets a second label (default 0.4; 0: single-label data). */
+  secondLabel?: number;
 }
 
 /** Builds the split (token sequences kept, names set so it exports to fastText). */
@@ -28,7 +30,7 @@ export function syntheticXmc(o: SyntheticXmcOptions = {}): DatasetSplit {
     const b = new SparseBuilder();
     for (let r = 0; r < rows; r++) {
       const labels = [rng.int(L)];
-      if (rng.float() < 0.4) {
+      if (rng.float() < (o.secondLabel ?? 0.4)) {
         const l2 = rng.int(L);
         if (l2 !== labels[0]) labels.push(l2);
       }

@@ -19,6 +19,7 @@ import { trainingReportHtml, type CurvePoint } from '../../report/training.js';
 import { createSamplerFor, samplerNames } from '../../samplers/factory.js';
 import '../../samplers/index.js';
 import type { Sampler } from '../../samplers/types.js';
+import { StreamingFrequencyEstimator } from '../../samplers/frequency.js';
 import { CheckpointError, fingerprint, RunFolder, type CommitStage, type MetricsRecord, type SettingValue, type StateTensors } from '../../harness/runFolder.js';
 import { runTask } from '../../harness/runTask.js';
 import type { Task } from '../../harness/task.js';
@@ -41,6 +42,16 @@ export interface LmRunSettings {
   loss: 'softmax' | BinaryLoss;
   /** Mask sampled words equal to the target (TensorFlow's `remove_accidental_hits`). */
   removeAccidentalHits: boolean;
+  /**
+   * Where the sampled loss takes its negatives (`OutputLayer`'s `negativeSource`): the sampler,
+   * the batch's other targets (`'inBatch'`), or both (`'mixed'`); the in-batch ones need the
+   * `'correctedAll'` convention, the softmax loss and accidental hits removed.
+   */
+  negativeSource: 'sampler' | 'inBatch' | 'mixed';
+  /** Buckets of the streaming frequency estimate giving the in-batch `log Q` (0: none; not checkpointed). */
+  frequencyBuckets: number;
+  /** Learning rate of the streaming frequency estimate. */
+  frequencyAlpha: number;
   /** Epochs to train (in total, counting resumed ones). */
   epochs: number;
   /** Training-time budget in seconds over the whole run (0 = none). */
@@ -96,6 +107,9 @@ export const DEFAULT_LM_SETTINGS: Readonly<LmRunSettings> = Object.freeze({
   convention: 'maskedExclusive',
   loss: 'softmax',
   removeAccidentalHits: true,
+  negativeSource: 'sampler',
+  frequencyBuckets: 0,
+  frequencyAlpha: 0.01,
   epochs: 1,
   timeBudgetSec: 0,
   seed: 1,
@@ -167,6 +181,9 @@ export function resolveLmSettings(s: Partial<LmRunSettings>): LmRunSettings {
     convention: choiceOption(r.convention, 'convention', CONVENTIONS),
     loss: choiceOption(r.loss, 'loss', ['softmax', ...BINARY_LOSSES] as const),
     removeAccidentalHits: boolOption(r.removeAccidentalHits, 'removeAccidentalHits'),
+    negativeSource: choiceOption(r.negativeSource, 'negativeSource', ['sampler', 'inBatch', 'mixed'] as const),
+    frequencyBuckets: intOption(r.frequencyBuckets, 'frequencyBuckets', 0, 2 ** 31 - 1),
+    frequencyAlpha: numOption(r.frequencyAlpha, 'frequencyAlpha', 0, 1),
     epochs: intOption(r.epochs, 'epochs', 1),
     timeBudgetSec: numOption(r.timeBudgetSec, 'timeBudgetSec', 0),
     seed: intOption(r.seed, 'seed', 0, 2 ** 32 - 1),
@@ -184,6 +201,22 @@ export function resolveLmSettings(s: Partial<LmRunSettings>): LmRunSettings {
   };
 }
 
+/**
+ * Refuses in-batch or mixed negatives the run cannot honour: with the exact softmax, or without
+ * the `correctedAll` convention, the softmax loss and accidental hits removed.
+ * @throws OptionError naming the flag to change
+ */
+function checkNegativeSource(s: LmRunSettings): void {
+  if (s.negativeSource === 'sampler') {
+    if (s.frequencyBuckets > 0) throw new OptionError('--frequency-buckets corrects in-batch negatives; add --negative-source inBatch or mixed');
+    return;
+  }
+  if (s.sampler === 'full') throw new OptionError(`--negative-source ${s.negativeSource} applies to a sampled loss; the 'full' sampler trains the exact softmax`);
+  if (s.convention !== 'correctedAll' || s.loss !== 'softmax' || !s.removeAccidentalHits) {
+    throw new OptionError(`--negative-source ${s.negativeSource} needs --convention correctedAll, --loss softmax and accidental hits removed (a row's own target is among the batch's)`);
+  }
+}
+
 /** The proposal for `name` over the corpus vocabulary (`full` trains with the exact softmax; its layer carries a uniform sampler that is never used). */
 function lmSampler(name: string, corpus: LmCorpus, seed: number, opts: Record<string, unknown>): Sampler {
   return createSamplerFor(name === 'full' ? 'uniform' : name, { n: corpus.vocab.size, counts: corpus.vocab.counts, seed }, name === 'full' ? {} : opts);
@@ -194,7 +227,8 @@ function recordedSettings(s: LmRunSettings): Record<string, SettingValue> {
   const out: Record<string, SettingValue> = {};
   for (const [k, v] of Object.entries(s)) {
     if (k === 'samplerOptions') for (const [ok, ov] of Object.entries(v as Record<string, SettingValue>)) out[`opt.${ok}`] = ov;
-    else out[k] = v as SettingValue;
+    // the sampler's negatives (the default) are not recorded, so runs from before the setting resume
+    else if (!(s.negativeSource === 'sampler' && (k === 'negativeSource' || k === 'frequencyBuckets' || k === 'frequencyAlpha'))) out[k] = v as SettingValue;
   }
   return out;
 }
@@ -228,6 +262,10 @@ export async function runLm(tf: Tf, corpus: LmCorpus, given: Partial<LmRunSettin
   if (s.sampler !== 'full') choiceOption(s.sampler, 'sampler', samplerNames());
   if (s.sampler !== 'full' && s.negatives >= corpus.vocab.size) {
     throw new OptionError(`negatives (${s.negatives}) must be below the vocabulary size ${corpus.vocab.size}`);
+  }
+  checkNegativeSource(s);
+  if (hooks.resume && s.frequencyBuckets > 0) {
+    throw new OptionError('--resume: the streaming frequency estimate of the in-batch negatives is not checkpointed; start a new run');
   }
   const n = corpus.vocab.size;
   const built = async (h: LmHolder): Promise<LmParts> => (h.parts ??= await buildLm(tf, corpus, s, hooks.fast, null));
@@ -355,6 +393,8 @@ async function buildLm(tf: Tf, corpus: LmCorpus, s: LmRunSettings, fast: FastKer
     convention: s.convention,
     loss: s.loss,
     removeAccidentalHits: s.removeAccidentalHits,
+    negativeSource: s.negativeSource,
+    frequency: s.frequencyBuckets > 0 ? new StreamingFrequencyEstimator({ buckets: s.frequencyBuckets, alpha: s.frequencyAlpha }) : null,
     optimizer,
     negatives: s.sampler === 'full' ? 1 : s.negatives,
     rebuildEvery: s.refreshEvery,
@@ -463,6 +503,7 @@ export function lmReportHtml(runs: ReadonlyArray<{ name: string; result: LmRunRe
       convention: s.convention,
       ...(s.loss === 'softmax' ? {} : { loss: s.loss }),
       ...(s.removeAccidentalHits ? {} : { 'accidental hits': 'kept' }),
+      ...(s.negativeSource === 'sampler' ? {} : { negatives: s.negativeSource === 'inBatch' ? 'in-batch' : `${s.negatives} sampled + in-batch`, 'in-batch log Q': s.frequencyBuckets > 0 ? `streaming estimate, ${s.frequencyBuckets} buckets, alpha ${s.frequencyAlpha}` : 'none' }),
       'sampler options': Object.entries(s.samplerOptions).map(([k, v]) => `${k}=${v}`).join(' ') || '-',
       'learning rate (Adam)': s.lr,
       'adaptive sampler refresh': s.refreshEvery ? `rebuilt every ${s.refreshEvery} steps` : 'updated every step',

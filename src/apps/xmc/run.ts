@@ -157,6 +157,8 @@ export function xmcDataFingerprint(data: XmcData): string {
 function xmcSettings(c: ResolvedXmcConfig, epochs: number, threads: number, kernels: string): Record<string, SettingValue> {
   const out: Record<string, SettingValue> = { epochs, threads, kernels };
   for (const [k, v] of Object.entries(c)) {
+    // the sampler's negatives (the default) are not recorded, so runs from before the setting resume
+    if (c.negativeSource === 'sampler' && (k === 'negativeSource' || k === 'frequencyBuckets' || k === 'frequencyAlpha')) continue;
     if (k === 'samplerOptions') {
       for (const [ok, ov] of Object.entries(v as Record<string, unknown>)) out[`opt.${ok}`] = ov as SettingValue;
     } else if (typeof v === 'number' || typeof v === 'string' || typeof v === 'boolean') {
@@ -251,6 +253,9 @@ export function xmcTask(o: XmcRunOptions): Task<XmcTrainer> {
  */
 export async function trainXmcRun(given: XmcRunOptions): Promise<XmcRunResult> {
   let o = given;
+  if (o.resume && o.config.frequencyBuckets > 0) {
+    throw new OptionError('--resume: the streaming frequency estimate of the in-batch negatives is not checkpointed; start a new run');
+  }
   const saved = o.resume ? peekCommit(o.out) : null;
   if (saved) {
     const decay = o.resumeLrDecayEpochs ?? saved.settings['lrDecayEpochs'];

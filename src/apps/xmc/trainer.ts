@@ -24,6 +24,7 @@ import { CONVENTIONS, LABEL_WEIGHTINGS, type Convention, type LabelWeighting } f
 import { BINARY_LOSSES, type BinaryLoss } from '../../loss/binary.js';
 import { createSamplerFor, samplerNames } from '../../samplers/factory.js';
 import { MidxSampler, type MidxWorkers } from '../../samplers/midx.js';
+import { StreamingFrequencyEstimator } from '../../samplers/frequency.js';
 import { checkInputs, SparseEncoder } from './encoder.js';
 import { Featurizer, type TermWeighting } from './features.js';
 
@@ -75,6 +76,17 @@ export interface XmcConfig {
   loss?: 'softmax' | BinaryLoss;
   /** Mask sampled labels equal to a positive (default true). */
   removeAccidentalHits?: boolean;
+  /**
+   * Where the sampled loss takes its negatives (default `'sampler'`; `'inBatch'`: the batch's
+   * other positives; `'mixed'`: both; see `OutputLayer`'s `negativeSource`). The in-batch ones
+   * need single-label training rows, the `'correctedAll'` convention, the softmax loss and
+   * accidental hits removed.
+   */
+  negativeSource?: 'sampler' | 'inBatch' | 'mixed';
+  /** Buckets of the streaming frequency estimate giving the in-batch `log Q` (default 0: none; not checkpointed). */
+  frequencyBuckets?: number;
+  /** Learning rate of the streaming frequency estimate (default 0.01). */
+  frequencyAlpha?: number;
   /** Seed of every random choice (default 1). */
   seed?: number;
   /**
@@ -98,7 +110,7 @@ export interface XmcConfig {
 export type ResolvedXmcConfig = Required<XmcConfig>;
 
 const CONFIG_KEYS = [
-  'sampler', 'samplerOptions', 'negatives', 'dim', 'hidden', 'batchSize', 'optimizer', 'lr', 'lrDecayEpochs', 'weighting', 'bigrams', 'convention', 'labelWeighting', 'loss', 'removeAccidentalHits', 'seed', 'rebuildEvery', 'updatePerStep', 'denseUpdates',
+  'sampler', 'samplerOptions', 'negatives', 'dim', 'hidden', 'batchSize', 'optimizer', 'lr', 'lrDecayEpochs', 'weighting', 'bigrams', 'convention', 'labelWeighting', 'loss', 'removeAccidentalHits', 'negativeSource', 'frequencyBuckets', 'frequencyAlpha', 'seed', 'rebuildEvery', 'updatePerStep', 'denseUpdates',
 ] as const;
 
 /**
@@ -130,6 +142,17 @@ export function resolveXmcConfig(c: XmcConfig = {}): ResolvedXmcConfig {
   if (sampler === FULL_SOFTMAX && ((c.loss ?? 'softmax') !== 'softmax' || c.removeAccidentalHits === false)) {
     throw new OptionError(`loss '${c.loss}' and kept accidental hits apply to a sampled loss; the 'full' sampler trains the exact softmax`);
   }
+  const negativeSource = choiceOption(c.negativeSource ?? 'sampler', 'negativeSource', ['sampler', 'inBatch', 'mixed'] as const);
+  const frequencyBuckets = intOption(c.frequencyBuckets ?? 0, 'frequencyBuckets', 0, 2 ** 31 - 1);
+  if (negativeSource === 'sampler' && frequencyBuckets > 0) {
+    throw new OptionError('--frequency-buckets corrects in-batch negatives; add --negative-source inBatch or mixed');
+  }
+  if (negativeSource !== 'sampler') {
+    if (sampler === FULL_SOFTMAX) throw new OptionError(`--negative-source ${negativeSource} applies to a sampled loss; the 'full' sampler trains the exact softmax`);
+    if ((c.convention ?? 'maskedExclusive') !== 'correctedAll' || (c.loss ?? 'softmax') !== 'softmax' || c.removeAccidentalHits === false) {
+      throw new OptionError(`--negative-source ${negativeSource} needs --convention correctedAll, --loss softmax and accidental hits removed (a row's own positive is among the batch's)`);
+    }
+  }
   return {
     sampler,
     samplerOptions: { ...(sampler === 'midx' ? XMC_MIDX_DEFAULTS : {}), ...(c.samplerOptions ?? {}) },
@@ -146,11 +169,36 @@ export function resolveXmcConfig(c: XmcConfig = {}): ResolvedXmcConfig {
     labelWeighting: choiceOption(c.labelWeighting ?? 'mean', 'labelWeighting', LABEL_WEIGHTINGS),
     loss: choiceOption(c.loss ?? 'softmax', 'loss', ['softmax', ...BINARY_LOSSES] as const),
     removeAccidentalHits: c.removeAccidentalHits ?? true,
+    negativeSource,
+    frequencyBuckets,
+    frequencyAlpha: numOption(c.frequencyAlpha ?? 0.01, 'frequencyAlpha', 0, 1),
     seed: intOption(c.seed ?? 1, 'seed', 0),
     rebuildEvery: intOption(c.rebuildEvery ?? 100, 'rebuildEvery', 0),
     updatePerStep: c.updatePerStep ?? false,
     denseUpdates: c.denseUpdates ?? true,
   };
+}
+
+/**
+ * Refuses in-batch negatives on multi-label training data: they take each row's one positive as
+ * the other rows' negative.
+ * @throws OptionError naming the rows with more than one label
+ */
+function checkSingleLabel(train: SparseDataset, source: string): void {
+  const off = train.labels.offsets;
+  let multi = 0;
+  let first = -1;
+  for (let r = 0; r + 1 < off.length; r++) {
+    if (off[r + 1]! - off[r]! > 1) {
+      if (first < 0) first = r;
+      multi++;
+    }
+  }
+  if (multi > 0) {
+    throw new OptionError(
+      `--negative-source ${source} needs one label per training row (a row's positive is the other rows' negative), but the training data is multi-label: ${multi} of ${off.length - 1} rows have more than one label (the first is row ${first}, with ${off[first + 1]! - off[first]!}); use --negative-source sampler`,
+    );
+  }
 }
 
 /** Test metrics after an epoch (exact scores over all labels). */
@@ -316,6 +364,8 @@ export class XmcTrainer {
   private readonly midxWorkers: MidxWorkers | null;
   private readonly counts: Float64Array;
   private done = 0;
+  /** The in-batch frequency estimate (kept across epochs), if any. */
+  private frequency: StreamingFrequencyEstimator | null = null;
 
   /**
    * Builds the featurizer on the training set and initializes the model from `seed`.
@@ -352,6 +402,11 @@ export class XmcTrainer {
     this.pool = runtime.pool ?? null;
     this.midxWorkers = runtime.midxWorkers ?? null;
     this.counts = labelCounts(train);
+    if (c.negativeSource !== 'sampler') {
+      checkSingleLabel(train, c.negativeSource);
+      // one estimate over the whole run (the layer is rebuilt every epoch)
+      if (c.frequencyBuckets > 0) this.frequency = new StreamingFrequencyEstimator({ buckets: c.frequencyBuckets, alpha: c.frequencyAlpha });
+    }
   }
 
   /** Epochs completed. */
@@ -389,6 +444,8 @@ export class XmcTrainer {
       labelWeighting: c.labelWeighting,
       loss: c.loss,
       removeAccidentalHits: c.removeAccidentalHits,
+      negativeSource: c.negativeSource,
+      frequency: this.frequency,
       rebuildPerEpoch: false,
       rebuildEvery: c.rebuildEvery,
       stepUpdates: c.updatePerStep,
