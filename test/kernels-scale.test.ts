@@ -19,7 +19,7 @@ import { evaluate, evaluateAsync, evaluateMetrics, evaluateMetricsAsync } from '
 import { createOptimizer } from '../src/layer/optimizers.js';
 import { OutputLayer } from '../src/layer/outputLayer.js';
 import { UniformSampler } from '../src/samplers/uniform.js';
-import { U32, assertClose, randF32 } from './util/kernelCheck.js';
+import { U32, adamRowsInputs, assertClose, randF32 } from './util/kernelCheck.js';
 
 let fast: FastKernels;
 before(async () => {
@@ -42,12 +42,7 @@ test('adamRows on rows outside the arena (staged rows) equals the TS reference w
   for (const d of [1, 5, 8, 128]) {
     const n = 300;
     const count = 60;
-    const perm = Int32Array.from({ length: n }, (_, i) => i);
-    rng.shuffle(perm);
-    const ids = perm.slice(0, count).sort();
-    const w = randF32(rng, n * d);
-    const m = randF32(rng, n * d).map((x) => 0.1 * x);
-    const v = randF32(rng, n * d).map((x) => 0.01 * Math.abs(x));
+    const { ids, w, m, v } = adamRowsInputs(rng, n, d, count);
     const steps = Int32Array.from({ length: n }, () => rng.int(4));
     const grad = randF32(rng, count * d);
     const [w1, m1, v1, s1] = [w.slice(), m.slice(), v.slice(), steps.slice()];
@@ -86,12 +81,7 @@ test('adamAllRows (dense updates) on a table outside the arena, over several sta
   const d = 1000;
   const n = Math.floor((32 << 20) / (12 * d)) * 2 + 31; // three staged blocks
   const count = 50;
-  const perm = Int32Array.from({ length: n }, (_, i) => i);
-  rng.shuffle(perm);
-  const ids = perm.slice(0, count).sort();
-  const w = randF32(rng, n * d);
-  const m = randF32(rng, n * d).map((x) => 0.1 * x);
-  const v = randF32(rng, n * d).map((x) => 0.01 * Math.abs(x));
+  const { ids, w, m, v } = adamRowsInputs(rng, n, d, count);
   const steps = Int32Array.from({ length: n }, (_, i) => (i % 7 === 3 ? 2 : 5));
   const grad = randF32(rng, count * d);
   const [w1, m1, v1, s1] = [w.slice(), m.slice(), v.slice(), steps.slice()];

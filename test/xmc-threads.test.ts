@@ -22,7 +22,7 @@ import { rowRangeOutputBytes, rowRangeOutputIn } from '../src/samplers/base.js';
 import { XmcTrainer, type XmcConfig } from '../src/apps/xmc/trainer.js';
 import { drawChiSquare, logQAll, queryRow, randomQueries, randomTable } from './util/adaptive.js';
 import { syntheticXmc } from './util/xmcSynthetic.js';
-import { U32, assertClose, randF32 } from './util/kernelCheck.js';
+import { U32, adamRowsInputs, assertClose, randF32 } from './util/kernelCheck.js';
 
 const POP = Array.from({ length: 300 }, (_, i) => (i % 5 === 0 ? 0 : 1 + (i % 3)));
 
@@ -222,12 +222,8 @@ test('adamAllRows: the WebAssembly kernel matches the TS reference, and adamRows
     for (const d of [1, 3, 4, 7, 16, 33, 128]) {
       const n = 40;
       const count = 11;
-      const perm = Int32Array.from({ length: n }, (_, i) => i);
-      rng.shuffle(perm);
-      const ids = perm.slice(0, count).sort();
-      const w = randF32(rng, n * d);
-      const m = randF32(rng, n * d).map((x) => 0.1 * x);
-      const v = randF32(rng, n * d).map((x) => 0.01 * Math.abs(x));
+      const { ids, w, m, v } = adamRowsInputs(rng, n, d, count);
+      const allRows = Int32Array.from({ length: n }, (_, i) => i);
       // equal step counts in runs (as after dense updates) and a few odd ones
       const steps = Int32Array.from({ length: n }, (_, i) => (i % 9 === 4 ? 1 + rng.int(5) : 7));
       const grad = randF32(rng, count * d);
@@ -242,7 +238,7 @@ test('adamAllRows: the WebAssembly kernel matches the TS reference, and adamRows
       ref.adamAllRows(w1, m1, v1, d, n, ids, count, grad, s1, 0.01, 0.9, 0.999, 1e-8);
       // the TS reference equals adamRows over every row with the spread gradient, exactly
       const [w0, m0, v0, s0] = [w.slice(), m.slice(), v.slice(), steps.slice()];
-      ref.adamRows(w0, m0, v0, d, perm.slice().sort(), n, spread, s0, 0.01, 0.9, 0.999, 1e-8);
+      ref.adamRows(w0, m0, v0, d, allRows, n, spread, s0, 0.01, 0.9, 0.999, 1e-8);
       assert.deepEqual([w1, m1, v1, s1], [w0, m0, v0, s0], `ref d=${d}`);
       const [w2, m2, v2, s2] = [put(w), put(m), put(v), put(steps)];
       fast.kernels.adamAllRows(w2, m2, v2, d, n, ids, count, grad, s2, 0.01, 0.9, 0.999, 1e-8);
@@ -252,7 +248,7 @@ test('adamAllRows: the WebAssembly kernel matches the TS reference, and adamRows
       assertClose(w2, w1, (i) => 2 * U32 * Math.abs(w1[i]!) + 16 * U32 * Math.abs(w[i]! - w1[i]!) + 1e-12, `w d=${d}`);
       // the WebAssembly adamRows on the spread gradient gives the same bits
       const [w3, m3, v3, s3] = [put(w), put(m), put(v), put(steps)];
-      fast.kernels.adamRows(w3, m3, v3, d, perm.slice().sort(), n, spread, s3, 0.01, 0.9, 0.999, 1e-8);
+      fast.kernels.adamRows(w3, m3, v3, d, allRows, n, spread, s3, 0.01, 0.9, 0.999, 1e-8);
       assert.deepEqual([w2, m2, v2], [w3, m3, v3], `wasm adamRows d=${d}`);
     }
     // ids out of order or range are refused

@@ -60,3 +60,17 @@ export function assertClose(
     }
   }
 }
+
+/**
+ * Inputs of an Adam row kernel: `count` distinct sorted row ids of `n`, a table `w` and moments
+ * `m` (small) and `v` (non-negative) of `n × d` random values, drawn from `rng` in that order.
+ */
+export function adamRowsInputs(rng: Rng, n: number, d: number, count: number): { ids: Int32Array; w: Float32Array; m: Float32Array; v: Float32Array } {
+  const perm = Int32Array.from({ length: n }, (_, i) => i);
+  rng.shuffle(perm);
+  const ids = perm.slice(0, count).sort();
+  const w = randF32(rng, n * d);
+  const m = randF32(rng, n * d).map((x) => 0.1 * x);
+  const v = randF32(rng, n * d).map((x) => 0.01 * Math.abs(x));
+  return { ids, w, m, v };
+}
