@@ -9,7 +9,7 @@
  * sampler update), draws/s, exact evaluation GFLOP/s (pooled `evaluateAsync`, and up to
  * n·d = 2e8 the synchronous one-thread `evaluate`), peak RSS. A last line per `d` gives
  * step(largest n) / step(smallest n) from the same run. First, `scale.fill` lines give the
- * table fills' values per second on one thread.
+ * table fills' values per second on one thread (`--filter scale.fill`: those lines only).
  *
  * Sizes: `SAMPLEX_SCALE_N` (comma list, default `1e5,1e6,1e7`), `SAMPLEX_SCALE_D` (default
  * `64,128`), `SAMPLEX_SCALE_STEPS` (timed steps, default 5), `SAMPLEX_SCALE_EVAL` (evaluated
@@ -193,10 +193,11 @@ async function fillRates(): Promise<void> {
   }
 }
 
-/** Runs the scale benchmark when `filter` matches `scale` (or is omitted). */
+/** Runs the scale benchmark when `filter` matches `scale` (or is omitted); `scale.fill` runs only the fill rates. */
 export async function run(filter?: string): Promise<void> {
   if (filter && filter !== 'scale' && !filter.startsWith('scale.') && !'scale'.includes(filter)) return;
   await fillRates();
+  if (filter === 'scale.fill') return; // the fill rates alone
   const ns = list(process.env['SAMPLEX_SCALE_N'], [1e5, 1e6, 1e7]);
   const ds = list(process.env['SAMPLEX_SCALE_D'], [64, 128]);
   const steps = list(process.env['SAMPLEX_SCALE_STEPS'], [5])[0]!;

@@ -940,6 +940,39 @@ const NCHUNK: i32 = 1024;
 }
 
 /**
+ * The polar transform of two candidate pairs: `w` holds the words `[uA, vA, uB, vB]` (int32);
+ * returns the float32 values `[uA·fA, vA·fA, uB·fB, vB·fB]`, `f = √(−2·ln s / s)·scale`,
+ * `s = u² + v²`, `u = w·2⁻³¹` (the reference's `lnUnit` for `ln s`, two lanes at a time).
+ */
+@inline function polar2(w: v128, sc: v128): v128 {
+  const one = f64x2.splat(1), two = f64x2.splat(-2), half = f64x2.splat(0.5), sq2 = f64x2.splat(SQRT2);
+  const ln2 = f64x2.splat(LN2), inv = f64x2.splat(TWO_M31);
+  const magic = i64x2.splat(0x4330000000000000), bias = f64x2.splat(4503599627370496.0 + 1023.0);
+  const mantMask = i64x2.splat(0x000fffffffffffff), oneBits = i64x2.splat(0x3ff0000000000000);
+  const c3 = f64x2.splat(1.0 / 3.0), c5 = f64x2.splat(1.0 / 5.0), c7 = f64x2.splat(1.0 / 7.0);
+  const c9 = f64x2.splat(1.0 / 9.0), c11 = f64x2.splat(1.0 / 11.0);
+  const u = f64x2.mul(f64x2.convert_low_i32x4_s(v128.shuffle<i32>(w, w, 0, 2, 0, 2)), inv);
+  const v = f64x2.mul(f64x2.convert_low_i32x4_s(v128.shuffle<i32>(w, w, 1, 3, 1, 3)), inv);
+  const s = f64x2.add(f64x2.mul(u, u), f64x2.mul(v, v));
+  // ln s: s = 2^e·m, m in [√½, √2)
+  const eRaw = i64x2.shr_u(s, 52);
+  let m = v128.or(v128.and(s, mantMask), oneBits);
+  const big = f64x2.gt(m, sq2);
+  m = v128.bitselect(f64x2.mul(m, half), m, big);
+  let e = f64x2.sub(v128.or(eRaw, magic), bias);
+  e = f64x2.add(e, v128.and(big, one));
+  const tt = f64x2.div(f64x2.sub(m, one), f64x2.add(m, one));
+  const t2 = f64x2.mul(tt, tt);
+  const t4 = f64x2.mul(t2, t2);
+  const p = f64x2.add(f64x2.add(c3, f64x2.mul(t2, c5)), f64x2.mul(t4, f64x2.add(f64x2.add(c7, f64x2.mul(t2, c9)), f64x2.mul(t4, c11))));
+  const lnS = f64x2.add(f64x2.mul(e, ln2), f64x2.mul(f64x2.add(tt, tt), f64x2.add(one, f64x2.mul(t2, p))));
+  const f = f64x2.mul(f64x2.sqrt(f64x2.div(f64x2.mul(two, lnS), s)), sc);
+  const ou = f32x4.demote_f64x2_zero(f64x2.mul(u, f));
+  const ov = f32x4.demote_f64x2_zero(f64x2.mul(v, f));
+  return v128.shuffle<f32>(ou, ov, 0, 4, 1, 5);
+}
+
+/**
  * Positions `start … start+len−1` (`start` a multiple of 1024) of the normal stream of `seed`
  * (4 words at `seed`, not changed) times `scale`, into `len` floats at `out`. The stream is
  * cut in chunks of 1024 values; chunk `j` runs xoshiro128** from the words
@@ -947,16 +980,16 @@ const NCHUNK: i32 = 1024;
  * pairs `u, v` uniform in [−1, 1) (Marsaglia's polar method): a pair with `0 < s = u²+v² < 1`
  * gives `u·f, v·f`, `f = √(−2·ln s / s)·scale` rounded to float32, the first pair before the
  * second; values past the end of a chunk are dropped. Chunks make any split of a fill give the
- * same values; the two candidates of a group run in the two lanes of an f64x2.
+ * same values.
+ *
+ * Two passes per chunk: the first runs the generator and the acceptance test and writes the
+ * words of the accepted pairs in place of their outputs (a pair's two words take the bytes of
+ * its two floats); the second turns them into values, two pairs per step, with no branch and no
+ * dependence between steps (so the divisions and square roots of consecutive steps overlap).
  */
 export function fillNormal(out: usize, len: i32, seed: usize, scale: f64, start: i32): void {
   const k0 = load<i32>(seed), k1 = load<i32>(seed, 4), k2 = load<i32>(seed, 8), k3 = load<i32>(seed, 12);
-  const one = f64x2.splat(1), two = f64x2.splat(-2), half = f64x2.splat(0.5), sq2 = f64x2.splat(SQRT2);
-  const ln2 = f64x2.splat(LN2), sc = f64x2.splat(scale);
-  const magic = i64x2.splat(0x4330000000000000), bias = f64x2.splat(4503599627370496.0 + 1023.0);
-  const mantMask = i64x2.splat(0x000fffffffffffff), oneBits = i64x2.splat(0x3ff0000000000000);
-  const c3 = f64x2.splat(1.0 / 3.0), c5 = f64x2.splat(1.0 / 5.0), c7 = f64x2.splat(1.0 / 7.0);
-  const c9 = f64x2.splat(1.0 / 9.0), c11 = f64x2.splat(1.0 / 11.0), inv = f64x2.splat(TWO_M31);
+  const sc = f64x2.splat(scale);
   for (let c0 = 0; c0 < len; c0 += NCHUNK) {
     const j = (start + c0) / NCHUNK + 1;
     let s0 = fmix32(k0 ^ (j * <i32>0x9e3779b9)), s1 = fmix32(k1 ^ (j * <i32>0x85ebca6b));
@@ -964,9 +997,10 @@ export function fillNormal(out: usize, len: i32, seed: usize, scale: f64, start:
     if ((s0 | s1 | s2 | s3) == 0) s0 = 1;
     const cl = min(NCHUNK, len - c0);
     const o = out + (<usize>c0 << 2);
-    let i = 0;
-    while (i < cl) {
-      // four words: candidates A = (w0, w1), B = (w2, w3)
+    // pass 1: accepted pairs' words; a pair past the last whole one (odd `cl`) stays in (lu, lv)
+    const np = (cl + 1) >> 1, nfull = cl >> 1;
+    let cnt = 0, lu = 0, lv = 0;
+    while (cnt < np) {
       let r = rotl<i32>(s1 * 5, 7) * 9; let t = s1 << 9;
       s2 ^= s0; s3 ^= s1; s1 ^= s2; s0 ^= s3; s2 ^= t; s3 = rotl<i32>(s3, 11);
       const w0 = r;
@@ -979,47 +1013,41 @@ export function fillNormal(out: usize, len: i32, seed: usize, scale: f64, start:
       r = rotl<i32>(s1 * 5, 7) * 9; t = s1 << 9;
       s2 ^= s0; s3 ^= s1; s1 ^= s2; s0 ^= s3; s2 ^= t; s3 = rotl<i32>(s3, 11);
       const w3 = r;
-      const u = f64x2.mul(f64x2.convert_low_i32x4_s(i32x4(w0, w2, 0, 0)), inv);
-      const v = f64x2.mul(f64x2.convert_low_i32x4_s(i32x4(w1, w3, 0, 0)), inv);
-      const s = f64x2.add(f64x2.mul(u, u), f64x2.mul(v, v));
-      const okA = f64x2.extract_lane(s, 0) < 1 && f64x2.extract_lane(s, 0) != 0;
-      const okB = f64x2.extract_lane(s, 1) < 1 && f64x2.extract_lane(s, 1) != 0;
-      // ln s: s = 2^e·m, m in [√½, √2)
-      const bits = s;
-      const eRaw = i64x2.shr_u(bits, 52);
-      let m = v128.or(v128.and(bits, mantMask), oneBits);
-      const big = f64x2.gt(m, sq2);
-      m = v128.bitselect(f64x2.mul(m, half), m, big);
-      let e = f64x2.sub(v128.or(eRaw, magic), bias);
-      e = f64x2.add(e, v128.and(big, one));
-      const tt = f64x2.div(f64x2.sub(m, one), f64x2.add(m, one));
-      const t2 = f64x2.mul(tt, tt);
-      const t4 = f64x2.mul(t2, t2);
-      const p = f64x2.add(f64x2.add(c3, f64x2.mul(t2, c5)), f64x2.mul(t4, f64x2.add(f64x2.add(c7, f64x2.mul(t2, c9)), f64x2.mul(t4, c11))));
-      const lnS = f64x2.add(f64x2.mul(e, ln2), f64x2.mul(f64x2.add(tt, tt), f64x2.add(one, f64x2.mul(t2, p))));
-      const f = f64x2.mul(f64x2.sqrt(f64x2.div(f64x2.mul(two, lnS), s)), sc);
-      const ou = f32x4.demote_f64x2_zero(f64x2.mul(u, f));
-      const ov = f32x4.demote_f64x2_zero(f64x2.mul(v, f));
-      const pairs = v128.shuffle<f32>(ou, ov, 0, 4, 1, 5); // [uA, vA, uB, vB]
-      if (i + 4 <= cl) {
-        const q = o + (<usize>i << 2);
-        v128.store64_lane(q, pairs, 0);
-        const adv = select<i32>(2, 0, okA);
-        v128.store64_lane(q + (<usize>adv << 2), pairs, 1);
-        i += adv + select<i32>(2, 0, okB);
-        continue;
+      const uA = <f64>w0 * TWO_M31, vA = <f64>w1 * TWO_M31;
+      const sA = uA * uA + vA * vA;
+      const uB = <f64>w2 * TWO_M31, vB = <f64>w3 * TWO_M31;
+      const sB = uB * uB + vB * vB;
+      if (cnt < nfull) {
+        const q = o + (<usize>cnt << 3);
+        store<i32>(q, w0);
+        store<i32>(q, w1, 4);
+      } else {
+        lu = w0;
+        lv = w1;
       }
-      if (okA) {
-        store<f32>(o + (<usize>i << 2), f32x4.extract_lane(pairs, 0));
-        if (i + 1 < cl) store<f32>(o + (<usize>i << 2), f32x4.extract_lane(pairs, 1), 4);
-        i += 2;
+      cnt += <i32>(sA < 1 && sA != 0);
+      if (cnt >= np) break;
+      if (cnt < nfull) {
+        const q = o + (<usize>cnt << 3);
+        store<i32>(q, w2);
+        store<i32>(q, w3, 4);
+      } else {
+        lu = w2;
+        lv = w3;
       }
-      if (okB && i < cl) {
-        store<f32>(o + (<usize>i << 2), f32x4.extract_lane(pairs, 2));
-        if (i + 1 < cl) store<f32>(o + (<usize>i << 2), f32x4.extract_lane(pairs, 3), 4);
-        i += 2;
-      }
+      cnt += <i32>(sB < 1 && sB != 0);
     }
+    // pass 2: values, two pairs (four floats) per step
+    let k = 0;
+    for (; k + 2 <= nfull; k += 2) {
+      const q = o + (<usize>k << 3);
+      v128.store(q, polar2(v128.load(q), sc));
+    }
+    if (k < nfull) {
+      const q = o + (<usize>k << 3);
+      v128.store64_lane(q, polar2(v128.load64_splat(q), sc), 0);
+    }
+    if (cl & 1) store<f32>(o + (<usize>(cl - 1) << 2), f32x4.extract_lane(polar2(i32x4(lu, lv, lu, lv), sc), 0));
   }
 }
 
