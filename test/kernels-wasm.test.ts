@@ -95,6 +95,53 @@ function checkGather(k: KernelSet, place: Place, rng: Rng, rows: number, n: numb
   }, `gatherDot ${rows}x${m}x${d} shared=${shared}`);
 }
 
+/**
+ * `bucketDots` over random groups (empty ones included) against the reference within the dot
+ * tolerance, and bit for bit against the same kernel set's `gatherDot` (shared) group by group.
+ */
+function checkBucketDots(k: KernelSet, place: Place, rng: Rng, n: number, d: number): void {
+  const B = 1 + rng.int(9);
+  const q = randF32(rng, B * d);
+  const c = randF32(rng, n * d);
+  const groups = 1 + rng.int(6);
+  const idsLen = 3 + rng.int(40);
+  const ids = randIds(rng, idsLen, n);
+  const gOff = new Int32Array(groups + 1);
+  const gA = new Int32Array(groups);
+  const gSize = new Int32Array(groups);
+  const rowList: number[] = [];
+  let total = 0;
+  for (let g = 0; g < groups; g++) {
+    const cnt = rng.int(4); // 0 .. 3 query rows (0: an empty group)
+    for (let t = 0; t < cnt; t++) rowList.push(rng.int(B));
+    gOff[g + 1] = rowList.length;
+    gA[g] = rng.int(idsLen);
+    gSize[g] = rng.int(idsLen - gA[g]! + 1); // may be 0
+    total += cnt * gSize[g]!;
+  }
+  const qRows = Int32Array.from(rowList);
+  const want = new Float32Array(total);
+  ref.bucketDots(q, d, c, ids, groups, qRows, gOff, gA, gSize, want);
+  const got = place(new Float32Array(total).fill(NaN));
+  k.bucketDots(place(q), d, place(c), place(ids), groups, qRows, gOff, gA, gSize, got);
+  let o = 0;
+  for (let g = 0; g < groups; g++) {
+    const rows = gOff[g + 1]! - gOff[g]!;
+    const m = gSize[g]!;
+    if (rows === 0 || m === 0) continue;
+    const a = new Float32Array(rows * d);
+    for (let t = 0; t < rows; t++) a.set(q.subarray(qRows[gOff[g]! + t]! * d, qRows[gOff[g]! + t]! * d + d), t * d);
+    const byGather = new Float32Array(rows * m);
+    k.gatherDot(a, rows, c, d, ids.subarray(gA[g]!, gA[g]! + m), m, true, byGather);
+    assert.deepEqual(new Float32Array(got.subarray(o, o + rows * m)), byGather, `bucketDots group ${g} = gatherDot, bit for bit (n=${n}, d=${d})`);
+    for (let e = 0; e < rows * m; e++) {
+      const tol = dotTol(q, qRows[gOff[g]! + Math.floor(e / m)]! * d, c, ids[gA[g]! + (e % m)]! * d, d);
+      assert.ok(Math.abs(got[o + e]! - want[o + e]!) <= tol, `bucketDots group ${g} entry ${e}: ${got[o + e]} vs ${want[o + e]} (n=${n}, d=${d})`);
+    }
+    o += rows * m;
+  }
+}
+
 function checkAccum(k: KernelSet, place: Place, rng: Rng, rows: number, n: number, d: number): void {
   const cStart = rng.int(3);
   const g = randF32(rng, rows * n);
@@ -279,7 +326,7 @@ for (const path of paths) {
 
     for (const inArena of [false, true]) {
       const mode = inArena ? 'arrays in wasm memory' : 'staged plain arrays';
-      test(`matmulNT and gatherDot, ${mode}`, () => {
+      test(`matmulNT, gatherDot and bucketDots, ${mode}`, () => {
         const rng = Rng.fromSeed(101, inArena ? 1 : 0);
         const place = placer(fk, inArena);
         for (const [rows, n, d] of SHAPES) {
@@ -287,6 +334,7 @@ for (const path of paths) {
           checkMatmul(fk.kernels, place, rng, rows, n, d, true);
           checkGather(fk.kernels, place, rng, rows, n, d, false);
           checkGather(fk.kernels, place, rng, rows, n, d, true);
+          checkBucketDots(fk.kernels, place, rng, n, d);
         }
       });
       test(`dense and sparse gradient accumulation, ${mode}`, () => {
@@ -438,6 +486,11 @@ for (const path of paths) {
       const c = new Float32Array(10 * 8);
       assert.throws(() => fk.kernels.gatherDot(a, 4, c, 8, Int32Array.of(0, 10), 2, true, new Float32Array(8)), LabelRangeError);
       assert.throws(() => fk.kernels.gatherDot(a, 4, c, 8, Int32Array.of(0, -1), 2, true, new Float32Array(8)), LabelRangeError);
+      const one = Int32Array.of(0, 1);
+      assert.throws(() => fk.kernels.bucketDots(a, 8, c, Int32Array.of(0, 10), 1, Int32Array.of(0), one, Int32Array.of(0), Int32Array.of(2), new Float32Array(2)), LabelRangeError);
+      assert.throws(() => fk.kernels.bucketDots(a, 8, c, Int32Array.of(0, 1), 1, Int32Array.of(4), one, Int32Array.of(0), Int32Array.of(2), new Float32Array(2)), LabelRangeError);
+      assert.throws(() => fk.kernels.bucketDots(a, 8, c, Int32Array.of(0, 1), 1, Int32Array.of(0), one, Int32Array.of(1), Int32Array.of(2), new Float32Array(2)), ShapeError);
+      assert.throws(() => fk.kernels.bucketDots(a, 8, c, Int32Array.of(0, 1), 1, Int32Array.of(0), one, Int32Array.of(0), Int32Array.of(2), new Float32Array(1)), ShapeError);
       const big = new Float32Array(16 * 32);
       assert.throws(() => fk.kernels.matmulNT(big, 16, new Float32Array(10 * 32), 0, 10, 32, new Float32Array(159)), ShapeError);
       assert.throws(() => fk.kernels.matmulNT(big, 16, new Float32Array(10 * 32), 1, 10, 32, new Float32Array(160)), ShapeError);

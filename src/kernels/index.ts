@@ -15,6 +15,7 @@ export const tsKernels: KernelSet = {
   name: 'ts',
   matmulNT: ref.matmulNT,
   gatherDot: ref.gatherDot,
+  bucketDots: ref.bucketDots,
   accumGradQueries: ref.accumGradQueries,
   accumGradClasses: ref.accumGradClasses,
   gatherAccumGradQueries: ref.gatherAccumGradQueries,

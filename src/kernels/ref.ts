@@ -65,6 +65,35 @@ export function gatherDot(
 }
 
 /**
+ * Dots of query rows with bucket rows, group by group: group `g` pairs the rows
+ * `qRows[gOff[g] .. gOff[g+1])` of `q` (`d` columns) with the rows `ids[gA[g] .. gA[g] +
+ * gSize[g])` of `c`; its `cnt × size` dots go to `out` row-major, each group's block right after
+ * the previous one's. A group's values are those of `gatherDot` (`shared`) on its query rows.
+ */
+export function bucketDots(
+  q: Float32Array,
+  d: number,
+  c: Float32Array,
+  ids: Int32Array,
+  groups: number,
+  qRows: Int32Array,
+  gOff: Int32Array,
+  gA: Int32Array,
+  gSize: Int32Array,
+  out: Float32Array,
+): void {
+  let o = 0;
+  for (let g = 0; g < groups; g++) {
+    const a = gA[g]!;
+    const m = gSize[g]!;
+    for (let k = gOff[g]!; k < gOff[g + 1]!; k++) {
+      const qo = qRows[k]! * d;
+      for (let j = 0; j < m; j++) out[o++] = dot(q, qo, c, ids[a + j]! * d, d);
+    }
+  }
+}
+
+/**
  * Accumulates `outH[i,:] += Σ_j g[i*cRows + j] · c[cStart + j, :]` (gradient w.r.t. the
  * queries of a block of logits).
  */

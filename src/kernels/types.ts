@@ -10,6 +10,8 @@ export interface KernelSet {
   name: string;
   matmulNT: typeof ref.matmulNT;
   gatherDot: typeof ref.gatherDot;
+  /** Dots of groups of query rows with groups of class rows (a bucket's rows against the queries that need them). */
+  bucketDots: typeof ref.bucketDots;
   accumGradQueries: typeof ref.accumGradQueries;
   accumGradClasses: typeof ref.accumGradClasses;
   /** Query gradient of gathered logits (per-query or shared ids). */

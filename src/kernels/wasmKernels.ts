@@ -15,6 +15,9 @@ import * as ref from './ref.js';
 export interface KernelExports {
   matmulNT(a: number, aRows: number, c: number, cRows: number, d: number, out: number, ldo: number): void;
   gatherDot(a: number, rows: number, c: number, d: number, ids: number, m: number, shared: number, out: number): void;
+  bucketDots(
+    q: number, d: number, c: number, ids: number, groups: number, qRows: number, gOff: number, gA: number, gSize: number, out: number,
+  ): void;
   accumRows(out: number, R: number, g: number, gsR: number, gsS: number, x: number, S: number, d: number): void;
   gatherAccumRows(out: number, rows: number, g: number, c: number, d: number, ids: number, m: number, shared: number): void;
   scatterAddRows(out: number, g: number, rows: number, h: number, d: number, slots: number, m: number, shared: number): void;
@@ -176,7 +179,7 @@ export function makeWasmKernelSet(name: string, ex: KernelExports, arena: WasmAr
       }
     });
   };
-  return {
+  const set: KernelSet = {
     name,
     matmulNT(a, aRows, c, cStart, cRows, d, out) {
       if (aRows <= 0 || cRows <= 0) return;
@@ -201,6 +204,52 @@ export function makeWasmKernelSet(name: string, ex: KernelExports, arena: WasmAr
         const g = gatherRows(f, arena, c, d, ids, rows, m, shared);
         const po = f.ptr(out, 0, rows * m, 'out', 'out');
         ex.gatherDot(pa, rows, g.c, d, g.ids, m, shared ? 1 : 0, po);
+      });
+    },
+    bucketDots(q, d, c, ids, groups, qRows, gOff, gA, gSize, out) {
+      if (groups <= 0) return;
+      if (gOff.length < groups + 1 || gA.length < groups || gSize.length < groups) {
+        throw new ShapeError(`bucketDots: gOff needs ${groups + 1} entries and gA, gSize ${groups} (got ${gOff.length}, ${gA.length}, ${gSize.length})`);
+      }
+      if (d === 0) return ref.bucketDots(q, d, c, ids, groups, qRows, gOff, gA, gSize, out);
+      const nq = Math.floor(q.length / Math.max(1, d));
+      const nc = Math.floor(c.length / Math.max(1, d));
+      let total = 0;
+      for (let g = 0; g < groups; g++) {
+        const a = gA[g]!;
+        const m = gSize[g]!;
+        const r0 = gOff[g]!;
+        const r1 = gOff[g + 1]!;
+        if (!(a >= 0 && m >= 0 && a + m <= ids.length)) throw new ShapeError(`bucketDots: group ${g} takes ids [${a}, ${a + m}) of ${ids.length}`);
+        if (!(r0 >= 0 && r1 >= r0 && r1 <= qRows.length)) throw new ShapeError(`bucketDots: group ${g} takes query rows [${r0}, ${r1}) of ${qRows.length}`);
+        checkIds(ids.subarray(a, a + m), m, nc, 'ids');
+        checkIds(qRows.subarray(r0, r1), r1 - r0, nq, 'qRows');
+        total += (r1 - r0) * m;
+      }
+      if (total > out.length) throw new ShapeError(`out has length ${out.length}, but the call needs ${total} elements`);
+      if (!arena.owns(c)) {
+        // a table outside kernel memory: one staged gatherDot per group (the same values)
+        let qs = new Float32Array(0);
+        let o = 0;
+        for (let g = 0; g < groups; g++) {
+          const a = gA[g]!;
+          const m = gSize[g]!;
+          const r0 = gOff[g]!;
+          const rows = gOff[g + 1]! - r0;
+          if (rows === 0 || m === 0) continue;
+          if (qs.length < rows * d) qs = new Float32Array(Math.max(rows * d, 2 * qs.length));
+          for (let k = 0; k < rows; k++) qs.set(q.subarray(qRows[r0 + k]! * d, qRows[r0 + k]! * d + d), k * d);
+          set.gatherDot(qs, rows, c, d, ids.subarray(a, a + m), m, true, out.subarray(o, o + rows * m));
+          o += rows * m;
+        }
+        return;
+      }
+      staged(arena, (f) => {
+        ex.bucketDots(
+          f.ptr(q, 0, nq * d, 'in', 'q'), d, c.byteOffset, f.ptr(ids, 0, ids.length, 'in', 'ids'), groups,
+          f.ptr(qRows, 0, qRows.length, 'in', 'qRows'), f.ptr(gOff, 0, groups + 1, 'in', 'gOff'), f.ptr(gA, 0, groups, 'in', 'gA'),
+          f.ptr(gSize, 0, groups, 'in', 'gSize'), f.ptr(out, 0, total, 'out', 'out'),
+        );
       });
     },
     accumGradQueries(g, rows, c, cStart, cRows, d, outH) {
@@ -421,4 +470,5 @@ export function makeWasmKernelSet(name: string, ex: KernelExports, arena: WasmAr
       });
     },
   };
+  return set;
 }

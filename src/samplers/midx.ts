@@ -1435,7 +1435,11 @@ class SoftmaxPrefetch {
   private entries = 0;
   private dots = new Float32Array(0);
   private keys = new Float64Array(0);
-  private q = new Float32Array(0);
+  /** Per pair in bucket order, its query row; per group (bucket), its first pair, CSR start and size. */
+  private qRows = new Int32Array(0);
+  private gOff = new Int32Array(1);
+  private gA = new Int32Array(0);
+  private gSize = new Int32Array(0);
   private stamp = 0;
 
   constructor(ix: MidxInternals, dist: MidxRow) {
@@ -1510,36 +1514,49 @@ class SoftmaxPrefetch {
     return r;
   }
 
-  /** Computes the listed logits: one `kernels.gatherDot` per bucket over the chunk's rows that listed it. */
+  /**
+   * Computes the listed logits in one `kernels.bucketDots` call: the pairs grouped by bucket,
+   * each bucket's class rows against the chunk's rows that listed it (the values of one
+   * `kernels.gatherDot` per bucket).
+   */
   score(queries: Matrix): void {
     const ix = this.ix;
-    const d = ix.d;
     const P = this.pairs;
     if (this.dots.length < this.entries) this.dots = new Float32Array(Math.max(this.entries, 2 * this.dots.length));
-    if (this.keys.length < P) this.keys = new Float64Array(Math.max(P, 2 * this.keys.length));
+    if (this.keys.length < P) {
+      const len = Math.max(P, 2 * this.keys.length);
+      this.keys = new Float64Array(len);
+      this.qRows = new Int32Array(len);
+      this.gOff = new Int32Array(len + 1);
+      this.gA = new Int32Array(len);
+      this.gSize = new Int32Array(len);
+    }
     // pairs ordered by bucket (then by row): key = bucket·2^26 + pair (exact in float64)
     const keys = this.keys.subarray(0, P);
     for (let p = 0; p < P; p++) keys[p] = this.pairB[p]! * 67108864 + p;
     keys.sort();
+    const { qRows, gOff, gA, gSize } = this;
     let at = 0;
+    let groups = 0;
     for (let g = 0; g < P;) {
       const b = Math.floor(keys[g]! / 67108864);
       let e = g + 1;
       while (e < P && Math.floor(keys[e]! / 67108864) === b) e++;
-      const cnt = e - g;
-      if (this.q.length < cnt * d) this.q = new Float32Array(Math.max(cnt * d, 2 * this.q.length));
-      for (let k = 0; k < cnt; k++) {
-        const p = keys[g + k]! - b * 67108864;
-        const qr = this.r0 + this.pairRow[p]!;
-        this.q.set(queries.data.subarray(qr * d, qr * d + d), k * d);
-      }
       const a = ix.bucketOff[b]!;
       const size = ix.bucketOff[b + 1]! - a;
-      kernels.gatherDot(this.q, cnt, ix.table!.weights, d, ix.bucketIds.subarray(a, a + size), size, true, this.dots.subarray(at, at + cnt * size));
-      for (let k = 0; k < cnt; k++) this.pairAt[keys[g + k]! - b * 67108864] = at + k * size;
-      at += cnt * size;
+      gOff[groups] = g;
+      gA[groups] = a;
+      gSize[groups++] = size;
+      for (let k = g; k < e; k++) {
+        const p = keys[k]! - b * 67108864;
+        qRows[k] = this.r0 + this.pairRow[p]!;
+        this.pairAt[p] = at;
+        at += size;
+      }
       g = e;
     }
+    gOff[groups] = P;
+    kernels.bucketDots(queries.data, ix.d, ix.table!.weights, ix.bucketIds, groups, qRows, gOff, gA, gSize, this.dots);
   }
 
   /** Hands row `r`'s prefetched buckets to the row distribution (after its `setQuery…`). */

@@ -180,6 +180,49 @@ export function matmulNT(a: usize, aRows: i32, c: usize, cRows: i32, d: i32, out
 }
 
 /**
+ * Dots of query rows with bucket rows, bucket by bucket: group `g` takes the query rows
+ * `qRows[gOff[g] .. gOff[g+1])` of `q` (`d` floats each) and the class rows
+ * `ids[gA[g] .. gA[g] + gSize[g])` of `c`, and writes their `cnt × size` dots (row-major) at
+ * `out`, groups one after another (one call for all the buckets a batch of queries touches).
+ * Every dot is that of `gatherDot` with `shared` (same micro-kernel, same order of operations),
+ * bit for bit.
+ */
+export function bucketDots(
+  q: usize, d: i32, c: usize, ids: usize, groups: i32, qRows: usize, gOff: usize, gA: usize, gSize: usize, out: usize,
+): void {
+  const rowB = <usize>d << 2;
+  const d4 = <usize>(d & ~3) << 2;
+  const rem = d & 3;
+  const mask = tailMask(rem);
+  const hasTail = rem != 0;
+  let o = out;
+  for (let g = 0; g < groups; g++) {
+    const r0 = load<i32>(gOff + (<usize>g << 2));
+    const rows = load<i32>(gOff + (<usize>g << 2), 4) - r0;
+    const a = load<i32>(gA + (<usize>g << 2));
+    const m = load<i32>(gSize + (<usize>g << 2));
+    if (rows <= 0 || m <= 0) continue;
+    const ip = ids + (<usize>a << 2);
+    const ldoB = <usize>m << 2;
+    const rp = qRows + (<usize>r0 << 2);
+    for (let j = 0; j < m; j += 4) {
+      const nc = min(4, m - j);
+      const c0 = c + <usize>load<i32>(ip + (<usize>j << 2)) * rowB;
+      const c1 = nc > 1 ? c + <usize>load<i32>(ip + (<usize>j << 2), 4) * rowB : c0;
+      const c2 = nc > 2 ? c + <usize>load<i32>(ip + (<usize>j << 2), 8) * rowB : c0;
+      const c3 = nc > 3 ? c + <usize>load<i32>(ip + (<usize>j << 2), 12) * rowB : c0;
+      for (let i = 0; i < rows; i += 2) {
+        const nr = min(2, rows - i);
+        const a0 = q + <usize>load<i32>(rp + (<usize>i << 2)) * rowB;
+        const a1 = nr > 1 ? q + <usize>load<i32>(rp + (<usize>i << 2), 4) * rowB : a0;
+        mk2x4(a0, a1, c0, c1, c2, c3, d4, mask, hasTail, o + <usize>i * ldoB + (<usize>j << 2), ldoB, nr, nc);
+      }
+    }
+    o += <usize>rows * ldoB;
+  }
+}
+
+/**
  * `out[i*m + j] = a[i,:]·c[ids[r*m + j],:]` with `r = i`, or `r = 0` when `shared != 0`.
  */
 export function gatherDot(a: usize, rows: i32, c: usize, d: i32, ids: usize, m: i32, shared: i32, out: usize): void {
