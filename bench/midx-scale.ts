@@ -7,7 +7,9 @@
  *   table init time and the peak RSS;
  * - `midxscale.softmaxVsUniform`: per-batch cost (B = 256, m = 100, K = 64, n = 10^6, d = 128) of the
  *   `softmax` and `uniform` last stages, with the table in kernel memory (`tableInKernelMemory`)
- *   and in JS memory, and their ratio;
+ *   and in JS memory, and their ratio; with the softmax stage's work per batch (pairs, dots,
+ *   GFLOP, the class rows its buckets hold) and the CPU time of only reading those rows once
+ *   (`rowReadCpuMs`, one thread), the floor of any one-thread implementation;
  * - `midxscale.draws`: draws per second of `pq` / `uniform` (B = 256, m = 100) with 1 and 2
  *   threads (the `threads` option) at n = 10^6, d = 64, K = 16 and n = 10^5, d = 128, K = 64;
  * - `midxscale.refresh`: one step's `update(ids)` of the B·(m+1) rows a step of B = 256, m = 100
@@ -111,6 +113,67 @@ function perBatch(s: MidxSampler, q: Matrix, reps: number): { ms: number; cpuMs:
   return time(() => void s.sample({ m: M, rng: Rng.fromSeed(seed++), queries: q }), reps);
 }
 
+/**
+ * The work of one softmax-stage batch (`seed` 1 of {@link perBatch}): the (query, bucket) pairs,
+ * the dots (each pair scores every class of its bucket), the class rows the touched buckets hold
+ * (each read at least once per batch), and the least time of reading one word of every cache
+ * line of those rows, bucket by bucket in CSR order (what the dots cannot go below on one thread).
+ */
+function softmaxWork(s: MidxSampler, t: ClassTable, q: Matrix): Record<string, number> {
+  const n = t.n;
+  const d = t.d;
+  const K = 64;
+  const draws = s.sample({ m: M, rng: Rng.fromSeed(1), queries: q });
+  const bucketOf = new Int32Array(n);
+  const size = new Int32Array(K * K);
+  for (let i = 0; i < n; i++) {
+    const [k1, k2] = s.codesOf(i);
+    bucketOf[i] = k1 * K + k2;
+    size[k1 * K + k2]!++;
+  }
+  const off = new Int32Array(K * K + 1);
+  for (let b = 0; b < K * K; b++) off[b + 1] = off[b]! + size[b]!;
+  const pos = off.slice(0, K * K);
+  const rowsOf = new Int32Array(n);
+  for (let i = 0; i < n; i++) rowsOf[pos[bucketOf[i]!]!++] = i;
+  const touched = new Uint8Array(K * K);
+  const seen = new Int32Array(K * K).fill(-1);
+  let pairs = 0;
+  let dots = 0;
+  for (let r = 0; r < B; r++) {
+    for (let j = 0; j < M; j++) {
+      const b = bucketOf[draws.ids[r * M + j]!]!;
+      if (seen[b] === r) continue;
+      seen[b] = r;
+      touched[b] = 1;
+      pairs++;
+      dots += size[b]!;
+    }
+  }
+  let rows = 0;
+  for (let b = 0; b < K * K; b++) if (touched[b]) rows += size[b]!;
+  const w = new Int32Array(t.weights.buffer, t.weights.byteOffset, n * d);
+  const step = 16; // one word per 64-byte line
+  let readMs = Infinity;
+  let acc = 0;
+  for (let rep = 0; rep < 3; rep++) {
+    const c0 = cpuMs();
+    for (let b = 0; b < K * K; b++) {
+      if (!touched[b]) continue;
+      for (let p = off[b]!; p < off[b + 1]!; p++) {
+        const o = rowsOf[p]! * d;
+        for (let k = 0; k < d; k += step) acc ^= w[o + k]!;
+      }
+    }
+    readMs = Math.min(readMs, cpuMs() - c0);
+  }
+  if (acc === 0x7fffffff) console.log(''); // keeps the reads
+  return {
+    pairs, dotsPerBatch: dots, gflopPerBatch: round((2 * dots * d) / 1e9, 2), touchedRows: rows,
+    touchedMB: Math.round((rows * d * 4) / 2 ** 20), rowReadCpuMs: round(readMs),
+  };
+}
+
 function benchSoftmax(fast: FastKernels, table: ClassTable): void {
   const n = table.n;
   const d = table.d;
@@ -118,10 +181,12 @@ function benchSoftmax(fast: FastKernels, table: ClassTable): void {
   const placed = { kernelMemory: tableInKernelMemory(fast, table), jsMemory: table };
   for (const [where, t] of Object.entries(placed)) {
     const res: Partial<Record<MidxStage, { ms: number; cpuMs: number }>> = {};
+    let work: Record<string, number> = {};
     for (const stage of ['uniform', 'softmax'] as MidxStage[]) {
       const s = new MidxSampler({ codewords: 64, stage });
       s.build(t);
       res[stage] = perBatch(s, q, stage === 'softmax' ? 5 : 15);
+      if (stage === 'softmax') work = softmaxWork(s, t, q);
     }
     const u = res.uniform!;
     const sm = res.softmax!;
@@ -129,6 +194,7 @@ function benchSoftmax(fast: FastKernels, table: ClassTable): void {
       bench: 'midxscale.softmaxVsUniform', n, d, B, m: M, K: 64, codebook: 'rq', table: where, kernels: fast.kernels.name,
       uniformMs: round(u.ms), softmaxMs: round(sm.ms), ratio: round(sm.ms / u.ms), uniformCpuMs: round(u.cpuMs), softmaxCpuMs: round(sm.cpuMs),
       cpuRatio: round(sm.cpuMs / u.cpuMs), goal: '<= 3', met: sm.ms / u.ms <= 3,
+      ...work, dotsGflopsPerCpuS: round(work['gflopPerBatch']! / (sm.cpuMs / 1000)), rowReadVsUniform: round(work['rowReadCpuMs']! / u.cpuMs),
     });
     if (t !== table) fast.free(t.weights), t.bias && fast.free(t.bias);
   }

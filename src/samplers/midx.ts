@@ -383,8 +383,8 @@ export class MidxSampler extends SamplerBase {
    * `'softmax'` stage the rows go in chunks: a first pass replays each row's bucket draws with a
    * copy of its generator (the bucket draws do not depend on the logits) and lists the buckets
    * the row will need (drawn, scored or excluded ids'); the exact logits of each listed bucket are
-   * then computed for all the chunk's rows that need it in one `kernels.gatherDot` call (each
-   * class row is read once per chunk instead of once per row), and handed to each row's
+   * then computed for all the chunk's rows that need it, all buckets in one `kernels.bucketDots`
+   * call (each class row is read once per chunk instead of once per row), and handed to each row's
    * distribution before it draws. Each logit is the same float32 dot product a row would compute
    * alone, so the draws and `log q` are those of the row-by-row path, bit for bit; a bucket the
    * replay did not foresee (extra rounds of unique or excluded draws) is computed when needed.
