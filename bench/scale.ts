@@ -13,14 +13,15 @@
  *
  * Sizes: `SAMPLEX_SCALE_N` (comma list, default `1e5,1e6,1e7`), `SAMPLEX_SCALE_D` (default
  * `64,128`), `SAMPLEX_SCALE_STEPS` (timed steps, default 5), `SAMPLEX_SCALE_EVAL` (evaluated
- * queries, default 256).
+ * queries, default 256), `SAMPLEX_SCALE_LAYOUT` (see {@link layoutFor}), `SAMPLEX_SCALE_SHARDS` (at least
+ * this many shards in the sharded layout, default 1).
  * @module
  */
 import { performance } from 'node:perf_hooks';
 import { emit, runInChild, sendToParent } from './util.js';
 import {
-  ClassTable, createOptimizer, createSampler, initFastKernels, matrix, OutputLayer, Rng, singleLabels, tableInKernelMemory,
-  type Labels, type Matrix,
+  ClassTable, createOptimizer, createSampler, initFastKernels, matrix, OutputLayer, Rng, ShardedClassTable, ShardedSampler,
+  shardedTableInKernelMemory, singleLabels, tableInKernelMemory, type Labels, type Matrix,
 } from '../src/index.js';
 
 const FLAG = '--samplex-scale-child';
@@ -33,6 +34,27 @@ const M = 100;
 /** Table + Adam moments that still fit one 4 GiB wasm memory with room for staging. */
 const ARENA_LIMIT = 3.5 * 2 ** 30;
 
+/** Where the table and the Adam state live. */
+type Layout = 'kernel memory' | 'sharded kernel memory' | 'js memory';
+
+/** Bytes of the table, the Adam moments and the step counts. */
+const stateBytes = (n: number, d: number): number => 3 * n * d * 4 + 2 * n * 4;
+
+/**
+ * The layout of a run: `SAMPLEX_SCALE_LAYOUT` = `auto` (default: one kernel memory when the table
+ * and its Adam state fit one, else one kernel memory per shard), `kernel`, `sharded` or `js`
+ * (one table in JS memory, its touched rows staged per call).
+ */
+function layoutFor(n: number, d: number, wasm: boolean): Layout {
+  const want = process.env['SAMPLEX_SCALE_LAYOUT'] ?? 'auto';
+  if (!['auto', 'kernel', 'sharded', 'js'].includes(want)) throw new Error(`SAMPLEX_SCALE_LAYOUT must be auto, kernel, sharded or js; got ${want}`);
+  if (!wasm || want === 'js') return 'js memory';
+  const fits = stateBytes(n, d) <= ARENA_LIMIT;
+  if (want === 'kernel' && !fits) throw new Error(`SAMPLEX_SCALE_LAYOUT=kernel: ${n} x ${d} with Adam does not fit one kernel memory; use auto or sharded`);
+  if (want === 'sharded' || (want === 'auto' && !fits)) return 'sharded kernel memory';
+  return 'kernel memory';
+}
+
 function list(env: string | undefined, dflt: number[]): number[] {
   if (!env) return dflt;
   return env.split(',').map((s) => Math.round(Number(s.trim()))).filter((x) => x > 0);
@@ -42,7 +64,8 @@ interface ScaleRecord {
   n: number;
   d: number;
   kernels: string;
-  tableIn: 'kernel memory' | 'js memory';
+  tableIn: Layout;
+  shards: number;
   initMs: number;
   buildMs: number;
   firstStepMs: number;
@@ -68,15 +91,23 @@ const r1 = (x: number): number => +x.toFixed(1);
 async function child(n: number, d: number, steps: number, evalB: number): Promise<ScaleRecord> {
   const rng = Rng.fromSeed(1);
   const fast = await initFastKernels();
+  const layout = layoutFor(n, d, fast.arena !== null);
   let t0 = performance.now();
-  let table = ClassTable.init(n, d, rng);
+  let table: ClassTable | ShardedClassTable;
+  let shards = 1;
+  if (layout === 'sharded kernel memory') {
+    // one kernel memory per shard: each shard with its Adam moments under ARENA_LIMIT
+    shards = Math.max(list(process.env['SAMPLEX_SCALE_SHARDS'], [1])[0]!, Math.ceil(stateBytes(n, d) / ARENA_LIMIT));
+    table = await shardedTableInKernelMemory(fast, ShardedClassTable.init(n, d, rng, { shards }));
+  } else {
+    table = ClassTable.init(n, d, rng);
+    if (layout === 'kernel memory') table = tableInKernelMemory(fast, table);
+  }
   const initMs = performance.now() - t0;
-  const inArena = fast.arena !== null && 3 * n * d * 4 + 2 * n * 4 <= ARENA_LIMIT;
-  if (inArena) table = tableInKernelMemory(fast, table);
-  const sampler = createSampler('midx', { codewords: 64 });
+  const sampler = table instanceof ShardedClassTable ? ShardedSampler.create('midx', table, { codewords: 64 }) : createSampler('midx', { codewords: 64 });
   const optimizer = createOptimizer('adam', { lr: 0.01 });
   t0 = performance.now();
-  const layer = new OutputLayer({ table, sampler, optimizer, negatives: M, convention: 'maskedExclusive', stepUpdates: false });
+  const layer = new OutputLayer<ClassTable | ShardedClassTable>({ table, sampler, optimizer, negatives: M, convention: 'maskedExclusive', stepUpdates: false });
   const buildMs = performance.now() - t0;
 
   // phase timers around the layer's own sampler and optimizer (the step itself is unchanged)
@@ -96,7 +127,9 @@ async function child(n: number, d: number, steps: number, evalB: number): Promis
   sampler.logQ = timed(sampler.logQ.bind(sampler), 'sample');
   sampler.update = timed(sampler.update.bind(sampler), 'update');
   sampler.build = timed(sampler.build.bind(sampler), 'update');
-  optimizer.step = timed(optimizer.step.bind(optimizer), 'opt');
+  const so = layer.shardedOptimizer;
+  if (so) so.step = timed(so.step.bind(so), 'opt');
+  else optimizer.step = timed(optimizer.step.bind(optimizer), 'opt');
 
   const batch = (): { queries: Matrix; labels: Labels } => {
     const queries = matrix(B, d);
@@ -143,7 +176,7 @@ async function child(n: number, d: number, steps: number, evalB: number): Promis
     evalSyncMs = performance.now() - t0;
   }
   const rec: ScaleRecord = {
-    n, d, kernels: fast.kernels.name, tableIn: inArena ? 'kernel memory' : 'js memory',
+    n, d, kernels: fast.kernels.name, tableIn: layout, shards,
     initMs: r1(initMs), buildMs: r1(buildMs),
     firstStepMs: r1(firstStepMs), stepMs: r1(stepMs), sampleMs: r1(sampleMs), lossGradMs: r1(median(lossT)),
     optimizerMs: r1(optimizerMs), updateMs: r1(updateMs),
