@@ -16,6 +16,7 @@ import { OutputLayer } from '../src/layer/outputLayer.js';
 import { createOptimizer } from '../src/layer/optimizers.js';
 import '../src/samplers/index.js';
 import { ShardedSampler } from '../src/samplers/sharded.js';
+import { MidxRow, MidxSampler } from '../src/samplers/midx.js';
 import { kernels, memoryHolding } from '../src/kernels/index.js';
 import * as ref from '../src/kernels/ref.js';
 import { detectFeatures, initFastKernels, shardedTableInKernelMemory, tableInKernelMemory } from '../src/kernels/fast.js';
@@ -151,5 +152,51 @@ test('a sharded layer whose shards live in their own kernel memories trains to t
   } finally {
     kernels.adamRows = wasmAdam;
     await fk.close();
+  }
+});
+
+test('midx shards of one set of codebooks share each query\'s codeword scores: the same draws and log-probabilities, scored once per row', () => {
+  const [n, d, B] = [600, 16, 12];
+  const base = randomTable(n, d, 8, false, 0.5);
+  const sizes = [200, 150, 250];
+  const make = (): ShardedSampler => {
+    const s = ShardedSampler.create('midx', sizes, { codewords: 8 });
+    s.build(ShardedClassTable.split(base, sizes));
+    return s;
+  };
+  const shared = make();
+  const apart = make();
+  for (const x of apart.shards) (x as MidxSampler).shareCodewordScores(null);
+  const proto = MidxRow.prototype as unknown as { computeCodewordScores: (h: Float32Array, ho: number) => void };
+  const original = proto.computeCodewordScores;
+  let calls = 0;
+  proto.computeCodewordScores = function (this: unknown, h: Float32Array, ho: number): void {
+    calls++;
+    original.call(this, h, ho);
+  };
+  try {
+    const queries = randomQueries(B, d, 31);
+    const labels = multiLabels(Array.from({ length: B }, (_, r) => [(r * 37) % n]));
+    calls = 0;
+    const a = shared.sampleWithLogQ!({ queries, m: 20, rng: Rng.fromSeed(5) }, labels);
+    const callsShared = calls;
+    calls = 0;
+    const b = apart.sampleWithLogQ!({ queries, m: 20, rng: Rng.fromSeed(5) }, labels);
+    const callsApart = calls;
+    assert.deepEqual(a.draws.ids, b.draws.ids);
+    assert.deepEqual(a.draws.logQ, b.draws.logQ);
+    assert.deepEqual(a.logQ, b.logQ);
+    assert.ok(callsApart >= sizes.length * B, `every shard scores every row when not shared (${callsApart})`);
+    assert.ok(callsShared * sizes.length <= callsApart, `shared: ${callsShared} scorings against ${callsApart}`);
+    // outside a batch nothing is shared: the same query buffer changed in place gets fresh scores
+    const q2 = randomQueries(1, d, 40);
+    const one = multiLabels([[3]]);
+    const l1 = shared.logQ(q2, one)[0]!;
+    const l1apart = apart.logQ(q2, one)[0]!;
+    assert.equal(l1, l1apart);
+    q2.data.fill(0.25);
+    assert.equal(shared.logQ(q2, one)[0]!, apart.logQ(q2, one)[0]!);
+  } finally {
+    proto.computeCodewordScores = original;
   }
 });
