@@ -70,6 +70,8 @@ interface ScaleRecord {
   buildMs: number;
   firstStepMs: number;
   stepMs: number;
+  /** CPU time of the step (all threads of the process; on a loaded machine, steadier than wall time). */
+  stepCpuMs: number;
   sampleMs: number;
   lossGradMs: number;
   optimizerMs: number;
@@ -137,6 +139,7 @@ async function child(n: number, d: number, steps: number, evalB: number): Promis
     return { queries, labels: singleLabels(Array.from({ length: B }, () => rng.int(n))) };
   };
   const stepT: number[] = [];
+  const cpuT: number[] = [];
   const sampleT: number[] = [];
   const optT: number[] = [];
   const updT: number[] = [];
@@ -146,11 +149,14 @@ async function child(n: number, d: number, steps: number, evalB: number): Promis
     const { queries, labels } = batch();
     ph.sample = ph.opt = ph.update = 0;
     const t = performance.now();
+    const c0 = process.cpuUsage();
     layer.step({ queries, labels, rng });
     const ms = performance.now() - t;
+    const c1 = process.cpuUsage(c0);
     if (s === 0) firstStepMs = ms; // sizes the optimizer state
     if (s < WARMUP) continue;
     stepT.push(ms);
+    cpuT.push((c1.user + c1.system) / 1000);
     sampleT.push(ph.sample);
     optT.push(ph.opt);
     updT.push(ph.update);
@@ -178,7 +184,7 @@ async function child(n: number, d: number, steps: number, evalB: number): Promis
   const rec: ScaleRecord = {
     n, d, kernels: fast.kernels.name, tableIn: layout, shards,
     initMs: r1(initMs), buildMs: r1(buildMs),
-    firstStepMs: r1(firstStepMs), stepMs: r1(stepMs), sampleMs: r1(sampleMs), lossGradMs: r1(median(lossT)),
+    firstStepMs: r1(firstStepMs), stepMs: r1(stepMs), stepCpuMs: r1(median(cpuT)), sampleMs: r1(sampleMs), lossGradMs: r1(median(lossT)),
     optimizerMs: r1(optimizerMs), updateMs: r1(updateMs),
     drawsPerS: Math.round((B * M) / (sampleMs / 1000)),
     evalQueries: evalB, evalMs: r1(evalMs), evalGflops: +(flop / (evalMs * 1e6)).toFixed(2),
@@ -244,7 +250,7 @@ export async function run(filter?: string): Promise<void> {
     if (recs.length > 1) {
       const lo = recs[0]!;
       const hi = recs[recs.length - 1]!;
-      emit({ bench: 'scale.ratio', d, nSmall: lo.n, nLarge: hi.n, stepRatio: +(hi.stepMs / lo.stepMs).toFixed(2) });
+      emit({ bench: 'scale.ratio', d, nSmall: lo.n, nLarge: hi.n, layouts: `${lo.tableIn} → ${hi.tableIn}${hi.shards > 1 ? ` (${hi.shards} shards)` : ''}`, stepRatio: +(hi.stepMs / lo.stepMs).toFixed(2), cpuRatio: +(hi.stepCpuMs / lo.stepCpuMs).toFixed(2) });
     }
   }
 }
