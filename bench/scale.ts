@@ -19,6 +19,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { emit, runInChild, sendToParent } from './util.js';
+import { shardSizes } from '../src/core/shardedTable.js';
 import {
   ClassTable, createOptimizer, createSampler, initFastKernels, matrix, OutputLayer, Rng, ShardedClassTable, ShardedSampler,
   shardedTableInKernelMemory, singleLabels, tableInKernelMemory, type Labels, type Matrix,
@@ -100,7 +101,14 @@ async function child(n: number, d: number, steps: number, evalB: number): Promis
   if (layout === 'sharded kernel memory') {
     // one kernel memory per shard: each shard with its Adam moments under ARENA_LIMIT
     shards = Math.max(list(process.env['SAMPLEX_SCALE_SHARDS'], [1])[0]!, Math.ceil(stateBytes(n, d) / ARENA_LIMIT));
-    table = await shardedTableInKernelMemory(fast, ShardedClassTable.init(n, d, rng, { shards }));
+    // shard by shard (values of ClassTable.init per shard, seeds 1, 2, …), so that one plain
+    // shard at a time exists beside the kernel memories
+    const parts: ClassTable[] = [];
+    for (const ns of shardSizes(n, { shards })) {
+      const kt = await shardedTableInKernelMemory(fast, new ShardedClassTable([ClassTable.init(ns, d, Rng.fromSeed(parts.length + 1))]));
+      parts.push(kt.shards[0] as ClassTable);
+    }
+    table = new ShardedClassTable(parts);
   } else {
     table = ClassTable.init(n, d, rng);
     if (layout === 'kernel memory') table = tableInKernelMemory(fast, table);
