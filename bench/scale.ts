@@ -13,14 +13,16 @@
  *
  * Sizes: `SAMPLEX_SCALE_N` (comma list, default `1e5,1e6,1e7`), `SAMPLEX_SCALE_D` (default
  * `64,128`), `SAMPLEX_SCALE_STEPS` (timed steps, default 5), `SAMPLEX_SCALE_EVAL` (evaluated
- * queries, default 256).
+ * queries, default 256), `SAMPLEX_SCALE_LAYOUT` (see {@link layoutFor}), `SAMPLEX_SCALE_SHARDS` (at least
+ * this many shards in the sharded layout, default 1).
  * @module
  */
 import { performance } from 'node:perf_hooks';
 import { emit, runInChild, sendToParent } from './util.js';
+import { shardSizes } from '../src/core/shardedTable.js';
 import {
-  ClassTable, createOptimizer, createSampler, initFastKernels, matrix, OutputLayer, Rng, singleLabels, tableInKernelMemory,
-  type Labels, type Matrix,
+  ClassTable, createOptimizer, createSampler, initFastKernels, matrix, OutputLayer, Rng, ShardedClassTable, ShardedSampler,
+  shardedTableInKernelMemory, singleLabels, tableInKernelMemory, type Labels, type Matrix,
 } from '../src/index.js';
 
 const FLAG = '--samplex-scale-child';
@@ -33,6 +35,27 @@ const M = 100;
 /** Table + Adam moments that still fit one 4 GiB wasm memory with room for staging. */
 const ARENA_LIMIT = 3.5 * 2 ** 30;
 
+/** Where the table and the Adam state live. */
+type Layout = 'kernel memory' | 'sharded kernel memory' | 'js memory';
+
+/** Bytes of the table, the Adam moments and the step counts. */
+const stateBytes = (n: number, d: number): number => 3 * n * d * 4 + 2 * n * 4;
+
+/**
+ * The layout of a run: `SAMPLEX_SCALE_LAYOUT` = `auto` (default: one kernel memory when the table
+ * and its Adam state fit one, else one kernel memory per shard), `kernel`, `sharded` or `js`
+ * (one table in JS memory, its touched rows staged per call).
+ */
+function layoutFor(n: number, d: number, wasm: boolean): Layout {
+  const want = process.env['SAMPLEX_SCALE_LAYOUT'] ?? 'auto';
+  if (!['auto', 'kernel', 'sharded', 'js'].includes(want)) throw new Error(`SAMPLEX_SCALE_LAYOUT must be auto, kernel, sharded or js; got ${want}`);
+  if (!wasm || want === 'js') return 'js memory';
+  const fits = stateBytes(n, d) <= ARENA_LIMIT;
+  if (want === 'kernel' && !fits) throw new Error(`SAMPLEX_SCALE_LAYOUT=kernel: ${n} x ${d} with Adam does not fit one kernel memory; use auto or sharded`);
+  if (want === 'sharded' || (want === 'auto' && !fits)) return 'sharded kernel memory';
+  return 'kernel memory';
+}
+
 function list(env: string | undefined, dflt: number[]): number[] {
   if (!env) return dflt;
   return env.split(',').map((s) => Math.round(Number(s.trim()))).filter((x) => x > 0);
@@ -42,11 +65,14 @@ interface ScaleRecord {
   n: number;
   d: number;
   kernels: string;
-  tableIn: 'kernel memory' | 'js memory';
+  tableIn: Layout;
+  shards: number;
   initMs: number;
   buildMs: number;
   firstStepMs: number;
   stepMs: number;
+  /** CPU time of the step (all threads of the process; on a loaded machine, steadier than wall time). */
+  stepCpuMs: number;
   sampleMs: number;
   lossGradMs: number;
   optimizerMs: number;
@@ -68,15 +94,30 @@ const r1 = (x: number): number => +x.toFixed(1);
 async function child(n: number, d: number, steps: number, evalB: number): Promise<ScaleRecord> {
   const rng = Rng.fromSeed(1);
   const fast = await initFastKernels();
+  const layout = layoutFor(n, d, fast.arena !== null);
   let t0 = performance.now();
-  let table = ClassTable.init(n, d, rng);
+  let table: ClassTable | ShardedClassTable;
+  let shards = 1;
+  if (layout === 'sharded kernel memory') {
+    // one kernel memory per shard: each shard with its Adam moments under ARENA_LIMIT
+    shards = Math.max(list(process.env['SAMPLEX_SCALE_SHARDS'], [1])[0]!, Math.ceil(stateBytes(n, d) / ARENA_LIMIT));
+    // shard by shard (values of ClassTable.init per shard, seeds 1, 2, …), so that one plain
+    // shard at a time exists beside the kernel memories
+    const parts: ClassTable[] = [];
+    for (const ns of shardSizes(n, { shards })) {
+      const kt = await shardedTableInKernelMemory(fast, new ShardedClassTable([ClassTable.init(ns, d, Rng.fromSeed(parts.length + 1))]));
+      parts.push(kt.shards[0] as ClassTable);
+    }
+    table = new ShardedClassTable(parts);
+  } else {
+    table = ClassTable.init(n, d, rng);
+    if (layout === 'kernel memory') table = tableInKernelMemory(fast, table);
+  }
   const initMs = performance.now() - t0;
-  const inArena = fast.arena !== null && 3 * n * d * 4 + 2 * n * 4 <= ARENA_LIMIT;
-  if (inArena) table = tableInKernelMemory(fast, table);
-  const sampler = createSampler('midx', { codewords: 64 });
+  const sampler = table instanceof ShardedClassTable ? ShardedSampler.create('midx', table, { codewords: 64 }) : createSampler('midx', { codewords: 64 });
   const optimizer = createOptimizer('adam', { lr: 0.01 });
   t0 = performance.now();
-  const layer = new OutputLayer({ table, sampler, optimizer, negatives: M, convention: 'maskedExclusive', stepUpdates: false });
+  const layer = new OutputLayer<ClassTable | ShardedClassTable>({ table, sampler, optimizer, negatives: M, convention: 'maskedExclusive', stepUpdates: false });
   const buildMs = performance.now() - t0;
 
   // phase timers around the layer's own sampler and optimizer (the step itself is unchanged)
@@ -96,7 +137,9 @@ async function child(n: number, d: number, steps: number, evalB: number): Promis
   sampler.logQ = timed(sampler.logQ.bind(sampler), 'sample');
   sampler.update = timed(sampler.update.bind(sampler), 'update');
   sampler.build = timed(sampler.build.bind(sampler), 'update');
-  optimizer.step = timed(optimizer.step.bind(optimizer), 'opt');
+  const so = layer.shardedOptimizer;
+  if (so) so.step = timed(so.step.bind(so), 'opt');
+  else optimizer.step = timed(optimizer.step.bind(optimizer), 'opt');
 
   const batch = (): { queries: Matrix; labels: Labels } => {
     const queries = matrix(B, d);
@@ -104,6 +147,7 @@ async function child(n: number, d: number, steps: number, evalB: number): Promis
     return { queries, labels: singleLabels(Array.from({ length: B }, () => rng.int(n))) };
   };
   const stepT: number[] = [];
+  const cpuT: number[] = [];
   const sampleT: number[] = [];
   const optT: number[] = [];
   const updT: number[] = [];
@@ -113,11 +157,14 @@ async function child(n: number, d: number, steps: number, evalB: number): Promis
     const { queries, labels } = batch();
     ph.sample = ph.opt = ph.update = 0;
     const t = performance.now();
+    const c0 = process.cpuUsage();
     layer.step({ queries, labels, rng });
     const ms = performance.now() - t;
+    const c1 = process.cpuUsage(c0);
     if (s === 0) firstStepMs = ms; // sizes the optimizer state
     if (s < WARMUP) continue;
     stepT.push(ms);
+    cpuT.push((c1.user + c1.system) / 1000);
     sampleT.push(ph.sample);
     optT.push(ph.opt);
     updT.push(ph.update);
@@ -143,9 +190,9 @@ async function child(n: number, d: number, steps: number, evalB: number): Promis
     evalSyncMs = performance.now() - t0;
   }
   const rec: ScaleRecord = {
-    n, d, kernels: fast.kernels.name, tableIn: inArena ? 'kernel memory' : 'js memory',
+    n, d, kernels: fast.kernels.name, tableIn: layout, shards,
     initMs: r1(initMs), buildMs: r1(buildMs),
-    firstStepMs: r1(firstStepMs), stepMs: r1(stepMs), sampleMs: r1(sampleMs), lossGradMs: r1(median(lossT)),
+    firstStepMs: r1(firstStepMs), stepMs: r1(stepMs), stepCpuMs: r1(median(cpuT)), sampleMs: r1(sampleMs), lossGradMs: r1(median(lossT)),
     optimizerMs: r1(optimizerMs), updateMs: r1(updateMs),
     drawsPerS: Math.round((B * M) / (sampleMs / 1000)),
     evalQueries: evalB, evalMs: r1(evalMs), evalGflops: +(flop / (evalMs * 1e6)).toFixed(2),
@@ -212,7 +259,7 @@ export async function run(filter?: string): Promise<void> {
     if (recs.length > 1) {
       const lo = recs[0]!;
       const hi = recs[recs.length - 1]!;
-      emit({ bench: 'scale.ratio', d, nSmall: lo.n, nLarge: hi.n, stepRatio: +(hi.stepMs / lo.stepMs).toFixed(2) });
+      emit({ bench: 'scale.ratio', d, nSmall: lo.n, nLarge: hi.n, layouts: `${lo.tableIn} → ${hi.tableIn}${hi.shards > 1 ? ` (${hi.shards} shards)` : ''}`, stepRatio: +(hi.stepMs / lo.stepMs).toFixed(2), cpuRatio: +(hi.stepCpuMs / lo.stepCpuMs).toFixed(2) });
     }
   }
 }

@@ -22,7 +22,7 @@ export {
 export { Rng } from './core/rng.js';
 export { matrix, singleLabels, multiLabels, type Matrix, type Labels } from './core/matrix.js';
 export { ClassTable, type TableInitOptions } from './core/classTable.js';
-export { initFastKernels, tableInKernelMemory, type FastKernels, type FastKernelOptions } from './kernels/fast.js';
+export { initFastKernels, shardedTableInKernelMemory, tableInKernelMemory, type FastKernels, type FastKernelOptions } from './kernels/fast.js';
 export { defaultKernels, tsKernels, useKernels, type KernelSet } from './kernels/index.js';
 export { logExpectedCount, logExpectedCountOf, type Sampler, type SampleOptions, type Draws } from './samplers/types.js';
 export { SamplerBase, type RowDistribution } from './samplers/base.js';

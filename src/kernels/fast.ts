@@ -6,14 +6,15 @@
  * @module
  */
 import { ClassTable } from '../core/classTable.js';
+import { ShardedClassTable } from '../core/shardedTable.js';
 import { OptionError, StateError } from '../core/errors.js';
 import { isNode, warnOnce } from '../core/runtime.js';
 import { choiceOption, intOption } from '../core/validate.js';
-import { WasmArena, type KernelArray } from './arena.js';
+import { MAX_PAGES, WasmArena, type KernelArray } from './arena.js';
 import { missingFeatures, probeFeatures, setRelaxedSimdFlag, warnTsFallback, type WasmFeatures } from './auto.js';
-import { tsKernels, useMemory, usePool, useKernels, type KernelSet } from './index.js';
+import { tsKernels, useMemory, usePool, useKernels, type KernelMemory, type KernelSet } from './index.js';
 import { InlineKernels, KernelPool, type AsyncKernels } from './pool.js';
-import { instantiateKernels, makeWasmKernelSet } from './wasmKernels.js';
+import { instantiateKernels, makeWasmKernelSet, type PeerKernels } from './wasmKernels.js';
 
 /** Which implementation runs the kernels. */
 export type KernelPath = 'fma' | 'simd' | 'ts';
@@ -183,6 +184,45 @@ export function tableInKernelMemory(fast: FastKernels, table: ClassTable): Class
   return new ClassTable(table.n, table.d, weights, bias);
 }
 
+/** Adds a kernel instance with its own memory to a handle (WebAssembly handles only). */
+type AddPeer = () => Promise<{ arena: WasmArena; kernels: KernelSet }>;
+const peerMakers = new WeakMap<FastKernels, AddPeer>();
+
+/**
+ * A copy of a sharded `table` whose float32 shards each live in their **own** kernel memory: a
+ * further instance of the WebAssembly kernels with its own memory (a wasm32 memory holds at most
+ * 4 GiB, so a table beyond that cannot live in one). The kernels of `fast` run every call whose
+ * table, moments or output lies in such a memory on that memory's instance, in place: the sampled
+ * steps' gathers, the optimizers' row updates (an optimizer created without a storage puts each
+ * shard's state beside the shard) and evaluation read no staged copies. Keep each shard, with
+ * its optimizer state (Adam: three times the shard), under 4 GiB. On the TS path it returns
+ * `table` itself. The memories stay allocated until `fast.close()`.
+ * @throws OptionError for bfloat16 shards, or a shard too large for one memory
+ */
+export async function shardedTableInKernelMemory(fast: FastKernels, table: ShardedClassTable): Promise<ShardedClassTable> {
+  const addPeer = peerMakers.get(fast);
+  if (fast.arena === null || addPeer === undefined) return table;
+  const shards: ClassTable[] = [];
+  for (let s = 0; s < table.shards.length; s++) {
+    const t = table.shards[s]!;
+    if (!(t instanceof ClassTable)) throw new OptionError('shardedTableInKernelMemory: bfloat16 shards are decoded per step and stay in JS memory; use float32 storage');
+    const bytes = t.weights.length * 4 + (t.bias ? t.bias.length * 4 : 0);
+    if (bytes > MAX_PAGES * 65536 - (64 << 20)) {
+      throw new OptionError(`shardedTableInKernelMemory: shard ${s} holds ${bytes} bytes, more than one 4 GiB kernel memory; use more shards`);
+    }
+    const peer = await addPeer();
+    const weights = peer.arena.allocF32(t.weights.length);
+    weights.set(t.weights);
+    let bias: Float32Array | null = null;
+    if (t.bias) {
+      bias = peer.arena.allocF32(t.bias.length);
+      bias.set(t.bias);
+    }
+    shards.push(new ClassTable(t.n, t.d, weights, bias));
+  }
+  return new ShardedClassTable(shards);
+}
+
 /**
  * The path {@link initFastKernels} takes for a requested path and the detected features.
  * `auto` picks FMA, then SIMD, then TS.
@@ -232,15 +272,22 @@ async function startWasm(
   const memory = WasmArena.createMemory(opts.initialMemoryBytes);
   const ex = await instantiateKernels(module, memory);
   const arena = new WasmArena(memory, ex.heapBase());
-  const kernels = makeWasmKernelSet(`wasm-${path}`, ex, arena);
+  const peers: PeerKernels[] = [];
+  const kernels = makeWasmKernelSet(`wasm-${path}`, ex, arena, peers);
   const pool: AsyncKernels = threads > 0 ? await KernelPool.create(module, arena, ex, threads) : new InlineKernels(kernels);
+  const memoryOfArena = (a: WasmArena): KernelMemory => ({
+    owns: (x) => a.owns(x), f32: (len) => a.allocF32(len), i32: (len) => a.allocI32(len), free: (x) => a.free(x),
+  });
+  const peerMemories: KernelMemory[] = [];
+  const mainMemory: KernelMemory = {
+    ...memoryOfArena(arena),
+    memoryOf: (x) => (arena.owns(x) ? mainMemory : peerMemories.find((m) => m.owns(x)) ?? null),
+  };
   const prev = install ? useKernels(kernels) : null;
   const prevPool = install ? usePool(pool) : null;
-  const prevMemory = install
-    ? useMemory({ owns: (a) => arena.owns(a), f32: (len) => arena.allocF32(len), i32: (len) => arena.allocI32(len) })
-    : null;
+  const prevMemory = install ? useMemory(mainMemory) : null;
   let closed = false;
-  return {
+  const fast: FastKernels = {
     path, features, kernels, pool, arena,
     ...(fallbackReason !== undefined ? { fallbackReason } : {}),
     allocF32: (len) => arena.allocF32(len),
@@ -255,7 +302,20 @@ async function startWasm(
         usePool(prevPool);
         useMemory(prevMemory);
       }
+      peers.length = 0;
+      peerMemories.length = 0;
       await pool.close();
     },
   };
+  peerMakers.set(fast, async () => {
+    if (closed) throw new StateError('the fast kernels are closed; call initFastKernels again');
+    const mem = WasmArena.createMemory();
+    const pex = await instantiateKernels(module, mem);
+    const parena = new WasmArena(mem, pex.heapBase());
+    const peer = { arena: parena, kernels: makeWasmKernelSet(`wasm-${path}`, pex, parena) };
+    peers.push(peer);
+    peerMemories.push(memoryOfArena(parena));
+    return peer;
+  });
+  return fast;
 }

@@ -112,6 +112,20 @@ export interface KernelMemory {
   f32(len: number): Float32Array;
   /** A zero-filled Int32Array in this memory; throws when it is full. */
   i32(len: number): Int32Array;
+  /** Gives back an array of {@link KernelMemory.f32} / {@link KernelMemory.i32} (optional). */
+  free?(arr: Float32Array | Int32Array): void;
+  /**
+   * The memory, this one or another one whose arrays the same kernels use in place (a shard's
+   * own kernel memory, see `shardedTableInKernelMemory`), that holds `arr`; null when none does.
+   */
+  memoryOf?(arr: ArrayBufferView): KernelMemory | null;
+}
+
+/** The kernel memory that holds `arr` (the active one or one of its peers), or null. */
+export function memoryHolding(arr: ArrayBufferView): KernelMemory | null {
+  if (memory === null) return null;
+  if (memory.owns(arr)) return memory;
+  return memory.memoryOf ? memory.memoryOf(arr) : null;
 }
 
 let memory: KernelMemory | null = null;

@@ -10,6 +10,7 @@ import { WasmArena, type StagingFrame } from './arena.js';
 import type { KernelSet } from './types.js';
 import { mergeFusedParts } from './merge.js';
 import * as ref from './ref.js';
+import { gatherRowsInto, scatterRowsFrom } from '../core/rows.js';
 
 /** The raw exports of the compiled kernel module (all addresses are byte offsets). */
 export interface KernelExports {
@@ -101,22 +102,9 @@ function gatherRows(
   const cnt = shared ? m : rows * m;
   const t = f.tempF32(cnt * d);
   const idv = f.tempI32(cnt);
-  const v = t.view;
-  if (d >= 64) {
-    for (let e = 0; e < cnt; e++) {
-      const r = ids[e]!;
-      v.set(c.subarray(r * d, r * d + d), e * d);
-      idv.view[e] = e;
-    }
-  } else {
-    // short rows: a plain loop beats a subarray view per row
-    for (let e = 0; e < cnt; e++) {
-      const src = ids[e]! * d;
-      const dst = e * d;
-      for (let t2 = 0; t2 < d; t2++) v[dst + t2] = c[src + t2]!;
-      idv.view[e] = e;
-    }
-  }
+  gatherRowsInto(t.view, 0, c, ids, 0, cnt, d);
+  const iv = idv.view;
+  for (let e = 0; e < cnt; e++) iv[e] = e;
   return { c: t.ptr, ids: idv.ptr };
 }
 
@@ -140,21 +128,61 @@ function stageRows(
   f: StagingFrame, arr: Float32Array, d: number, ids: Int32Array, count: number,
 ): { ptr: number; back: () => void } {
   const t = f.tempF32(count * d);
-  const view = t.view;
-  for (let e = 0; e < count; e++) view.set(arr.subarray(ids[e]! * d, ids[e]! * d + d), e * d);
-  return {
-    ptr: t.ptr,
-    back: () => {
-      for (let e = 0; e < count; e++) arr.set(view.subarray(e * d, e * d + d), ids[e]! * d);
-    },
-  };
+  gatherRowsInto(t.view, 0, arr, ids, 0, count, d);
+  return { ptr: t.ptr, back: () => scatterRowsFrom(arr, ids, t.view, 0, count, d) };
 }
+
+/**
+ * Another instance of the kernel module with its own memory and arena (a wasm32 memory holds at
+ * most 4 GiB, so data beyond that is spread over several): its kernels, which use its arrays in place.
+ */
+export interface PeerKernels {
+  /** The peer's arena. */
+  readonly arena: WasmArena;
+  /** The peer's synchronous kernels. */
+  readonly kernels: KernelSet;
+}
+
+type KernelName = Exclude<keyof KernelSet, 'name'>;
+
+/**
+ * Per kernel, the argument whose memory decides where the call runs: the large array (table,
+ * moments, output) that the kernel would otherwise stage. A call whose such argument lives in a
+ * peer's memory runs on the peer (its other arguments, small, are staged there).
+ */
+const HOME_ARG: Record<KernelName, number> = {
+  matmulNT: 2, gatherDot: 2, accumGradQueries: 2, accumGradClasses: 5, gatherAccumGradQueries: 2, scatterAddRows: 7,
+  fusedSoftmaxTopK: 2, softmaxWeights: 0, kmeansAssign: 0, nodeScores: 1, adamRows: 0, adamAllRows: 0, fillNormal: 0, fillUniform: 0,
+};
 
 /**
  * Builds the synchronous kernel set over an instantiated module.
  * @param name backend name reported in `KernelSet.name` (`"wasm-simd"` or `"wasm-fma"`)
+ * @param peers other instances (may grow later): a call whose large argument lives in a peer's
+ *   memory runs there, in place, instead of staging it here (see {@link PeerKernels})
  */
-export function makeWasmKernelSet(name: string, ex: KernelExports, arena: WasmArena): KernelSet {
+export function makeWasmKernelSet(name: string, ex: KernelExports, arena: WasmArena, peers: readonly PeerKernels[] = []): KernelSet {
+  const own = makeOwnKernelSet(name, ex, arena);
+  const out = { ...own };
+  type AnyFn = (...a: unknown[]) => unknown;
+  for (const k of Object.keys(HOME_ARG) as KernelName[]) {
+    const at = HOME_ARG[k];
+    const f = own[k] as AnyFn;
+    (out as unknown as Record<KernelName, AnyFn>)[k] = (...args: unknown[]) => {
+      if (peers.length > 0) {
+        const a = args[at] as ArrayBufferView | null | undefined;
+        if (a && !arena.owns(a)) {
+          for (const p of peers) if (p.arena.owns(a)) return (p.kernels[k] as AnyFn)(...args);
+        }
+      }
+      return f(...args);
+    };
+  }
+  return out;
+}
+
+/** The kernel set of one instance (every argument outside its arena staged). */
+function makeOwnKernelSet(name: string, ex: KernelExports, arena: WasmArena): KernelSet {
   /**
    * A random fill by `kernel` (`start`: the stream position of `out[off]`): in place in the arena,
    * else through staged blocks (a multiple of the normal fill's chunk; same values).

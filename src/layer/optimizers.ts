@@ -7,7 +7,7 @@ import type { ClassTable } from '../core/classTable.js';
 import { OptionError, ShapeError, StateError } from '../core/errors.js';
 import { assertFinite, choiceOption, numOption, rejectUnknown } from '../core/validate.js';
 import type { SparseRowGrad } from '../loss/types.js';
-import { activeMemory, kernels } from '../kernels/index.js';
+import { kernels, memoryHolding } from '../kernels/index.js';
 
 /** Names accepted by {@link createOptimizer}. */
 export type OptimizerName = 'sgd' | 'adagrad' | 'adam';
@@ -54,6 +54,11 @@ export interface SparseOptimizer {
   readonly options: Readonly<Record<string, number>>;
   /** Where the accumulators live (absent: not said; the built-in optimizers always say). */
   readonly storage?: OptimizerStorage;
+  /**
+   * True when no storage was given and the accumulators go where the table is (absent: not
+   * said, taken as false).
+   */
+  readonly storageFollowsTable?: boolean;
   /** Number of `step` calls so far. */
   readonly steps: number;
   /**
@@ -152,6 +157,11 @@ abstract class SparseOptimizerBase implements SparseOptimizer {
   constructor(storage: OptimizerStorage | undefined) {
     this.storage = storage ?? PLAIN_STORAGE;
     this.fixedStorage = storage !== undefined;
+  }
+
+  /** Whether no storage was given, so that the accumulators go where the table is (see {@link OptimizerStorage}). */
+  get storageFollowsTable(): boolean {
+    return !this.fixedStorage;
   }
 
   get steps(): number {
@@ -298,8 +308,8 @@ abstract class SparseOptimizerBase implements SparseOptimizer {
       this.d = d;
       this.hasBias = hasBias;
       if (!this.fixedStorage) this.storage = PLAIN_STORAGE;
-      const mem = this.fixedStorage || weights === null ? null : activeMemory();
-      if (mem !== null && mem.owns(weights!)) {
+      const mem = this.fixedStorage || weights === null ? null : memoryHolding(weights);
+      if (mem !== null) {
         try {
           this.storage = { f32: (len) => mem.f32(len), i32: (len) => mem.i32(len) };
           this.allocate();

@@ -13,7 +13,9 @@ import { logAddExp } from '../core/math.js';
 import { checkLabels, type Labels, type Matrix } from '../core/matrix.js';
 import { shardOfStart, type ShardedClassTable } from '../core/shardedTable.js';
 import { assertFinite, assertMatrix, intOption, rejectUnknown } from '../core/validate.js';
-import { dot, kernels } from '../kernels/index.js';
+import { activeMemory, dot, kernels, memoryHolding, type KernelMemory } from '../kernels/index.js';
+import { gatherRowsInto } from '../core/rows.js';
+import { warnOnce } from '../core/runtime.js';
 import { indexOfSorted, isFirstInRow, setupBase, sortedUnique } from '../loss/common.js';
 import { sampledSoftmaxLoss } from '../loss/sampled.js';
 import type { LabelWeighting, LossResult, SampledLossInput, SparseRowGrad } from '../loss/types.js';
@@ -40,24 +42,56 @@ export interface ShardedSampledLossInput extends Omit<SampledLossInput, 'table'>
 /**
  * The rows `ids` (ascending, distinct global ids) of a sharded table, copied into one compact
  * {@link ClassTable} (row `k` holds class `ids[k]`). `O(ids.length · d + shards)`.
+ * @param into where to put the rows (at least `max(1, ids.length) · d` values; default a new array)
  */
-export function gatherRows(table: ShardedClassTable, ids: Int32Array): ClassTable {
+export function gatherRows(table: ShardedClassTable, ids: Int32Array, into?: Float32Array): ClassTable {
   const d = table.d;
   const u = ids.length;
   const rows = Math.max(1, u); // a table has at least one row; the spare row is never referenced
-  const w = new Float32Array(rows * d);
+  if (into !== undefined && into.length < rows * d) throw new ShapeError(`gatherRows: into has ${into.length} values, ${rows} rows of ${d} need ${rows * d}`);
+  const w = into === undefined ? new Float32Array(rows * d) : into.subarray(0, rows * d);
   const b = table.hasBias ? new Float32Array(rows) : null;
-  let s = 0;
-  for (let k = 0; k < u; k++) {
-    const id = ids[k]!;
-    while (id >= table.starts[s + 1]!) s++;
+  const local = new Int32Array(u);
+  let k = 0;
+  for (let s = 0; s < table.shards.length && k < u; s++) {
+    const start = table.starts[s]!;
+    const end = table.starts[s + 1]!;
+    const a = k;
+    while (k < u && ids[k]! < end) {
+      local[k] = ids[k]! - start;
+      k++;
+    }
+    if (k === a) continue;
     const t = table.shards[s]!;
-    const local = id - table.starts[s]!;
-    if (t instanceof Bf16ClassTable) t.decodeRows(local, 1, w, k * d);
-    else w.set(t.weights.subarray(local * d, (local + 1) * d), k * d);
-    if (b) b[k] = t.bias![local]!;
+    if (t instanceof Bf16ClassTable) for (let r = a; r < k; r++) t.decodeRows(local[r]!, 1, w, r * d);
+    else gatherRowsInto(w, a, t.weights, local, a, k - a, d);
+    if (b) for (let r = a; r < k; r++) b[r] = t.bias![local[r]!]!;
   }
   return new ClassTable(rows, d, w, b);
+}
+
+/**
+ * A reused block of the active kernel memory for the compact rows of a sharded step, so that the
+ * loss's kernels read them in place (null without kernel memory: a new plain array per step).
+ */
+let compactBlock: { mem: KernelMemory; arr: Float32Array } | null = null;
+
+function compactRows(len: number): Float32Array | undefined {
+  const mem = activeMemory();
+  if (mem === null) return undefined;
+  const cur = compactBlock;
+  if (cur !== null && cur.mem === mem && cur.arr.length >= len) return cur.arr;
+  if (cur !== null && cur.mem === mem && mem.free) mem.free(cur.arr);
+  let cap = 1024;
+  while (cap < len) cap *= 2;
+  try {
+    compactBlock = { mem, arr: mem.f32(cap) };
+  } catch (e) {
+    compactBlock = null;
+    warnOnce('sharded-compact', `samplex: the compact rows of a sharded step do not fit the fast kernels' memory (${e instanceof Error ? e.message : String(e)}); they are kept in JS memory and the loss's kernels copy the rows they read`);
+    return undefined;
+  }
+  return compactBlock.arr;
 }
 
 /** Most float32 values a bfloat16 shard is decoded into at once (evaluation, full loss): 32 MB. */
@@ -108,7 +142,7 @@ export function shardedSampledLoss(input: ShardedSampledLossInput): LossResult {
   all.set(labels.ids);
   all.set(draws.ids, labels.ids.length);
   const touched = sortedUnique(all);
-  const compact = gatherRows(table, touched);
+  const compact = gatherRows(table, touched, compactRows(Math.max(1, touched.length) * table.d));
   const remap = (ids: Int32Array): Int32Array => {
     const out = new Int32Array(ids.length);
     for (let k = 0; k < ids.length; k++) out[k] = indexOfSorted(touched, ids[k]!);
@@ -174,8 +208,12 @@ export class ShardedOptimizer implements SparseOptimizer {
     this.storage = first.storage;
     const opts: Record<string, number> = { ...first.options };
     const count = starts.length - 1;
-    this.shards = Array.from({ length: count }, (_, s) => (s === 0 ? first : createOptimizer(first.name, opts, first.storage)));
-    if (kernels.name !== 'ts' && first.name === 'adam' && (first.storage === undefined || isPlainStorage(first.storage))) {
+    // an optimizer without a storage of its own puts each shard's state where that shard is (in
+    // its kernel memory, when it has one); otherwise every shard's state goes to the given storage
+    const follow = first.storageFollowsTable === true;
+    this.shards = Array.from({ length: count }, (_, s) => (s === 0 ? first : createOptimizer(first.name, opts, follow ? undefined : first.storage)));
+    const inKernelMemory = !Array.isArray(layout) && (layout as ShardedClassTable).shards.every((t) => t instanceof ClassTable && memoryHolding(t.weights) !== null);
+    if (kernels.name !== 'ts' && first.name === 'adam' && (first.storage === undefined || isPlainStorage(first.storage)) && !(follow && inKernelMemory)) {
       noticeOnce(
         'plain-storage',
         `samplex: notice: the sharded Adam updates run the TypeScript loop, not the ${kernels.name} kernel: the optimizer's accumulators are plain arrays; create it with kernel storage (createOptimizer('adam', opts, { f32: fast.allocF32, i32: fast.allocI32 })) for the fast path`,

@@ -596,6 +596,7 @@ export class MidxSampler extends SamplerBase {
     }
     this.bucketW = W;
     this.dist = new MidxRow(this.internals);
+    this.dist.memo = this.scoreMemo;
     this.prefetch = null;
     this.workers?.setIndex(this.workerIndex());
   }
@@ -620,6 +621,20 @@ export class MidxSampler extends SamplerBase {
     }
     if (moved) this.reindex();
     this.updateMs = performance.now() - t0;
+  }
+
+  /** Codeword scores shared with the other shards of a composite (see {@link MidxSampler.shareCodewordScores}). */
+  private scoreMemo: CodewordScoreMemo | null = null;
+
+  /**
+   * Shares the per-query codeword scores with the other midx samplers of a composite through
+   * `memo` (null: stop sharing). Only for samplers indexed with the same codebooks
+   * ({@link MidxSampler.buildWithCodebooks} of one set), whose scores for a query are equal.
+   * @internal
+   */
+  shareCodewordScores(memo: CodewordScoreMemo | null): void {
+    this.scoreMemo = memo;
+    if (this.dist) this.dist.memo = memo;
   }
 
   /** The queries whose codeword scores `dist` holds for the whole batch (stages that read the table). */
@@ -782,6 +797,30 @@ export interface MidxInternals {
   bucketW: Float64Array;
   popCum: Float64Array;
   pop: Float64Array | null;
+}
+
+/**
+ * The codeword scores of the last query row, shared by the midx samplers of a composite whose
+ * shards were all indexed with one set of codebooks (same codewords, so the same scores for a
+ * query): the first shard to see a row computes them, the others copy them. Valid while the
+ * composite holds one batch of queries open ({@link CodewordScoreMemo.reset} at both ends).
+ * @internal
+ */
+export class CodewordScoreMemo {
+  /** The queries and offset of the row whose scores are held (null: none). */
+  h: Float32Array | null = null;
+  ho = -1;
+  s1 = new Float64Array(0);
+  s2 = new Float64Array(0);
+  /** Whether a batch is open (the memo is used only then: the queries do not change within one). */
+  open = false;
+
+  /** Opens (`true`) or closes a batch, forgetting the held row. */
+  reset(open: boolean): void {
+    this.open = open;
+    this.h = null;
+    this.ho = -1;
+  }
 }
 
 /**
@@ -948,8 +987,34 @@ export class MidxRow implements RowDistribution {
     this.fusedConst = c;
   }
 
+  /**
+   * Scores shared with the other shards of a composite indexed with the same codebooks (see
+   * {@link CodewordScoreMemo}); null: none.
+   */
+  memo: CodewordScoreMemo | null = null;
+
   /** Codeword scores `s1`, `s2` (float64, `K·d'` per query) for query `h[ho .. ho+d)`: all `topK` needs. */
   codewordScores(h: Float32Array, ho: number): void {
+    const memo = this.memo !== null && this.memo.open ? this.memo : null;
+    if (memo !== null && memo.h === h && memo.ho === ho && memo.s1.length === this.K) {
+      this.s1.set(memo.s1);
+      this.s2.set(memo.s2);
+      return;
+    }
+    this.computeCodewordScores(h, ho);
+    if (memo !== null) {
+      if (memo.s1.length !== this.K) {
+        memo.s1 = new Float64Array(this.K);
+        memo.s2 = new Float64Array(this.K);
+      }
+      memo.s1.set(this.s1);
+      memo.s2.set(this.s2);
+      memo.h = h;
+      memo.ho = ho;
+    }
+  }
+
+  private computeCodewordScores(h: Float32Array, ho: number): void {
     const cb = this.ix.cb;
     const K = this.K;
     const d = this.ix.d;

@@ -25,7 +25,7 @@ import { SamplerBase, type RowDistribution } from './base.js';
 import { countsOption } from './counts.js';
 import { createSampler } from './factory.js';
 import { LogUniformSampler } from './logUniform.js';
-import { MidxSampler } from './midx.js';
+import { CodewordScoreMemo, MidxSampler } from './midx.js';
 import type { Sampler, SamplerRows, SamplerStats } from './types.js';
 
 /** Where a shard lies in the global id space (argument of a {@link ShardSamplerFactory}). */
@@ -69,6 +69,8 @@ export class ShardedSampler extends SamplerBase {
   readonly shards: readonly Sampler[];
   /** Global id of each shard's first class; `starts[S] = n`. */
   readonly starts: Int32Array;
+  /** Codeword scores shared by the `midx` shards of one set of codebooks (null otherwise). */
+  private scoreMemo: CodewordScoreMemo | null = null;
   /** One codebook trainer for `midx` shards sharing codebooks (null otherwise). */
   private readonly codebookTrainer: MidxSampler | null;
   private rows: SamplerRows[] | null = null;
@@ -175,10 +177,13 @@ export class ShardedSampler extends SamplerBase {
       const trainer = this.codebookTrainer;
       trainer.build(trainingRows(table, parts, trainer));
       const cb = trainer.codebooks()!;
+      // one set of codewords: a query's codeword scores are computed once per row, not per shard
+      this.scoreMemo = new CodewordScoreMemo();
       for (let s = 0; s < parts.length; s++) {
         const x = this.shards[s]!;
         if (!(x instanceof MidxSampler)) throw new StateError('ShardedSampler: shared codebooks need midx shard samplers');
         x.buildWithCodebooks(parts[s]!, cb);
+        x.shareCodewordScores(this.scoreMemo);
       }
     } else {
       for (let s = 0; s < parts.length; s++) this.shards[s]!.build(parts[s]!);
@@ -262,10 +267,12 @@ export class ShardedSampler extends SamplerBase {
   }
 
   protected override beginRows(queries: Matrix | null): void {
+    this.scoreMemo?.reset(true);
     this.rows = this.openShards(queries);
   }
 
   protected override endRows(): void {
+    this.scoreMemo?.reset(false);
     const rows = this.rows;
     this.rows = null;
     if (rows) for (const r of rows) r.close();
