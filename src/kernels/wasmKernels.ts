@@ -151,7 +151,7 @@ type KernelName = Exclude<keyof KernelSet, 'name'>;
  * peer's memory runs on the peer (its other arguments, small, are staged there).
  */
 const HOME_ARG: Record<KernelName, number> = {
-  matmulNT: 2, gatherDot: 2, accumGradQueries: 2, accumGradClasses: 5, gatherAccumGradQueries: 2, scatterAddRows: 7,
+  matmulNT: 2, gatherDot: 2, bucketDots: 2, accumGradQueries: 2, accumGradClasses: 5, gatherAccumGradQueries: 2, scatterAddRows: 7,
   fusedSoftmaxTopK: 2, softmaxWeights: 0, kmeansAssign: 0, nodeScores: 1, adamRows: 0, adamAllRows: 0, fillNormal: 0, fillUniform: 0,
 };
 
