@@ -205,8 +205,10 @@ export function addXmcCommands(program: Command, print: (line: string) => void):
         const rows = runs.map(({ name, result: res }) => {
           const evals = res.records.filter((x) => typeof x['p1'] === 'number');
           const r = evals[evals.length - 1]!;
-          const ips = evals.reduce((s, x) => s + Number(x['instPerSec']), 0) / evals.length;
-          const share = evals.reduce((s, x) => s + Number(x['outputShare']), 0) / evals.length;
+          // one figure per epoch (an interval record's rates are those of its epoch so far)
+          const ends = evals.filter((x) => x['point'] !== 'interval');
+          const ips = ends.reduce((s, x) => s + Number(x['instPerSec']), 0) / ends.length;
+          const share = ends.reduce((s, x) => s + Number(x['outputShare']), 0) / ends.length;
           return [name, fix(r['p1']), fix(r['p3']), fix(r['p5']), fix(r['ndcg5']), Number(r['trainSec']).toFixed(1), Math.round(ips), share.toFixed(2)];
         });
         const c0 = configs[0]!;
