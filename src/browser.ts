@@ -61,7 +61,7 @@ export { inBatchDraws, mixedDraws, type InBatchDraws, type MixedDrawsInput } fro
 export { StreamingFrequencyEstimator, type StreamingFrequencyOptions } from './samplers/frequency.js';
 export { sampledLogisticLoss, BINARY_LOSSES, type BinaryLoss, type SampledLogisticLossInput } from './loss/binary.js';
 export { fullSoftmaxLoss, type FullLossOptions } from './loss/full.js';
-export { precisionAtK, recallAtK, ndcgAtK, meanNll, perplexity } from './loss/metrics.js';
+export { precisionAtK, recallAtK, ndcgAtK, meanNll, perplexity, topKRecall } from './loss/metrics.js';
 export { createOptimizer, Sgd, Adagrad, Adam, type SparseOptimizer, type OptimizerName } from './layer/optimizers.js';
 export { OutputLayer, AUTO_REBUILD_EVERY, type OutputLayerOptions, type StepInput, type StepResult } from './layer/outputLayer.js';
 export { evaluate, evaluateMetrics, type EvaluateResult, type EvaluationMetrics } from './layer/evaluator.js';
@@ -81,6 +81,7 @@ export { biasReportHtml } from './report/bias.js';
 export { trainingReportHtml, type TrainingRun } from './report/training.js';
 export type { SparseDataset, DatasetSplit } from './data/sparse.js';
 export { parseXmc } from './data/xmc.js';
+export { SyntheticXmc, parseSyntheticXmcSpec, type SyntheticXmcOptions } from './data/syntheticXmc.js';
 export { parseFastText } from './data/fasttext.js';
 export { Vocabulary } from './data/vocab.js';
 export { buildLmCorpus, parseTextCorpus, type LmCorpus } from './data/lmCorpus.js';

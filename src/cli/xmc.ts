@@ -5,9 +5,11 @@
  */
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { IoError } from '../core/errors.js';
+import { IoError, OptionError } from '../core/errors.js';
+import { parseDuration } from './lm.js';
 import { choiceOption, intArg, intOption, numArg, numOption } from '../core/validate.js';
 import { loadXmcData, type XmcData } from '../apps/xmc/data.js';
+import { SYNTHETIC_XMC_KEYS } from '../data/syntheticXmc.js';
 import {
   curveOf, loadXmcModel, parseXmcInputs, REPORT_FILE, trainXmcRun, xmcReportHtml, type XmcRunResult,
 } from '../apps/xmc/run.js';
@@ -32,6 +34,26 @@ export interface XmcCommonOptions extends TrainCliOptions, LossFlagValues, Negat
   weighting: string;
   bigrams: string;
   hidden?: boolean;
+  timeBudget?: string;
+  evalSample?: string;
+  evalEvery?: string;
+}
+
+/** The scale options as run options: time budget, evaluation sample and interval. */
+function scaleOf(o: XmcCommonOptions): { timeBudgetSec: number; evalSample: number; evalEverySec: number } {
+  const dur = (v: string | undefined, flag: string): number => {
+    if (v === undefined) return 0;
+    try {
+      return parseDuration(v);
+    } catch {
+      throw new OptionError(`${flag} '${v}' is not a duration; write e.g. 90s, 20m or 1.5h`);
+    }
+  };
+  return {
+    timeBudgetSec: dur(o.timeBudget, '--time-budget'),
+    evalSample: o.evalSample === undefined ? 0 : intArg(o.evalSample, '--eval-sample', 1),
+    evalEverySec: dur(o.evalEvery, '--eval-every'),
+  };
 }
 
 /** The extreme classifier's defaults of the shared training options. */
@@ -88,7 +110,7 @@ async function runOne(
   resume: boolean, print: (line: string) => void, midxWorkers: MidxWorkers | null,
 ): Promise<XmcRunResult> {
   return trainXmcRun({
-    data, out, epochs, config, resume, threads, kernels: fast.path,
+    data, out, epochs, config, resume, threads, kernels: fast.path, ...scaleOf(o),
     ...(resume && o.lrDecayEpochs !== undefined ? { resumeLrDecayEpochs: config.lrDecayEpochs } : {}),
     runtime: {
       pool: fast.pool, placeTable: (t) => tableInKernelMemory(fast, t), optimizerStorage: { f32: fast.allocF32, i32: fast.allocI32 }, midxWorkers,
@@ -106,12 +128,20 @@ async function runOne(
 function addCommonOptions(c: Command, resume = false): Command {
   addLossOptions(c, { labelWeighting: true });
   addNegativeSourceOptions(c);
-  c.option('--data <spec>', 'wordnet (the built-in WordNet split) | DIR with train.txt and test.txt (XMC or fastText format) | FILE (split 80/20)', 'wordnet')
+  c.option(
+    '--data <spec>',
+    'wordnet (the built-in WordNet split) | DIR with train.txt and test.txt (XMC or fastText format) | FILE (split 80/20) | ' +
+      `synthetic:labels=N,rows=N[,key=value…] (generated synthetic data with a known Bayes-optimal P@1; keys: ${SYNTHETIC_XMC_KEYS.join(', ')})`,
+    'wordnet',
+  )
     .option('--lr-decay-epochs <n>', 'the learning rate falls linearly to 0 at the end of epoch n (0: constant) (default: the value of --epochs)')
     .option('--optimizer <name>', 'sgd | adagrad | adam', 'adam')
     .option('--weighting <w>', 'tfidf | counts (rows are L2-normalized either way)', 'tfidf')
     .option('--bigrams <buckets>', 'hashed word-bigram buckets (0: tokens only)', '0')
-    .option('--hidden', 'add a hidden layer (relu, width dim) after the embedding sum');
+    .option('--hidden', 'add a hidden layer (relu, width dim) after the embedding sum')
+    .option('--time-budget <t>', 'stop training after this much training time (e.g. 300s, 5m), within an epoch if need be, then evaluate (the cut epoch is not checkpointed)')
+    .option('--eval-sample <n>', 'evaluate exactly on a fixed sample of n test rows; with --sampler midx also rank every test row by midx topK at the end and print its recall against the exact top-k on the sample')
+    .option('--eval-every <t>', 'also evaluate (on the sample) every t of training time within epochs (e.g. 60s): P@1 against wall time');
   return addTrainOptions(c, XMC_TRAIN_DEFAULTS, { resume });
 }
 
@@ -134,8 +164,11 @@ export function addXmcCommands(program: Command, print: (line: string) => void):
     const helpers = await startMidxThreads(threads, [o.sampler]);
     try {
       const res = await runOne(data, out, epochs, config, fast, threads, o, o.resume ?? false, print, helpers);
-      const last = res.records[res.records.length - 1];
-      if (last) print(`P@1 ${Number(last['p1']).toFixed(4)} P@3 ${Number(last['p3']).toFixed(4)} P@5 ${Number(last['p5']).toFixed(4)} after ${last['epoch']} epochs`);
+      const last = res.records.filter((r) => typeof r['p1'] === 'number').pop();
+      if (last) {
+        const when = last['point'] === 'budget' ? `after ${Number(last['trainSec']).toFixed(1)} s of training (time budget; ${Number(last['epochProgress']).toFixed(2)} epochs)` : `after ${last['epoch']} epochs`;
+        print(`P@1 ${Number(last['p1']).toFixed(4)} P@3 ${Number(last['p3']).toFixed(4)} P@5 ${Number(last['p5']).toFixed(4)} ${when}`);
+      }
       print(`report written to ${join(res.dir, REPORT_FILE)}`);
     } finally {
       await helpers?.close();
@@ -170,9 +203,12 @@ export function addXmcCommands(program: Command, print: (line: string) => void):
         }
         const head = ['sampler', 'P@1', 'P@3', 'P@5', 'nDCG@5', 'train s', 'inst/s', 'output share'];
         const rows = runs.map(({ name, result: res }) => {
-          const r = res.records[res.records.length - 1]!;
-          const ips = res.records.reduce((s, x) => s + Number(x['instPerSec']), 0) / res.records.length;
-          const share = res.records.reduce((s, x) => s + Number(x['outputShare']), 0) / res.records.length;
+          const evals = res.records.filter((x) => typeof x['p1'] === 'number');
+          const r = evals[evals.length - 1]!;
+          // one figure per epoch (an interval record's rates are those of its epoch so far)
+          const ends = evals.filter((x) => x['point'] !== 'interval');
+          const ips = ends.reduce((s, x) => s + Number(x['instPerSec']), 0) / ends.length;
+          const share = ends.reduce((s, x) => s + Number(x['outputShare']), 0) / ends.length;
           return [name, fix(r['p1']), fix(r['p3']), fix(r['p5']), fix(r['ndcg5']), Number(r['trainSec']).toFixed(1), Math.round(ips), share.toFixed(2)];
         });
         const c0 = configs[0]!;
@@ -197,13 +233,16 @@ export function addXmcCommands(program: Command, print: (line: string) => void):
       const x = parseXmcInputs(lines, loaded, o.input ?? '<stdin>');
       const { ids, scores } = loaded.model.predict(x, k);
       const info = o.info ? loaded.info.labelInfo : null;
-      const names = loaded.info.labelNames.map((n, i) => (info && info[i] ? `${n}(${info[i]})` : n));
+      const labelName = (i: number): string => {
+        const n = loaded.info.labelNames ? loaded.info.labelNames[i]! : String(i);
+        return info && info[i] ? `${n}(${info[i]})` : n;
+      };
       for (let r = 0; r < lines.length; r++) {
         const parts: string[] = [];
         for (let j = 0; j < k; j++) {
           const id = ids[r * k + j]!;
           if (id < 0) continue;
-          parts.push(o.scores ? `${names[id]}:${scores[r * k + j]!.toFixed(4)}` : names[id]!);
+          parts.push(o.scores ? `${labelName(id)}:${scores[r * k + j]!.toFixed(4)}` : labelName(id));
         }
         print(parts.join(' '));
       }

@@ -166,3 +166,38 @@ export function nllPerRow(labelLogProb: Float64Array, labels: Labels): { perRow:
   const mean = meanNll(labelLogProb);
   return { perRow, mean, perplexity: Math.exp(mean) };
 }
+
+/**
+ * Recall@`k` of an approximate top-`k` ranking against the exact one: for each row, the share of
+ * the exact top-`k` ids (`exact`, `B × kExact` row-major, `-1` = none) found among the first `k`
+ * approximate ids (`approx`, `B × kApprox`), averaged over the rows with at least one exact id.
+ * @throws ShapeError when the arrays do not hold the same rows or `k` exceeds either width
+ */
+export function topKRecall(approx: Int32Array, kApprox: number, exact: Int32Array, kExact: number, k: number): number {
+  const B = kApprox > 0 ? approx.length / kApprox : 0;
+  if (!Number.isInteger(B) || exact.length !== B * kExact || k < 1 || k > kApprox || k > kExact) {
+    throw new ShapeError(`topKRecall: ${approx.length} approximate ids in rows of ${kApprox} and ${exact.length} exact ids in rows of ${kExact} do not fit k = ${k}`);
+  }
+  let sum = 0;
+  let rows = 0;
+  for (let r = 0; r < B; r++) {
+    let want = 0;
+    let hit = 0;
+    for (let i = 0; i < k; i++) {
+      const e = exact[r * kExact + i]!;
+      if (e < 0) continue;
+      want++;
+      for (let j = 0; j < k; j++) {
+        if (approx[r * kApprox + j] === e) {
+          hit++;
+          break;
+        }
+      }
+    }
+    if (want > 0) {
+      sum += hit / want;
+      rows++;
+    }
+  }
+  return rows > 0 ? sum / rows : 0;
+}

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { DataFormatError, IoError } from '../../core/errors.js';
 import { readFastTextFile, readFastTextSplit, readXmcFile, readXmcSplit, SPLIT_FILES, loadWordNet } from '../../data/files.js';
 import { numRows, SparseBuilder, type DatasetSplit, type SparseDataset } from '../../data/sparse.js';
+import { parseSyntheticXmcSpec, SyntheticXmc } from '../../data/syntheticXmc.js';
 
 /** How the words of a prediction input line are read, fixed by the training data. */
 export type XmcInputKind = 'alnum' | 'whitespace' | 'pairs';
@@ -24,7 +25,12 @@ export interface XmcData {
   input: XmcInputKind;
   /** A short description of the source. */
   source: string;
+  /** The generator of synthetic data (`--data synthetic:…`), which knows the Bayes-optimal ranking. */
+  synthetic?: SyntheticXmc;
 }
+
+/** The prefix of a synthetic data spec. */
+export const SYNTHETIC_PREFIX = 'synthetic:';
 
 const XMC_HEADER = /^\s*\d+\s+\d+\s+\d+\s*$/;
 
@@ -75,16 +81,21 @@ export function selectRows(ds: SparseDataset, keep: (r: number) => boolean): Spa
 }
 
 /**
- * Loads `spec`: `wordnet` (the default WordNet split, depth 2); a directory with `train.txt`
+ * Loads `spec`: `synthetic:labels=…,rows=…` (generated synthetic data, see `SyntheticXmc`);
+ * `wordnet` (the default WordNet split, depth 2); a directory with `train.txt`
  * and `test.txt` in the XMC format (as `samplex data export --format xmc` writes, with
  * `features.txt` / `labels.txt` when present) or the fastText format; or one file in either
  * format, split by {@link isTestRow} (features and labels numbered over the whole file).
  * @throws IoError when the path does not exist or lacks the split files; DataFormatError for malformed files
  */
 export function loadXmcData(spec: string): XmcData {
+  if (spec.startsWith(SYNTHETIC_PREFIX)) {
+    const gen = new SyntheticXmc(parseSyntheticXmcSpec(spec.slice(SYNTHETIC_PREFIX.length)));
+    return { split: gen.split(), input: 'pairs', source: gen.spec(), synthetic: gen };
+  }
   if (spec === 'wordnet') return { split: loadWordNet(), input: 'alnum', source: 'wordnet' };
   if (!existsSync(spec)) {
-    throw new IoError(`--data ${spec}: no such file or directory; give 'wordnet', a directory with train.txt and test.txt, or one XMC or fastText file`);
+    throw new IoError(`--data ${spec}: no such file or directory; give 'wordnet', 'synthetic:labels=N,rows=N', a directory with train.txt and test.txt, or one XMC or fastText file`);
   }
   if (statSync(spec).isDirectory()) {
     const trainPath = join(spec, SPLIT_FILES.train);

@@ -9,7 +9,10 @@ import { existsSync } from 'node:fs';
 import { totalmem } from 'node:os';
 import { ClassTable } from '../../core/classTable.js';
 import { DataFormatError, IoError, OptionError } from '../../core/errors.js';
-import { intOption } from '../../core/validate.js';
+import { intOption, numOption } from '../../core/validate.js';
+import { Rng } from '../../core/rng.js';
+import { numRows } from '../../data/sparse.js';
+import { precisionAtK, topKRecall } from '../../loss/metrics.js';
 import { trainingReportHtml, type CurvePoint, type TrainingRun } from '../../report/training.js';
 import {
   CheckpointError, fingerprint, peekCommit, RunFolder, type CommitStage, type MetricsRecord, type SettingValue,
@@ -20,7 +23,7 @@ import { withProgress } from '../../train/progress.js';
 import { SparseEncoder } from './encoder.js';
 import { Featurizer } from './features.js';
 import type { XmcData, XmcInputKind } from './data.js';
-import { XmcModel, XmcTrainer, type ResolvedXmcConfig, type XmcProgress, type XmcRuntime } from './trainer.js';
+import { batchLabels, XmcModel, XmcTrainer, type ResolvedXmcConfig, type XmcEpochCursor, type XmcMetrics, type XmcProgress, type XmcRuntime } from './trainer.js';
 import { tokenize } from '../../data/sparse.js';
 
 /** Contents of `model.json`. */
@@ -38,8 +41,8 @@ export interface XmcModelInfo {
   numLabels: number;
   /** Feature names (text inputs only). */
   featureNames: string[] | null;
-  /** Label names (ids when the data has none). */
-  labelNames: string[];
+  /** Label names (null: the label ids, as for synthetic data). */
+  labelNames: string[] | null;
   /** Human-readable label descriptions (e.g. WordNet lemmas), or null. */
   labelInfo: string[] | null;
 }
@@ -59,12 +62,15 @@ export const XMC_REPORT_METRICS = [
   { key: 'loss', label: 'training loss' },
 ];
 
-/** A run's records as a report curve (wall time = cumulative training seconds). */
+/**
+ * A run's evaluation records as a report curve (wall time = cumulative training seconds; records
+ * evaluated within an epoch sit at their fraction of it).
+ */
 export function curveOf(name: string, records: readonly MetricsRecord[]): TrainingRun {
-  const points: CurvePoint[] = records.map((r) => {
+  const points: CurvePoint[] = records.filter((r) => typeof r['p1'] === 'number').map((r) => {
     const values: Record<string, number> = {};
     for (const m of XMC_REPORT_METRICS) if (typeof r[m.key] === 'number') values[m.key] = r[m.key] as number;
-    return { epoch: Number(r['epoch']), wallSec: Number(r['trainSec']), values };
+    return { epoch: Number(r['epochProgress'] ?? r['epoch']), wallSec: Number(r['trainSec']), values };
   });
   return { name, points };
 }
@@ -131,6 +137,20 @@ export interface XmcRunOptions {
   notice?: (line: string) => void;
   /** Fault injection for tests (see `RunFolder.open`). */
   afterStage?: (stage: CommitStage, epoch: number) => void;
+  /**
+   * Stop training once this many seconds of training (evaluation not counted) are spent, within
+   * an epoch if need be; the cut epoch is evaluated and recorded but not checkpointed (default 0: no budget).
+   */
+  timeBudgetSec?: number;
+  /**
+   * Evaluate exactly on this many test rows only, a fixed seeded sample (default 0: every test
+   * row). With the `midx` sampler the run then also ranks every test row through the index
+   * ({@link XmcTrainer.retrieveTopK}) at the end and records its recall against the exact ranking
+   * on the sample.
+   */
+  evalSample?: number;
+  /** Also evaluate (on the sample) every this many seconds of training, within epochs (default 0: at epoch ends only). */
+  evalEverySec?: number;
 }
 
 /** Result of {@link trainXmcRun}. */
@@ -179,7 +199,8 @@ function modelInfo(data: XmcData, config: ResolvedXmcConfig): XmcModelInfo {
     numFeatures: train.numFeatures,
     numLabels: train.numLabels,
     featureNames: data.input === 'pairs' ? null : [...(train.featureNames ?? [])],
-    labelNames: train.labelNames ? [...train.labelNames] : Array.from({ length: train.numLabels }, (_, i) => String(i)),
+    // synthetic data may have 10^7 labels: their names are their ids, not written out
+    labelNames: train.labelNames ? [...train.labelNames] : data.synthetic ? null : Array.from({ length: train.numLabels }, (_, i) => String(i)),
     labelInfo: train.labelInfo ? [...train.labelInfo] : null,
   };
 }
@@ -192,6 +213,41 @@ function modelInfo(data: XmcData, config: ResolvedXmcConfig): XmcModelInfo {
 export function xmcTask(o: XmcRunOptions): Task<XmcTrainer> {
   const config = o.config;
   const settings = xmcSettings(config, o.epochs, o.threads ?? 1, o.kernels ?? 'ts');
+  const budget = numOption(o.timeBudgetSec ?? 0, 'timeBudgetSec', 0);
+  const every = numOption(o.evalEverySec ?? 0, 'evalEverySec', 0);
+  const test = o.data.split.test;
+  const sampleSize = intOption(o.evalSample ?? 0, 'evalSample', 0);
+  const evalRows = sampleSize > 0 && sampleSize < numRows(test) ? evalSampleRows(numRows(test), sampleSize, config.seed) : undefined;
+  // recorded only when set, so that runs from before these settings resume
+  if (budget > 0) settings['timeBudgetSec'] = budget;
+  if (sampleSize > 0) settings['evalSample'] = sampleSize;
+  if (every > 0) settings['evalEverySec'] = every;
+  const nEval = evalRows ? evalRows.length : numRows(test);
+  let bayes: number | null = null;
+  /** The last exact evaluation of the sample (reused by the retrieval when the model has not changed since). */
+  let lastExact: { metrics: XmcMetrics; topIds: Int32Array; k: number; trainSec: number } | null = null;
+  const bayesP1 = (log: (line: string) => void): number | null => {
+    if (bayes === null && o.data.synthetic) {
+      bayes = o.data.synthetic.bayesP1(test, evalRows ?? Int32Array.from({ length: numRows(test) }, (_, i) => i));
+      log(`synthetic data: Bayes-optimal P@1 on the ${nEval} evaluated test rows ${bayes.toFixed(4)} (the ceiling)`);
+    }
+    return bayes;
+  };
+  const evalRecord = async (trainer: XmcTrainer, epoch: number, cur: XmcEpochCursor, point: string): Promise<MetricsRecord> => {
+    const e0 = performance.now();
+    const exact = await trainer.evaluateWithTop(evalRows);
+    lastExact = { ...exact, trainSec };
+    const m = exact.metrics;
+    const evalSec = (performance.now() - e0) / 1000;
+    const b = bayesP1((line) => o.log?.(line));
+    const secs = Math.max(cur.seconds, 1e-9);
+    return {
+      epoch, epochProgress: epoch - 1 + cur.done / cur.total, point, sampler: config.sampler, loss: cur.meanLoss,
+      p1: m.p1, p3: m.p3, p5: m.p5, ndcg1: m.ndcg1, ndcg3: m.ndcg3, ndcg5: m.ndcg5, nll: m.nll,
+      trainSec, epochSec: cur.seconds, instPerSec: cur.done / secs, outputShare: cur.outputSeconds / secs, evalSec, evalRows: nEval,
+      ...(b === null ? {} : { bayesP1: b }),
+    };
+  };
   const report = (records: readonly MetricsRecord[]): string =>
     xmcReportHtml(`samplex train xmc: ${config.sampler}`, settingsOf(config, o.data.source, o.threads ?? 1, o.kernels ?? 'ts'), [curveOf(config.sampler, records)]);
   let trainSec = 0;
@@ -223,25 +279,107 @@ export function xmcTask(o: XmcRunOptions): Task<XmcTrainer> {
     onStart: (_t, ctx) => ctx.folder?.writeJson(MODEL_FILE, modelInfo(o.data, config)),
     // the description follows from the data and the configuration (a new decay horizon included)
     onResume: (_t, ctx) => ctx.folder?.writeJson(MODEL_FILE, modelInfo(o.data, config)),
+    shouldStop: () => budget > 0 && trainSec >= budget,
     epoch: async (trainer, epoch) => {
+      if (budget === 0 && every === 0 && evalRows === undefined && !o.data.synthetic) return plainEpoch(trainer, epoch);
       const bar = o.progress?.(epoch, trainer.instancesPerEpoch);
-      const st = withProgress(bar, () => trainer.trainEpoch(bar?.update));
-      trainSec += st.seconds;
-      const e0 = performance.now();
-      const m = await trainer.evaluate();
-      const evalSec = (performance.now() - e0) / 1000;
-      const rec: MetricsRecord = {
-        epoch, sampler: config.sampler, loss: st.loss, p1: m.p1, p3: m.p3, p5: m.p5, ndcg1: m.ndcg1, ndcg3: m.ndcg3, ndcg5: m.ndcg5, nll: m.nll,
-        trainSec, epochSec: st.seconds, instPerSec: st.instances / st.seconds, outputShare: st.outputSeconds / st.seconds, evalSec,
-      };
+      const cur = trainer.beginEpoch();
+      const start = trainSec;
+      const records: MetricsRecord[] = [];
+      let nextEval = every > 0 ? (Math.floor(start / every) + 1) * every : Infinity;
+      let cut = false;
+      try {
+        while (!cur.finished) {
+          cur.step();
+          bar?.update(cur.done, cur.total, cur.meanLoss);
+          trainSec = start + cur.seconds;
+          if (budget > 0 && trainSec >= budget && !cur.finished) {
+            cut = true;
+            break;
+          }
+          if (trainSec >= nextEval && !cur.finished) {
+            const rec = await evalRecord(trainer, epoch, cur, 'interval');
+            records.push(rec);
+            o.log?.(`epoch ${epoch} (${((100 * cur.done) / cur.total).toFixed(1)} %): P@1 ${Number(rec['p1']).toFixed(4)} on ${nEval} test rows, train ${trainSec.toFixed(1)} s`);
+            nextEval = (Math.floor(trainSec / every) + 1) * every;
+          }
+        }
+      } finally {
+        bar?.stop();
+      }
+      if (cut) {
+        const rec = await evalRecord(trainer, epoch, cur, 'budget');
+        records.push(rec);
+        o.log?.(
+          `time budget of ${budget} s spent in epoch ${epoch} after ${cur.done} of ${cur.total} rows: P@1 ${Number(rec['p1']).toFixed(4)} P@3 ${Number(rec['p3']).toFixed(4)} P@5 ${Number(rec['p5']).toFixed(4)} on ${nEval} test rows, train ${trainSec.toFixed(1)} s (the cut epoch is not checkpointed)`,
+        );
+        return { records, complete: false };
+      }
+      const st = cur.finish();
+      const rec = await evalRecord(trainer, epoch, cur, 'epoch');
+      records.push(rec);
       o.log?.(
-        `epoch ${epoch}: loss ${st.loss.toFixed(4)}, P@1 ${m.p1.toFixed(4)} P@3 ${m.p3.toFixed(4)} P@5 ${m.p5.toFixed(4)}, ` +
-          `nDCG@3 ${m.ndcg3.toFixed(4)} nDCG@5 ${m.ndcg5.toFixed(4)}, ${Math.round(st.instances / st.seconds)} inst/s, train ${trainSec.toFixed(1)} s`,
+        `epoch ${epoch}: loss ${st.loss.toFixed(4)}, P@1 ${Number(rec['p1']).toFixed(4)} P@3 ${Number(rec['p3']).toFixed(4)} P@5 ${Number(rec['p5']).toFixed(4)} on ${nEval} test rows, ` +
+          `${Math.round(st.instances / st.seconds)} inst/s, train ${trainSec.toFixed(1)} s`,
       );
-      return { records: [rec], complete: true };
+      return { records, complete: true };
     },
+    finish: async (trainer) => (evalRows !== undefined && config.sampler === 'midx' ? [await retrievalRecord(trainer)] : []),
     report,
   };
+
+  /** The epoch as before the scale options: train it whole, evaluate every test row. */
+  async function plainEpoch(trainer: XmcTrainer, epoch: number): Promise<{ records: MetricsRecord[]; complete: boolean }> {
+    const bar = o.progress?.(epoch, trainer.instancesPerEpoch);
+    const st = withProgress(bar, () => trainer.trainEpoch(bar?.update));
+    trainSec += st.seconds;
+    const e0 = performance.now();
+    const m = await trainer.evaluate();
+    const evalSec = (performance.now() - e0) / 1000;
+    const rec: MetricsRecord = {
+      epoch, sampler: config.sampler, loss: st.loss, p1: m.p1, p3: m.p3, p5: m.p5, ndcg1: m.ndcg1, ndcg3: m.ndcg3, ndcg5: m.ndcg5, nll: m.nll,
+      trainSec, epochSec: st.seconds, instPerSec: st.instances / st.seconds, outputShare: st.outputSeconds / st.seconds, evalSec,
+    };
+    o.log?.(
+      `epoch ${epoch}: loss ${st.loss.toFixed(4)}, P@1 ${m.p1.toFixed(4)} P@3 ${m.p3.toFixed(4)} P@5 ${m.p5.toFixed(4)}, ` +
+        `nDCG@3 ${m.ndcg3.toFixed(4)} nDCG@5 ${m.ndcg5.toFixed(4)}, ${Math.round(st.instances / st.seconds)} inst/s, train ${trainSec.toFixed(1)} s`,
+    );
+    return { records: [rec], complete: true };
+  }
+
+  /**
+   * The fast path at scale: every test row ranked through a `midx` index, against the exact
+   * ranking of the sample (recall@1, recall@5 and P@1 of both).
+   */
+  async function retrievalRecord(trainer: XmcTrainer): Promise<MetricsRecord> {
+    const exact = lastExact !== null && lastExact.trainSec === trainSec ? lastExact : await trainer.evaluateWithTop(evalRows);
+    const k = exact.k;
+    const r = trainer.retrieveTopK(k);
+    const sampleIds = new Int32Array(evalRows!.length * k);
+    for (let i = 0; i < evalRows!.length; i++) sampleIds.set(r.ids.subarray(evalRows![i]! * k, (evalRows![i]! + 1) * k), i * k);
+    const sampleLabels = batchLabels(test, evalRows!);
+    const rec: MetricsRecord = {
+      epoch: trainer.epoch, point: 'retrieval', sampler: config.sampler, trainSec,
+      exactP1: exact.metrics.p1, topkP1Sample: precisionAtK(sampleIds, k, sampleLabels, 1).mean, topkP1All: precisionAtK(r.ids, k, test.labels, 1).mean,
+      recall1: topKRecall(sampleIds, k, exact.topIds, k, 1), [`recall${k}`]: topKRecall(sampleIds, k, exact.topIds, k, k),
+      candidates: r.candidates.reduce((a, b) => a + b, 0) / Math.max(1, r.candidates.length),
+      evalRows: nEval, testRows: numRows(test), indexBuildSec: r.buildSec, retrieveSec: r.retrieveSec,
+      ...(bayes === null ? {} : { bayesP1: bayes }),
+    };
+    o.log?.(
+      `topK retrieval through a midx index, all ${numRows(test)} test rows: ${r.retrieveSec.toFixed(1)} s (index built in ${r.buildSec.toFixed(1)} s, ${Number(rec['candidates']).toFixed(0)} candidates per row), P@1 ${Number(rec['topkP1All']).toFixed(4)}; ` +
+        `on the ${nEval}-row sample: recall@1 ${Number(rec['recall1']).toFixed(4)}, recall@${k} ${Number(rec[`recall${k}`]).toFixed(4)} against the exact top-${k}, P@1 ${Number(rec['topkP1Sample']).toFixed(4)} (topK) vs ${exact.metrics.p1.toFixed(4)} (exact)` +
+        (bayes === null ? '' : `, Bayes-optimal ${(bayes as number).toFixed(4)}`),
+    );
+    return rec;
+  }
+}
+
+/** A fixed seeded sample of `size` of the `n` test rows, ascending. */
+export function evalSampleRows(n: number, size: number, seed: number): Int32Array {
+  const all = Int32Array.from({ length: n }, (_, i) => i);
+  Rng.fromSeed(seed, 0x5a3e).shuffle(all);
+  return all.slice(0, size).sort();
 }
 
 /**

@@ -231,6 +231,31 @@ export interface EpochStats {
   outputSeconds: number;
 }
 
+/** An epoch in progress (see {@link XmcTrainer.beginEpoch}). */
+export interface XmcEpochCursor {
+  /** 1-based epoch number. */
+  readonly epoch: number;
+  /** Training rows in the epoch. */
+  readonly total: number;
+  /** Rows trained so far. */
+  readonly done: number;
+  /** Every row of the epoch is trained. */
+  readonly finished: boolean;
+  /** Mean training loss so far. */
+  readonly meanLoss: number;
+  /** Seconds spent training so far (steps only). */
+  readonly seconds: number;
+  /** Of those, seconds in the output layer. */
+  readonly outputSeconds: number;
+  /** Trains the next batch (nothing once finished). */
+  step(): void;
+  /**
+   * Completes the epoch and returns its figures.
+   * @throws ShapeError when rows are left
+   */
+  finish(): EpochStats;
+}
+
 /** Progress callback of {@link XmcTrainer.trainEpoch}: rows done, rows in the epoch, mean loss so far. */
 export type XmcProgress = (done: number, total: number, loss: number) => void;
 
@@ -460,6 +485,21 @@ export class XmcTrainer {
    * @param onProgress called after every batch
    */
   trainEpoch(onProgress?: XmcProgress): EpochStats {
+    const cur = this.beginEpoch();
+    while (!cur.finished) {
+      cur.step();
+      onProgress?.(cur.done, cur.total, cur.meanLoss);
+    }
+    return cur.finish();
+  }
+
+  /**
+   * Starts the next epoch and returns it as a cursor that trains one batch per
+   * {@link XmcEpochCursor.step}: {@link XmcTrainer.trainEpoch} is the cursor run to its end; a
+   * caller may evaluate between batches or stop early (a time budget). An epoch counts as done
+   * only after {@link XmcEpochCursor.finish}.
+   */
+  beginEpoch(): XmcEpochCursor {
     const c = this.config;
     const epoch = this.done + 1;
     const t0 = performance.now();
@@ -472,39 +512,76 @@ export class XmcTrainer {
     const train = this.split.train;
     let lossSum = 0;
     let outMs = 0;
+    let trainMs = performance.now() - t0;
+    let s = 0;
     const total = order.length;
     const scaled = [encoder, layer, this.optimizers.classes].filter((o): o is SparseOptimizer => o !== null);
-    for (let s = 0; s < total; s += c.batchSize) {
-      if (c.lrDecayEpochs > 0) {
-        const scale = Math.max(0, 1 - (epoch - 1 + s / total) / c.lrDecayEpochs);
-        for (const o of scaled) o.lrScale = scale;
-      }
-      const rows = order.subarray(s, Math.min(total, s + c.batchSize));
-      const pass = enc.forward(this.trainX, rows);
-      const labels = batchLabels(train, rows);
-      const o0 = performance.now();
-      const res = head.step(pass.queries, labels, rng);
-      outMs += performance.now() - o0;
-      const g = enc.backward(this.trainX, pass, res.gradQueries);
-      encoder.step(enc.embedding, g.embedding);
-      if (layer && g.layer && enc.layer) layer.step(enc.layer, g.layer);
-      lossSum += res.loss * rows.length;
-      onProgress?.(s + rows.length, total, lossSum / (s + rows.length));
-    }
-    this.done = epoch;
-    const seconds = (performance.now() - t0) / 1000;
-    return { epoch, loss: lossSum / total, instances: total, seconds, outputSeconds: outMs / 1000 };
+    const cursor: XmcEpochCursor = {
+      epoch,
+      total,
+      get done() {
+        return s;
+      },
+      get finished() {
+        return s >= total;
+      },
+      get meanLoss() {
+        return s > 0 ? lossSum / s : 0;
+      },
+      get seconds() {
+        return trainMs / 1000;
+      },
+      get outputSeconds() {
+        return outMs / 1000;
+      },
+      step: () => {
+        if (s >= total) return;
+        const b0 = performance.now();
+        if (c.lrDecayEpochs > 0) {
+          const scale = Math.max(0, 1 - (epoch - 1 + s / total) / c.lrDecayEpochs);
+          for (const o of scaled) o.lrScale = scale;
+        }
+        const rows = order.subarray(s, Math.min(total, s + c.batchSize));
+        const pass = enc.forward(this.trainX, rows);
+        const labels = batchLabels(train, rows);
+        const o0 = performance.now();
+        const res = head.step(pass.queries, labels, rng);
+        outMs += performance.now() - o0;
+        const g = enc.backward(this.trainX, pass, res.gradQueries);
+        encoder.step(enc.embedding, g.embedding);
+        if (layer && g.layer && enc.layer) layer.step(enc.layer, g.layer);
+        lossSum += res.loss * rows.length;
+        s += rows.length;
+        trainMs += performance.now() - b0;
+      },
+      finish: () => {
+        if (s < total) throw new ShapeError(`epoch ${epoch} is not finished (${s} of ${total} rows); step to its end first`);
+        this.done = epoch;
+        return { epoch, loss: lossSum / total, instances: total, seconds: trainMs / 1000, outputSeconds: outMs / 1000 };
+      },
+    };
+    return cursor;
   }
 
   /**
-   * Exact evaluation on the test rows: P@1/3/5 and nDCG@1/3/5 over all labels (rows without
-   * labels are left out of the averages), and the mean NLL of the test labels.
+   * Exact evaluation on the test rows (or on the test rows `rows` only, e.g. a sample): P@1/3/5
+   * and nDCG@1/3/5 over all labels (rows without labels are left out of the averages), and the
+   * mean NLL of the test labels.
    */
-  async evaluate(): Promise<XmcMetrics> {
+  async evaluate(rows?: Int32Array): Promise<XmcMetrics> {
+    return (await this.evaluateWithTop(rows)).metrics;
+  }
+
+  /**
+   * As {@link XmcTrainer.evaluate}, also returning the exact top-`k` label ids of the evaluated
+   * rows (`k = min(5, labels)`, best first, row-major).
+   */
+  async evaluateWithTop(rows?: Int32Array): Promise<{ metrics: XmcMetrics; topIds: Int32Array; k: number }> {
     const test = this.split.test;
-    const rows = Int32Array.from({ length: numRows(test) }, (_, i) => i);
+    const all = rows === undefined;
+    rows ??= Int32Array.from({ length: numRows(test) }, (_, i) => i);
     const q = this.model.encode(this.testX, rows);
-    const labels = test.labels;
+    const labels = all ? test.labels : batchLabels(test, rows);
     const table = this.model.table;
     const k = Math.min(5, table.n);
     let topIds: Int32Array;
@@ -532,7 +609,7 @@ export class XmcTrainer {
     }
     const at = (c: number): number => Math.min(c, k);
     const p1 = precisionAtK(topIds, k, labels, at(1));
-    return {
+    const metrics: XmcMetrics = {
       p1: p1.mean,
       p3: precisionAtK(topIds, k, labels, at(3)).mean,
       p5: precisionAtK(topIds, k, labels, at(5)).mean,
@@ -542,6 +619,37 @@ export class XmcTrainer {
       nll,
       rows: p1.rows,
     };
+    return { metrics, topIds, k };
+  }
+
+  /**
+   * Approximate top-`k` labels of every test row through a `midx` index (the sampler's
+   * {@link MidxSampler.topK}) built on the current class table with the run's `midx` options:
+   * the fast retrieval path, to be compared with the exact ranking of {@link XmcTrainer.evaluateWithTop}.
+   * Rows are encoded and retrieved in chunks of 4096.
+   * @throws OptionError when `k` exceeds the labels
+   */
+  retrieveTopK(k: number, opts: { candidates?: number } = {}): { ids: Int32Array; candidates: Int32Array; buildSec: number; retrieveSec: number } {
+    const c = this.config;
+    const table = this.model.table;
+    intOption(k, 'k', 1, table.n);
+    const t0 = performance.now();
+    const options = { ...XMC_MIDX_DEFAULTS, ...(c.sampler === 'midx' ? c.samplerOptions : {}) };
+    const sampler = createSamplerFor('midx', { n: table.n, counts: this.counts, seed: c.seed }, options) as MidxSampler;
+    sampler.build(table);
+    const t1 = performance.now();
+    const B = numRows(this.split.test);
+    const ids = new Int32Array(B * k);
+    const candidates = new Int32Array(B);
+    const CHUNK = 4096;
+    for (let r0 = 0; r0 < B; r0 += CHUNK) {
+      const rows = Int32Array.from({ length: Math.min(CHUNK, B - r0) }, (_, i) => r0 + i);
+      const q = this.model.encode(this.testX, rows);
+      const top = sampler.topK(q, k, opts);
+      ids.set(top.ids, r0 * k);
+      candidates.set(top.candidates, r0);
+    }
+    return { ids, candidates, buildSec: (t1 - t0) / 1000, retrieveSec: (performance.now() - t1) / 1000 };
   }
 
   /**
