@@ -3,7 +3,7 @@
  * faster implementation of the same signature can be installed without touching callers.
  * @module
  */
-import { loadDefaultKernels } from './auto.js';
+import { loadDefaultKernelsWithArena } from './auto.js';
 import { tableFills } from '../core/fill.js';
 import * as ref from './ref.js';
 import type { AsyncKernels, KernelSet } from './types.js';
@@ -34,12 +34,26 @@ type AnyKernel = (...args: never[]) => unknown;
 const KERNEL_NAMES = (Object.keys(tsKernels) as Array<keyof KernelSet>).filter((k): k is KernelName => k !== 'name');
 
 let defaultSet: KernelSet | null = null;
+/** The memory of the default kernels (their arena) when they are the WebAssembly ones. */
+let defaultMemory: KernelMemory | null = null;
 /** True while the active kernels are the defaults, not yet resolved or restored by `useKernels(defaultKernels)`. */
 let usingDefaults = true;
 
 /** The default kernels, resolved once: the WebAssembly ones where they load synchronously, else the TS ones. */
 function resolveDefaults(): KernelSet {
-  defaultSet ??= loadDefaultKernels() ?? tsKernels;
+  if (defaultSet === null) {
+    const loaded = loadDefaultKernelsWithArena();
+    defaultSet = loaded?.set ?? tsKernels;
+    if (loaded) {
+      const arena = loaded.arena;
+      defaultMemory = {
+        owns: (a) => arena.owns(a),
+        f32: (len) => arena.allocF32(len),
+        i32: (len) => arena.allocI32(len),
+        free: (a) => arena.free(a),
+      };
+    }
+  }
   return defaultSet;
 }
 
@@ -111,13 +125,20 @@ export interface KernelMemory {
   f32(len: number): Float32Array;
   /** A zero-filled Int32Array in this memory; throws when it is full. */
   i32(len: number): Int32Array;
+  /** Gives an array made by `f32` / `i32` back (the whole array), where the memory can. */
+  free?(arr: Float32Array | Int32Array): void;
 }
 
 let memory: KernelMemory | null = null;
 
-/** The memory of the active kernels, or null (TypeScript kernels: plain arrays). */
+/**
+ * The memory of the active kernels, or null (TypeScript kernels: plain arrays): the one installed
+ * by {@link useMemory} (`initFastKernels`), else, while the default kernels are active and were
+ * resolved to the WebAssembly ones, their own memory.
+ */
 export function activeMemory(): KernelMemory | null {
-  return memory;
+  if (memory !== null) return memory;
+  return usingDefaults && defaultSet !== null ? defaultMemory : null;
 }
 
 /** Installs `m` as the active kernel memory (null: none); returns the previous one. */

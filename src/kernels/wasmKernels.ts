@@ -10,6 +10,7 @@ import { WasmArena, type StagingFrame } from './arena.js';
 import type { KernelSet } from './types.js';
 import { mergeFusedParts } from './merge.js';
 import * as ref from './ref.js';
+import { copyRowsIn, copyRowsOut, gatherI32, iota, scatterI32 } from './rowCopy.js';
 
 /** The raw exports of the compiled kernel module (all addresses are byte offsets). */
 export interface KernelExports {
@@ -98,22 +99,8 @@ function gatherRows(
   const cnt = shared ? m : rows * m;
   const t = f.tempF32(cnt * d);
   const idv = f.tempI32(cnt);
-  const v = t.view;
-  if (d >= 64) {
-    for (let e = 0; e < cnt; e++) {
-      const r = ids[e]!;
-      v.set(c.subarray(r * d, r * d + d), e * d);
-      idv.view[e] = e;
-    }
-  } else {
-    // short rows: a plain loop beats a subarray view per row
-    for (let e = 0; e < cnt; e++) {
-      const src = ids[e]! * d;
-      const dst = e * d;
-      for (let t2 = 0; t2 < d; t2++) v[dst + t2] = c[src + t2]!;
-      idv.view[e] = e;
-    }
-  }
+  copyRowsIn(t.view, c, ids, cnt, d);
+  iota(idv.view, cnt);
   return { c: t.ptr, ids: idv.ptr };
 }
 
@@ -137,14 +124,8 @@ function stageRows(
   f: StagingFrame, arr: Float32Array, d: number, ids: Int32Array, count: number,
 ): { ptr: number; back: () => void } {
   const t = f.tempF32(count * d);
-  const view = t.view;
-  for (let e = 0; e < count; e++) view.set(arr.subarray(ids[e]! * d, ids[e]! * d + d), e * d);
-  return {
-    ptr: t.ptr,
-    back: () => {
-      for (let e = 0; e < count; e++) arr.set(view.subarray(e * d, e * d + d), ids[e]! * d);
-    },
-  };
+  copyRowsIn(t.view, arr, ids, count, d);
+  return { ptr: t.ptr, back: () => copyRowsOut(arr, t.view, ids, count, d) };
 }
 
 /**
@@ -331,16 +312,14 @@ export function makeWasmKernelSet(name: string, ex: KernelExports, arena: WasmAr
         const rv = stageRows(f, v, d, ids, count);
         const rs = f.tempI32(count);
         const idv = f.tempI32(count);
-        for (let t = 0; t < count; t++) {
-          rs.view[t] = rowSteps[ids[t]!]!;
-          idv.view[t] = t;
-        }
+        gatherI32(rs.view, rowSteps, ids, count);
+        iota(idv.view, count);
         const pg = f.ptr(grad, 0, count * d, 'in', 'grad');
         ex.adamRows(rw.ptr, rm.ptr, rv.ptr, d, idv.ptr, count, pg, rs.ptr, lr, beta1, beta2, eps);
         rw.back();
         rm.back();
         rv.back();
-        for (let t = 0; t < count; t++) rowSteps[ids[t]!] = rs.view[t]!;
+        scatterI32(rowSteps, rs.view, ids, count);
       });
     },
     adamAllRows(w, m, v, d, n, ids, count, grad, rowSteps, lr, beta1, beta2, eps) {

@@ -554,6 +554,23 @@ export class Adam extends SparseOptimizerBase {
     });
   }
 
+  /** `1 − β^t` by step count `t`, for β1 (0) and β2 (1); NaN where not computed yet. */
+  private corrections: [Float64Array, Float64Array] = [new Float64Array(0), new Float64Array(0)];
+
+  /** `1 − Math.pow(beta, t)`, remembered per `t` (the biases' step needs it per row). */
+  private correction(which: 0 | 1, beta: number, t: number): number {
+    let c = this.corrections[which];
+    if (t >= 1 << 20) return 1 - Math.pow(beta, t);
+    if (t >= c.length) {
+      const next = new Float64Array(Math.min(1 << 20, Math.max(1024, 2 * t + 2))).fill(NaN);
+      next.set(c);
+      this.corrections[which] = c = next;
+    }
+    let v = c[t]!;
+    if (Number.isNaN(v)) c[t] = v = 1 - Math.pow(beta, t);
+    return v;
+  }
+
   /** Number of updates applied to row `id` so far (its bias-correction step count). */
   rowStepCount(id: number): number {
     return this.sized ? this.rowSteps[id]! : 0;
@@ -639,9 +656,10 @@ export class Adam extends SparseOptimizerBase {
       }
       const t = this.rowSteps[id]!;
       if (t !== tPrev) {
-        // rows updated together usually share their step count (every row, with stepAll)
-        c1 = 1 - Math.pow(beta1, t);
-        c2 = 1 - Math.pow(beta2, t);
+        // rows updated together usually share their step count (every row, with stepAll); sparse
+        // steps see many counts, whose corrections are kept (the same values as Math.pow's)
+        c1 = this.correction(0, beta1, t);
+        c2 = this.correction(1, beta2, t);
         tPrev = t;
       }
       const mb = beta1 * mB[id]! + (1 - beta1) * g;
