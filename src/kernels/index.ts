@@ -133,12 +133,14 @@ let memory: KernelMemory | null = null;
 
 /**
  * The memory of the active kernels, or null (TypeScript kernels: plain arrays): the one installed
- * by {@link useMemory} (`initFastKernels`), else, while the default kernels are active and were
- * resolved to the WebAssembly ones, their own memory.
+ * by {@link useMemory} (`initFastKernels`), else, while the default kernels are active, theirs
+ * when they are the WebAssembly ones (this resolves the defaults, as their first call does).
  */
 export function activeMemory(): KernelMemory | null {
   if (memory !== null) return memory;
-  return usingDefaults && defaultSet !== null ? defaultMemory : null;
+  if (!usingDefaults) return null;
+  resolveDefaults();
+  return defaultMemory;
 }
 
 /** Installs `m` as the active kernel memory (null: none); returns the previous one. */

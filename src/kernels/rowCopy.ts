@@ -47,3 +47,15 @@ export function gatherI32(out: Int32Array, src: Int32Array, ids: Int32Array, cou
 export function scatterI32(dst: Int32Array, src: Int32Array, ids: Int32Array, count: number): void {
   for (let e = 0; e < count; e++) dst[ids[e]!] = src[e]!;
 }
+
+/** `dst[ids[e]·d .. ids[e]·d+d) = src[ids[e]·d .. ids[e]·d+d)` for `e < count` (the rows at their own places). */
+export function copyRowsAt(dst: Float32Array, src: Float32Array, ids: Int32Array, count: number, d: number): void {
+  if (d >= 64) {
+    for (let e = 0; e < count; e++) dst.set(src.subarray(ids[e]! * d, ids[e]! * d + d), ids[e]! * d);
+    return;
+  }
+  for (let e = 0; e < count; e++) {
+    const o = ids[e]! * d;
+    for (let t = 0; t < d; t++) dst[o + t] = src[o + t]!;
+  }
+}

@@ -7,7 +7,19 @@ import type { ClassTable } from '../core/classTable.js';
 import { OptionError, ShapeError, StateError } from '../core/errors.js';
 import { assertFinite, choiceOption, numOption, rejectUnknown } from '../core/validate.js';
 import type { SparseRowGrad } from '../loss/types.js';
-import { activeMemory, kernels } from '../kernels/index.js';
+import { activeMemory, kernels, type KernelMemory } from '../kernels/index.js';
+import { copyRowsAt } from '../kernels/rowCopy.js';
+
+/**
+ * Largest table (bytes of its weights) whose optimizer keeps its state in the kernels' memory
+ * beside a table-sized block when the table itself lives outside it.
+ */
+const TABLE_COPY_MAX_BYTES = 64 << 20;
+
+/** Gives the kernel-memory blocks of an optimizer back when the optimizer is collected. */
+const stateRegistry = new FinalizationRegistry<{ mem: KernelMemory; blocks: Array<Float32Array | Int32Array> }>(({ mem, blocks }) => {
+  for (const b of blocks) mem.free?.(b);
+});
 
 /** Names accepted by {@link createOptimizer}. */
 export type OptimizerName = 'sgd' | 'adagrad' | 'adam';
@@ -149,9 +161,42 @@ abstract class SparseOptimizerBase implements SparseOptimizer {
   /** Reused compact state of {@link SparseOptimizerBase.stepRows}, by accumulator name. */
   private compactState: Record<string, Float32Array | Int32Array> = {};
 
+  /**
+   * A table-sized block in the kernels' memory, beside the state, when the table lives outside
+   * it (see {@link SparseOptimizerBase.stagingRows}); null otherwise.
+   */
+  private rowBlock: { mem: KernelMemory; rows: Float32Array } | null = null;
+
   constructor(storage: OptimizerStorage | undefined) {
     this.storage = storage ?? PLAIN_STORAGE;
     this.fixedStorage = storage !== undefined;
+  }
+
+  /**
+   * Whether the optimizer's kernel works best with its state in the kernels' memory even when
+   * the table is not there (its step then copies only the touched table rows in and out).
+   */
+  protected stagesTableRows(): boolean {
+    return false;
+  }
+
+  /**
+   * For a step on the rows `ids` of `table`: when the table lives outside the kernels' memory and
+   * the state inside it (beside a table-sized block), copies those rows into the block at their
+   * own places and returns it, so that a kernel updates table and state in place; null otherwise.
+   * {@link SparseOptimizerBase.unstageRows} writes the rows back.
+   */
+  protected stagingRows(table: ClassTable, ids: Int32Array, accumulators: Array<Float32Array | Int32Array>): Float32Array | null {
+    const b = this.rowBlock;
+    if (b === null || b.rows.length < table.n * table.d || b.mem.owns(table.weights)) return null;
+    for (const a of accumulators) if (!b.mem.owns(a)) return null;
+    copyRowsAt(b.rows, table.weights, ids, ids.length, table.d);
+    return b.rows;
+  }
+
+  /** Writes the rows `ids` of a block from {@link SparseOptimizerBase.stagingRows} back to the table. */
+  protected unstageRows(table: ClassTable, ids: Int32Array, block: Float32Array): void {
+    copyRowsAt(table.weights, block, ids, ids.length, table.d);
   }
 
   get steps(): number {
@@ -299,7 +344,27 @@ abstract class SparseOptimizerBase implements SparseOptimizer {
       this.hasBias = hasBias;
       if (!this.fixedStorage) this.storage = PLAIN_STORAGE;
       const mem = this.fixedStorage || weights === null ? null : activeMemory();
-      if (mem !== null && mem.owns(weights!)) {
+      if (mem !== null && !mem.owns(weights!) && this.stagesTableRows() && n * d * 4 <= TABLE_COPY_MAX_BYTES) {
+        // the table stays where it is; the state and a table-sized block the touched rows are
+        // copied into live in the kernels' memory (see stagingRows)
+        const blocks: Array<Float32Array | Int32Array> = [];
+        const track = <T extends Float32Array | Int32Array>(a: T): T => {
+          blocks.push(a);
+          return a;
+        };
+        try {
+          this.storage = { f32: (len) => track(mem.f32(len)), i32: (len) => track(mem.i32(len)) };
+          this.allocate();
+          this.rowBlock = { mem, rows: track(mem.f32(n * d)) };
+          if (mem.free) stateRegistry.register(this, { mem, blocks });
+        } catch (e) {
+          console.warn(`samplex: ${this.name}'s state does not fit the fast kernels' memory (${e instanceof Error ? e.message : String(e)}); it is kept in JS memory and the kernels copy its touched rows at each step`);
+          for (const b of blocks) mem.free?.(b);
+          this.rowBlock = null;
+          this.storage = PLAIN_STORAGE;
+          this.allocate();
+        }
+      } else if (mem !== null && mem.owns(weights!)) {
         try {
           this.storage = { f32: (len) => mem.f32(len), i32: (len) => mem.i32(len) };
           this.allocate();
@@ -613,10 +678,18 @@ export class Adam extends SparseOptimizerBase {
     return ['m', 'v', 'rowSteps', 'mBias', 'vBias'];
   }
 
+  protected override stagesTableRows(): boolean {
+    return true;
+  }
+
   protected apply(table: ClassTable, grad: SparseRowGrad): void {
     const { beta1, beta2, eps } = this.options;
     const lr = this.lr;
-    kernels.adamRows(table.weights, this.m, this.v, table.d, grad.ids, grad.ids.length, grad.rows, this.rowSteps, lr, beta1, beta2, eps);
+    // a table outside the kernels' memory: its touched rows are copied beside the state (one copy
+    // in and out) rather than staged with the state's rows by the kernel (three of each)
+    const block = this.stagingRows(table, grad.ids, [this.m, this.v, this.rowSteps]);
+    kernels.adamRows(block ?? table.weights, this.m, this.v, table.d, grad.ids, grad.ids.length, grad.rows, this.rowSteps, lr, beta1, beta2, eps);
+    if (block) this.unstageRows(table, grad.ids, block);
     if (table.bias) this.biasStep(table.bias, grad, false);
   }
 
