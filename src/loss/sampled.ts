@@ -135,9 +135,11 @@ export function sampledSoftmaxLoss(input: SampledLossInput): LossResult {
 
   // Adjusted negative logits a = o − log Q, in float64.
   const negLogit = new Float32Array(B * m);
-  // per-row draws: the distinct touched rows are gathered once, and both products over the drawn
-  // rows (logits here, dL/dh in sampledGradients) read that compact copy (the same values)
-  const gathered = shared ? null : gatherTouched(table, draws, posIds, offs, rowScale);
+  // per-row draws with the table outside the kernels' memory: the distinct touched rows are
+  // gathered into it once, and both products over the drawn rows (logits here, dL/dh in
+  // sampledGradients) read that compact copy (the same values) instead of each staging all drawn rows
+  const mem = activeMemory();
+  const gathered = shared || mem === null || mem.owns(W) ? null : gatherTouched(table, draws, posIds, offs, rowScale);
   if (gathered) kernels.gatherDot(h, B, gathered.rows, d, gathered.slots!, m, false, negLogit);
   else kernels.gatherDot(h, B, W, d, draws.ids, m, shared, negLogit);
   const logEC = new Float64Array(draws.rows * m);
