@@ -304,3 +304,40 @@ test('Adam with its state in the kernels\' memory and the table outside it (touc
     for (const k of ['m', 'v', 'rowSteps', 'mBias', 'vBias']) assert.deepEqual(Array.from(s1[k]!), Array.from(s2[k]!), `${k} d=${d}`);
   }
 });
+
+test('Adam state in kernel memory: arrays from stateTensors() stay intact after their optimizer is collected, while held', async () => {
+  const mem = activeMemory();
+  if (mem === null) {
+    assert.equal(kernels.name, 'ts');
+    return;
+  }
+  const v8 = await import('node:v8');
+  const vm = await import('node:vm');
+  v8.setFlagsFromString('--expose-gc');
+  const gc = vm.runInNewContext('gc') as () => void;
+  const rng = Rng.fromSeed(12);
+  const [n, d] = [500, 8];
+  const run = (): { m: Float32Array; copy: Float32Array } => {
+    const t = new ClassTable(n, d, Float32Array.from({ length: n * d }, () => rng.normal()), null);
+    const opt = new Adam({ lr: 0.01 });
+    const ids = Int32Array.from({ length: 50 }, (_, i) => i * 7);
+    opt.step(t, { ids, rows: Float32Array.from({ length: 50 * d }, () => rng.normal()), bias: null });
+    const m = opt.stateTensors()['m'] as Float32Array;
+    return { m, copy: m.slice() };
+  };
+  const held = run();
+  assert.ok(mem.owns(held.m));
+  for (let i = 0; i < 3; i++) {
+    gc();
+    await new Promise((r) => setTimeout(r, 10)); // finalizers run between tasks
+    run();
+  }
+  gc();
+  await new Promise((r) => setTimeout(r, 10));
+  // claim every free block of that size (first fit) and write into it: a freed block of the held
+  // array would be overwritten here
+  const grabbed: Float32Array[] = [];
+  for (let i = 0; i < 256; i++) grabbed.push(mem.f32(held.m.length).fill(7));
+  assert.deepEqual(held.m, held.copy);
+  for (const g of grabbed) mem.freeAt?.(g.byteOffset);
+});

@@ -237,7 +237,7 @@ async function startWasm(
   const prev = install ? useKernels(kernels) : null;
   const prevPool = install ? usePool(pool) : null;
   const prevMemory = install
-    ? useMemory({ owns: (a) => arena.owns(a), f32: (len) => arena.allocF32(len), i32: (len) => arena.allocI32(len), free: (a) => arena.free(a) })
+    ? useMemory({ owns: (a) => arena.owns(a), f32: (len) => arena.allocF32(len), i32: (len) => arena.allocI32(len), freeAt: (p) => arena.release(p) })
     : null;
   let closed = false;
   return {

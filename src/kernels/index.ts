@@ -50,7 +50,7 @@ function resolveDefaults(): KernelSet {
         owns: (a) => arena.owns(a),
         f32: (len) => arena.allocF32(len),
         i32: (len) => arena.allocI32(len),
-        free: (a) => arena.free(a),
+        freeAt: (p) => arena.release(p),
       };
     }
   }
@@ -125,8 +125,11 @@ export interface KernelMemory {
   f32(len: number): Float32Array;
   /** A zero-filled Int32Array in this memory; throws when it is full. */
   i32(len: number): Int32Array;
-  /** Gives an array made by `f32` / `i32` back (the whole array), where the memory can. */
-  free?(arr: Float32Array | Int32Array): void;
+  /**
+   * Gives back the block at `byteOffset` of an array made by `f32` / `i32`, where the memory can
+   * (the caller makes sure no view of it is used again).
+   */
+  freeAt?(byteOffset: number): void;
 }
 
 let memory: KernelMemory | null = null;

@@ -16,10 +16,11 @@ import { copyRowsAt } from '../kernels/rowCopy.js';
  */
 const TABLE_COPY_MAX_BYTES = 64 << 20;
 
-/** Gives the kernel-memory blocks of an optimizer back when the optimizer is collected. */
-const stateRegistry = new FinalizationRegistry<{ mem: KernelMemory; blocks: Array<Float32Array | Int32Array> }>(({ mem, blocks }) => {
-  for (const b of blocks) mem.free?.(b);
-});
+/**
+ * Gives a kernel-memory block of optimizer state back once its array is collected (the arrays,
+ * not the optimizer: `stateTensors()` hands them out, and they must stay valid while held).
+ */
+const blockRegistry = new FinalizationRegistry<{ mem: KernelMemory; at: number }>(({ mem, at }) => mem.freeAt?.(at));
 
 /** Names accepted by {@link createOptimizer}. */
 export type OptimizerName = 'sgd' | 'adagrad' | 'adam';
@@ -347,19 +348,27 @@ abstract class SparseOptimizerBase implements SparseOptimizer {
       if (mem !== null && !mem.owns(weights!) && this.stagesTableRows() && n * d * 4 <= TABLE_COPY_MAX_BYTES) {
         // the table stays where it is; the state and a table-sized block the touched rows are
         // copied into live in the kernels' memory (see stagingRows)
+        // the blocks made here, to give back if they do not all fit
         const blocks: Array<Float32Array | Int32Array> = [];
+        let sizing = true;
         const track = <T extends Float32Array | Int32Array>(a: T): T => {
-          blocks.push(a);
+          if (sizing) blocks.push(a);
+          blockRegistry.register(a, { mem, at: a.byteOffset }, a);
           return a;
         };
         try {
           this.storage = { f32: (len) => track(mem.f32(len)), i32: (len) => track(mem.i32(len)) };
           this.allocate();
           this.rowBlock = { mem, rows: track(mem.f32(n * d)) };
-          if (mem.free) stateRegistry.register(this, { mem, blocks });
+          sizing = false;
+          blocks.length = 0;
         } catch (e) {
+          sizing = false;
           console.warn(`samplex: ${this.name}'s state does not fit the fast kernels' memory (${e instanceof Error ? e.message : String(e)}); it is kept in JS memory and the kernels copy its touched rows at each step`);
-          for (const b of blocks) mem.free?.(b);
+          for (const b of blocks) {
+            blockRegistry.unregister(b);
+            mem.freeAt?.(b.byteOffset);
+          }
           this.rowBlock = null;
           this.storage = PLAIN_STORAGE;
           this.allocate();

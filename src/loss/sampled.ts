@@ -323,7 +323,7 @@ function gatherBuffer(len: number): Float32Array {
   const mem = activeMemory();
   const cur = gatherBlock;
   if (cur !== null && cur.mem === mem && cur.buf.length >= len) return cur.buf.subarray(0, len);
-  if (cur !== null && cur.mem === mem && mem?.free) mem.free(cur.buf);
+  if (cur !== null && cur.mem === mem && mem?.freeAt) mem.freeAt(cur.buf.byteOffset);
   let cap = 1024;
   while (cap < len) cap *= 2;
   let buf: Float32Array;
