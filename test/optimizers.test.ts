@@ -6,6 +6,7 @@ import { matrix, singleLabels } from '../src/core/matrix.js';
 import { NonFiniteError, OptionError, ShapeError, StateError } from '../src/core/errors.js';
 import { Adam, createOptimizer, type SparseOptimizer } from '../src/layer/optimizers.js';
 import { fullSoftmaxLoss } from '../src/loss/full.js';
+import { activeMemory, kernels } from '../src/kernels/index.js';
 import type { SparseRowGrad } from '../src/loss/types.js';
 
 const N = 6;
@@ -265,4 +266,78 @@ test('training a 20-class softmax on separable data with the full loss decreases
     const final = fullSoftmaxLoss({ queries, table: tbl, labels, grad: false }).loss;
     assert.ok(initial > 2.9 && final < 0.3 * initial, `${name}: loss ${initial} -> ${final}`);
   }
+});
+
+test('Adam with its state in the kernels\' memory and the table outside it (touched rows copied beside the state) equals Adam with the state in JS memory bit for bit', () => {
+  const mem = activeMemory();
+  if (mem === null) {
+    // SAMPLEX_KERNELS=ts: the kernels have no memory, so there is nothing to place there
+    assert.equal(kernels.name, 'ts');
+    return;
+  }
+  const rng = Rng.fromSeed(11);
+  for (const d of [5, 64, 70]) {
+    const n = 300;
+    const w = Float32Array.from({ length: n * d }, () => rng.normal() * 0.3);
+    const b = Float32Array.from({ length: n }, () => rng.normal() * 0.1);
+    const t1 = new ClassTable(n, d, w.slice(), b.slice());
+    const t2 = new ClassTable(n, d, w.slice(), b.slice());
+    const inKernelMemory = new Adam({ lr: 0.01 });
+    const plain = new Adam({ lr: 0.01 }, { f32: (len) => new Float32Array(len), i32: (len) => new Int32Array(len) });
+    for (let s = 0; s < 6; s++) {
+      // rows touched at different steps get different step counts
+      const ids = Int32Array.from(new Set(Array.from({ length: 40 + 10 * s }, () => rng.int(n)))).sort();
+      const g: SparseRowGrad = {
+        ids,
+        rows: Float32Array.from({ length: ids.length * d }, () => rng.normal()),
+        bias: Float32Array.from({ length: ids.length }, () => rng.normal()),
+      };
+      inKernelMemory.step(t1, g);
+      plain.step(t2, g);
+    }
+    const s1 = inKernelMemory.stateTensors();
+    const s2 = plain.stateTensors();
+    assert.ok(mem.owns(s1['m']!) && mem.owns(s1['v']!) && mem.owns(s1['rowSteps']!), 'the state is in the kernels\' memory');
+    assert.ok(!mem.owns(t1.weights), 'the table is not');
+    assert.deepEqual(t1.weights, t2.weights, `weights d=${d}`);
+    assert.deepEqual(t1.bias, t2.bias, `bias d=${d}`);
+    for (const k of ['m', 'v', 'rowSteps', 'mBias', 'vBias']) assert.deepEqual(Array.from(s1[k]!), Array.from(s2[k]!), `${k} d=${d}`);
+  }
+});
+
+test('Adam state in kernel memory: arrays from stateTensors() stay intact after their optimizer is collected, while held', async () => {
+  const mem = activeMemory();
+  if (mem === null) {
+    assert.equal(kernels.name, 'ts');
+    return;
+  }
+  const v8 = await import('node:v8');
+  const vm = await import('node:vm');
+  v8.setFlagsFromString('--expose-gc');
+  const gc = vm.runInNewContext('gc') as () => void;
+  const rng = Rng.fromSeed(12);
+  const [n, d] = [500, 8];
+  const run = (): { m: Float32Array; copy: Float32Array } => {
+    const t = new ClassTable(n, d, Float32Array.from({ length: n * d }, () => rng.normal()), null);
+    const opt = new Adam({ lr: 0.01 });
+    const ids = Int32Array.from({ length: 50 }, (_, i) => i * 7);
+    opt.step(t, { ids, rows: Float32Array.from({ length: 50 * d }, () => rng.normal()), bias: null });
+    const m = opt.stateTensors()['m'] as Float32Array;
+    return { m, copy: m.slice() };
+  };
+  const held = run();
+  assert.ok(mem.owns(held.m));
+  for (let i = 0; i < 3; i++) {
+    gc();
+    await new Promise((r) => setTimeout(r, 10)); // finalizers run between tasks
+    run();
+  }
+  gc();
+  await new Promise((r) => setTimeout(r, 10));
+  // claim every free block of that size (first fit) and write into it: a freed block of the held
+  // array would be overwritten here
+  const grabbed: Float32Array[] = [];
+  for (let i = 0; i < 256; i++) grabbed.push(mem.f32(held.m.length).fill(7));
+  assert.deepEqual(held.m, held.copy);
+  for (const g of grabbed) mem.freeAt?.(g.byteOffset);
 });

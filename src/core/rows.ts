@@ -1,6 +1,11 @@
 /**
- * Copies of listed rows between row-major arrays, as tight loops (no view per row): the staging
- * of a step's touched rows into and out of kernel memory, and the gathers of sharded tables.
+ * Copies of listed rows between row-major arrays: the staging of a step's touched rows into and
+ * out of kernel memory, the losses' gathered rows, and the gathers of sharded tables. Each hot loop
+ * is a function of its own that ends with its loop: V8 compiles such a loop on stack replacement,
+ * and code after the loop in the same function would leave that compiled loop without type
+ * feedback, to be thrown away again on every call. Rows of 64 values or more are copied with one
+ * `set` per row (as fast as the plain loop there, measured side by side), shorter ones by a loop.
+ * Browser-safe.
  * @module
  */
 
@@ -11,21 +16,21 @@
 export function gatherRowsInto(
   dst: Float32Array, dOff: number, src: Float32Array, ids: Int32Array, iOff: number, count: number, d: number,
 ): void {
-  const d4 = d & ~3;
-  for (let e = 0; e < count; e++) {
-    let so = ids[iOff + e]! * d;
-    let de = (dOff + e) * d;
-    const end4 = de + d4;
-    while (de < end4) {
-      dst[de] = src[so]!;
-      dst[de + 1] = src[so + 1]!;
-      dst[de + 2] = src[so + 2]!;
-      dst[de + 3] = src[so + 3]!;
-      de += 4;
-      so += 4;
+  if (d >= 64) {
+    for (let e = 0; e < count; e++) {
+      const s = ids[iOff + e]! * d;
+      dst.set(src.subarray(s, s + d), (dOff + e) * d);
     }
-    const end = (dOff + e) * d + d;
-    while (de < end) dst[de++] = src[so++]!;
+    return;
+  }
+  gatherShortRows(dst, dOff, src, ids, iOff, count, d);
+}
+
+function gatherShortRows(dst: Float32Array, dOff: number, src: Float32Array, ids: Int32Array, iOff: number, count: number, d: number): void {
+  for (let e = 0; e < count; e++) {
+    const s = ids[iOff + e]! * d;
+    const o = (dOff + e) * d;
+    for (let t = 0; t < d; t++) dst[o + t] = src[s + t]!;
   }
 }
 
@@ -34,20 +39,64 @@ export function gatherRowsInto(
  * The caller checks the ids and lengths.
  */
 export function scatterRowsFrom(dst: Float32Array, ids: Int32Array, src: Float32Array, sOff: number, count: number, d: number): void {
-  const d4 = d & ~3;
-  for (let e = 0; e < count; e++) {
-    let de = ids[e]! * d;
-    let so = (sOff + e) * d;
-    const end4 = so + d4;
-    while (so < end4) {
-      dst[de] = src[so]!;
-      dst[de + 1] = src[so + 1]!;
-      dst[de + 2] = src[so + 2]!;
-      dst[de + 3] = src[so + 3]!;
-      de += 4;
-      so += 4;
+  if (d >= 64) {
+    for (let e = 0; e < count; e++) {
+      const s = (sOff + e) * d;
+      dst.set(src.subarray(s, s + d), ids[e]! * d);
     }
-    const end = (sOff + e) * d + d;
-    while (so < end) dst[de++] = src[so++]!;
+    return;
   }
+  scatterShortRows(dst, ids, src, sOff, count, d);
+}
+
+function scatterShortRows(dst: Float32Array, ids: Int32Array, src: Float32Array, sOff: number, count: number, d: number): void {
+  for (let e = 0; e < count; e++) {
+    const s = (sOff + e) * d;
+    const o = ids[e]! * d;
+    for (let t = 0; t < d; t++) dst[o + t] = src[s + t]!;
+  }
+}
+
+/** `dst[e·d …] = row ids[e] of src` for `e < count` (the whole block from its start). */
+export function copyRowsIn(dst: Float32Array, src: Float32Array, ids: Int32Array, count: number, d: number): void {
+  gatherRowsInto(dst, 0, src, ids, 0, count, d);
+}
+
+/** Row `ids[e]` of `dst` = `src[e·d …]` for `e < count` (the inverse of {@link copyRowsIn}). */
+export function copyRowsOut(dst: Float32Array, src: Float32Array, ids: Int32Array, count: number, d: number): void {
+  scatterRowsFrom(dst, ids, src, 0, count, d);
+}
+
+/** `dst[ids[e]·d .. ids[e]·d+d) = src[ids[e]·d .. ids[e]·d+d)` for `e < count` (the rows at their own places). */
+export function copyRowsAt(dst: Float32Array, src: Float32Array, ids: Int32Array, count: number, d: number): void {
+  if (d >= 64) {
+    for (let e = 0; e < count; e++) {
+      const o = ids[e]! * d;
+      dst.set(src.subarray(o, o + d), o);
+    }
+    return;
+  }
+  copyShortRowsAt(dst, src, ids, count, d);
+}
+
+function copyShortRowsAt(dst: Float32Array, src: Float32Array, ids: Int32Array, count: number, d: number): void {
+  for (let e = 0; e < count; e++) {
+    const o = ids[e]! * d;
+    for (let t = 0; t < d; t++) dst[o + t] = src[o + t]!;
+  }
+}
+
+/** `out[e] = e` for `e < count`. */
+export function iota(out: Int32Array, count: number): void {
+  for (let e = 0; e < count; e++) out[e] = e;
+}
+
+/** `out[e] = src[ids[e]]` for `e < count`. */
+export function gatherI32(out: Int32Array, src: Int32Array, ids: Int32Array, count: number): void {
+  for (let e = 0; e < count; e++) out[e] = src[ids[e]!]!;
+}
+
+/** `dst[ids[e]] = src[e]` for `e < count`. */
+export function scatterI32(dst: Int32Array, src: Int32Array, ids: Int32Array, count: number): void {
+  for (let e = 0; e < count; e++) dst[ids[e]!] = src[e]!;
 }

@@ -101,6 +101,15 @@ export function warnTsFallback(reason: string): void {
  * @throws OptionError for a {@link KERNELS_ENV} value it does not know
  */
 export function loadDefaultKernels(): KernelSet | null {
+  return loadDefaultKernelsWithArena()?.set ?? null;
+}
+
+/**
+ * {@link loadDefaultKernels} with the arena the kernels run on (their memory: arrays allocated
+ * there are used in place), or null under the same conditions.
+ * @throws OptionError for a {@link KERNELS_ENV} value it does not know
+ */
+export function loadDefaultKernelsWithArena(): { set: KernelSet; arena: WasmArena } | null {
   const want = isNode ? process.env[KERNELS_ENV] : undefined;
   if (want !== undefined && want !== '' && !['auto', 'ts', 'simd', 'fma'].includes(want)) {
     throw new OptionError(`${KERNELS_ENV}=${want}: use 'auto', 'fma', 'simd' or 'ts' (or leave it unset)`);
@@ -129,9 +138,10 @@ export function loadDefaultKernels(): KernelSet | null {
         const module = new WebAssembly.Module(fs.readFileSync(new URL(`./wasm/kernels-${path}.wasm`, import.meta.url)) as BufferSource);
         const memory = WasmArena.createMemory();
         const ex = new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as KernelExports;
-        const set = makeWasmKernelSet(`wasm-${path}`, ex, new WasmArena(memory, ex.heapBase()));
+        const arena = new WasmArena(memory, ex.heapBase());
+        const set = makeWasmKernelSet(`wasm-${path}`, ex, arena);
         if (reasons.length > 0) warnOnce(`build:${reasons.join('; ')}`, `samplex: using the ${path} build of the WebAssembly kernels: ${reasons.join('; ')}`);
-        return set;
+        return { set, arena };
       } catch (e) {
         reasons.push(`cannot load the ${path} build (${e instanceof Error ? e.message : String(e)})`);
       }

@@ -276,7 +276,7 @@ async function startWasm(
   const kernels = makeWasmKernelSet(`wasm-${path}`, ex, arena, peers);
   const pool: AsyncKernels = threads > 0 ? await KernelPool.create(module, arena, ex, threads) : new InlineKernels(kernels);
   const memoryOfArena = (a: WasmArena): KernelMemory => ({
-    owns: (x) => a.owns(x), f32: (len) => a.allocF32(len), i32: (len) => a.allocI32(len), free: (x) => a.free(x),
+    owns: (x) => a.owns(x), f32: (len) => a.allocF32(len), i32: (len) => a.allocI32(len), free: (x) => a.free(x), freeAt: (p) => a.release(p),
   });
   const peerMemories: KernelMemory[] = [];
   const mainMemory: KernelMemory = {

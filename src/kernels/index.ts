@@ -3,7 +3,7 @@
  * faster implementation of the same signature can be installed without touching callers.
  * @module
  */
-import { loadDefaultKernels } from './auto.js';
+import { loadDefaultKernelsWithArena } from './auto.js';
 import { tableFills } from '../core/fill.js';
 import * as ref from './ref.js';
 import type { AsyncKernels, KernelSet } from './types.js';
@@ -35,12 +35,26 @@ type AnyKernel = (...args: never[]) => unknown;
 const KERNEL_NAMES = (Object.keys(tsKernels) as Array<keyof KernelSet>).filter((k): k is KernelName => k !== 'name');
 
 let defaultSet: KernelSet | null = null;
+/** The memory of the default kernels (their arena) when they are the WebAssembly ones. */
+let defaultMemory: KernelMemory | null = null;
 /** True while the active kernels are the defaults, not yet resolved or restored by `useKernels(defaultKernels)`. */
 let usingDefaults = true;
 
 /** The default kernels, resolved once: the WebAssembly ones where they load synchronously, else the TS ones. */
 function resolveDefaults(): KernelSet {
-  defaultSet ??= loadDefaultKernels() ?? tsKernels;
+  if (defaultSet === null) {
+    const loaded = loadDefaultKernelsWithArena();
+    defaultSet = loaded?.set ?? tsKernels;
+    if (loaded) {
+      const arena = loaded.arena;
+      defaultMemory = {
+        owns: (a) => arena.owns(a),
+        f32: (len) => arena.allocF32(len),
+        i32: (len) => arena.allocI32(len),
+        freeAt: (p) => arena.release(p),
+      };
+    }
+  }
   return defaultSet;
 }
 
@@ -119,20 +133,33 @@ export interface KernelMemory {
    * own kernel memory, see `shardedTableInKernelMemory`), that holds `arr`; null when none does.
    */
   memoryOf?(arr: ArrayBufferView): KernelMemory | null;
+  /**
+   * Gives back the block at `byteOffset` of an array made by `f32` / `i32`, where the memory can
+   * (the caller makes sure no view of it is used again).
+   */
+  freeAt?(byteOffset: number): void;
 }
 
 /** The kernel memory that holds `arr` (the active one or one of its peers), or null. */
 export function memoryHolding(arr: ArrayBufferView): KernelMemory | null {
-  if (memory === null) return null;
-  if (memory.owns(arr)) return memory;
-  return memory.memoryOf ? memory.memoryOf(arr) : null;
+  const m = activeMemory();
+  if (m === null) return null;
+  if (m.owns(arr)) return m;
+  return m.memoryOf ? m.memoryOf(arr) : null;
 }
 
 let memory: KernelMemory | null = null;
 
-/** The memory of the active kernels, or null (TypeScript kernels: plain arrays). */
+/**
+ * The memory of the active kernels, or null (TypeScript kernels: plain arrays): the one installed
+ * by {@link useMemory} (`initFastKernels`), else, while the default kernels are active, theirs
+ * when they are the WebAssembly ones (this resolves the defaults, as their first call does).
+ */
 export function activeMemory(): KernelMemory | null {
-  return memory;
+  if (memory !== null) return memory;
+  if (!usingDefaults) return null;
+  resolveDefaults();
+  return defaultMemory;
 }
 
 /** Installs `m` as the active kernel memory (null: none); returns the previous one. */

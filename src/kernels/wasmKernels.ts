@@ -10,7 +10,7 @@ import { WasmArena, type StagingFrame } from './arena.js';
 import type { KernelSet } from './types.js';
 import { mergeFusedParts } from './merge.js';
 import * as ref from './ref.js';
-import { gatherRowsInto, scatterRowsFrom } from '../core/rows.js';
+import { copyRowsIn, copyRowsOut, gatherI32, iota, scatterI32 } from '../core/rows.js';
 
 /** The raw exports of the compiled kernel module (all addresses are byte offsets). */
 export interface KernelExports {
@@ -102,9 +102,8 @@ function gatherRows(
   const cnt = shared ? m : rows * m;
   const t = f.tempF32(cnt * d);
   const idv = f.tempI32(cnt);
-  gatherRowsInto(t.view, 0, c, ids, 0, cnt, d);
-  const iv = idv.view;
-  for (let e = 0; e < cnt; e++) iv[e] = e;
+  copyRowsIn(t.view, c, ids, cnt, d);
+  iota(idv.view, cnt);
   return { c: t.ptr, ids: idv.ptr };
 }
 
@@ -128,8 +127,8 @@ function stageRows(
   f: StagingFrame, arr: Float32Array, d: number, ids: Int32Array, count: number,
 ): { ptr: number; back: () => void } {
   const t = f.tempF32(count * d);
-  gatherRowsInto(t.view, 0, arr, ids, 0, count, d);
-  return { ptr: t.ptr, back: () => scatterRowsFrom(arr, ids, t.view, 0, count, d) };
+  copyRowsIn(t.view, arr, ids, count, d);
+  return { ptr: t.ptr, back: () => copyRowsOut(arr, t.view, ids, count, d) };
 }
 
 /**
@@ -408,16 +407,14 @@ function makeOwnKernelSet(name: string, ex: KernelExports, arena: WasmArena): Ke
         const rv = stageRows(f, v, d, ids, count);
         const rs = f.tempI32(count);
         const idv = f.tempI32(count);
-        for (let t = 0; t < count; t++) {
-          rs.view[t] = rowSteps[ids[t]!]!;
-          idv.view[t] = t;
-        }
+        gatherI32(rs.view, rowSteps, ids, count);
+        iota(idv.view, count);
         const pg = f.ptr(grad, 0, count * d, 'in', 'grad');
         ex.adamRows(rw.ptr, rm.ptr, rv.ptr, d, idv.ptr, count, pg, rs.ptr, lr, beta1, beta2, eps);
         rw.back();
         rm.back();
         rv.back();
-        for (let t = 0; t < count; t++) rowSteps[ids[t]!] = rs.view[t]!;
+        scatterI32(rowSteps, rs.view, ids, count);
       });
     },
     adamAllRows(w, m, v, d, n, ids, count, grad, rowSteps, lr, beta1, beta2, eps) {

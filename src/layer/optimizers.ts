@@ -7,7 +7,20 @@ import type { ClassTable } from '../core/classTable.js';
 import { OptionError, ShapeError, StateError } from '../core/errors.js';
 import { assertFinite, choiceOption, numOption, rejectUnknown } from '../core/validate.js';
 import type { SparseRowGrad } from '../loss/types.js';
-import { kernels, memoryHolding } from '../kernels/index.js';
+import { activeMemory, kernels, memoryHolding, type KernelMemory } from '../kernels/index.js';
+import { copyRowsAt } from '../core/rows.js';
+
+/**
+ * Largest table (bytes of its weights) whose optimizer keeps its state in the kernels' memory
+ * beside a table-sized block when the table itself lives outside it.
+ */
+const TABLE_COPY_MAX_BYTES = 64 << 20;
+
+/**
+ * Gives a kernel-memory block of optimizer state back once its array is collected (the arrays,
+ * not the optimizer: `stateTensors()` hands them out, and they must stay valid while held).
+ */
+const blockRegistry = new FinalizationRegistry<{ mem: KernelMemory; at: number }>(({ mem, at }) => mem.freeAt?.(at));
 
 /** Names accepted by {@link createOptimizer}. */
 export type OptimizerName = 'sgd' | 'adagrad' | 'adam';
@@ -154,6 +167,12 @@ abstract class SparseOptimizerBase implements SparseOptimizer {
   /** Reused compact state of {@link SparseOptimizerBase.stepRows}, by accumulator name. */
   private compactState: Record<string, Float32Array | Int32Array> = {};
 
+  /**
+   * A table-sized block in the kernels' memory, beside the state, when the table lives outside
+   * it (see {@link SparseOptimizerBase.stagingRows}); null otherwise.
+   */
+  private rowBlock: { mem: KernelMemory; rows: Float32Array } | null = null;
+
   constructor(storage: OptimizerStorage | undefined) {
     this.storage = storage ?? PLAIN_STORAGE;
     this.fixedStorage = storage !== undefined;
@@ -162,6 +181,33 @@ abstract class SparseOptimizerBase implements SparseOptimizer {
   /** Whether no storage was given, so that the accumulators go where the table is (see {@link OptimizerStorage}). */
   get storageFollowsTable(): boolean {
     return !this.fixedStorage;
+  }
+
+  /**
+   * Whether the optimizer's kernel works best with its state in the kernels' memory even when
+   * the table is not there (its step then copies only the touched table rows in and out).
+   */
+  protected stagesTableRows(): boolean {
+    return false;
+  }
+
+  /**
+   * For a step on the rows `ids` of `table`: when the table lives outside the kernels' memory and
+   * the state inside it (beside a table-sized block), copies those rows into the block at their
+   * own places and returns it, so that a kernel updates table and state in place; null otherwise.
+   * {@link SparseOptimizerBase.unstageRows} writes the rows back.
+   */
+  protected stagingRows(table: ClassTable, ids: Int32Array, accumulators: Array<Float32Array | Int32Array>): Float32Array | null {
+    const b = this.rowBlock;
+    if (b === null || b.rows.length < table.n * table.d || b.mem.owns(table.weights)) return null;
+    for (const a of accumulators) if (!b.mem.owns(a)) return null;
+    copyRowsAt(b.rows, table.weights, ids, ids.length, table.d);
+    return b.rows;
+  }
+
+  /** Writes the rows `ids` of a block from {@link SparseOptimizerBase.stagingRows} back to the table. */
+  protected unstageRows(table: ClassTable, ids: Int32Array, block: Float32Array): void {
+    copyRowsAt(table.weights, block, ids, ids.length, table.d);
   }
 
   get steps(): number {
@@ -308,8 +354,39 @@ abstract class SparseOptimizerBase implements SparseOptimizer {
       this.d = d;
       this.hasBias = hasBias;
       if (!this.fixedStorage) this.storage = PLAIN_STORAGE;
-      const mem = this.fixedStorage || weights === null ? null : memoryHolding(weights);
-      if (mem !== null) {
+      const held = this.fixedStorage || weights === null ? null : memoryHolding(weights);
+      const active = this.fixedStorage || weights === null || held !== null ? null : activeMemory();
+      if (active !== null && this.stagesTableRows() && n * d * 4 <= TABLE_COPY_MAX_BYTES) {
+        const mem = active;
+        // the table stays where it is; the state and a table-sized block the touched rows are
+        // copied into live in the kernels' memory (see stagingRows)
+        // the blocks made here, to give back if they do not all fit
+        const blocks: Array<Float32Array | Int32Array> = [];
+        let sizing = true;
+        const track = <T extends Float32Array | Int32Array>(a: T): T => {
+          if (sizing) blocks.push(a);
+          blockRegistry.register(a, { mem, at: a.byteOffset }, a);
+          return a;
+        };
+        try {
+          this.storage = { f32: (len) => track(mem.f32(len)), i32: (len) => track(mem.i32(len)) };
+          this.allocate();
+          this.rowBlock = { mem, rows: track(mem.f32(n * d)) };
+          sizing = false;
+          blocks.length = 0;
+        } catch (e) {
+          sizing = false;
+          console.warn(`samplex: ${this.name}'s state does not fit the fast kernels' memory (${e instanceof Error ? e.message : String(e)}); it is kept in JS memory and the kernels copy its touched rows at each step`);
+          for (const b of blocks) {
+            blockRegistry.unregister(b);
+            mem.freeAt?.(b.byteOffset);
+          }
+          this.rowBlock = null;
+          this.storage = PLAIN_STORAGE;
+          this.allocate();
+        }
+      } else if (held !== null) {
+        const mem = held;
         try {
           this.storage = { f32: (len) => mem.f32(len), i32: (len) => mem.i32(len) };
           this.allocate();
@@ -564,6 +641,23 @@ export class Adam extends SparseOptimizerBase {
     });
   }
 
+  /** `1 − β^t` by step count `t`, for β1 (0) and β2 (1); NaN where not computed yet. */
+  private corrections: [Float64Array, Float64Array] = [new Float64Array(0), new Float64Array(0)];
+
+  /** `1 − Math.pow(beta, t)`, remembered per `t` (the biases' step needs it per row). */
+  private correction(which: 0 | 1, beta: number, t: number): number {
+    let c = this.corrections[which];
+    if (t >= 1 << 20) return 1 - Math.pow(beta, t);
+    if (t >= c.length) {
+      const next = new Float64Array(Math.min(1 << 20, Math.max(1024, 2 * t + 2))).fill(NaN);
+      next.set(c);
+      this.corrections[which] = c = next;
+    }
+    let v = c[t]!;
+    if (Number.isNaN(v)) c[t] = v = 1 - Math.pow(beta, t);
+    return v;
+  }
+
   /** Number of updates applied to row `id` so far (its bias-correction step count). */
   rowStepCount(id: number): number {
     return this.sized ? this.rowSteps[id]! : 0;
@@ -606,10 +700,18 @@ export class Adam extends SparseOptimizerBase {
     return ['m', 'v', 'rowSteps', 'mBias', 'vBias'];
   }
 
+  protected override stagesTableRows(): boolean {
+    return true;
+  }
+
   protected apply(table: ClassTable, grad: SparseRowGrad): void {
     const { beta1, beta2, eps } = this.options;
     const lr = this.lr;
-    kernels.adamRows(table.weights, this.m, this.v, table.d, grad.ids, grad.ids.length, grad.rows, this.rowSteps, lr, beta1, beta2, eps);
+    // a table outside the kernels' memory: its touched rows are copied beside the state (one copy
+    // in and out) rather than staged with the state's rows by the kernel (three of each)
+    const block = this.stagingRows(table, grad.ids, [this.m, this.v, this.rowSteps]);
+    kernels.adamRows(block ?? table.weights, this.m, this.v, table.d, grad.ids, grad.ids.length, grad.rows, this.rowSteps, lr, beta1, beta2, eps);
+    if (block) this.unstageRows(table, grad.ids, block);
     if (table.bias) this.biasStep(table.bias, grad, false);
   }
 
@@ -649,9 +751,10 @@ export class Adam extends SparseOptimizerBase {
       }
       const t = this.rowSteps[id]!;
       if (t !== tPrev) {
-        // rows updated together usually share their step count (every row, with stepAll)
-        c1 = 1 - Math.pow(beta1, t);
-        c2 = 1 - Math.pow(beta2, t);
+        // rows updated together usually share their step count (every row, with stepAll); sparse
+        // steps see many counts, whose corrections are kept (the same values as Math.pow's)
+        c1 = this.correction(0, beta1, t);
+        c2 = this.correction(1, beta2, t);
         tPrev = t;
       }
       const mb = beta1 * mB[id]! + (1 - beta1) * g;

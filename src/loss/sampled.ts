@@ -6,7 +6,9 @@ import { OptionError, ShapeError } from '../core/errors.js';
 import { logAddExp } from '../core/math.js';
 import { checkLabels } from '../core/matrix.js';
 import { assertLength, assertLogProb, choiceOption, intOption, rejectUnknown } from '../core/validate.js';
-import { dot, kernels } from '../kernels/index.js';
+import { warnOnce } from '../core/runtime.js';
+import { activeMemory, dot, kernels, type KernelMemory } from '../kernels/index.js';
+import { copyRowsIn } from '../core/rows.js';
 import { logExpectedCount, logExpectedCountOf, type Draws } from '../samplers/types.js';
 import {
   BASE_KEYS,
@@ -15,7 +17,6 @@ import {
   isFirstInRow,
   setupBase,
   sortedPositives,
-  sortedUnique,
   zeroResult,
 } from './common.js';
 import type { ClassTable } from '../core/classTable.js';
@@ -134,7 +135,13 @@ export function sampledSoftmaxLoss(input: SampledLossInput): LossResult {
 
   // Adjusted negative logits a = o − log Q, in float64.
   const negLogit = new Float32Array(B * m);
-  kernels.gatherDot(h, B, W, d, draws.ids, m, shared, negLogit);
+  // per-row draws with the table outside the kernels' memory: the distinct touched rows are
+  // gathered into it once, and both products over the drawn rows (logits here, dL/dh in
+  // sampledGradients) read that compact copy (the same values) instead of each staging all drawn rows
+  const mem = activeMemory();
+  const gathered = shared || mem === null || mem.owns(W) ? null : gatherTouched(table, draws, posIds, offs, rowScale);
+  if (gathered) kernels.gatherDot(h, B, gathered.rows, d, gathered.slots!, m, false, negLogit);
+  else kernels.gatherDot(h, B, W, d, draws.ids, m, shared, negLogit);
   const logEC = new Float64Array(draws.rows * m);
   for (let i = 0; i < logEC.length; i++) logEC[i] = logExpectedCount(draws, i);
   const adj = new Float64Array(B * m);
@@ -200,7 +207,145 @@ export function sampledSoftmaxLoss(input: SampledLossInput): LossResult {
   }
   if (!base.grad) return zeroResult(loss, B, d, hasBias, false);
 
-  return { loss, ...sampledGradients(queries.data, table, draws, labels.ids, labels.offsets, rowScale, gPos, gNeg) };
+  return { loss, ...sampledGradients(queries.data, table, draws, labels.ids, labels.offsets, rowScale, gPos, gNeg, gathered) };
+}
+
+/** The distinct class rows a batch touches and, for per-row draws, each slot's index among them. */
+export interface TouchedRows {
+  /** Distinct ids of the positives and draws of the rows with weight > 0, ascending. */
+  ids: Int32Array;
+  /** Per-row draws: `slots[r·m + j]` = index of `draws.ids[r·m + j]` in `ids` (0 for rows with weight 0); null for shared draws. */
+  slots: Int32Array | null;
+}
+
+/** {@link TouchedRows} with the rows themselves: `rows` holds table row `ids[s]` at row `s` (`ids.length × d`). */
+export interface GatheredRows extends TouchedRows {
+  rows: Float32Array;
+}
+
+/**
+ * The rows a batch touches (see {@link TouchedRows}) in a table of `n` rows. When `n` is at most
+ * 16 times the entries, the distinct ids come from a scan of a marker array over `[0, n)`
+ * (reused), else from a sort; both give the same ids and slots.
+ */
+export function touchedRows(draws: Draws, posIds: Int32Array, offs: Int32Array, rowScale: Float64Array, n: number): TouchedRows {
+  const B = rowScale.length;
+  const m = draws.m;
+  const shared = draws.shared;
+  const list = touchedList(draws, posIds, offs, rowScale);
+  const slots = shared ? null : new Int32Array(B * m);
+  if (n > 16 * Math.max(list.length, 1)) {
+    list.sort();
+    const ids = list.slice(0, dedupeSorted(list));
+    if (slots) searchSlots(slots, ids, draws.ids, rowScale, m);
+    return { ids, slots };
+  }
+  if (marks.length < n) marks = new Int32Array(n);
+  const mk = marks;
+  markIds(mk, list);
+  const ids = new Int32Array(collectMarked(mk, n, list));
+  ids.set(list.subarray(0, ids.length));
+  if (slots) markedSlots(slots, mk, draws.ids, rowScale, m);
+  clearMarks(mk, ids);
+  return { ids, slots };
+}
+
+/** Zero between calls of {@link touchedRows}; while one runs, the touched ids' slots + 1. */
+let marks = new Int32Array(0);
+
+/** The positives and per-row draws of the rows with weight > 0 (then the shared draws), with repeats. */
+function touchedList(draws: Draws, posIds: Int32Array, offs: Int32Array, rowScale: Float64Array): Int32Array {
+  const B = rowScale.length;
+  const m = draws.m;
+  const shared = draws.shared;
+  let len = shared ? m : 0;
+  for (let r = 0; r < B; r++) if (rowScale[r] !== 0) len += offs[r + 1]! - offs[r]! + (shared ? 0 : m);
+  const list = new Int32Array(len);
+  fillTouched(list, draws.ids, posIds, offs, rowScale, shared ? 0 : m);
+  if (shared) list.set(draws.ids.subarray(0, m), len - m);
+  return list;
+}
+
+function fillTouched(list: Int32Array, drawn: Int32Array, posIds: Int32Array, offs: Int32Array, rowScale: Float64Array, m: number): void {
+  let p = 0;
+  for (let r = 0; r < rowScale.length; r++) {
+    if (rowScale[r] === 0) continue;
+    for (let k = offs[r]!; k < offs[r + 1]!; k++) list[p++] = posIds[k]!;
+    for (let j = 0; j < m; j++) list[p++] = drawn[r * m + j]!;
+  }
+}
+
+/** Moves the distinct values of the ascending `a` to its front; returns their count. */
+function dedupeSorted(a: Int32Array): number {
+  let k = 0;
+  for (let i = 0; i < a.length; i++) if (i === 0 || a[i] !== a[i - 1]) a[k++] = a[i]!;
+  return k;
+}
+
+function searchSlots(slots: Int32Array, ids: Int32Array, drawn: Int32Array, rowScale: Float64Array, m: number): void {
+  for (let r = 0; r < rowScale.length; r++) {
+    if (rowScale[r] === 0) continue;
+    for (let j = 0; j < m; j++) slots[r * m + j] = indexOfSorted(ids, drawn[r * m + j]!);
+  }
+}
+
+function markIds(mk: Int32Array, list: Int32Array): void {
+  for (let i = 0; i < list.length; i++) mk[list[i]!] = 1;
+}
+
+/** Writes the marked ids of `[0, n)` in order to the front of `out`, each marked with its slot + 1; returns their count. */
+function collectMarked(mk: Int32Array, n: number, out: Int32Array): number {
+  let k = 0;
+  for (let i = 0; i < n; i++) {
+    if (mk[i] === 0) continue;
+    out[k++] = i;
+    mk[i] = k;
+  }
+  return k;
+}
+
+function markedSlots(slots: Int32Array, mk: Int32Array, drawn: Int32Array, rowScale: Float64Array, m: number): void {
+  for (let r = 0; r < rowScale.length; r++) {
+    if (rowScale[r] === 0) continue;
+    for (let j = 0; j < m; j++) slots[r * m + j] = mk[drawn[r * m + j]!]! - 1;
+  }
+}
+
+function clearMarks(mk: Int32Array, ids: Int32Array): void {
+  for (let i = 0; i < ids.length; i++) mk[ids[i]!] = 0;
+}
+
+/** Reused block for the gathered rows, in the active kernels' memory when they have one (then the kernels read it in place). */
+let gatherBlock: { mem: KernelMemory | null; buf: Float32Array } | null = null;
+
+/** A reused float32 block of `len` values (its contents are overwritten by the caller). */
+function gatherBuffer(len: number): Float32Array {
+  const mem = activeMemory();
+  const cur = gatherBlock;
+  if (cur !== null && cur.mem === mem && cur.buf.length >= len) return cur.buf.subarray(0, len);
+  if (cur !== null && cur.mem === mem && mem?.freeAt) mem.freeAt(cur.buf.byteOffset);
+  let cap = 1024;
+  while (cap < len) cap *= 2;
+  let buf: Float32Array;
+  if (mem === null) buf = new Float32Array(cap);
+  else {
+    try {
+      buf = mem.f32(cap);
+    } catch (e) {
+      warnOnce('gather-block', `samplex: the sampled loss's gathered rows (${cap * 4} bytes) do not fit the kernels' memory (${e instanceof Error ? e.message : String(e)}); they are kept in JS memory and copied to the kernels at each call`);
+      buf = new Float32Array(cap);
+    }
+  }
+  gatherBlock = { mem, buf };
+  return buf.subarray(0, len);
+}
+
+/** {@link touchedRows} with the rows copied out of `table` into a reused block (valid until the next call). */
+export function gatherTouched(table: ClassTable, draws: Draws, posIds: Int32Array, offs: Int32Array, rowScale: Float64Array): GatheredRows {
+  const t = touchedRows(draws, posIds, offs, rowScale, table.n);
+  const rows = gatherBuffer(t.ids.length * table.d);
+  copyRowsIn(rows, table.weights, t.ids, t.ids.length, table.d);
+  return { ...t, rows };
 }
 
 
@@ -212,7 +357,7 @@ export function sampledSoftmaxLoss(input: SampledLossInput): LossResult {
  */
 export function sampledGradients(
   h: Float32Array, table: ClassTable, draws: Draws, posIds: Int32Array, offs: Int32Array,
-  rowScale: Float64Array, gPos: Float64Array, gNeg: Float32Array,
+  rowScale: Float64Array, gPos: Float64Array, gNeg: Float32Array, gathered: GatheredRows | null = null,
 ): { gradQueries: Float32Array; gradClasses: SparseRowGrad } {
   const B = rowScale.length;
   const d = table.d;
@@ -220,15 +365,9 @@ export function sampledGradients(
   const shared = draws.shared;
   const W = table.weights;
   const bias = table.bias;
-  // Distinct touched ids: positives and sampled ids of rows with weight > 0.
-  const touchedList: number[] = [];
-  for (let r = 0; r < B; r++) {
-    if (rowScale[r] === 0) continue;
-    for (let k = offs[r]!; k < offs[r + 1]!; k++) touchedList.push(posIds[k]!);
-    if (!shared) for (let j = 0; j < m; j++) touchedList.push(draws.ids[r * m + j]!);
-  }
-  if (shared) for (let j = 0; j < m; j++) touchedList.push(draws.ids[j]!);
-  const ids = sortedUnique(Int32Array.from(touchedList));
+  // distinct touched ids: positives and sampled ids of rows with weight > 0
+  const touched = gathered ?? touchedRows(draws, posIds, offs, rowScale, table.n);
+  const ids = touched.ids;
   const k = ids.length;
   const gradRows = new Float32Array(k * d);
   const gradBias = bias ? new Float32Array(k) : null;
@@ -266,16 +405,18 @@ export function sampledGradients(
   } else {
     // Per-query negatives: gathered rows through the kernels. Slots of rows with weight 0 (whose
     // ids are not among the touched ones) point at row 0 with a zero coefficient.
-    const slots = new Int32Array(B * m);
-    for (let r = 0; r < B; r++) {
-      if (rowScale[r] === 0) continue;
-      for (let j = 0; j < m; j++) {
-        const c = indexOfSorted(ids, draws.ids[r * m + j]!);
-        slots[r * m + j] = c;
-        if (gradBias) gradBias[c] = gradBias[c]! + gNeg[r * m + j]!;
+    const slots = touched.slots!;
+    if (gradBias) {
+      for (let r = 0; r < B; r++) {
+        if (rowScale[r] === 0) continue;
+        for (let j = 0; j < m; j++) {
+          const c = slots[r * m + j]!;
+          gradBias[c] = gradBias[c]! + gNeg[r * m + j]!;
+        }
       }
     }
-    kernels.gatherAccumGradQueries(gNeg, B, W, d, draws.ids, m, false, gradQ);
+    if (gathered) kernels.gatherAccumGradQueries(gNeg, B, gathered.rows, d, slots, m, false, gradQ);
+    else kernels.gatherAccumGradQueries(gNeg, B, W, d, draws.ids, m, false, gradQ);
     kernels.scatterAddRows(gNeg, B, h, d, slots, m, false, gradRows);
   }
   return { gradQueries: gradQ, gradClasses: { ids, rows: gradRows, bias: gradBias } };
