@@ -147,7 +147,7 @@ export function headLineWords(line: string): string[] {
 
 /** Names of a run-in phrase paragraph (`{A}, or {B} (Zool.), definition`), normalized, and where its text starts. */
 function phraseHead(p: string): { names: string[]; rest: string } | null {
-  const m = /^((?:\{[^{}]+\}\s*(?:,\s*|,?\s+or\s+)?)+)(\([^)]{1,40}\))?\s*,?\s*/.exec(p);
+  const m = /^((?:\{[^{}]+\}\s*(?:,?\s+or\s+|,\s*)?)+)(\([^)]{1,40}\))?\s*,?\s*/.exec(p);
   if (!m) return null;
   const names: string[] = [];
   for (const b of m[1]!.matchAll(/\{([^{}]+)\}/g)) {

@@ -38,7 +38,10 @@ export function bestRanks(queries: Matrix, table: ClassTable, labels: Labels, to
     if (ranks[r] === 0) rest.push(r);
   }
   if (rest.length === 0) return ranks;
-  // the rows outside the top-k: their best true logit, then a count over blocks of classes
+  // the rows outside the top-k: an estimate of their best true logit, then one pass over blocks
+  // of classes counting the logits above it; logits within a small band of the estimate are kept
+  // and settled against the best true logit of the same pass (the kernel may round a single dot
+  // product differently from a block)
   const n = table.n;
   const bias = table.bias;
   const one = new Float32Array(1);
@@ -50,7 +53,8 @@ export function bestRanks(queries: Matrix, table: ClassTable, labels: Labels, to
     const rows = rest.slice(s, s + chunk);
     const m = rows.length;
     const qs = new Float32Array(m * d);
-    const thr = new Float32Array(m);
+    const est = new Float64Array(m);
+    const band = new Float64Array(m);
     for (let i = 0; i < m; i++) {
       const r = rows[i]!;
       qs.set(queries.data.subarray(r * d, (r + 1) * d), i * d);
@@ -59,28 +63,39 @@ export function bestRanks(queries: Matrix, table: ClassTable, labels: Labels, to
       for (let e = labels.offsets[r]!; e < labels.offsets[r + 1]!; e++) {
         const y = labels.ids[e]!;
         kernels.matmulNT(q, 1, table.weights, y, 1, d, one);
-        const o = Math.fround(one[0]! + (bias ? bias[y]! : 0));
-        if (o > best) best = o;
+        best = Math.max(best, Math.fround(one[0]! + (bias ? bias[y]! : 0)));
       }
-      thr[i] = best;
+      est[i] = best;
+      band[i] = 1e-4 * (1 + Math.abs(best));
     }
-    const counts = new Int32Array(m);
+    const above = new Int32Array(m);
+    const near: { id: number; v: number }[][] = Array.from({ length: m }, () => []);
     for (let c0 = 0; c0 < n; c0 += block) {
       const cb = Math.min(block, n - c0);
       kernels.matmulNT(qs, m, table.weights, c0, cb, d, buf);
       for (let i = 0; i < m; i++) {
-        const t = thr[i]!;
+        const hi = est[i]! + band[i]!;
+        const lo = est[i]! - band[i]!;
         const o = i * cb;
         let c = 0;
-        if (bias) {
-          for (let j = 0; j < cb; j++) if (Math.fround(buf[o + j]! + bias[c0 + j]!) > t) c++;
-        } else {
-          for (let j = 0; j < cb; j++) if (buf[o + j]! > t) c++;
+        for (let j = 0; j < cb; j++) {
+          const v = bias ? Math.fround(buf[o + j]! + bias[c0 + j]!) : buf[o + j]!;
+          if (v > hi) c++;
+          else if (v >= lo) near[i]!.push({ id: c0 + j, v });
         }
-        counts[i] = counts[i]! + c;
+        above[i] = above[i]! + c;
       }
     }
-    for (let i = 0; i < m; i++) ranks[rows[i]!] = Math.max(k + 1, counts[i]! + 1);
+    for (let i = 0; i < m; i++) {
+      const r = rows[i]!;
+      const own = labels.ids.subarray(labels.offsets[r]!, labels.offsets[r + 1]!);
+      let t = -Infinity;
+      for (const x of near[i]!) if (own.includes(x.id) && x.v > t) t = x.v;
+      if (t === -Infinity) t = est[i]!;
+      let c = above[i]!;
+      for (const x of near[i]!) if (x.v > t && !own.includes(x.id)) c++;
+      ranks[r] = Math.max(k + 1, c + 1);
+    }
   }
   return ranks;
 }
