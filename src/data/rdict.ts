@@ -70,6 +70,11 @@ export interface RdictOptions {
   testPercent?: number;
   /** Test definitions evaluated, the first in hash order (default 10000). */
   maxTest?: number;
+  /**
+   * Percentage of the training definitions kept (default 100), chosen by a second hash: a smaller
+   * training set for quick runs; the classes stay every headword of the data.
+   */
+  trainPercent?: number;
 }
 
 /** A named source of definitions. */
@@ -98,6 +103,8 @@ export interface RdictStats {
   multiLabel: number;
   /** Training definitions. */
   train: number;
+  /** Training definitions left out by `trainPercent`. */
+  trainDropped: number;
   /** Test definitions set aside by the hash. */
   testAside: number;
   /** Evaluated test definitions (at most `maxTest`): seen + unseen. */
@@ -114,6 +121,7 @@ export interface RdictStats {
   testOovTokens: number;
   /** The split's settings. */
   testPercent: number;
+  trainPercent: number;
   maxTest: number;
 }
 
@@ -141,17 +149,20 @@ export function isRdictTest(hash: number, testPercent: number): boolean {
 /**
  * Builds the dataset from its sources (see the module notes). Deterministic: training rows in
  * source order, test rows (seen, then unseen) in hash order; feature ids by first occurrence in
- * the training rows; label ids by first occurrence over training, test and held-out definitions,
- * so every headword of the data is a class.
+ * the training rows; label ids by first occurrence over training, test, held-out and left-out
+ * training definitions, so every headword of the data is a class.
  * @throws OptionError for bad options, or when no training or no test definition remains
  */
 export function buildRdictDataset(sources: readonly DefinitionSource[], opts: RdictOptions = {}): RdictDataset {
   const testPercent = numOption(opts.testPercent ?? 5, 'testPercent', 0, 100);
   const maxTest = intOption(opts.maxTest ?? 10000, 'maxTest', 1);
+  const trainPercent = numOption(opts.trainPercent ?? 100, 'trainPercent', 0, 100);
+  if (trainPercent === 0) throw new OptionError('trainPercent 0 keeps no training definition; give a share in (0, 100]');
   const seenKeys = new Set<string>();
   let duplicates = 0;
   let emptied = 0;
   let multiLabel = 0;
+  const dropped: { heads: string[]; tokens: string[]; hash: number }[] = [];
   interface Row { heads: string[]; tokens: string[]; hash: number }
   const train: Row[] = [];
   const aside: Row[] = [];
@@ -175,7 +186,9 @@ export function buildRdictDataset(sources: readonly DefinitionSource[], opts: Rd
       }
       if (heads.length > 1) multiLabel++;
       const hash = fnv1a(key);
-      (isRdictTest(hash, testPercent) ? aside : train).push({ heads, tokens, hash });
+      if (isRdictTest(hash, testPercent)) aside.push({ heads, tokens, hash });
+      else if (trainPercent >= 100 || fnv1a(`train\t${key}`) % 10000 < Math.round(trainPercent * 100)) train.push({ heads, tokens, hash });
+      else dropped.push({ heads, tokens: [], hash });
     }
     srcStats.push({ name: src.name, definitions: src.definitions.length, headwords: hw.size });
   }
@@ -190,7 +203,7 @@ export function buildRdictDataset(sources: readonly DefinitionSource[], opts: Rd
   const seen = evaluated.filter(isSeen);
   const unseen = evaluated.filter((r) => !isSeen(r));
   const labels = new Vocab();
-  for (const part of [train, seen, unseen, heldOut]) for (const r of part) for (const h of r.heads) labels.add(h);
+  for (const part of [train, seen, unseen, heldOut, dropped]) for (const r of part) for (const h of r.heads) labels.add(h);
   const vocab = new Vocab();
   let oov = 0;
   const build = (rows: readonly Row[], grow: boolean): SparseBuilder => {
@@ -226,6 +239,7 @@ export function buildRdictDataset(sources: readonly DefinitionSource[], opts: Rd
     headwordsInTrain: trainHeads.size,
     multiLabel,
     train: numRows(split.train),
+    trainDropped: dropped.length,
     testAside: aside.length,
     test: evaluated.length,
     seen: seen.length,
@@ -234,6 +248,7 @@ export function buildRdictDataset(sources: readonly DefinitionSource[], opts: Rd
     features: vocab.size,
     testOovTokens: oov,
     testPercent,
+    trainPercent,
     maxTest,
   };
   return { split, stats };
@@ -246,7 +261,7 @@ export function rdictStatsLines(s: RdictStats): string[] {
     `sources: ${s.sources.map((x) => `${x.name} ${f(x.definitions)} definitions of ${f(x.headwords)} headwords`).join('; ')}`,
     `definitions ${f(s.definitions)} (${f(s.duplicates)} exact duplicates removed, ${f(s.emptied)} left without tokens once their headwords' tokens were removed), ` +
       `${f(s.multiLabel)} with several headwords; headwords (classes) ${f(s.headwords)}, ${f(s.headwordsInTrain)} with a training definition`,
-    `split (hash, ${s.testPercent} % test, at most ${f(s.maxTest)} evaluated): train ${f(s.train)}, test ${f(s.test)} (seen ${f(s.seen)}, unseen ${f(s.unseen)}), ` +
+    `split (hash, ${s.testPercent} % test, at most ${f(s.maxTest)} evaluated): train ${f(s.train)}${s.trainPercent < 100 ? ` (${s.trainPercent} % kept, ${f(s.trainDropped)} left out)` : ''}, test ${f(s.test)} (seen ${f(s.seen)}, unseen ${f(s.unseen)}), ` +
       `${f(s.heldOut)} set aside but not evaluated; features ${f(s.features)} tokens, ${f(s.testOovTokens)} test tokens outside them`,
   ];
 }

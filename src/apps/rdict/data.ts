@@ -31,6 +31,8 @@ export interface RdictDataOptions {
   testPercent?: number;
   /** Test definitions evaluated (default 10000). */
   maxTest?: number;
+  /** Percentage of training definitions kept (default 100). */
+  trainPercent?: number;
 }
 
 /** The loaded reverse-dictionary data: the classifier's data, where the seen rows end, and the statistics. */
@@ -72,7 +74,9 @@ export function loadRdictData(o: RdictDataOptions = {}): RdictData {
   const ds = buildRdictDataset(sources, {
     ...(o.testPercent !== undefined ? { testPercent: o.testPercent } : {}),
     ...(o.maxTest !== undefined ? { maxTest: o.maxTest } : {}),
+    ...(o.trainPercent !== undefined ? { trainPercent: o.trainPercent } : {}),
   });
-  const tag = `rdict:${names.join('+')}:test${ds.stats.testPercent}%:max${ds.stats.maxTest}`;
+  const tp = ds.stats.trainPercent < 100 ? `:train${ds.stats.trainPercent}%` : '';
+  const tag = `rdict:${names.join('+')}:test${ds.stats.testPercent}%:max${ds.stats.maxTest}${tp}`;
   return { data: { split: ds.split, input: 'alnum', source: tag }, stats: ds.stats };
 }
