@@ -93,13 +93,20 @@ test('train rdict on a small definitions file: learns the headwords, evaluates s
   assert.ok(last['medianRank']! >= 1);
   assert.ok(last['seenRows']! > 40);
   assert.ok(recs[0]!['trainSec']! > 0 && last['trainSec']! > recs[0]!['trainSec']!);
+  // the run resumes from its checkpoint as an rdict run
+  const more = await runCli(['train', 'rdict', '--sources', file, '--test-percent', '20', '--sampler', 'midx', '--epochs', '5', '--lr-decay-epochs', '5', '--out', out, '--resume', ...quick]);
+  assert.equal(more.code, 0, more.stderr);
+  assert.equal(readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').length, 5);
+  // predict xmc does not take a reverse-dictionary run for one of its own
+  const wrongApp = await runCli(['predict', 'xmc', '--model', out, '--input', join(root, 'defs.tsv')]);
+  assert.equal(wrongApp.code, 2);
+  assert.match(wrongApp.stderr, /holds no trained extreme classifier/);
   const input = join(root, 'q.txt');
   writeFileSync(input, 'cue7x0 cue7x1 cue7x2 cue7x3\n');
   const p = await runCli(['predict', 'rdict', '--model', out, '--k', '3', '--input', input]);
   assert.equal(p.code, 0, p.stderr);
   assert.equal(p.lines.length, 1);
   assert.equal(p.lines[0]!.split(', ')[0], 'word7');
-  // a model of another application is refused
   const noModel = await runCli(['predict', 'rdict', '--model', join(root, 'missing')]);
   assert.equal(noModel.code, 2);
   const cmp = await runCli(['compare', 'rdict', '--sources', file, '--test-percent', '20', '--samplers', 'full,uniform', '--epochs', '1', '--out', join(root, 'cmp'), ...quick]);
