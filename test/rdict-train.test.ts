@@ -6,6 +6,8 @@ import { after, test } from 'node:test';
 import { ClassTable } from '../src/core/classTable.js';
 import { Rng } from '../src/core/rng.js';
 import { evaluate } from '../src/layer/evaluator.js';
+import { activePool } from '../src/kernels/index.js';
+import { initFastKernels } from '../src/kernels/fast.js';
 import { bestRanks, rdictRanks, summarizeRanks } from '../src/apps/rdict/metrics.js';
 import { formatDefinitions, type Definition } from '../src/data/gcide.js';
 import { runCli } from './util/cli.js';
@@ -28,7 +30,7 @@ function bruteRanks(q: Float32Array, B: number, t: ClassTable, ids: number[][]):
   });
 }
 
-test('exact ranks of the best true label, accuracy@k and median rank agree with a brute-force count', async () => {
+test('exact ranks of the best true label, accuracy@k and median rank agree with a brute-force count (TypeScript kernels and the worker pool)', async () => {
   const rng = Rng.fromSeed(7, 1);
   const n = 300;
   const d = 8;
@@ -44,10 +46,18 @@ test('exact ranks of the best true label, accuracy@k and median rank agree with 
   assert.ok(want.some((r) => r <= 5) && want.some((r) => r > 5), want.join(','));
   for (const k of [1, 5, 50]) {
     const ev = evaluate(queries, t, { k });
-    assert.deepEqual(Array.from(bestRanks(queries, t, labels, ev.topIds, k)), want, `k=${k}`);
+    assert.deepEqual(Array.from(await bestRanks(queries, t, labels, ev.topIds, k)), want, `k=${k}`);
   }
   const ranks = await rdictRanks(queries, t, labels);
   assert.deepEqual(Array.from(ranks), want);
+  // the same ranks with the WebAssembly kernels and their worker pool (top-k and the count)
+  const fast = await initFastKernels({ threads: 2 });
+  try {
+    assert.ok(activePool() !== null);
+    assert.deepEqual(Array.from(await rdictRanks(queries, t, labels)), want);
+  } finally {
+    await fast.close();
+  }
   const sorted = [...want].sort((a, b) => a - b);
   const s = summarizeRanks(ranks);
   assert.equal(s.rows, B);

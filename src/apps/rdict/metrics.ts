@@ -6,7 +6,7 @@
 import type { ClassTable } from '../../core/classTable.js';
 import { ShapeError } from '../../core/errors.js';
 import type { Labels, Matrix } from '../../core/matrix.js';
-import { kernels } from '../../kernels/index.js';
+import { activePool, kernels } from '../../kernels/index.js';
 import { evaluateAsync } from '../../layer/evaluator.js';
 
 /** The cut-offs of accuracy@k. */
@@ -16,10 +16,15 @@ export const RDICT_KS = [1, 10, 100] as const;
  * Exact ranks of each row's best true label, from a top-`k` list (`topIds`, `k` per row) and,
  * for rows whose labels are all outside it, a count over every class: rank = 1 + the number of
  * other classes whose logit is strictly above the row's best true logit (ties count in the
- * label's favour), and at least `k + 1`. Rows without a label get rank 0.
+ * label's favour), and at least `k + 1`. Rows without a label get rank 0. The count's blocks of
+ * logits are computed by `matmul` (default: the active kernels' `matmulNT`; `rdictRanks` passes
+ * the worker pool's).
  * @throws ShapeError when the shapes do not fit
  */
-export function bestRanks(queries: Matrix, table: ClassTable, labels: Labels, topIds: Int32Array, k: number): Int32Array {
+export async function bestRanks(
+  queries: Matrix, table: ClassTable, labels: Labels, topIds: Int32Array, k: number,
+  matmul: (...args: Parameters<typeof kernels.matmulNT>) => void | Promise<void> = (...a) => kernels.matmulNT(...a),
+): Promise<Int32Array> {
   const B = queries.rows;
   const d = table.d;
   if (queries.cols !== d || topIds.length !== B * k || labels.offsets.length !== B + 1) {
@@ -47,7 +52,7 @@ export function bestRanks(queries: Matrix, table: ClassTable, labels: Labels, to
   const one = new Float32Array(1);
   const q = new Float32Array(d);
   const chunk = 256;
-  const block = 1024;
+  const block = 4096;
   const buf = new Float32Array(chunk * block);
   for (let s = 0; s < rest.length; s += chunk) {
     const rows = rest.slice(s, s + chunk);
@@ -72,7 +77,7 @@ export function bestRanks(queries: Matrix, table: ClassTable, labels: Labels, to
     const near: { id: number; v: number }[][] = Array.from({ length: m }, () => []);
     for (let c0 = 0; c0 < n; c0 += block) {
       const cb = Math.min(block, n - c0);
-      kernels.matmulNT(qs, m, table.weights, c0, cb, d, buf);
+      await matmul(qs, m, table.weights, c0, cb, d, buf);
       for (let i = 0; i < m; i++) {
         const hi = est[i]! + band[i]!;
         const lo = est[i]! - band[i]!;
@@ -122,12 +127,13 @@ export function summarizeRanks(ranks: Int32Array, from = 0, to = ranks.length): 
 }
 
 /**
- * Ranks of every row's best true label, exact over all classes: the top-100 by the evaluator
- * (on the kernels' worker pool when one is installed), the rows outside it by {@link bestRanks}'
- * count.
+ * Ranks of every row's best true label, exact over all classes: the top-100 by the evaluator,
+ * the rows outside it by {@link bestRanks}' count, both on the kernels' worker pool when one is
+ * installed.
  */
 export async function rdictRanks(queries: Matrix, table: ClassTable, labels: Labels): Promise<Int32Array> {
   const k = Math.min(100, table.n);
   const ev = await evaluateAsync(queries, table, { k });
-  return bestRanks(queries, table, labels, ev.topIds, ev.k);
+  const pool = activePool();
+  return bestRanks(queries, table, labels, ev.topIds, ev.k, pool ? (...a) => pool.matmulNT(...a) : undefined);
 }
