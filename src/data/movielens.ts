@@ -200,18 +200,26 @@ export interface FetchResult {
   readonly source: string;
 }
 
-function runTool(cmd: string, args: string[], cwd: string, path: string, timeoutMs: number): void {
+/**
+ * Runs an external command of a dataset fetch (`apt-get download`, `dpkg -x`); any failure
+ * (missing tool, time-out, non-zero status) becomes the error `fail` makes from the reason.
+ */
+export function runFetchTool(cmd: string, args: string[], cwd: string, timeoutMs: number, fail: (reason: string) => Error): void {
   const r = spawnSync(cmd, args, { cwd, encoding: 'utf8', timeout: timeoutMs, stdio: ['ignore', 'pipe', 'pipe'] });
   if (r.error !== undefined) {
     const code = (r.error as { code?: string }).code;
     const why =
       code === 'ENOENT' ? `${cmd} is not installed` : code === 'ETIMEDOUT' ? `\`${cmd} ${args.join(' ')}\` took longer than ${timeoutMs} ms (no network?)` : `${cmd} failed (${r.error.message})`;
-    throw new DatasetUnavailableError(why, path);
+    throw fail(why);
   }
   if (r.status !== 0) {
     const tail = (r.stderr || r.stdout || '').trim().split('\n').slice(-3).join(' / ');
-    throw new DatasetUnavailableError(`\`${cmd} ${args.join(' ')}\` exited with status ${r.status}${tail ? ` (${tail})` : ''}`, path);
+    throw fail(`\`${cmd} ${args.join(' ')}\` exited with status ${r.status}${tail ? ` (${tail})` : ''}`);
   }
+}
+
+function runTool(cmd: string, args: string[], cwd: string, path: string, timeoutMs: number): void {
+  runFetchTool(cmd, args, cwd, timeoutMs, (why) => new DatasetUnavailableError(why, path));
 }
 
 /**

@@ -64,12 +64,12 @@ export const XMC_REPORT_METRICS = [
 
 /**
  * A run's evaluation records as a report curve (wall time = cumulative training seconds; records
- * evaluated within an epoch sit at their fraction of it).
+ * evaluated within an epoch sit at their fraction of it; the retrieval record is not a point).
  */
-export function curveOf(name: string, records: readonly MetricsRecord[]): TrainingRun {
-  const points: CurvePoint[] = records.filter((r) => typeof r['p1'] === 'number').map((r) => {
+export function curveOf(name: string, records: readonly MetricsRecord[], metrics: readonly { key: string }[] = XMC_REPORT_METRICS): TrainingRun {
+  const points: CurvePoint[] = records.filter((r) => r['point'] !== 'retrieval').map((r) => {
     const values: Record<string, number> = {};
-    for (const m of XMC_REPORT_METRICS) if (typeof r[m.key] === 'number') values[m.key] = r[m.key] as number;
+    for (const m of metrics) if (typeof r[m.key] === 'number') values[m.key] = r[m.key] as number;
     return { epoch: Number(r['epochProgress'] ?? r['epoch']), wallSec: Number(r['trainSec']), values };
   });
   return { name, points };
@@ -88,8 +88,9 @@ function settingsOf(c: ResolvedXmcConfig, data: string, threads: number, kernels
 /** The HTML report of one or several runs (one line per run), with an optional summary table. */
 export function xmcReportHtml(
   title: string, settings: Record<string, string | number>, runs: TrainingRun[], summary?: { head: string[]; rows: (string | number)[][] },
+  metrics: { key: string; label: string }[] = XMC_REPORT_METRICS,
 ): string {
-  return trainingReportHtml({ title, settings, runs, metrics: XMC_REPORT_METRICS, ...(summary ? { summary } : {}) });
+  return trainingReportHtml({ title, settings, runs, metrics, ...(summary ? { summary } : {}) });
 }
 
 /** Refuses epochs past the end of the learning-rate decay, where training would change nothing. */
@@ -151,6 +152,21 @@ export interface XmcRunOptions {
   evalSample?: number;
   /** Also evaluate (on the sample) every this many seconds of training, within epochs (default 0: at epoch ends only). */
   evalEverySec?: number;
+  /**
+   * An application built on the classifier with its own evaluation (e.g. the reverse dictionary):
+   * its name in the checkpoint and its per-epoch test metrics, which replace P@k and nDCG@k.
+   */
+  variant?: XmcVariant;
+}
+
+/** An application on the extreme classifier's model and trainer, with its own test metrics. */
+export interface XmcVariant {
+  /** The application's name (recorded in the checkpoint; `predict` checks it). */
+  app: string;
+  /** Test metrics after an epoch, and the epoch's status line (without the training figures). */
+  evaluate(trainer: XmcTrainer): Promise<{ values: Record<string, number>; line: string }>;
+  /** The metric columns of the report. */
+  reportMetrics: { key: string; label: string }[];
 }
 
 /** Result of {@link trainXmcRun}. */
@@ -248,11 +264,13 @@ export function xmcTask(o: XmcRunOptions): Task<XmcTrainer> {
       ...(b === null ? {} : { bayesP1: b }),
     };
   };
+  const app = o.variant?.app ?? 'xmc';
+  const metrics = o.variant?.reportMetrics ?? XMC_REPORT_METRICS;
   const report = (records: readonly MetricsRecord[]): string =>
-    xmcReportHtml(`samplex train xmc: ${config.sampler}`, settingsOf(config, o.data.source, o.threads ?? 1, o.kernels ?? 'ts'), [curveOf(config.sampler, records)]);
+    xmcReportHtml(`samplex train ${app}: ${config.sampler}`, settingsOf(config, o.data.source, o.threads ?? 1, o.kernels ?? 'ts'), [curveOf(config.sampler, records, metrics)], undefined, metrics);
   let trainSec = 0;
   return {
-    app: 'xmc',
+    app,
     settings,
     data: xmcDataFingerprint(o.data),
     epochs: o.epochs,
@@ -281,7 +299,7 @@ export function xmcTask(o: XmcRunOptions): Task<XmcTrainer> {
     onResume: (_t, ctx) => ctx.folder?.writeJson(MODEL_FILE, modelInfo(o.data, config)),
     shouldStop: () => budget > 0 && trainSec >= budget,
     epoch: async (trainer, epoch) => {
-      if (budget === 0 && every === 0 && evalRows === undefined && !o.data.synthetic) return plainEpoch(trainer, epoch);
+      if (o.variant || (budget === 0 && every === 0 && evalRows === undefined && !o.data.synthetic)) return plainEpoch(trainer, epoch);
       const bar = o.progress?.(epoch, trainer.instancesPerEpoch);
       const cur = trainer.beginEpoch();
       const start = trainSec;
@@ -334,6 +352,16 @@ export function xmcTask(o: XmcRunOptions): Task<XmcTrainer> {
     const st = withProgress(bar, () => trainer.trainEpoch(bar?.update));
     trainSec += st.seconds;
     const e0 = performance.now();
+    if (o.variant) {
+      const ev = await o.variant.evaluate(trainer);
+      const evalSec = (performance.now() - e0) / 1000;
+      const rec: MetricsRecord = {
+        epoch, sampler: config.sampler, loss: st.loss, ...ev.values,
+        trainSec, epochSec: st.seconds, instPerSec: st.instances / st.seconds, outputShare: st.outputSeconds / st.seconds, evalSec,
+      };
+      o.log?.(`epoch ${epoch}: loss ${st.loss.toFixed(4)}, ${ev.line}, ${Math.round(st.instances / st.seconds)} inst/s, train ${trainSec.toFixed(1)} s`);
+      return { records: [rec], complete: true };
+    }
     const m = await trainer.evaluate();
     const evalSec = (performance.now() - e0) / 1000;
     const rec: MetricsRecord = {
@@ -442,15 +470,16 @@ export interface LoadedXmcModel {
 }
 
 /**
- * Loads the model of the last checkpoint of run directory `dir`.
+ * Loads the model of the last checkpoint of run directory `dir` (a run of `app`, default `xmc`).
  * @throws IoError (no model there), DataFormatError / ShapeError (files that do not fit)
  */
-export function loadXmcModel(dir: string): LoadedXmcModel {
-  if (!existsSync(dir)) throw new IoError(`--model ${dir}: no such run directory; give the --out of a 'samplex train xmc' run`);
+export function loadXmcModel(dir: string, app = 'xmc'): LoadedXmcModel {
+  if (!existsSync(dir)) throw new IoError(`--model ${dir}: no such run directory; give the --out of a 'samplex train ${app}' run`);
   const run = RunFolder.view(dir);
   const info = run.readJson<XmcModelInfo>(MODEL_FILE);
-  if (info === null || info.kind !== 'samplex.xmc' || run.committed?.app !== 'xmc') {
-    throw new IoError(`${dir} holds no trained extreme classifier (${MODEL_FILE} and a checkpoint); train one with 'samplex train xmc --out ${dir}'`);
+  if (info === null || info.kind !== 'samplex.xmc' || run.committed?.app !== app) {
+    const what = app === 'xmc' ? 'extreme classifier' : `${app} model`;
+    throw new IoError(`${dir} holds no trained ${what} (${MODEL_FILE} and a checkpoint); train one with 'samplex train ${app} --out ${dir}'`);
   }
   const c = info.config;
   const n = info.numLabels;
