@@ -253,9 +253,6 @@ export function xmcTask(o: XmcRunOptions): Task<XmcTrainer> {
  */
 export async function trainXmcRun(given: XmcRunOptions): Promise<XmcRunResult> {
   let o = given;
-  if (o.resume && o.config.frequencyBuckets > 0) {
-    throw new OptionError('--resume: the streaming frequency estimate of the in-batch negatives is not checkpointed; start a new run');
-  }
   const saved = o.resume ? peekCommit(o.out) : null;
   if (saved) {
     const decay = o.resumeLrDecayEpochs ?? saved.settings['lrDecayEpochs'];
