@@ -13,7 +13,7 @@ import { inBatchDraws, mixedDraws } from '../loss/inBatch.js';
 import { sampledSoftmaxLoss } from '../loss/sampled.js';
 import { StreamingFrequencyEstimator } from '../samplers/frequency.js';
 import type { Draws, Sampler } from '../samplers/types.js';
-import { trialMoments, type GradientTrials } from './bias.js';
+import { trialMoments, type GradientTrials } from './trials.js';
 
 /** How a batch's `log Q` is obtained: none (the uncorrected in-batch softmax), exact, or a streaming estimate. */
 export type BatchCorrection = 'none' | 'exact' | 'streaming';
