@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Rng } from '../src/core/rng.js';
 import { runCli } from './util/cli.js';
-import { readSafetensors } from '../src/layer/safetensors.js';
+import { createHash } from 'node:crypto';
+import { readSafetensors, writeSafetensors } from '../src/layer/safetensors.js';
 
 /** A MovieLens-format ratings file of next-item cycles over 30 items. */
 function ratingsCsv(): string {
@@ -167,9 +168,67 @@ test('samplex train seqrec --negative-source inBatch|mixed (with and without the
     assert.match(conv.stderr, /negativeSource 'inBatch' needs .*correctedAll/);
     const noSource = await runCli([...base, '--frequency-buckets', '8', '--out', join(root, 'n')]);
     assert.equal(noSource.code, 2);
-    const resume = await runCli([...base, '--negative-source', 'inBatch', '--frequency-buckets', '64', '--resume', '--out', join(root, 'ibc')]);
-    assert.equal(resume.code, 2);
-    assert.match(resume.stderr, /not checkpointed/);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+/** The records of metrics.jsonl without their timings. */
+function untimed(dir: string): Array<Record<string, unknown>> {
+  return readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => {
+    const r = JSON.parse(l) as Record<string, unknown>;
+    for (const k of Object.keys(r)) if (/sec|ms/i.test(k)) delete r[k];
+    return r;
+  });
+}
+
+test('samplex train seqrec --negative-source inBatch: the frequency estimate is checkpointed (1 epoch + --resume 1 = 2 epochs straight); a damaged estimate is refused', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'samplex-cli-seqrec-ibr-'));
+  try {
+    const data = join(root, 'ratings.csv');
+    writeFileSync(data, ratingsCsv());
+    const args = ['train', 'seqrec', '--data', data, '--sampler', 'uniform', '--convention', 'correctedAll', '--negative-source', 'inBatch', '--frequency-buckets', '64', '--frequency-alpha', '0.2', '--json', ...TINY_PLAIN];
+    const a = join(root, 'a');
+    const b = join(root, 'b');
+    assert.equal((await runCli([...args, '--epochs', '2', '--out', a])).code, 0);
+    const first = await runCli([...args, '--epochs', '1', '--out', b]);
+    assert.equal(first.code, 0, first.stderr);
+    const resumed = await runCli([...args, '--epochs', '2', '--resume', '--out', b]);
+    assert.equal(resumed.code, 0, resumed.stderr);
+    assert.deepEqual(untimed(b), untimed(a), 'metrics of the resumed run = those of the uninterrupted one');
+    assert.deepEqual(JSON.parse(readFileSync(join(b, 'test.json'), 'utf8'))['ndcg@10'], JSON.parse(readFileSync(join(a, 'test.json'), 'utf8'))['ndcg@10']);
+    const ta = readSafetensors(join(a, committed(a).tensors as string)).tensors;
+    const tb = readSafetensors(join(b, committed(b).tensors as string)).tensors;
+    for (const name of ['items/weights', 'items/frequency/last', 'items/frequency/gap', 'items/frequency/step']) {
+      assert.ok(ta[name], `${name} is checkpointed`);
+      assert.deepEqual(Array.from(tb[name]!.data as ArrayLike<number>), Array.from(ta[name]!.data as ArrayLike<number>), `${name}: resumed = uninterrupted`);
+    }
+    const steps = untimed(a).filter((r) => r['split'] === 'valid').at(-1)!['steps'];
+    assert.equal(ta['items/frequency/step']!.data[0], steps, 'the estimate observed every step of the two epochs');
+    // damage the estimate in the committed checkpoint (keeping the commit record consistent): refused, typed
+    const damage = (edit: (t: Record<string, { data: Int32Array | Float32Array; shape: number[] }>) => void): void => {
+      const path = join(b, committed(b).tensors as string);
+      const c = readSafetensors(path);
+      const t: Record<string, { data: Int32Array | Float32Array; shape: number[] }> = {};
+      for (const [k, v] of Object.entries(c.tensors)) t[k] = { data: (v.data as Int32Array | Float32Array).slice(), shape: [...v.shape] };
+      edit(t);
+      writeSafetensors(path, t, c.metadata);
+      const ck = committed(b);
+      ck['tensorsSha256'] = createHash('sha256').update(readFileSync(path)).digest('hex');
+      writeFileSync(join(b, 'checkpoint.json'), JSON.stringify(ck));
+    };
+    damage((t) => {
+      t['items/frequency/gap'] = { data: t['items/frequency/gap']!.data.slice(2), shape: [t['items/frequency/gap']!.shape[0]! - 2] };
+    });
+    const misShaped = await runCli([...args, '--epochs', '3', '--resume', '--out', b]);
+    assert.equal(misShaped.code, 2);
+    assert.match(misShaped.stderr, /E_STATE.*items\/frequency\/gap' has shape \[126\], expected \[128\]/);
+    damage((t) => {
+      t['items/frequency/gap'] = { data: new Int32Array(128), shape: [128] };
+    });
+    const zeroGap = await runCli([...args, '--epochs', '3', '--resume', '--out', b]);
+    assert.equal(zeroGap.code, 2);
+    assert.match(zeroGap.stderr, /E_STATE.*the gap of bucket \d+ is 0, below 1 step/);
   } finally {
     rmSync(root, { recursive: true, force: true });
   }

@@ -146,7 +146,7 @@ test('train xmc --loss / --label-weighting / --keep-accidental-hits reach the ou
   }
 });
 
-test('train xmc --negative-source inBatch | mixed: trains on single-label data and records the setting; multi-label data, a missing source and --resume with a frequency estimate are refused', async () => {
+test('train xmc --negative-source inBatch | mixed: trains on single-label data and records the setting; multi-label data and a missing source are refused; the frequency estimate is checkpointed (1 epoch + --resume 1 = 2 epochs)', async () => {
   const oneDir = join(root, 'one-label');
   const one = syntheticXmc({ secondLabel: 0 });
   assert.ok(one.train.labels.offsets.every((o, r) => r === 0 || o - one.train.labels.offsets[r - 1]! === 1), 'single-label fixture');
@@ -164,14 +164,18 @@ test('train xmc --negative-source inBatch | mixed: trains on single-label data a
   assert.equal(other.code, 2);
   assert.match(other.stderr, /E_STATE.*negativeSource was "inBatch", now \(unset\)/);
 
-  const mixed = await runCli([...base, '--epochs', '1', '--data', oneDir, '--negative-source', 'mixed', '--frequency-buckets', '64', '--out', join(root, 'mixed')]);
+  const mixed = await runCli([...base, '--epochs', '1', '--lr-decay-epochs', '2', '--data', oneDir, '--negative-source', 'mixed', '--frequency-buckets', '64', '--out', join(root, 'mixed')]);
   assert.equal(mixed.code, 0, mixed.stderr);
   const ckm = JSON.parse(readFileSync(join(root, 'mixed', 'checkpoint.json'), 'utf8')) as { settings: Record<string, unknown> };
   assert.equal(ckm.settings['negativeSource'], 'mixed');
   assert.equal(ckm.settings['frequencyBuckets'], 64);
-  const resumed = await runCli([...base, '--data', oneDir, '--negative-source', 'mixed', '--frequency-buckets', '64', '--resume', '--out', join(root, 'mixed')]);
-  assert.equal(resumed.code, 2);
-  assert.match(resumed.stderr, /E_OPTION.*frequency estimate .* not checkpointed/);
+  // the frequency estimate is checkpointed: 1 epoch + a resumed epoch = 2 epochs straight
+  const resumed = await runCli([...base, '--lr-decay-epochs', '2', '--data', oneDir, '--negative-source', 'mixed', '--frequency-buckets', '64', '--resume', '--out', join(root, 'mixed')]);
+  assert.equal(resumed.code, 0, resumed.stderr);
+  const straight = await runCli([...base, '--lr-decay-epochs', '2', '--data', oneDir, '--negative-source', 'mixed', '--frequency-buckets', '64', '--out', join(root, 'mixed2')]);
+  assert.equal(straight.code, 0, straight.stderr);
+  const untimed = (dir: string): unknown[] => records(join(root, dir)).map((r) => Object.fromEntries(Object.entries(r).filter(([k]) => !/sec|ms|share/i.test(k))));
+  assert.deepEqual(untimed('mixed'), untimed('mixed2'), 'resumed = uninterrupted');
 
   const multi = await runCli([...base, '--data', ftDir, '--negative-source', 'inBatch', '--out', join(root, 'multi')]);
   assert.equal(multi.code, 2);

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Rng } from '../src/core/rng.js';
 import { singleLabels } from '../src/core/matrix.js';
-import { OptionError, ShapeError } from '../src/core/errors.js';
+import { NonFiniteError, OptionError, ShapeError, StateError } from '../src/core/errors.js';
 import { ClassTable } from '../src/core/classTable.js';
 import { OutputLayer } from '../src/layer/outputLayer.js';
 import { createOptimizer } from '../src/layer/optimizers.js';
@@ -82,6 +82,38 @@ test('streaming frequency estimate converges to the per-batch occurrence probabi
  * approximation). One candidate per occurrence with the same `Q` would have the expectation
  * `Σ_j b·f_j/π_j · e^{o_j}`, which the test checks is more than 20 standard errors away.
  */
+test('streaming frequency estimate: stateTensors/loadState restore it bit for bit; a damaged or mis-shaped state is refused, typed, and changes nothing', () => {
+  const rng = Rng.fromSeed(5);
+  const a = new StreamingFrequencyEstimator({ buckets: 16, alpha: 0.3 });
+  const stream = Array.from({ length: 40 }, () => Int32Array.from({ length: 6 }, () => rng.int(50)));
+  for (const ids of stream.slice(0, 20)) a.observe(ids);
+  const saved = a.stateTensors();
+  const b = new StreamingFrequencyEstimator({ buckets: 16, alpha: 0.3 });
+  b.loadState(saved);
+  assert.equal(b.steps, 20);
+  for (const ids of stream.slice(20)) {
+    a.observe(ids);
+    b.observe(ids);
+  }
+  const all = Int32Array.from({ length: 50 }, (_, i) => i);
+  assert.deepEqual(Array.from(b.logProb(all)), Array.from(a.logProb(all)), 'restored and continued = uninterrupted');
+  const fresh = new StreamingFrequencyEstimator({ buckets: 16, alpha: 0.3 });
+  const before = Array.from(fresh.logProb(all));
+  const bad = (edit: (s: Record<string, Int32Array>) => void, type: new (...args: never[]) => Error, msg: RegExp): void => {
+    const st: Record<string, Int32Array> = { last: saved.last.slice(), gap: saved.gap.slice(), step: saved.step.slice() };
+    edit(st);
+    assert.throws(() => fresh.loadState(st), (e: unknown) => e instanceof type && msg.test((e as Error).message));
+    assert.deepEqual(Array.from(fresh.logProb(all)), before, 'a refused state changes nothing');
+    assert.equal(fresh.steps, 0);
+  };
+  bad((s) => { s['gap'] = s['gap']!.slice(2); }, ShapeError, /'gap' has 30 entries, expected 32/);
+  bad((s) => { delete s['last']; }, ShapeError, /no 'last'/);
+  bad((s) => { s['step'] = Int32Array.of(-1); }, StateError, /step -1/);
+  bad((s) => { s['last']![3] = 21; }, StateError, /bucket 3 was last seen at step 21, outside 0..20/);
+  bad((s) => { s['gap'] = new Int32Array(new Float64Array(16).fill(0.5).buffer); }, StateError, /below 1 step/);
+  bad((s) => { s['gap'] = new Int32Array(new Float64Array(16).fill(Number.NaN).buffer); }, NonFiniteError, /NaN/);
+});
+
 test('in-batch record: the corrected candidates give an unbiased estimate of the full partition when items repeat', () => {
   const n = 20;
   const b = 64;

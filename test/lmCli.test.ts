@@ -10,6 +10,7 @@ import { openLmRun, runLm } from '../src/apps/lm/session.js';
 import { evaluatePerplexity, lmQueries } from '../src/apps/lm/trainer.js';
 import { loadTfjs } from '../src/tfjs/node.js';
 import { runCli } from './util/cli.js';
+import { readSafetensors } from '../src/layer/safetensors.js';
 
 /** A plain-text corpus of Markov sentences over 40 words (train/valid/test). */
 function writeCorpus(dir: string): void {
@@ -220,7 +221,7 @@ test('samplex train lm --loss nce --keep-accidental-hits: recorded in the checkp
   });
 });
 
-test('samplex train lm --negative-source inBatch | mixed: trains and records the setting; a resume with another source or a frequency estimate is refused', async () => {
+test('samplex train lm --negative-source inBatch | mixed: trains and records the setting; a resume with another source is refused; the frequency estimate is checkpointed', async () => {
   await withCorpus('samplex-lm-negsrc-', async (root, data) => {
     const base = ['train', 'lm', '--data', data, '--sampler', 'unigram', '--convention', 'correctedAll', '--epochs', '1', ...small];
     const ib = await runCli([...base, '--negative-source', 'inBatch', '--out', join(root, 'ib')]);
@@ -239,9 +240,22 @@ test('samplex train lm --negative-source inBatch | mixed: trains and records the
     const ckm = JSON.parse(readFileSync(join(root, 'mixed', 'checkpoint.json'), 'utf8')) as { settings: Record<string, unknown> };
     assert.equal(ckm.settings['negativeSource'], 'mixed');
     assert.equal(ckm.settings['frequencyBuckets'], 32);
+    // the frequency estimate is checkpointed: 1 epoch + a resumed epoch = 2 epochs straight
     const resumed = await runCli([...base, '--epochs', '2', '--negative-source', 'mixed', '--frequency-buckets', '32', '--resume', '--out', join(root, 'mixed')]);
-    assert.equal(resumed.code, 2);
-    assert.match(resumed.stderr, /E_OPTION.*frequency estimate .* not checkpointed/);
+    assert.equal(resumed.code, 0, resumed.stderr);
+    const straight = await runCli([...base, '--epochs', '2', '--negative-source', 'mixed', '--frequency-buckets', '32', '--out', join(root, 'mixed2')]);
+    assert.equal(straight.code, 0, straight.stderr);
+    const pm = (dir: string): unknown[] => metrics(join(root, dir)).map((r) => [r['epoch'], r['validPpl'], r['testPpl']]);
+    assert.deepEqual(pm('mixed'), pm('mixed2'), 'resumed = uninterrupted (valid and test perplexity)');
+    const tensors = (dir: string): Record<string, { data: Int32Array | Float32Array }> => {
+      const ck2 = JSON.parse(readFileSync(join(root, dir, 'checkpoint.json'), 'utf8')) as { tensors: string };
+      return readSafetensors(join(root, dir, ck2.tensors)).tensors as Record<string, { data: Int32Array | Float32Array }>;
+    };
+    const [tr, ts] = [tensors('mixed'), tensors('mixed2')];
+    for (const name of ['table.weights', 'freq.last', 'freq.gap', 'freq.step']) {
+      assert.ok(ts[name], `${name} is checkpointed`);
+      assert.deepEqual(Array.from(tr[name]!.data), Array.from(ts[name]!.data), `${name}: resumed = uninterrupted`);
+    }
 
     const noSource = await runCli([...base, '--frequency-buckets', '32', '--out', join(root, 'nosrc')]);
     assert.equal(noSource.code, 2);

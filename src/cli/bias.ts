@@ -13,7 +13,7 @@ import { loadClassTable } from '../layer/safetensors.js';
 import { CONVENTIONS, type Convention } from '../loss/types.js';
 import { createSampler, samplerDataOptions } from '../samplers/factory.js';
 import { optionsFor, parseKeyValues } from './samplerOptions.js';
-import { lossSettings } from './lossOptions.js';
+import { lossSettings, negativeSourceSettings } from './lossOptions.js';
 
 /** Parsed options of `samplex bias`. */
 export interface BiasCommandOptions {
@@ -38,6 +38,14 @@ export interface BiasCommandOptions {
   loss?: string;
   /** `--keep-accidental-hits`. */
   keepAccidentalHits?: boolean;
+  /** `--negative-source`: sampler | inBatch | mixed. */
+  negativeSource?: string;
+  /** `--frequency-buckets`: the streaming estimate's buckets (0: no streaming row). */
+  frequencyBuckets?: string;
+  /** `--frequency-alpha`. */
+  frequencyAlpha?: string;
+  /** `--frequency-warmup`: batches the streaming estimate observes before the study. */
+  frequencyWarmup?: string;
 }
 
 /**
@@ -108,6 +116,8 @@ export function biasCommand(o: BiasCommandOptions, print: (line: string) => void
   const convention = choiceOption<Convention>(o.convention, 'convention', CONVENTIONS);
   const negatives = parseIntList(o.negatives, 'negatives');
   const ls = lossSettings({ loss: o.loss, keepAccidentalHits: o.keepAccidentalHits });
+  const ns = negativeSourceSettings({ negativeSource: o.negativeSource, frequencyBuckets: o.frequencyBuckets, frequencyAlpha: o.frequencyAlpha });
+  const warmup = intArg(o.frequencyWarmup ?? '1000', '--frequency-warmup', 0);
   let table: ClassTable;
   let queries: Matrix;
   let counts: ArrayLike<number>;
@@ -136,7 +146,7 @@ export function biasCommand(o: BiasCommandOptions, print: (line: string) => void
     .filter((s) => s !== '');
   if (names.length === 0) throw new OptionError('--sampler: name at least one sampler');
   const extra = samplerOptions(o, names);
-  const samplers: StudySampler[] = names.map((name) => {
+  const samplers: StudySampler[] = ns.negativeSource === 'inBatch' ? [] : names.map((name) => {
     const opts: Record<string, number | string | boolean> = { ...STUDY_DEFAULTS[name], ...optionsFor(name, extra, names) };
     // the data each sampler declares it takes: class frequencies (the static samplers, midx's pop
     // stage), the seed, and for synthetic embeddings the logit scale (logits are scale × cosine)
@@ -161,6 +171,10 @@ export function biasCommand(o: BiasCommandOptions, print: (line: string) => void
     removeAccidentalHits: ls.removeAccidentalHits,
     seed,
     rng: rng.fork(5),
+    // in-batch and mixed negatives: the other rows' positives are drawn from the class frequencies
+    batch: ns.negativeSource === 'sampler' ? null : {
+      source: ns.negativeSource, frequencies: counts, buckets: ns.frequencyBuckets, alpha: ns.frequencyAlpha, warmup,
+    },
     unique: o.unique ?? false,
     embeddings,
     scale,
@@ -191,6 +205,7 @@ function printTable(rows: readonly BiasRow[], print: (line: string) => void): vo
   print(
     `classes=${r0.classes} dim=${r0.dim} queries=${r0.queries} trials=${r0.trials} convention=${r0.convention}` +
       `${r0.loss === 'softmax' ? '' : ` loss=${r0.loss} (estimates another objective: its bias against the softmax does not vanish with m)`}${r0.removeAccidentalHits ? '' : ' hits-kept'}` +
+      `${r0.negativeSource === 'sampler' ? '' : ` negatives=${r0.negativeSource} (a batch of m + 1 rows${r0.negativeSource === 'mixed' ? ' and m draws of the sampler' : ''})`}` +
       ` embeddings=${r0.embeddings}${r0.embeddings.startsWith('lm:') ? '' : ` scale=${r0.scale}`} seed=${r0.seed}${r0.unique ? ' unique' : ''}`,
   );
   const head = ['sampler', 'm', 'KL', 'ess', 'qHead', 'gradBias', '±stderr', 'noise', 'lossBias', '±stderr', 'draws/s'];

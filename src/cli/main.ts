@@ -20,7 +20,7 @@ import { addXmcCommands } from './xmc.js';
 import { addRdictCommands } from './rdict.js';
 import { addLmCommands, lmBiasInput } from './lm.js';
 import { addSeqRecCommands } from './seqrec.js';
-import { addLossOptions } from './lossOptions.js';
+import { addLossOptions, addNegativeSourceOptions } from './lossOptions.js';
 
 function version(): string {
   try {
@@ -37,7 +37,7 @@ const collect = (v: string, prev: string[]): string[] => [...prev, v];
 export function buildProgram(print: (line: string) => void = (l) => process.stdout.write(l + '\n')): Command {
   const program = new Command();
   program.name('samplex').description('Adaptive sampled softmax for huge output spaces').version(version());
-  addLossOptions(program.command('bias'), { labelWeighting: false })
+  addNegativeSourceOptions(addLossOptions(program.command('bias'), { labelWeighting: false }))
     .description('measure the bias of sampled softmax estimators against the exact softmax (KL, gradient bias, loss bias)')
     .option('--sampler <list>', 'comma-separated samplers', 'exact,uniform,unigram')
     .option('--classes <n>', 'number of classes (synthetic embeddings)', '5000')
@@ -59,7 +59,14 @@ export function buildProgram(print: (line: string) => void = (l) => process.stdo
     .option('--lm-run <dir>', 'study a trained language model instead of synthetic data: the class table of the run in DIR and --queries of its output vectors on valid')
     .option('--data <name>', 'with --lm-run: the data the run was trained on (brown or a directory)', 'brown')
     .option('--min-count <k>', 'with --lm-run: the --min-count the run was trained with', '1')
+    .option('--frequency-warmup <W>', 'in-batch/mixed with --frequency-buckets: batches the streaming estimate observes before the study', '1000')
     .action(async (o: BiasCommandOptions & { report?: string; kernels: string; lmRun?: string; data: string; minCount: string }, cmd: Command) => {
+      if (o.negativeSource === 'inBatch' && cmd.getOptionValueSource('sampler') !== 'default') {
+        throw new OptionError('--negative-source inBatch takes its negatives from the batch, not from --sampler; drop --sampler (or use --negative-source mixed)');
+      }
+      if (cmd.getOptionValueSource('frequencyWarmup') !== 'default' && (o.frequencyBuckets ?? '0') === '0') {
+        throw new OptionError('--frequency-warmup warms the streaming estimate; add --frequency-buckets H with --negative-source inBatch or mixed');
+      }
       let input: BiasInput | undefined;
       if (o.lmRun !== undefined) {
         for (const k of ['classes', 'dim', 'embeddings', 'scale'] as const) {

@@ -295,9 +295,6 @@ async function trainOne(
       ...(res ? { summary: { head: SUMMARY_HEAD, rows: [summaryRow(sampler, res)] } } : {}),
     });
   try {
-    if (o.resume === true && s.frequencyBuckets > 0) {
-      throw new OptionError('--resume: the streaming frequency estimate of the in-batch negatives is not checkpointed; start a new run');
-    }
     const res = await runSeqRec({
       trainer,
       out,

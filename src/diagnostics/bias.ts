@@ -14,6 +14,10 @@ import { sampledSoftmaxLoss } from '../loss/sampled.js';
 import { sampledLogisticLoss, type BinaryLoss } from '../loss/binary.js';
 import type { Convention } from '../loss/types.js';
 import type { Sampler } from '../samplers/types.js';
+import { type BatchCorrection, type BatchSetting, inBatchTrials, normalizedFrequencies } from './inBatchBias.js';
+import { trialMoments, type GradientTrials } from './trials.js';
+
+export type { GradientTrials } from './trials.js';
 
 /** Exact softmax quantities of a query set: log-probabilities, labels, losses and gradients (float64). */
 export interface ExactReference {
@@ -99,13 +103,22 @@ export interface ProposalFit {
  */
 export function proposalFit(sampler: Sampler, queries: Matrix, ref: ExactReference, n: number): ProposalFit {
   const B = queries.rows;
+  return fitOfLogQ(sampler.logQ(sampler.adaptive ? queries : null, allIds(B, n)), ref, B, n);
+}
+
+/** Every class id for each of `B` rows, as a CSR list. */
+function allIds(B: number, n: number): Labels {
   const offsets = new Int32Array(B + 1);
   const ids = new Int32Array(B * n);
   for (let b = 0; b < B; b++) {
     offsets[b + 1] = (b + 1) * n;
     for (let i = 0; i < n; i++) ids[b * n + i] = i;
   }
-  const lq = sampler.logQ(sampler.adaptive ? queries : null, { ids, offsets });
+  return { ids, offsets };
+}
+
+/** {@link ProposalFit} of `[B, n]` proposal log-probabilities `lq` against the exact reference. */
+export function fitOfLogQ(lq: Float64Array, ref: ExactReference, B: number, n: number): ProposalFit {
   const order = new Int32Array(n);
   let kl = 0;
   let ess = 0;
@@ -142,20 +155,6 @@ export function meanKL(sampler: Sampler, queries: Matrix, ref: ExactReference, n
   return proposalFit(sampler, queries, ref, n).kl;
 }
 
-/** Monte-Carlo moments of the sampled gradient for each query. */
-export interface GradientTrials {
-  /** `[B, d]` mean over trials of the sampled gradient w.r.t. each query. */
-  mean: Float64Array;
-  /** `[B, d]` unbiased per-coordinate variance over trials. */
-  variance: Float64Array;
-  /** All trials' gradients `[trials, B, d]` (for projections). */
-  samples: Float64Array;
-  /** `[trials]` batch-mean sampled loss of each trial. */
-  losses: Float64Array;
-  /** Seconds spent in `sampler.sample`. */
-  sampleSeconds: number;
-  trials: number;
-}
 
 /** Options of {@link gradientTrials}. */
 export interface TrialOptions {
@@ -205,19 +204,9 @@ export function gradientTrials(
     // the loss is a mean over rows: per-row gradients are B times the returned ones
     for (let i = 0; i < B * d; i++) samples[o + i] = res.gradQueries[i]! * B;
   }
-  const mean = new Float64Array(B * d);
-  const variance = new Float64Array(B * d);
-  for (let t = 0; t < T; t++) for (let i = 0; i < B * d; i++) mean[i] += samples[t * B * d + i]!;
-  for (let i = 0; i < B * d; i++) mean[i] = mean[i]! / T;
-  for (let t = 0; t < T; t++) {
-    for (let i = 0; i < B * d; i++) {
-      const e = samples[t * B * d + i]! - mean[i]!;
-      variance[i] += e * e;
-    }
-  }
-  for (let i = 0; i < B * d; i++) variance[i] = variance[i]! / (T - 1);
-  return { mean, variance, samples, losses, sampleSeconds, trials: T };
+  return trialMoments(samples, losses, sampleSeconds, T, B * d);
 }
+
 
 /** Relative gradient bias of a set of trials against the exact gradient. */
 export interface GradBias {
@@ -306,6 +295,14 @@ export interface BiasRow {
   loss: 'softmax' | BinaryLoss;
   /** Whether accidental hits were masked. */
   removeAccidentalHits: boolean;
+  /**
+   * Where the negatives come from: the sampler's draws, the other rows' positives of a batch of
+   * `negatives + 1` rows (`inBatch`), or both (`mixed`: the batch's and `negatives` draws of the
+   * sampler); see {@link BatchSetting}.
+   */
+  negativeSource: 'sampler' | 'inBatch' | 'mixed';
+  /** The batch's `log Q` (in-batch and mixed rows; null for the sampler's). */
+  batchCorrection: BatchCorrection | null;
   unique: boolean;
   embeddings: string;
   scale: number;
@@ -349,6 +346,12 @@ export interface BiasStudyOptions {
   loss?: 'softmax' | BinaryLoss;
   /** Mask accidental hits (default true). */
   removeAccidentalHits?: boolean;
+  /**
+   * Negatives from a batch instead of (`inBatch`: `samplers` are not used) or beside (`mixed`) the
+   * samplers' draws, each with every batch correction (`streaming` only with `buckets > 0`);
+   * convention `correctedAll`, the softmax, hits masked. Absent: the samplers' draws.
+   */
+  batch?: (BatchSetting & { source: 'inBatch' | 'mixed' }) | null;
   /** Seed of the study (labels and draws come from streams derived from it). */
   seed: number;
   rng: Rng;
@@ -380,6 +383,64 @@ export function runBiasStudy(opts: BiasStudyOptions): BiasRow[] {
   for (let b = 0; b < B; b++) exactLoss += ref.loss[b]!;
   exactLoss /= B;
   const rows: BiasRow[] = [];
+  const base = {
+    classes: table.n, dim: d, queries: B, convention: opts.convention, loss, removeAccidentalHits: opts.removeAccidentalHits ?? true,
+    unique: opts.unique ?? false, embeddings: opts.embeddings, scale: opts.scale, seed: opts.seed,
+  };
+  const finish = (tr: GradientTrials, m: number): Omit<BiasRow, 'sampler' | 'samplerOptions' | 'negativeSource' | 'batchCorrection' | 'kl' | 'ess' | 'headMass' | 'buildMs'> => {
+    const gb = gradBias(tr, ref.grad, B, d);
+    let lm = 0;
+    for (let t = 0; t < tr.trials; t++) lm += tr.losses[t]!;
+    lm /= tr.trials;
+    let lv = 0;
+    for (let t = 0; t < tr.trials; t++) lv += (tr.losses[t]! - lm) ** 2;
+    lv /= tr.trials - 1;
+    return {
+      ...base, negatives: m, trials: tr.trials, ...gb,
+      lossBias: lm - exactLoss, lossBiasStderr: Math.sqrt(lv / tr.trials),
+      drawsPerSec: tr.sampleSeconds > 0 ? (B * m * tr.trials) / tr.sampleSeconds : Infinity,
+    };
+  };
+  const batch = opts.batch ?? null;
+  if (batch) {
+    if (opts.convention !== 'correctedAll') throw new OptionError(`in-batch and mixed negatives take convention 'correctedAll', got '${opts.convention}'`);
+    if (loss !== 'softmax') throw new OptionError(`in-batch and mixed negatives are studied with the softmax loss, got '${loss}'`);
+    if (opts.removeAccidentalHits === false) throw new OptionError('in-batch and mixed negatives mask accidental hits; drop the keep-hits setting');
+    if (batch.source === 'inBatch' && opts.unique) throw new OptionError('in-batch negatives are the batch\'s distinct items; unique applies to the sampler of mixed negatives only');
+    const corrections: BatchCorrection[] = ['none', 'exact', ...(batch.buckets > 0 ? ['streaming' as const] : [])];
+    // the per-draw proposal of the batch's items: the label distribution, the same for every query
+    const p = normalizedFrequencies(batch.frequencies, table.n);
+    const logP = new Float64Array(B * table.n);
+    for (let b = 0; b < B; b++) for (let i = 0; i < table.n; i++) logP[b * table.n + i] = Math.log(p[i]!);
+    const settings = { buckets: batch.buckets, alpha: batch.alpha, warmup: batch.warmup };
+    const emit = (label: string, options: Record<string, number | string | boolean>, fit: ProposalFit, c: BatchCorrection, buildMs: number, mix: Sampler | null, si: number, ci: number): void => {
+      opts.negatives.forEach((m, mi) => {
+        const tr = inBatchTrials(table, queries, ref.labels, {
+          m, trials: opts.trials, correction: c, batch, rng: opts.rng.fork(500000 + si * 10000 + ci * 1000 + mi), mixWith: mix, unique: opts.unique ?? false,
+        });
+        const row: BiasRow = { sampler: label, samplerOptions: options, negativeSource: batch.source, batchCorrection: c, ...fit, buildMs, ...finish(tr, m) };
+        rows.push(row);
+        opts.onRow?.(row);
+      });
+    };
+    if (batch.source === 'inBatch') {
+      const fit = fitOfLogQ(logP, ref, B, table.n);
+      corrections.forEach((c, ci) => emit(`inBatch/${c}`, c === 'streaming' ? settings : {}, fit, c, 0, null, 0, ci));
+      return rows;
+    }
+    opts.samplers.forEach((s, si) => {
+      const t0 = performance.now();
+      s.sampler.build(table);
+      const buildMs = performance.now() - t0;
+      // the per-draw proposal of the union: half the draws from the batch, half from the sampler
+      const all = allIds(B, table.n);
+      const lq = s.sampler.logQ(s.sampler.adaptive ? queries : null, all);
+      const mixture = Float64Array.from(lq, (x, k) => Math.log((Math.exp(x) + Math.exp(logP[k]!)) / 2));
+      const fit = fitOfLogQ(mixture, ref, B, table.n);
+      corrections.forEach((c, ci) => emit(`mixed:${s.label}/${c}`, { ...s.options, ...(c === 'streaming' ? settings : {}) }, fit, c, buildMs, s.sampler, si, ci));
+    });
+    return rows;
+  }
   opts.samplers.forEach((s, si) => {
     const t0 = performance.now();
     s.sampler.build(table);
@@ -396,35 +457,7 @@ export function runBiasStudy(opts: BiasStudyOptions): BiasRow[] {
         loss: opts.loss ?? 'softmax',
         removeAccidentalHits: opts.removeAccidentalHits ?? true,
       });
-      const gb = gradBias(tr, ref.grad, B, d);
-      let lm = 0;
-      for (let t = 0; t < tr.trials; t++) lm += tr.losses[t]!;
-      lm /= tr.trials;
-      let lv = 0;
-      for (let t = 0; t < tr.trials; t++) lv += (tr.losses[t]! - lm) ** 2;
-      lv /= tr.trials - 1;
-      const row: BiasRow = {
-        sampler: s.label,
-        samplerOptions: s.options,
-        classes: table.n,
-        dim: d,
-        queries: B,
-        negatives: m,
-        trials: tr.trials,
-        convention: opts.convention,
-        loss: opts.loss ?? 'softmax',
-        removeAccidentalHits: opts.removeAccidentalHits ?? true,
-        unique: opts.unique ?? false,
-        embeddings: opts.embeddings,
-        scale: opts.scale,
-        seed: opts.seed,
-        ...fit,
-        ...gb,
-        lossBias: lm - exactLoss,
-        lossBiasStderr: Math.sqrt(lv / tr.trials),
-        drawsPerSec: tr.sampleSeconds > 0 ? (B * m * tr.trials) / tr.sampleSeconds : Infinity,
-        buildMs,
-      };
+      const row: BiasRow = { sampler: s.label, samplerOptions: s.options, negativeSource: 'sampler', batchCorrection: null, ...fit, buildMs, ...finish(tr, m) };
       rows.push(row);
       opts.onRow?.(row);
     });

@@ -4,7 +4,7 @@
  * (RecSys 2019).
  * @module
  */
-import { OptionError } from '../core/errors.js';
+import { NonFiniteError, OptionError, ShapeError, StateError } from '../core/errors.js';
 import { intOption, numOption, rejectUnknown } from '../core/validate.js';
 
 /** Options of {@link StreamingFrequencyEstimator}. */
@@ -87,6 +87,57 @@ export class StreamingFrequencyEstimator {
       this.gap[h] = g === Infinity ? t : (1 - a) * g + a * (t - this.last[h]!);
       this.last[h] = t;
     }
+  }
+
+  /**
+   * The estimate's state as named arrays for a checkpoint (copies): `last` (`[H]`, the last step
+   * each bucket was seen, 0: never), `gap` (`[2H]`, the float64 gap estimates as pairs of 32-bit
+   * words, so that a restored estimate is bit-identical) and `step` (`[1]`, steps observed).
+   * @throws StateError past 2³¹ − 1 steps (more than an int32 checkpoint holds)
+   */
+  stateTensors(): { last: Int32Array; gap: Int32Array; step: Int32Array } {
+    if (this.step > 2147483647) throw new StateError(`StreamingFrequencyEstimator: ${this.step} steps, more than an int32 checkpoint holds`);
+    return {
+      last: Int32Array.from(this.last),
+      gap: new Int32Array(this.gap.slice().buffer),
+      step: Int32Array.of(this.step),
+    };
+  }
+
+  /**
+   * Restores {@link StreamingFrequencyEstimator.stateTensors} into an estimate with the same
+   * buckets (the options are not part of the state: build it with the run's). Nothing is changed
+   * unless the whole state passes.
+   * @throws ShapeError (a missing array or one of the wrong length), NonFiniteError (a NaN gap),
+   *   StateError (values no run can produce: a negative step, a bucket seen after the last step,
+   *   a gap below 1, an infinite gap on a seen bucket)
+   */
+  loadState(state: Readonly<Record<string, ArrayLike<number>>>): void {
+    const what = 'StreamingFrequencyEstimator.loadState';
+    const H = this.buckets;
+    const get = (k: string, len: number): ArrayLike<number> => {
+      const a = state[k];
+      if (a === undefined) throw new ShapeError(`${what}: the state has no '${k}'`);
+      if (a.length !== len) throw new ShapeError(`${what}: '${k}' has ${a.length} entries, expected ${len} for ${H} buckets; the state is of an estimate with other --frequency-buckets`);
+      return a;
+    };
+    const last = get('last', H);
+    const words = get('gap', 2 * H);
+    const stepArr = get('step', 1);
+    const step = stepArr[0]!;
+    if (!Number.isInteger(step) || step < 0) throw new StateError(`${what}: step ${step} is not a non-negative integer`);
+    const gap = new Float64Array(Int32Array.from(words).buffer);
+    for (let h = 0; h < H; h++) {
+      const a = last[h]!;
+      const g = gap[h]!;
+      if (!Number.isInteger(a) || a < 0 || a > step) throw new StateError(`${what}: bucket ${h} was last seen at step ${a}, outside 0..${step}`);
+      if (Number.isNaN(g)) throw new NonFiniteError(`${what}: the gap of bucket ${h} is NaN`, h);
+      if (!(g >= 1)) throw new StateError(`${what}: the gap of bucket ${h} is ${g}, below 1 step`);
+      if (g === Infinity && a > 0) throw new StateError(`${what}: bucket ${h} was seen at step ${a} but has no gap`);
+    }
+    for (let h = 0; h < H; h++) this.last[h] = last[h]!;
+    this.gap.set(gap);
+    this.step = step;
   }
 
   /** `p̂ = 1 / B[hash(id)]`, the estimated probability that `id` occurs in a batch (0 for a bucket never seen without `initialGap`). */

@@ -6,7 +6,7 @@
  * @module
  */
 import { ClassTable } from '../../core/classTable.js';
-import { OptionError, ShapeError } from '../../core/errors.js';
+import { OptionError, ShapeError, StateError } from '../../core/errors.js';
 import { Rng } from '../../core/rng.js';
 import { boolOption, choiceOption, intOption, numOption } from '../../core/validate.js';
 import { CONVENTIONS, type Convention } from '../../loss/types.js';
@@ -48,7 +48,7 @@ export interface LmRunSettings {
    * `'correctedAll'` convention, the softmax loss and accidental hits removed.
    */
   negativeSource: 'sampler' | 'inBatch' | 'mixed';
-  /** Buckets of the streaming frequency estimate giving the in-batch `log Q` (0: none; not checkpointed). */
+  /** Buckets of the streaming frequency estimate giving the in-batch `log Q` (0: none; checkpointed with the run). */
   frequencyBuckets: number;
   /** Learning rate of the streaming frequency estimate. */
   frequencyAlpha: number;
@@ -264,9 +264,6 @@ export async function runLm(tf: Tf, corpus: LmCorpus, given: Partial<LmRunSettin
     throw new OptionError(`negatives (${s.negatives}) must be below the vocabulary size ${corpus.vocab.size}`);
   }
   checkNegativeSource(s);
-  if (hooks.resume && s.frequencyBuckets > 0) {
-    throw new OptionError('--resume: the streaming frequency estimate of the in-batch negatives is not checkpointed; start a new run');
-  }
   const n = corpus.vocab.size;
   const built = async (h: LmHolder): Promise<LmParts> => (h.parts ??= await buildLm(tf, corpus, s, hooks.fast, null));
   const result: LmRunResult = { settings: s, epochs: [], testPpl: Number.NaN, stoppedByBudget: false };
@@ -278,7 +275,7 @@ export async function runLm(tf: Tf, corpus: LmCorpus, given: Partial<LmRunSettin
     epochs: s.epochs,
     create: () => (holder = { parts: null, epochsDone: 0, wallSec: 0, rng: Rng.fromSeed(s.seed, 0).fork(3) }),
     stateTensors: async (h) => (h.parts ? checkpointTensors(h.parts) : { 'table.weights': { data: new Float32Array(n * s.dim), shape: [n, s.dim] }, 'table.bias': new Float32Array(n) }),
-    lazyState: (name) => name.startsWith('opt.') || name.startsWith('dense.'),
+    lazyState: (name) => name.startsWith('opt.') || name.startsWith('dense.') || (s.frequencyBuckets > 0 && name.startsWith('freq.')),
     loadState: async (h, tensors, meta, epoch) => {
       const wall = meta['wallSec'];
       const rng = meta['rng'];
@@ -394,7 +391,7 @@ async function buildLm(tf: Tf, corpus: LmCorpus, s: LmRunSettings, fast: FastKer
     loss: s.loss,
     removeAccidentalHits: s.removeAccidentalHits,
     negativeSource: s.negativeSource,
-    frequency: s.frequencyBuckets > 0 ? new StreamingFrequencyEstimator({ buckets: s.frequencyBuckets, alpha: s.frequencyAlpha }) : null,
+    frequency: restoredFrequency(s, restored),
     optimizer,
     negatives: s.sampler === 'full' ? 1 : s.negatives,
     rebuildEvery: s.refreshEvery,
@@ -467,6 +464,24 @@ export async function openLmRun(tf: Tf, corpus: LmCorpus, dir: string, fast?: Fa
   };
 }
 
+/**
+ * The in-batch frequency estimate of a run (null without one), restored from a checkpoint's
+ * `freq.*` tensors when `restored` is given.
+ * @throws StateError (the checkpoint holds no estimate), ShapeError, StateError, NonFiniteError (a
+ *   mis-shaped or impossible state)
+ */
+function restoredFrequency(s: LmRunSettings, restored: Readonly<Record<string, Float32Array | Int32Array>> | null): StreamingFrequencyEstimator | null {
+  if (s.frequencyBuckets === 0) return null;
+  const est = new StreamingFrequencyEstimator({ buckets: s.frequencyBuckets, alpha: s.frequencyAlpha });
+  if (restored) {
+    const st: Record<string, Int32Array | Float32Array> = {};
+    for (const [k, t] of Object.entries(restored)) if (k.startsWith('freq.')) st[k.slice(5)] = t;
+    if (Object.keys(st).length === 0) throw new StateError('the checkpoint has no state for the in-batch frequency estimate; it was written without one');
+    est.loadState(st);
+  }
+  return est;
+}
+
 /** The first `tokens` tokens of a split (all when 0). */
 function evalSplit(stream: Int32Array, tokens: number): Int32Array {
   return tokens > 0 && tokens < stream.length ? stream.subarray(0, tokens) : stream;
@@ -480,6 +495,7 @@ async function checkpointTensors(p: LmParts): Promise<StateTensors> {
     'table.bias': layer.table.bias!,
   };
   for (const [k, a] of Object.entries(layer.optimizer.stateTensors())) tensors[`opt.${k}`] = a;
+  if (layer.frequency) for (const [k, a] of Object.entries(layer.frequency.stateTensors())) tensors[`freq.${k}`] = a;
   for (const [k, t] of Object.entries(await model.denseState())) tensors[`dense.${k}`] = { data: t.data, shape: t.shape };
   return tensors;
 }

@@ -13,7 +13,7 @@ import type { ItemHead } from './sasrec.js';
 export interface SeqRecHead extends ItemHead {
   /** Called at the end of every epoch (an adaptive sampler is rebuilt from the table). */
   endEpoch(): void;
-  /** The table, its optimizer state and any learned sampler state as named arrays (copies). */
+  /** The table, its optimizer state, any learned sampler state and the in-batch frequency estimate as named arrays (copies). */
   stateTensors(): Record<string, Float32Array | Int32Array>;
   /**
    * Restores {@link SeqRecHead.stateTensors} (and rebuilds the sampler on the restored table).
@@ -52,6 +52,7 @@ export function seqRecHead(head: TfOutputHead): SeqRecHead {
       if (t.bias) out['items/bias'] = t.bias.slice();
       for (const [k, v] of Object.entries(layer.optimizer.stateTensors())) out[`items/opt/${k}`] = v.slice();
       if (layer.sampler.stateTensors) for (const [k, v] of Object.entries(layer.sampler.stateTensors())) out[`items/sampler/${k}`] = v.slice();
+      if (layer.frequency) for (const [k, v] of Object.entries(layer.frequency.stateTensors())) out[`items/frequency/${k}`] = v;
       return out;
     },
     loadState: (state) => {
@@ -76,6 +77,12 @@ export function seqRecHead(head: TfOutputHead): SeqRecHead {
         for (const [k, v] of Object.entries(state)) if (k.startsWith('items/sampler/')) st[k.slice('items/sampler/'.length)] = v;
         if (Object.keys(st).length === 0) throw new StateError(`the checkpoint has no state for the '${layer.sampler.name}' sampler; it was written with another sampler`);
         layer.sampler.loadState(st);
+      }
+      if (layer.frequency) {
+        const st: Record<string, ArrayLike<number>> = {};
+        for (const [k, v] of Object.entries(state)) if (k.startsWith('items/frequency/')) st[k.slice('items/frequency/'.length)] = v;
+        if (Object.keys(st).length === 0) throw new StateError('the checkpoint has no state for the in-batch frequency estimate; it was written without one');
+        layer.frequency.loadState(st);
       }
       layer.sampler.build(t);
     },

@@ -419,9 +419,6 @@ export function evalSampleRows(n: number, size: number, seed: number): Int32Arra
  */
 export async function trainXmcRun(given: XmcRunOptions): Promise<XmcRunResult> {
   let o = given;
-  if (o.resume && o.config.frequencyBuckets > 0) {
-    throw new OptionError('--resume: the streaming frequency estimate of the in-batch negatives is not checkpointed; start a new run');
-  }
   const saved = o.resume ? peekCommit(o.out) : null;
   if (saved) {
     const decay = o.resumeLrDecayEpochs ?? saved.settings['lrDecayEpochs'];

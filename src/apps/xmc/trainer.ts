@@ -6,7 +6,7 @@
  * @module
  */
 import { ClassTable } from '../../core/classTable.js';
-import { OptionError, ShapeError } from '../../core/errors.js';
+import { OptionError, ShapeError, StateError } from '../../core/errors.js';
 import type { Labels, Matrix } from '../../core/matrix.js';
 import { Rng } from '../../core/rng.js';
 import { choiceOption, intOption, numOption, rejectUnknown } from '../../core/validate.js';
@@ -83,7 +83,7 @@ export interface XmcConfig {
    * accidental hits removed.
    */
   negativeSource?: 'sampler' | 'inBatch' | 'mixed';
-  /** Buckets of the streaming frequency estimate giving the in-batch `log Q` (default 0: none; not checkpointed). */
+  /** Buckets of the streaming frequency estimate giving the in-batch `log Q` (default 0: none; checkpointed with the run). */
   frequencyBuckets?: number;
   /** Learning rate of the streaming frequency estimate (default 0.01). */
   frequencyAlpha?: number;
@@ -655,7 +655,8 @@ export class XmcTrainer {
   /**
    * The state after the last completed epoch: `epoch`, the parameters (`encoder.embedding`,
    * `encoder.layer.weights`/`.bias`, `classes.weights`/`.bias`) and every optimizer's
-   * accumulators (`opt.<part>.<name>`). Live arrays: save them before training further.
+   * accumulators (`opt.<part>.<name>`), and the in-batch frequency estimate (`freq.last`, `freq.gap`,
+   * `freq.step`) when there is one. Live arrays: save them before training further.
    */
   stateTensors(): XmcTensors {
     const m = this.model;
@@ -675,6 +676,7 @@ export class XmcTrainer {
     put('encoder', this.optimizers.encoder.stateTensors());
     if (this.optimizers.layer) put('layer', this.optimizers.layer.stateTensors());
     put('classes', this.optimizers.classes.stateTensors());
+    if (this.frequency) for (const [k, v] of Object.entries(this.frequency.stateTensors())) out[`freq.${k}`] = v;
     return out;
   }
 
@@ -710,6 +712,12 @@ export class XmcTrainer {
     this.optimizers.encoder.loadState(get('encoder'));
     if (this.optimizers.layer) this.optimizers.layer.loadState(get('layer'));
     this.optimizers.classes.loadState(get('classes'));
+    if (this.frequency) {
+      const f: Record<string, ArrayLike<number>> = {};
+      for (const [k, v] of Object.entries(t)) if (k.startsWith('freq.')) f[k.slice(5)] = v;
+      if (Object.keys(f).length === 0) throw new StateError('the checkpoint has no state for the in-batch frequency estimate; it was written without one');
+      this.frequency.loadState(f);
+    }
     this.done = ep[0]!;
   }
 }
