@@ -235,14 +235,10 @@ test('mixed negatives: every candidate corrected by log(Q_batch + Q_sampler), fl
   for (const unique of [false, true]) {
     const m2 = 4;
     const sampled = makeDraws(rng, q, { m: m2, B, unique });
-    const batchSamplerLogQ = new Float64Array(B * (B + 1));
-    for (let r = 0; r < B; r++) {
-      for (let j = 0; j < B; j++) batchSamplerLogQ[r * (B + 1) + j] = Math.log(q[ys[j]!]!);
-      batchSamplerLogQ[r * (B + 1) + B] = Math.log(q[ys[r]!]!);
-    }
     const { draws, posLogQ } = mixedDraws({
       labels, batchLogQ: Float64Array.from(ys, (y) => Math.log(pb[y]!)),
-      sampledBatchLogQ: Float64Array.from(sampled.ids, (id) => Math.log(pb[id]!)), sampled, batchSamplerLogQ,
+      sampledBatchLogQ: Float64Array.from(sampled.ids, (id) => Math.log(pb[id]!)), sampled,
+      samplerLogQ: (ids) => Float64Array.from(ids.ids, (id) => Math.log(q[id]!)),
     });
     const got = sampledSoftmaxLoss({ queries: prob.queries, table: prob.table, labels, draws, posLogQ, convention: 'correctedAll' });
     const Qs = (r: number, id: number): number => (unique ? 1 - (1 - q[id]!) ** sampled.tries![r]! : m2 * q[id]!);
@@ -251,6 +247,44 @@ test('mixed negatives: every candidate corrected by log(Q_batch + Q_sampler), fl
     compareWithRef(got, evalTerms(terms, base, B, n, d), n, d, `mixed unique=${unique}`);
     fdCheck(terms, got, base, B, n, d, `mixed unique=${unique}`);
   }
+  // a proposal per row (an adaptive sampler) with padding rows: the sampler's log q is asked only
+  // for the live rows' distinct live positives, and padding rows give no negatives and no terms
+  const qRow = Array.from({ length: B }, () => randomProposal(rng, n));
+  const w = Float32Array.from([1, 0, 1, 1, 0]);
+  const m2 = 3;
+  const sIds = new Int32Array(B * m2);
+  const sLogQ = new Float64Array(B * m2);
+  for (let k = 0; k < B * m2; k++) {
+    sIds[k] = rng.int(n);
+    sLogQ[k] = Math.log(qRow[Math.floor(k / m2)]![sIds[k]!]!);
+  }
+  const sampled = { ids: sIds, logQ: sLogQ, rows: B, m: m2, shared: false, unique: false, tries: null };
+  let asked = 0;
+  const { draws, posLogQ } = mixedDraws({
+    labels, batchLogQ: Float64Array.from(ys, (y) => Math.log(pb[y]!)),
+    sampledBatchLogQ: Float64Array.from(sIds, (id) => Math.log(pb[id]!)), sampled, rowWeights: w,
+    samplerLogQ: (csr) => {
+      asked += csr.ids.length;
+      const out = new Float64Array(csr.ids.length);
+      for (let r = 0; r < csr.offsets.length - 1; r++) {
+        for (let k = csr.offsets[r]!; k < csr.offsets[r + 1]!; k++) out[k] = Math.log(qRow[r]![csr.ids[k]!]!);
+      }
+      return out;
+    },
+  });
+  const liveYs = [...new Set(ys.filter((_, r) => w[r]! > 0))];
+  assert.equal(asked, 3 * liveYs.length, 'one log q per (live row, distinct live positive)');
+  const got = sampledSoftmaxLoss({ queries: prob.queries, table: prob.table, labels, draws, posLogQ, convention: 'correctedAll', rowWeights: w });
+  const corr = (r: number, id: number): number => Math.log(pb[id]! + m2 * qRow[r]![id]!);
+  const terms: RefTerm[] = [];
+  for (let r = 0; r < B; r++) {
+    if (w[r] === 0) continue;
+    const cands = [{ id: ys[r]!, corr: corr(r, ys[r]!) }];
+    for (const y of liveYs) if (y !== ys[r]) cands.push({ id: y, corr: corr(r, y) });
+    for (const id of sIds.subarray(r * m2, (r + 1) * m2)) if (id !== ys[r]) cands.push({ id, corr: corr(r, id) });
+    terms.push({ row: r, weight: 1 / 3, cands });
+  }
+  compareWithRef(got, evalTerms(terms, refParams({ ...prob, labels }), B, n, d), n, d, 'mixed, a proposal per row, with padding');
 });
 
 test('OutputLayer negativeSource inBatch / mixed equals the draw records composed by hand; the estimate observes each batch first', () => {
@@ -278,13 +312,10 @@ test('OutputLayer negativeSource inBatch / mixed equals the draw records compose
       if (source === 'inBatch') rec = inBatchDraws(prob.labels, lq);
       else {
         const sampled = sampler.sample({ m: 3, rng: Rng.fromSeed(5 + s), rows: B });
-        const ys = Array.from(prob.labels.ids);
-        const batchSamplerLogQ = new Float64Array(B * (B + 1));
-        for (let r = 0; r < B; r++) {
-          for (let j = 0; j < B; j++) batchSamplerLogQ[r * (B + 1) + j] = Math.log((sampler as UnigramSampler).prob(ys[j]!));
-          batchSamplerLogQ[r * (B + 1) + B] = Math.log((sampler as UnigramSampler).prob(ys[r]!));
-        }
-        rec = mixedDraws({ labels: prob.labels, batchLogQ: lq, sampledBatchLogQ: f2.logProb(sampled.ids), sampled, batchSamplerLogQ });
+        rec = mixedDraws({
+          labels: prob.labels, batchLogQ: lq, sampledBatchLogQ: f2.logProb(sampled.ids), sampled,
+          samplerLogQ: (ids) => Float64Array.from(ids.ids, (id) => Math.log((sampler as UnigramSampler).prob(id))),
+        });
       }
       const ref = sampledSoftmaxLoss({ queries: prob.queries, table: t2, labels: prob.labels, draws: rec.draws, posLogQ: rec.posLogQ, convention: 'correctedAll' });
       opt.step(t2, ref.gradClasses);

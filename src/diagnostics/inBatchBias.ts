@@ -171,14 +171,11 @@ export function inBatchTrials(table: ClassTable, queries: Matrix, labels: Labels
       } else {
         const s = mix.sample({ m, rng, queries: mix.adaptive ? q1 : null, rows: 1, unique: opts.unique ?? false });
         const shared: Draws = { ...s, shared: true, rows: 1 };
-        // the sampler's log q of the batch's positives and the row's own, for row 0 (the other rows' copies are not used)
-        const ids = new Int32Array(rows + 1);
-        ids.set(batchIds);
-        ids[rows] = y;
-        const lq = mix.logQ(mix.adaptive ? q1 : null, { ids, offsets: Int32Array.of(0, rows + 1) });
-        const bsq = new Float64Array(rows * (rows + 1));
-        for (let r = 0; r < rows; r++) bsq.set(lq, r * (rows + 1));
-        const r = mixedDraws({ labels: batchLabels, batchLogQ: bq, sampledBatchLogQ: logQOf(s.ids), sampled: shared, batchSamplerLogQ: bsq });
+        // one query for the whole batch: every row's proposal is row 0's
+        const r = mixedDraws({
+          labels: batchLabels, batchLogQ: bq, sampledBatchLogQ: logQOf(s.ids), sampled: shared,
+          samplerLogQ: (ids) => mix.logQ(mix.adaptive ? q1 : null, ids), sameProposal: true,
+        });
         const M = r.draws.m;
         draws = { ids: r.draws.ids.slice(0, M), logQ: r.draws.logQ.slice(0, M), rows: 1, m: M, shared: false, unique: false, tries: null };
         pos = r.posLogQ[0]!;

@@ -392,17 +392,10 @@ export class OutputLayer<T extends ClassTable | ShardedClassTable = ClassTable> 
     let rec;
     if (this.negativeSource === 'inBatch') rec = inBatchDraws(labels, batchLogQ, input.rowWeights ?? null);
     else {
-      const B = labels.offsets.length - 1;
       const sampled = this.sampler.sample(opts);
-      const rows: number[] = [];
-      const offs = new Int32Array(B + 1);
-      for (let r = 0; r < B; r++) {
-        for (let j = 0; j < B; j++) rows.push(labels.ids[j]!);
-        rows.push(labels.ids[labels.offsets[r]!]!);
-        offs[r + 1] = rows.length;
-      }
-      const batchSamplerLogQ = this.sampler.logQ(queries, { ids: Int32Array.from(rows), offsets: offs });
-      rec = mixedDraws({ labels, batchLogQ, sampledBatchLogQ: freq ? freq.logProb(sampled.ids) : null, sampled, batchSamplerLogQ, rowWeights: input.rowWeights ?? null });
+      rec = mixedDraws({ labels, batchLogQ, sampledBatchLogQ: freq ? freq.logProb(sampled.ids) : null, sampled, rowWeights: input.rowWeights ?? null,
+        samplerLogQ: (ids) => this.sampler.logQ(this.sampler.adaptive ? queries : null, ids), sameProposal: !this.sampler.adaptive,
+      });
     }
     return sampledSoftmaxLoss({
       queries, table: this.table as ClassTable, labels, rowWeights: input.rowWeights ?? null, labelWeighting: this.labelWeighting,

@@ -99,11 +99,17 @@ export interface MixedDrawsInput {
   /** The sampler's draws (per-row or shared, with replacement or unique). */
   sampled: Draws;
   /**
-   * `sampler.logQ(queries, ·)` of every row's candidates from the batch and of its positive: a
-   * CSR list whose row `r` holds `B + 1` values, the `log q` of the batch's positives
-   * `labels.ids[0..B)` under row `r`'s proposal, then that of row `r`'s own positive.
+   * The sampler's `log q` of the ids of a CSR list, one row per batch row, under that row's
+   * proposal: `(ids) => sampler.logQ(queries, ids)`. {@link mixedDraws} asks only for what it
+   * uses: each row of weight > 0 lists the batch's distinct positives (`D` ids), a row of weight 0
+   * lists none; with `sameProposal` it is called with one row.
    */
-  batchSamplerLogQ: Float64Array;
+  samplerLogQ: (ids: Labels) => Float64Array;
+  /**
+   * Every row draws from the same proposal (a static sampler such as `uniform` or `unigram`, or
+   * one query for the whole batch): `samplerLogQ` is asked once, for one row. Default false.
+   */
+  sameProposal?: boolean;
   /** Per-row weights: rows of weight 0 (padding) give no in-batch negatives. Default all 1. */
   rowWeights?: Float32Array | null;
 }
@@ -116,7 +122,8 @@ export interface MixedDrawsInput {
  * is among a batch's positives (from the frequency estimate) and `Q_sampler` from the sampler's own `log q` (`m·q`, or the inclusion probability
  * for unique draws); every candidate, the positive included, is corrected by `log Q_j` under
  * `correctedAll`, which is the sampled softmax of the mixture. Hits on the row's positive are
- * masked as usual. `batchSamplerLogQ` and `batchLogQ` are read at the first row of each distinct item.
+ * masked as usual. `batchLogQ` is read at the first row of each distinct item; the sampler's
+ * `log q` is asked for once per (row, distinct positive), not per pair of rows.
  * @throws ShapeError, NonFiniteError, OptionError (unique draws without tries; a repeated item with
  *   two different `batchLogQ`)
  */
@@ -131,14 +138,30 @@ export function mixedDraws(input: MixedDrawsInput): InBatchDraws {
   assertLength(bq, B, 'mixedDraws: batchLogQ');
   const sbq = input.sampledBatchLogQ ?? new Float64Array(s.ids.length);
   assertLength(sbq, s.ids.length, 'mixedDraws: sampledBatchLogQ');
-  assertLength(input.batchSamplerLogQ, B * (B + 1), 'mixedDraws: batchSamplerLogQ (B rows of B + 1)');
   assertFinite(bq, 'mixedDraws: batchLogQ');
   // −∞ is allowed here: a drawn class never seen in a batch has Q_batch = 0
   for (let k = 0; k < sbq.length; k++) {
     if (Number.isNaN(sbq[k]) || sbq[k] === Infinity) throw new NonFiniteError(`mixedDraws: sampledBatchLogQ[${k}] = ${sbq[k]}`, k);
   }
-  const live = distinctRows(ids, liveRows(B, input.rowWeights ?? null, 'mixedDraws'), bq, 'mixedDraws: batchLogQ');
-  const m = live.length + m2;
+  const rowW = input.rowWeights ?? null;
+  const liveList = liveRows(B, rowW, 'mixedDraws');
+  const live = distinctRows(ids, liveList, bq, 'mixedDraws: batchLogQ');
+  const L = live.length;
+  // slot[r]: where row r's own positive sits among the distinct ones (−1 for a row of weight 0)
+  const slot = new Int32Array(B).fill(-1);
+  const slotOf = new Map<number, number>();
+  for (let t = 0; t < L; t++) slotOf.set(ids[live[t]!]!, t);
+  for (const r of liveList) slot[r] = slotOf.get(ids[r]!)!;
+  const distinct = Int32Array.from(live, (r) => ids[r]!);
+  const same = input.sameProposal === true;
+  const csrRows = same ? 1 : B;
+  const offsets = new Int32Array(csrRows + 1);
+  for (let r = 0; r < csrRows; r++) offsets[r + 1] = offsets[r]! + (same || slot[r]! >= 0 ? L : 0);
+  const csrIds = new Int32Array(offsets[csrRows]!);
+  for (let r = 0; r < csrRows; r++) if (offsets[r + 1]! > offsets[r]!) csrIds.set(distinct, offsets[r]!);
+  const sq = input.samplerLogQ({ ids: csrIds, offsets });
+  assertLength(sq, csrIds.length, 'mixedDraws: samplerLogQ (one value per id asked for)');
+  const m = L + m2;
   const outIds = new Int32Array(B * m);
   const outLogQ = new Float64Array(B * m);
   const posLogQ = new Float64Array(B);
@@ -151,22 +174,21 @@ export function mixedDraws(input: MixedDrawsInput): InBatchDraws {
     const T = s.tries![s.shared ? 0 : row]!;
     return Math.log(-Math.expm1(T * Math.log1p(-Math.exp(lq))));
   };
-  const sq = input.batchSamplerLogQ;
   for (let r = 0; r < B; r++) {
     const o = r * m;
-    const so = r * (B + 1);
-    const L = live.length;
+    // a row of weight 0 contributes nothing: its in-batch slots carry Q_batch alone (any finite value would do)
+    const so = same ? 0 : slot[r]! >= 0 ? offsets[r]! : -1;
     for (let t = 0; t < L; t++) {
       const j = live[t]!;
       outIds[o + t] = ids[j]!;
-      outLogQ[o + t] = logAdd(bq[j]!, samplerQ(r, sq[so + j]!)) - logM;
+      outLogQ[o + t] = logAdd(bq[j]!, so < 0 ? -Infinity : samplerQ(r, sq[so + t]!)) - logM;
     }
     const io = s.shared ? 0 : r * m2;
     for (let j = 0; j < m2; j++) {
       outIds[o + L + j] = s.ids[io + j]!;
       outLogQ[o + L + j] = logAdd(sbq[io + j]!, logExpectedCount(s, io + j)) - logM;
     }
-    posLogQ[r] = logAdd(bq[r]!, samplerQ(r, sq[so + B]!)) - logM;
+    posLogQ[r] = logAdd(bq[r]!, so < 0 || slot[r]! < 0 ? -Infinity : samplerQ(r, sq[so + slot[r]!]!)) - logM;
   }
   return { draws: { ids: outIds, logQ: outLogQ, rows: B, m, shared: false, unique: false, tries: null }, posLogQ };
 }
