@@ -20,6 +20,7 @@
 import { performance } from 'node:perf_hooks';
 import { emit, runInChild, sendToParent } from './util.js';
 import { shardSizes } from '../src/core/shardedTable.js';
+import { KERNEL_MEMORY_BUDGET } from '../src/kernels/fast.js';
 import {
   ClassTable, createOptimizer, createSampler, initFastKernels, matrix, OutputLayer, Rng, ShardedClassTable, ShardedSampler,
   shardedTableInKernelMemory, singleLabels, tableInKernelMemory, type Labels, type Matrix,
@@ -33,7 +34,7 @@ const SYNC_EVAL_MAX = 2e8;
 const B = 256;
 const M = 100;
 /** Table + Adam moments that still fit one 4 GiB wasm memory with room for staging. */
-const ARENA_LIMIT = 3.5 * 2 ** 30;
+const ARENA_LIMIT = KERNEL_MEMORY_BUDGET;
 
 /** Where the table and the Adam state live. */
 type Layout = 'kernel memory' | 'sharded kernel memory' | 'js memory';

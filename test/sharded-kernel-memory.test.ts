@@ -155,6 +155,28 @@ test('a sharded layer whose shards live in their own kernel memories trains to t
   }
 });
 
+test('a sharded table in shard memories evaluates on the worker pool to the shard-by-shard results', { skip }, async () => {
+  const fk = await initFastKernels({ path: 'simd', threads: 2 });
+  try {
+    const [n, d] = [700, 20];
+    const sizes = [250, 1, 150, 299];
+    const base = randomTable(n, d, 4, true, 0.5);
+    const st = await shardedTableInKernelMemory(fk, ShardedClassTable.split(base, sizes));
+    const layer = new OutputLayer({ table: st, sampler: ShardedSampler.create('exact', st), optimizer: createOptimizer('sgd', { lr: 0.1 }), negatives: 5 });
+    const rng = Rng.fromSeed(7);
+    const queries = randomQueries(48, d, 3);
+    const labels = multiLabels(Array.from({ length: 48 }, () => [rng.int(n), rng.int(n)]));
+    const sync = layer.evaluate(queries, labels, { ks: [1, 5, 20] });
+    const pooled = await layer.evaluateAsync(queries, labels, { ks: [1, 5, 20] });
+    assert.ok(maxAbsDiff(sync.evaluation.lse, pooled.evaluation.lse) < 1e-5, 'lse');
+    assert.deepEqual(pooled.evaluation.topIds, sync.evaluation.topIds);
+    assert.ok(Math.abs(sync.nll - pooled.nll) < 1e-5, `nll ${sync.nll} vs ${pooled.nll}`);
+    assert.deepEqual(pooled.recall, sync.recall);
+  } finally {
+    await fk.close();
+  }
+});
+
 test('midx shards of one set of codebooks share each query\'s codeword scores: the same draws and log-probabilities, scored once per row', () => {
   const [n, d, B] = [600, 16, 12];
   const base = randomTable(n, d, 8, false, 0.5);

@@ -14,7 +14,7 @@ import {
   curveOf, loadXmcModel, parseXmcInputs, REPORT_FILE, trainXmcRun, xmcReportHtml, type XmcRunResult, type XmcVariant,
 } from '../apps/xmc/run.js';
 import { resolveXmcConfig, XMC_MIDX_DEFAULTS, xmcSamplerNames, type ResolvedXmcConfig } from '../apps/xmc/trainer.js';
-import { tableInKernelMemory, type FastKernels } from '../kernels/fast.js';
+import { KERNEL_MEMORY_BUDGET, tableInKernelMemory, type FastKernels } from '../kernels/fast.js';
 import { startKernels } from './kernels.js';
 import type { MidxWorkers } from '../samplers/midx.js';
 import { MidxThreads } from '../samplers/midxThreads.js';
@@ -115,6 +115,7 @@ export async function runOne(
     ...(resume && o.lrDecayEpochs !== undefined ? { resumeLrDecayEpochs: config.lrDecayEpochs } : {}),
     runtime: {
       pool: fast.pool, placeTable: (t) => tableInKernelMemory(fast, t), optimizerStorage: { f32: fast.allocF32, i32: fast.allocI32 }, midxWorkers,
+      placeBudgetBytes: KERNEL_MEMORY_BUDGET,
     },
     progress: o.progress
       ? (epoch, total) => {

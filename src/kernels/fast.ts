@@ -92,6 +92,13 @@ export async function detectFeatures(fma = true): Promise<WasmFeatures> {
 
 const moduleCache = new Map<string, Promise<WebAssembly.Module>>();
 
+/**
+ * The bytes of long-lived arrays (a table and its optimizer state) that the applications put in
+ * one kernel memory: 3.5 GiB of the 4 GiB a wasm32 memory holds, the rest for the kernels'
+ * staging and scratch blocks.
+ */
+export const KERNEL_MEMORY_BUDGET = 3.5 * 2 ** 30;
+
 async function loadModule(base: URL, path: 'simd' | 'fma'): Promise<WebAssembly.Module> {
   const url = new URL(`kernels-${path}.wasm`, base);
   const key = url.href;

@@ -20,7 +20,7 @@ import { ShardedSampler } from '../samplers/sharded.js';
 import type { Draws, SampleOptions, Sampler } from '../samplers/types.js';
 import { evaluateMetrics, evaluateMetricsAsync, type EvaluateMetricsOptions, type EvaluationMetrics } from './evaluator.js';
 import type { SparseOptimizer } from './optimizers.js';
-import { ShardedOptimizer, shardedEvaluateMetrics, shardedFullLoss, shardedSampledLoss } from './sharded.js';
+import { ShardedOptimizer, shardedEvaluateMetrics, shardedEvaluateMetricsAsync, shardedFullLoss, shardedSampledLoss } from './sharded.js';
 
 /** Options of {@link OutputLayer}. */
 export interface OutputLayerOptions<T extends ClassTable | ShardedClassTable = ClassTable> {
@@ -443,12 +443,12 @@ export class OutputLayer<T extends ClassTable | ShardedClassTable = ClassTable> 
   /**
    * {@link OutputLayer.evaluate} on the worker pool of the fast kernels when `initFastKernels`
    * installed them (all cores; the same results), else as `evaluate`. A sharded table is
-   * evaluated shard by shard on the calling thread.
+   * evaluated shard by shard, each on the pool.
    * @throws as {@link evaluateMetrics}
    */
   evaluateAsync(queries: Matrix, labels: Labels, opts: EvaluateMetricsOptions = {}): Promise<EvaluationMetrics> {
     const t = this.table;
-    if (t instanceof ShardedClassTable) return Promise.resolve(shardedEvaluateMetrics(queries, t, labels, opts));
+    if (t instanceof ShardedClassTable) return shardedEvaluateMetricsAsync(queries, t, labels, opts);
     return evaluateMetricsAsync(queries, t as ClassTable, labels, opts);
   }
 }

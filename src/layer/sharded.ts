@@ -23,6 +23,7 @@ import type { Draws } from '../samplers/types.js';
 import {
   checkEvaluateInputs,
   evaluate,
+  evaluateAsync,
   evaluateOptionsFor,
   metricCutoffs,
   metricsOf,
@@ -103,13 +104,18 @@ const DECODE_ELEMS = 1 << 23;
  * one reused buffer of at most `maxElems` floats (so `t` is valid during the call only).
  */
 export function forEachFloatPiece(table: ShardedClassTable, visit: (t: ClassTable, start: number) => void, maxElems = DECODE_ELEMS): void {
+  for (const [t, a] of floatPieces(table, maxElems)) visit(t, a);
+}
+
+/** The pieces of {@link forEachFloatPiece} as an iterator (a decoded piece is valid until the next one). */
+export function* floatPieces(table: ShardedClassTable, maxElems = DECODE_ELEMS): Generator<[ClassTable, number]> {
   const d = table.d;
   let buf: Float32Array | null = null;
   for (let s = 0; s < table.shards.length; s++) {
     const t = table.shards[s]!;
     const g0 = table.starts[s]!;
     if (t instanceof ClassTable) {
-      visit(t, g0);
+      yield [t, g0];
       continue;
     }
     const rowsPer = Math.max(1, Math.min(t.n, Math.floor(maxElems / d)));
@@ -117,7 +123,7 @@ export function forEachFloatPiece(table: ShardedClassTable, visit: (t: ClassTabl
     for (let a = 0; a < t.n; a += rowsPer) {
       const cnt = Math.min(rowsPer, t.n - a);
       t.decodeRows(a, cnt, buf);
-      visit(new ClassTable(cnt, d, buf.subarray(0, cnt * d), t.bias ? t.bias.subarray(a, a + cnt) : null), g0 + a);
+      yield [new ClassTable(cnt, d, buf.subarray(0, cnt * d), t.bias ? t.bias.subarray(a, a + cnt) : null), g0 + a];
     }
   }
 }
@@ -440,67 +446,112 @@ function restrictLabels(l: Labels, start: number, end: number): { labels: Labels
  * @throws as {@link evaluate}
  */
 export function shardedEvaluate(queries: Matrix, table: ShardedClassTable, opts: EvaluateOptions = {}): EvaluateResult {
-  const { n, d } = table;
-  const { B, k } = checkEvaluateInputs(queries, n, d, opts);
-  const labels = opts.labels;
-  const lse = new Float64Array(B).fill(-Infinity);
-  const labelLogit = labels ? new Float64Array(labels.ids.length) : null;
-  const parts: EvaluateResult[] = [];
-  const partStart: number[] = [];
-  forEachFloatPiece(table, (t, a) => {
+  const merge = new ShardedEvaluation(queries, table, opts);
+  forEachFloatPiece(table, (t, a) => merge.add(evaluate(queries, t, merge.optionsFor(t, a)), t, a));
+  return merge.result();
+}
+
+/**
+ * {@link shardedEvaluate} with each shard evaluated by {@link evaluateAsync}: on the worker pool
+ * of the fast kernels (every core; a shard outside the pool's memory streams through it in
+ * blocks), one shard after the other. Same results as {@link shardedEvaluate}.
+ * @throws as {@link evaluate}
+ */
+export async function shardedEvaluateAsync(queries: Matrix, table: ShardedClassTable, opts: EvaluateOptions = {}): Promise<EvaluateResult> {
+  const merge = new ShardedEvaluation(queries, table, opts);
+  for (const [t, a] of floatPieces(table)) merge.add(await evaluateAsync(queries, t, merge.optionsFor(t, a)), t, a);
+  return merge.result();
+}
+
+/** The merge of the shards' evaluations (see {@link shardedEvaluate}). */
+class ShardedEvaluation {
+  private readonly B: number;
+  private readonly k: number;
+  private readonly labels: Labels | undefined;
+  private readonly exclude: Labels | undefined;
+  private readonly blockSize: number | undefined;
+  private readonly lse: Float64Array;
+  private readonly labelLogit: Float64Array | null;
+  private readonly parts: EvaluateResult[] = [];
+  private readonly partStart: number[] = [];
+  private lab: { labels: Labels; entry: Int32Array } | null = null;
+
+  constructor(queries: Matrix, table: ShardedClassTable, opts: EvaluateOptions) {
+    const { B, k } = checkEvaluateInputs(queries, table.n, table.d, opts);
+    this.B = B;
+    this.k = k;
+    this.labels = opts.labels;
+    this.exclude = opts.exclude;
+    this.blockSize = opts.blockSize;
+    this.lse = new Float64Array(B).fill(-Infinity);
+    this.labelLogit = opts.labels ? new Float64Array(opts.labels.ids.length) : null;
+  }
+
+  /** The options of the evaluation of piece `t` starting at global id `a` (its labels and exclusions). */
+  optionsFor(t: ClassTable, a: number): EvaluateOptions {
     const b = a + t.n;
-    const lab = labels ? restrictLabels(labels, a, b) : null;
-    const ex = opts.exclude ? restrictLabels(opts.exclude, a, b).labels : null;
-    const ev = evaluate(queries, t, {
-      k: Math.min(k, t.n),
-      ...(lab ? { labels: lab.labels } : {}),
+    this.lab = this.labels ? restrictLabels(this.labels, a, b) : null;
+    const ex = this.exclude ? restrictLabels(this.exclude, a, b).labels : null;
+    return {
+      k: Math.min(this.k, t.n),
+      ...(this.lab ? { labels: this.lab.labels } : {}),
       ...(ex ? { exclude: ex } : {}),
-      ...(opts.blockSize !== undefined ? { blockSize: opts.blockSize } : {}),
-    });
+      ...(this.blockSize !== undefined ? { blockSize: this.blockSize } : {}),
+    };
+  }
+
+  /** Adds the evaluation of the piece last given to {@link ShardedEvaluation.optionsFor}. */
+  add(ev: EvaluateResult, _t: ClassTable, a: number): void {
+    const { B, lse } = this;
     for (let r = 0; r < B; r++) lse[r] = logAddExp(lse[r]!, ev.lse[r]!);
+    const lab = this.lab;
     if (lab) {
       // the label's logit within its shard: log p_s + lse_s
       const lp = ev.labelLogProb!;
       for (let j = 0; j < lab.entry.length; j++) {
-        const r = rowOf(labels!.offsets, lab.entry[j]!);
-        labelLogit![lab.entry[j]!] = lp[j]! + ev.lse[r]!;
+        const r = rowOf(this.labels!.offsets, lab.entry[j]!);
+        this.labelLogit![lab.entry[j]!] = lp[j]! + ev.lse[r]!;
       }
     }
-    parts.push(ev);
-    partStart.push(a);
-  });
-  const topIds = new Int32Array(B * k).fill(-1);
-  const topScores = new Float32Array(B * k).fill(-Infinity);
-  const candS: number[] = [];
-  const candI: number[] = [];
-  const order: number[] = [];
-  for (let r = 0; r < B && k > 0; r++) {
-    candS.length = 0;
-    candI.length = 0;
-    for (let s = 0; s < parts.length; s++) {
-      const ev = parts[s]!;
-      for (let j = 0; j < ev.k; j++) {
-        const id = ev.topIds[r * ev.k + j]!;
-        if (id < 0) break;
-        candS.push(ev.topScores[r * ev.k + j]!);
-        candI.push(id + partStart[s]!);
+    this.parts.push(ev);
+    this.partStart.push(a);
+  }
+
+  result(): EvaluateResult {
+    const { B, k, lse, labels, parts, partStart } = this;
+    const topIds = new Int32Array(B * k).fill(-1);
+    const topScores = new Float32Array(B * k).fill(-Infinity);
+    const candS: number[] = [];
+    const candI: number[] = [];
+    const order: number[] = [];
+    for (let r = 0; r < B && k > 0; r++) {
+      candS.length = 0;
+      candI.length = 0;
+      for (let s = 0; s < parts.length; s++) {
+        const ev = parts[s]!;
+        for (let j = 0; j < ev.k; j++) {
+          const id = ev.topIds[r * ev.k + j]!;
+          if (id < 0) break;
+          candS.push(ev.topScores[r * ev.k + j]!);
+          candI.push(id + partStart[s]!);
+        }
+      }
+      order.length = candS.length;
+      for (let c = 0; c < order.length; c++) order[c] = c;
+      order.sort((x, y) => candS[y]! - candS[x]! || candI[x]! - candI[y]!);
+      const take = Math.min(k, order.length);
+      for (let j = 0; j < take; j++) {
+        topIds[r * k + j] = candI[order[j]!]!;
+        topScores[r * k + j] = candS[order[j]!]!;
       }
     }
-    order.length = candS.length;
-    for (let c = 0; c < order.length; c++) order[c] = c;
-    order.sort((x, y) => candS[y]! - candS[x]! || candI[x]! - candI[y]!);
-    const take = Math.min(k, order.length);
-    for (let j = 0; j < take; j++) {
-      topIds[r * k + j] = candI[order[j]!]!;
-      topScores[r * k + j] = candS[order[j]!]!;
+    if (!labels) return { k, lse, topIds, topScores };
+    const labelLogProb = new Float64Array(labels.ids.length);
+    for (let r = 0; r < B; r++) {
+      for (let e = labels.offsets[r]!; e < labels.offsets[r + 1]!; e++) labelLogProb[e] = Math.min(0, this.labelLogit![e]! - lse[r]!);
     }
+    return { k, lse, topIds, topScores, labelLogProb };
   }
-  if (!labels) return { k, lse, topIds, topScores };
-  const labelLogProb = new Float64Array(labels.ids.length);
-  for (let r = 0; r < B; r++) {
-    for (let e = labels.offsets[r]!; e < labels.offsets[r + 1]!; e++) labelLogProb[e] = Math.min(0, labelLogit![e]! - lse[r]!);
-  }
-  return { k, lse, topIds, topScores, labelLogProb };
 }
 
 /** Row of entry `e` of a CSR label list (binary search over the offsets). */
@@ -522,6 +573,15 @@ function rowOf(offsets: Int32Array, e: number): number {
 export function shardedEvaluateMetrics(queries: Matrix, table: ShardedClassTable, labels: Labels, opts: EvaluateMetricsOptions = {}): EvaluationMetrics {
   const ks = metricCutoffs(opts, table.n);
   return metricsOf(shardedEvaluate(queries, table, evaluateOptionsFor(opts, ks, labels)), labels, ks);
+}
+
+/**
+ * {@link shardedEvaluateMetrics} through {@link shardedEvaluateAsync} (the worker pool when one is installed).
+ * @throws as {@link evaluateMetrics}
+ */
+export async function shardedEvaluateMetricsAsync(queries: Matrix, table: ShardedClassTable, labels: Labels, opts: EvaluateMetricsOptions = {}): Promise<EvaluationMetrics> {
+  const ks = metricCutoffs(opts, table.n);
+  return metricsOf(await shardedEvaluateAsync(queries, table, evaluateOptionsFor(opts, ks, labels)), labels, ks);
 }
 
 const NO_IDS = new Int32Array(0);

@@ -5,6 +5,7 @@
  * Browser-safe (no file I/O here; see `checkpoint.ts`).
  * @module
  */
+import { warnOnce } from '../../core/runtime.js';
 import { ClassTable } from '../../core/classTable.js';
 import { OptionError, ShapeError, StateError } from '../../core/errors.js';
 import type { Labels, Matrix } from '../../core/matrix.js';
@@ -279,6 +280,13 @@ export interface XmcRuntime {
    */
   optimizerStorage?: OptimizerStorage;
   /**
+   * The most bytes {@link XmcRuntime.placeTable} and {@link XmcRuntime.optimizerStorage} can take
+   * (one WebAssembly memory holds 4 GiB): when the class table, the input embedding and their
+   * optimizer state need more, neither is used, the tables and state stay in JS memory and the
+   * run prints one line saying so. Default: no limit.
+   */
+  placeBudgetBytes?: number;
+  /**
    * Helper threads for the `midx` sampler (e.g. `MidxThreads.create(threads − 1)`, Node only):
    * each batch's rows are split between the training thread and these threads for sampling.
    * The trained model does not depend on it (every row samples from its own generator).
@@ -417,12 +425,20 @@ export class XmcTrainer {
     const rng = Rng.fromSeed(c.seed, 1);
     let encoder = SparseEncoder.create({ inputs: featurizer.inputs, dim: c.dim, hidden: c.hidden, rng });
     let table = ClassTable.init(train.numLabels, c.dim, rng, { init: 'normal', scale: 0.01, bias: true });
-    if (runtime.placeTable) {
-      table = runtime.placeTable(table);
-      encoder = new SparseEncoder(runtime.placeTable(encoder.embedding), encoder.layer);
+    // the tables and their optimizer state go to the kernels' memory when they fit one; else
+    // they stay in JS memory (the kernels stage the rows each call touches), and the run says so
+    const stateBytes = placedStateBytes([table, encoder.embedding], c.optimizer);
+    const place = runtime.placeTable !== undefined && (runtime.placeBudgetBytes === undefined || stateBytes <= runtime.placeBudgetBytes);
+    if (runtime.placeTable && !place) {
+      warnOnce('xmc-placement', `samplex: the class table (${table.n} × ${table.d}), the input embedding and their ${c.optimizer} state need ${(stateBytes / 2 ** 30).toFixed(1)} GiB, more than one WebAssembly memory holds (${(runtime.placeBudgetBytes! / 2 ** 30).toFixed(1)} GiB); they stay in JS memory and the kernels copy the rows each step touches (slower per step)`);
+    }
+    if (place) {
+      table = runtime.placeTable!(table);
+      encoder = new SparseEncoder(runtime.placeTable!(encoder.embedding), encoder.layer);
     }
     this.model = new XmcModel(featurizer, encoder, table);
-    const opt = (): SparseOptimizer => createOptimizer(c.optimizer, { lr: c.lr }, runtime.optimizerStorage);
+    const storage = place ? runtime.optimizerStorage : undefined;
+    const opt = (): SparseOptimizer => createOptimizer(c.optimizer, { lr: c.lr }, storage);
     this.optimizers = { encoder: opt(), layer: c.hidden ? opt() : null, classes: opt() };
     this.pool = runtime.pool ?? null;
     this.midxWorkers = runtime.midxWorkers ?? null;
@@ -720,4 +736,15 @@ export class XmcTrainer {
     }
     this.done = ep[0]!;
   }
+}
+
+/** Bytes of float32 tables (weights and biases) with the state `optimizer` keeps for them (Adam: two moments and a step count per row; Adagrad: one accumulator). */
+export function placedStateBytes(tables: readonly ClassTable[], optimizer: OptimizerName): number {
+  let bytes = 0;
+  for (const t of tables) {
+    const values = t.weights.length + (t.bias ? t.bias.length : 0);
+    const factor = optimizer === 'adam' ? 3 : optimizer === 'adagrad' ? 2 : 1;
+    bytes += values * 4 * factor + (optimizer === 'adam' ? t.n * 4 : 0);
+  }
+  return bytes;
 }
