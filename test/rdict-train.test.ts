@@ -119,6 +119,15 @@ test('train rdict on a small definitions file: learns the headwords, evaluates s
   assert.equal(p.lines[0]!.split(', ')[0], 'word7');
   const noModel = await runCli(['predict', 'rdict', '--model', join(root, 'missing')]);
   assert.equal(noModel.code, 2);
+  // a time budget cuts the first epoch after its first step and evaluates with the reverse dictionary's metrics
+  const cut = join(root, 'cut');
+  const b = await runCli(['train', 'rdict', '--sources', file, '--test-percent', '20', '--sampler', 'uniform', '--epochs', '2', '--time-budget', '0.001s', '--out', cut, ...quick]);
+  assert.equal(b.code, 0, b.stderr);
+  const cutRecs = readFileSync(join(cut, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, number | string>);
+  assert.equal(cutRecs.length, 1);
+  assert.equal(cutRecs[0]!['point'], 'budget');
+  assert.ok(Number(cutRecs[0]!['epochProgress']) < 1 && typeof cutRecs[0]!['acc10'] === 'number' && typeof cutRecs[0]!['medianRank'] === 'number', JSON.stringify(cutRecs[0]));
+  assert.ok(b.lines.some((l) => /time budget of 0\.001 s spent in epoch 1 .*acc@10/.test(l)), b.lines.join('\n'));
   const cmp = await runCli(['compare', 'rdict', '--sources', file, '--test-percent', '20', '--samplers', 'full,uniform', '--epochs', '1', '--out', join(root, 'cmp'), ...quick]);
   assert.equal(cmp.code, 0, cmp.stderr);
   const head = cmp.lines.findIndex((l) => l.startsWith('sampler\t'));

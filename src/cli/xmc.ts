@@ -127,7 +127,7 @@ export async function runOne(
   });
 }
 
-/** Adds the options of `train xmc` and `compare xmc` (without `--data` when `withData` is false). */
+/** Adds the options of `train xmc` and `compare xmc` (without `--data` and `--eval-sample` when `withData` is false). */
 export function addCommonOptions(c: Command, resume = false, defaults: TrainDefaults = XMC_TRAIN_DEFAULTS, withData = true): Command {
   addLossOptions(c, { labelWeighting: true });
   addNegativeSourceOptions(c);
@@ -138,10 +138,10 @@ export function addCommonOptions(c: Command, resume = false, defaults: TrainDefa
         `synthetic:labels=N,rows=N[,key=value…] (generated synthetic data with a known Bayes-optimal P@1; keys: ${SYNTHETIC_XMC_KEYS.join(', ')})`,
       'wordnet',
     )
-      .option('--time-budget <t>', 'stop training after this much training time (e.g. 300s, 5m), within an epoch if need be, then evaluate (the cut epoch is not checkpointed)')
-      .option('--eval-sample <n>', 'evaluate exactly on a fixed sample of n test rows; with --sampler midx also rank every test row by midx topK at the end and print its recall against the exact top-k on the sample')
-      .option('--eval-every <t>', 'also evaluate (on the sample) every t of training time within epochs (e.g. 60s): P@1 against wall time');
+      .option('--eval-sample <n>', 'evaluate exactly on a fixed sample of n test rows; with --sampler midx also rank every test row by midx topK at the end and print its recall against the exact top-k on the sample');
   }
+  c.option('--time-budget <t>', 'stop training after this much training time (e.g. 300s, 5m), within an epoch if need be, then evaluate (the cut epoch is not checkpointed)')
+    .option('--eval-every <t>', `also evaluate${withData ? ' (on the sample)' : ''} every t of training time within epochs (e.g. 60s): the metrics against training time`);
   c.option('--lr-decay-epochs <n>', 'the learning rate falls linearly to 0 at the end of epoch n (0: constant) (default: the value of --epochs)')
     .option('--optimizer <name>', 'sgd | adagrad | adam', 'adam')
     .option('--weighting <w>', 'tfidf | counts (rows are L2-normalized either way)', 'tfidf')

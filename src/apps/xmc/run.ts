@@ -251,6 +251,16 @@ export function xmcTask(o: XmcRunOptions): Task<XmcTrainer> {
   };
   const evalRecord = async (trainer: XmcTrainer, epoch: number, cur: XmcEpochCursor, point: string): Promise<MetricsRecord> => {
     const e0 = performance.now();
+    const secs0 = Math.max(cur.seconds, 1e-9);
+    if (o.variant) {
+      // the application's own metrics (over its own test rows)
+      const ev = await o.variant.evaluate(trainer);
+      lastLine = ev.line;
+      return {
+        epoch, epochProgress: epoch - 1 + cur.done / cur.total, point, sampler: config.sampler, loss: cur.meanLoss, ...ev.values,
+        trainSec, epochSec: cur.seconds, instPerSec: cur.done / secs0, outputShare: cur.outputSeconds / secs0, evalSec: (performance.now() - e0) / 1000,
+      };
+    }
     const exact = await trainer.evaluateWithTop(evalRows);
     lastExact = { ...exact, trainSec };
     const m = exact.metrics;
@@ -269,6 +279,10 @@ export function xmcTask(o: XmcRunOptions): Task<XmcTrainer> {
   const report = (records: readonly MetricsRecord[]): string =>
     xmcReportHtml(`samplex train ${app}: ${config.sampler}`, settingsOf(config, o.data.source, o.threads ?? 1, o.kernels ?? 'ts'), [curveOf(config.sampler, records, metrics)], undefined, metrics);
   let trainSec = 0;
+  /** The metrics part of the last evaluation's status line. */
+  let lastLine = '';
+  const evalLine = (rec: MetricsRecord, withP3: boolean): string =>
+    o.variant ? lastLine : `P@1 ${Number(rec['p1']).toFixed(4)}${withP3 ? ` P@3 ${Number(rec['p3']).toFixed(4)} P@5 ${Number(rec['p5']).toFixed(4)}` : ''} on ${nEval} test rows`;
   return {
     app,
     settings,
@@ -299,7 +313,7 @@ export function xmcTask(o: XmcRunOptions): Task<XmcTrainer> {
     onResume: (_t, ctx) => ctx.folder?.writeJson(MODEL_FILE, modelInfo(o.data, config)),
     shouldStop: () => budget > 0 && trainSec >= budget,
     epoch: async (trainer, epoch) => {
-      if (o.variant || (budget === 0 && every === 0 && evalRows === undefined && !o.data.synthetic)) return plainEpoch(trainer, epoch);
+      if (budget === 0 && every === 0 && (o.variant || (evalRows === undefined && !o.data.synthetic))) return plainEpoch(trainer, epoch);
       const bar = o.progress?.(epoch, trainer.instancesPerEpoch);
       const cur = trainer.beginEpoch();
       const start = trainSec;
@@ -318,7 +332,7 @@ export function xmcTask(o: XmcRunOptions): Task<XmcTrainer> {
           if (trainSec >= nextEval && !cur.finished) {
             const rec = await evalRecord(trainer, epoch, cur, 'interval');
             records.push(rec);
-            o.log?.(`epoch ${epoch} (${((100 * cur.done) / cur.total).toFixed(1)} %): P@1 ${Number(rec['p1']).toFixed(4)} on ${nEval} test rows, train ${trainSec.toFixed(1)} s`);
+            o.log?.(`epoch ${epoch} (${((100 * cur.done) / cur.total).toFixed(1)} %): ${evalLine(rec, false)}, train ${trainSec.toFixed(1)} s`);
             nextEval = (Math.floor(trainSec / every) + 1) * every;
           }
         }
@@ -329,7 +343,7 @@ export function xmcTask(o: XmcRunOptions): Task<XmcTrainer> {
         const rec = await evalRecord(trainer, epoch, cur, 'budget');
         records.push(rec);
         o.log?.(
-          `time budget of ${budget} s spent in epoch ${epoch} after ${cur.done} of ${cur.total} rows: P@1 ${Number(rec['p1']).toFixed(4)} P@3 ${Number(rec['p3']).toFixed(4)} P@5 ${Number(rec['p5']).toFixed(4)} on ${nEval} test rows, train ${trainSec.toFixed(1)} s (the cut epoch is not checkpointed)`,
+          `time budget of ${budget} s spent in epoch ${epoch} after ${cur.done} of ${cur.total} rows: ${evalLine(rec, true)}, train ${trainSec.toFixed(1)} s (the cut epoch is not checkpointed)`,
         );
         return { records, complete: false };
       }
@@ -337,7 +351,7 @@ export function xmcTask(o: XmcRunOptions): Task<XmcTrainer> {
       const rec = await evalRecord(trainer, epoch, cur, 'epoch');
       records.push(rec);
       o.log?.(
-        `epoch ${epoch}: loss ${st.loss.toFixed(4)}, P@1 ${Number(rec['p1']).toFixed(4)} P@3 ${Number(rec['p3']).toFixed(4)} P@5 ${Number(rec['p5']).toFixed(4)} on ${nEval} test rows, ` +
+        `epoch ${epoch}: loss ${st.loss.toFixed(4)}, ${evalLine(rec, true)}, ` +
           `${Math.round(st.instances / st.seconds)} inst/s, train ${trainSec.toFixed(1)} s`,
       );
       return { records, complete: true };
