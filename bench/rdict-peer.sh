@@ -15,7 +15,7 @@
 #
 # Usage: bench/rdict-peer.sh [WORKDIR]    (after `npm run build` and `samplex data fetch gcide`)
 # Environment: THREADS (2), DIM (64), EPOCHS (2: samplex), FT_EPOCHS (5), FT_LR (0.5),
-# LOSSES ("hs ns softmax"), SOFTMAX_CAP (1800 s), SAMPLERS ("full,midx,uniform,unigram"),
+# LOSSES ("hs ns softmax"), SOFTMAX_CAP (1800 s), SAMPLERS ("full,midx,uniform,unigram"; none: fastText only),
 # DATA_ARGS (extra data options for both, e.g. "--train-percent 20 --max-test 2000"),
 # SAMPLEX_ARGS (extra training options for samplex).
 set -euo pipefail
@@ -44,9 +44,11 @@ fi
 
 # shellcheck disable=SC2086
 node dist/src/cli/main.js data export rdict --format fasttext --out "$WORK/data" $DATA_ARGS >&2
-# shellcheck disable=SC2086
-node dist/src/cli/main.js compare rdict --samplers "$SAMPLERS" --threads "$THREADS" --dim "$DIM" --epochs "$EPOCHS" \
-  --out "$WORK/samplex" --no-progress $DATA_ARGS $SAMPLEX_ARGS | tee "$WORK/samplex.tsv" >&2
+if [ "$SAMPLERS" != none ]; then
+  # shellcheck disable=SC2086
+  node dist/src/cli/main.js compare rdict --samplers "$SAMPLERS" --threads "$THREADS" --dim "$DIM" --epochs "$EPOCHS" \
+    --out "$WORK/samplex" --no-progress $DATA_ARGS $SAMPLEX_ARGS | tee "$WORK/samplex.tsv" >&2
+fi
 
 now() { date +%s.%N; }
 score() { # score PREDICTIONS GOLD: acc@1 acc@10 acc@100 over the gold file's lines
@@ -91,5 +93,7 @@ for loss in $LOSSES; do
   printf 'fasttext\t-loss %s -epoch %s -lr %s\t%s\t%s\t%.1f\n' "$loss" "$FT_EPOCHS" "$FT_LR" "$seen" "$unseen" "$sec"
   rm -f "$model.bin" "$model.vec"
 done
-echo "# samplex (compare rdict, $EPOCHS epochs, dim $DIM): $WORK/samplex.tsv"
-cat "$WORK/samplex.tsv"
+if [ "$SAMPLERS" != none ]; then
+  echo "# samplex (compare rdict, $EPOCHS epochs, dim $DIM): $WORK/samplex.tsv"
+  cat "$WORK/samplex.tsv"
+fi
