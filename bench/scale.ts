@@ -33,8 +33,6 @@ const WARMUP = 3;
 const SYNC_EVAL_MAX = 2e8;
 const B = 256;
 const M = 100;
-/** Table + Adam moments that still fit one 4 GiB wasm memory with room for staging. */
-const ARENA_LIMIT = KERNEL_MEMORY_BUDGET;
 
 /** Where the table and the Adam state live. */
 type Layout = 'kernel memory' | 'sharded kernel memory' | 'js memory';
@@ -51,7 +49,7 @@ function layoutFor(n: number, d: number, wasm: boolean): Layout {
   const want = process.env['SAMPLEX_SCALE_LAYOUT'] ?? 'auto';
   if (!['auto', 'kernel', 'sharded', 'js'].includes(want)) throw new Error(`SAMPLEX_SCALE_LAYOUT must be auto, kernel, sharded or js; got ${want}`);
   if (!wasm || want === 'js') return 'js memory';
-  const fits = stateBytes(n, d) <= ARENA_LIMIT;
+  const fits = stateBytes(n, d) <= KERNEL_MEMORY_BUDGET;
   if (want === 'kernel' && !fits) throw new Error(`SAMPLEX_SCALE_LAYOUT=kernel: ${n} x ${d} with Adam does not fit one kernel memory; use auto or sharded`);
   if (want === 'sharded' || (want === 'auto' && !fits)) return 'sharded kernel memory';
   return 'kernel memory';
@@ -100,8 +98,8 @@ async function child(n: number, d: number, steps: number, evalB: number): Promis
   let table: ClassTable | ShardedClassTable;
   let shards = 1;
   if (layout === 'sharded kernel memory') {
-    // one kernel memory per shard: each shard with its Adam moments under ARENA_LIMIT
-    shards = Math.max(list(process.env['SAMPLEX_SCALE_SHARDS'], [1])[0]!, Math.ceil(stateBytes(n, d) / ARENA_LIMIT));
+    // one kernel memory per shard: each shard with its Adam moments under KERNEL_MEMORY_BUDGET
+    shards = Math.max(list(process.env['SAMPLEX_SCALE_SHARDS'], [1])[0]!, Math.ceil(stateBytes(n, d) / KERNEL_MEMORY_BUDGET));
     // shard by shard (values of ClassTable.init per shard, seeds 1, 2, …), so that one plain
     // shard at a time exists beside the kernel memories
     const parts: ClassTable[] = [];

@@ -25,3 +25,20 @@ export function logAddExp(a: number, b: number): number {
   if (b === -Infinity) return a;
   return a > b ? a + Math.log1p(Math.exp(b - a)) : b + Math.log1p(Math.exp(a - b));
 }
+
+/**
+ * First index `p` in `[a, a+len)` with `cum[p] > u` (`cum` a non-decreasing cumulative sum, `u` in
+ * `[0, cum[a+len−1])`), stepping back over zero-weight entries should `u` round up to the total.
+ */
+export function searchCumulative(cum: ArrayLike<number>, a: number, len: number, u: number): number {
+  let lo = a;
+  let hi = a + len - 1;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (cum[mid]! > u) hi = mid;
+    else lo = mid + 1;
+  }
+  // u rounding up to the total could land on a trailing zero weight
+  while (lo > a && cum[lo] === cum[lo - 1]) lo--;
+  return lo;
+}

@@ -5,6 +5,7 @@
  * @module
  */
 import { OptionError } from '../core/errors.js';
+import { searchCumulative } from '../core/math.js';
 import { type Labels, type Matrix, singleLabels } from '../core/matrix.js';
 import type { Rng } from '../core/rng.js';
 import type { ClassTable } from '../core/classTable.js';
@@ -79,17 +80,7 @@ export function normalizedFrequencies(f: ArrayLike<number>, n: number): Float64A
 function drawFrom(cdf: Float64Array, k: number, rng: Rng, out: Int32Array, offset: number): void {
   const n = cdf.length;
   const total = cdf[n - 1]!;
-  for (let i = 0; i < k; i++) {
-    const u = rng.float() * total;
-    let lo = 0;
-    let hi = n - 1;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (cdf[mid]! > u) hi = mid;
-      else lo = mid + 1;
-    }
-    out[offset + i] = lo;
-  }
+  for (let i = 0; i < k; i++) out[offset + i] = searchCumulative(cdf, 0, n, rng.float() * total);
 }
 
 /**

@@ -447,7 +447,10 @@ function restrictLabels(l: Labels, start: number, end: number): { labels: Labels
  */
 export function shardedEvaluate(queries: Matrix, table: ShardedClassTable, opts: EvaluateOptions = {}): EvaluateResult {
   const merge = new ShardedEvaluation(queries, table, opts);
-  forEachFloatPiece(table, (t, a) => merge.add(evaluate(queries, t, merge.optionsFor(t, a)), t, a));
+  forEachFloatPiece(table, (t, a) => {
+    const piece = merge.piece(t, a);
+    merge.add(evaluate(queries, t, piece.opts), a, piece.labels);
+  });
   return merge.result();
 }
 
@@ -459,7 +462,10 @@ export function shardedEvaluate(queries: Matrix, table: ShardedClassTable, opts:
  */
 export async function shardedEvaluateAsync(queries: Matrix, table: ShardedClassTable, opts: EvaluateOptions = {}): Promise<EvaluateResult> {
   const merge = new ShardedEvaluation(queries, table, opts);
-  for (const [t, a] of floatPieces(table)) merge.add(await evaluateAsync(queries, t, merge.optionsFor(t, a)), t, a);
+  for (const [t, a] of floatPieces(table)) {
+    const piece = merge.piece(t, a);
+    merge.add(await evaluateAsync(queries, t, piece.opts), a, piece.labels);
+  }
   return merge.result();
 }
 
@@ -474,7 +480,6 @@ class ShardedEvaluation {
   private readonly labelLogit: Float64Array | null;
   private readonly parts: EvaluateResult[] = [];
   private readonly partStart: number[] = [];
-  private lab: { labels: Labels; entry: Int32Array } | null = null;
 
   constructor(queries: Matrix, table: ShardedClassTable, opts: EvaluateOptions) {
     const { B, k } = checkEvaluateInputs(queries, table.n, table.d, opts);
@@ -487,24 +492,24 @@ class ShardedEvaluation {
     this.labelLogit = opts.labels ? new Float64Array(opts.labels.ids.length) : null;
   }
 
-  /** The options of the evaluation of piece `t` starting at global id `a` (its labels and exclusions). */
-  optionsFor(t: ClassTable, a: number): EvaluateOptions {
+  /** The options of the evaluation of piece `t` starting at global id `a`, and its labels (restricted to the piece, with their entries in the whole list). */
+  piece(t: ClassTable, a: number): { opts: EvaluateOptions; labels: { labels: Labels; entry: Int32Array } | null } {
     const b = a + t.n;
-    this.lab = this.labels ? restrictLabels(this.labels, a, b) : null;
+    const lab = this.labels ? restrictLabels(this.labels, a, b) : null;
     const ex = this.exclude ? restrictLabels(this.exclude, a, b).labels : null;
-    return {
+    const opts = {
       k: Math.min(this.k, t.n),
-      ...(this.lab ? { labels: this.lab.labels } : {}),
+      ...(lab ? { labels: lab.labels } : {}),
       ...(ex ? { exclude: ex } : {}),
       ...(this.blockSize !== undefined ? { blockSize: this.blockSize } : {}),
     };
+    return { opts, labels: lab };
   }
 
-  /** Adds the evaluation of the piece last given to {@link ShardedEvaluation.optionsFor}. */
-  add(ev: EvaluateResult, _t: ClassTable, a: number): void {
+  /** Adds the evaluation of the piece starting at global id `a` (`lab`: its labels from {@link ShardedEvaluation.piece}). */
+  add(ev: EvaluateResult, a: number, lab: { labels: Labels; entry: Int32Array } | null): void {
     const { B, lse } = this;
     for (let r = 0; r < B; r++) lse[r] = logAddExp(lse[r]!, ev.lse[r]!);
-    const lab = this.lab;
     if (lab) {
       // the label's logit within its shard: log p_s + lse_s
       const lp = ev.labelLogProb!;

@@ -4,6 +4,7 @@
  * @module
  */
 import { NonFiniteError, OptionError, ShapeError } from '../core/errors.js';
+import { logAddExp } from '../core/math.js';
 import type { Labels } from '../core/matrix.js';
 import { assertFinite, assertLength } from '../core/validate.js';
 import { logExpectedCount, type Draws } from '../samplers/types.js';
@@ -166,7 +167,6 @@ export function mixedDraws(input: MixedDrawsInput): InBatchDraws {
   const outLogQ = new Float64Array(B * m);
   const posLogQ = new Float64Array(B);
   const logM = Math.log(m);
-  const logAdd = (a: number, b: number): number => (a > b ? a + Math.log1p(Math.exp(b - a)) : b + Math.log1p(Math.exp(a - b)));
   // Q_sampler of an id scored separately: m2·q, or 1 − (1 − q)^T for unique draws.
   const samplerQ = (row: number, lq: number): number => {
     if (lq === -Infinity) return -Infinity;
@@ -181,14 +181,14 @@ export function mixedDraws(input: MixedDrawsInput): InBatchDraws {
     for (let t = 0; t < L; t++) {
       const j = live[t]!;
       outIds[o + t] = ids[j]!;
-      outLogQ[o + t] = logAdd(bq[j]!, so < 0 ? -Infinity : samplerQ(r, sq[so + t]!)) - logM;
+      outLogQ[o + t] = logAddExp(bq[j]!, so < 0 ? -Infinity : samplerQ(r, sq[so + t]!)) - logM;
     }
     const io = s.shared ? 0 : r * m2;
     for (let j = 0; j < m2; j++) {
       outIds[o + L + j] = s.ids[io + j]!;
-      outLogQ[o + L + j] = logAdd(sbq[io + j]!, logExpectedCount(s, io + j)) - logM;
+      outLogQ[o + L + j] = logAddExp(sbq[io + j]!, logExpectedCount(s, io + j)) - logM;
     }
-    posLogQ[r] = logAdd(bq[r]!, so < 0 || slot[r]! < 0 ? -Infinity : samplerQ(r, sq[so + slot[r]!]!)) - logM;
+    posLogQ[r] = logAddExp(bq[r]!, so < 0 || slot[r]! < 0 ? -Infinity : samplerQ(r, sq[so + slot[r]!]!)) - logM;
   }
   return { draws: { ids: outIds, logQ: outLogQ, rows: B, m, shared: false, unique: false, tries: null }, posLogQ };
 }

@@ -7,7 +7,7 @@
  */
 import type { ClassTable } from '../core/classTable.js';
 import { ImpossibleError } from '../core/errors.js';
-import { log1mExp, logSumExp } from '../core/math.js';
+import { log1mExp, logSumExp, searchCumulative } from '../core/math.js';
 import type { Labels, Matrix } from '../core/matrix.js';
 import type { Rng } from '../core/rng.js';
 import { choiceOption, rejectUnknown } from '../core/validate.js';
@@ -282,17 +282,8 @@ class LogitsRow implements RowDistribution {
       for (let i = 0; i < n; i++) cum[i] = acc += Math.exp(o[i]! - this.lse);
       this.cum = cum;
     }
-    const u = rng.float() * cum[n - 1]!;
     // first id whose cumulative probability exceeds u (ids of probability 0 never are)
-    let lo = 0;
-    let hi = n - 1;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (cum[mid]! > u) hi = mid;
-      else lo = mid + 1;
-    }
-    // u rounding up to the total lands on the last id: step back over trailing zero-probability ids
-    while (lo > 0 && cum[lo] === cum[lo - 1]) lo--;
+    const lo = searchCumulative(cum, 0, n, rng.float() * cum[n - 1]!);
     this.lastLogQ = o[lo]! - this.lse;
     return lo;
   }

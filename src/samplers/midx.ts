@@ -27,6 +27,7 @@ import type { ClassTable } from '../core/classTable.js';
 import { ImpossibleError, OptionError, ShapeError, StateError } from '../core/errors.js';
 import { checkLabels, type Matrix } from '../core/matrix.js';
 import { expNonPos } from '../core/fastExp.js';
+import { searchCumulative } from '../core/math.js';
 import { Rng } from '../core/rng.js';
 import { assertFinite, assertMatrix, choiceOption, intOption, rejectUnknown } from '../core/validate.js';
 import { kernels } from '../kernels/index.js';
@@ -1307,9 +1308,9 @@ export class MidxRow implements RowDistribution {
    * cumulative sums agree on the non-empty buckets, so both give the same code.
    */
   private pickK2(k1: number, x: number): number {
-    if (this.nzOff.length === 0) return searchCum(this.cum2, k1 * this.K, this.K, x) - k1 * this.K;
+    if (this.nzOff.length === 0) return searchCumulative(this.cum2, k1 * this.K, this.K, x) - k1 * this.K;
     const a = this.nzOff[k1]!;
-    return this.nzK2[searchCum(this.cum2, a, this.nzOff[k1 + 1]! - a, x)]!;
+    return this.nzK2[searchCumulative(this.cum2, a, this.nzOff[k1 + 1]! - a, x)]!;
   }
 
   /**
@@ -1319,7 +1320,7 @@ export class MidxRow implements RowDistribution {
   planBuckets(rng: Rng, count: number, out: Int32Array): void {
     const K = this.K;
     for (let j = 0; j < count; j++) {
-      const k1 = searchCum(this.cum1, 0, K, rng.float() * this.total1);
+      const k1 = searchCumulative(this.cum1, 0, K, rng.float() * this.total1);
       const tot2 = this.row2(k1);
       out[j] = k1 * K + this.pickK2(k1, rng.float() * tot2);
       rng.float();
@@ -1369,7 +1370,7 @@ export class MidxRow implements RowDistribution {
   draw(rng: Rng): number {
     const ix = this.ix;
     const K = this.K;
-    const k1 = searchCum(this.cum1, 0, K, rng.float() * this.total1);
+    const k1 = searchCumulative(this.cum1, 0, K, rng.float() * this.total1);
     const tot2 = this.row2(k1);
     const k2 = this.pickK2(k1, rng.float() * tot2);
     const b = k1 * K + k2;
@@ -1381,13 +1382,13 @@ export class MidxRow implements RowDistribution {
         p = a + rng.int(size);
         break;
       case 'pop':
-        p = searchCum(ix.popCum, a, size, rng.float() * this.W[b]!);
+        p = searchCumulative(ix.popCum, a, size, rng.float() * this.W[b]!);
         break;
       case 'softmax':
-        p = searchCum(this.bCum, a, size, rng.float() * this.bucket(b));
+        p = searchCumulative(this.bCum, a, size, rng.float() * this.bucket(b));
         break;
       default:
-        p = searchCum(this.gCum, a, size, rng.float() * this.W[b]!);
+        p = searchCumulative(this.gCum, a, size, rng.float() * this.W[b]!);
     }
     const id = ix.bucketIds[p]!;
     this.lastLogQ = this.logProbAt(k1, k2, p, id);
@@ -1418,7 +1419,7 @@ export class MidxRow implements RowDistribution {
     const pb = this.pb;
     const pu = this.pu;
     for (let j = 0; j < count; j++) {
-      const k1 = searchCum(this.cum1, 0, K, rng.float() * this.total1);
+      const k1 = searchCumulative(this.cum1, 0, K, rng.float() * this.total1);
       const tot2 = this.row2(k1);
       const k2 = this.pickK2(k1, rng.float() * tot2);
       pb[j] = k1 * K + k2;
@@ -1428,7 +1429,7 @@ export class MidxRow implements RowDistribution {
     for (let j = 0; j < count; j++) {
       const b = pb[j]!;
       const a = ix.bucketOff[b]!;
-      const p = searchCum(this.bCum, a, ix.bucketOff[b + 1]! - a, pu[j]! * this.bucket(b));
+      const p = searchCumulative(this.bCum, a, ix.bucketOff[b + 1]! - a, pu[j]! * this.bucket(b));
       const id = ix.bucketIds[p]!;
       ids[o + j] = id;
       logQ[o + j] = this.logProbAt((b / K) | 0, b % K, p, id);
@@ -1457,7 +1458,7 @@ export class MidxRow implements RowDistribution {
     const off = ix.bucketOff;
     const bIds = ix.bucketIds;
     for (let j = 0; j < count; j++) {
-      const k1 = searchCum(cum1, 0, K, rng.float() * total1);
+      const k1 = searchCumulative(cum1, 0, K, rng.float() * total1);
       const tot2 = this.row2(k1);
       const k2 = this.pickK2(k1, rng.float() * tot2);
       const b = k1 * K + k2;
@@ -1651,20 +1652,6 @@ function scores(h: Float32Array, c: Float32Array, k: number, w: number, out: Flo
     for (; t < w; t++) s0 += h[t]! * c[o + t]!;
     out[j] = s0 + s1 + (s2 + s3);
   }
-}
-
-/** First index `p` in `[a, a+len)` with `cum[p] > u`, stepping back over zero-weight entries. */
-function searchCum(cum: Float64Array, a: number, len: number, u: number): number {
-  let lo = a;
-  let hi = a + len - 1;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (cum[mid]! > u) hi = mid;
-    else lo = mid + 1;
-  }
-  // u rounding up to the total could land on a trailing zero weight
-  while (lo > a && cum[lo] === cum[lo - 1]) lo--;
-  return lo;
 }
 
 /**

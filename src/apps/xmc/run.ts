@@ -249,40 +249,36 @@ export function xmcTask(o: XmcRunOptions): Task<XmcTrainer> {
     }
     return bayes;
   };
-  const evalRecord = async (trainer: XmcTrainer, epoch: number, cur: XmcEpochCursor, point: string): Promise<MetricsRecord> => {
+  /** An evaluation record and the metrics part of its status line (`full`: P@3 and P@5 too). */
+  const evalRecord = async (trainer: XmcTrainer, epoch: number, cur: XmcEpochCursor, point: string): Promise<{ rec: MetricsRecord; line: (full: boolean) => string }> => {
     const e0 = performance.now();
-    const secs0 = Math.max(cur.seconds, 1e-9);
+    const training = (): MetricsRecord => {
+      const secs = Math.max(cur.seconds, 1e-9);
+      return {
+        epoch, epochProgress: epoch - 1 + cur.done / cur.total, point, sampler: config.sampler, loss: cur.meanLoss,
+        trainSec, epochSec: cur.seconds, instPerSec: cur.done / secs, outputShare: cur.outputSeconds / secs, evalSec: (performance.now() - e0) / 1000,
+      };
+    };
     if (o.variant) {
       // the application's own metrics (over its own test rows)
       const ev = await o.variant.evaluate(trainer);
-      lastLine = ev.line;
-      return {
-        epoch, epochProgress: epoch - 1 + cur.done / cur.total, point, sampler: config.sampler, loss: cur.meanLoss, ...ev.values,
-        trainSec, epochSec: cur.seconds, instPerSec: cur.done / secs0, outputShare: cur.outputSeconds / secs0, evalSec: (performance.now() - e0) / 1000,
-      };
+      return { rec: { ...training(), ...ev.values }, line: () => ev.line };
     }
     const exact = await trainer.evaluateWithTop(evalRows);
     lastExact = { ...exact, trainSec };
     const m = exact.metrics;
-    const evalSec = (performance.now() - e0) / 1000;
-    const b = bayesP1((line) => o.log?.(line));
-    const secs = Math.max(cur.seconds, 1e-9);
-    return {
-      epoch, epochProgress: epoch - 1 + cur.done / cur.total, point, sampler: config.sampler, loss: cur.meanLoss,
-      p1: m.p1, p3: m.p3, p5: m.p5, ndcg1: m.ndcg1, ndcg3: m.ndcg3, ndcg5: m.ndcg5, nll: m.nll,
-      trainSec, epochSec: cur.seconds, instPerSec: cur.done / secs, outputShare: cur.outputSeconds / secs, evalSec, evalRows: nEval,
-      ...(b === null ? {} : { bayesP1: b }),
+    const rec: MetricsRecord = {
+      ...training(), p1: m.p1, p3: m.p3, p5: m.p5, ndcg1: m.ndcg1, ndcg3: m.ndcg3, ndcg5: m.ndcg5, nll: m.nll, evalRows: nEval,
     };
+    const b = bayesP1((line) => o.log?.(line));
+    if (b !== null) rec['bayesP1'] = b;
+    return { rec, line: (full) => `P@1 ${m.p1.toFixed(4)}${full ? ` P@3 ${m.p3.toFixed(4)} P@5 ${m.p5.toFixed(4)}` : ''} on ${nEval} test rows` };
   };
   const app = o.variant?.app ?? 'xmc';
   const metrics = o.variant?.reportMetrics ?? XMC_REPORT_METRICS;
   const report = (records: readonly MetricsRecord[]): string =>
     xmcReportHtml(`samplex train ${app}: ${config.sampler}`, settingsOf(config, o.data.source, o.threads ?? 1, o.kernels ?? 'ts'), [curveOf(config.sampler, records, metrics)], undefined, metrics);
   let trainSec = 0;
-  /** The metrics part of the last evaluation's status line. */
-  let lastLine = '';
-  const evalLine = (rec: MetricsRecord, withP3: boolean): string =>
-    o.variant ? lastLine : `P@1 ${Number(rec['p1']).toFixed(4)}${withP3 ? ` P@3 ${Number(rec['p3']).toFixed(4)} P@5 ${Number(rec['p5']).toFixed(4)}` : ''} on ${nEval} test rows`;
   return {
     app,
     settings,
@@ -330,9 +326,9 @@ export function xmcTask(o: XmcRunOptions): Task<XmcTrainer> {
             break;
           }
           if (trainSec >= nextEval && !cur.finished) {
-            const rec = await evalRecord(trainer, epoch, cur, 'interval');
+            const { rec, line } = await evalRecord(trainer, epoch, cur, 'interval');
             records.push(rec);
-            o.log?.(`epoch ${epoch} (${((100 * cur.done) / cur.total).toFixed(1)} %): ${evalLine(rec, false)}, train ${trainSec.toFixed(1)} s`);
+            o.log?.(`epoch ${epoch} (${((100 * cur.done) / cur.total).toFixed(1)} %): ${line(false)}, train ${trainSec.toFixed(1)} s`);
             nextEval = (Math.floor(trainSec / every) + 1) * every;
           }
         }
@@ -340,18 +336,18 @@ export function xmcTask(o: XmcRunOptions): Task<XmcTrainer> {
         bar?.stop();
       }
       if (cut) {
-        const rec = await evalRecord(trainer, epoch, cur, 'budget');
+        const { rec, line } = await evalRecord(trainer, epoch, cur, 'budget');
         records.push(rec);
         o.log?.(
-          `time budget of ${budget} s spent in epoch ${epoch} after ${cur.done} of ${cur.total} rows: ${evalLine(rec, true)}, train ${trainSec.toFixed(1)} s (the cut epoch is not checkpointed)`,
+          `time budget of ${budget} s spent in epoch ${epoch} after ${cur.done} of ${cur.total} rows: ${line(true)}, train ${trainSec.toFixed(1)} s (the cut epoch is not checkpointed)`,
         );
         return { records, complete: false };
       }
       const st = cur.finish();
-      const rec = await evalRecord(trainer, epoch, cur, 'epoch');
+      const { rec, line } = await evalRecord(trainer, epoch, cur, 'epoch');
       records.push(rec);
       o.log?.(
-        `epoch ${epoch}: loss ${st.loss.toFixed(4)}, ${evalLine(rec, true)}, ` +
+        `epoch ${epoch}: loss ${st.loss.toFixed(4)}, ${line(true)}, ` +
           `${Math.round(st.instances / st.seconds)} inst/s, train ${trainSec.toFixed(1)} s`,
       );
       return { records, complete: true };
