@@ -46,25 +46,32 @@ test('touchedRows: the marker scan (small n) and the sort (large n) give the dis
   }
 });
 
-test('gatherTouched: rows equal the table rows of ids; sampledGradients with them is bit-equal to sampledGradients without', () => {
+test('gatherTouched: each draw reads its table row (a compact copy of the touched rows, or the whole table when they are many); sampledGradients with them is bit-equal to sampledGradients without', () => {
   const rng = Rng.fromSeed(7);
-  const [n, d, B, m] = [300, 5, 6, 13];
-  const prob = makeProblem(rng, { n, d, B, bias: true, positives: [1, 2] });
-  const draws = makeDraws(rng, randomProposal(rng, n), { m, B, shared: false, unique: false, exclude: null });
-  const rowScale = Float64Array.from({ length: B }, (_, r) => (r === 3 ? 0 : 1 / B));
-  const { ids: posIds, offsets } = prob.labels;
-  const g = gatherTouched(prob.table, draws, posIds, offsets, rowScale);
-  for (let s = 0; s < g.ids.length; s++) {
-    assert.deepEqual(g.rows.subarray(s * d, s * d + d), prob.table.weights.subarray(g.ids[s]! * d, g.ids[s]! * d + d));
+  const [d, B, m] = [5, 6, 13];
+  // about 70 touched rows: more than an eighth of 300 rows (the whole table), fewer of 5000 (the rows)
+  for (const [n, whole] of [[300, true], [5000, false]] as const) {
+    const prob = makeProblem(rng, { n, d, B, bias: true, positives: [1, 2] });
+    const draws = makeDraws(rng, randomProposal(rng, n), { m, B, shared: false, unique: false, exclude: null });
+    const rowScale = Float64Array.from({ length: B }, (_, r) => (r === 3 ? 0 : 1 / B));
+    const { ids: posIds, offsets } = prob.labels;
+    const g = gatherTouched(prob.table, draws, posIds, offsets, rowScale);
+    assert.equal(g.rows.length, (whole ? n : g.ids.length) * d, `n=${n}: ${whole ? 'the whole table' : 'the touched rows'}`);
+    for (let i = 0; i < B * m; i++) {
+      if (rowScale[Math.floor(i / m)] === 0) continue;
+      const s = g.readSlots[i]!;
+      const id = draws.ids[i]!;
+      assert.deepEqual(g.rows.subarray(s * d, s * d + d), prob.table.weights.subarray(id * d, id * d + d), `n=${n} draw ${i}`);
+    }
+    const gPos = Float64Array.from({ length: posIds.length }, () => rng.normal());
+    const gNeg = Float32Array.from({ length: B * m }, (_, i) => (Math.floor(i / m) === 3 ? 0 : rng.normal()));
+    const a = sampledGradients(prob.queries.data, prob.table, draws, posIds, offsets, rowScale, gPos, gNeg, g);
+    const b = sampledGradients(prob.queries.data, prob.table, draws, posIds, offsets, rowScale, gPos, gNeg);
+    assert.deepEqual(a.gradQueries, b.gradQueries, `n=${n}`);
+    assert.deepEqual(a.gradClasses.ids, b.gradClasses.ids, `n=${n}`);
+    assert.deepEqual(a.gradClasses.rows, b.gradClasses.rows, `n=${n}`);
+    assert.deepEqual(a.gradClasses.bias, b.gradClasses.bias, `n=${n}`);
   }
-  const gPos = Float64Array.from({ length: posIds.length }, () => rng.normal());
-  const gNeg = Float32Array.from({ length: B * m }, (_, i) => (Math.floor(i / m) === 3 ? 0 : rng.normal()));
-  const a = sampledGradients(prob.queries.data, prob.table, draws, posIds, offsets, rowScale, gPos, gNeg, g);
-  const b = sampledGradients(prob.queries.data, prob.table, draws, posIds, offsets, rowScale, gPos, gNeg);
-  assert.deepEqual(a.gradQueries, b.gradQueries);
-  assert.deepEqual(a.gradClasses.ids, b.gradClasses.ids);
-  assert.deepEqual(a.gradClasses.rows, b.gradClasses.rows);
-  assert.deepEqual(a.gradClasses.bias, b.gradClasses.bias);
 });
 
 test('copyRowsIn / copyRowsOut move whole rows for short (plain loop) and long (subarray) rows', () => {

@@ -55,6 +55,21 @@ test('int(n) is uniform (chi-square, failure rate 1e-3)', () => {
   assert.ok(chiSquareTest(counts, p).pValue > 1e-3);
 });
 
+test('int(n) is the modulo of the first output at or above 2^32 mod n (its definition), draw for draw, rejections included', () => {
+  // 2^31 + 1 rejects about half of the outputs, 3·2^30 a third; small n almost never
+  for (const n of [1, 2, 7, 37, 1000003, 2 ** 31 - 1, 2 ** 31, 2 ** 31 + 1, 3 * 2 ** 30, 2 ** 32 - 1]) {
+    const r = Rng.fromSeed(21, n);
+    const ref = Rng.fromSeed(21, n);
+    const threshold = (2 ** 32 - n) % n;
+    for (let i = 0; i < 2000; i++) {
+      let x = ref.nextU32();
+      while (x < threshold) x = ref.nextU32();
+      assert.equal(r.int(n), x % n, `n=${n} draw ${i}`);
+    }
+    assert.deepEqual(r.state(), ref.state(), `n=${n}: the same outputs used`);
+  }
+});
+
 test('float() is uniform on [0,1) and normal() has mean 0, variance 1', () => {
   const r = Rng.fromSeed(5);
   const bins = new Float64Array(20);

@@ -114,12 +114,16 @@ export class Rng {
       throw new OptionError(`int(n) needs an integer 1 ≤ n ≤ 2^32, got ${n}`);
     }
     if (n === TWO_POW_32) return this.nextU32();
-    // threshold = 2^32 mod n
-    const threshold = (TWO_POW_32 - n) % n;
-    for (;;) {
-      const x = this.nextU32();
-      if (x >= threshold) return x % n;
+    // unsigned 32-bit operands: V8 then computes `%` with an integer division, not fmod
+    const n32 = n >>> 0;
+    let x = this.nextU32();
+    // a draw below the threshold 2^32 mod n is rejected; the threshold is below n, so only a draw
+    // below n needs it (the same draws as testing every draw against it)
+    if (x < n32) {
+      const threshold = (-n32 >>> 0) % n32;
+      while (x < threshold) x = this.nextU32();
     }
+    return (x % n32) >>> 0;
   }
 
   /** Standard normal variate (Marsaglia polar method, caching the spare). */

@@ -140,7 +140,7 @@ export function sampledSoftmaxLoss(input: SampledLossInput): LossResult {
   // sampledGradients) read that compact copy (the same values) instead of each staging all drawn rows
   const mem = activeMemory();
   const gathered = shared || mem === null || mem.owns(W) ? null : gatherTouched(table, draws, posIds, offs, rowScale);
-  if (gathered) kernels.gatherDot(h, B, gathered.rows, d, gathered.slots!, m, false, negLogit);
+  if (gathered) kernels.gatherDot(h, B, gathered.rows, d, gathered.readSlots, m, false, negLogit);
   else kernels.gatherDot(h, B, W, d, draws.ids, m, shared, negLogit);
   const logEC = new Float64Array(draws.rows * m);
   for (let i = 0; i < logEC.length; i++) logEC[i] = logExpectedCount(draws, i);
@@ -218,9 +218,14 @@ export interface TouchedRows {
   slots: Int32Array | null;
 }
 
-/** {@link TouchedRows} with the rows themselves: `rows` holds table row `ids[s]` at row `s` (`ids.length × d`). */
+/**
+ * {@link TouchedRows} with the rows themselves: draw `r·m + j` reads row `readSlots[r·m + j]` of
+ * `rows`. Either `rows` holds table row `ids[s]` at row `s` (`ids.length × d`, `readSlots` =
+ * `slots`), or, when the touched rows are many, the whole table (`readSlots` = the drawn ids).
+ */
 export interface GatheredRows extends TouchedRows {
   rows: Float32Array;
+  readSlots: Int32Array;
 }
 
 /**
@@ -343,10 +348,26 @@ function gatherBuffer(len: number): Float32Array {
 /** {@link touchedRows} with the rows copied out of `table` into a reused block (valid until the next call). */
 export function gatherTouched(table: ClassTable, draws: Draws, posIds: Int32Array, offs: Int32Array, rowScale: Float64Array): GatheredRows {
   const t = touchedRows(draws, posIds, offs, rowScale, table.n);
-  const rows = gatherBuffer(t.ids.length * table.d);
-  copyRowsIn(rows, table.weights, t.ids, t.ids.length, table.d);
-  return { ...t, rows };
+  const { n, d } = table;
+  if (t.ids.length * GATHER_WHOLE_FRACTION >= n && n * d * 4 <= GATHER_WHOLE_MAX_BYTES) {
+    // many rows of a small table: one copy of the whole table (a memcpy) is cheaper than a loop
+    // over the rows, and the draws read their rows by id (the same values, so the same results)
+    const rows = gatherBuffer(n * d);
+    rows.set(table.weights.subarray(0, n * d));
+    return { ...t, rows, readSlots: draws.ids };
+  }
+  const rows = gatherBuffer(t.ids.length * d);
+  copyRowsIn(rows, table.weights, t.ids, t.ids.length, d);
+  return { ...t, rows, readSlots: t.slots! };
 }
+
+/**
+ * A batch touching at least `1/GATHER_WHOLE_FRACTION` of a table's rows copies the whole table
+ * (up to `GATHER_WHOLE_MAX_BYTES`) instead of its rows: a memcpy moves a float in about 0.1 ns, a
+ * loop over listed rows in 1.3–1.5 ns (measured on a 2-core x86 machine).
+ */
+const GATHER_WHOLE_FRACTION = 8;
+const GATHER_WHOLE_MAX_BYTES = 64 << 20;
 
 
 /**
@@ -415,7 +436,7 @@ export function sampledGradients(
         }
       }
     }
-    if (gathered) kernels.gatherAccumGradQueries(gNeg, B, gathered.rows, d, slots, m, false, gradQ);
+    if (gathered) kernels.gatherAccumGradQueries(gNeg, B, gathered.rows, d, gathered.readSlots, m, false, gradQ);
     else kernels.gatherAccumGradQueries(gNeg, B, W, d, draws.ids, m, false, gradQ);
     kernels.scatterAddRows(gNeg, B, h, d, slots, m, false, gradRows);
   }
