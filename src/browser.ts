@@ -20,6 +20,7 @@ export {
   type SamplexErrorCode,
 } from './core/errors.js';
 export { Rng } from './core/rng.js';
+export { FeistelPermutation } from './core/permutation.js';
 export { matrix, singleLabels, multiLabels, type Matrix, type Labels } from './core/matrix.js';
 export { ClassTable, type TableInitOptions } from './core/classTable.js';
 export { initFastKernels, shardedTableInKernelMemory, tableInKernelMemory, type FastKernels, type FastKernelOptions } from './kernels/fast.js';
@@ -79,7 +80,8 @@ export { syntheticTable, syntheticQueries } from './diagnostics/synthetic.js';
 export { ShardedOptimizer } from './layer/sharded.js';
 export { biasReportHtml } from './report/bias.js';
 export { trainingReportHtml, type TrainingRun } from './report/training.js';
-export type { SparseDataset, DatasetSplit } from './data/sparse.js';
+export type { SparseDataset, DatasetSplit, RowSource, SourceSplit } from './data/sparse.js';
+export { datasetRowSource, gatherRows, isRowSource } from './data/sparse.js';
 export { parseXmc } from './data/xmc.js';
 export { SyntheticXmc, parseSyntheticXmcSpec, type SyntheticXmcOptions } from './data/syntheticXmc.js';
 export { parseFastText } from './data/fasttext.js';

@@ -4,7 +4,7 @@
  * every reader uses and summary statistics.
  * @module
  */
-import { ShapeError } from '../core/errors.js';
+import { OptionError, ShapeError } from '../core/errors.js';
 import { checkLabels, type Labels } from '../core/matrix.js';
 import { assertFinite } from '../core/validate.js';
 import { FloatBuffer, IntBuffer } from './buffers.js';
@@ -60,6 +60,119 @@ export interface SparseDataset {
 export interface DatasetSplit {
   readonly train: SparseDataset;
   readonly test: SparseDataset;
+}
+
+/**
+ * Rows read by index, a batch at a time, instead of held: a generator whose rows are functions of
+ * their index, or a held dataset seen through {@link datasetRowSource}. Trainers that accept one
+ * read it in one streamed pass (counts over all rows) and then batch by batch, so their memory
+ * does not grow with {@link RowSource.numRows}.
+ */
+export interface RowSource {
+  /** Rows `0 … numRows−1`. */
+  readonly numRows: number;
+  /** Size of the feature space of every row. */
+  readonly numFeatures: number;
+  /** Size of the label space of every row. */
+  readonly numLabels: number;
+  /**
+   * What determines the rows (e.g. a generator's canonical spec): two sources with the same id
+   * give the same rows. Run folders fingerprint a streamed split by it.
+   */
+  readonly id: string;
+  /** How the rows are obtained, for logs (e.g. `generated on the fly`). */
+  readonly origin: string;
+  /**
+   * The rows `rows` in that order, as a dataset whose row `i` is row `rows[i]` of the source (the
+   * same feature, label and sequence contents whatever batch it is read in).
+   * @throws OptionError for an index outside `[0, numRows)`
+   */
+  gather(rows: ArrayLike<number>): SparseDataset;
+}
+
+/** A train/test pair whose training rows are held or streamed ({@link RowSource}); the test rows are held. */
+export interface SourceSplit {
+  readonly train: SparseDataset | RowSource;
+  readonly test: SparseDataset;
+}
+
+/** Whether training rows are a {@link RowSource} rather than a held dataset. */
+export function isRowSource(x: SparseDataset | RowSource): x is RowSource {
+  return typeof (x as Partial<RowSource>).gather === 'function';
+}
+
+/**
+ * The rows `rows` of `ds`, in that order, as a dataset of the same feature and label space
+ * (features, values, labels and sequences copied as they are; names shared; row names selected).
+ * @throws OptionError for an index outside `[0, numRows(ds))`
+ */
+export function gatherRows(ds: SparseDataset, rows: ArrayLike<number>): SparseDataset {
+  const n = numRows(ds);
+  const f = ds.features;
+  const l = ds.labels;
+  const seq = ds.sequences;
+  let nf = 0;
+  let nl = 0;
+  let ns = 0;
+  for (let i = 0; i < rows.length; i++) {
+    const r = rows[i]!;
+    if (!Number.isInteger(r) || r < 0 || r >= n) throw new OptionError(`row ${r} is outside the dataset's ${n} rows`);
+    nf += f.offsets[r + 1]! - f.offsets[r]!;
+    nl += l.offsets[r + 1]! - l.offsets[r]!;
+    if (seq) ns += seq.offsets[r + 1]! - seq.offsets[r]!;
+  }
+  const indices = new Int32Array(nf);
+  const values = new Float32Array(nf);
+  const fOff = new Int32Array(rows.length + 1);
+  const ids = new Int32Array(nl);
+  const lOff = new Int32Array(rows.length + 1);
+  const sIds = new Int32Array(ns);
+  const sOff = new Int32Array(seq ? rows.length + 1 : 0);
+  let pf = 0;
+  let pl = 0;
+  let ps = 0;
+  for (let i = 0; i < rows.length; i++) {
+    const r = rows[i]!;
+    indices.set(f.indices.subarray(f.offsets[r]!, f.offsets[r + 1]!), pf);
+    values.set(f.values.subarray(f.offsets[r]!, f.offsets[r + 1]!), pf);
+    pf += f.offsets[r + 1]! - f.offsets[r]!;
+    fOff[i + 1] = pf;
+    ids.set(l.ids.subarray(l.offsets[r]!, l.offsets[r + 1]!), pl);
+    pl += l.offsets[r + 1]! - l.offsets[r]!;
+    lOff[i + 1] = pl;
+    if (seq) {
+      sIds.set(seq.ids.subarray(seq.offsets[r]!, seq.offsets[r + 1]!), ps);
+      ps += seq.offsets[r + 1]! - seq.offsets[r]!;
+      sOff[i + 1] = ps;
+    }
+  }
+  return {
+    features: { indices, values, offsets: fOff },
+    labels: { ids, offsets: lOff },
+    numFeatures: ds.numFeatures,
+    numLabels: ds.numLabels,
+    ...(ds.featureNames ? { featureNames: ds.featureNames } : {}),
+    ...(ds.labelNames ? { labelNames: ds.labelNames } : {}),
+    ...(ds.labelInfo ? { labelInfo: ds.labelInfo } : {}),
+    ...(ds.rowNames ? { rowNames: Array.from(rows, (r) => ds.rowNames![r]!) } : {}),
+    ...(seq ? { sequences: { ids: sIds, offsets: sOff } } : {}),
+  };
+}
+
+/**
+ * A held dataset as a {@link RowSource} (batches copied out with {@link gatherRows}): the
+ * streamed training path on rows that are held, e.g. to check it against a generator.
+ * @param id what determines the rows (default: a description of the sizes only)
+ */
+export function datasetRowSource(ds: SparseDataset, id = `dataset:${numRows(ds)}x${ds.numFeatures}/${ds.numLabels}`): RowSource {
+  return {
+    numRows: numRows(ds),
+    numFeatures: ds.numFeatures,
+    numLabels: ds.numLabels,
+    id,
+    origin: 'held in memory',
+    gather: (rows) => gatherRows(ds, rows),
+  };
 }
 
 /** Number of rows (instances) of a dataset. */

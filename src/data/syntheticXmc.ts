@@ -17,13 +17,14 @@
  * differ from their cluster's most frequent label.
  *
  * Streamed: row `r` depends only on `(seed, r)` ({@link SyntheticXmc.row}); nothing per label is
- * stored (the Zipf draw is rejection-inversion, O(1) memory).
+ * stored (the Zipf draw is rejection-inversion, O(1) memory), and the training rows are read as a
+ * {@link RowSource} ({@link SyntheticXmc.trainSource}), generated batch by batch, never held.
  * @module
  */
 import { OptionError } from '../core/errors.js';
 import { Rng } from '../core/rng.js';
 import { intOption, numOption, parseDecimal, rejectUnknown } from '../core/validate.js';
-import { SparseBuilder, type DatasetSplit, type SparseDataset } from './sparse.js';
+import { SparseBuilder, type DatasetSplit, type RowSource, type SparseDataset } from './sparse.js';
 
 /** Options of {@link SyntheticXmc}; every field but `labels` and `rows` has a default. */
 export interface SyntheticXmcOptions {
@@ -408,10 +409,76 @@ export class SyntheticXmc {
     return b.build({ numFeatures: this.options.features, numLabels: this.options.labels });
   }
 
-  /** The training rows and the test rows. */
+  /**
+   * The rows `rows` (indices into all rows, training then test), in that order, as a dataset: the
+   * same arrays as {@link SyntheticXmc.rows} gives for them, built without a builder's buffers.
+   * @throws OptionError for an index outside `[0, rows + test)`
+   */
+  gather(rows: ArrayLike<number>): SparseDataset {
+    const o = this.options;
+    const all = o.rows + o.test;
+    const got: SyntheticRow[] = [];
+    let nnz = 0;
+    for (let i = 0; i < rows.length; i++) {
+      const r = rows[i]!;
+      if (!Number.isInteger(r) || r < 0 || r >= all) throw new OptionError(`synthetic row ${r} is outside the ${all} rows (${o.rows} training, ${o.test} test)`);
+      const row = this.row(r);
+      got.push(row);
+      nnz += row.features.length;
+    }
+    const indices = new Int32Array(nnz);
+    const values = new Float32Array(nnz);
+    const offsets = new Int32Array(rows.length + 1);
+    const ids = new Int32Array(rows.length);
+    const labelOffsets = new Int32Array(rows.length + 1);
+    let p = 0;
+    for (let i = 0; i < got.length; i++) {
+      const row = got[i]!;
+      indices.set(row.features, p);
+      values.set(row.counts, p);
+      p += row.features.length;
+      offsets[i + 1] = p;
+      ids[i] = row.label;
+      labelOffsets[i + 1] = i + 1;
+    }
+    return { features: { indices, values, offsets }, labels: { ids, offsets: labelOffsets }, numFeatures: o.features, numLabels: o.labels };
+  }
+
+  /**
+   * The training rows `0 … rows−1` as a {@link RowSource}: generated on the fly, batch by batch
+   * ({@link SyntheticXmc.gather}), never held; its id is the canonical spec.
+   */
+  trainSource(): RowSource {
+    const o = this.options;
+    return {
+      numRows: o.rows,
+      numFeatures: o.features,
+      numLabels: o.labels,
+      id: this.spec(),
+      origin: 'generated on the fly',
+      gather: (rows) => {
+        for (let i = 0; i < rows.length; i++) {
+          const r = rows[i]!;
+          if (!Number.isInteger(r) || r < 0 || r >= o.rows) throw new OptionError(`synthetic training row ${r} is outside the ${o.rows} training rows`);
+        }
+        return this.gather(rows);
+      },
+    };
+  }
+
+  /** The test rows, held (at most 10,000 by default). */
+  testRows(): SparseDataset {
+    const o = this.options;
+    return this.rows(o.rows, o.rows + o.test);
+  }
+
+  /**
+   * The training rows and the test rows, both held (the training rows generated on the fly
+   * instead: {@link SyntheticXmc.trainSource}).
+   */
   split(): DatasetSplit {
     const o = this.options;
-    return { train: this.rows(0, o.rows), test: this.rows(o.rows, o.rows + o.test) };
+    return { train: this.rows(0, o.rows), test: this.testRows() };
   }
 
   /** The canonical spec of this dataset (every key, resolved): `synthetic:labels=…,…`. */

@@ -15,6 +15,7 @@ import { defaultCacheDir } from '../../data/movielens.js';
 import { buildRdictDataset, wordnetGlossDefinitions, type DefinitionSource, type RdictStats } from '../../data/rdict.js';
 import { parseWordNetNouns } from '../../data/wordnet.js';
 import type { XmcData } from '../xmc/data.js';
+import type { DatasetSplit } from '../../data/sparse.js';
 
 /** The WordNet data files whose glosses are definitions. */
 export const WORDNET_POS_FILES = ['data.noun', 'data.verb', 'data.adj', 'data.adv'] as const;
@@ -38,7 +39,7 @@ export interface RdictDataOptions {
 /** The loaded reverse-dictionary data: the classifier's data, where the seen rows end, and the statistics. */
 export interface RdictData {
   /** The split (test: seen rows first) as the extreme classifier reads it. */
-  data: XmcData;
+  data: XmcData & { split: DatasetSplit };
   /** Statistics (`stats.seen` test rows are seen). */
   stats: RdictStats;
 }

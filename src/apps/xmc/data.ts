@@ -8,7 +8,7 @@ import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { DataFormatError, IoError } from '../../core/errors.js';
 import { readFastTextFile, readFastTextSplit, readXmcFile, readXmcSplit, SPLIT_FILES, loadWordNet } from '../../data/files.js';
-import { numRows, SparseBuilder, type DatasetSplit, type SparseDataset } from '../../data/sparse.js';
+import { numRows, SparseBuilder, type SourceSplit, type SparseDataset } from '../../data/sparse.js';
 import { parseSyntheticXmcSpec, SyntheticXmc } from '../../data/syntheticXmc.js';
 
 /** How the words of a prediction input line are read, fixed by the training data. */
@@ -16,8 +16,11 @@ export type XmcInputKind = 'alnum' | 'whitespace' | 'pairs';
 
 /** A loaded split and how its inputs are written. */
 export interface XmcData {
-  /** Train and test sets sharing features and labels. */
-  split: DatasetSplit;
+  /**
+   * Train and test sets sharing features and labels: the training rows held, or streamed (a
+   * `RowSource`, for synthetic data: generated on the fly, batch by batch); the test rows held.
+   */
+  split: SourceSplit;
   /**
    * `alnum`: text tokenized like the WordNet dataset (lower-cased `[a-z0-9]+` runs);
    * `whitespace`: fastText words; `pairs`: XMC `index:value` pairs.
@@ -81,7 +84,8 @@ export function selectRows(ds: SparseDataset, keep: (r: number) => boolean): Spa
 }
 
 /**
- * Loads `spec`: `synthetic:labels=…,rows=…` (generated synthetic data, see `SyntheticXmc`);
+ * Loads `spec`: `synthetic:labels=…,rows=…` (generated synthetic data, see `SyntheticXmc`: the
+ * training rows streamed, see `SyntheticXmc.trainSource`);
  * `wordnet` (the default WordNet split, depth 2); a directory with `train.txt`
  * and `test.txt` in the XMC format (as `samplex data export --format xmc` writes, with
  * `features.txt` / `labels.txt` when present) or the fastText format; or one file in either
@@ -91,7 +95,8 @@ export function selectRows(ds: SparseDataset, keep: (r: number) => boolean): Spa
 export function loadXmcData(spec: string): XmcData {
   if (spec.startsWith(SYNTHETIC_PREFIX)) {
     const gen = new SyntheticXmc(parseSyntheticXmcSpec(spec.slice(SYNTHETIC_PREFIX.length)));
-    return { split: gen.split(), input: 'pairs', source: gen.spec(), synthetic: gen };
+    // the training rows are generated on the fly (never held); the test rows are held
+    return { split: { train: gen.trainSource(), test: gen.testRows() }, input: 'pairs', source: gen.spec(), synthetic: gen };
   }
   if (spec === 'wordnet') return { split: loadWordNet(), input: 'alnum', source: 'wordnet' };
   if (!existsSync(spec)) {

@@ -4,7 +4,7 @@
  * L2-normalized per row. Browser-safe.
  * @module
  */
-import { OptionError, ShapeError } from '../../core/errors.js';
+import { OptionError, ShapeError, StateError } from '../../core/errors.js';
 import { choiceOption, intOption, rejectUnknown } from '../../core/validate.js';
 import { numRows, type SparseDataset, type SparseRows } from '../../data/sparse.js';
 
@@ -32,6 +32,19 @@ export interface FeaturizerState {
   weighting: TermWeighting;
   /** Inverse document frequency per input (`numFeatures + bigrams` entries; all 1 for counts). */
   idf: Float32Array;
+}
+
+/** An idf fit in progress over chunks of training rows (see {@link Featurizer.fitter}). */
+export interface FeaturizerFit {
+  /** Rows added so far. */
+  readonly rows: number;
+  /**
+   * Counts the document frequencies of a chunk of training rows.
+   * @throws OptionError (bigrams without token sequences), ShapeError (another feature space), StateError (after finish)
+   */
+  add(chunk: SparseDataset): void;
+  /** The fitted featurizer (no chunk may be added afterwards). */
+  finish(): Featurizer;
 }
 
 /** Hash bucket of the bigram `(a, b)` (a 32-bit mix of both ids). */
@@ -79,23 +92,51 @@ export class Featurizer {
    * @throws OptionError for bad options or bigrams without token sequences
    */
   static fit(train: SparseDataset, opts: FeaturizerOptions = {}): Featurizer {
+    const fit = Featurizer.fitter(train.numFeatures, opts);
+    fit.add(train);
+    return fit.finish();
+  }
+
+  /**
+   * Fits the idf over training rows given chunk by chunk (one streamed pass over rows that are not
+   * held): {@link FeaturizerFit.add} each chunk, then {@link FeaturizerFit.finish}. The idf is the
+   * one {@link Featurizer.fit} gives on all the chunks' rows together, to the last bit.
+   * @throws OptionError for bad options
+   */
+  static fitter(numFeatures: number, opts: FeaturizerOptions = {}): FeaturizerFit {
     rejectUnknown(opts, ['weighting', 'bigrams'], 'featurizer');
     const weighting = choiceOption(opts.weighting ?? 'tfidf', 'weighting', ['tfidf', 'counts'] as const);
     const bigrams = intOption(opts.bigrams ?? 0, 'bigrams', 0, 1 << 26);
-    if (bigrams > 0 && !train.sequences) {
-      throw new OptionError('bigram features need token sequences (fastText files or the WordNet dataset); use bigrams 0 for XMC files');
-    }
-    const inputs = train.numFeatures + bigrams;
+    const inputs = numFeatures + bigrams;
     const idf = new Float32Array(inputs).fill(1);
-    const f = new Featurizer({ numFeatures: train.numFeatures, bigrams, weighting, idf });
-    if (weighting === 'tfidf') {
-      const df = new Float64Array(inputs);
-      const rows = f.transformRaw(train);
-      for (let k = 0; k < rows.indices.length; k++) df[rows.indices[k]!]!++;
-      const N = numRows(train);
-      for (let j = 0; j < inputs; j++) idf[j] = Math.log((1 + N) / (1 + df[j]!)) + 1;
-    }
-    return f;
+    const f = new Featurizer({ numFeatures, bigrams, weighting, idf });
+    const df = weighting === 'tfidf' ? new Float64Array(inputs) : null;
+    let N = 0;
+    let done = false;
+    return {
+      get rows() {
+        return N;
+      },
+      add: (chunk) => {
+        if (done) throw new StateError('this featurizer fit is finished; start another with Featurizer.fitter');
+        if (bigrams > 0 && !chunk.sequences) {
+          throw new OptionError('bigram features need token sequences (fastText files or the WordNet dataset); use bigrams 0 for XMC files');
+        }
+        if (chunk.numFeatures !== numFeatures) {
+          throw new ShapeError(`featurizer fit over ${numFeatures} features got rows with ${chunk.numFeatures}; give chunks of one feature space`);
+        }
+        if (df) {
+          const rows = f.transformRaw(chunk);
+          for (let k = 0; k < rows.indices.length; k++) df[rows.indices[k]!]!++;
+        }
+        N += numRows(chunk);
+      },
+      finish: () => {
+        done = true;
+        if (df) for (let j = 0; j < inputs; j++) idf[j] = Math.log((1 + N) / (1 + df[j]!)) + 1;
+        return f;
+      },
+    };
   }
 
   /** Restores a fitted featurizer. @throws ShapeError when the idf length does not fit */

@@ -11,7 +11,7 @@ import { ClassTable } from '../../core/classTable.js';
 import { DataFormatError, IoError, OptionError } from '../../core/errors.js';
 import { intOption, numOption } from '../../core/validate.js';
 import { Rng } from '../../core/rng.js';
-import { numRows } from '../../data/sparse.js';
+import { isRowSource, numRows } from '../../data/sparse.js';
 import { precisionAtK, topKRecall } from '../../loss/metrics.js';
 import { trainingReportHtml, type CurvePoint, type TrainingRun } from '../../report/training.js';
 import {
@@ -182,7 +182,10 @@ export interface XmcRunResult {
 /** The content fingerprint of a dataset split (features, labels and names). */
 export function xmcDataFingerprint(data: XmcData): string {
   const parts: (ArrayBufferView | string)[] = [data.input];
-  for (const ds of [data.split.train, data.split.test]) {
+  const train = data.split.train;
+  // streamed rows are fingerprinted by what determines them (a generator's canonical spec)
+  if (isRowSource(train)) parts.push(`${train.numFeatures}/${train.numLabels}`, `streamed:${train.numRows}:${train.id}`);
+  for (const ds of isRowSource(train) ? [data.split.test] : [train, data.split.test]) {
     parts.push(`${ds.numFeatures}/${ds.numLabels}`, ds.features.indices, ds.features.values, ds.features.offsets, ds.labels.ids, ds.labels.offsets);
     parts.push((ds.featureNames ?? []).join('\n'), (ds.labelNames ?? []).join('\n'));
   }
@@ -207,6 +210,7 @@ function xmcSettings(c: ResolvedXmcConfig, epochs: number, threads: number, kern
 /** The model description of a fresh run. */
 function modelInfo(data: XmcData, config: ResolvedXmcConfig): XmcModelInfo {
   const train = data.split.train;
+  const held = isRowSource(train) ? null : train;
   return {
     kind: 'samplex.xmc',
     config,
@@ -214,10 +218,10 @@ function modelInfo(data: XmcData, config: ResolvedXmcConfig): XmcModelInfo {
     input: data.input,
     numFeatures: train.numFeatures,
     numLabels: train.numLabels,
-    featureNames: data.input === 'pairs' ? null : [...(train.featureNames ?? [])],
+    featureNames: data.input === 'pairs' ? null : [...(held?.featureNames ?? [])],
     // synthetic data may have 10^7 labels: their names are their ids, not written out
-    labelNames: train.labelNames ? [...train.labelNames] : data.synthetic ? null : Array.from({ length: train.numLabels }, (_, i) => String(i)),
-    labelInfo: train.labelInfo ? [...train.labelInfo] : null,
+    labelNames: held?.labelNames ? [...held.labelNames] : data.synthetic ? null : Array.from({ length: train.numLabels }, (_, i) => String(i)),
+    labelInfo: held?.labelInfo ? [...held.labelInfo] : null,
   };
 }
 
@@ -436,6 +440,13 @@ export async function trainXmcRun(given: XmcRunOptions): Promise<XmcRunResult> {
   }
   checkDecay(o.config, o);
   checkModelFits(o.data, o.config);
+  const train = o.data.split.train;
+  if (isRowSource(train)) {
+    o.log?.(
+      `training data: ${train.numRows} rows ${train.origin}, read batch by batch in a seeded order (not held; one pass first counts the labels and features), ` +
+        `${numRows(o.data.split.test)} test rows held; ${train.numLabels} labels, ${train.numFeatures} features`,
+    );
+  }
   const res = await runTask(xmcTask(o), {
     out: o.out, resume: o.resume ?? false,
     ...(o.notice ? { notice: o.notice } : {}), ...(o.afterStage ? { afterStage: o.afterStage } : {}),

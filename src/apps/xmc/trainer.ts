@@ -11,7 +11,8 @@ import { OptionError, ShapeError, StateError } from '../../core/errors.js';
 import type { Labels, Matrix } from '../../core/matrix.js';
 import { Rng } from '../../core/rng.js';
 import { choiceOption, intOption, numOption, rejectUnknown } from '../../core/validate.js';
-import { numRows, type DatasetSplit, type SparseDataset, type SparseRows } from '../../data/sparse.js';
+import { FeistelPermutation } from '../../core/permutation.js';
+import { checkDataset, isRowSource, numRows, type RowSource, type SourceSplit, type SparseDataset, type SparseRows } from '../../data/sparse.js';
 import type { AsyncKernels } from '../../kernels/pool.js';
 import { dot } from '../../kernels/index.js';
 import { evaluate, evaluateMetrics } from '../../layer/evaluator.js';
@@ -187,19 +188,82 @@ export function resolveXmcConfig(c: XmcConfig = {}): ResolvedXmcConfig {
  */
 function checkSingleLabel(train: SparseDataset, source: string): void {
   const off = train.labels.offsets;
-  let multi = 0;
-  let first = -1;
-  for (let r = 0; r + 1 < off.length; r++) {
-    if (off[r + 1]! - off[r]! > 1) {
-      if (first < 0) first = r;
-      multi++;
+  const multi: MultiLabelRows = { rows: 0, first: -1, firstLabels: 0 };
+  for (let r = 0; r + 1 < off.length; r++) countMultiLabel(multi, r, off[r + 1]! - off[r]!);
+  refuseMultiLabel(multi, off.length - 1, source);
+}
+
+/** The training rows with more than one label: how many, the first and its label count. */
+interface MultiLabelRows {
+  rows: number;
+  first: number;
+  firstLabels: number;
+}
+
+/** Counts row `r` with `labels` labels into `m`. */
+function countMultiLabel(m: MultiLabelRows, r: number, labels: number): void {
+  if (labels > 1) {
+    if (m.first < 0) {
+      m.first = r;
+      m.firstLabels = labels;
     }
+    m.rows++;
   }
-  if (multi > 0) {
+}
+
+/** @throws OptionError when `m` counts any multi-label row (see {@link checkSingleLabel}) */
+function refuseMultiLabel(m: MultiLabelRows, rows: number, source: string): void {
+  if (m.rows > 0) {
     throw new OptionError(
-      `--negative-source ${source} needs one label per training row (a row's positive is the other rows' negative), but the training data is multi-label: ${multi} of ${off.length - 1} rows have more than one label (the first is row ${first}, with ${off[first + 1]! - off[first]!}); use --negative-source sampler`,
+      `--negative-source ${source} needs one label per training row (a row's positive is the other rows' negative), but the training data is multi-label: ${m.rows} of ${rows} rows have more than one label (the first is row ${m.first}, with ${m.firstLabels}); use --negative-source sampler`,
     );
   }
+}
+
+/** Rows per chunk of the streamed pass over a {@link RowSource}. */
+const SCAN_CHUNK = 4096;
+
+/**
+ * The one streamed pass over training rows that are not held: the featurizer's idf, the label
+ * counts and the multi-label rows, in O(features + labels) memory, every chunk checked.
+ * @throws ShapeError for a row without a label or a malformed chunk; OptionError as `Featurizer.fitter`
+ */
+function scanSource(src: RowSource, c: ResolvedXmcConfig): { featurizer: Featurizer; counts: Float64Array; multi: MultiLabelRows } {
+  // trainers on one source (the runs of `compare xmc`) share the pass; each gets its own arrays
+  const key = `${c.weighting}/${c.bigrams}`;
+  let memo = SCANS.get(src);
+  if (!memo) SCANS.set(src, (memo = new Map()));
+  let scan = memo.get(key);
+  if (!scan) memo.set(key, (scan = scanOnce(src, c)));
+  return { featurizer: Featurizer.fromState(scan.featurizer.state()), counts: scan.counts.slice(), multi: { ...scan.multi } };
+}
+
+/** The passes made, per source and featurizer options. */
+const SCANS = new WeakMap<RowSource, Map<string, { featurizer: Featurizer; counts: Float64Array; multi: MultiLabelRows }>>();
+
+function scanOnce(src: RowSource, c: ResolvedXmcConfig): { featurizer: Featurizer; counts: Float64Array; multi: MultiLabelRows } {
+  const fit = Featurizer.fitter(src.numFeatures, { weighting: c.weighting, bigrams: c.bigrams });
+  const counts = new Float64Array(src.numLabels);
+  const multi: MultiLabelRows = { rows: 0, first: -1, firstLabels: 0 };
+  const ids = new Int32Array(SCAN_CHUNK);
+  for (let r0 = 0; r0 < src.numRows; r0 += SCAN_CHUNK) {
+    const n = Math.min(SCAN_CHUNK, src.numRows - r0);
+    for (let i = 0; i < n; i++) ids[i] = r0 + i;
+    const chunk = src.gather(ids.subarray(0, n));
+    if (numRows(chunk) !== n || chunk.numFeatures !== src.numFeatures || chunk.numLabels !== src.numLabels) {
+      throw new ShapeError(`the training source gave ${numRows(chunk)} rows of ${chunk.numFeatures} features and ${chunk.numLabels} labels for rows ${r0}…${r0 + n - 1}; expected ${n} rows of ${src.numFeatures} and ${src.numLabels}`);
+    }
+    checkDataset(chunk, `training rows ${r0}…${r0 + n - 1} (numbered from ${r0})`);
+    const off = chunk.labels.offsets;
+    for (let i = 0; i < n; i++) {
+      const k = off[i + 1]! - off[i]!;
+      if (k === 0) throw new ShapeError(`streamed training row ${r0 + i} has no label; a streamed training source must label every row`);
+      countMultiLabel(multi, r0 + i, k);
+    }
+    for (let k = 0; k < chunk.labels.ids.length; k++) counts[chunk.labels.ids[k]!]!++;
+    fit.add(chunk);
+  }
+  return { featurizer: fit.finish(), counts, multi };
 }
 
 /** Test metrics after an epoch (exact scores over all labels). */
@@ -310,6 +374,11 @@ export function batchLabels(ds: SparseDataset, rows: Int32Array): Labels {
   return { ids, offsets };
 }
 
+/** Rows of held or streamed training data. */
+export function numRowsOf(train: SparseDataset | RowSource): number {
+  return isRowSource(train) ? train.numRows : numRows(train);
+}
+
 /** Label counts over the training rows (unigram sampler counts, `pop` popularity). */
 export function labelCounts(ds: SparseDataset): Float64Array {
   const c = new Float64Array(ds.numLabels);
@@ -367,6 +436,14 @@ export type XmcTensors = Record<string, Float32Array | Int32Array>;
  * with the row's other positives removed from the negatives (see `sampledSoftmaxLoss` and
  * `fullSoftmaxLoss`).
  *
+ * Streamed training rows: when `split.train` is a {@link RowSource} (e.g. synthetic rows generated
+ * on the fly), the trainer reads it once in chunks for the idf, the label counts and the
+ * single-label check, and then every epoch gathers each batch from it in the order of a
+ * {@link FeistelPermutation} of `[0, numRows)` seeded by `(seed, e)`: neither the rows, their
+ * weighted inputs nor the order are held, and the training is that of the same rows held and
+ * visited in the same order, to the last bit. Every row of a source must have a label. A held
+ * dataset is visited in a shuffled order of its labelled rows, as before.
+ *
  * Reproducibility and resuming: the order, the negatives and the sampler of epoch `e` come from
  * generators seeded by `(seed, e)`, and an adaptive sampler is created and built afresh on the
  * current class table at the start of every epoch, so the state after epoch `e` is the
@@ -385,13 +462,14 @@ export class XmcTrainer {
   readonly config: ResolvedXmcConfig;
   /** The model being trained. */
   readonly model: XmcModel;
-  /** The training and test data. */
-  readonly split: DatasetSplit;
-  /** Weighted inputs of the training rows. */
-  readonly trainX: SparseRows;
+  /** The training data (held or streamed) and the test data. */
+  readonly split: SourceSplit;
+  /** Weighted inputs of the training rows (null when they are streamed: each batch is weighted as it is read). */
+  readonly trainX: SparseRows | null;
   /** Weighted inputs of the test rows. */
   readonly testX: SparseRows;
-  private readonly trainRows: Int32Array;
+  /** The labelled training rows of a held dataset (null when streamed). */
+  private readonly trainRows: Int32Array | null;
   private readonly optimizers: { encoder: SparseOptimizer; layer: SparseOptimizer | null; classes: SparseOptimizer };
   private readonly pool: AsyncKernels | null;
   private readonly midxWorkers: MidxWorkers | null;
@@ -401,10 +479,12 @@ export class XmcTrainer {
   private frequency: StreamingFrequencyEstimator | null = null;
 
   /**
-   * Builds the featurizer on the training set and initializes the model from `seed`.
-   * @throws OptionError (config), ShapeError (train and test do not share their spaces, no training row with a label)
+   * Builds the featurizer on the training set (one streamed pass when it is a {@link RowSource})
+   * and initializes the model from `seed`.
+   * @throws OptionError (config), ShapeError (train and test do not share their spaces, no training
+   *   row with a label, a streamed row without one)
    */
-  constructor(split: DatasetSplit, config: XmcConfig = {}, runtime: XmcRuntime = {}) {
+  constructor(split: SourceSplit, config: XmcConfig = {}, runtime: XmcRuntime = {}) {
     this.config = resolveXmcConfig(config);
     const { train, test } = split;
     if (train.numFeatures !== test.numFeatures || train.numLabels !== test.numLabels) {
@@ -415,13 +495,27 @@ export class XmcTrainer {
     }
     this.split = split;
     const c = this.config;
-    const featurizer = Featurizer.fit(train, { weighting: c.weighting, bigrams: c.bigrams });
-    this.trainX = featurizer.transform(train);
-    this.testX = featurizer.transform(test);
-    const keep: number[] = [];
-    for (let r = 0; r < numRows(train); r++) if (train.labels.offsets[r + 1]! > train.labels.offsets[r]!) keep.push(r);
-    if (keep.length === 0) throw new ShapeError('the training set has no row with a label; nothing to learn');
-    this.trainRows = Int32Array.from(keep);
+    let featurizer: Featurizer;
+    let multi: MultiLabelRows | null = null;
+    if (isRowSource(train)) {
+      if (train.numRows === 0) throw new ShapeError('the training set has no row with a label; nothing to learn');
+      const scan = scanSource(train, c);
+      featurizer = scan.featurizer;
+      this.counts = scan.counts;
+      multi = scan.multi;
+      this.trainX = null;
+      this.testX = featurizer.transform(test);
+      this.trainRows = null;
+    } else {
+      featurizer = Featurizer.fit(train, { weighting: c.weighting, bigrams: c.bigrams });
+      this.trainX = featurizer.transform(train);
+      this.testX = featurizer.transform(test);
+      const keep: number[] = [];
+      for (let r = 0; r < numRows(train); r++) if (train.labels.offsets[r + 1]! > train.labels.offsets[r]!) keep.push(r);
+      if (keep.length === 0) throw new ShapeError('the training set has no row with a label; nothing to learn');
+      this.trainRows = Int32Array.from(keep);
+      this.counts = labelCounts(train);
+    }
     const rng = Rng.fromSeed(c.seed, 1);
     let encoder = SparseEncoder.create({ inputs: featurizer.inputs, dim: c.dim, hidden: c.hidden, rng });
     let table = ClassTable.init(train.numLabels, c.dim, rng, { init: 'normal', scale: 0.01, bias: true });
@@ -442,12 +536,20 @@ export class XmcTrainer {
     this.optimizers = { encoder: opt(), layer: c.hidden ? opt() : null, classes: opt() };
     this.pool = runtime.pool ?? null;
     this.midxWorkers = runtime.midxWorkers ?? null;
-    this.counts = labelCounts(train);
     if (c.negativeSource !== 'sampler') {
-      checkSingleLabel(train, c.negativeSource);
+      if (multi) refuseMultiLabel(multi, numRowsOf(train), c.negativeSource);
+      else checkSingleLabel(train as SparseDataset, c.negativeSource);
       // one estimate over the whole run (the layer is rebuilt every epoch)
       if (c.frequencyBuckets > 0) this.frequency = new StreamingFrequencyEstimator({ buckets: c.frequencyBuckets, alpha: c.frequencyAlpha });
     }
+  }
+
+  /**
+   * Label counts over the training rows (the counts of the `unigram` sampler and of retrieval),
+   * from one streamed pass when the rows are streamed. A live array: do not change it.
+   */
+  get trainLabelCounts(): Float64Array {
+    return this.counts;
   }
 
   /** Epochs completed. */
@@ -457,7 +559,7 @@ export class XmcTrainer {
 
   /** Training rows per epoch. */
   get instancesPerEpoch(): number {
-    return this.trainRows.length;
+    return this.trainRows ? this.trainRows.length : numRowsOf(this.split.train);
   }
 
   private makeHead(epoch: number): { step: (q: Matrix, labels: Labels, rng: Rng) => { loss: number; gradQueries: Float32Array } } {
@@ -520,17 +622,24 @@ export class XmcTrainer {
     const epoch = this.done + 1;
     const t0 = performance.now();
     const head = this.makeHead(epoch);
-    const order = this.trainRows.slice();
-    Rng.fromSeed(c.seed, 1000 + epoch).shuffle(order);
+    const train = this.split.train;
+    // a held dataset: a shuffled copy of its labelled rows; streamed rows: a permutation computed per index
+    let order: Int32Array | null = null;
+    if (this.trainRows) {
+      order = this.trainRows.slice();
+      Rng.fromSeed(c.seed, 1000 + epoch).shuffle(order);
+    }
+    const total = order ? order.length : numRowsOf(train);
+    const perm = order ? null : new FeistelPermutation(total, c.seed, 1000 + epoch);
+    const local = order ? null : Int32Array.from({ length: Math.min(c.batchSize, total) }, (_, i) => i);
     const rng = Rng.fromSeed(c.seed, 2000 + epoch);
     const { encoder, layer } = this.optimizers;
     const enc = this.model.encoder;
-    const train = this.split.train;
+    const featurizer = this.model.featurizer;
     let lossSum = 0;
     let outMs = 0;
     let trainMs = performance.now() - t0;
     let s = 0;
-    const total = order.length;
     const scaled = [encoder, layer, this.optimizers.classes].filter((o): o is SparseOptimizer => o !== null);
     const cursor: XmcEpochCursor = {
       epoch,
@@ -557,17 +666,32 @@ export class XmcTrainer {
           const scale = Math.max(0, 1 - (epoch - 1 + s / total) / c.lrDecayEpochs);
           for (const o of scaled) o.lrScale = scale;
         }
-        const rows = order.subarray(s, Math.min(total, s + c.batchSize));
-        const pass = enc.forward(this.trainX, rows);
-        const labels = batchLabels(train, rows);
+        const n = Math.min(total, s + c.batchSize) - s;
+        let x: SparseRows;
+        let rows: Int32Array;
+        let labels: Labels;
+        if (order) {
+          x = this.trainX!;
+          rows = order.subarray(s, s + n);
+          labels = batchLabels(train as SparseDataset, rows);
+        } else {
+          // the batch's rows, gathered from the source and weighted as the held inputs would be
+          const ids = new Int32Array(n);
+          perm!.fill(s, ids);
+          const batch = (train as RowSource).gather(ids);
+          x = featurizer.transform(batch);
+          rows = local!.subarray(0, n);
+          labels = batch.labels;
+        }
+        const pass = enc.forward(x, rows);
         const o0 = performance.now();
         const res = head.step(pass.queries, labels, rng);
         outMs += performance.now() - o0;
-        const g = enc.backward(this.trainX, pass, res.gradQueries);
+        const g = enc.backward(x, pass, res.gradQueries);
         encoder.step(enc.embedding, g.embedding);
         if (layer && g.layer && enc.layer) layer.step(enc.layer, g.layer);
-        lossSum += res.loss * rows.length;
-        s += rows.length;
+        lossSum += res.loss * n;
+        s += n;
         trainMs += performance.now() - b0;
       },
       finish: () => {
