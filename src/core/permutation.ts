@@ -6,23 +6,13 @@
  * @module
  */
 import { OptionError } from './errors.js';
-import { Rng } from './rng.js';
+import { fmix32, Rng } from './rng.js';
 
 /** Feistel rounds (six rounds of a keyed avalanche mix: a well-mixed order, not a cipher). */
 const ROUNDS = 6;
 
 /** The largest size of a {@link FeistelPermutation} (its values fit an `Int32Array`). */
 export const FEISTEL_MAX_SIZE = 2 ** 31;
-
-/** 32-bit finalizer of MurmurHash3. */
-function mix(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
 
 /**
  * A bijection of `[0, size)` onto itself that depends only on `(seed, stream)`:
@@ -65,7 +55,7 @@ export class FeistelPermutation {
     let l = Math.floor(x / 2 ** h);
     let r = x & mask;
     for (let k = 0; k < ROUNDS; k++) {
-      const f = mix((r + Math.imul(k + 1, 0x9e3779b9)) ^ this.keys[k]!) & mask;
+      const f = fmix32((r + Math.imul(k + 1, 0x9e3779b9)) ^ this.keys[k]!) & mask;
       const t = l ^ f;
       l = r;
       r = t;

@@ -6,7 +6,7 @@
 import { OptionError } from './errors.js';
 
 /** 32-bit finalizer of MurmurHash3: a bijective avalanche mix. */
-function fmix32(h: number): number {
+export function fmix32(h: number): number {
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;
