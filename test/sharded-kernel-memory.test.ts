@@ -182,7 +182,8 @@ test('midx shards of one set of codebooks share each query\'s codeword scores: t
   const base = randomTable(n, d, 8, false, 0.5);
   const sizes = [200, 150, 250];
   const make = (): ShardedSampler => {
-    const s = ShardedSampler.create('midx', sizes, { codewords: 8 });
+    // composed draw by draw (the merged index has no per-shard scoring to share)
+    const s = ShardedSampler.create('midx', sizes, { codewords: 8 }, { mergedIndex: false });
     s.build(ShardedClassTable.split(base, sizes));
     return s;
   };

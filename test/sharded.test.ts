@@ -199,11 +199,16 @@ test('composite logQ equals the unsharded midx with shared codebooks (uniform, p
   const st = ShardedClassTable.split(t, SIZES);
   const q = randomQueries(4, D, 9);
   const pop = counts().map((x) => x + 0.5);
-  for (const codebook of ['rq', 'pq'] as const) {
-    for (const stage of ['uniform', 'pop', 'residual'] as const) {
+  for (const [codebook, stage, mergedIndex] of (['rq', 'pq'] as const).flatMap((c) => [
+    ...(['uniform', 'pop'] as const).flatMap((g) => [[c, g, true], [c, g, false]] as const),
+    [c, 'residual', false] as const,
+  ])) {
+    {
       const opts = { codebook, codewords: 4, stage, seed: 3, ...(stage === 'pop' ? { popularity: pop } : {}) };
-      const comp = ShardedSampler.create('midx', st, opts);
+      // merged: one index over the shards' codes; else composed draw by draw
+      const comp = ShardedSampler.create('midx', st, opts, { mergedIndex });
       comp.build(st);
+      assert.equal(comp.mergedIndex, mergedIndex);
       // the shared codebooks are those an unsharded build trains (same rows, same seed)
       const ref = new MidxSampler(opts);
       ref.build(t);
@@ -213,7 +218,14 @@ test('composite logQ equals the unsharded midx with shared codebooks (uniform, p
       // the unsharded index of the same codebooks (classes assigned to their nearest codewords)
       const uns = new MidxSampler(opts);
       uns.buildWithCodebooks(t, shard0.codebooks()!);
-      assertSameLogQ(uns, comp, q, 4, 1e-9, `midx ${codebook} ${stage}`);
+      assertSameLogQ(uns, comp, q, 4, 1e-9, `midx ${codebook} ${stage} merged=${mergedIndex}`);
+      if (mergedIndex) {
+        // the merged index is the unsharded one: the same draws, bit for bit
+        const a = comp.sample({ queries: q, m: 50, rng: Rng.fromSeed(7) });
+        const b = uns.sample({ queries: q, m: 50, rng: Rng.fromSeed(7) });
+        assert.deepEqual(a.ids, b.ids, `midx ${codebook} ${stage} merged draws`);
+        assert.deepEqual(a.logQ, b.logQ, `midx ${codebook} ${stage} merged log q`);
+      }
     }
   }
 });
@@ -263,10 +275,13 @@ test('composite draws follow the unsharded probabilities (chi-square): exact, qu
     ['exact', { precision: 'float64' }],
     ['quadratic', { method: 'tree', alpha: 20, leafSize: 4 }],
     ['midx', { codewords: 4, seed: 2 }],
+    ['midx-composed', { codewords: 4, seed: 2 }],
   ];
   let seed = 30;
-  for (const [name, opts] of cases) {
-    const comp = ShardedSampler.create(name, st, opts);
+  for (const [label, opts] of cases) {
+    // midx-composed: shard by mass, then class in the shard (not the merged index)
+    const name = label === 'midx-composed' ? 'midx' : label;
+    const comp = ShardedSampler.create(name, st, opts, label === 'midx-composed' ? { mergedIndex: false } : {});
     comp.build(st);
     let expected: Float64Array;
     if (name === 'midx') {
@@ -279,7 +294,7 @@ test('composite draws follow the unsharded probabilities (chi-square): exact, qu
       expected = logQAll(uns, q);
     }
     const p = drawChiSquare(comp, q, expected, 30000, seed++, 1e-9, 300);
-    assert.ok(p > P_MIN, `${name}: chi-square p = ${p}`);
+    assert.ok(p > P_MIN, `${label}: chi-square p = ${p}`);
   }
   // static: unigram, per-query rows and shared rows
   const c = counts();
@@ -428,6 +443,34 @@ test('update(ids) reaches the right shard with local ids, and keeps the composit
   uns.update(changed);
   comp.update(changed);
   assertSameLogQ(uns, comp, q, 3, 1e-9, 'quadratic after update');
+
+  // midx: the merged index takes the codes the shards re-assign, and stays the unsharded index
+  // of the same codebooks, draw for draw; the composed one stays equal in log q
+  for (const mergedIndex of [true, false]) {
+    const mopts = { codewords: 4, seed: 4 };
+    const mc = ShardedSampler.create('midx', st, mopts, { mergedIndex });
+    mc.build(st);
+    const mu = new MidxSampler(mopts);
+    mu.buildWithCodebooks(t, (mc.shards[0] as MidxSampler).codebooks()!);
+    const moved = [1, 20, 33, 44, 59];
+    for (const id of moved) {
+      // far from where it was: the row changes bucket
+      for (let k = 0; k < D; k++) {
+        const v = 3 * rng.normal();
+        t.weights[id * D + k] = v;
+        (st.shards[st.shardOf(id)] as ClassTable).weights[st.localId(id) * D + k] = v;
+      }
+    }
+    mu.update(moved);
+    mc.update(moved);
+    assertSameLogQ(mu, mc, q, 3, 1e-9, `midx merged=${mergedIndex} after update`);
+    if (mergedIndex) {
+      const a = mc.sample({ queries: q, m: 40, rng: Rng.fromSeed(34) });
+      const b = mu.sample({ queries: q, m: 40, rng: Rng.fromSeed(34) });
+      assert.deepEqual(a.ids, b.ids);
+      assert.deepEqual(a.logQ, b.logQ);
+    }
+  }
 });
 
 test('composition errors: layout mismatch, non-composable shard sampler, no mass anywhere', () => {

@@ -508,7 +508,7 @@ export class MidxSampler extends SamplerBase {
     const a1 = new Int32Array(n);
     const a2 = new Int32Array(n);
     assignCodes(table, cb, null, n, a1, a2);
-    this.install(table, cb, a1, a2);
+    this.install(table, table.n, table.d, cb, a1, a2);
     this.buildMs = performance.now() - t0;
   }
 
@@ -528,12 +528,55 @@ export class MidxSampler extends SamplerBase {
     const a1 = new Int32Array(table.n);
     const a2 = new Int32Array(table.n);
     assignCodes(table, copy, null, table.n, a1, a2);
-    this.install(table, copy, a1, a2);
+    this.install(table, table.n, table.d, copy, a1, a2);
     this.buildMs = performance.now() - t0;
   }
 
-  private install(table: ClassTable, cb: MidxCodebooks, a1: Int32Array, a2: Int32Array): void {
-    const n = table.n;
+  /**
+   * Indexes `n` classes of rows of width `d` by given codes under the codebooks `cb`, with no
+   * table: the index {@link MidxSampler.buildWithCodebooks} gives a table whose rows have these
+   * codes (the same draws and `log q`). For the `'uniform'` and `'pop'` stages (the others read
+   * the table); changed rows then come in through {@link MidxSampler.setCodes}, not `update`. What
+   * a `ShardedSampler` with shared codebooks samples through: one index over every shard's codes.
+   * @throws StateError for a stage that reads the table; ShapeError for codes of the wrong length
+   * @internal
+   */
+  buildFromCodes(n: number, d: number, cb: MidxCodebooks, code1: Int32Array, code2: Int32Array): void {
+    if (this.readsTable) throw new StateError(`midx: an index without a table cannot use the '${this.stage}' stage (it reads the table); use 'uniform' or 'pop'`);
+    if (code1.length !== n || code2.length !== n) throw new ShapeError(`midx codes: ${code1.length} and ${code2.length} codes for ${n} classes`);
+    const t0 = performance.now();
+    this.install(null, n, d, cb, code1, code2);
+    this.buildMs = performance.now() - t0;
+  }
+
+  /**
+   * Sets the codes of the classes `ids` (an index from {@link MidxSampler.buildFromCodes}) and
+   * moves them between buckets, as `update` does after re-assigning them.
+   * @internal
+   */
+  setCodes(ids: Int32Array, code1: Int32Array, code2: Int32Array): void {
+    this.requireBuilt();
+    const t0 = performance.now();
+    let moved = false;
+    for (let k = 0; k < ids.length; k++) {
+      const i = ids[k]!;
+      if (code1[k] !== this.code1[i] || code2[k] !== this.code2[i]) {
+        this.code1[i] = code1[k]!;
+        this.code2[i] = code2[k]!;
+        moved = true;
+      }
+    }
+    if (moved) this.reindex();
+    this.updateMs = performance.now() - t0;
+  }
+
+  /** The codes of every class (read-only views). @internal */
+  get codes(): { code1: Int32Array; code2: Int32Array } {
+    this.requireBuilt();
+    return { code1: this.code1, code2: this.code2 };
+  }
+
+  private install(table: ClassTable | null, n: number, d: number, cb: MidxCodebooks, a1: Int32Array, a2: Int32Array): void {
     if (this.threadsOpt > 1 && this.owned === null) {
       if (startThreads === null) {
         throw new OptionError(`midx threads: ${this.threadsOpt} needs Node's worker_threads (import samplex's Node entry); use threads: 1 here`);
@@ -560,7 +603,7 @@ export class MidxSampler extends SamplerBase {
     this.code1 = a1;
     this.code2 = a2;
     this.n = n;
-    this.dim = table.d;
+    this.dim = d;
     this.built = true;
     this.reindex();
   }
@@ -605,6 +648,7 @@ export class MidxSampler extends SamplerBase {
   /** Re-assigns the given (changed) rows to their nearest codewords and moves them between buckets. */
   override update(ids: ArrayLike<number>): void {
     super.update(ids);
+    if (this.table === null) throw new StateError('midx: this index has no table to re-assign rows from (buildFromCodes); give the new codes with setCodes');
     const t0 = performance.now();
     const cnt = ids.length;
     const list = ids instanceof Int32Array ? ids : Int32Array.from(ids);

@@ -18,7 +18,7 @@ import type { Bf16ClassTable } from '../core/bf16.js';
 import { ClassTable } from '../core/classTable.js';
 import { ImpossibleError, OptionError, ShapeError, StateError } from '../core/errors.js';
 import { logSumExp } from '../core/math.js';
-import type { Matrix } from '../core/matrix.js';
+import type { Labels, Matrix } from '../core/matrix.js';
 import { Rng } from '../core/rng.js';
 import { ShardedClassTable, shardOfStart } from '../core/shardedTable.js';
 import { SamplerBase, type RowDistribution } from './base.js';
@@ -26,7 +26,7 @@ import { countsOption } from './counts.js';
 import { createSampler } from './factory.js';
 import { LogUniformSampler } from './logUniform.js';
 import { CodewordScoreMemo, MidxSampler } from './midx.js';
-import type { Sampler, SamplerRows, SamplerStats } from './types.js';
+import type { Draws, SampleOptions, Sampler, SampleWithLogQ, SamplerRows, SamplerStats } from './types.js';
 
 /** Where a shard lies in the global id space (argument of a {@link ShardSamplerFactory}). */
 export interface ShardInfo {
@@ -52,6 +52,13 @@ export interface ShardedCreateOptions {
    * proposal, still reported exactly.
    */
   sharedCodebooks?: boolean;
+  /**
+   * `midx` with shared codebooks and the `uniform` or `pop` stage: sample through one index over
+   * every shard's codes (default true), the unsharded sampler's draws at its cost, instead of
+   * composing the shards draw by draw (shard by mass, then class in the shard: the same
+   * distribution and `log q`, at about the shards' count times the stage-one work per query).
+   */
+  mergedIndex?: boolean;
 }
 
 /**
@@ -78,15 +85,23 @@ export class ShardedSampler extends SamplerBase {
   private mirror: { table: ShardedClassTable; copies: ClassTable[] } | null = null;
   private readonly dist: ShardedRow;
   private staticRow: ShardedRow | null = null;
+  /**
+   * `midx` shards of one set of codebooks (`uniform` or `pop` stage) only: one index over every
+   * shard's codes, which samples in their place (null: the shards are composed draw by draw).
+   */
+  private readonly merged: MidxSampler | null;
 
   /**
    * @param layout the sharded table, or its shard sizes
    * @param make the sampler of each shard (created now, built by `build`)
    * @param codebookTrainer `midx` shards only: the sampler whose codebooks, trained on the whole
    *   table at every `build`, index every shard (`buildWithCodebooks`); null: each shard builds its own
+   * @param merged with `codebookTrainer`: a `midx` sampler (`uniform` or `pop` stage, unbuilt) that
+   *   `build` indexes with every shard's codes (`buildFromCodes`) and that then samples for the
+   *   composite; null: the shards are composed draw by draw
    * @throws OptionError for an empty layout or a shard sampler that cannot be composed
    */
-  constructor(layout: ShardedClassTable | readonly number[], make: ShardSamplerFactory, codebookTrainer: MidxSampler | null = null) {
+  constructor(layout: ShardedClassTable | readonly number[], make: ShardSamplerFactory, codebookTrainer: MidxSampler | null = null, merged: MidxSampler | null = null) {
     super();
     const sizes = layout instanceof ShardedClassTable ? layout.sizes : [...layout];
     if (sizes.length === 0) throw new OptionError('ShardedSampler needs at least one shard');
@@ -110,6 +125,8 @@ export class ShardedSampler extends SamplerBase {
     const names = [...new Set(shards.map((x) => x.name))];
     this.name = `sharded(${names.join(',')})`;
     this.codebookTrainer = codebookTrainer;
+    if (merged !== null && codebookTrainer === null) throw new OptionError('ShardedSampler: a merged midx index needs shared codebooks (a codebook trainer)');
+    this.merged = merged;
     this.dist = new ShardedRow(starts);
   }
 
@@ -148,7 +165,12 @@ export class ShardedSampler extends SamplerBase {
         const shardOpts = (s: ShardInfo): Record<string, unknown> => (pop ? { ...opts, popularity: pop.subarray(s.start, s.start + s.n) } : opts);
         const shared = extra.sharedCodebooks ?? true;
         const trainer = shared ? new MidxSampler({ ...opts, popularity: null, stage: 'uniform' }) : null;
-        return new ShardedSampler(sizes, (s) => createSampler('midx', shardOpts(s)), trainer);
+        const stage = opts['stage'] ?? 'uniform';
+        const mergedIndex = shared && (extra.mergedIndex ?? true) && (stage === 'uniform' || stage === 'pop');
+        if (!mergedIndex) return new ShardedSampler(sizes, (s) => createSampler('midx', shardOpts(s)), trainer);
+        // the merged index samples (with the threads asked for); the shards only assign codes
+        const merged = new MidxSampler(pop ? { ...opts, popularity: pop } : opts);
+        return new ShardedSampler(sizes, (s) => createSampler('midx', { ...shardOpts(s), threads: 1 }), trainer, merged);
       }
       default:
         return new ShardedSampler(sizes, () => createSampler(name, opts));
@@ -184,6 +206,16 @@ export class ShardedSampler extends SamplerBase {
         if (!(x instanceof MidxSampler)) throw new StateError('ShardedSampler: shared codebooks need midx shard samplers');
         x.buildWithCodebooks(parts[s]!, cb);
         x.shareCodewordScores(this.scoreMemo);
+      }
+      if (this.merged !== null) {
+        const code1 = new Int32Array(this.n);
+        const code2 = new Int32Array(this.n);
+        for (let s = 0; s < parts.length; s++) {
+          const c = (this.shards[s] as MidxSampler).codes;
+          code1.set(c.code1, this.starts[s]!);
+          code2.set(c.code2, this.starts[s]!);
+        }
+        this.merged.buildFromCodes(this.n, table.d, { ...cb, c1: cb.c1.slice(), c2: cb.c2.slice() }, code1, code2);
       }
     } else {
       for (let s = 0; s < parts.length; s++) this.shards[s]!.build(parts[s]!);
@@ -246,6 +278,45 @@ export class ShardedSampler extends SamplerBase {
       }
     }
     for (let s = 0; s < S; s++) if (count[s]! > 0) this.shards[s]!.update(local[s]!);
+    if (this.merged !== null) {
+      // the merged index takes the codes the shards re-assigned
+      const list = Int32Array.from(ids);
+      const c1 = new Int32Array(list.length);
+      const c2 = new Int32Array(list.length);
+      for (let k = 0; k < list.length; k++) {
+        const s = shardOf[k]!;
+        const c = (this.shards[s] as MidxSampler).codes;
+        const i = list[k]! - this.starts[s]!;
+        c1[k] = c.code1[i]!;
+        c2[k] = c.code2[i]!;
+      }
+      this.merged.setCodes(list, c1, c2);
+    }
+  }
+
+  /** As {@link SamplerBase.sample}; through the merged `midx` index when there is one. */
+  override sample(opts: SampleOptions): Draws {
+    return this.merged !== null ? this.merged.sample(opts) : super.sample(opts);
+  }
+
+  /** As {@link SamplerBase.sampleWithLogQ}; through the merged `midx` index when there is one. */
+  override sampleWithLogQ(opts: SampleOptions, ids: Labels): SampleWithLogQ {
+    return this.merged !== null ? this.merged.sampleWithLogQ(opts, ids) : super.sampleWithLogQ(opts, ids);
+  }
+
+  /** As {@link SamplerBase.logQ}; through the merged `midx` index when there is one. */
+  override logQ(queries: Matrix | null, ids: Labels): Float64Array {
+    return this.merged !== null ? this.merged.logQ(queries, ids) : super.logQ(queries, ids);
+  }
+
+  /** As {@link SamplerBase.openRows}; the merged `midx` index's rows when there is one. */
+  override openRows(queries: Matrix | null): SamplerRows {
+    return this.merged !== null ? this.merged.openRows(queries) : super.openRows(queries);
+  }
+
+  /** Whether a merged `midx` index samples for the shards (see {@link ShardedSampler.create}). */
+  get mergedIndex(): boolean {
+    return this.merged !== null;
   }
 
   stats(): SamplerStats {
@@ -256,7 +327,9 @@ export class ShardedSampler extends SamplerBase {
       for (const key of ['bytes', 'memoryBytes']) if (typeof st[key] === 'number') bytes += st[key] as number;
       if (x instanceof MidxSampler) bytes += x.indexBytes;
     }
+    if (this.merged !== null && this.merged.isBuilt) bytes += this.merged.indexBytes;
     out['bytes'] = bytes;
+    out['index'] = this.merged !== null ? 'merged' : 'composite';
     return out;
   }
 
