@@ -557,6 +557,12 @@ export class MidxSampler extends SamplerBase {
   setCodes(ids: Int32Array, code1: Int32Array, code2: Int32Array): void {
     this.requireBuilt();
     const t0 = performance.now();
+    this.moveCodes(ids, code1, code2);
+    this.updateMs = performance.now() - t0;
+  }
+
+  /** Sets the codes of `ids` and rebuilds the buckets if a class moved. */
+  private moveCodes(ids: Int32Array, code1: Int32Array, code2: Int32Array): void {
     let moved = false;
     for (let k = 0; k < ids.length; k++) {
       const i = ids[k]!;
@@ -567,7 +573,6 @@ export class MidxSampler extends SamplerBase {
       }
     }
     if (moved) this.reindex();
-    this.updateMs = performance.now() - t0;
   }
 
   /** The codes of every class (read-only views). @internal */
@@ -654,17 +659,8 @@ export class MidxSampler extends SamplerBase {
     const list = ids instanceof Int32Array ? ids : Int32Array.from(ids);
     const a1 = new Int32Array(cnt);
     const a2 = new Int32Array(cnt);
-    assignCodes(this.table!, this.cb!, list, cnt, a1, a2);
-    let moved = false;
-    for (let k = 0; k < cnt; k++) {
-      const i = list[k]!;
-      if (a1[k] !== this.code1[i] || a2[k] !== this.code2[i]) {
-        this.code1[i] = a1[k]!;
-        this.code2[i] = a2[k]!;
-        moved = true;
-      }
-    }
-    if (moved) this.reindex();
+    assignCodes(this.table, this.cb!, list, cnt, a1, a2);
+    this.moveCodes(list, a1, a2);
     this.updateMs = performance.now() - t0;
   }
 
