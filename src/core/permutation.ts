@@ -71,9 +71,7 @@ export class FeistelPermutation {
     if (!Number.isInteger(i) || i < 0 || i >= this.size) {
       throw new OptionError(`permutation index must be a whole number in [0, ${this.size}), got ${i}`);
     }
-    let x = this.encrypt(i);
-    while (x >= this.size) x = this.encrypt(x);
-    return x;
+    return this.walk(i);
   }
 
   /**
@@ -84,10 +82,13 @@ export class FeistelPermutation {
     if (!Number.isInteger(start) || start < 0 || start + out.length > this.size) {
       throw new OptionError(`permutation positions [${start}, ${start + out.length}) leave [0, ${this.size})`);
     }
-    for (let j = 0; j < out.length; j++) {
-      let x = this.encrypt(start + j);
-      while (x >= this.size) x = this.encrypt(x);
-      out[j] = x;
-    }
+    for (let j = 0; j < out.length; j++) out[j] = this.walk(start + j);
+  }
+
+  /** The image of `i` in `[0, size)`: the network applied until it lands there (cycle walking). */
+  private walk(i: number): number {
+    let x = this.encrypt(i);
+    while (x >= this.size) x = this.encrypt(x);
+    return x;
   }
 }

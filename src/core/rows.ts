@@ -86,6 +86,16 @@ function copyShortRowsAt(dst: Float32Array, src: Float32Array, ids: Int32Array, 
   }
 }
 
+/**
+ * Whether copying all `n` rows of a table (one memcpy) is cheaper than copying `rows` listed rows
+ * of it: when they are an eighth of the table or more. A memcpy moves a float in about 0.1 ns, a
+ * loop over listed rows in 1.3–1.5 ns when the table is in cache, 8.9 ns when it is not (measured
+ * on a 2-core x86 machine). The sampled loss's gather and Adam's staging decide by it.
+ */
+export function wholeCopyPays(rows: number, n: number): boolean {
+  return rows * 8 >= n;
+}
+
 /** `out[e] = e` for `e < count`. */
 export function iota(out: Int32Array, count: number): void {
   for (let e = 0; e < count; e++) out[e] = e;

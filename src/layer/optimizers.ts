@@ -8,7 +8,7 @@ import { OptionError, ShapeError, StateError } from '../core/errors.js';
 import { assertFinite, choiceOption, numOption, rejectUnknown } from '../core/validate.js';
 import type { SparseRowGrad } from '../loss/types.js';
 import { activeMemory, kernels, memoryHolding, type KernelMemory } from '../kernels/index.js';
-import { copyRowsAt } from '../core/rows.js';
+import { copyRowsAt, wholeCopyPays } from '../core/rows.js';
 
 /**
  * Largest table (bytes of its weights) whose optimizer keeps its state in the kernels' memory
@@ -148,13 +148,6 @@ export interface AdamOptions {
   eps?: number;
 }
 
-/**
- * A step touching at least `1/STAGE_WHOLE_FRACTION` of the rows stages the whole table: one
- * memcpy moves a float in about 0.1 ns, a loop over listed rows in 1.3–1.5 ns when the table is
- * in cache, 8.9 ns when it is not (measured on a 2-core x86 machine).
- */
-const STAGE_WHOLE_FRACTION = 8;
-
 /** Shared bookkeeping: shape checks, gradient validation, state (de)serialization. */
 abstract class SparseOptimizerBase implements SparseOptimizer {
   abstract readonly name: OptimizerName;
@@ -179,8 +172,6 @@ abstract class SparseOptimizerBase implements SparseOptimizer {
    * it (see {@link SparseOptimizerBase.stagingRows}); null otherwise.
    */
   private rowBlock: { mem: KernelMemory; rows: Float32Array } | null = null;
-  /** Whether the last {@link SparseOptimizerBase.stagingRows} copied the whole table. */
-  private stagedWhole = false;
 
   constructor(storage: OptimizerStorage | undefined) {
     this.storage = storage ?? PLAIN_STORAGE;
@@ -211,20 +202,19 @@ abstract class SparseOptimizerBase implements SparseOptimizer {
     if (b === null || b.rows.length < table.n * table.d || b.mem.owns(table.weights)) return null;
     for (const a of accumulators) if (!b.mem.owns(a)) return null;
     // many rows: one copy of the whole table (a memcpy) is cheaper than a loop over the rows
-    this.stagedWhole = ids.length * STAGE_WHOLE_FRACTION >= table.n;
-    if (this.stagedWhole) b.rows.set(table.weights.subarray(0, table.n * table.d));
+    if (wholeCopyPays(ids.length, table.n)) b.rows.set(table.weights.subarray(0, table.n * table.d));
     else copyRowsAt(b.rows, table.weights, ids, ids.length, table.d);
     return b.rows;
   }
 
   /**
    * Writes the rows `ids` of a block from {@link SparseOptimizerBase.stagingRows} back to the
-   * table; the whole block when the whole table was staged (its other rows are the table's own).
+   * table (the same `ids`); the whole block when the whole table was staged (its other rows are
+   * the table's own).
    */
   protected unstageRows(table: ClassTable, ids: Int32Array, block: Float32Array): void {
-    if (this.stagedWhole) table.weights.set(block.subarray(0, table.n * table.d));
+    if (wholeCopyPays(ids.length, table.n)) table.weights.set(block.subarray(0, table.n * table.d));
     else copyRowsAt(table.weights, block, ids, ids.length, table.d);
-    this.stagedWhole = false;
   }
 
   get steps(): number {

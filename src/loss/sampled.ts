@@ -8,7 +8,7 @@ import { checkLabels } from '../core/matrix.js';
 import { assertLength, assertLogProb, choiceOption, intOption, rejectUnknown } from '../core/validate.js';
 import { warnOnce } from '../core/runtime.js';
 import { activeMemory, dot, kernels, type KernelMemory } from '../kernels/index.js';
-import { copyRowsIn } from '../core/rows.js';
+import { copyRowsIn, wholeCopyPays } from '../core/rows.js';
 import { logExpectedCount, logExpectedCountOf, type Draws } from '../samplers/types.js';
 import {
   BASE_KEYS,
@@ -349,7 +349,7 @@ function gatherBuffer(len: number): Float32Array {
 export function gatherTouched(table: ClassTable, draws: Draws, posIds: Int32Array, offs: Int32Array, rowScale: Float64Array): GatheredRows {
   const t = touchedRows(draws, posIds, offs, rowScale, table.n);
   const { n, d } = table;
-  if (t.ids.length * GATHER_WHOLE_FRACTION >= n && n * d * 4 <= GATHER_WHOLE_MAX_BYTES) {
+  if (wholeCopyPays(t.ids.length, n) && n * d * 4 <= GATHER_WHOLE_MAX_BYTES) {
     // many rows of a small table: one copy of the whole table (a memcpy) is cheaper than a loop
     // over the rows, and the draws read their rows by id (the same values, so the same results)
     const rows = gatherBuffer(n * d);
@@ -361,14 +361,8 @@ export function gatherTouched(table: ClassTable, draws: Draws, posIds: Int32Arra
   return { ...t, rows, readSlots: t.slots! };
 }
 
-/**
- * A batch touching at least `1/GATHER_WHOLE_FRACTION` of a table's rows copies the whole table
- * (up to `GATHER_WHOLE_MAX_BYTES`) instead of its rows: a memcpy moves a float in about 0.1 ns, a
- * loop over listed rows in 1.3–1.5 ns (measured on a 2-core x86 machine).
- */
-const GATHER_WHOLE_FRACTION = 8;
+/** The largest table {@link gatherTouched} copies whole (see `wholeCopyPays`). */
 const GATHER_WHOLE_MAX_BYTES = 64 << 20;
-
 
 /**
  * The gradients of a loss over positives and sampled slots from its logit derivatives (internal,

@@ -200,12 +200,13 @@ export class ShardedSampler extends SamplerBase {
       trainer.build(trainingRows(table, parts, trainer));
       const cb = trainer.codebooks()!;
       // one set of codewords: a query's codeword scores are computed once per row, not per shard
-      this.scoreMemo = new CodewordScoreMemo();
+      // (composed draw by draw; a merged index samples alone and never opens the shards' rows)
+      this.scoreMemo = this.merged === null ? new CodewordScoreMemo() : null;
       for (let s = 0; s < parts.length; s++) {
         const x = this.shards[s]!;
         if (!(x instanceof MidxSampler)) throw new StateError('ShardedSampler: shared codebooks need midx shard samplers');
         x.buildWithCodebooks(parts[s]!, cb);
-        x.shareCodewordScores(this.scoreMemo);
+        if (this.scoreMemo !== null) x.shareCodewordScores(this.scoreMemo);
       }
       if (this.merged !== null) {
         const code1 = new Int32Array(this.n);
