@@ -22,6 +22,7 @@ export const tsKernels: KernelSet = {
   scatterAddRows: ref.scatterAddRows,
   fusedSoftmaxTopK: ref.fusedSoftmaxTopK,
   softmaxWeights: ref.softmaxWeights,
+  fullSoftmaxGrad: ref.fullSoftmaxGrad,
   kmeansAssign: ref.kmeansAssign,
   nodeScores: ref.nodeScores,
   adamRows: ref.adamRows,

@@ -8,10 +8,10 @@
 import { OptionError, ShapeError, StateError } from '../core/errors.js';
 import { isNode } from '../core/runtime.js';
 import type { WasmArena, StagingFrame } from './arena.js';
-import type { AsyncKernels, KernelSet } from './types.js';
+import type { AsyncKernels, BlockingKernels, KernelSet } from './types.js';
 import { mergeFusedParts } from './merge.js';
 import * as ref from './ref.js';
-import { stageClasses, type KernelExports, type KernelFn } from './wasmKernels.js';
+import { checkIds, stageClasses, staged, type KernelExports, type KernelFn } from './wasmKernels.js';
 import type { FromWorker, ToWorker } from './wasm-worker.js';
 
 export type { AsyncKernels } from './types.js';
@@ -86,6 +86,12 @@ function split(total: number, parts: number): Array<[number, number]> {
 /** Below this many classes per worker, the fused evaluation is not split by classes. */
 const CLASS_SPLIT_MIN = 1024;
 
+/** Longest wait for one part of a blocking call before the pool is declared broken. */
+const BLOCKING_TIMEOUT_MS = 600_000;
+
+/** One worker's part of a split call: the kernel and its arguments (addresses in the arena). */
+type Part = [KernelFn, number[]];
+
 /** A pool of kernel workers over one arena. Create with {@link KernelPool.create}. */
 export class KernelPool implements AsyncKernels {
   readonly threads: number;
@@ -97,12 +103,21 @@ export class KernelPool implements AsyncKernels {
   private nextId = 1;
   private closed = false;
   private broken: StateError | null = null;
+  /** One flag per worker for blocking calls: 0 running, 1 done, 2 failed. */
+  private readonly flags: Int32Array;
+  /**
+   * This pool behind a synchronous interface (the calling thread blocks on shared flags with
+   * `Atomics.wait`), in Node; null in a browser, whose main thread may not block.
+   */
+  readonly blocking: BlockingKernels | null;
 
   private constructor(arena: WasmArena, ex: KernelExports, threads: number) {
     this.arena = arena;
     this.ex = ex;
     this.threads = threads;
     this.busy = new Array<number>(threads).fill(0);
+    this.flags = new Int32Array(new SharedArrayBuffer(4 * threads));
+    this.blocking = isNode ? this.makeBlocking() : null;
   }
 
   /**
@@ -136,7 +151,7 @@ export class KernelPool implements AsyncKernels {
         },
       );
       pool.workers.push(handle);
-      handle.post({ type: 'init', module, memory: arena.memory });
+      handle.post({ type: 'init', module, memory: arena.memory, flags: pool.flags.buffer as SharedArrayBuffer, index: w });
     }
     try {
       await Promise.all(ready);
@@ -180,6 +195,116 @@ export class KernelPool implements AsyncKernels {
       this.pending.set(id, { resolve, reject, worker });
       w.post({ type: 'run', id, fn, args });
     });
+  }
+
+  /**
+   * Runs `parts[w]` on worker `w` and blocks the calling thread until every part is done (no
+   * return to the event loop). A failed part throws after all have finished; a part that does
+   * not finish within {@link BLOCKING_TIMEOUT_MS} marks the pool broken.
+   */
+  private runBlocking(parts: Part[]): void {
+    if (this.closed) throw new StateError('the kernel pool is closed; create a new one');
+    if (this.broken) throw this.broken;
+    if (parts.length > this.threads) throw new StateError(`a blocking call has ${parts.length} parts for ${this.threads} workers`);
+    parts.forEach(([fn, args], w) => {
+      Atomics.store(this.flags, w, 0);
+      this.workers[w]!.post({ type: 'runBlocking', fn, args });
+    });
+    let failed = false;
+    for (let w = 0; w < parts.length; w++) {
+      const t0 = Date.now();
+      while (Atomics.load(this.flags, w) === 0) {
+        if (Atomics.wait(this.flags, w, 0, 1000) === 'timed-out' && Date.now() - t0 > BLOCKING_TIMEOUT_MS) {
+          this.broken = new StateError(`a kernel worker did not finish its part within ${BLOCKING_TIMEOUT_MS / 1000} s; close this pool and create a new one`);
+          throw this.broken;
+        }
+      }
+      if (Atomics.load(this.flags, w) === 2) failed = true;
+    }
+    if (failed) throw new StateError(`a kernel worker failed in ${parts[0]![0]} (a WebAssembly trap); check the sizes passed to the kernel`);
+  }
+
+  private makeBlocking(): BlockingKernels {
+    const arena = this.arena;
+    const inArena = (what: string, ...arrs: Array<ArrayBufferView | null>): void => {
+      for (const a of arrs) {
+        if (a !== null && !arena.owns(a)) throw new OptionError(`${what}: the table must live in the pool's kernel memory (tableInKernelMemory) for a blocking call`);
+      }
+    };
+    return {
+      threads: this.threads,
+      owns: (a) => arena.owns(a),
+      fusedSoftmaxTopK: (a, rows, c, bias, n, d, k, outLse, outTopIds, outTopScores) => {
+        if (rows <= 0) return;
+        if (d === 0) return ref.fusedSoftmaxTopK(a, rows, c, bias, n, d, k, outLse, outTopIds, outTopScores);
+        inArena('fusedSoftmaxTopK', c, bias);
+        staged(arena, (f) => {
+          const pa = f.ptr(a, 0, rows * d, 'in', 'a');
+          const pc = f.ptr(c, 0, n * d, 'in', 'c');
+          const pb = bias ? f.ptr(bias, 0, n, 'in', 'bias') : 0;
+          const pl = f.ptr(outLse, 0, rows, 'out', 'outLse');
+          const pi = f.ptr(outTopIds, 0, rows * k, 'out', 'outTopIds');
+          const ps = f.ptr(outTopScores, 0, rows * k, 'out', 'outTopScores');
+          const plan = this.fusedPlan(f, pa, rows, pc, pb, n, d, k, pl, pi, ps);
+          this.runBlocking(plan.parts);
+          plan.merge();
+        });
+      },
+      fullSoftmaxGrad: (h, rows, c, cStart, cRows, d, bias, refs, factor, posRows, posIds, posGrad, blockSize, outH, outC, outBias) => {
+        if (rows <= 0 || cRows <= 0) return;
+        if (d === 0) return ref.fullSoftmaxGrad(h, rows, c, cStart, cRows, d, bias, refs, factor, posRows, posIds, posGrad, blockSize, outH, outC, outBias);
+        inArena('fullSoftmaxGrad', c, bias);
+        const P = posIds.length;
+        if (posRows.length !== P || posGrad.length !== P) {
+          throw new ShapeError(`fullSoftmaxGrad: posRows, posIds and posGrad must have one length (got ${posRows.length}, ${P}, ${posGrad.length})`);
+        }
+        checkIds(posRows, P, rows, 'posRows');
+        const T = this.threads;
+        const blk = Math.max(1, Math.min(blockSize, cRows));
+        // chunks of whole blocks (outC staged per chunk when it is not in the arena), each split
+        // over the workers at multiples of the block size (the same blocks as one call)
+        const outInPlace = arena.owns(outC) && (outBias === null || arena.owns(outBias));
+        const chunk = outInPlace ? cRows : Math.max(1, Math.floor(stageClasses(d) / (blk * T))) * blk * T;
+        staged(arena, (f) => {
+          const ph = f.ptr(h, 0, rows * d, 'in', 'h');
+          const pr = f.ptr(refs, 0, rows, 'in', 'ref');
+          const pf = f.ptr(factor, 0, rows, 'in', 'factor');
+          const ppr = f.ptr(posRows, 0, P, 'in', 'posRows');
+          const ppi = f.ptr(posIds, 0, P, 'in', 'posIds');
+          const ppg = f.ptr(posGrad, 0, P, 'in', 'posGrad');
+          const partsH = Array.from({ length: T }, () => {
+            const t = f.tempF32(rows * d);
+            t.view.fill(0);
+            return t;
+          });
+          const scratch = Array.from({ length: T }, () => f.scratch(rows * blk * 4));
+          for (let s = 0; s < cRows; s += chunk) {
+            const cnt = Math.min(chunk, cRows - s);
+            staged(arena, (g) => {
+              const pc = g.ptr(c, (cStart + s) * d, cnt * d, 'in', 'c');
+              const pb = bias ? g.ptr(bias, cStart + s, cnt, 'in', 'bias') : 0;
+              const poc = g.ptr(outC, s * d, cnt * d, 'inout', 'outC');
+              const pob = outBias ? g.ptr(outBias, s, cnt, 'inout', 'outBias') : 0;
+              const per = Math.ceil(Math.ceil(cnt / blk) / T) * blk;
+              const parts: Part[] = [];
+              for (let a = 0, w = 0; a < cnt; a += per, w++) {
+                const e = Math.min(cnt, a + per);
+                parts.push(['fullSoftmaxGrad', [
+                  ph, rows, pc + a * d * 4, e - a, d, pb ? pb + a * 4 : 0, pr, pf, ppr, ppi, ppg, P, cStart + s + a, blk, scratch[w]!,
+                  partsH[w]!.ptr, poc + a * d * 4, pob ? pob + a * 4 : 0,
+                ]]);
+              }
+              this.runBlocking(parts);
+            });
+          }
+          const len = rows * d;
+          for (const t of partsH) {
+            const v = t.view;
+            for (let i = 0; i < len; i++) outH[i] += v[i]!;
+          }
+        });
+      },
+    };
   }
 
   /**
@@ -284,33 +409,45 @@ export class KernelPool implements AsyncKernels {
     f: StagingFrame, pa: number, rows: number, pc: number, pb: number, n: number, d: number, k: number,
     pl: number, pi: number, ps: number,
   ): Promise<void> {
+    const plan = this.fusedPlan(f, pa, rows, pc, pb, n, d, k, pl, pi, ps);
+    await this.all(plan.parts.map(([fn, args], w) => this.run(w, fn, args)));
+    plan.merge();
+  }
+
+  /**
+   * The parts of a fused evaluation of arena-resident operands (by rows, or, for few queries and
+   * many classes, by classes) and the merge to run once they are done.
+   */
+  private fusedPlan(
+    f: StagingFrame, pa: number, rows: number, pc: number, pb: number, n: number, d: number, k: number,
+    pl: number, pi: number, ps: number,
+  ): { parts: Part[]; merge: () => void } {
     if (rows >= 4 * this.threads || n < CLASS_SPLIT_MIN * this.threads) {
-      const parts = split(rows, this.threads);
-      await this.all(parts.map(([s, e], w) => {
+      const parts = split(rows, this.threads).map(([s, e]): Part => {
         const scratch = f.scratch(this.ex.fusedScratchBytes(e - s, d));
-        return this.run(w, 'fusedSoftmaxTopK', [
-          pa + s * d * 4, e - s, pc, pb, n, d, k, pl + s * 8, pi + s * k * 4, ps + s * k * 4, scratch,
-        ]);
-      }));
-      return;
+        return ['fusedSoftmaxTopK', [pa + s * d * 4, e - s, pc, pb, n, d, k, pl + s * 8, pi + s * k * 4, ps + s * k * 4, scratch]];
+      });
+      return { parts, merge: () => {} };
     }
     // few queries, many classes: each worker takes a range of classes, then the partial
-    // log-sum-exps and top-k lists are merged here
-    const parts = split(n, this.threads);
-    const tmp = parts.map(([s, e]) => ({
+    // log-sum-exps and top-k lists are merged
+    const tmp = split(n, this.threads).map(([s, e]) => ({
       s, e, lse: f.scratch(rows * 8), ids: f.scratch(Math.max(1, rows * k) * 4), sc: f.scratch(Math.max(1, rows * k) * 4),
       scratch: f.scratch(this.ex.fusedScratchBytes(rows, d)),
     }));
-    await this.all(tmp.map((t, w) => this.run(w, 'fusedSoftmaxTopK', [
+    const parts = tmp.map((t): Part => ['fusedSoftmaxTopK', [
       pa, rows, pc + t.s * d * 4, pb ? pb + t.s * 4 : 0, t.e - t.s, d, k, t.lse, t.ids, t.sc, t.scratch,
-    ])));
-    const buf = this.arena.buffer;
-    mergeFusedParts(
-      tmp.map((t) => ({
-        offset: t.s, lse: new Float64Array(buf, t.lse, rows), ids: new Int32Array(buf, t.ids, rows * k), scores: new Float32Array(buf, t.sc, rows * k),
-      })),
-      rows, k, new Float64Array(buf, pl, rows), new Int32Array(buf, pi, rows * k), new Float32Array(buf, ps, rows * k),
-    );
+    ]]);
+    const merge = (): void => {
+      const buf = this.arena.buffer;
+      mergeFusedParts(
+        tmp.map((t) => ({
+          offset: t.s, lse: new Float64Array(buf, t.lse, rows), ids: new Int32Array(buf, t.ids, rows * k), scores: new Float32Array(buf, t.sc, rows * k),
+        })),
+        rows, k, new Float64Array(buf, pl, rows), new Int32Array(buf, pi, rows * k), new Float32Array(buf, ps, rows * k),
+      );
+    };
+    return { parts, merge };
   }
 
   async kmeansAssign(...[x, n, cent, kc, d, outIdx, outDist]: Parameters<KernelSet['kmeansAssign']>): Promise<void> {

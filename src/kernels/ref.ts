@@ -419,6 +419,61 @@ export function softmaxWeights(
   }
 }
 
+/**
+ * The full softmax's gradient pass over the classes `[cStart, cStart + cRows)` of `c`, in blocks
+ * of `blockSize` classes. Per block: the scores `h·c_j` ({@link matmulNT}); each listed positive
+ * `(posRows[k], posIds[k])` (an absolute class id) masked to `−∞`; the weights
+ * `factor[i] · exp(score + bias − ref[i])` ({@link softmaxWeights}); each positive's
+ * `posGrad[k]` added at its place (so a block holds `∂L/∂o`); then
+ * `outH[i,:] += Σ_j G[i,j] · c_j` ({@link accumGradQueries}), `outC[j − cStart,:] += Σ_i G[i,j] · h_i`
+ * ({@link accumGradClasses}) and, when given, `outBias[j − cStart] += Σ_i G[i,j]` (rows in order).
+ * `outC` holds `cRows × d` values, `outBias` `cRows`.
+ */
+export function fullSoftmaxGrad(
+  h: Float32Array,
+  rows: number,
+  c: Float32Array,
+  cStart: number,
+  cRows: number,
+  d: number,
+  bias: Float32Array | null,
+  ref: Float64Array,
+  factor: Float64Array,
+  posRows: Int32Array,
+  posIds: Int32Array,
+  posGrad: Float64Array,
+  blockSize: number,
+  outH: Float32Array,
+  outC: Float32Array,
+  outBias: Float32Array | null,
+): void {
+  const bs = Math.max(1, Math.min(blockSize, cRows));
+  const scores = new Float32Array(rows * bs);
+  const P = posIds.length;
+  for (let s = 0; s < cRows; s += bs) {
+    const cnt = Math.min(bs, cRows - s);
+    const start = cStart + s;
+    matmulNT(h, rows, c, start, cnt, d, scores);
+    for (let k = 0; k < P; k++) {
+      const p = posIds[k]! - start;
+      if (p >= 0 && p < cnt) scores[posRows[k]! * cnt + p] = -Infinity;
+    }
+    softmaxWeights(scores, rows, cnt, bias, start, ref, factor);
+    for (let k = 0; k < P; k++) {
+      const p = posIds[k]! - start;
+      if (p >= 0 && p < cnt) scores[posRows[k]! * cnt + p] += posGrad[k]!;
+    }
+    accumGradQueries(scores, rows, c, start, cnt, d, outH);
+    accumGradClasses(scores, rows, cnt, h, d, outC.subarray(s * d, (s + cnt) * d));
+    if (outBias) {
+      for (let i = 0; i < rows; i++) {
+        const so = i * cnt;
+        for (let j = 0; j < cnt; j++) outBias[s + j] += scores[so + j]!;
+      }
+    }
+  }
+}
+
 // Random fills. The WebAssembly kernels give the same bits: integer arithmetic, and only
 // + − × ÷ and sqrt in float64 (exactly rounded in every engine), no Math.log.
 

@@ -22,6 +22,8 @@ export interface KernelSet {
   fusedSoftmaxTopK: typeof ref.fusedSoftmaxTopK;
   /** Softmax weights `factor · exp(score + bias − ref)` of a score block, in place. */
   softmaxWeights: typeof ref.softmaxWeights;
+  /** The full softmax's gradient pass over a range of classes (scores, weights, both gradients). */
+  fullSoftmaxGrad: typeof ref.fullSoftmaxGrad;
   /** Nearest-centroid assignment for k-means. */
   kmeansAssign: typeof ref.kmeansAssign;
   /** Float64 scores of one feature vector against kernel-tree node vectors. */
@@ -46,6 +48,31 @@ export interface AsyncKernels {
   fusedSoftmaxTopK(...args: Parameters<KernelSet['fusedSoftmaxTopK']>): Promise<void>;
   /** Pooled {@link KernelSet.kmeansAssign}. */
   kmeansAssign(...args: Parameters<KernelSet['kmeansAssign']>): Promise<void>;
+  /**
+   * The same pool behind a synchronous interface, where the calling thread may block until the
+   * workers are done (Node's main thread and workers; not a browser's main thread): null or
+   * absent elsewhere. Synchronous steps (the full softmax loss) split their work over it.
+   */
+  readonly blocking?: BlockingKernels | null;
   /** Stops the workers; pending calls reject. Idempotent. */
   close(): Promise<void>;
+}
+
+/**
+ * Kernels split across a pool's workers while the calling thread blocks (`Atomics.wait`), for
+ * synchronous callers. Their class tables must live in the pool's memory ({@link BlockingKernels.owns}).
+ */
+export interface BlockingKernels {
+  /** Number of threads the calls are split across. */
+  readonly threads: number;
+  /** Whether `arr` lives in the pool's memory (a table argument must). */
+  owns(arr: ArrayBufferView): boolean;
+  /** {@link KernelSet.fusedSoftmaxTopK} split by rows (the same bits) or, for few rows, by classes. */
+  fusedSoftmaxTopK(...args: Parameters<KernelSet['fusedSoftmaxTopK']>): void;
+  /**
+   * {@link KernelSet.fullSoftmaxGrad} split by classes at multiples of the block size: `outC` and
+   * `outBias` get the same bits as one call; `outH` is the sum of the parts' contributions
+   * (rounding may differ in the last bits).
+   */
+  fullSoftmaxGrad(...args: Parameters<KernelSet['fullSoftmaxGrad']>): void;
 }

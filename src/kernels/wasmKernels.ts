@@ -28,6 +28,11 @@ export interface KernelExports {
     outLse: number, outIds: number, outScores: number, scratch: number,
   ): void;
   softmaxWeights(s: number, rows: number, cols: number, bias: number, ref: number, factor: number): void;
+  fullSoftmaxGrad(
+    h: number, rows: number, c: number, cRows: number, d: number, bias: number, ref: number, factor: number,
+    posRows: number, posIds: number, posGrad: number, P: number, cStart: number, blk: number, scratch: number,
+    outH: number, outC: number, outBias: number,
+  ): void;
   kmeansScratchBytes(kc: number): number;
   kmeansAssign(x: number, n: number, cent: number, kc: number, d: number, outIdx: number, outDist: number, scratch: number): void;
   nodeScores(phi: number, nodes: number, count: number, D: number, out: number): void;
@@ -78,7 +83,7 @@ export function stageClasses(d: number): number {
 }
 
 /** Runs `body` with a staging frame; copies back and frees even when it throws. */
-function staged<T>(arena: WasmArena, body: (f: StagingFrame) => T): T {
+export function staged<T>(arena: WasmArena, body: (f: StagingFrame) => T): T {
   const f = arena.frame();
   let ok = false;
   try {
@@ -151,7 +156,7 @@ type KernelName = Exclude<keyof KernelSet, 'name'>;
  */
 const HOME_ARG: Record<KernelName, number> = {
   matmulNT: 2, gatherDot: 2, bucketDots: 2, accumGradQueries: 2, accumGradClasses: 5, gatherAccumGradQueries: 2, scatterAddRows: 7,
-  fusedSoftmaxTopK: 2, softmaxWeights: 0, kmeansAssign: 0, nodeScores: 1, adamRows: 0, adamAllRows: 0, fillNormal: 0, fillUniform: 0,
+  fusedSoftmaxTopK: 2, softmaxWeights: 0, fullSoftmaxGrad: 2, kmeansAssign: 0, nodeScores: 1, adamRows: 0, adamAllRows: 0, fillNormal: 0, fillUniform: 0,
 };
 
 /**
@@ -368,6 +373,40 @@ function makeOwnKernelSet(name: string, ex: KernelExports, arena: WasmArena): Ke
         const pr = f.ptr(refs, 0, rows, 'in', 'ref');
         const pf = f.ptr(factor, 0, rows, 'in', 'factor');
         ex.softmaxWeights(ps, rows, cols, pb, pr, pf);
+      });
+    },
+    fullSoftmaxGrad(h, rows, c, cStart, cRows, d, bias, refs, factor, posRows, posIds, posGrad, blockSize, outH, outC, outBias) {
+      if (rows <= 0 || cRows <= 0) return;
+      if (d === 0) return ref.fullSoftmaxGrad(h, rows, c, cStart, cRows, d, bias, refs, factor, posRows, posIds, posGrad, blockSize, outH, outC, outBias);
+      const blk = Math.max(1, Math.min(blockSize, cRows));
+      const P = posIds.length;
+      if (posRows.length !== P || posGrad.length !== P) {
+        throw new ShapeError(`fullSoftmaxGrad: posRows, posIds and posGrad must have one length (got ${posRows.length}, ${P}, ${posGrad.length})`);
+      }
+      checkIds(posRows, P, rows, 'posRows');
+      // in place when the table and the outputs live here; else through chunks of whole blocks
+      // (the same blocks, so the same bits)
+      const inPlace = arena.owns(c) && arena.owns(outC) && (bias === null || arena.owns(bias)) && (outBias === null || arena.owns(outBias));
+      const chunk = inPlace ? cRows : Math.max(1, Math.floor(stageClasses(d) / blk)) * blk;
+      staged(arena, (f) => {
+        const ph = f.ptr(h, 0, rows * d, 'in', 'h');
+        const pr = f.ptr(refs, 0, rows, 'in', 'ref');
+        const pf = f.ptr(factor, 0, rows, 'in', 'factor');
+        const ppr = f.ptr(posRows, 0, P, 'in', 'posRows');
+        const ppi = f.ptr(posIds, 0, P, 'in', 'posIds');
+        const ppg = f.ptr(posGrad, 0, P, 'in', 'posGrad');
+        const po = f.ptr(outH, 0, rows * d, 'inout', 'outH');
+        const scratch = f.scratch(rows * blk * 4);
+        for (let s = 0; s < cRows; s += chunk) {
+          const cnt = Math.min(chunk, cRows - s);
+          staged(arena, (g) => {
+            const pc = g.ptr(c, (cStart + s) * d, cnt * d, 'in', 'c');
+            const pb = bias ? g.ptr(bias, cStart + s, cnt, 'in', 'bias') : 0;
+            const poc = g.ptr(outC, s * d, cnt * d, 'inout', 'outC');
+            const pob = outBias ? g.ptr(outBias, s, cnt, 'inout', 'outBias') : 0;
+            ex.fullSoftmaxGrad(ph, rows, pc, cnt, d, pb, pr, pf, ppr, ppi, ppg, P, cStart + s, blk, scratch, po, poc, pob);
+          });
+        }
       });
     },
     kmeansAssign(x, n, cent, kc, d, outIdx, outDist) {

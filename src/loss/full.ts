@@ -2,10 +2,10 @@
  * Exact (full) softmax loss, streamed over blocks of classes.
  * @module
  */
-import { OptionError } from '../core/errors.js';
+import { OptionError, ShapeError } from '../core/errors.js';
 import { logAddExp } from '../core/math.js';
 import { intOption, rejectUnknown } from '../core/validate.js';
-import { dot, kernels } from '../kernels/index.js';
+import { activePool, dot, kernels } from '../kernels/index.js';
 import { BASE_KEYS, isFirstInRow, setupBase, zeroResult } from './common.js';
 import type { LossInputBase, LossResult } from './types.js';
 
@@ -20,6 +20,13 @@ export interface FullLossOptions {
    * block; any value ≥ 1 works, it need not divide `n`.
    */
   blockSize?: number;
+  /**
+   * Arrays to write the class gradient into instead of new ones (returned as `gradClasses`):
+   * `ids` of length `n` (set to `0 … n−1`), `rows` of `n × d`, `bias` of `n` when the table has
+   * biases (else null). Reusing one set in kernel memory (`FastKernels.allocF32`) saves a
+   * `n × d` allocation and its copies into and out of the kernels at every step.
+   */
+  into?: { ids: Int32Array; rows: Float32Array; bias: Float32Array | null };
 }
 
 /**
@@ -40,16 +47,19 @@ export interface FullLossOptions {
  * partition over the non-positive classes by subtracting the positives' mass when they hold at
  * most half of it, and otherwise (positives dominate: subtraction would cancel) by an exact
  * rescan of that row with its positives masked. A second pass over class blocks
- * (`kernels.matmulNT`) forms `∂L/∂o = softmax − onehot` and accumulates the gradients with
- * `kernels.accumGradQueries` / `kernels.accumGradClasses`. With `grad: false` only the first
- * pass runs. The class gradient covers every row (`ids = 0..n−1`).
+ * (`kernels.fullSoftmaxGrad`) forms `∂L/∂o = softmax − onehot` and accumulates the gradients.
+ * With `grad: false` only the first pass runs. The class gradient covers every row
+ * (`ids = 0..n−1`). With `initFastKernels({ threads })` (threads ≥ 2) in Node and the table in
+ * kernel memory (`tableInKernelMemory`), both passes are split over the worker pool while the
+ * calling thread waits: the loss and class gradient are those of one thread up to the rounding
+ * of the merged log-sum-exps, the query gradient up to the order of its partial sums.
  *
  * @throws ShapeError, NonFiniteError, LabelRangeError, OptionError (see {@link sampledSoftmaxLoss}).
  */
 export function fullSoftmaxLoss(input: LossInputBase, opts: FullLossOptions = {}): LossResult {
   if (input === null || typeof input !== 'object') throw new OptionError(`${WHAT}: expected an input object`);
   rejectUnknown(input, BASE_KEYS, WHAT);
-  rejectUnknown(opts, ['blockSize'], `${WHAT} options`);
+  rejectUnknown(opts, ['blockSize', 'into'], `${WHAT} options`);
   const base = setupBase(input, WHAT);
   const { B, d, n, rowScale, termWeight } = base;
   const joint = base.weighting === 'joint';
@@ -63,7 +73,6 @@ export function fullSoftmaxLoss(input: LossInputBase, opts: FullLossOptions = {}
   const bias = table.bias;
   const posIds = labels.ids;
   const offs = labels.offsets;
-  const scores = new Float32Array(B * bs);
 
   /**
    * Exact log-sum-exp over the non-positive classes of the rows `idx`, streamed over class blocks
@@ -113,9 +122,14 @@ export function fullSoftmaxLoss(input: LossInputBase, opts: FullLossOptions = {}
     }
   };
 
+  // Both passes run on the worker pool of initFastKernels where the calling thread can block on
+  // it (Node) and the table lives in its memory; else on the calling thread.
+  const blocking = activePool()?.blocking ?? null;
+  const par = blocking && blocking.threads > 1 && blocking.owns(W) && (bias === null || blocking.owns(bias)) ? blocking : kernels;
+
   // Pass 1: every row's log-sum-exp over all classes in one fused pass (no score block).
   const lseAll = new Float64Array(B);
-  kernels.fusedSoftmaxTopK(h, B, W, bias, n, d, 0, lseAll, NO_IDS, NO_SCORES);
+  par.fusedSoftmaxTopK(h, B, W, bias, n, d, 0, lseAll, NO_IDS, NO_SCORES);
 
   // Per row: the log-sum-exp over its non-positive classes, `lnNeg`. A single positive needs none
   // (its term's partition is all classes); several positives are removed by subtraction when
@@ -180,40 +194,31 @@ export function fullSoftmaxLoss(input: LossInputBase, opts: FullLossOptions = {}
   }
   if (!base.grad) return zeroResult(loss, B, d, hasBias, false);
 
-  // Pass 2: ∂L/∂o per block, then the gradients.
+  // Pass 2: ∂L/∂o per block (the negatives' negFactor[r] · exp(o − ref[r]), the positives' gPos),
+  // then the gradients (rows with weight 0: negFactor 0 and gPos 0).
+  const P = offs[B]!;
+  const posRows = new Int32Array(P);
+  for (let r = 0; r < B; r++) posRows.fill(r, offs[r]!, offs[r + 1]!);
   const gradQ = new Float32Array(B * d);
-  const gradRows = new Float32Array(n * d);
-  const gradBias = bias ? new Float32Array(n) : null;
-  for (let start = 0; start < n; start += bs) {
-    const cRows = Math.min(bs, n - start);
-    kernels.matmulNT(h, B, W, start, cRows, d, scores);
-    for (let r = 0; r < B; r++) {
-      // a row's positives are masked (weight 0 from softmaxWeights), then get their own ∂L/∂o
-      for (let k = offs[r]!; k < offs[r + 1]!; k++) {
-        const p = posIds[k]! - start;
-        if (p >= 0 && p < cRows) scores[r * cRows + p] = -Infinity;
-      }
-    }
-    // ∂L/∂o of the negatives: negFactor[r] · exp(o − ref[r]) (rows with weight 0: negFactor 0)
-    kernels.softmaxWeights(scores, B, cRows, bias, start, ref, negFactor);
-    for (let r = 0; r < B; r++) {
-      if (rowScale[r] === 0) continue;
-      const so = r * cRows;
-      for (let k = offs[r]!; k < offs[r + 1]!; k++) {
-        const p = posIds[k]! - start;
-        if (p >= 0 && p < cRows) scores[so + p] += gPos[k]!;
-      }
-    }
-    kernels.accumGradQueries(scores, B, W, start, cRows, d, gradQ);
-    kernels.accumGradClasses(scores, B, cRows, h, d, gradRows.subarray(start * d, (start + cRows) * d));
-    if (gradBias) {
-      for (let r = 0; r < B; r++) {
-        const so = r * cRows;
-        for (let j = 0; j < cRows; j++) gradBias[start + j] += scores[so + j]!;
-      }
-    }
-  }
-  const ids = new Int32Array(n);
+  const into = opts.into;
+  if (into !== undefined) checkInto(into, n, d, hasBias);
+  const gradRows = into ? into.rows.fill(0) : new Float32Array(n * d);
+  const gradBias = into ? (into.bias?.fill(0) ?? null) : bias ? new Float32Array(n) : null;
+  par.fullSoftmaxGrad(h, B, W, 0, n, d, bias, ref, negFactor, posRows, posIds.subarray(0, P), gPos.subarray(0, P), bs, gradQ, gradRows, gradBias);
+  const ids = into ? into.ids : new Int32Array(n);
   for (let i = 0; i < n; i++) ids[i] = i;
   return { loss, gradQueries: gradQ, gradClasses: { ids, rows: gradRows, bias: gradBias } };
+}
+
+/** Checks the shapes of {@link FullLossOptions.into}. */
+function checkInto(into: NonNullable<FullLossOptions['into']>, n: number, d: number, hasBias: boolean): void {
+  if (into === null || typeof into !== 'object' || !(into.ids instanceof Int32Array) || !(into.rows instanceof Float32Array)) {
+    throw new OptionError(`${WHAT}: into must be { ids: Int32Array, rows: Float32Array, bias: Float32Array | null }`);
+  }
+  if (into.ids.length !== n || into.rows.length !== n * d) {
+    throw new ShapeError(`${WHAT}: into.ids must have n = ${n} entries and into.rows n × d = ${n * d} (got ${into.ids.length} and ${into.rows.length})`);
+  }
+  if (hasBias ? !(into.bias instanceof Float32Array) || into.bias.length !== n : into.bias !== null) {
+    throw new ShapeError(`${WHAT}: into.bias must be ${hasBias ? `a Float32Array of n = ${n} entries (the table has biases)` : 'null (the table has no biases)'}`);
+  }
 }

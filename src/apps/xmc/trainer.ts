@@ -14,7 +14,7 @@ import { choiceOption, intOption, numOption, rejectUnknown } from '../../core/va
 import { FeistelPermutation } from '../../core/permutation.js';
 import { checkDataset, isRowSource, numRows, type RowSource, type SourceSplit, type SparseDataset, type SparseRows } from '../../data/sparse.js';
 import type { AsyncKernels } from '../../kernels/pool.js';
-import { dot } from '../../kernels/index.js';
+import { dot, memoryHolding } from '../../kernels/index.js';
 import { evaluate, evaluateMetrics } from '../../layer/evaluator.js';
 import {
   createOptimizer, OPTIMIZER_NAMES, type OptimizerName, type OptimizerState, type OptimizerStorage, type SparseOptimizer,
@@ -472,6 +472,8 @@ export class XmcTrainer {
   private readonly trainRows: Int32Array | null;
   private readonly optimizers: { encoder: SparseOptimizer; layer: SparseOptimizer | null; classes: SparseOptimizer };
   private readonly pool: AsyncKernels | null;
+  /** The full softmax's class-gradient buffer, reused at every step. */
+  private fullGrad: { ids: Int32Array; rows: Float32Array; bias: Float32Array | null } | null = null;
   private readonly midxWorkers: MidxWorkers | null;
   private readonly counts: Float64Array;
   private done = 0;
@@ -567,9 +569,16 @@ export class XmcTrainer {
     const table = this.model.table;
     const opt = this.optimizers.classes;
     if (c.sampler === FULL_SOFTMAX) {
+      // one class-gradient buffer for the whole run, in the table's kernel memory where it lives there
+      const mem = memoryHolding(table.weights);
+      const into = this.fullGrad ??= {
+        ids: mem ? mem.i32(table.n) : new Int32Array(table.n),
+        rows: mem ? mem.f32(table.n * table.d) : new Float32Array(table.n * table.d),
+        bias: table.bias ? (mem ? mem.f32(table.n) : new Float32Array(table.n)) : null,
+      };
       return {
         step: (queries, labels) => {
-          const res = fullSoftmaxLoss({ queries, table, labels, labelWeighting: c.labelWeighting });
+          const res = fullSoftmaxLoss({ queries, table, labels, labelWeighting: c.labelWeighting }, { into });
           opt.step(table, res.gradClasses);
           return { loss: res.loss, gradQueries: res.gradQueries };
         },

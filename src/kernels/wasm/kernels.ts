@@ -784,6 +784,58 @@ export function softmaxWeights(s: usize, rows: i32, cols: i32, bias: usize, ref:
   }
 }
 
+/**
+ * The full softmax's gradient pass over the classes `[cStart, cStart + cRows)`, block by block
+ * of `blk` classes (`c`, `bias` and `outC`, `outBias` point at the range's first class; `bias`
+ * and `outBias` may be 0): per block, the scores `h·c_j` (as {@link matmulNT}), the listed
+ * positives `(posRows[k], posIds[k])` (absolute class ids) masked, the weights of
+ * {@link softmaxWeights}, each positive's `posGrad[k]` (f64) added, then
+ * `outH += G·c` and `outC += Gᵀ·h` (as {@link accumRows}) and `outBias[j] += Σ_i G[i, j]`, rows
+ * in order. The same operations in the same order as those kernels called block by block.
+ * `scratch` holds `rows · blk` floats.
+ */
+export function fullSoftmaxGrad(
+  h: usize, rows: i32, c: usize, cRows: i32, d: i32, bias: usize, ref: usize, factor: usize,
+  posRows: usize, posIds: usize, posGrad: usize, P: i32, cStart: i32, blk: i32, scratch: usize,
+  outH: usize, outC: usize, outBias: usize,
+): void {
+  const rowB = <usize>d << 2;
+  for (let s = 0; s < cRows; s += blk) {
+    const cnt = min(blk, cRows - s);
+    const cs = c + <usize>s * rowB;
+    tileNT(h, rows, cs, cnt, d, scratch, cnt);
+    const base = cStart + s;
+    for (let k = 0; k < P; k++) {
+      const p = load<i32>(posIds + (<usize>k << 2)) - base;
+      if (<u32>p < <u32>cnt) {
+        const r = load<i32>(posRows + (<usize>k << 2));
+        store<f32>(scratch + ((<usize>r * <usize>cnt + <usize>p) << 2), -Infinity);
+      }
+    }
+    softmaxWeights(scratch, rows, cnt, bias ? bias + (<usize>s << 2) : 0, ref, factor);
+    for (let k = 0; k < P; k++) {
+      const p = load<i32>(posIds + (<usize>k << 2)) - base;
+      if (<u32>p < <u32>cnt) {
+        const r = load<i32>(posRows + (<usize>k << 2));
+        const at = scratch + ((<usize>r * <usize>cnt + <usize>p) << 2);
+        store<f32>(at, <f32>(<f64>load<f32>(at) + load<f64>(posGrad + (<usize>k << 3))));
+      }
+    }
+    accumRows(outH, rows, scratch, cnt, 1, cs, cnt, d);
+    accumRows(outC + <usize>s * rowB, cnt, scratch, 1, cnt, h, rows, d);
+    if (outBias) {
+      const ob = outBias + (<usize>s << 2);
+      for (let i = 0; i < rows; i++) {
+        const row = scratch + ((<usize>i * <usize>cnt) << 2);
+        for (let j = 0; j < cnt; j++) {
+          const at = ob + (<usize>j << 2);
+          store<f32>(at, load<f32>(at) + load<f32>(row + (<usize>j << 2)));
+        }
+      }
+    }
+  }
+}
+
 /** Scratch bytes {@link kmeansAssign} needs for `kc` centroids. */
 export function kmeansScratchBytes(kc: i32): i32 {
   return 4 * kc * 4 + kc * 4 + 64;
