@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Rng } from '../src/core/rng.js';
-import { StateError } from '../src/core/errors.js';
+import { OptionError, StateError } from '../src/core/errors.js';
 import { detectFeatures, initFastKernels } from '../src/kernels/fast.js';
 import { randF32 } from './util/kernelCheck.js';
 
@@ -111,6 +111,63 @@ describe('worker pool', { skip: !hasWasm && 'no WebAssembly SIMD' }, async () =>
     await Promise.all(jobs.map((j) => j.p));
     for (const j of jobs) assert.deepEqual(j.got, j.want);
     assert.equal(fk.arena!.allocatedBytes, before);
+  });
+
+  test('blocking calls: fusedSoftmaxTopK as the single-thread kernel; fullSoftmaxGrad with the same class gradient and a query gradient within the sums\' rounding', () => {
+    const blocking = fk.pool.blocking!;
+    assert.ok(blocking, 'a Node pool can block the calling thread');
+    assert.equal(blocking.threads, 2);
+    const rng = Rng.fromSeed(15);
+    const before = fk.arena!.allocatedBytes;
+    for (const [rows, n, d, blk] of [[12, 3001, 19, 1024], [3, 700, 8, 64], [9, 5, 4, 2], [16, 2048, 33, 100]] as const) {
+      const put = (x: Float32Array): Float32Array => {
+        const y = fk.allocF32(x.length);
+        y.set(x);
+        return y;
+      };
+      const a = randF32(rng, rows * d);
+      const c = put(randF32(rng, n * d));
+      const bias = put(randF32(rng, n));
+      for (const k of [0, 3]) {
+        const wl = new Float64Array(rows);
+        const wi = new Int32Array(rows * k);
+        const ws = new Float32Array(rows * k);
+        fk.kernels.fusedSoftmaxTopK(a, rows, c, bias, n, d, k, wl, wi, ws);
+        const gl = new Float64Array(rows);
+        const gi = new Int32Array(rows * k);
+        const gs = new Float32Array(rows * k);
+        blocking.fusedSoftmaxTopK(a, rows, c, bias, n, d, k, gl, gi, gs);
+        assert.deepEqual([Array.from(gi), Array.from(gs)], [Array.from(wi), Array.from(ws)], `fused ${rows}x${n}x${d} k=${k}`);
+        for (let i = 0; i < rows; i++) assert.ok(Math.abs(gl[i]! - wl[i]!) <= 128 * 2 ** -24 * Math.max(1, Math.abs(wl[i]!)), `lse ${gl[i]} vs ${wl[i]}`);
+        if (rows >= 8) assert.deepEqual(gl, wl, 'split by rows: the same log-sum-exps');
+      }
+      const posRows = Int32Array.from({ length: 2 * rows }, (_, k) => k % rows);
+      const posIds = Int32Array.from({ length: 2 * rows }, () => rng.int(n));
+      const posGrad = Float64Array.from({ length: 2 * rows }, () => rng.float() - 1);
+      const refs = Float64Array.from({ length: rows }, () => d + 3);
+      const factor = Float64Array.from({ length: rows }, () => rng.float());
+      for (const outInArena of [false, true]) {
+        const mk = (len: number): Float32Array => (outInArena ? fk.allocF32(len) : new Float32Array(len));
+        const want = { h: randF32(rng, rows * d), c: randF32(rng, n * d), b: randF32(rng, n) };
+        const got = { h: mk(rows * d), c: mk(n * d), b: mk(n) };
+        got.h.set(want.h);
+        got.c.set(want.c);
+        got.b.set(want.b);
+        fk.kernels.fullSoftmaxGrad(a, rows, c, 0, n, d, bias, refs, factor, posRows, posIds, posGrad, blk, want.h, want.c, want.b);
+        blocking.fullSoftmaxGrad(a, rows, c, 0, n, d, bias, refs, factor, posRows, posIds, posGrad, blk, got.h, got.c, got.b);
+        const what = `grad ${rows}x${n}x${d} blk ${blk}${outInArena ? ', outputs in wasm memory' : ''}`;
+        assert.deepEqual(Array.from(got.c), Array.from(want.c), `${what}: outC`);
+        assert.deepEqual(Array.from(got.b), Array.from(want.b), `${what}: outBias`);
+        const scale = want.h.reduce((m, x) => Math.max(m, Math.abs(x)), 0);
+        for (let i = 0; i < rows * d; i++) assert.ok(Math.abs(got.h[i]! - want.h[i]!) <= 1e-5 * scale, `${what}: outH[${i}] ${got.h[i]} vs ${want.h[i]}`);
+        if (outInArena) for (const x of [got.h, got.c, got.b]) fk.free(x);
+      }
+      fk.free(c);
+      fk.free(bias);
+    }
+    assert.equal(fk.arena!.allocatedBytes, before, 'no staging memory left behind');
+    // a table outside the pool's memory is refused, not copied
+    assert.throws(() => blocking.fusedSoftmaxTopK(new Float32Array(8 * 4), 8, new Float32Array(40 * 4), null, 40, 4, 0, new Float64Array(8), new Int32Array(0), new Float32Array(0)), OptionError);
   });
 
   test('a closed pool rejects calls with StateError; close is idempotent', async () => {

@@ -404,6 +404,86 @@ for (const path of paths) {
       });
     }
 
+    for (const inArena of [false, true]) {
+      test(`the full softmax's gradient pass equals its kernels called block by block, and the TS reference, ${inArena ? 'arrays in wasm memory' : 'staged plain arrays'}`, () => {
+        const rng = Rng.fromSeed(507, inArena ? 1 : 0);
+        const place = placer(fk, inArena);
+        // [rows, classes in the range, d, block size]: blocks that do not divide the range, d not a multiple of 4
+        for (const [rows, cRows, d, blk] of [[5, 37, 7, 8], [9, 300, 16, 64], [1, 5, 3, 1024], [4, 130, 33, 128], [3, 64, 5, 1]] as Array<[number, number, number, number]>) {
+          const cStart = 3;
+          const n = cStart + cRows + 2;
+          const h = randF32(rng, rows * d);
+          const c = randF32(rng, n * d);
+          const bias = randF32(rng, n);
+          // positives: absolute ids, some outside the range, one listed twice in a row
+          const posRows: number[] = [];
+          const posIds: number[] = [];
+          for (let r = 0; r < rows; r++) for (let k = 0; k <= r % 3; k++) {
+            posRows.push(r);
+            posIds.push(rng.int(n));
+          }
+          posRows.push(0);
+          posIds.push(posIds[0]!);
+          const P = posIds.length;
+          const posGrad = Float64Array.from({ length: P }, () => rng.float() - 1);
+          const refs = new Float64Array(rows);
+          const factor = new Float64Array(rows);
+          for (let r = 0; r < rows; r++) {
+            refs[r] = 4 + rng.float(); // above every logit here (|h·c| ≤ d/4 + |b|): exponents ≤ 0
+            refs[r] += d / 4;
+            factor[r] = 0.2 + rng.float();
+          }
+          if (rows > 2) factor[2] = 0; // a row with weight 0
+          const pr = Int32Array.from(posRows);
+          const pi = Int32Array.from(posIds);
+          for (const withBias of [true, false]) {
+            const b = withBias ? bias : null;
+            const out = (): { h: Float32Array; c: Float32Array; b: Float32Array | null } => ({
+              h: randF32(rng, rows * d), c: randF32(rng, cRows * d), b: withBias ? randF32(rng, cRows) : null,
+            });
+            const init = out();
+            // the single kernels, block by block, as fullSoftmaxLoss called them (in wasm memory, so
+            // that the small products do not go to the TS reference)
+            const inWasm = placer(fk, true);
+            const want = { h: init.h.slice(), c: init.c.slice(), b: init.b ? init.b.slice() : null };
+            const hw = inWasm(h);
+            const cw = inWasm(c);
+            for (let s = 0; s < cRows; s += blk) {
+              const cnt = Math.min(blk, cRows - s);
+              const start = cStart + s;
+              const sc = inWasm(new Float32Array(rows * cnt));
+              fk.kernels.matmulNT(hw, rows, cw, start, cnt, d, sc);
+              for (let k = 0; k < P; k++) if (pi[k]! >= start && pi[k]! < start + cnt) sc[pr[k]! * cnt + pi[k]! - start] = -Infinity;
+              fk.kernels.softmaxWeights(sc, rows, cnt, b, start, refs, factor);
+              for (let k = 0; k < P; k++) if (pi[k]! >= start && pi[k]! < start + cnt) sc[pr[k]! * cnt + pi[k]! - start] += posGrad[k]!;
+              fk.kernels.accumGradQueries(sc, rows, c, start, cnt, d, want.h);
+              fk.kernels.accumGradClasses(sc, rows, cnt, h, d, want.c.subarray(s * d, (s + cnt) * d));
+              if (want.b) for (let i = 0; i < rows; i++) for (let j = 0; j < cnt; j++) want.b[s + j] += sc[i * cnt + j]!;
+            }
+            const got = { h: place(init.h.slice()), c: place(init.c.slice()), b: init.b ? place(init.b.slice()) : null };
+            fk.kernels.fullSoftmaxGrad(
+              place(h), rows, place(c), cStart, cRows, d, b ? place(b) : null, place(refs), place(factor), place(pr), place(pi), place(posGrad),
+              blk, got.h, got.c, got.b,
+            );
+            const what = `${rows}x${cRows}x${d} blk ${blk}${withBias ? ' bias' : ''}`;
+            assert.deepEqual(Array.from(got.h), Array.from(want.h), `${what}: outH`);
+            assert.deepEqual(Array.from(got.c), Array.from(want.c), `${what}: outC`);
+            assert.deepEqual(got.b ? Array.from(got.b) : null, want.b ? Array.from(want.b) : null, `${what}: outBias`);
+            // and the TS reference, within the exp approximation's and float32 sums' error
+            const tsOut = { h: init.h.slice(), c: init.c.slice(), b: init.b ? init.b.slice() : null };
+            ref.fullSoftmaxGrad(h, rows, c, cStart, cRows, d, b, refs, factor, pr, pi, posGrad, blk, tsOut.h, tsOut.c, tsOut.b);
+            for (const key of ['h', 'c', 'b'] as const) {
+              const g = got[key];
+              const w = tsOut[key];
+              if (g === null || w === null) continue;
+              const scale = w.reduce((m, x) => Math.max(m, Math.abs(x)), 0);
+              assertClose(g, w, () => 2e-5 * scale, `${what}: ${key} against the TS reference`);
+            }
+          }
+        }
+      });
+    }
+
     test('top-k ties are broken by the smaller id, as in the reference', () => {
       const d = 6;
       const n = 300;

@@ -9,6 +9,7 @@ import type { LossInputBase } from '../src/loss/types.js';
 import { refFullLoss, refParams } from './util/lossRef.js';
 import { assertClose, makeProblem } from './util/lossFixtures.js';
 import { tsKernels, useKernels } from '../src/kernels/index.js';
+import { detectFeatures, initFastKernels, tableInKernelMemory } from '../src/kernels/fast.js';
 
 // The TS reference kernels (float64 sums), held to the float64 reference at tight tolerances; the
 // WebAssembly kernels (Node's default) are held to the TS ones in kernels-integration.test.ts.
@@ -162,4 +163,46 @@ test('full loss: bad inputs raise typed errors', () => {
   assert.doesNotThrow(() => fullSoftmaxLoss({ ...input, labels: multiLabels([[1], []]), rowWeights: Float32Array.from([1, 0]) }));
   assert.throws(() => fullSoftmaxLoss(input, { blockSize: 0 }), OptionError);
   assert.throws(() => fullSoftmaxLoss(input, { blocksize: 4 } as never), (e: unknown) => e instanceof OptionError && /blocksize/.test(e.message));
+});
+
+test('into: the class gradient is written into the given arrays, the same values; wrong shapes are refused', () => {
+  const rng = Rng.fromSeed(77);
+  const p = makeProblem(rng, { B: 6, n: 40, d: 5, positives: [1, 3], bias: true });
+  const want = fullSoftmaxLoss(p);
+  const into = { ids: new Int32Array(40).fill(-1), rows: new Float32Array(40 * 5).fill(NaN), bias: new Float32Array(40).fill(NaN) };
+  const got = fullSoftmaxLoss(p, { into });
+  assert.equal(got.loss, want.loss);
+  assert.deepEqual(got.gradQueries, want.gradQueries);
+  assert.equal(got.gradClasses.rows, into.rows, 'returned in place');
+  assert.equal(got.gradClasses.bias, into.bias);
+  assert.equal(got.gradClasses.ids, into.ids);
+  assert.deepEqual(got.gradClasses, want.gradClasses);
+  assert.throws(() => fullSoftmaxLoss(p, { into: { ...into, rows: new Float32Array(39 * 5) } }), ShapeError);
+  assert.throws(() => fullSoftmaxLoss(p, { into: { ...into, bias: null } }), ShapeError);
+  assert.throws(() => fullSoftmaxLoss(p, { into: { ...into, ids: new Float32Array(40) as unknown as Int32Array } }), OptionError);
+});
+
+test('on the worker pool (the table in kernel memory): the loss and class gradient of one thread, the query gradient within rounding', { skip: !(await detectFeatures()).sharedMemory && 'no shared WebAssembly memory' }, async () => {
+  const rng = Rng.fromSeed(78);
+  const p = makeProblem(rng, { B: 24, n: 3000, d: 20, positives: [1, 3], bias: true });
+  const single = await initFastKernels({ path: 'simd', threads: 0 });
+  let want: ReturnType<typeof fullSoftmaxLoss>;
+  try {
+    const t = tableInKernelMemory(single, p.table);
+    want = fullSoftmaxLoss({ ...p, table: t });
+  } finally {
+    await single.close();
+  }
+  const pooled = await initFastKernels({ path: 'simd', threads: 2 });
+  try {
+    const t = tableInKernelMemory(pooled, p.table);
+    const got = fullSoftmaxLoss({ ...p, table: t });
+    assert.equal(got.loss, want.loss, 'pass 1 split by rows: the same log-sum-exps');
+    assert.deepEqual(got.gradClasses, want.gradClasses);
+    assertClose(got.gradQueries, want.gradQueries, 1e-5, 'gradQueries');
+    assert.notDeepEqual(got.gradQueries, new Float32Array(got.gradQueries.length), 'a non-zero query gradient');
+  } finally {
+    await pooled.close();
+  }
+  useKernels(tsKernels);
 });
