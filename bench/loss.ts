@@ -5,7 +5,9 @@
  * FLOP counts (multiply-add = 2): sampled `6·B·(m+1)·d` (logits, query gradient, class
  * gradient); full `8·B·n·d` (the log-sum-exp pass, the recomputed scores, two gradient products);
  * full loss only (`grad: false`) `2·B·n·d`. Each figure is measured on the plain-TS kernels and on
- * the WebAssembly kernels (`kernels` field), single-threaded.
+ * the WebAssembly kernels (`kernels` field), single-threaded; the full softmax also on the
+ * WebAssembly kernels with a pool of 2 workers (`threads: 2`: both passes split over the pool while
+ * the calling thread waits), then `loss.full.pool` gives the ratio of the two in this run.
  */
 import { pathToFileURL } from 'node:url';
 import { emit, medianMs as time, peakRssMB } from './util.js';
@@ -54,17 +56,22 @@ export async function run(filter?: string): Promise<void> {
     tries: null,
   };
   const posLogQ = new Float64Array(B).fill(-Math.log(N));
-  for (const path of ['ts', 'auto'] as const) {
-    const fast = await initFastKernels({ path, threads: 0 });
+  const fullMsBy: Record<string, number> = {};
+  for (const [path, threads] of [['ts', 0], ['auto', 0], ['auto', 2]] as const) {
+    if (threads > 0 && !want('loss.full')) continue;
+    const fast = await initFastKernels({ path, threads });
     try {
-      measure(tableInKernelMemory(fast, table));
+      measure(tableInKernelMemory(fast, table), Math.max(1, threads));
     } finally {
       await fast.close();
     }
   }
+  if (fullMsBy['1'] !== undefined && fullMsBy['2'] !== undefined) {
+    emit({ bench: 'loss.full.pool', B, d: D, n: N, kernels: 'wasm', singleMs: fullMsBy['1'], pooledMs: fullMsBy['2'], speedup: fullMsBy['1'] / fullMsBy['2'] });
+  }
 
   /** Times the sampled and full losses on the installed kernels, with `table` in their memory. */
-  function measure(table: ClassTable): void {
+  function measure(table: ClassTable, threads: number): void {
     const sampledFlops = 6 * B * (M + 1) * D;
     const fullFlops = 8 * B * N * D;
     const common = { B, m: M, d: D, n: N, kernels: kernels.name };
@@ -72,7 +79,7 @@ export async function run(filter?: string): Promise<void> {
     let sampledMs = NaN;
     for (const convention of SAMPLED_CONVENTIONS) {
       const name = `loss.sampled.${convention}`;
-      if (!want(name)) continue;
+      if (!want(name) || threads > 1) continue;
       const input: SampledLossInput = { queries, table, labels, draws, convention, posLogQ };
       const ms = time(() => sampledSoftmaxLoss(input), 20, 3);
       if (convention === 'correctedAll') sampledMs = ms;
@@ -83,9 +90,10 @@ export async function run(filter?: string): Promise<void> {
     if (want('loss.full')) {
       const blockSize = 1024;
       fullMs = time(() => fullSoftmaxLoss({ queries, table, labels }, { blockSize }), 2, 0);
-      emit({ bench: 'loss.full', threads: 1, ...common, blockSize, ms: fullMs, gflops: fullFlops / fullMs / 1e6, peakRssMB: peakRssMB() });
+      emit({ bench: 'loss.full', threads, ...common, blockSize, ms: fullMs, gflops: fullFlops / fullMs / 1e6, peakRssMB: peakRssMB() });
       const evalMs = time(() => fullSoftmaxLoss({ queries, table, labels, grad: false }, { blockSize }), 2, 0);
-      emit({ bench: 'loss.full.lossOnly', threads: 1, ...common, blockSize, ms: evalMs, gflops: (2 * B * N * D) / evalMs / 1e6, peakRssMB: peakRssMB() });
+      emit({ bench: 'loss.full.lossOnly', threads, ...common, blockSize, ms: evalMs, gflops: (2 * B * N * D) / evalMs / 1e6, peakRssMB: peakRssMB() });
+      if (kernels.name !== 'ts') fullMsBy[String(threads)] = fullMs;
     }
     if (Number.isFinite(sampledMs) && Number.isFinite(fullMs)) {
       emit({

@@ -9,6 +9,11 @@ import { detectFeatures, initFastKernels } from '../src/kernels/fast.js';
 import { randF32 } from './util/kernelCheck.js';
 
 const features = await detectFeatures(false);
+
+/** Output arrays of a fused evaluation: log-sum-exps, top-k ids and scores. */
+function fusedOut(rows: number, k: number): [Float64Array, Int32Array, Float32Array] {
+  return [new Float64Array(rows), new Int32Array(rows * k), new Float32Array(rows * k)];
+}
 const hasWasm = features.simd && features.sharedMemory;
 
 // The pool splits rows (or class blocks) across workers that run the same wasm code on the
@@ -23,14 +28,16 @@ describe('worker pool', { skip: !hasWasm && 'no WebAssembly SIMD' }, async () =>
     assert.equal(fk.pool.threads, 2);
   });
 
+  /** A copy of `x` in the pool's memory. */
+  const toArena = (x: Float32Array): Float32Array => {
+    const y = fk.allocF32(x.length);
+    y.set(x);
+    return y;
+  };
+
   for (const inArena of [false, true]) {
     const mode = inArena ? 'arrays in wasm memory' : 'staged plain arrays';
-    const put = (x: Float32Array): Float32Array => {
-      if (!inArena) return x;
-      const y = fk.allocF32(x.length);
-      y.set(x);
-      return y;
-    };
+    const put = (x: Float32Array): Float32Array => (inArena ? toArena(x) : x);
 
     test(`matmulNT split by rows and by classes equals the single-thread kernel, ${mode}`, async () => {
       const rng = Rng.fromSeed(11, inArena ? 1 : 0);
@@ -52,13 +59,9 @@ describe('worker pool', { skip: !hasWasm && 'no WebAssembly SIMD' }, async () =>
         const a = put(randF32(rng, rows * d));
         const c = put(randF32(rng, n * d));
         const bias = put(randF32(rng, n));
-        const wl = new Float64Array(rows);
-        const wi = new Int32Array(rows * k);
-        const ws = new Float32Array(rows * k);
+        const [wl, wi, ws] = fusedOut(rows, k);
         fk.kernels.fusedSoftmaxTopK(a, rows, c, bias, n, d, k, wl, wi, ws);
-        const gl = new Float64Array(rows);
-        const gi = new Int32Array(rows * k);
-        const gs = new Float32Array(rows * k);
+        const [gl, gi, gs] = fusedOut(rows, k);
         await fk.pool.fusedSoftmaxTopK(a, rows, c, bias, n, d, k, gl, gi, gs);
         assert.deepEqual([gl, gi, gs], [wl, wi, ws], `fused ${rows}x${n}x${d} k=${k}`);
         const kc = Math.min(n, 7);
@@ -120,22 +123,13 @@ describe('worker pool', { skip: !hasWasm && 'no WebAssembly SIMD' }, async () =>
     const rng = Rng.fromSeed(15);
     const before = fk.arena!.allocatedBytes;
     for (const [rows, n, d, blk] of [[12, 3001, 19, 1024], [3, 700, 8, 64], [9, 5, 4, 2], [16, 2048, 33, 100]] as const) {
-      const put = (x: Float32Array): Float32Array => {
-        const y = fk.allocF32(x.length);
-        y.set(x);
-        return y;
-      };
       const a = randF32(rng, rows * d);
-      const c = put(randF32(rng, n * d));
-      const bias = put(randF32(rng, n));
+      const c = toArena(randF32(rng, n * d));
+      const bias = toArena(randF32(rng, n));
       for (const k of [0, 3]) {
-        const wl = new Float64Array(rows);
-        const wi = new Int32Array(rows * k);
-        const ws = new Float32Array(rows * k);
+        const [wl, wi, ws] = fusedOut(rows, k);
         fk.kernels.fusedSoftmaxTopK(a, rows, c, bias, n, d, k, wl, wi, ws);
-        const gl = new Float64Array(rows);
-        const gi = new Int32Array(rows * k);
-        const gs = new Float32Array(rows * k);
+        const [gl, gi, gs] = fusedOut(rows, k);
         blocking.fusedSoftmaxTopK(a, rows, c, bias, n, d, k, gl, gi, gs);
         assert.deepEqual([Array.from(gi), Array.from(gs)], [Array.from(wi), Array.from(ws)], `fused ${rows}x${n}x${d} k=${k}`);
         for (let i = 0; i < rows; i++) assert.ok(Math.abs(gl[i]! - wl[i]!) <= 128 * 2 ** -24 * Math.max(1, Math.abs(wl[i]!)), `lse ${gl[i]} vs ${wl[i]}`);

@@ -11,7 +11,7 @@ import type { WasmArena, StagingFrame } from './arena.js';
 import type { AsyncKernels, BlockingKernels, KernelSet } from './types.js';
 import { mergeFusedParts } from './merge.js';
 import * as ref from './ref.js';
-import { checkIds, stageClasses, staged, type KernelExports, type KernelFn } from './wasmKernels.js';
+import { forFullGradChunks, stageClasses, staged, stageFullGradInputs, type KernelExports, type KernelFn } from './wasmKernels.js';
 import type { FromWorker, ToWorker } from './wasm-worker.js';
 
 export type { AsyncKernels } from './types.js';
@@ -254,11 +254,6 @@ export class KernelPool implements AsyncKernels {
         if (rows <= 0 || cRows <= 0) return;
         if (d === 0) return ref.fullSoftmaxGrad(h, rows, c, cStart, cRows, d, bias, refs, factor, posRows, posIds, posGrad, blockSize, outH, outC, outBias);
         inArena('fullSoftmaxGrad', c, bias);
-        const P = posIds.length;
-        if (posRows.length !== P || posGrad.length !== P) {
-          throw new ShapeError(`fullSoftmaxGrad: posRows, posIds and posGrad must have one length (got ${posRows.length}, ${P}, ${posGrad.length})`);
-        }
-        checkIds(posRows, P, rows, 'posRows');
         const T = this.threads;
         const blk = Math.max(1, Math.min(blockSize, cRows));
         // chunks of whole blocks (outC staged per chunk when it is not in the arena), each split
@@ -266,37 +261,25 @@ export class KernelPool implements AsyncKernels {
         const outInPlace = arena.owns(outC) && (outBias === null || arena.owns(outBias));
         const chunk = outInPlace ? cRows : Math.max(1, Math.floor(stageClasses(d) / (blk * T))) * blk * T;
         staged(arena, (f) => {
-          const ph = f.ptr(h, 0, rows * d, 'in', 'h');
-          const pr = f.ptr(refs, 0, rows, 'in', 'ref');
-          const pf = f.ptr(factor, 0, rows, 'in', 'factor');
-          const ppr = f.ptr(posRows, 0, P, 'in', 'posRows');
-          const ppi = f.ptr(posIds, 0, P, 'in', 'posIds');
-          const ppg = f.ptr(posGrad, 0, P, 'in', 'posGrad');
+          const { ph, pr, pf, ppr, ppi, ppg, P } = stageFullGradInputs(f, h, rows, d, refs, factor, posRows, posIds, posGrad);
           const partsH = Array.from({ length: T }, () => {
             const t = f.tempF32(rows * d);
             t.view.fill(0);
             return t;
           });
           const scratch = Array.from({ length: T }, () => f.scratch(rows * blk * 4));
-          for (let s = 0; s < cRows; s += chunk) {
-            const cnt = Math.min(chunk, cRows - s);
-            staged(arena, (g) => {
-              const pc = g.ptr(c, (cStart + s) * d, cnt * d, 'in', 'c');
-              const pb = bias ? g.ptr(bias, cStart + s, cnt, 'in', 'bias') : 0;
-              const poc = g.ptr(outC, s * d, cnt * d, 'inout', 'outC');
-              const pob = outBias ? g.ptr(outBias, s, cnt, 'inout', 'outBias') : 0;
-              const per = Math.ceil(Math.ceil(cnt / blk) / T) * blk;
-              const parts: Part[] = [];
-              for (let a = 0, w = 0; a < cnt; a += per, w++) {
-                const e = Math.min(cnt, a + per);
-                parts.push(['fullSoftmaxGrad', [
-                  ph, rows, pc + a * d * 4, e - a, d, pb ? pb + a * 4 : 0, pr, pf, ppr, ppi, ppg, P, cStart + s + a, blk, scratch[w]!,
-                  partsH[w]!.ptr, poc + a * d * 4, pob ? pob + a * 4 : 0,
-                ]]);
-              }
-              this.runBlocking(parts);
-            });
-          }
+          forFullGradChunks(arena, c, bias, outC, outBias, cStart, cRows, d, chunk, (s, cnt, pc, pb, poc, pob) => {
+            const per = Math.ceil(Math.ceil(cnt / blk) / T) * blk;
+            const parts: Part[] = [];
+            for (let a = 0, w = 0; a < cnt; a += per, w++) {
+              const e = Math.min(cnt, a + per);
+              parts.push(['fullSoftmaxGrad', [
+                ph, rows, pc + a * d * 4, e - a, d, pb ? pb + a * 4 : 0, pr, pf, ppr, ppi, ppg, P, cStart + s + a, blk, scratch[w]!,
+                partsH[w]!.ptr, poc + a * d * 4, pob ? pob + a * 4 : 0,
+              ]]);
+            }
+            this.runBlocking(parts);
+          });
           const len = rows * d;
           for (const t of partsH) {
             const v = t.view;

@@ -82,6 +82,52 @@ export function stageClasses(d: number): number {
   return Math.max(128, Math.floor(STAGE_BYTES / (4 * Math.max(1, d)) / 128) * 128);
 }
 
+/**
+ * Checks and stages the per-row and per-positive arguments of `fullSoftmaxGrad` (the queries, the
+ * log-scales and factors, the positives), shared by the single-thread and the pooled call.
+ */
+export function stageFullGradInputs(
+  f: StagingFrame, h: Float32Array, rows: number, d: number, refs: Float64Array, factor: Float64Array,
+  posRows: Int32Array, posIds: Int32Array, posGrad: Float64Array,
+): { ph: number; pr: number; pf: number; ppr: number; ppi: number; ppg: number; P: number } {
+  const P = posIds.length;
+  if (posRows.length !== P || posGrad.length !== P) {
+    throw new ShapeError(`fullSoftmaxGrad: posRows, posIds and posGrad must have one length (got ${posRows.length}, ${P}, ${posGrad.length})`);
+  }
+  checkIds(posRows, P, rows, 'posRows');
+  return {
+    ph: f.ptr(h, 0, rows * d, 'in', 'h'),
+    pr: f.ptr(refs, 0, rows, 'in', 'ref'),
+    pf: f.ptr(factor, 0, rows, 'in', 'factor'),
+    ppr: f.ptr(posRows, 0, P, 'in', 'posRows'),
+    ppi: f.ptr(posIds, 0, P, 'in', 'posIds'),
+    ppg: f.ptr(posGrad, 0, P, 'in', 'posGrad'),
+    P,
+  };
+}
+
+/**
+ * Runs `body` on the classes `[cStart, cStart + cRows)` in chunks of `chunk` classes with the
+ * chunk's table rows, biases and outputs staged (in place where they live in the arena): `s` is
+ * the chunk's offset in the range, `cnt` its classes, then the addresses (0 for absent biases).
+ */
+export function forFullGradChunks(
+  arena: WasmArena, c: Float32Array, bias: Float32Array | null, outC: Float32Array, outBias: Float32Array | null,
+  cStart: number, cRows: number, d: number, chunk: number,
+  body: (s: number, cnt: number, pc: number, pb: number, poc: number, pob: number) => void,
+): void {
+  for (let s = 0; s < cRows; s += chunk) {
+    const cnt = Math.min(chunk, cRows - s);
+    staged(arena, (g) => {
+      const pc = g.ptr(c, (cStart + s) * d, cnt * d, 'in', 'c');
+      const pb = bias ? g.ptr(bias, cStart + s, cnt, 'in', 'bias') : 0;
+      const poc = g.ptr(outC, s * d, cnt * d, 'inout', 'outC');
+      const pob = outBias ? g.ptr(outBias, s, cnt, 'inout', 'outBias') : 0;
+      body(s, cnt, pc, pb, poc, pob);
+    });
+  }
+}
+
 /** Runs `body` with a staging frame; copies back and frees even when it throws. */
 export function staged<T>(arena: WasmArena, body: (f: StagingFrame) => T): T {
   const f = arena.frame();
@@ -379,34 +425,17 @@ function makeOwnKernelSet(name: string, ex: KernelExports, arena: WasmArena): Ke
       if (rows <= 0 || cRows <= 0) return;
       if (d === 0) return ref.fullSoftmaxGrad(h, rows, c, cStart, cRows, d, bias, refs, factor, posRows, posIds, posGrad, blockSize, outH, outC, outBias);
       const blk = Math.max(1, Math.min(blockSize, cRows));
-      const P = posIds.length;
-      if (posRows.length !== P || posGrad.length !== P) {
-        throw new ShapeError(`fullSoftmaxGrad: posRows, posIds and posGrad must have one length (got ${posRows.length}, ${P}, ${posGrad.length})`);
-      }
-      checkIds(posRows, P, rows, 'posRows');
       // in place when the table and the outputs live here; else through chunks of whole blocks
       // (the same blocks, so the same bits)
       const inPlace = arena.owns(c) && arena.owns(outC) && (bias === null || arena.owns(bias)) && (outBias === null || arena.owns(outBias));
       const chunk = inPlace ? cRows : Math.max(1, Math.floor(stageClasses(d) / blk)) * blk;
       staged(arena, (f) => {
-        const ph = f.ptr(h, 0, rows * d, 'in', 'h');
-        const pr = f.ptr(refs, 0, rows, 'in', 'ref');
-        const pf = f.ptr(factor, 0, rows, 'in', 'factor');
-        const ppr = f.ptr(posRows, 0, P, 'in', 'posRows');
-        const ppi = f.ptr(posIds, 0, P, 'in', 'posIds');
-        const ppg = f.ptr(posGrad, 0, P, 'in', 'posGrad');
+        const { ph, pr, pf, ppr, ppi, ppg, P } = stageFullGradInputs(f, h, rows, d, refs, factor, posRows, posIds, posGrad);
         const po = f.ptr(outH, 0, rows * d, 'inout', 'outH');
         const scratch = f.scratch(rows * blk * 4);
-        for (let s = 0; s < cRows; s += chunk) {
-          const cnt = Math.min(chunk, cRows - s);
-          staged(arena, (g) => {
-            const pc = g.ptr(c, (cStart + s) * d, cnt * d, 'in', 'c');
-            const pb = bias ? g.ptr(bias, cStart + s, cnt, 'in', 'bias') : 0;
-            const poc = g.ptr(outC, s * d, cnt * d, 'inout', 'outC');
-            const pob = outBias ? g.ptr(outBias, s, cnt, 'inout', 'outBias') : 0;
-            ex.fullSoftmaxGrad(ph, rows, pc, cnt, d, pb, pr, pf, ppr, ppi, ppg, P, cStart + s, blk, scratch, po, poc, pob);
-          });
-        }
+        forFullGradChunks(arena, c, bias, outC, outBias, cStart, cRows, d, chunk, (s, cnt, pc, pb, poc, pob) => {
+          ex.fullSoftmaxGrad(ph, rows, pc, cnt, d, pb, pr, pf, ppr, ppi, ppg, P, cStart + s, blk, scratch, po, poc, pob);
+        });
       });
     },
     kmeansAssign(x, n, cent, kc, d, outIdx, outDist) {
