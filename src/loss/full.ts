@@ -4,6 +4,7 @@
  */
 import { OptionError, ShapeError } from '../core/errors.js';
 import { logAddExp } from '../core/math.js';
+import { iota } from '../core/rows.js';
 import { intOption, rejectUnknown } from '../core/validate.js';
 import { activePool, dot, kernels } from '../kernels/index.js';
 import { BASE_KEYS, isFirstInRow, setupBase, zeroResult } from './common.js';
@@ -66,6 +67,8 @@ export function fullSoftmaxLoss(input: LossInputBase, opts: FullLossOptions = {}
   const bs = Math.min(n, opts.blockSize === undefined ? 1024 : intOption(opts.blockSize, 'blockSize', 1));
   const { queries, table, labels } = input;
   const hasBias = table.bias !== null;
+  const into = opts.into;
+  if (into !== undefined) checkInto(into, n, d, hasBias);
   if (base.totalWeight === 0) return zeroResult(0, B, d, hasBias, base.grad);
 
   const h = queries.data;
@@ -200,13 +203,11 @@ export function fullSoftmaxLoss(input: LossInputBase, opts: FullLossOptions = {}
   const posRows = new Int32Array(P);
   for (let r = 0; r < B; r++) posRows.fill(r, offs[r]!, offs[r + 1]!);
   const gradQ = new Float32Array(B * d);
-  const into = opts.into;
-  if (into !== undefined) checkInto(into, n, d, hasBias);
   const gradRows = into ? into.rows.fill(0) : new Float32Array(n * d);
   const gradBias = into ? (into.bias?.fill(0) ?? null) : bias ? new Float32Array(n) : null;
   par.fullSoftmaxGrad(h, B, W, 0, n, d, bias, ref, negFactor, posRows, posIds.subarray(0, P), gPos.subarray(0, P), bs, gradQ, gradRows, gradBias);
   const ids = into ? into.ids : new Int32Array(n);
-  for (let i = 0; i < n; i++) ids[i] = i;
+  iota(ids, n);
   return { loss, gradQueries: gradQ, gradClasses: { ids, rows: gradRows, bias: gradBias } };
 }
 

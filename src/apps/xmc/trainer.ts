@@ -571,10 +571,11 @@ export class XmcTrainer {
     if (c.sampler === FULL_SOFTMAX) {
       // one class-gradient buffer for the whole run, in the table's kernel memory where it lives there
       const mem = memoryHolding(table.weights);
+      const f32 = (len: number): Float32Array => (mem ? mem.f32(len) : new Float32Array(len));
       const into = this.fullGrad ??= {
         ids: mem ? mem.i32(table.n) : new Int32Array(table.n),
-        rows: mem ? mem.f32(table.n * table.d) : new Float32Array(table.n * table.d),
-        bias: table.bias ? (mem ? mem.f32(table.n) : new Float32Array(table.n)) : null,
+        rows: f32(table.n * table.d),
+        bias: table.bias ? f32(table.n) : null,
       };
       return {
         step: (queries, labels) => {
