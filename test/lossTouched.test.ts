@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Rng } from '../src/core/rng.js';
-import { copyRowsIn, copyRowsOut } from '../src/core/rows.js';
+import { copyRowsIn, copyRowsOut, gatherRowsInto, TOUCH_BLOCK } from '../src/core/rows.js';
+import { indexOfSorted, sortedUnique, sortedUniqueSlots } from '../src/loss/common.js';
 import { gatherTouched, sampledGradients, touchedRows } from '../src/loss/sampled.js';
 import { makeDraws, makeProblem, randomProposal } from './util/lossFixtures.js';
 
@@ -89,4 +90,41 @@ test('copyRowsIn / copyRowsOut move whole rows for short (plain loop) and long (
       assert.deepEqual(dst.subarray(i * d, i * d + d), e < 0 ? new Float32Array(d) : src.subarray(i * d, i * d + d), `d=${d} row ${i}`);
     }
   }
+});
+
+test('gatherRowsInto / copyRowsOut over several touch blocks (a partial last one, offsets) move the listed rows', () => {
+  const rng = Rng.fromSeed(17);
+  for (const d of [3, 64, 128]) {
+    const n = 1000;
+    const count = 2 * TOUCH_BLOCK + 37;
+    const src = Float32Array.from({ length: n * d }, (_, i) => i + 0.25);
+    const ids = Int32Array.from({ length: count + 5 }, () => rng.int(n));
+    const dst = new Float32Array((count + 2) * d);
+    gatherRowsInto(dst, 2, src, ids, 5, count, d); // rows ids[5 …] into rows 2 … of dst
+    for (let e = 0; e < count; e++) assert.deepEqual(dst.subarray((2 + e) * d, (3 + e) * d), src.subarray(ids[5 + e]! * d, ids[5 + e]! * d + d), `d=${d} e=${e}`);
+    // scatter distinct ids back into a zero table
+    const distinct = sortedUnique(ids);
+    const block = new Float32Array(distinct.length * d);
+    copyRowsIn(block, src, distinct, distinct.length, d);
+    const back = new Float32Array(n * d);
+    copyRowsOut(back, block, distinct, distinct.length, d);
+    for (let i = 0; i < n; i++) {
+      const listed = indexOfSorted(distinct, i) < distinct.length && distinct[indexOfSorted(distinct, i)] === i;
+      assert.deepEqual(back.subarray(i * d, i * d + d), listed ? src.subarray(i * d, i * d + d) : new Float32Array(d), `d=${d} row ${i}`);
+    }
+  }
+});
+
+test('sortedUniqueSlots gives the sorted distinct values and each entry\'s index among them (packed keys and, beyond 2^22 entries, the binary search)', () => {
+  const rng = Rng.fromSeed(23);
+  for (const [len, range] of [[0, 5], [1, 5], [50, 10], [3000, 2 ** 31 - 1], [5000, 400]] as const) {
+    const a = Int32Array.from({ length: len }, () => rng.int(range));
+    const { ids, slots } = sortedUniqueSlots(a);
+    assert.deepEqual(ids, sortedUnique(a), `len=${len}`);
+    for (let i = 0; i < len; i++) assert.equal(ids[slots[i]!], a[i], `len=${len} i=${i}`);
+  }
+  const big = Int32Array.from({ length: 2 ** 22 + 3 }, (_, i) => (i * 7919) % 100_003);
+  const { ids, slots } = sortedUniqueSlots(big);
+  assert.equal(ids.length, 100_003);
+  for (let i = 0; i < big.length; i += 997) assert.equal(ids[slots[i]!], big[i]);
 });

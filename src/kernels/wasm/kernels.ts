@@ -943,6 +943,27 @@ export function adamAllRows(
   adam(w, m, v, d, n, ids, count, g, steps, lr, beta1, beta2, eps, true);
 }
 
+/** Listed rows per block of the Adam kernel (see {@link touchAdamRows}). */
+const TOUCH_BLOCK: i32 = 32;
+
+/** What the touch loop reads (a global, so that the reads are kept). */
+let touched: i32 = 0;
+
+/**
+ * Reads one word of the parameter, moment and step-count rows of listed rows `ids[a … b)`: in a
+ * large table each is a cache and TLB miss, and reading them first lets those misses overlap
+ * instead of each waiting inside the update (the update then finds them in cache).
+ */
+@inline function touchAdamRows(w: usize, m: usize, v: usize, steps: usize, ids: usize, a: i32, b: i32, rowB: usize): void {
+  let z: i32 = 0;
+  for (let j = a; j < b; j++) {
+    const id = <usize>load<i32>(ids + (<usize>j << 2));
+    const o = id * rowB;
+    z ^= load<i32>(w + o) ^ load<i32>(m + o) ^ load<i32>(v + o) ^ load<i32>(steps + (id << 2));
+  }
+  touched ^= z;
+}
+
 /** The two Adam kernels: `rows` listed rows (`all` false), or all `rows` rows with `count` listed ones. */
 @inline function adam(
   w: usize, m: usize, v: usize, d: i32, rows: i32, ids: usize, count: i32, g: usize, steps: usize,
@@ -959,6 +980,8 @@ export function adamAllRows(
   let p: i32 = 0;
   let next: i32 = count > 0 ? load<i32>(ids) : -1;
   for (let i: i32 = 0; i < rows; i++) {
+    // listed rows: first read one word of each row of the next block (see touchAdamRows)
+    if (!all && (i & (TOUCH_BLOCK - 1)) == 0) touchAdamRows(w, m, v, steps, ids, i, min(rows, i + TOUCH_BLOCK), rowB);
     // the row, whether it has a gradient row, and where that is
     const id: usize = all ? <usize>i : <usize>load<i32>(ids + (<usize>i << 2));
     const listed = all ? i == next : true;
