@@ -192,6 +192,27 @@ test('padding rows (weight 0) contribute nothing and touch no class row', () => 
   assert.equal(none.gradQueries.length, 9);
 });
 
+test('gradRowsInto: the class-gradient rows are written into the given array (the same values), a short one or a wrong type is refused', () => {
+  for (const shared of [false, true]) {
+    const input = buildCase(78, { convention: 'correctedAll', shared, unique: false, positives: [1, 3], weights: true, bias: true, labelWeighting: 'mean' });
+    const a = sampledSoftmaxLoss(input);
+    const room = (input.labels.ids.length + input.draws.ids.length) * input.table.d;
+    const into = new Float32Array(room + 7).fill(Number.NaN); // stale contents are overwritten
+    const b = sampledSoftmaxLoss({ ...input, gradRowsInto: into });
+    assert.equal(b.gradClasses.rows.buffer, into.buffer);
+    assert.equal(b.gradClasses.rows.byteOffset, 0);
+    assert.deepEqual(b.gradClasses.rows, a.gradClasses.rows);
+    assert.deepEqual(b.gradClasses.ids, a.gradClasses.ids);
+    assert.deepEqual(b.gradQueries, a.gradQueries);
+    assert.equal(b.loss, a.loss);
+    // the same array again: the same values (no accumulation across calls)
+    assert.deepEqual(sampledSoftmaxLoss({ ...input, gradRowsInto: into }).gradClasses.rows, a.gradClasses.rows);
+    const need = a.gradClasses.ids.length * input.table.d;
+    assert.throws(() => sampledSoftmaxLoss({ ...input, gradRowsInto: new Float32Array(need - 1) }), (e: unknown) => e instanceof ShapeError && /gradRowsInto/.test(e.message));
+    assert.throws(() => sampledSoftmaxLoss({ ...input, gradRowsInto: new Float64Array(room) as unknown as Float32Array }), OptionError);
+  }
+});
+
 test('grad: false returns the same loss and no gradients', () => {
   const input = buildCase(77, { convention: 'correctedAll', shared: false, unique: false, positives: [1, 3], weights: true, bias: true, labelWeighting: 'mean' });
   const a = sampledSoftmaxLoss(input);

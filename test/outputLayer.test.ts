@@ -66,13 +66,15 @@ test('OutputLayer.step equals sampling, the sampled loss and the optimizer compo
     const sampler = createSampler('unigram', { counts: p.counts });
     const opt = createOptimizer('adagrad', { lr: 0.3 });
     const data = Rng.fromSeed(3);
-    for (let s = 0; s < 3; s++) {
-      const { queries, labels } = p.sample(32, data);
+    // batches of changing sizes: the layer's reused gradient block grows and is reused part-way
+    const sizes = [32, 8, 64, 16];
+    for (let s = 0; s < sizes.length; s++) {
+      const { queries, labels } = p.sample(sizes[s]!, data);
       const got = layer.step({ queries, labels, rng: Rng.fromSeed(100 + s) });
       const draws = sampler.sample({
         m: 12,
         rng: Rng.fromSeed(100 + s),
-        rows: 32,
+        rows: sizes[s]!,
         exclude: convention === 'exclusive' ? labels : null,
       });
       const ref = sampledSoftmaxLoss({
@@ -90,7 +92,7 @@ test('OutputLayer.step equals sampling, the sampled loss and the optimizer compo
       assert.deepEqual(t1.weights, t2.weights);
       assert.deepEqual(t1.bias, t2.bias);
     }
-    assert.equal(layer.steps, 3);
+    assert.equal(layer.steps, sizes.length);
   }
 });
 

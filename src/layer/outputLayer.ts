@@ -21,6 +21,7 @@ import type { Draws, SampleOptions, Sampler } from '../samplers/types.js';
 import { evaluateMetrics, evaluateMetricsAsync, type EvaluateMetricsOptions, type EvaluationMetrics } from './evaluator.js';
 import type { SparseOptimizer } from './optimizers.js';
 import { ShardedOptimizer, shardedEvaluateMetrics, shardedEvaluateMetricsAsync, shardedFullLoss, shardedSampledLoss } from './sharded.js';
+import { ScratchBlock } from '../kernels/scratch.js';
 
 /** Options of {@link OutputLayer}. */
 export interface OutputLayerOptions<T extends ClassTable | ShardedClassTable = ClassTable> {
@@ -197,6 +198,8 @@ export class OutputLayer<T extends ClassTable | ShardedClassTable = ClassTable> 
   private ids: Int32Array | null = null;
   /** Labels of the last computed step, for a sampler that learns from the positives. */
   private pendingLabels: Labels | null = null;
+  /** The class-gradient rows of {@link OutputLayer.step}, reused from step to step. */
+  private readonly gradRows = new ScratchBlock('the class-gradient rows of a step');
 
   /** @throws OptionError (bad or unknown options, `shared` with an adaptive sampler), ShapeError (sampler and table disagree on n) */
   constructor(opts: OutputLayerOptions<T>) {
@@ -299,7 +302,8 @@ export class OutputLayer<T extends ClassTable | ShardedClassTable = ClassTable> 
    * @throws as {@link sampledSoftmaxLoss} and the sampler (shapes, ranges, non-finite values)
    */
   step(input: StepInput): StepResult {
-    const res = this.computeGradients(input);
+    // the class gradient is applied at once: its rows go to the layer's reused block
+    const res = this.gradients(input, true);
     this.applyGradients(res.gradClasses);
     return { loss: res.loss, gradQueries: res.gradQueries, touchedRows: this.denseUpdates ? this.table.n : res.gradClasses.ids.length };
   }
@@ -312,6 +316,11 @@ export class OutputLayer<T extends ClassTable | ShardedClassTable = ClassTable> 
    * @throws as {@link OutputLayer.step}
    */
   computeGradients(input: StepInput): LossResult {
+    return this.gradients(input, false);
+  }
+
+  /** {@link OutputLayer.computeGradients}; with `reuse`, the sampled softmax's class-gradient rows are written into the layer's reused block. */
+  private gradients(input: StepInput, reuse: boolean): LossResult {
     rejectUnknown(input, ['queries', 'labels', 'rng', 'rowWeights'], 'OutputLayer.step');
     const { queries, labels, rng } = input;
     const exclusive = this.convention === 'exclusive';
@@ -336,13 +345,14 @@ export class OutputLayer<T extends ClassTable | ShardedClassTable = ClassTable> 
     }
     if (this.sampler.observe) this.pendingLabels = labels;
     const t = this.table;
+    const gradRowsInto = reuse && this.loss === 'softmax' ? this.gradRows.f32((labels.ids.length + draws.ids.length) * t.d) : null;
     if (t instanceof ShardedClassTable) {
-      return shardedSampledLoss({ queries, table: t, labels, rowWeights: input.rowWeights ?? null, labelWeighting: this.labelWeighting, draws, convention: this.convention, posLogQ });
+      return shardedSampledLoss({ queries, table: t, labels, rowWeights: input.rowWeights ?? null, labelWeighting: this.labelWeighting, draws, convention: this.convention, posLogQ, gradRowsInto });
     }
     const common = { queries, table: t as ClassTable, labels, rowWeights: input.rowWeights ?? null, labelWeighting: this.labelWeighting, draws, posLogQ };
     if (this.loss !== 'softmax') return sampledLogisticLoss({ ...common, loss: this.loss, removeAccidentalHits: this.removeAccidentalHits });
     // removeAccidentalHits is passed only when set, so the conventions that refuse false accept the default.
-    return sampledSoftmaxLoss({ ...common, convention: this.convention, ...(this.removeAccidentalHits ? {} : { removeAccidentalHits: false }) });
+    return sampledSoftmaxLoss({ ...common, convention: this.convention, ...(this.removeAccidentalHits ? {} : { removeAccidentalHits: false }), gradRowsInto });
   }
 
   /**

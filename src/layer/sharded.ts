@@ -13,10 +13,10 @@ import { logAddExp } from '../core/math.js';
 import { checkLabels, type Labels, type Matrix } from '../core/matrix.js';
 import { shardOfStart, type ShardedClassTable } from '../core/shardedTable.js';
 import { assertFinite, assertMatrix, intOption, rejectUnknown } from '../core/validate.js';
-import { activeMemory, dot, kernels, memoryHolding, type KernelMemory } from '../kernels/index.js';
+import { dot, kernels, memoryHolding } from '../kernels/index.js';
+import { ScratchBlock } from '../kernels/scratch.js';
 import { gatherRowsInto } from '../core/rows.js';
-import { warnOnce } from '../core/runtime.js';
-import { indexOfSorted, isFirstInRow, setupBase, sortedUnique } from '../loss/common.js';
+import { isFirstInRow, setupBase, sortedUniqueSlots } from '../loss/common.js';
 import { sampledSoftmaxLoss } from '../loss/sampled.js';
 import type { LabelWeighting, LossResult, SampledLossInput, SparseRowGrad } from '../loss/types.js';
 import type { Draws } from '../samplers/types.js';
@@ -71,29 +71,8 @@ export function gatherRows(table: ShardedClassTable, ids: Int32Array, into?: Flo
   return new ClassTable(rows, d, w, b);
 }
 
-/**
- * A reused block of the active kernel memory for the compact rows of a sharded step, so that the
- * loss's kernels read them in place (null without kernel memory: a new plain array per step).
- */
-let compactBlock: { mem: KernelMemory; arr: Float32Array } | null = null;
-
-function compactRows(len: number): Float32Array | undefined {
-  const mem = activeMemory();
-  if (mem === null) return undefined;
-  const cur = compactBlock;
-  if (cur !== null && cur.mem === mem && cur.arr.length >= len) return cur.arr;
-  if (cur !== null && cur.mem === mem && mem.free) mem.free(cur.arr);
-  let cap = 1024;
-  while (cap < len) cap *= 2;
-  try {
-    compactBlock = { mem, arr: mem.f32(cap) };
-  } catch (e) {
-    compactBlock = null;
-    warnOnce('sharded-compact', `samplex: the compact rows of a sharded step do not fit the fast kernels' memory (${e instanceof Error ? e.message : String(e)}); they are kept in JS memory and the loss's kernels copy the rows they read`);
-    return undefined;
-  }
-  return compactBlock.arr;
-}
+/** The compact rows of a sharded step, reused from step to step (see {@link ScratchBlock}). */
+const compactBlock = new ScratchBlock('the compact rows of a sharded step');
 
 /** Most float32 values a bfloat16 shard is decoded into at once (evaluation, full loss): 32 MB. */
 const DECODE_ELEMS = 1 << 23;
@@ -147,15 +126,11 @@ export function shardedSampledLoss(input: ShardedSampledLossInput): LossResult {
   const all = new Int32Array(labels.ids.length + draws.ids.length);
   all.set(labels.ids);
   all.set(draws.ids, labels.ids.length);
-  const touched = sortedUnique(all);
-  const compact = gatherRows(table, touched, compactRows(Math.max(1, touched.length) * table.d));
-  const remap = (ids: Int32Array): Int32Array => {
-    const out = new Int32Array(ids.length);
-    for (let k = 0; k < ids.length; k++) out[k] = indexOfSorted(touched, ids[k]!);
-    return out;
-  };
-  const cLabels: Labels = { ids: remap(labels.ids), offsets: labels.offsets };
-  const cDraws: Draws = { ...draws, ids: remap(draws.ids) };
+  const { ids: touched, slots } = sortedUniqueSlots(all);
+  const compact = gatherRows(table, touched, compactBlock.f32(Math.max(1, touched.length) * table.d));
+  const P = labels.ids.length;
+  const cLabels: Labels = { ids: slots.subarray(0, P), offsets: labels.offsets };
+  const cDraws: Draws = { ...draws, ids: slots.subarray(P) };
   const res = sampledSoftmaxLoss({ ...input, table: compact, labels: cLabels, draws: cDraws });
   const g = res.gradClasses;
   const ids = new Int32Array(g.ids.length);

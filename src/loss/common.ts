@@ -140,6 +140,40 @@ export function indexOfSorted(s: Int32Array, id: number): number {
   return lo;
 }
 
+/** Entries up to which {@link sortedUniqueSlots} sorts packed keys (the entry's index takes 22 bits). */
+const PACK = 2 ** 22;
+
+/**
+ * The sorted distinct values of the non-negative `a` (`ids`) and, for each entry, its index among
+ * them (`slots[i]`: `ids[slots[i]] = a[i]`). One native sort of `value · 2²² + index` keys
+ * (float64, exact) gives both; beyond 2²² entries, a sort and a binary search per entry.
+ */
+export function sortedUniqueSlots(a: Int32Array): { ids: Int32Array; slots: Int32Array } {
+  const len = a.length;
+  const slots = new Int32Array(len);
+  if (len > PACK) {
+    const ids = sortedUnique(a);
+    for (let i = 0; i < len; i++) slots[i] = indexOfSorted(ids, a[i]!);
+    return { ids, slots };
+  }
+  const keys = new Float64Array(len);
+  for (let i = 0; i < len; i++) keys[i] = a[i]! * PACK + i;
+  keys.sort();
+  const ids = new Int32Array(len);
+  let k = -1;
+  let prev = -1;
+  for (let j = 0; j < len; j++) {
+    const key = keys[j]!;
+    const v = Math.floor(key / PACK);
+    if (v !== prev) {
+      ids[++k] = v;
+      prev = v;
+    }
+    slots[key - v * PACK] = k;
+  }
+  return { ids: ids.slice(0, k + 1), slots };
+}
+
 /** Sorted distinct values of `a` (a new array). */
 export function sortedUnique(a: Int32Array): Int32Array {
   const s = a.slice().sort();

@@ -23,7 +23,7 @@ import type { ClassTable } from '../core/classTable.js';
 import { CONVENTIONS, type Convention, type LossResult, type SampledLossInput, type SparseRowGrad } from './types.js';
 
 const WHAT = 'sampledSoftmaxLoss';
-const KEYS = [...BASE_KEYS, 'draws', 'convention', 'posLogQ', 'removeAccidentalHits'];
+const KEYS = [...BASE_KEYS, 'draws', 'convention', 'posLogQ', 'removeAccidentalHits', 'gradRowsInto'];
 
 /**
  * Sampled softmax loss and its gradients for one batch.
@@ -84,6 +84,8 @@ export function sampledSoftmaxLoss(input: SampledLossInput): LossResult {
   if (!removeHits && convention !== 'correctedAll') {
     throw new OptionError(`${WHAT}: removeAccidentalHits: false needs convention 'correctedAll' ('${convention}' ${convention === 'exclusive' ? 'draws no positive' : 'is defined by dropping the hits'}); drop the option or use 'correctedAll'`);
   }
+  const rowsInto = input.gradRowsInto ?? null;
+  if (rowsInto !== null && !(rowsInto instanceof Float32Array)) throw new OptionError(`${WHAT}: gradRowsInto must be a Float32Array (or null)`);
   const needPosQ = convention !== 'exclusive';
   checkDraws(draws, B, n, needPosQ);
   if (convention === 'maskedExclusive' && draws.unique) {
@@ -207,7 +209,7 @@ export function sampledSoftmaxLoss(input: SampledLossInput): LossResult {
   }
   if (!base.grad) return zeroResult(loss, B, d, hasBias, false);
 
-  return { loss, ...sampledGradients(queries.data, table, draws, labels.ids, labels.offsets, rowScale, gPos, gNeg, gathered) };
+  return { loss, ...sampledGradients(queries.data, table, draws, labels.ids, labels.offsets, rowScale, gPos, gNeg, gathered, rowsInto) };
 }
 
 /** The distinct class rows a batch touches and, for per-row draws, each slot's index among them. */
@@ -368,11 +370,11 @@ const GATHER_WHOLE_MAX_BYTES = 64 << 20;
  * The gradients of a loss over positives and sampled slots from its logit derivatives (internal,
  * shared by the sampled losses): `gPos[k]` is `∂L/∂o` of positive entry `k` (aligned with
  * `posIds`), `gNeg[r·m + j]` that of slot `j` of row `r` (0 for masked slots). Rows with
- * `rowScale` 0 are skipped and touch no class row.
+ * `rowScale` 0 are skipped and touch no class row. `rowsInto`: see {@link SampledLossInput.gradRowsInto}.
  */
 export function sampledGradients(
   h: Float32Array, table: ClassTable, draws: Draws, posIds: Int32Array, offs: Int32Array,
-  rowScale: Float64Array, gPos: Float64Array, gNeg: Float32Array, gathered: GatheredRows | null = null,
+  rowScale: Float64Array, gPos: Float64Array, gNeg: Float32Array, gathered: GatheredRows | null = null, rowsInto: Float32Array | null = null,
 ): { gradQueries: Float32Array; gradClasses: SparseRowGrad } {
   const B = rowScale.length;
   const d = table.d;
@@ -384,7 +386,10 @@ export function sampledGradients(
   const touched = gathered ?? touchedRows(draws, posIds, offs, rowScale, table.n);
   const ids = touched.ids;
   const k = ids.length;
-  const gradRows = new Float32Array(k * d);
+  if (rowsInto !== null && rowsInto.length < k * d) {
+    throw new ShapeError(`sampledSoftmaxLoss: gradRowsInto has ${rowsInto.length} values, the ${k} touched rows need ${k * d}; pass (labels.ids.length + draws.ids.length) · d = ${(posIds.length + draws.ids.length) * d}`);
+  }
+  const gradRows = rowsInto !== null ? rowsInto.subarray(0, k * d).fill(0) : new Float32Array(k * d);
   const gradBias = bias ? new Float32Array(k) : null;
   const gradQ = new Float32Array(B * d);
 
