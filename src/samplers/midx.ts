@@ -1503,15 +1503,24 @@ export class MidxRow implements RowDistribution {
       const k2 = this.pickK2(k1, rng.float() * tot2);
       const b = k1 * K + k2;
       const a = off[b]!;
-      const p = a + rng.int(off[b + 1]! - a);
-      const id = bIds[p]!;
-      ids[o + j] = id;
+      // the member's position for now: its id is read below, with the others (see gatherIds)
+      ids[o + j] = a + rng.int(off[b + 1]! - a);
       // as logProbAt for 'uniform' (row2(k1) is cached above)
       const l1 = logP1[k1]!;
       logQ[o + j] = l1 === -Infinity || !(e2[k2]! * W[b]! > 0) ? -Infinity : l1 + logE2[k2]! - logTot2[k1]!;
     }
+    gatherIds(ids, o, count, bIds);
     if (count > 0) this.lastLogQ = logQ[o + count - 1]!;
   }
+}
+
+/**
+ * `ids[o + j] ← members[ids[o + j]]` for `j < count`: the bucket members of the draws, read in
+ * one loop after the draws, so that those reads (random ones in an index of millions of
+ * classes, each a cache miss) overlap instead of each waiting inside its draw.
+ */
+function gatherIds(ids: Int32Array, o: number, count: number, members: Int32Array): void {
+  for (let j = o; j < o + count; j++) ids[j] = members[ids[j]!]!;
 }
 
 /** Most prefetched logits held at once (a chunk of rows ends when its buckets reach it). */
