@@ -345,7 +345,7 @@ export class OutputLayer<T extends ClassTable | ShardedClassTable = ClassTable> 
     }
     if (this.sampler.observe) this.pendingLabels = labels;
     const t = this.table;
-    const gradRowsInto = reuse && this.loss === 'softmax' ? this.gradRows.f32((labels.ids.length + draws.ids.length) * t.d) : null;
+    const gradRowsInto = reuse && this.loss === 'softmax' ? this.gradRows.f32(Math.min(t.n, labels.ids.length + draws.ids.length) * t.d) : null;
     if (t instanceof ShardedClassTable) {
       return shardedSampledLoss({ queries, table: t, labels, rowWeights: input.rowWeights ?? null, labelWeighting: this.labelWeighting, draws, convention: this.convention, posLogQ, gradRowsInto });
     }

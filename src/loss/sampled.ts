@@ -387,7 +387,7 @@ export function sampledGradients(
   const ids = touched.ids;
   const k = ids.length;
   if (rowsInto !== null && rowsInto.length < k * d) {
-    throw new ShapeError(`sampledSoftmaxLoss: gradRowsInto has ${rowsInto.length} values, the ${k} touched rows need ${k * d}; pass (labels.ids.length + draws.ids.length) · d = ${(posIds.length + draws.ids.length) * d}`);
+    throw new ShapeError(`sampledSoftmaxLoss: gradRowsInto has ${rowsInto.length} values, the ${k} touched rows need ${k * d}; pass min(n, labels.ids.length + draws.ids.length) · d = ${Math.min(table.n, posIds.length + draws.ids.length) * d}`);
   }
   const gradRows = rowsInto !== null ? rowsInto.subarray(0, k * d).fill(0) : new Float32Array(k * d);
   const gradBias = bias ? new Float32Array(k) : null;

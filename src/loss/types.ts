@@ -106,7 +106,7 @@ export interface SampledLossInput extends LossInputBase {
   /**
    * An array to write the class-gradient rows into instead of a new one: `gradClasses.rows` is
    * then a view of its first `k·d` values (`k` touched rows), valid until the array is reused.
-   * `(labels.ids.length + draws.ids.length) · d` values always suffice; a shorter array is
+   * `min(n, labels.ids.length + draws.ids.length) · d` values always suffice; a shorter array is
    * refused when the batch touches more rows than it holds. Reusing one array (in kernel memory,
    * `FastKernels.allocF32`) saves an allocation of megabytes per step and the kernels' copies of it.
    */
