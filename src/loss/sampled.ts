@@ -6,8 +6,8 @@ import { OptionError, ShapeError } from '../core/errors.js';
 import { logAddExp } from '../core/math.js';
 import { checkLabels } from '../core/matrix.js';
 import { assertLength, assertLogProb, choiceOption, intOption, rejectUnknown } from '../core/validate.js';
-import { warnOnce } from '../core/runtime.js';
-import { activeMemory, dot, kernels, type KernelMemory } from '../kernels/index.js';
+import { activeMemory, dot, kernels } from '../kernels/index.js';
+import { ScratchBlock } from '../kernels/scratch.js';
 import { copyRowsIn, wholeCopyPays } from '../core/rows.js';
 import { logExpectedCount, logExpectedCountOf, type Draws } from '../samplers/types.js';
 import {
@@ -323,29 +323,7 @@ function clearMarks(mk: Int32Array, ids: Int32Array): void {
 }
 
 /** Reused block for the gathered rows, in the active kernels' memory when they have one (then the kernels read it in place). */
-let gatherBlock: { mem: KernelMemory | null; buf: Float32Array } | null = null;
-
-/** A reused float32 block of `len` values (its contents are overwritten by the caller). */
-function gatherBuffer(len: number): Float32Array {
-  const mem = activeMemory();
-  const cur = gatherBlock;
-  if (cur !== null && cur.mem === mem && cur.buf.length >= len) return cur.buf.subarray(0, len);
-  if (cur !== null && cur.mem === mem && mem?.freeAt) mem.freeAt(cur.buf.byteOffset);
-  let cap = 1024;
-  while (cap < len) cap *= 2;
-  let buf: Float32Array;
-  if (mem === null) buf = new Float32Array(cap);
-  else {
-    try {
-      buf = mem.f32(cap);
-    } catch (e) {
-      warnOnce('gather-block', `samplex: the sampled loss's gathered rows (${cap * 4} bytes) do not fit the kernels' memory (${e instanceof Error ? e.message : String(e)}); they are kept in JS memory and copied to the kernels at each call`);
-      buf = new Float32Array(cap);
-    }
-  }
-  gatherBlock = { mem, buf };
-  return buf.subarray(0, len);
-}
+const gatherBlock = new ScratchBlock("the sampled loss's gathered rows");
 
 /** {@link touchedRows} with the rows copied out of `table` into a reused block (valid until the next call). */
 export function gatherTouched(table: ClassTable, draws: Draws, posIds: Int32Array, offs: Int32Array, rowScale: Float64Array): GatheredRows {
@@ -354,11 +332,11 @@ export function gatherTouched(table: ClassTable, draws: Draws, posIds: Int32Arra
   if (wholeCopyPays(t.ids.length, n) && n * d * 4 <= GATHER_WHOLE_MAX_BYTES) {
     // many rows of a small table: one copy of the whole table (a memcpy) is cheaper than a loop
     // over the rows, and the draws read their rows by id (the same values, so the same results)
-    const rows = gatherBuffer(n * d);
+    const rows = gatherBlock.f32(n * d);
     rows.set(table.weights.subarray(0, n * d));
     return { ...t, rows, readSlots: draws.ids };
   }
-  const rows = gatherBuffer(t.ids.length * d);
+  const rows = gatherBlock.f32(t.ids.length * d);
   copyRowsIn(rows, table.weights, t.ids, t.ids.length, d);
   return { ...t, rows, readSlots: t.slots! };
 }
