@@ -24,7 +24,7 @@ export class ScratchBlock {
     const mem = activeMemory();
     const cur = this.arr;
     if (cur !== null && this.mem === mem && cur.length >= len) return cur.subarray(0, len);
-    if (cur !== null && this.mem !== null && this.mem === mem && mem.free) mem.free(cur);
+    if (cur !== null && mem !== null && this.mem === mem) mem.free?.(cur);
     let cap = 1024;
     while (cap < len) cap *= 2;
     this.mem = mem;

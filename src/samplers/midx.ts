@@ -28,6 +28,7 @@ import { ImpossibleError, OptionError, ShapeError, StateError } from '../core/er
 import { checkLabels, type Matrix } from '../core/matrix.js';
 import { expNonPos } from '../core/fastExp.js';
 import { searchCumulative } from '../core/math.js';
+import { gatherI32 } from '../core/rows.js';
 import { Rng } from '../core/rng.js';
 import { assertFinite, assertMatrix, choiceOption, intOption, rejectUnknown } from '../core/validate.js';
 import { kernels } from '../kernels/index.js';
@@ -1503,24 +1504,18 @@ export class MidxRow implements RowDistribution {
       const k2 = this.pickK2(k1, rng.float() * tot2);
       const b = k1 * K + k2;
       const a = off[b]!;
-      // the member's position for now: its id is read below, with the others (see gatherIds)
+      // the member's position for now: its id is read below, with the others'
       ids[o + j] = a + rng.int(off[b + 1]! - a);
       // as logProbAt for 'uniform' (row2(k1) is cached above)
       const l1 = logP1[k1]!;
       logQ[o + j] = l1 === -Infinity || !(e2[k2]! * W[b]! > 0) ? -Infinity : l1 + logE2[k2]! - logTot2[k1]!;
     }
-    gatherIds(ids, o, count, bIds);
+    // the bucket members of the draws, read in one loop after the draws, so that those reads
+    // (random ones in an index of millions of classes, each a cache miss) overlap
+    const at = ids.subarray(o, o + count);
+    gatherI32(at, bIds, at, count);
     if (count > 0) this.lastLogQ = logQ[o + count - 1]!;
   }
-}
-
-/**
- * `ids[o + j] ← members[ids[o + j]]` for `j < count`: the bucket members of the draws, read in
- * one loop after the draws, so that those reads (random ones in an index of millions of
- * classes, each a cache miss) overlap instead of each waiting inside its draw.
- */
-function gatherIds(ids: Int32Array, o: number, count: number, members: Int32Array): void {
-  for (let j = o; j < o + count; j++) ids[j] = members[ids[j]!]!;
 }
 
 /** Most prefetched logits held at once (a chunk of rows ends when its buckets reach it). */
