@@ -1144,28 +1144,46 @@ export class MidxRow implements RowDistribution {
     const nzW = this.nzW;
     const e2 = this.e2;
     const A = this.A;
+    // each row's sum is accumulated as row2 accumulates it, so its running sums are row2's
+    // cumulative weights: they are kept (and the row marked done for this query) rather than
+    // summed a second time when the row is drawn
+    const cum2 = this.cum2;
+    const logTot2 = this.logTot2;
+    const stamp2 = this.stamp2;
+    const gen = this.gen;
     for (let k1 = 0; k1 < K; k1++) {
       let a = 0;
       if (sparse) {
         // the same sum as the dense loop: the skipped terms are exact zeros
         const end = nzOff[k1 + 1]!;
-        for (let p = nzOff[k1]!; p < end; p++) a += e2[nzK2[p]!]! * nzW[p]!;
+        for (let p = nzOff[k1]!; p < end; p++) {
+          a += e2[nzK2[p]!]! * nzW[p]!;
+          cum2[p] = a;
+        }
       } else {
         const o = k1 * K;
-        for (let k2 = 0; k2 < K; k2++) a += e2[k2]! * W[o + k2]!;
+        for (let k2 = 0; k2 < K; k2++) {
+          a += e2[k2]! * W[o + k2]!;
+          cum2[o + k2] = a;
+        }
       }
       A[k1] = a;
+      logTot2[k1] = Math.log(a);
+      stamp2[k1] = gen;
     }
-    this.stageOneFrom(s1, A, 0);
+    this.stageOneFrom(s1, A, 0, logTot2);
   }
 
-  /** The stage-1 distribution `∝ e^{s1(k1)}·A(k1)` from the sums `A[ao .. ao+K)`. */
-  private stageOneFrom(s1: Float64Array, A: Float64Array | Float32Array, ao: number): void {
+  /**
+   * The stage-1 distribution `∝ e^{s1(k1)}·A(k1)` from the sums `A[ao .. ao+K)` (`logA`: their
+   * logarithms where already taken).
+   */
+  private stageOneFrom(s1: Float64Array, A: Float64Array | Float32Array, ao: number, logA: Float64Array | null = null): void {
     const K = this.K;
     let m1 = -Infinity;
     for (let k1 = 0; k1 < K; k1++) {
       const a = A[ao + k1]!;
-      const lw = a > 0 ? s1[k1]! + Math.log(a) : -Infinity;
+      const lw = a > 0 ? s1[k1]! + (logA === null ? Math.log(a) : logA[k1]!) : -Infinity;
       this.logP1[k1] = lw;
       if (lw > m1) m1 = lw;
     }
