@@ -115,9 +115,9 @@ test('gatherRowsInto / copyRowsOut over several touch blocks (a partial last one
   }
 });
 
-test('sortedUniqueSlots gives the sorted distinct values and each entry\'s index among them (packed keys and, beyond 2^22 entries, the binary search)', () => {
+test('sortedUniqueSlots gives the sorted distinct values and each entry\'s index among them (radix passes: none for all zeros, one, two and three)', () => {
   const rng = Rng.fromSeed(23);
-  for (const [len, range] of [[0, 5], [1, 5], [50, 10], [3000, 2 ** 31 - 1], [5000, 400]] as const) {
+  for (const [len, range] of [[0, 5], [1, 5], [40, 1], [50, 10], [3000, 2 ** 31 - 1], [5000, 400], [6000, 3_000_000], [4000, 2048], [4000, 2049]] as const) {
     const a = Int32Array.from({ length: len }, () => rng.int(range));
     const { ids, slots } = sortedUniqueSlots(a);
     assert.deepEqual(ids, sortedUnique(a), `len=${len}`);
