@@ -1155,10 +1155,19 @@ export class MidxRow implements RowDistribution {
       let a = 0;
       if (sparse) {
         // the same sum as the dense loop: the skipped terms are exact zeros
+        const start = nzOff[k1]!;
         const end = nzOff[k1 + 1]!;
-        for (let p = nzOff[k1]!; p < end; p++) {
-          a += e2[nzK2[p]!]! * nzW[p]!;
-          cum2[p] = a;
+        if (end - start === K) {
+          // a row without empty buckets (most rows of a small index): its codes are 0 .. K−1
+          for (let k2 = 0; k2 < K; k2++) {
+            a += e2[k2]! * nzW[start + k2]!;
+            cum2[start + k2] = a;
+          }
+        } else {
+          for (let p = start; p < end; p++) {
+            a += e2[nzK2[p]!]! * nzW[p]!;
+            cum2[p] = a;
+          }
         }
       } else {
         const o = k1 * K;
