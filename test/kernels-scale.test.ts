@@ -76,6 +76,38 @@ test('adamRows on rows outside the arena (staged rows) equals the TS reference w
   assert.throws(() => fast.kernels.adamRows(z(), z(), z(), 2, Int32Array.of(3, 1, 3), 3, new Float32Array(6), new Int32Array(4), 0.1, 0.9, 0.999, 1e-8), ShapeError);
 });
 
+test('Adam kernels: the per-call memo of bias corrections gives the bits of one call per row, with many step counts that share memo slots', () => {
+  const rng = Rng.fromSeed(73);
+  const n = 2600;
+  const d = 8;
+  // step counts repeated in the call, some 1024 or 2048 apart (the same memo slot), in shuffled order
+  const steps = Int32Array.from({ length: n }, (_, i) => (i % 13 === 0 ? rng.int(3000) : 1 + rng.int(40) + 1024 * rng.int(3)));
+  const { ids, w, m, v } = adamRowsInputs(rng, n, d, n);
+  const grad = randF32(rng, n * d);
+  const [w1, m1, v1, s1] = [w.slice(), m.slice(), v.slice(), steps.slice()];
+  fast.kernels.adamRows(w1, m1, v1, d, ids, n, grad, s1, 0.01, 0.9, 0.999, 1e-8);
+  const [w2, m2, v2, s2] = [w.slice(), m.slice(), v.slice(), steps.slice()];
+  for (let i = 0; i < n; i++) fast.kernels.adamRows(w2, m2, v2, d, ids.subarray(i, i + 1), 1, grad.subarray(i * d, (i + 1) * d), s2, 0.01, 0.9, 0.999, 1e-8);
+  assert.deepEqual([w1, m1, v1, s1], [w2, m2, v2, s2]);
+  const [w3, m3, v3, s3] = [w.slice(), m.slice(), v.slice(), steps.slice()];
+  ref.adamRows(w3, m3, v3, d, ids, n, grad, s3, 0.01, 0.9, 0.999, 1e-8);
+  assertClose(w1, w3, (i) => 2 * U32 * Math.abs(w3[i]!) + 16 * U32 * Math.abs(w[i]! - w3[i]!) + 1e-12, 'w against the reference');
+  // every row (dense updates), the listed ones with their gradient: the same bits as adamRows
+  // over all rows with zero gradient rows spread in
+  const few = ids.filter((_, i) => i % 5 === 0);
+  const fewGrad = new Float32Array(few.length * d);
+  const spread = new Float32Array(n * d);
+  few.forEach((id, k) => {
+    for (let t = 0; t < d; t++) fewGrad[k * d + t] = spread[id * d + t] = grad[k * d + t]!;
+  });
+  const all = Int32Array.from({ length: n }, (_, i) => i);
+  const [w4, m4, v4, s4] = [w.slice(), m.slice(), v.slice(), steps.slice()];
+  fast.kernels.adamAllRows(w4, m4, v4, d, n, few, few.length, fewGrad, s4, 0.01, 0.9, 0.999, 1e-8);
+  const [w5, m5, v5, s5] = [w.slice(), m.slice(), v.slice(), steps.slice()];
+  for (let i = 0; i < n; i++) fast.kernels.adamRows(w5, m5, v5, d, all.subarray(i, i + 1), 1, spread.subarray(i * d, (i + 1) * d), s5, 0.01, 0.9, 0.999, 1e-8);
+  assert.deepEqual([w4, m4, v4, s4], [w5, m5, v5, s5]);
+});
+
 test('adamAllRows (dense updates) on a table outside the arena, over several staging blocks: the in-arena kernel\'s bits', () => {
   const rng = Rng.fromSeed(72);
   const d = 1000;

@@ -34,15 +34,16 @@ export interface KernelExports {
     outH: number, outC: number, outBias: number,
   ): void;
   kmeansScratchBytes(kc: number): number;
+  adamScratchBytes(): number;
   kmeansAssign(x: number, n: number, cent: number, kc: number, d: number, outIdx: number, outDist: number, scratch: number): void;
   nodeScores(phi: number, nodes: number, count: number, D: number, out: number): void;
   adamRows(
     w: number, m: number, v: number, d: number, ids: number, count: number, g: number, steps: number,
-    lr: number, beta1: number, beta2: number, eps: number,
+    lr: number, beta1: number, beta2: number, eps: number, scratch: number,
   ): void;
   adamAllRows(
     w: number, m: number, v: number, d: number, n: number, ids: number, count: number, g: number, steps: number,
-    lr: number, beta1: number, beta2: number, eps: number,
+    lr: number, beta1: number, beta2: number, eps: number, scratch: number,
   ): void;
   fillNormal(out: number, len: number, seed: number, scale: number, start: number): void;
   fillUniform(out: number, len: number, state: number, scale: number): void;
@@ -50,7 +51,7 @@ export interface KernelExports {
 }
 
 /** Names of the exported kernel functions a pool worker may run. */
-export type KernelFn = Exclude<keyof KernelExports, 'heapBase' | 'fusedScratchBytes' | 'kmeansScratchBytes'>;
+export type KernelFn = Exclude<keyof KernelExports, 'heapBase' | 'fusedScratchBytes' | 'kmeansScratchBytes' | 'adamScratchBytes'>;
 
 /** Instantiates the compiled module on `memory`. */
 export async function instantiateKernels(module: WebAssembly.Module, memory: WebAssembly.Memory): Promise<KernelExports> {
@@ -462,7 +463,7 @@ function makeOwnKernelSet(name: string, ex: KernelExports, arena: WasmArena): Ke
         staged(arena, (f) => {
           const pi = f.ptr(ids, 0, count, 'in', 'ids');
           const pg = f.ptr(grad, 0, count * d, 'in', 'grad');
-          ex.adamRows(w.byteOffset, m.byteOffset, v.byteOffset, d, pi, count, pg, rowSteps.byteOffset, lr, beta1, beta2, eps);
+          ex.adamRows(w.byteOffset, m.byteOffset, v.byteOffset, d, pi, count, pg, rowSteps.byteOffset, lr, beta1, beta2, eps, f.scratch(ex.adamScratchBytes()));
         });
         return;
       }
@@ -478,7 +479,7 @@ function makeOwnKernelSet(name: string, ex: KernelExports, arena: WasmArena): Ke
         gatherI32(rs.view, rowSteps, ids, count);
         iota(idv.view, count);
         const pg = f.ptr(grad, 0, count * d, 'in', 'grad');
-        ex.adamRows(rw.ptr, rm.ptr, rv.ptr, d, idv.ptr, count, pg, rs.ptr, lr, beta1, beta2, eps);
+        ex.adamRows(rw.ptr, rm.ptr, rv.ptr, d, idv.ptr, count, pg, rs.ptr, lr, beta1, beta2, eps, f.scratch(ex.adamScratchBytes()));
         rw.back();
         rm.back();
         rv.back();
@@ -502,7 +503,7 @@ function makeOwnKernelSet(name: string, ex: KernelExports, arena: WasmArena): Ke
         staged(arena, (f) => {
           const pi = count > 0 ? f.ptr(ids, 0, count, 'in', 'ids') : 0;
           const pg = count > 0 ? f.ptr(grad, 0, count * d, 'in', 'grad') : 0;
-          ex.adamAllRows(w.byteOffset, m.byteOffset, v.byteOffset, d, n, pi, count, pg, rowSteps.byteOffset, lr, beta1, beta2, eps);
+          ex.adamAllRows(w.byteOffset, m.byteOffset, v.byteOffset, d, n, pi, count, pg, rowSteps.byteOffset, lr, beta1, beta2, eps, f.scratch(ex.adamScratchBytes()));
         });
         return;
       }
@@ -516,6 +517,7 @@ function makeOwnKernelSet(name: string, ex: KernelExports, arena: WasmArena): Ke
         const ts = f.tempI32(blk);
         const ti = f.tempI32(Math.max(1, Math.min(blk, count)));
         const pg = count > 0 ? f.ptr(grad, 0, count * d, 'in', 'grad') : 0;
+        const memo = f.scratch(ex.adamScratchBytes());
         let p = 0;
         for (let s = 0; s < n; s += blk) {
           const e = Math.min(n, s + blk);
@@ -529,7 +531,7 @@ function makeOwnKernelSet(name: string, ex: KernelExports, arena: WasmArena): Ke
             ti.view[p - p0] = ids[p]! - s;
             p++;
           }
-          ex.adamAllRows(tw.ptr, tm.ptr, tv.ptr, d, e - s, ti.ptr, p - p0, pg + p0 * d * 4, ts.ptr, lr, beta1, beta2, eps);
+          ex.adamAllRows(tw.ptr, tm.ptr, tv.ptr, d, e - s, ti.ptr, p - p0, pg + p0 * d * 4, ts.ptr, lr, beta1, beta2, eps, memo);
           w.set(tw.view.subarray(0, len), s * d);
           m.set(tm.view.subarray(0, len), s * d);
           v.set(tv.view.subarray(0, len), s * d);

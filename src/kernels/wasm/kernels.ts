@@ -918,17 +918,28 @@ export function nodeScores(phi: usize, nodes: usize, count: i32, D: i32, out: us
 // ---------------------------------------------------------------------------------------
 // sparse optimizer
 
+/** Step counts whose bias corrections one Adam call remembers (a power of two; see {@link adamScratchBytes}). */
+const ADAM_MEMO: i32 = 1024;
+
+/**
+ * Scratch bytes the Adam kernels need: a table of the bias-corrected step sizes by step count,
+ * `ADAM_MEMO` slots of (count, `lr/(1−β1^t)`, `1/(1−β2^t)`), cleared at each call.
+ */
+export function adamScratchBytes(): i32 {
+  return ADAM_MEMO * 12;
+}
+
 /**
  * Lazy-Adam update of rows `ids[0..count)` of `w` (moments `m`, `v`, per-row step counts
  * `steps`, gradient rows `g` in list order), as `adamRows` of the TS reference but in float32
- * arithmetic (the bias corrections `1−β^t` in float64, recomputed only when a row's step count
- * differs from the previous row's).
+ * arithmetic (the bias corrections `1−β^t` in float64, computed once per step count and call:
+ * rows with a step count seen before take them from `scratch`, {@link adamScratchBytes} bytes).
  */
 export function adamRows(
   w: usize, m: usize, v: usize, d: i32, ids: usize, count: i32, g: usize, steps: usize,
-  lr: f64, beta1: f64, beta2: f64, eps: f64,
+  lr: f64, beta1: f64, beta2: f64, eps: f64, scratch: usize,
 ): void {
-  adam(w, m, v, d, count, ids, count, g, steps, lr, beta1, beta2, eps, false);
+  adam(w, m, v, d, count, ids, count, g, steps, lr, beta1, beta2, eps, false, scratch);
 }
 
 /**
@@ -938,9 +949,9 @@ export function adamRows(
  */
 export function adamAllRows(
   w: usize, m: usize, v: usize, d: i32, n: i32, ids: usize, count: i32, g: usize, steps: usize,
-  lr: f64, beta1: f64, beta2: f64, eps: f64,
+  lr: f64, beta1: f64, beta2: f64, eps: f64, scratch: usize,
 ): void {
-  adam(w, m, v, d, n, ids, count, g, steps, lr, beta1, beta2, eps, true);
+  adam(w, m, v, d, n, ids, count, g, steps, lr, beta1, beta2, eps, true, scratch);
 }
 
 /** Listed rows per block of the Adam kernel (see {@link touchAdamRows}). */
@@ -967,8 +978,13 @@ let touched: i32 = 0;
 /** The two Adam kernels: `rows` listed rows (`all` false), or all `rows` rows with `count` listed ones. */
 @inline function adam(
   w: usize, m: usize, v: usize, d: i32, rows: i32, ids: usize, count: i32, g: usize, steps: usize,
-  lr: f64, beta1: f64, beta2: f64, eps: f64, all: bool,
+  lr: f64, beta1: f64, beta2: f64, eps: f64, all: bool, scratch: usize,
 ): void {
+  // the memo of bias corrections: slot t mod ADAM_MEMO holds step count t (0: empty) and its two
+  // factors, valid for this call's lr and betas only
+  memory.fill(scratch, 0, <usize>ADAM_MEMO << 2);
+  const memoStep = scratch + (<usize>ADAM_MEMO << 2);
+  const memoIc2 = scratch + (<usize>ADAM_MEMO << 3);
   const rowB = <usize>d << 2;
   const d4 = <usize>(d & ~3) << 2;
   const b1 = f32x4.splat(<f32>beta1), a1 = f32x4.splat(<f32>(1 - beta1));
@@ -990,9 +1006,19 @@ let touched: i32 = 0;
     const t = load<i32>(sp) + 1;
     store<i32>(sp, t);
     if (t != tPrev) {
-      // rows updated together mostly share their step count: one pair of pows for all of them
-      step = <f32>(lr / (1 - Math.pow(beta1, <f64>t)));
-      ic2 = <f32>(1 / (1 - Math.pow(beta2, <f64>t)));
+      // a pair of pows per step count and call: rows of a sparse step have many counts, mostly
+      // repeated (the same values as computing them for every row)
+      const slot = <usize>(t & (ADAM_MEMO - 1)) << 2;
+      if (t > 0 && load<i32>(scratch + slot) == t) {
+        step = load<f32>(memoStep + slot);
+        ic2 = load<f32>(memoIc2 + slot);
+      } else {
+        step = <f32>(lr / (1 - Math.pow(beta1, <f64>t)));
+        ic2 = <f32>(1 / (1 - Math.pow(beta2, <f64>t)));
+        store<i32>(scratch + slot, t);
+        store<f32>(memoStep + slot, step);
+        store<f32>(memoIc2 + slot, ic2);
+      }
       tPrev = t;
     }
     const sv = f32x4.splat(step), iv = f32x4.splat(ic2);
