@@ -8,7 +8,9 @@
  * timed steps after 3 untimed ones, with their phases (sample, loss and gradients, optimizer,
  * sampler update), draws/s, exact evaluation GFLOP/s (pooled `evaluateAsync`, and up to
  * n·d = 2e8 the synchronous one-thread `evaluate`), peak RSS. A last line per `d` gives
- * step(largest n) / step(smallest n) from the same run. First, `scale.fill` lines give the
+ * step(largest n) / step(smallest n) from the same run, and a `scale.pair` line the same ratio with
+ * both sizes built in one process and stepped in alternating blocks (see {@link pairChild};
+ * `SAMPLEX_SCALE_PAIR_ROUNDS` rounds, default 10). First, `scale.fill` lines give the
  * table fills' values per second on one thread (`--filter scale.fill`: those lines only).
  *
  * Sizes: `SAMPLEX_SCALE_N` (comma list, default `1e5,1e6,1e7`), `SAMPLEX_SCALE_D` (default
@@ -20,13 +22,14 @@
 import { performance } from 'node:perf_hooks';
 import { emit, runInChild, sendToParent } from './util.js';
 import { shardSizes } from '../src/core/shardedTable.js';
-import { KERNEL_MEMORY_BUDGET } from '../src/kernels/fast.js';
+import { KERNEL_MEMORY_BUDGET, type FastKernels } from '../src/kernels/fast.js';
 import {
   ClassTable, createOptimizer, createSampler, initFastKernels, matrix, OutputLayer, Rng, ShardedClassTable, ShardedSampler,
-  shardedTableInKernelMemory, singleLabels, tableInKernelMemory, type Labels, type Matrix,
+  shardedTableInKernelMemory, singleLabels, tableInKernelMemory,
 } from '../src/index.js';
 
 const FLAG = '--samplex-scale-child';
+const PAIR_FLAG = '--samplex-scale-pair-child';
 /** Untimed steps before the timed ones (the first sizes the optimizer state). */
 const WARMUP = 3;
 /** Largest `n·d` also evaluated with the synchronous (one-thread) `evaluate`. */
@@ -90,9 +93,33 @@ interface ScaleRecord {
 const median = (a: number[]): number => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]!;
 const r1 = (x: number): number => +x.toFixed(1);
 
-async function child(n: number, d: number, steps: number, evalB: number): Promise<ScaleRecord> {
-  const rng = Rng.fromSeed(1);
-  const fast = await initFastKernels();
+/** One size's layer as a user builds it, with timers around its sampler and optimizer. */
+interface Setup {
+  n: number;
+  d: number;
+  layout: Layout;
+  shards: number;
+  initMs: number;
+  buildMs: number;
+  layer: OutputLayer<ClassTable | ShardedClassTable>;
+  rng: Rng;
+  /** Milliseconds of the current step in the sampler, the optimizer and the sampler's refresh. */
+  ph: { sample: number; opt: number; update: number };
+}
+
+/** Per timed step: wall and CPU milliseconds, and the phases. */
+interface StepTimes {
+  step: number[];
+  cpu: number[];
+  sample: number[];
+  opt: number[];
+  update: number[];
+  loss: number[];
+  first: number;
+}
+
+async function setup(fast: FastKernels, n: number, d: number, seed: number): Promise<Setup> {
+  const rng = Rng.fromSeed(seed);
   const layout = layoutFor(n, d, fast.arena !== null);
   let t0 = performance.now();
   let table: ClassTable | ShardedClassTable;
@@ -139,42 +166,49 @@ async function child(n: number, d: number, steps: number, evalB: number): Promis
   const so = layer.shardedOptimizer;
   if (so) so.step = timed(so.step.bind(so), 'opt');
   else optimizer.step = timed(optimizer.step.bind(optimizer), 'opt');
+  return { n, d, layout, shards, initMs, buildMs, layer, rng, ph };
+}
 
-  const batch = (): { queries: Matrix; labels: Labels } => {
-    const queries = matrix(B, d);
-    rng.fillNormal(queries.data);
-    return { queries, labels: singleLabels(Array.from({ length: B }, () => rng.int(n))) };
-  };
-  const stepT: number[] = [];
-  const cpuT: number[] = [];
-  const sampleT: number[] = [];
-  const optT: number[] = [];
-  const updT: number[] = [];
-  const lossT: number[] = [];
-  let firstStepMs = 0;
-  for (let s = 0; s < steps + WARMUP; s++) {
-    const { queries, labels } = batch();
-    ph.sample = ph.opt = ph.update = 0;
-    const t = performance.now();
-    const c0 = process.cpuUsage();
-    layer.step({ queries, labels, rng });
-    const ms = performance.now() - t;
-    const c1 = process.cpuUsage(c0);
-    if (s === 0) firstStepMs = ms; // sizes the optimizer state
-    if (s < WARMUP) continue;
-    stepT.push(ms);
-    cpuT.push((c1.user + c1.system) / 1000);
-    sampleT.push(ph.sample);
-    optT.push(ph.opt);
-    updT.push(ph.update);
-    lossT.push(ms - ph.sample - ph.opt - ph.update);
-  }
+function newTimes(): StepTimes {
+  return { step: [], cpu: [], sample: [], opt: [], update: [], loss: [], first: 0 };
+}
+
+/** Step `s` (from 0) of a setup: steps before {@link WARMUP} are not recorded, the first is kept apart. */
+function oneStep(st: Setup, s: number, out: StepTimes): void {
+  const { n, d, rng, ph } = st;
+  const queries = matrix(B, d);
+  rng.fillNormal(queries.data);
+  const labels = singleLabels(Array.from({ length: B }, () => rng.int(n)));
+  ph.sample = ph.opt = ph.update = 0;
+  const t = performance.now();
+  const c0 = process.cpuUsage();
+  st.layer.step({ queries, labels, rng });
+  const ms = performance.now() - t;
+  const c1 = process.cpuUsage(c0);
+  if (s === 0) out.first = ms; // sizes the optimizer state
+  if (s < WARMUP) return;
+  out.step.push(ms);
+  out.cpu.push((c1.user + c1.system) / 1000);
+  out.sample.push(ph.sample);
+  out.opt.push(ph.opt);
+  out.update.push(ph.update);
+  out.loss.push(ms - ph.sample - ph.opt - ph.update);
+}
+
+async function child(n: number, d: number, steps: number, evalB: number): Promise<ScaleRecord> {
+  const fast = await initFastKernels();
+  const st = await setup(fast, n, d, 1);
+  const { layout, shards, initMs, buildMs, layer, rng } = st;
+  const times = newTimes();
+  for (let s = 0; s < steps + WARMUP; s++) oneStep(st, s, times);
+  const { step: stepT, cpu: cpuT, sample: sampleT, opt: optT, update: updT, loss: lossT, first: firstStepMs } = times;
   const stepMs = median(stepT);
   const sampleMs = median(sampleT);
   const optimizerMs = median(optT);
   const updateMs = median(updT);
 
   const q = matrix(evalB, d);
+  let t0 = 0;
   rng.fillNormal(q.data);
   const labels = singleLabels(Array.from({ length: evalB }, () => rng.int(n)));
   const flop = 2 * evalB * n * d;
@@ -198,6 +232,74 @@ async function child(n: number, d: number, steps: number, evalB: number): Promis
     evalSyncMs: evalSyncMs === null ? null : r1(evalSyncMs), evalSyncGflops: evalSyncMs === null ? null : +(flop / (evalSyncMs * 1e6)).toFixed(2),
     peakRssMB: Math.round(process.resourceUsage().maxRSS / 1024),
     tableMB: Math.round((n * d * 4) / 2 ** 20), adamMB: Math.round((2 * n * d * 4 + n * 4) / 2 ** 20),
+  };
+  await fast.close();
+  return rec;
+}
+
+/** What the side-by-side child reports (see {@link pairChild}). */
+interface PairRecord {
+  d: number;
+  nSmall: number;
+  nLarge: number;
+  layouts: string;
+  rounds: number;
+  smallStepMs: number;
+  largeStepMs: number;
+  smallCpuMs: number;
+  largeCpuMs: number;
+  /** Per size, the medians of sample / loss and gradients / optimizer / update. */
+  smallPhasesMs: number[];
+  largePhasesMs: number[];
+  stepRatio: number;
+  cpuRatio: number;
+  /** Median, lowest and highest of the rounds' ratios. */
+  roundRatioMedian: number;
+  roundRatioMin: number;
+  roundRatioMax: number;
+}
+
+/** Steps per size and round of {@link pairChild}; the first of each is not timed. */
+const PAIR_BLOCK = 3;
+
+/**
+ * `scale.pair`: the smallest and the largest size built in one process and stepped in alternating
+ * blocks of {@link PAIR_BLOCK} steps (the first step of a block untimed: it pays for the other
+ * size's step having filled the caches), `rounds` rounds after the warm-up steps, so that both
+ * sizes see the same machine, minute by minute. Gives the ratio of the median steps and the
+ * spread of the rounds' ratios.
+ */
+async function pairChild(nSmall: number, nLarge: number, d: number, rounds: number): Promise<PairRecord> {
+  const fast = await initFastKernels();
+  const large = await setup(fast, nLarge, d, 1);
+  const small = await setup(fast, nSmall, d, 1);
+  const ts = newTimes();
+  const tl = newTimes();
+  const skipped = newTimes();
+  for (let s = 0; s < WARMUP; s++) {
+    oneStep(small, s, skipped);
+    oneStep(large, s, skipped);
+  }
+  const roundRatios: number[] = [];
+  for (let r = 0; r < rounds; r++) {
+    const a = ts.step.length;
+    for (let k = 0; k < PAIR_BLOCK; k++) oneStep(small, WARMUP, k === 0 ? skipped : ts);
+    for (let k = 0; k < PAIR_BLOCK; k++) oneStep(large, WARMUP, k === 0 ? skipped : tl);
+    const mean = (x: number[]): number => x.slice(a).reduce((u, v) => u + v, 0) / (x.length - a);
+    roundRatios.push(mean(tl.step) / mean(ts.step));
+  }
+  const phases = (t: StepTimes): number[] => [t.sample, t.loss, t.opt, t.update].map((x) => r1(median(x)));
+  const sorted = [...roundRatios].sort((x, y) => x - y);
+  const r2 = (x: number): number => +x.toFixed(2);
+  const rec: PairRecord = {
+    d, nSmall, nLarge,
+    layouts: `${small.layout} → ${large.layout}${large.shards > 1 ? ` (${large.shards} shards)` : ''}`,
+    rounds,
+    smallStepMs: r1(median(ts.step)), largeStepMs: r1(median(tl.step)),
+    smallCpuMs: r1(median(ts.cpu)), largeCpuMs: r1(median(tl.cpu)),
+    smallPhasesMs: phases(ts), largePhasesMs: phases(tl),
+    stepRatio: r2(median(tl.step) / median(ts.step)), cpuRatio: r2(median(tl.cpu) / median(ts.cpu)),
+    roundRatioMedian: r2(median(roundRatios)), roundRatioMin: r2(sorted[0]!), roundRatioMax: r2(sorted[sorted.length - 1]!),
   };
   await fast.close();
   return rec;
@@ -248,6 +350,7 @@ export async function run(filter?: string): Promise<void> {
   const ds = list(process.env['SAMPLEX_SCALE_D'], [64, 128]);
   const steps = list(process.env['SAMPLEX_SCALE_STEPS'], [5])[0]!;
   const evalB = list(process.env['SAMPLEX_SCALE_EVAL'], [256])[0]!;
+  const pairRounds = list(process.env['SAMPLEX_SCALE_PAIR_ROUNDS'], [10])[0]!;
   for (const d of ds) {
     const recs: ScaleRecord[] = [];
     for (const n of ns) {
@@ -259,6 +362,9 @@ export async function run(filter?: string): Promise<void> {
       const lo = recs[0]!;
       const hi = recs[recs.length - 1]!;
       emit({ bench: 'scale.ratio', d, nSmall: lo.n, nLarge: hi.n, layouts: `${lo.tableIn} → ${hi.tableIn}${hi.shards > 1 ? ` (${hi.shards} shards)` : ''}`, stepRatio: +(hi.stepMs / lo.stepMs).toFixed(2), cpuRatio: +(hi.stepCpuMs / lo.stepCpuMs).toFixed(2) });
+      // the same two sizes side by side in one process (the ratio the step target is judged by)
+      const pair = await runInChild<PairRecord>(import.meta.url, PAIR_FLAG, [lo.n, hi.n, d, pairRounds]);
+      emit({ bench: 'scale.pair', ...pair, goal: '<= 2', met: pair.stepRatio <= 2 });
     }
   }
 }
@@ -266,4 +372,7 @@ export async function run(filter?: string): Promise<void> {
 if (process.argv[2] === FLAG) {
   const [n, d, steps, evalB] = process.argv.slice(3, 7).map(Number) as [number, number, number, number];
   sendToParent(await child(n, d, steps, evalB));
+} else if (process.argv[2] === PAIR_FLAG) {
+  const [nSmall, nLarge, d, rounds] = process.argv.slice(3, 7).map(Number) as [number, number, number, number];
+  sendToParent(await pairChild(nSmall, nLarge, d, rounds));
 }
