@@ -147,7 +147,7 @@ const RADIX_BITS = 11;
  * The sorted distinct values of the non-negative `a` (`ids`) and, for each entry, its index among
  * them (`slots[i]`: `ids[slots[i]] = a[i]`). The entries are ordered by a least-significant-digit
  * radix sort, {@link RADIX_BITS} bits of the value a pass (at most 3 passes): linear
- * in `a.length`, about 6× faster than one native sort of 50 000 packed keys.
+ * in `a.length` (51,456 entries: 1.0–1.4 ms, against 4.9 ms for one native sort of packed keys).
  */
 export function sortedUniqueSlots(a: Int32Array): { ids: Int32Array; slots: Int32Array } {
   const len = a.length;
