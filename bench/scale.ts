@@ -115,7 +115,6 @@ interface StepTimes {
   opt: number[];
   update: number[];
   loss: number[];
-  first: number;
 }
 
 async function setup(fast: FastKernels, n: number, d: number, seed: number): Promise<Setup> {
@@ -170,11 +169,11 @@ async function setup(fast: FastKernels, n: number, d: number, seed: number): Pro
 }
 
 function newTimes(): StepTimes {
-  return { step: [], cpu: [], sample: [], opt: [], update: [], loss: [], first: 0 };
+  return { step: [], cpu: [], sample: [], opt: [], update: [], loss: [] };
 }
 
-/** Step `s` (from 0) of a setup: steps before {@link WARMUP} are not recorded, the first is kept apart. */
-function oneStep(st: Setup, s: number, out: StepTimes): void {
+/** One step of a setup, its times recorded in `out` (null: not recorded); returns its wall milliseconds. */
+function oneStep(st: Setup, out: StepTimes | null): number {
   const { n, d, rng, ph } = st;
   const queries = matrix(B, d);
   rng.fillNormal(queries.data);
@@ -185,14 +184,14 @@ function oneStep(st: Setup, s: number, out: StepTimes): void {
   st.layer.step({ queries, labels, rng });
   const ms = performance.now() - t;
   const c1 = process.cpuUsage(c0);
-  if (s === 0) out.first = ms; // sizes the optimizer state
-  if (s < WARMUP) return;
+  if (out === null) return ms;
   out.step.push(ms);
   out.cpu.push((c1.user + c1.system) / 1000);
   out.sample.push(ph.sample);
   out.opt.push(ph.opt);
   out.update.push(ph.update);
   out.loss.push(ms - ph.sample - ph.opt - ph.update);
+  return ms;
 }
 
 async function child(n: number, d: number, steps: number, evalB: number): Promise<ScaleRecord> {
@@ -200,8 +199,9 @@ async function child(n: number, d: number, steps: number, evalB: number): Promis
   const st = await setup(fast, n, d, 1);
   const { layout, shards, initMs, buildMs, layer, rng } = st;
   const times = newTimes();
-  for (let s = 0; s < steps + WARMUP; s++) oneStep(st, s, times);
-  const { step: stepT, cpu: cpuT, sample: sampleT, opt: optT, update: updT, loss: lossT, first: firstStepMs } = times;
+  const firstStepMs = oneStep(st, null); // sizes the optimizer state
+  for (let s = 1; s < steps + WARMUP; s++) oneStep(st, s < WARMUP ? null : times);
+  const { step: stepT, cpu: cpuT, sample: sampleT, opt: optT, update: updT, loss: lossT } = times;
   const stepMs = median(stepT);
   const sampleMs = median(sampleT);
   const optimizerMs = median(optT);
@@ -275,16 +275,15 @@ async function pairChild(nSmall: number, nLarge: number, d: number, rounds: numb
   const small = await setup(fast, nSmall, d, 1);
   const ts = newTimes();
   const tl = newTimes();
-  const skipped = newTimes();
   for (let s = 0; s < WARMUP; s++) {
-    oneStep(small, s, skipped);
-    oneStep(large, s, skipped);
+    oneStep(small, null);
+    oneStep(large, null);
   }
   const roundRatios: number[] = [];
   for (let r = 0; r < rounds; r++) {
     const a = ts.step.length;
-    for (let k = 0; k < PAIR_BLOCK; k++) oneStep(small, WARMUP, k === 0 ? skipped : ts);
-    for (let k = 0; k < PAIR_BLOCK; k++) oneStep(large, WARMUP, k === 0 ? skipped : tl);
+    for (let k = 0; k < PAIR_BLOCK; k++) oneStep(small, k === 0 ? null : ts);
+    for (let k = 0; k < PAIR_BLOCK; k++) oneStep(large, k === 0 ? null : tl);
     const mean = (x: number[]): number => x.slice(a).reduce((u, v) => u + v, 0) / (x.length - a);
     roundRatios.push(mean(tl.step) / mean(ts.step));
   }

@@ -2,9 +2,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Rng } from '../src/core/rng.js';
 import { copyRowsIn, copyRowsOut, gatherRowsInto, TOUCH_BLOCK } from '../src/core/rows.js';
-import { indexOfSorted, sortedUnique, sortedUniqueSlots } from '../src/loss/common.js';
+import { indexOfSorted, sortedUniqueSlots } from '../src/loss/common.js';
 import { gatherTouched, sampledGradients, touchedRows } from '../src/loss/sampled.js';
 import { makeDraws, makeProblem, randomProposal } from './util/lossFixtures.js';
+
+/** Sorted distinct values of `a` (the definition). */
+function sortedUnique(a: Int32Array): Int32Array {
+  return Int32Array.from(new Set(a)).sort();
+}
 
 /** The touched ids and slots by a Set and a search (the definition). */
 function naiveTouched(drawn: Int32Array, shared: boolean, m: number, posIds: Int32Array, offs: Int32Array, rowScale: Float64Array) {

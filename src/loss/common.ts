@@ -4,6 +4,7 @@
  */
 import { OptionError, ShapeError } from '../core/errors.js';
 import { checkLabels } from '../core/matrix.js';
+import { iota } from '../core/rows.js';
 import { assertFinite, assertLength, assertMatrix, choiceOption } from '../core/validate.js';
 import { LABEL_WEIGHTINGS, type LabelWeighting, type LossInputBase, type LossResult, type SparseRowGrad } from './types.js';
 
@@ -155,7 +156,7 @@ export function sortedUniqueSlots(a: Int32Array): { ids: Int32Array; slots: Int3
   for (let i = 0; i < len; i++) if (a[i]! > max) max = a[i]!;
   let key = Int32Array.from(a);
   let at = new Int32Array(len);
-  for (let i = 0; i < len; i++) at[i] = i;
+  iota(at, len);
   let key2 = new Int32Array(len);
   let at2 = new Int32Array(len);
   const mask = (1 << RADIX_BITS) - 1;
@@ -186,12 +187,4 @@ export function sortedUniqueSlots(a: Int32Array): { ids: Int32Array; slots: Int3
     slots[at[j]!] = k;
   }
   return { ids: ids.slice(0, k + 1), slots };
-}
-
-/** Sorted distinct values of `a` (a new array). */
-export function sortedUnique(a: Int32Array): Int32Array {
-  const s = a.slice().sort();
-  let k = 0;
-  for (let i = 0; i < s.length; i++) if (i === 0 || s[i] !== s[i - 1]) s[k++] = s[i]!;
-  return s.slice(0, k);
 }

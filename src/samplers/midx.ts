@@ -1133,54 +1133,15 @@ export class MidxRow implements RowDistribution {
       s1 = this.zeros;
       s2 = s1;
     }
-    const W = this.W;
     let m2 = -Infinity;
     for (let j = 0; j < K; j++) if (s2[j]! > m2) m2 = s2[j]!;
     for (let j = 0; j < K; j++) this.e2[j] = Math.exp(s2[j]! - m2);
     this.massShift = m2 + (ix.stage === 'residual' ? this.residualShift : 0);
-    const sparse = ix.stage !== 'residual';
-    const nzOff = this.nzOff;
-    const nzK2 = this.nzK2;
-    const nzW = this.nzW;
-    const e2 = this.e2;
+    // a row's stage-one sum is its stage-two total: summed by row2, whose running sums are kept as
+    // the row's cumulative weights for this query (a drawn row is not summed a second time)
     const A = this.A;
-    // each row's sum is accumulated as row2 accumulates it, so its running sums are row2's
-    // cumulative weights: they are kept (and the row marked done for this query) rather than
-    // summed a second time when the row is drawn
-    const cum2 = this.cum2;
-    const logTot2 = this.logTot2;
-    const stamp2 = this.stamp2;
-    const gen = this.gen;
-    for (let k1 = 0; k1 < K; k1++) {
-      let a = 0;
-      if (sparse) {
-        // the same sum as the dense loop: the skipped terms are exact zeros
-        const start = nzOff[k1]!;
-        const end = nzOff[k1 + 1]!;
-        if (end - start === K) {
-          // a row without empty buckets (most rows of a small index): its codes are 0 .. K−1
-          for (let k2 = 0; k2 < K; k2++) {
-            a += e2[k2]! * nzW[start + k2]!;
-            cum2[start + k2] = a;
-          }
-        } else {
-          for (let p = start; p < end; p++) {
-            a += e2[nzK2[p]!]! * nzW[p]!;
-            cum2[p] = a;
-          }
-        }
-      } else {
-        const o = k1 * K;
-        for (let k2 = 0; k2 < K; k2++) {
-          a += e2[k2]! * W[o + k2]!;
-          cum2[o + k2] = a;
-        }
-      }
-      A[k1] = a;
-      logTot2[k1] = Math.log(a);
-      stamp2[k1] = gen;
-    }
-    this.stageOneFrom(s1, A, 0, logTot2);
+    for (let k1 = 0; k1 < K; k1++) A[k1] = this.row2(k1);
+    this.stageOneFrom(s1, A, 0, this.logTot2);
   }
 
   /**
@@ -1345,23 +1306,25 @@ export class MidxRow implements RowDistribution {
    */
   private row2(k1: number): number {
     const sparse = this.nzOff.length > 0;
-    const a = sparse ? this.nzOff[k1]! : k1 * this.K;
-    const end = sparse ? this.nzOff[k1 + 1]! : a + this.K;
+    const K = this.K;
+    const a = sparse ? this.nzOff[k1]! : k1 * K;
+    const end = sparse ? this.nzOff[k1 + 1]! : a + K;
     if (this.stamp2[k1] !== this.gen) {
       let s = 0;
       const e2 = this.e2;
       const cum2 = this.cum2;
-      if (sparse) {
-        const nzK2 = this.nzK2;
-        const nzW = this.nzW;
-        for (let p = a; p < end; p++) {
-          s += e2[nzK2[p]!]! * nzW[p]!;
-          cum2[p] = s;
+      // a dense row, or a sparse one without empty buckets (most rows of a small index: its codes
+      // are 0 .. K−1), is summed without the code indirection; the sparse sum skips exact zeros
+      const w = sparse ? this.nzW : this.W;
+      if (!sparse || end - a === K) {
+        for (let k2 = 0; k2 < K; k2++) {
+          s += e2[k2]! * w[a + k2]!;
+          cum2[a + k2] = s;
         }
       } else {
-        const W = this.W;
+        const nzK2 = this.nzK2;
         for (let p = a; p < end; p++) {
-          s += e2[p - a]! * W[p]!;
+          s += e2[nzK2[p]!]! * w[p]!;
           cum2[p] = s;
         }
       }
