@@ -108,6 +108,39 @@ test('Adam kernels: the per-call memo of bias corrections gives the bits of one 
   assert.deepEqual([w4, m4, v4, s4], [w5, m5, v5, s5]);
 });
 
+test('adamRows on many ascending rows in kernel memory, split over the pool\'s two workers: the bits of one call (the staged path), in any order of the ids', () => {
+  const rng = Rng.fromSeed(74);
+  const [n, d, count] = [4000, 8, 2600];
+  const steps = Int32Array.from({ length: n }, () => rng.int(50));
+  const { ids, w, m, v } = adamRowsInputs(rng, n, d, count);
+  const grad = randF32(rng, count * d);
+  const inKernel = (x: Float32Array): Float32Array => {
+    const y = fast.allocF32(x.length);
+    y.set(x);
+    return y;
+  };
+  const [w1, m1, v1] = [inKernel(w), inKernel(m), inKernel(v)];
+  const s1 = fast.allocI32(n);
+  s1.set(steps);
+  fast.kernels.adamRows(w1, m1, v1, d, ids, count, grad, s1, 0.01, 0.9, 0.999, 1e-8);
+  const [w2, m2, v2, s2] = [w.slice(), m.slice(), v.slice(), steps.slice()];
+  fast.kernels.adamRows(w2, m2, v2, d, ids, count, grad, s2, 0.01, 0.9, 0.999, 1e-8);
+  assert.deepEqual([w1.slice(), m1.slice(), v1.slice(), s1.slice()], [w2, m2, v2, s2]);
+  // the same distinct rows in shuffled order (one call on the calling thread)
+  const order = Int32Array.from({ length: count }, (_, i) => i);
+  rng.shuffle(order);
+  const shuffled = Int32Array.from(order, (i) => ids[i]!);
+  const shuffledGrad = new Float32Array(count * d);
+  order.forEach((i, k) => shuffledGrad.set(grad.subarray(i * d, (i + 1) * d), k * d));
+  w1.set(w);
+  m1.set(m);
+  v1.set(v);
+  s1.set(steps);
+  fast.kernels.adamRows(w1, m1, v1, d, shuffled, count, shuffledGrad, s1, 0.01, 0.9, 0.999, 1e-8);
+  assert.deepEqual([w1.slice(), m1.slice(), v1.slice(), s1.slice()], [w2, m2, v2, s2]);
+  for (const x of [w1, m1, v1, s1]) fast.free(x);
+});
+
 test('adamAllRows (dense updates) on a table outside the arena, over several staging blocks: the in-arena kernel\'s bits', () => {
   const rng = Rng.fromSeed(72);
   const d = 1000;

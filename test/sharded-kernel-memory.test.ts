@@ -17,7 +17,8 @@ import { createOptimizer } from '../src/layer/optimizers.js';
 import '../src/samplers/index.js';
 import { ShardedSampler } from '../src/samplers/sharded.js';
 import { MidxRow, MidxSampler } from '../src/samplers/midx.js';
-import { kernels, memoryHolding } from '../src/kernels/index.js';
+import { activePool, kernels, memoryHolding } from '../src/kernels/index.js';
+import { ClassTable } from '../src/core/classTable.js';
 import * as ref from '../src/kernels/ref.js';
 import { detectFeatures, initFastKernels, shardedTableInKernelMemory, tableInKernelMemory } from '../src/kernels/fast.js';
 import { maxAbsDiff, randomQueries, randomTable } from './util/adaptive.js';
@@ -151,6 +152,46 @@ test('a sharded layer whose shards live in their own kernel memories trains to t
     assert.deepEqual(eb.evaluation.topIds, ea.evaluation.topIds);
   } finally {
     kernels.adamRows = wasmAdam;
+    await fk.close();
+  }
+});
+
+test('with a pool of two workers, the gathers and Adam updates split over them give the bits of the unsharded layer in JS memory (shards of unequal size, the smallest updated in one call)', { skip }, async () => {
+  const fk = await initFastKernels({ path: 'simd', threads: 2 });
+  const bk = activePool()!.blocking!;
+  const gatherRows = bk.gatherRows;
+  const split: boolean[] = [];
+  try {
+    const [n, d] = [3000, 16];
+    const sizes = [1300, 1500, 200];
+    const base = randomTable(n, d, 3, true, 0.5);
+    const plain = new ClassTable(n, d, base.weights.slice(), base.bias!.slice());
+    const st = await shardedTableInKernelMemory(fk, ShardedClassTable.split(base, sizes));
+    const common = { negatives: 40, convention: 'maskedExclusive' as const };
+    const uns = new OutputLayer({ table: plain, sampler: ShardedSampler.create('exact', sizes), optimizer: createOptimizer('adam', { lr: 0.02 }), ...common });
+    const sh = new OutputLayer({ table: st, sampler: ShardedSampler.create('exact', st), optimizer: createOptimizer('adam', { lr: 0.02 }), ...common });
+    bk.gatherRows = (dst, segments, dd) => {
+      const r = gatherRows(dst, segments, dd);
+      split.push(r);
+      return r;
+    };
+    const rng = Rng.fromSeed(4);
+    for (let step = 0; step < 3; step++) {
+      const queries = randomQueries(64, d, 20 + step);
+      const labels = multiLabels(Array.from({ length: 64 }, () => [rng.int(n)]));
+      const a = uns.step({ queries, labels, rng: Rng.fromSeed(step) });
+      const b = sh.step({ queries, labels, rng: Rng.fromSeed(step) });
+      assert.equal(b.loss, a.loss, `step ${step}: loss`);
+      assert.deepEqual(b.gradQueries, a.gradQueries, `step ${step}: query gradient`);
+    }
+    assert.ok(split.length === 3 && split.every((x) => x), 'the gathers of the steps were split over the workers');
+    assert.deepEqual(st.toTable().weights, plain.weights);
+    assert.deepEqual(st.toTable().bias, plain.bias);
+    const sa = uns.optimizer.stateTensors();
+    const sb = sh.optimizer.stateTensors();
+    for (const k of Object.keys(sa)) assert.deepEqual(sb[k], sa[k], `Adam state '${k}'`);
+  } finally {
+    bk.gatherRows = gatherRows;
     await fk.close();
   }
 });

@@ -11,8 +11,8 @@ import type { WasmArena, StagingFrame } from './arena.js';
 import type { AsyncKernels, BlockingKernels, KernelSet } from './types.js';
 import { mergeFusedParts } from './merge.js';
 import * as ref from './ref.js';
-import { forFullGradChunks, stageClasses, staged, stageFullGradInputs, type KernelExports, type KernelFn } from './wasmKernels.js';
-import type { FromWorker, ToWorker } from './wasm-worker.js';
+import { forFullGradChunks, stageClasses, staged, stageFullGradInputs, type BlockingParts, type KernelExports, type KernelFn, type KernelPart, ROW_SPLIT_MIN } from './wasmKernels.js';
+import type { FromWorker, GatherSegment, ToWorker } from './wasm-worker.js';
 
 export type { AsyncKernels } from './types.js';
 
@@ -90,7 +90,7 @@ const CLASS_SPLIT_MIN = 1024;
 const BLOCKING_TIMEOUT_MS = 600_000;
 
 /** One worker's part of a split call: the kernel and its arguments (addresses in the arena). */
-type Part = [KernelFn, number[]];
+type Part = KernelPart;
 
 /** A pool of kernel workers over one arena. Create with {@link KernelPool.create}. */
 export class KernelPool implements AsyncKernels {
@@ -101,6 +101,12 @@ export class KernelPool implements AsyncKernels {
   private readonly busy: number[];
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
+  /** The kernels' module (instantiated by the workers on further memories, {@link KernelPool.addMemory}). */
+  private module: WebAssembly.Module | null = null;
+  /** The next free memory slot (0 is the pool's own memory). */
+  private nextSlot = 1;
+  /** Whether an array lives in the memory of each slot. */
+  private readonly owners: Array<(arr: ArrayBufferView) => boolean> = [];
   private closed = false;
   private broken: StateError | null = null;
   /** One flag per worker for blocking calls: 0 running, 1 done, 2 failed. */
@@ -117,6 +123,7 @@ export class KernelPool implements AsyncKernels {
     this.threads = threads;
     this.busy = new Array<number>(threads).fill(0);
     this.flags = new Int32Array(new SharedArrayBuffer(4 * threads));
+    this.owners[0] = (a) => arena.owns(a);
     this.blocking = isNode ? this.makeBlocking() : null;
   }
 
@@ -130,6 +137,7 @@ export class KernelPool implements AsyncKernels {
   ): Promise<KernelPool> {
     if (!Number.isInteger(threads) || threads < 1) throw new OptionError(`threads must be an integer >= 1, got ${threads}`);
     const pool = new KernelPool(arena, ex, threads);
+    pool.module = module;
     const url = workerUrl ?? new URL('./wasm-worker.js', import.meta.url);
     const ready: Promise<void>[] = [];
     for (let w = 0; w < threads; w++) {
@@ -186,6 +194,11 @@ export class KernelPool implements AsyncKernels {
   }
 
   private run(worker: number, fn: KernelFn, args: number[]): Promise<void> {
+    return this.request(worker, (id) => ({ type: 'run', id, fn, args }));
+  }
+
+  /** Posts the message `make(id)` to worker `worker`; settles when it replies for `id`. */
+  private request(worker: number, make: (id: number) => ToWorker): Promise<void> {
     if (this.closed) return Promise.reject(new StateError('the kernel pool is closed; create a new one'));
     if (this.broken) return Promise.reject(this.broken);
     const id = this.nextId++;
@@ -193,8 +206,32 @@ export class KernelPool implements AsyncKernels {
     if (this.busy[worker]!++ === 0) w.ref();
     return new Promise<void>((resolve, reject) => {
       this.pending.set(id, { resolve, reject, worker });
-      w.post({ type: 'run', id, fn, args });
+      w.post(make(id));
     });
+  }
+
+  /**
+   * Gives every worker an instance of the kernels on a further shared memory (a table shard's
+   * own memory): resolves to that memory's slot, for {@link KernelPool.partsOn}.
+   * @throws StateError when the pool is closed or broken
+   */
+  async addMemory(memory: WebAssembly.Memory, owns: (arr: ArrayBufferView) => boolean): Promise<number> {
+    const module = this.module;
+    if (module === null) throw new StateError('the kernel pool has no module');
+    const slot = this.nextSlot++;
+    this.owners[slot] = owns;
+    await Promise.all(this.workers.map((_, w) => this.request(w, (id) => ({ type: 'memory', id, module, memory, slot }))));
+    return slot;
+  }
+
+  /**
+   * Blocking row-split calls on the instances of memory `slot` (0: the pool's own; others from
+   * {@link KernelPool.addMemory}): null in a browser (its main thread may not block) and with one
+   * worker (nothing to split).
+   */
+  partsOn(slot: number): BlockingParts | null {
+    if (this.blocking === null || this.threads < 2) return null;
+    return { threads: this.threads, run: (parts) => this.runBlocking(parts, slot) };
   }
 
   /**
@@ -202,16 +239,21 @@ export class KernelPool implements AsyncKernels {
    * return to the event loop). A failed part throws after all have finished; a part that does
    * not finish within {@link BLOCKING_TIMEOUT_MS} marks the pool broken.
    */
-  private runBlocking(parts: Part[]): void {
+  private runBlocking(parts: Part[], slot = 0): void {
+    this.block(parts.map(([fn, args]) => ({ type: 'runBlocking', fn, args, slot })), parts[0]![0]);
+  }
+
+  /** Posts `msgs[w]` (parts of one blocking call) to worker `w` and waits for all; `what` names the call in errors. */
+  private block(msgs: ToWorker[], what: string): void {
     if (this.closed) throw new StateError('the kernel pool is closed; create a new one');
     if (this.broken) throw this.broken;
-    if (parts.length > this.threads) throw new StateError(`a blocking call has ${parts.length} parts for ${this.threads} workers`);
-    parts.forEach(([fn, args], w) => {
+    if (msgs.length > this.threads) throw new StateError(`a blocking call has ${msgs.length} parts for ${this.threads} workers`);
+    msgs.forEach((m, w) => {
       Atomics.store(this.flags, w, 0);
-      this.workers[w]!.post({ type: 'runBlocking', fn, args });
+      this.workers[w]!.post(m);
     });
     let failed = false;
-    for (let w = 0; w < parts.length; w++) {
+    for (let w = 0; w < msgs.length; w++) {
       const t0 = Date.now();
       while (Atomics.load(this.flags, w) === 0) {
         if (Atomics.wait(this.flags, w, 0, 1000) === 'timed-out' && Date.now() - t0 > BLOCKING_TIMEOUT_MS) {
@@ -221,7 +263,7 @@ export class KernelPool implements AsyncKernels {
       }
       if (Atomics.load(this.flags, w) === 2) failed = true;
     }
-    if (failed) throw new StateError(`a kernel worker failed in ${parts[0]![0]} (a WebAssembly trap); check the sizes passed to the kernel`);
+    if (failed) throw new StateError(`a kernel worker failed in ${what} (a WebAssembly trap); check the sizes passed to the kernel`);
   }
 
   private makeBlocking(): BlockingKernels {
@@ -231,9 +273,41 @@ export class KernelPool implements AsyncKernels {
         if (a !== null && !arena.owns(a)) throw new OptionError(`${what}: the table must live in the pool's kernel memory (tableInKernelMemory) for a blocking call`);
       }
     };
+    const slotOf = (a: ArrayBufferView): number => this.owners.findIndex((owns) => owns(a));
     return {
       threads: this.threads,
       owns: (a) => arena.owns(a),
+      gatherRows: (dst, segments, d) => {
+        const T = this.threads;
+        let total = 0;
+        for (const g of segments) total += g.count;
+        const dstSlot = slotOf(dst);
+        if (T < 2 || total < 2 * ROW_SPLIT_MIN || dstSlot < 0) return false;
+        const srcSlots = segments.map((g) => slotOf(g.src));
+        if (srcSlots.some((x) => x < 0)) return false;
+        // contiguous runs of rows of about total / T each, cut across the segments
+        const per = Math.ceil(total / T);
+        const msgs: ToWorker[] = [];
+        let segs: GatherSegment[] = [];
+        let room = per;
+        segments.forEach((g, i) => {
+          let done = 0;
+          while (done < g.count) {
+            const take = Math.min(room, g.count - done);
+            segs.push([srcSlots[i]!, g.src.byteOffset, g.dstRow + done, g.ids.slice(g.iOff + done, g.iOff + done + take)]);
+            done += take;
+            room -= take;
+            if (room === 0) {
+              msgs.push({ type: 'gatherBlocking', dstSlot, dst: dst.byteOffset, d, segs });
+              segs = [];
+              room = per;
+            }
+          }
+        });
+        if (segs.length > 0) msgs.push({ type: 'gatherBlocking', dstSlot, dst: dst.byteOffset, d, segs });
+        this.block(msgs, 'gatherRows');
+        return true;
+      },
       fusedSoftmaxTopK: (a, rows, c, bias, n, d, k, outLse, outTopIds, outTopScores) => {
         if (rows <= 0) return;
         if (d === 0) return ref.fusedSoftmaxTopK(a, rows, c, bias, n, d, k, outLse, outTopIds, outTopScores);

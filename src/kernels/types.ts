@@ -58,6 +58,15 @@ export interface AsyncKernels {
   close(): Promise<void>;
 }
 
+/** Rows `ids[iOff … iOff + count)` of `src`, to be copied to consecutive rows from `dstRow` on ({@link BlockingKernels.gatherRows}). */
+export interface RowSegment {
+  src: Float32Array;
+  ids: Int32Array;
+  iOff: number;
+  count: number;
+  dstRow: number;
+}
+
 /**
  * Kernels split across a pool's workers while the calling thread blocks (`Atomics.wait`), for
  * synchronous callers. Their class tables must live in the pool's memory ({@link BlockingKernels.owns}).
@@ -67,6 +76,13 @@ export interface BlockingKernels {
   readonly threads: number;
   /** Whether `arr` lives in the pool's memory (a table argument must). */
   owns(arr: ArrayBufferView): boolean;
+  /**
+   * Copies rows `ids[iOff … iOff + count)` of each segment's `src` into rows `dstRow …` of `dst`
+   * (`d` values a row), split over the workers: `dst` and every `src` may live in any of the
+   * pool's memories (its own or a shard's). Returns false, having copied nothing, for a call too
+   * small to split or an array outside those memories.
+   */
+  gatherRows(dst: Float32Array, segments: readonly RowSegment[], d: number): boolean;
   /** {@link KernelSet.fusedSoftmaxTopK} split by rows (the same bits) or, for few rows, by classes. */
   fusedSoftmaxTopK(...args: Parameters<KernelSet['fusedSoftmaxTopK']>): void;
   /**

@@ -187,6 +187,28 @@ function stageRows(
  * Another instance of the kernel module with its own memory and arena (a wasm32 memory holds at
  * most 4 GiB, so data beyond that is spread over several): its kernels, which use its arrays in place.
  */
+/** One worker's part of a split call: the kernel and its arguments (addresses in one memory). */
+export type KernelPart = [KernelFn, number[]];
+
+/**
+ * Parts of one call run at once on the pool's workers, on their instances over one memory; the
+ * calling thread blocks until all are done (Node only).
+ */
+export interface BlockingParts {
+  /** Workers (at most this many parts per call). */
+  readonly threads: number;
+  /** Runs `parts[w]` on worker `w` and returns when every part is done. */
+  run(parts: KernelPart[]): void;
+}
+
+/** Where a kernel set finds the pool's workers for its memory: set once the pool exists, null without one. */
+export interface PartsHolder {
+  current: BlockingParts | null;
+}
+
+/** Fewest rows per worker for a row update (`adamRows`) to be split over the pool's workers. */
+export const ROW_SPLIT_MIN = 256;
+
 export interface PeerKernels {
   /** The peer's arena. */
   readonly arena: WasmArena;
@@ -212,8 +234,10 @@ const HOME_ARG: Record<KernelName, number> = {
  * @param peers other instances (may grow later): a call whose large argument lives in a peer's
  *   memory runs there, in place, instead of staging it here (see {@link PeerKernels})
  */
-export function makeWasmKernelSet(name: string, ex: KernelExports, arena: WasmArena, peers: readonly PeerKernels[] = []): KernelSet {
-  const own = makeOwnKernelSet(name, ex, arena);
+export function makeWasmKernelSet(
+  name: string, ex: KernelExports, arena: WasmArena, peers: readonly PeerKernels[] = [], parts: PartsHolder = { current: null },
+): KernelSet {
+  const own = makeOwnKernelSet(name, ex, arena, parts);
   const out = { ...own };
   type AnyFn = (...a: unknown[]) => unknown;
   for (const k of Object.keys(HOME_ARG) as KernelName[]) {
@@ -233,7 +257,7 @@ export function makeWasmKernelSet(name: string, ex: KernelExports, arena: WasmAr
 }
 
 /** The kernel set of one instance (every argument outside its arena staged). */
-function makeOwnKernelSet(name: string, ex: KernelExports, arena: WasmArena): KernelSet {
+function makeOwnKernelSet(name: string, ex: KernelExports, arena: WasmArena, parts: PartsHolder): KernelSet {
   /**
    * A random fill by `kernel` (`start`: the stream position of `out[off]`): in place in the arena,
    * else through staged blocks (a multiple of the normal fill's chunk; same values).
@@ -460,10 +484,26 @@ function makeOwnKernelSet(name: string, ex: KernelExports, arena: WasmArena): Ke
       checkIds(ids, count, Math.min(Math.floor(w.length / d), Math.floor(m.length / d), Math.floor(v.length / d), rowSteps.length), 'ids');
       if (grad.length < count * d) throw new ShapeError(`adamRows: grad has ${grad.length} values, ${count} rows of ${d} need ${count * d}`);
       if (arena.owns(w) && arena.owns(m) && arena.owns(v) && arena.owns(rowSteps)) {
+        // many ascending (so distinct) rows: split over the pool's workers, each with its own
+        // memo; the rows are independent, so the result is that of one call
+        const par = parts.current;
+        const T = par === null ? 1 : Math.min(par.threads, Math.floor(count / ROW_SPLIT_MIN));
+        let asc = T > 1;
+        for (let t = 1; t < count && asc; t++) asc = ids[t]! > ids[t - 1]!;
         staged(arena, (f) => {
           const pi = f.ptr(ids, 0, count, 'in', 'ids');
           const pg = f.ptr(grad, 0, count * d, 'in', 'grad');
-          ex.adamRows(w.byteOffset, m.byteOffset, v.byteOffset, d, pi, count, pg, rowSteps.byteOffset, lr, beta1, beta2, eps, f.scratch(ex.adamScratchBytes()));
+          if (!asc) {
+            ex.adamRows(w.byteOffset, m.byteOffset, v.byteOffset, d, pi, count, pg, rowSteps.byteOffset, lr, beta1, beta2, eps, f.scratch(ex.adamScratchBytes()));
+            return;
+          }
+          const chunk = Math.ceil(count / T);
+          const list: KernelPart[] = [];
+          for (let a = 0; a < count; a += chunk) {
+            const cnt = Math.min(chunk, count - a);
+            list.push(['adamRows', [w.byteOffset, m.byteOffset, v.byteOffset, d, pi + 4 * a, cnt, pg + 4 * a * d, rowSteps.byteOffset, lr, beta1, beta2, eps, f.scratch(ex.adamScratchBytes())]]);
+          }
+          par!.run(list);
         });
         return;
       }

@@ -13,7 +13,8 @@ import { logAddExp } from '../core/math.js';
 import { checkLabels, type Labels, type Matrix } from '../core/matrix.js';
 import { shardOfStart, type ShardedClassTable } from '../core/shardedTable.js';
 import { assertFinite, assertMatrix, intOption, rejectUnknown } from '../core/validate.js';
-import { dot, kernels, memoryHolding } from '../kernels/index.js';
+import { activePool, dot, kernels, memoryHolding } from '../kernels/index.js';
+import type { RowSegment } from '../kernels/types.js';
 import { ScratchBlock } from '../kernels/scratch.js';
 import { gatherRowsInto } from '../core/rows.js';
 import { isFirstInRow, setupBase, sortedUniqueSlots } from '../loss/common.js';
@@ -53,6 +54,7 @@ export function gatherRows(table: ShardedClassTable, ids: Int32Array, into?: Flo
   const w = into === undefined ? new Float32Array(rows * d) : into.subarray(0, rows * d);
   const b = table.hasBias ? new Float32Array(rows) : null;
   const local = new Int32Array(u);
+  const segments: RowSegment[] = [];
   let k = 0;
   for (let s = 0; s < table.shards.length && k < u; s++) {
     const start = table.starts[s]!;
@@ -65,8 +67,13 @@ export function gatherRows(table: ShardedClassTable, ids: Int32Array, into?: Flo
     if (k === a) continue;
     const t = table.shards[s]!;
     if (t instanceof Bf16ClassTable) for (let r = a; r < k; r++) t.decodeRows(local[r]!, 1, w, r * d);
-    else gatherRowsInto(w, a, t.weights, local, a, k - a, d);
+    else segments.push({ src: t.weights, ids: local, iOff: a, count: k - a, dstRow: a });
     if (b) for (let r = a; r < k; r++) b[r] = t.bias![local[r]!]!;
+  }
+  // the float32 rows: split over the pool's workers where they and `w` live in its memories
+  // (random reads in a large table: two threads keep twice the misses in flight), else here
+  if (!(activePool()?.blocking?.gatherRows(w, segments, d) ?? false)) {
+    for (const g of segments) gatherRowsInto(w, g.dstRow, g.src, g.ids, g.iOff, g.count, d);
   }
   return new ClassTable(rows, d, w, b);
 }
