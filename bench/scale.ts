@@ -5,7 +5,7 @@
  * {codewords: 64})`, Adam, 100 negatives, `maskedExclusive`, `stepUpdates: false`, B = 256 random
  * queries. Each size runs in its own child process (clean peak RSS) and prints one JSON line:
  * init and sampler build time, the first step (which sizes Adam's state) and the median of the
- * timed steps after 3 untimed ones, with their phases (sample, loss and gradients, optimizer,
+ * timed steps after 12 untimed ones, with their phases (sample, loss and gradients, optimizer,
  * sampler update), draws/s, exact evaluation GFLOP/s (pooled `evaluateAsync`, and up to
  * n·d = 2e8 the synchronous one-thread `evaluate`), peak RSS. A last line per `d` gives
  * step(largest n) / step(smallest n) from the same run, and a `scale.pair` line the same ratio with
@@ -30,8 +30,12 @@ import {
 
 const FLAG = '--samplex-scale-child';
 const PAIR_FLAG = '--samplex-scale-pair-child';
-/** Untimed steps before the timed ones (the first sizes the optimizer state). */
-const WARMUP = 3;
+/**
+ * Untimed steps before the timed ones: the first sizes the optimizer state, and the pool's workers
+ * reach the compiled speed of their row copies (a sharded table's gathers) over the first ten or so
+ * (measured at 10⁷ × 128: about 11 ms per gather for the first 14 calls, then 5–6 ms).
+ */
+const WARMUP = 12;
 /** Largest `n·d` also evaluated with the synchronous (one-thread) `evaluate`. */
 const SYNC_EVAL_MAX = 2e8;
 const B = 256;

@@ -1,7 +1,10 @@
 /**
  * Worker pool for the big kernels (blocked products, fused evaluator, k-means assignment):
  * `threads` workers share one `WebAssembly.Memory`, each call is split by rows (or class
- * blocks) and the parts run in parallel. Node uses `worker_threads`, browsers module Web
+ * blocks) and the parts run in parallel. Each worker also holds an instance on every further
+ * memory given to {@link KernelPool.addMemory} (a table shard's), for the row updates and row
+ * gathers that synchronous steps split over the workers ({@link KernelPool.partsOn},
+ * {@link BlockingKernels.gatherRows}). Node uses `worker_threads`, browsers module Web
  * Workers; Node modules are only imported dynamically on the Node path.
  * @module
  */
