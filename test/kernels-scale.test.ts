@@ -29,6 +29,13 @@ after(async () => {
   await fast.close();
 });
 
+/** A copy of `x` in the kernels' memory. */
+function inKernel<T extends Float32Array | Int32Array>(x: T): T {
+  const y = (x instanceof Float32Array ? fast.allocF32(x.length) : fast.allocI32(x.length)) as T;
+  y.set(x);
+  return y;
+}
+
 test('initFastKernels installs its pool as the active pool, and close restores none', async () => {
   assert.equal(activePool(), fast.pool);
   const other = await initFastKernels({ threads: 0 });
@@ -114,14 +121,8 @@ test('adamRows on many ascending rows in kernel memory, split over the pool\'s t
   const steps = Int32Array.from({ length: n }, () => rng.int(50));
   const { ids, w, m, v } = adamRowsInputs(rng, n, d, count);
   const grad = randF32(rng, count * d);
-  const inKernel = (x: Float32Array): Float32Array => {
-    const y = fast.allocF32(x.length);
-    y.set(x);
-    return y;
-  };
   const [w1, m1, v1] = [inKernel(w), inKernel(m), inKernel(v)];
-  const s1 = fast.allocI32(n);
-  s1.set(steps);
+  const s1 = inKernel(steps);
   fast.kernels.adamRows(w1, m1, v1, d, ids, count, grad, s1, 0.01, 0.9, 0.999, 1e-8);
   const [w2, m2, v2, s2] = [w.slice(), m.slice(), v.slice(), steps.slice()];
   fast.kernels.adamRows(w2, m2, v2, d, ids, count, grad, s2, 0.01, 0.9, 0.999, 1e-8);
@@ -151,14 +152,8 @@ test('adamAllRows (dense updates) on a table outside the arena, over several sta
   const grad = randF32(rng, count * d);
   const [w1, m1, v1, s1] = [w.slice(), m.slice(), v.slice(), steps.slice()];
   fast.kernels.adamAllRows(w1, m1, v1, d, n, ids, count, grad, s1, 0.01, 0.9, 0.999, 1e-8);
-  const put = (x: Float32Array): Float32Array => {
-    const y = fast.allocF32(x.length);
-    y.set(x);
-    return y;
-  };
-  const [w2, m2, v2] = [put(w), put(m), put(v)];
-  const s2 = fast.allocI32(n);
-  s2.set(steps);
+  const [w2, m2, v2] = [inKernel(w), inKernel(m), inKernel(v)];
+  const s2 = inKernel(steps);
   fast.kernels.adamAllRows(w2, m2, v2, d, n, ids, count, grad, s2, 0.01, 0.9, 0.999, 1e-8);
   assert.deepEqual([...s1], [...s2]);
   assert.ok(w1.every((x, i) => x === w2[i]) && m1.every((x, i) => x === m2[i]) && v1.every((x, i) => x === v2[i]), 'same bits');
