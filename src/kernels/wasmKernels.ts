@@ -540,10 +540,35 @@ function makeOwnKernelSet(name: string, ex: KernelExports, arena: WasmArena, par
       }
       if (grad.length < count * d) throw new ShapeError(`adamAllRows: grad has ${grad.length} values, ${count} rows of ${d} need ${count * d}`);
       if (arena.owns(w) && arena.owns(m) && arena.owns(v) && arena.owns(rowSteps)) {
+        const par = parts.current;
+        const T = par === null ? 1 : Math.min(par.threads, Math.floor(n / ROW_SPLIT_MIN));
         staged(arena, (f) => {
           const pi = count > 0 ? f.ptr(ids, 0, count, 'in', 'ids') : 0;
           const pg = count > 0 ? f.ptr(grad, 0, count * d, 'in', 'grad') : 0;
-          ex.adamAllRows(w.byteOffset, m.byteOffset, v.byteOffset, d, n, pi, count, pg, rowSteps.byteOffset, lr, beta1, beta2, eps, f.scratch(ex.adamScratchBytes()));
+          if (T < 2) {
+            ex.adamAllRows(w.byteOffset, m.byteOffset, v.byteOffset, d, n, pi, count, pg, rowSteps.byteOffset, lr, beta1, beta2, eps, f.scratch(ex.adamScratchBytes()));
+            return;
+          }
+          // contiguous ranges of rows, one per worker, each with the listed ids in it (rebased),
+          // as the staged blocks below: the rows are independent, so the bits of one call
+          const rows = Math.ceil(n / T);
+          const local = f.tempI32(Math.max(1, count));
+          const list: KernelPart[] = [];
+          let p = 0;
+          for (let s = 0; s < n; s += rows) {
+            const e = Math.min(n, s + rows);
+            const p0 = p;
+            while (p < count && ids[p]! < e) {
+              local.view[p] = ids[p]! - s;
+              p++;
+            }
+            const at = 4 * s * d;
+            list.push(['adamAllRows', [
+              w.byteOffset + at, m.byteOffset + at, v.byteOffset + at, d, e - s, local.ptr + 4 * p0, p - p0, pg + 4 * p0 * d,
+              rowSteps.byteOffset + 4 * s, lr, beta1, beta2, eps, f.scratch(ex.adamScratchBytes()),
+            ]]);
+          }
+          par!.run(list);
         });
         return;
       }
