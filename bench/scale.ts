@@ -33,7 +33,8 @@ const PAIR_FLAG = '--samplex-scale-pair-child';
 /**
  * Untimed steps before the timed ones: the first sizes the optimizer state, and the pool's workers
  * reach the compiled speed of their row copies (a sharded table's gathers) over the first ten or so
- * (measured at 10⁷ × 128: about 11 ms per gather for the first 14 calls, then 5–6 ms).
+ * (measured at 10⁷ × 128: the first gather about 60 ms, the next ones 11–20 ms, after 10–14
+ * calls 5–7 ms).
  */
 const WARMUP = 12;
 /** Largest `n·d` also evaluated with the synchronous (one-thread) `evaluate`. */

@@ -92,9 +92,6 @@ const CLASS_SPLIT_MIN = 1024;
 /** Longest wait for one part of a blocking call before the pool is declared broken. */
 const BLOCKING_TIMEOUT_MS = 600_000;
 
-/** One worker's part of a split call: the kernel and its arguments (addresses in the arena). */
-type Part = KernelPart;
-
 /** A pool of kernel workers over one arena. Create with {@link KernelPool.create}. */
 export class KernelPool implements AsyncKernels {
   readonly threads: number;
@@ -242,7 +239,7 @@ export class KernelPool implements AsyncKernels {
    * return to the event loop). A failed part throws after all have finished; a part that does
    * not finish within {@link BLOCKING_TIMEOUT_MS} marks the pool broken.
    */
-  private runBlocking(parts: Part[], slot = 0): void {
+  private runBlocking(parts: KernelPart[], slot = 0): void {
     this.block(parts.map(([fn, args]) => ({ type: 'runBlocking', fn, args, slot })), parts[0]![0]);
   }
 
@@ -347,7 +344,7 @@ export class KernelPool implements AsyncKernels {
           const scratch = Array.from({ length: T }, () => f.scratch(rows * blk * 4));
           forFullGradChunks(arena, c, bias, outC, outBias, cStart, cRows, d, chunk, (s, cnt, pc, pb, poc, pob) => {
             const per = Math.ceil(Math.ceil(cnt / blk) / T) * blk;
-            const parts: Part[] = [];
+            const parts: KernelPart[] = [];
             for (let a = 0, w = 0; a < cnt; a += per, w++) {
               const e = Math.min(cnt, a + per);
               parts.push(['fullSoftmaxGrad', [
@@ -481,9 +478,9 @@ export class KernelPool implements AsyncKernels {
   private fusedPlan(
     f: StagingFrame, pa: number, rows: number, pc: number, pb: number, n: number, d: number, k: number,
     pl: number, pi: number, ps: number,
-  ): { parts: Part[]; merge: () => void } {
+  ): { parts: KernelPart[]; merge: () => void } {
     if (rows >= 4 * this.threads || n < CLASS_SPLIT_MIN * this.threads) {
-      const parts = split(rows, this.threads).map(([s, e]): Part => {
+      const parts = split(rows, this.threads).map(([s, e]): KernelPart => {
         const scratch = f.scratch(this.ex.fusedScratchBytes(e - s, d));
         return ['fusedSoftmaxTopK', [pa + s * d * 4, e - s, pc, pb, n, d, k, pl + s * 8, pi + s * k * 4, ps + s * k * 4, scratch]];
       });
@@ -495,7 +492,7 @@ export class KernelPool implements AsyncKernels {
       s, e, lse: f.scratch(rows * 8), ids: f.scratch(Math.max(1, rows * k) * 4), sc: f.scratch(Math.max(1, rows * k) * 4),
       scratch: f.scratch(this.ex.fusedScratchBytes(rows, d)),
     }));
-    const parts = tmp.map((t): Part => ['fusedSoftmaxTopK', [
+    const parts = tmp.map((t): KernelPart => ['fusedSoftmaxTopK', [
       pa, rows, pc + t.s * d * 4, pb ? pb + t.s * 4 : 0, t.e - t.s, d, k, t.lse, t.ids, t.sc, t.scratch,
     ]]);
     const merge = (): void => {

@@ -183,10 +183,6 @@ function stageRows(
   return { ptr: t.ptr, back: () => copyRowsOut(arr, t.view, ids, count, d) };
 }
 
-/**
- * Another instance of the kernel module with its own memory and arena (a wasm32 memory holds at
- * most 4 GiB, so data beyond that is spread over several): its kernels, which use its arrays in place.
- */
 /** One worker's part of a split call: the kernel and its arguments (addresses in one memory). */
 export type KernelPart = [KernelFn, number[]];
 
@@ -206,9 +202,16 @@ export interface PartsHolder {
   current: BlockingParts | null;
 }
 
-/** Fewest rows per worker for a row update (`adamRows`) to be split over the pool's workers. */
+/**
+ * Fewest rows per worker for a row update (`adamRows`, `adamAllRows`) or a sharded gather
+ * (`BlockingKernels.gatherRows`) to be split over the pool's workers.
+ */
 export const ROW_SPLIT_MIN = 256;
 
+/**
+ * Another instance of the kernel module with its own memory and arena (a wasm32 memory holds at
+ * most 4 GiB, so data beyond that is spread over several): its kernels, which use its arrays in place.
+ */
 export interface PeerKernels {
   /** The peer's arena. */
   readonly arena: WasmArena;
@@ -233,6 +236,8 @@ const HOME_ARG: Record<KernelName, number> = {
  * @param name backend name reported in `KernelSet.name` (`"wasm-simd"` or `"wasm-fma"`)
  * @param peers other instances (may grow later): a call whose large argument lives in a peer's
  *   memory runs there, in place, instead of staging it here (see {@link PeerKernels})
+ * @param parts the pool's workers on this memory, once there is a pool: the row updates split over
+ *   them (see {@link ROW_SPLIT_MIN})
  */
 export function makeWasmKernelSet(
   name: string, ex: KernelExports, arena: WasmArena, peers: readonly PeerKernels[] = [], parts: PartsHolder = { current: null },
@@ -484,16 +489,16 @@ function makeOwnKernelSet(name: string, ex: KernelExports, arena: WasmArena, par
       checkIds(ids, count, Math.min(Math.floor(w.length / d), Math.floor(m.length / d), Math.floor(v.length / d), rowSteps.length), 'ids');
       if (grad.length < count * d) throw new ShapeError(`adamRows: grad has ${grad.length} values, ${count} rows of ${d} need ${count * d}`);
       if (arena.owns(w) && arena.owns(m) && arena.owns(v) && arena.owns(rowSteps)) {
-        // many ascending (so distinct) rows: split over the pool's workers, each with its own
-        // memo; the rows are independent, so the result is that of one call
+        // many ascending (so distinct: no row in two parts) rows: split over the pool's workers,
+        // each with its own memo; the rows are independent, so the result is that of one call
         const par = parts.current;
         const T = par === null ? 1 : Math.min(par.threads, Math.floor(count / ROW_SPLIT_MIN));
-        let asc = T > 1;
-        for (let t = 1; t < count && asc; t++) asc = ids[t]! > ids[t - 1]!;
+        let split = T > 1;
+        for (let t = 1; t < count && split; t++) split = ids[t]! > ids[t - 1]!;
         staged(arena, (f) => {
           const pi = f.ptr(ids, 0, count, 'in', 'ids');
           const pg = f.ptr(grad, 0, count * d, 'in', 'grad');
-          if (!asc) {
+          if (!split) {
             ex.adamRows(w.byteOffset, m.byteOffset, v.byteOffset, d, pi, count, pg, rowSteps.byteOffset, lr, beta1, beta2, eps, f.scratch(ex.adamScratchBytes()));
             return;
           }

@@ -43,7 +43,10 @@ export interface ShardedSampledLossInput extends Omit<SampledLossInput, 'table'>
 
 /**
  * The rows `ids` (ascending, distinct global ids) of a sharded table, copied into one compact
- * {@link ClassTable} (row `k` holds class `ids[k]`). `O(ids.length · d + shards)`.
+ * {@link ClassTable} (row `k` holds class `ids[k]`). `O(ids.length · d + shards)`. In Node, the
+ * float32 rows are copied by the installed pool's workers when they and `into` live in its
+ * memories (shards from `shardedTableInKernelMemory`) and there are enough of them
+ * (`BlockingKernels.gatherRows`), else on the calling thread.
  * @param into where to put the rows (at least `max(1, ids.length) · d` values; default a new array)
  */
 export function gatherRows(table: ShardedClassTable, ids: Int32Array, into?: Float32Array): ClassTable {
