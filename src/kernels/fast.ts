@@ -322,7 +322,7 @@ async function startWasm(
     const pex = await instantiateKernels(module, mem);
     const parena = new WasmArena(mem, pex.heapBase());
     // the pool's workers get an instance on the new memory too, for the calls split over them
-    const peerParts: PartsHolder = { current: pool instanceof KernelPool ? pool.partsOn(await pool.addMemory(mem, (a) => parena.owns(a))) : null };
+    const peerParts: PartsHolder = { current: pool instanceof KernelPool ? await pool.addMemory(mem, (a) => parena.owns(a)) : null };
     const peer = { arena: parena, kernels: makeWasmKernelSet(`wasm-${path}`, pex, parena, [], peerParts) };
     peers.push(peer);
     peerMemories.push(memoryOfArena(parena));

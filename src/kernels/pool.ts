@@ -212,22 +212,25 @@ export class KernelPool implements AsyncKernels {
 
   /**
    * Gives every worker an instance of the kernels on a further shared memory (a table shard's
-   * own memory): resolves to that memory's slot, for {@link KernelPool.partsOn}.
+   * own memory), where the pool can split blocking calls (see {@link KernelPool.partsOn}): resolves
+   * to the blocking row-split calls on that memory, or null (nothing done) where it cannot.
+   * @param owns whether an array lives in `memory`
    * @throws StateError when the pool is closed or broken
    */
-  async addMemory(memory: WebAssembly.Memory, owns: (arr: ArrayBufferView) => boolean): Promise<number> {
+  async addMemory(memory: WebAssembly.Memory, owns: (arr: ArrayBufferView) => boolean): Promise<BlockingParts | null> {
     const module = this.module;
     if (module === null) throw new StateError('the kernel pool has no module');
+    if (this.partsOn(0) === null) return null;
     const slot = this.nextSlot++;
     this.owners[slot] = owns;
     await Promise.all(this.workers.map((_, w) => this.request(w, (id) => ({ type: 'memory', id, module, memory, slot }))));
-    return slot;
+    return this.partsOn(slot);
   }
 
   /**
-   * Blocking row-split calls on the instances of memory `slot` (0: the pool's own; others from
-   * {@link KernelPool.addMemory}): null in a browser (its main thread may not block) and with one
-   * worker (nothing to split).
+   * Blocking row-split calls on the instances of memory `slot` (0: the pool's own; others are
+   * given by {@link KernelPool.addMemory}): null in a browser (its main thread may not block) and
+   * with one worker (nothing to split).
    */
   partsOn(slot: number): BlockingParts | null {
     if (this.blocking === null || this.threads < 2) return null;
