@@ -14,7 +14,7 @@ import { MAX_PAGES, WasmArena, type KernelArray } from './arena.js';
 import { missingFeatures, probeFeatures, setRelaxedSimdFlag, warnTsFallback, type WasmFeatures } from './auto.js';
 import { tsKernels, useMemory, usePool, useKernels, type KernelMemory, type KernelSet } from './index.js';
 import { InlineKernels, KernelPool, type AsyncKernels } from './pool.js';
-import { instantiateKernels, makeWasmKernelSet, type PartsHolder, type PeerKernels } from './wasmKernels.js';
+import { instantiateKernels, makeWasmKernelSet, type PeerKernels } from './wasmKernels.js';
 
 /** Which implementation runs the kernels. */
 export type KernelPath = 'fma' | 'simd' | 'ts';
@@ -280,10 +280,9 @@ async function startWasm(
   const ex = await instantiateKernels(module, memory);
   const arena = new WasmArena(memory, ex.heapBase());
   const peers: PeerKernels[] = [];
-  const mainParts: PartsHolder = { current: null };
-  const kernels = makeWasmKernelSet(`wasm-${path}`, ex, arena, peers, mainParts);
-  const pool: AsyncKernels = threads > 0 ? await KernelPool.create(module, arena, ex, threads) : new InlineKernels(kernels);
-  if (pool instanceof KernelPool) mainParts.current = pool.partsOn(0);
+  const workers = threads > 0 ? await KernelPool.create(module, arena, ex, threads) : null;
+  const kernels = makeWasmKernelSet(`wasm-${path}`, ex, arena, peers, workers?.partsOn(0) ?? null);
+  const pool: AsyncKernels = workers ?? new InlineKernels(kernels);
   const memoryOfArena = (a: WasmArena): KernelMemory => ({
     owns: (x) => a.owns(x), f32: (len) => a.allocF32(len), i32: (len) => a.allocI32(len), free: (x) => a.free(x), freeAt: (p) => a.release(p),
   });
@@ -322,7 +321,7 @@ async function startWasm(
     const pex = await instantiateKernels(module, mem);
     const parena = new WasmArena(mem, pex.heapBase());
     // the pool's workers get an instance on the new memory too, for the calls split over them
-    const peerParts: PartsHolder = { current: pool instanceof KernelPool ? await pool.addMemory(mem, (a) => parena.owns(a)) : null };
+    const peerParts = workers === null ? null : await workers.addMemory(mem, (a) => parena.owns(a));
     const peer = { arena: parena, kernels: makeWasmKernelSet(`wasm-${path}`, pex, parena, [], peerParts) };
     peers.push(peer);
     peerMemories.push(memoryOfArena(parena));

@@ -34,8 +34,7 @@ export type ToWorker =
 /** Messages a worker sends back. */
 export type FromWorker = { type: 'ready' } | { type: 'done'; id: number } | { type: 'error'; id: number; message: string };
 
-let ex: KernelExports | null = null;
-/** Instances by memory slot (0: the pool's own memory, `ex`), and the memories. */
+/** Instances by memory slot (0: the pool's own memory), and the memories. */
 const bySlot: Array<KernelExports | undefined> = [];
 const memories: Array<WebAssembly.Memory | undefined> = [];
 /** The pool's shared flags and this worker's index in them (blocking calls). */
@@ -57,8 +56,7 @@ function gather(dstSlot: number, dst: number, d: number, segs: GatherSegment[]):
 async function handle(msg: ToWorker, post: (m: FromWorker) => void): Promise<void> {
   if (msg.type === 'init') {
     const inst = await WebAssembly.instantiate(msg.module, { env: { memory: msg.memory } });
-    ex = inst.exports as unknown as KernelExports;
-    bySlot[0] = ex;
+    bySlot[0] = inst.exports as unknown as KernelExports;
     memories[0] = msg.memory;
     flags = new Int32Array(msg.flags);
     index = msg.index;
@@ -93,8 +91,9 @@ async function handle(msg: ToWorker, post: (m: FromWorker) => void): Promise<voi
     return;
   }
   try {
-    if (!ex) throw new Error('worker used before init');
-    (ex[msg.fn] as (...a: number[]) => void)(...msg.args);
+    const on = bySlot[0];
+    if (!on) throw new Error('worker used before init');
+    (on[msg.fn] as (...a: number[]) => void)(...msg.args);
     post({ type: 'done', id: msg.id });
   } catch (e) {
     post({ type: 'error', id: msg.id, message: e instanceof Error ? e.message : String(e) });

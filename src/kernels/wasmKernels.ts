@@ -183,6 +183,18 @@ function stageRows(
   return { ptr: t.ptr, back: () => copyRowsOut(arr, t.view, ids, count, d) };
 }
 
+/**
+ * Copies the listed ids `ids[p …]` below `end`, less `base`, to `out[p − shift …]` (ids ascending):
+ * the listed rows of the rows `[base, end)`, numbered from `base`. Returns the first index not copied.
+ */
+function rebaseIdsBelow(ids: Int32Array, count: number, p: number, end: number, base: number, out: Int32Array, shift: number): number {
+  while (p < count && ids[p]! < end) {
+    out[p - shift] = ids[p]! - base;
+    p++;
+  }
+  return p;
+}
+
 /** One worker's part of a split call: the kernel and its arguments (addresses in one memory). */
 export type KernelPart = [KernelFn, number[]];
 
@@ -195,11 +207,6 @@ export interface BlockingParts {
   readonly threads: number;
   /** Runs `parts[w]` on worker `w` and returns when every part is done. */
   run(parts: KernelPart[]): void;
-}
-
-/** Where a kernel set finds the pool's workers for its memory: set once the pool exists, null without one. */
-export interface PartsHolder {
-  current: BlockingParts | null;
 }
 
 /**
@@ -236,11 +243,11 @@ const HOME_ARG: Record<KernelName, number> = {
  * @param name backend name reported in `KernelSet.name` (`"wasm-simd"` or `"wasm-fma"`)
  * @param peers other instances (may grow later): a call whose large argument lives in a peer's
  *   memory runs there, in place, instead of staging it here (see {@link PeerKernels})
- * @param parts the pool's workers on this memory, once there is a pool: the row updates split over
- *   them (see {@link ROW_SPLIT_MIN})
+ * @param parts the pool's workers on this memory (null without a pool that can split): the row
+ *   updates split over them (see {@link ROW_SPLIT_MIN})
  */
 export function makeWasmKernelSet(
-  name: string, ex: KernelExports, arena: WasmArena, peers: readonly PeerKernels[] = [], parts: PartsHolder = { current: null },
+  name: string, ex: KernelExports, arena: WasmArena, peers: readonly PeerKernels[] = [], parts: BlockingParts | null = null,
 ): KernelSet {
   const own = makeOwnKernelSet(name, ex, arena, parts);
   const out = { ...own };
@@ -262,7 +269,7 @@ export function makeWasmKernelSet(
 }
 
 /** The kernel set of one instance (every argument outside its arena staged). */
-function makeOwnKernelSet(name: string, ex: KernelExports, arena: WasmArena, parts: PartsHolder): KernelSet {
+function makeOwnKernelSet(name: string, ex: KernelExports, arena: WasmArena, par: BlockingParts | null): KernelSet {
   /**
    * A random fill by `kernel` (`start`: the stream position of `out[off]`): in place in the arena,
    * else through staged blocks (a multiple of the normal fill's chunk; same values).
@@ -491,14 +498,13 @@ function makeOwnKernelSet(name: string, ex: KernelExports, arena: WasmArena, par
       if (arena.owns(w) && arena.owns(m) && arena.owns(v) && arena.owns(rowSteps)) {
         // many ascending (so distinct: no row in two parts) rows: split over the pool's workers,
         // each with its own memo; the rows are independent, so the result is that of one call
-        const par = parts.current;
         const T = par === null ? 1 : Math.min(par.threads, Math.floor(count / ROW_SPLIT_MIN));
         let split = T > 1;
         for (let t = 1; t < count && split; t++) split = ids[t]! > ids[t - 1]!;
         staged(arena, (f) => {
           const pi = f.ptr(ids, 0, count, 'in', 'ids');
           const pg = f.ptr(grad, 0, count * d, 'in', 'grad');
-          if (!split) {
+          if (par === null || !split) {
             ex.adamRows(w.byteOffset, m.byteOffset, v.byteOffset, d, pi, count, pg, rowSteps.byteOffset, lr, beta1, beta2, eps, f.scratch(ex.adamScratchBytes()));
             return;
           }
@@ -508,7 +514,7 @@ function makeOwnKernelSet(name: string, ex: KernelExports, arena: WasmArena, par
             const cnt = Math.min(chunk, count - a);
             list.push(['adamRows', [w.byteOffset, m.byteOffset, v.byteOffset, d, pi + 4 * a, cnt, pg + 4 * a * d, rowSteps.byteOffset, lr, beta1, beta2, eps, f.scratch(ex.adamScratchBytes())]]);
           }
-          par!.run(list);
+          par.run(list);
         });
         return;
       }
@@ -545,12 +551,11 @@ function makeOwnKernelSet(name: string, ex: KernelExports, arena: WasmArena, par
       }
       if (grad.length < count * d) throw new ShapeError(`adamAllRows: grad has ${grad.length} values, ${count} rows of ${d} need ${count * d}`);
       if (arena.owns(w) && arena.owns(m) && arena.owns(v) && arena.owns(rowSteps)) {
-        const par = parts.current;
         const T = par === null ? 1 : Math.min(par.threads, Math.floor(n / ROW_SPLIT_MIN));
         staged(arena, (f) => {
           const pi = count > 0 ? f.ptr(ids, 0, count, 'in', 'ids') : 0;
           const pg = count > 0 ? f.ptr(grad, 0, count * d, 'in', 'grad') : 0;
-          if (T < 2) {
+          if (par === null || T < 2) {
             ex.adamAllRows(w.byteOffset, m.byteOffset, v.byteOffset, d, n, pi, count, pg, rowSteps.byteOffset, lr, beta1, beta2, eps, f.scratch(ex.adamScratchBytes()));
             return;
           }
@@ -563,17 +568,14 @@ function makeOwnKernelSet(name: string, ex: KernelExports, arena: WasmArena, par
           for (let s = 0; s < n; s += rows) {
             const e = Math.min(n, s + rows);
             const p0 = p;
-            while (p < count && ids[p]! < e) {
-              local.view[p] = ids[p]! - s;
-              p++;
-            }
+            p = rebaseIdsBelow(ids, count, p, e, s, local.view, 0);
             const at = 4 * s * d;
             list.push(['adamAllRows', [
               w.byteOffset + at, m.byteOffset + at, v.byteOffset + at, d, e - s, local.ptr + 4 * p0, p - p0, pg + 4 * p0 * d,
               rowSteps.byteOffset + 4 * s, lr, beta1, beta2, eps, f.scratch(ex.adamScratchBytes()),
             ]]);
           }
-          par!.run(list);
+          par.run(list);
         });
         return;
       }
@@ -597,10 +599,7 @@ function makeOwnKernelSet(name: string, ex: KernelExports, arena: WasmArena, par
           tv.view.set(v.subarray(s * d, e * d));
           ts.view.set(rowSteps.subarray(s, e));
           const p0 = p;
-          while (p < count && ids[p]! < e) {
-            ti.view[p - p0] = ids[p]! - s;
-            p++;
-          }
+          p = rebaseIdsBelow(ids, count, p, e, s, ti.view, p0);
           ex.adamAllRows(tw.ptr, tm.ptr, tv.ptr, d, e - s, ti.ptr, p - p0, pg + p0 * d * 4, ts.ptr, lr, beta1, beta2, eps, memo);
           w.set(tw.view.subarray(0, len), s * d);
           m.set(tm.view.subarray(0, len), s * d);
